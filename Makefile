@@ -1,0 +1,29 @@
+# The two commands: `make run` and `make test`. Only Python 3.11 and make are needed; uv is installed on first use.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test bench lint fmt migrate install
+
+run: install ## start PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, start every service
+	$(UV) run --locked python -m kampungkb_local run
+
+test: install ## the whole suite against real PostgreSQL and Redis
+	$(UV) run --locked pytest
+
+bench: install ## benchmarks; they print figures
+	$(UV) run --locked python bench/run.py
+
+lint: install ## ruff and mypy
+	$(UV) run --locked ruff check . && $(UV) run --locked ruff format --check . && $(UV) run --locked mypy shared/src services/*/src
+
+fmt: install ## format the code
+	$(UV) run --locked ruff format . && $(UV) run --locked ruff check --fix .
+
+migrate: install ## apply migrations to DATABASE_URL
+	$(UV) run --locked registry-api migrate
+
+install: $(UV) ## the locked dependencies of every workspace member
+	$(UV) sync --locked --all-packages
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9

@@ -1,0 +1,3 @@
+from kampungkb_local.stack import main
+
+main()

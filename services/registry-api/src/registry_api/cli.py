@@ -1,0 +1,67 @@
+"""The `registry-api` command: migrations, API keys, region loading and the background worker."""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from registry_api import migrate as migrations
+from registry_api.auth.service import Role, create_key, revoke_key
+from registry_api.db import create_engine, create_sessionmaker
+from registry_api.settings import get_settings
+from registry_api.wilayah.service import import_csv
+
+app = typer.Typer(help="Kampung KB registry administration.", no_args_is_help=True)
+keys = typer.Typer(help="API keys: create (shown once) and revoke.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+async def _in_transaction(work):  # type: ignore[no-untyped-def]
+    engine = create_engine(get_settings().database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Apply the database migrations up to REVISION."""
+    migrations.upgrade(get_settings().database_url, revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@app.command("load-wilayah")
+def load_wilayah(csv_path: Path) -> None:
+    """Load (or reload) regions from a CSV with the columns code,name,level,kind,parent_code."""
+    result = asyncio.run(_in_transaction(lambda session: import_csv(session, csv_path.read_bytes())))
+    typer.echo(result.model_dump_json())
+
+
+@keys.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="what the key may do")],
+    scope: Annotated[str, typer.Option(help="00 (nation), a region code such as 36.71, or kampung:<id>")],
+    name: Annotated[str, typer.Option(help="who or what holds it")] = "",
+) -> None:
+    """Create a key and print it; it is stored hashed and cannot be shown again."""
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return await create_key(session, name=name or f"{role.value} {scope}", role=role, scope=scope)
+
+    key, plain = asyncio.run(_in_transaction(work))
+    typer.echo(f"prefix {key.prefix}  role {key.role}  scope {key.scope}")
+    typer.echo(plain)
+
+
+@keys.command("revoke")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with this prefix (the second part of the key)."""
+    asyncio.run(_in_transaction(lambda session: revoke_key(session, prefix=prefix)))
+    typer.echo(f"revoked {prefix}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,56 @@
+import datetime as dt
+
+from sqlalchemy import ARRAY, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Identity, Index, Integer, String
+from sqlalchemy import func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry_api.db import Base
+
+
+class Kampung(Base):
+    """A Kampung KB. One active per desa/kelurahan; the region codes above it are kept for fast grouping."""
+
+    __tablename__ = "kampung"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    desa_code: Mapped[str] = mapped_column(String(13), ForeignKey("wilayah.code"))
+    kecamatan_code: Mapped[str] = mapped_column(String(8))
+    kabupaten_code: Mapped[str] = mapped_column(String(5))
+    provinsi_code: Mapped[str] = mapped_column(String(2))
+    formed_on: Mapped[dt.date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(16), server_default="DESA_KELURAHAN")
+    rw_dusun_name: Mapped[str | None] = mapped_column(String(200))
+    formation_criteria: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    percontohan_kabupaten: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    percontohan_provinsi: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    tier: Mapped[str | None] = mapped_column(String(24))
+    """Current tier under the registry's primary rule set, kept by the classification store."""
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __mapper_args__ = {"version_id_col": version}
+
+    __table_args__ = (
+        Index("uq_kampung_active_desa", "desa_code", unique=True, postgresql_where=text("active")),
+        Index(
+            "uq_kampung_percontohan_kabupaten",
+            "kabupaten_code",
+            unique=True,
+            postgresql_where=text("percontohan_kabupaten AND active"),
+        ),
+        Index(
+            "uq_kampung_percontohan_provinsi",
+            "provinsi_code",
+            unique=True,
+            postgresql_where=text("percontohan_provinsi AND active"),
+        ),
+        Index("ix_kampung_desa_prefix", "desa_code", postgresql_ops={"desa_code": "text_pattern_ops"}),
+        Index("ix_kampung_kabupaten", "kabupaten_code"),
+        Index("ix_kampung_updated_at", "updated_at"),
+    )

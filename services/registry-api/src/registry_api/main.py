@@ -1,0 +1,77 @@
+"""The registry's HTTP application: `uvicorn registry_api.main:app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import lru_cache
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_fastapi_instrumentator import Instrumentator
+from redis.asyncio import Redis
+
+from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from registry_api import health
+from registry_api.body_limit import BodyLimitMiddleware
+from registry_api.db import create_engine, create_sessionmaker
+from registry_api.kampung.router import router as kampung_router
+from registry_api.problems import install_problem_handlers
+from registry_api.settings import Settings, get_settings
+from registry_api.wilayah.router import router as wilayah_router
+
+DESCRIPTION = """
+Registry of Indonesia's Kampung KB (Kampung Keluarga Berkualitas): regions, Kampung KB profiles, module
+submissions with revisions, classifications, bulk imports and reports.
+
+Writes need an API key (`Authorization: Bearer <key>` or `X-API-Key`) whose role and region scope allow them.
+Errors are `application/problem+json`.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        yield
+    finally:
+        await app.state.redis.aclose()
+        await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Kampung KB registry", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for router in (health.router, wilayah_router, kampung_router):
+        app.include_router(router)
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits={"/v1/imports": settings.max_import_bytes, "/v1/wilayah/import": settings.max_import_bytes},
+    )
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
+        expose_headers=["ETag", "Location", "X-Request-ID"],
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+@lru_cache
+def _default_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    return create_app(settings)
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn registry_api.main:app` builds the app on first access, never at import.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)

@@ -1,0 +1,14 @@
+"""Every table of the registry's database, imported in one place for Alembic."""
+
+from registry_api.auth.models import ApiKey
+from registry_api.classifications.models import Classification
+from registry_api.db import Base
+from registry_api.kampung.models import Kampung
+from registry_api.outbox.models import OutboxEvent
+from registry_api.submissions.models import Kegiatan, Submission, SubmissionRevision
+from registry_api.wilayah.models import Wilayah
+
+__all__ = [
+    "ApiKey", "Base", "Classification", "Kampung", "Kegiatan", "OutboxEvent", "Submission", "SubmissionRevision",
+    "Wilayah",
+]

@@ -1,0 +1,65 @@
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ARRAY, BigInteger, Date, DateTime, ForeignKey, Identity, Index, Integer, String, func
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry_api.db import Base
+
+
+class Submission(Base):
+    """The submission in force for one Kampung KB, module and period (the month the data describe)."""
+
+    __tablename__ = "submission"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"))
+    module: Mapped[str] = mapped_column(String(16))
+    period: Mapped[dt.date] = mapped_column(Date)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    submitted_by: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("kampung_id", "module", "period"),
+        Index("ix_submission_module_period", "module", "period"),
+        Index("ix_submission_submitted_at", "submitted_at"),
+    )
+
+
+class SubmissionRevision(Base):
+    """Every version a submission has had, the one in force included: who wrote what, and when."""
+
+    __tablename__ = "submission_revision"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("submission.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    submitted_by: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("submission_id", "revision"),)
+
+
+class Kegiatan(Base):
+    """A dated activity of a Kampung KB, with its partner institutions (which feed the lintas-sektor score)."""
+
+    __tablename__ = "kegiatan"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    date: Mapped[dt.date] = mapped_column(Date)
+    function: Mapped[str] = mapped_column(String(32))
+    targets: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    partners: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+    inpres_kegiatan: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_kegiatan_kampung_date", "kampung_id", "date"),)

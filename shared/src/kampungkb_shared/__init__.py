@@ -1,0 +1,1 @@
+"""Contracts between the Kampung KB services. Imports none of them."""

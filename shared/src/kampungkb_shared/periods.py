@@ -1,0 +1,42 @@
+"""Periods are calendar months, written `YYYY-MM`: the month the data describe, never the month of entry."""
+
+import datetime as dt
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_period(text: str) -> dt.date:
+    """The first day of the month `YYYY-MM` names."""
+    match = _PERIOD.match(text)
+    if not match:
+        raise ValueError("must be a month written YYYY-MM")
+    return dt.date(int(match[1]), int(match[2]), 1)
+
+
+def format_period(day: dt.date) -> str:
+    """`YYYY-MM` of the month a date falls in."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months` after (or before) the month of `day`."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def current_period(today: dt.date | None = None) -> str:
+    """The month of today (UTC)."""
+    return format_period(today or dt.datetime.now(dt.UTC).date())
+
+
+def _check_period(text: str) -> str:
+    parse_period(text)
+    return text
+
+
+Period = Annotated[str, AfterValidator(_check_period)]
+"""A month written `YYYY-MM`."""
