@@ -1,0 +1,256 @@
+"""deploy/k8s: kustomize output of base and production, valid against the Kubernetes schemas in strict mode."""
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from kubernetes_validate.utils import all_versions
+
+REPO = Path(__file__).resolve().parents[2]
+OVERLAYS = ("base", "overlays/production")
+# The newest Kubernetes release whose schemas kubernetes-validate ships (offline, in the wheel).
+KUBERNETES_VERSION = "1.37.0"
+NAMESPACE = "kampungkb"
+HPA_TARGETS = {"classifier", "registry-worker", "report-worker"}
+COMMANDS = {
+    "registry-api": ["uvicorn", "registry_api.main:app", "--host", "0.0.0.0", "--port", "8000"],
+    "registry-worker": ["registry-api", "worker"],
+    "classifier": ["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001"],
+    "report-worker": ["arq", "report_worker.worker.WorkerSettings"],
+}
+METRICS_PORTS = {"registry-api": 8000, "registry-worker": 9101, "classifier": 8001, "report-worker": 9100}
+
+Obj = dict[str, Any]
+
+
+def of_kind(objects: list[Obj], kind: str) -> dict[str, Obj]:
+    return {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == kind}
+
+
+def pod_spec(obj: Obj) -> Obj:
+    spec: Obj = obj["spec"]["template"]["spec"]
+    return spec
+
+
+def unhashed(obj: Obj) -> str:
+    """The name without the content-hash suffix kustomize gives generated ConfigMaps."""
+    name: str = obj["metadata"]["name"]
+    return name.rsplit("-", 1)[0] if obj["kind"] == "ConfigMap" else name
+
+
+def cpu_millicores(quantity: str) -> int:
+    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
+
+
+def memory_mib(quantity: str) -> int:
+    units = {"Mi": 1, "Gi": 1024}
+    return int(quantity[:-2]) * units[quantity[-2:]]
+
+
+def selects(selector: Obj, labels: dict[str, str]) -> bool:
+    assert set(selector) == {"matchLabels"}, "only matchLabels selectors are checked here"
+    return all(labels.get(key) == value for key, value in selector["matchLabels"].items())
+
+
+def test_kubernetes_version_is_shipped() -> None:
+    assert KUBERNETES_VERSION in all_versions()
+    assert tuple(int(part) for part in KUBERNETES_VERSION.split(".")[:2]) >= (1, 30)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_validates_strictly(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    failures = []
+    for obj in rendered[overlay]:
+        try:
+            version = kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path)
+            failures.append(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {error.message}")
+        else:
+            assert version == "1.37"
+    assert not failures, "\n".join(failures)
+
+
+def test_strict_validation_rejects_unknown_fields(rendered: dict[str, list[Obj]]) -> None:
+    deployment = copy.deepcopy(of_kind(rendered["base"], "Deployment")["registry-api"])
+    pod_spec(deployment)["containers"][0]["readinesProbe"] = pod_spec(deployment)["containers"][0]["readinessProbe"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_expected_objects_in_one_namespace(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    objects = rendered[overlay]
+    assert set(of_kind(objects, "Deployment")) == set(COMMANDS)
+    assert set(of_kind(objects, "Service")) == {"registry-api", "classifier"}
+    assert set(of_kind(objects, "Job")) == {"registry-api-migrate"}
+    assert set(of_kind(objects, "Namespace")) == {NAMESPACE}
+    for obj in objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deployments_have_probes_resources_and_commands(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    for name, deployment in of_kind(rendered[overlay], "Deployment").items():
+        (container,) = pod_spec(deployment)["containers"]
+        assert container["command"] == COMMANDS[name]
+        ports = {port.get("name"): port["containerPort"] for port in container["ports"]}
+        for probe in ("readinessProbe", "livenessProbe"):
+            http = container[probe]["httpGet"]
+            port = http["port"]
+            assert port in ports or port in ports.values(), f"{name} {probe} on an undeclared port"
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]), name
+        assert "memory" in resources["limits"], name
+        assert cpu_millicores(resources["requests"]["cpu"]) <= cpu_millicores(resources["limits"]["cpu"])
+        assert memory_mib(resources["requests"]["memory"]) <= memory_mib(resources["limits"]["memory"])
+        assert METRICS_PORTS[name] in ports.values()
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(METRICS_PORTS[name])
+
+
+def test_http_services_probe_healthz_and_readyz(rendered: dict[str, list[Obj]]) -> None:
+    deployments = of_kind(rendered["base"], "Deployment")
+    for name in ("registry-api", "classifier"):
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for name in ("registry-worker", "report-worker"):
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_run_non_root_with_read_only_root(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    workloads = [*of_kind(rendered[overlay], "Deployment").values(), *of_kind(rendered[overlay], "Job").values()]
+    for workload in workloads:
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] != 0
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        mounts = set()
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            mounts |= {mount["mountPath"] for mount in container.get("volumeMounts", [])}
+        assert "/tmp" in mounts, "a writable /tmp beside the read-only root"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_hpas_scale_existing_deployments_by_cpu(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    hpas = of_kind(rendered[overlay], "HorizontalPodAutoscaler")
+    deployments = of_kind(rendered[overlay], "Deployment")
+    assert {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas.values()} == HPA_TARGETS
+    for hpa in hpas.values():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
+        deployment = deployments[target["name"]]
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        assert [m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"] == ["cpu"]
+        # Utilisation is relative to the request, and an applied replica count would fight the HPA.
+        assert all("cpu" in c["resources"]["requests"] for c in pod_spec(deployment)["containers"])
+        assert "replicas" not in deployment["spec"], f"{target['name']}: the HPA owns the replica count"
+    assert hpas["classifier"]["spec"]["minReplicas"] >= 2
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pdbs_and_services_select_deployment_pods(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    deployments = of_kind(rendered[overlay], "Deployment")
+    pod_labels = {name: d["spec"]["template"]["metadata"]["labels"] for name, d in deployments.items()}
+    for name, deployment in deployments.items():
+        assert selects(deployment["spec"]["selector"], pod_labels[name])
+    covered = set()
+    for name, pdb in of_kind(rendered[overlay], "PodDisruptionBudget").items():
+        matched = [d for d, labels in pod_labels.items() if selects(pdb["spec"]["selector"], labels)]
+        assert matched == [name], f"PDB {name} selects {matched}"
+        covered.add(name)
+        assert pdb["spec"].get("maxUnavailable") == 1, "never blocks a drain of a single-replica worker"
+    assert covered == set(deployments)
+    for name, service in of_kind(rendered[overlay], "Service").items():
+        selector = {"matchLabels": service["spec"]["selector"]}
+        assert [d for d, labels in pod_labels.items() if selects(selector, labels)] == [name]
+        (container,) = pod_spec(deployments[name])["containers"]
+        port_names = {port.get("name") for port in container["ports"]}
+        assert all(port["targetPort"] in port_names for port in service["spec"]["ports"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_and_secret_references_resolve(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    configmaps = of_kind(rendered[overlay], "ConfigMap")
+    secrets = of_kind(rendered[overlay], "Secret")
+    workloads = [*of_kind(rendered[overlay], "Deployment").values(), *of_kind(rendered[overlay], "Job").values()]
+    for workload in workloads:
+        for container in pod_spec(workload)["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in configmaps
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in secrets
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("configMapKeyRef")
+                if ref:
+                    assert ref["key"] in configmaps[ref["name"]]["data"], ref
+    (config,) = configmaps.values()
+    assert config["data"]["REGISTRY_CLASSIFIER_URL"] == "http://classifier:8001"
+    assert config["data"]["CLASSIFIER_DEFAULT_RULESET"] in {"bkkbn-web-2021", "kkb-2025"}
+    (secret,) = secrets.values()
+    assert set(secret["stringData"]) == {"DATABASE_URL", "REDIS_URL"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_migration_job_runs_first(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    job = of_kind(rendered[overlay], "Job")["registry-api-migrate"]
+    spec = pod_spec(job)
+    (container,) = spec["containers"]
+    assert container["command"] == ["registry-api", "migrate"]
+    assert spec["restartPolicy"] == "Never"
+    api_image = pod_spec(of_kind(rendered[overlay], "Deployment")["registry-api"])["containers"][0]["image"]
+    assert container["image"] == api_image, "migrations come from the image being rolled out"
+    # `kubectl apply -k ... -l kampungkb.io/phase=pre-deploy` applies exactly what the Job needs.
+    pre_deploy = {
+        (obj["kind"], unhashed(obj))
+        for obj in rendered[overlay]
+        if obj["metadata"].get("labels", {}).get("kampungkb.io/phase") == "pre-deploy"
+    }
+    assert pre_deploy == {
+        ("Namespace", NAMESPACE),
+        ("ConfigMap", "kampungkb-config"),
+        ("Secret", "kampungkb-secrets"),
+        ("Job", "registry-api-migrate"),
+    }
+
+
+def test_images_come_from_the_service_dockerfiles(rendered: dict[str, list[Obj]]) -> None:
+    for overlay in OVERLAYS:
+        workloads = [*of_kind(rendered[overlay], "Deployment").values(), *of_kind(rendered[overlay], "Job").values()]
+        for workload in workloads:
+            for container in pod_spec(workload)["containers"]:
+                name, _, tag = container["image"].rpartition(":")
+                assert tag and tag != "latest", container["image"]
+                assert (REPO / "services" / name.rsplit("/", 1)[-1] / "Dockerfile").is_file(), name
+                if overlay != "base":
+                    assert tag != "dev", f"{overlay} pins a release tag"
+
+
+def test_production_is_bigger_than_base(rendered: dict[str, list[Obj]]) -> None:
+    base, production = rendered["base"], rendered["overlays/production"]
+    base_deployments, prod_deployments = of_kind(base, "Deployment"), of_kind(production, "Deployment")
+    assert prod_deployments["registry-api"]["spec"]["replicas"] > base_deployments["registry-api"]["spec"]["replicas"]
+    for name in COMMANDS:
+        base_requests = pod_spec(base_deployments[name])["containers"][0]["resources"]["requests"]
+        prod_requests = pod_spec(prod_deployments[name])["containers"][0]["resources"]["requests"]
+        assert cpu_millicores(prod_requests["cpu"]) > cpu_millicores(base_requests["cpu"]), name
+        assert memory_mib(prod_requests["memory"]) >= memory_mib(base_requests["memory"]), name
+    base_hpas, prod_hpas = of_kind(base, "HorizontalPodAutoscaler"), of_kind(production, "HorizontalPodAutoscaler")
+    for name in HPA_TARGETS:
+        assert prod_hpas[name]["spec"]["minReplicas"] >= base_hpas[name]["spec"]["minReplicas"]
+        assert prod_hpas[name]["spec"]["maxReplicas"] > base_hpas[name]["spec"]["maxReplicas"]
+    (config,) = of_kind(production, "ConfigMap").values()
+    assert config["data"]["REGISTRY_CORS_ORIGINS"].startswith("https://")

@@ -1,0 +1,67 @@
+import httpx
+from redis.asyncio import Redis
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_readiness_names_an_unreachable_redis(client: httpx.AsyncClient) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+    reachable = app.state.redis
+    app.state.redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        response = await client.get("/readyz")
+    finally:
+        await app.state.redis.aclose()
+        app.state.redis = reachable
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("unreachable")
+    assert response.json()["checks"]["database"] == "ok"
+
+
+async def test_openapi_docs_and_metrics(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "/v1/kampung" in spec["paths"] and "/v1/wilayah/import" in spec["paths"]
+    assert (await client.get("/docs")).status_code == 200
+    await client.get("/healthz")
+    await client.get("/v1/wilayah/00")
+    metrics = (await client.get("/metrics")).text
+    assert "http_request_duration_seconds" in metrics
+
+
+async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["status"] == 404
+    wrong_method = await client.delete("/v1/wilayah")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"] == "application/problem+json"
+    bad_json = await client.post("/v1/kampung", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert bad_json.status_code in (401, 422)
+
+
+async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["X-Request-ID"] == "abc-123"
+    made = await client.get("/healthz")
+    assert len(made.headers["X-Request-ID"]) == 32
+
+
+async def test_cors_allows_configured_front_ends_only(client: httpx.AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "PUT"}
+    allowed = await client.options("/v1/kampung", headers={"Origin": "http://localhost:5173", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
+    refused = await client.options("/v1/kampung", headers={"Origin": "http://evil.example", **preflight})
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_body_over_the_limit_is_413_before_it_is_read(client: httpx.AsyncClient) -> None:
+    body = b"x" * (1_048_576 + 1)
+    response = await client.post("/v1/kampung", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
