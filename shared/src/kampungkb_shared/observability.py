@@ -26,18 +26,26 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _RequestIdFilter(logging.Filter):
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every record (unless the record already carries one)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id.get()
         return True
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line: time, level, logger, message, request id, and any `extra` fields."""
+    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
 
 
 def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
     """Send every log record to stdout, as JSON when asked, each with the current request id."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(_RequestIdFilter())
+    handler.addFilter(RequestIdFilter())
     if json_logs:
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"))
+        handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root = logging.getLogger()

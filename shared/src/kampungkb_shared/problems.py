@@ -1,4 +1,7 @@
-"""Every error leaves the registry as `application/problem+json` (RFC 9457)."""
+"""FastAPI error handlers of the HTTP services: every error leaves as `application/problem+json` (RFC 9457).
+
+Needs the `http` extra (FastAPI); the workers do not import it.
+"""
 
 import logging
 
@@ -21,7 +24,10 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 
 
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
-    return [FieldError(loc=[str(part) for part in err["loc"]], msg=err["msg"]) for err in exc.errors()]
+    return [
+        FieldError(loc=[part if isinstance(part, int) else str(part) for part in err["loc"]], msg=err["msg"])
+        for err in exc.errors()
+    ]
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,203 @@
+"""Classifier throughput: in-process and over HTTP batch against one uvicorn worker.
+
+Run: `uv run python bench/bench_classifier.py`. Fixed seed; bounded to well under a minute.
+"""
+
+import datetime as dt
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from classifier.ruleset import load_rulesets
+from classifier.scoring import classify, score
+from kampungkb_shared.classification import Snapshot
+from kampungkb_shared.codes import (
+    Contraception,
+    DataSource,
+    Facility,
+    FundingSource,
+    Instansi,
+    NonUseReason,
+    OperationalItem,
+    Poktan,
+    Regulation,
+)
+
+BATCH = 10_000
+ROUNDS = 1
+POPULATION = 20_000
+
+
+def _pick(rng: random.Random, codes: list[str]) -> list[str]:
+    return rng.sample(codes, rng.randint(0, len(codes)))
+
+
+def snapshot(rng: random.Random) -> dict[str, Any]:
+    """A varied, internally consistent snapshot: sometimes a module is missing."""
+    families = rng.randint(50, 800)
+    pus = rng.randint(0, families)
+    users = rng.randint(0, pus)
+    methods = [c.value for c in Contraception]
+    kb_users = dict.fromkeys(methods, 0)
+    for _ in range(users):
+        kb_users[rng.choice(methods)] += 1
+    reasons = [c.value for c in NonUseReason]
+    non_users = dict.fromkeys(reasons, 0)
+    for _ in range(pus - users):
+        non_users[rng.choice(reasons)] += 1
+    kep = {
+        "pus": pus,
+        "families": families,
+        "remaja": rng.randint(0, families),
+        "families_with_balita": rng.randint(0, families),
+        "families_with_remaja": rng.randint(0, families),
+        "families_with_lansia": rng.randint(0, families),
+    }
+    denominators = {"BKB": "families_with_balita", "BKR": "families_with_remaja", "BKL": "families_with_lansia"}
+    denominators |= {"UPPKA": "families", "PIK_R": "remaja"}
+    participants = {p: rng.randint(0, kep[field]) for p, field in denominators.items()}
+    profil = {
+        "pokja": {"exists": rng.random() < 0.9, "members": rng.randint(0, 20), "trained": rng.random() < 0.6},
+        "funding_sources": _pick(rng, [c.value for c in FundingSource]),
+        "poktan": _pick(rng, [c.value for c in Poktan]),
+        "facilities": _pick(rng, [c.value for c in Facility]),
+        "pkb_pendamping": rng.random() < 0.7,
+        "regulations": _pick(rng, [c.value for c in Regulation]),
+        "data_sources": _pick(rng, [c.value for c in DataSource]),
+        "operational": {item: "BULANAN" for item in _pick(rng, [c.value for c in OperationalItem])},
+    }
+    start = dt.date(2023, 1, 1)
+    partners = [
+        {"code": code.value, "last_activity": (start + dt.timedelta(days=rng.randint(0, 900))).isoformat()}
+        for code in rng.sample(list(Instansi), rng.randint(0, 10))
+    ]
+    return {
+        "profil": profil if rng.random() < 0.95 else None,
+        "kependudukan": kep if rng.random() < 0.95 else None,
+        "kkbpk": {"poktan_participants": participants, "kb_users": kb_users, "non_users": non_users}
+        if rng.random() < 0.95
+        else None,
+        "partners": partners,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def in_process(raw: list[dict[str, Any]]) -> None:
+    rulesets = load_rulesets()
+    snapshots = [Snapshot.model_validate(s) for s in raw]
+    data = [s.model_dump(mode="json") for s in snapshots]
+    for ruleset in rulesets.values():
+        started = time.perf_counter()
+        for snap in data:
+            score(snap, "2025-06", ruleset)
+        rate = len(data) / (time.perf_counter() - started)
+        print(f"classifier in-process, score() on dicts ({ruleset.id}): {rate:,.0f} classifications/s")
+        started = time.perf_counter()
+        for model in snapshots[:2000]:
+            classify(model, "2025-06", ruleset)
+        rate = 2000 / (time.perf_counter() - started)
+        print(f"classifier in-process, classify() on models ({ruleset.id}): {rate:,.0f} classifications/s")
+
+
+def _post(client: httpx.Client, body: bytes) -> int:
+    response = client.post("/v1/classify/batch", content=body, headers={"content-type": "application/json"})
+    response.raise_for_status()
+    return len(orjson.loads(response.content)["results"])
+
+
+def _throughput(client: httpx.Client, bodies: list[bytes]) -> float:
+    """Two requests in flight, so the one-worker server never waits for the client to read a response."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        total = sum(pool.map(lambda body: _post(client, body), bodies))
+    return total / (time.perf_counter() - started)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def over_http(raw: list[dict[str, Any]]) -> None:
+    port = free_port()
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "classifier.main:app",
+            "--workers",
+            "1",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=60) as client:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("classifier did not become ready")
+                time.sleep(0.1)
+            bodies = [
+                orjson.dumps(
+                    {
+                        "items": [
+                            {"id": i, "period": "2025-06", "snapshot": s}
+                            for i, s in enumerate(raw[k : k + BATCH], start=k)
+                        ]
+                    }
+                )
+                for k in range(0, len(raw), BATCH)
+            ]
+            client.post("/v1/classify/batch", content=bodies[0], headers={"content-type": "application/json"})
+            for ruleset in ("bkkbn-web-2021", "kkb-2025"):
+                tagged = [
+                    body.replace(b'{"items"', b'{"ruleset":"' + ruleset.encode() + b'","items"', 1) for body in bodies
+                ]
+                before = _cpu_seconds(server.pid)
+                rate = _throughput(client, tagged * ROUNDS)
+                per_cpu = BATCH * len(tagged) * ROUNDS / (_cpu_seconds(server.pid) - before)
+                print(f"classifier HTTP batch ({ruleset}, {BATCH:,}/request, 1 worker): {rate:,.0f} classifications/s")
+                print(f"  per second of server CPU (the client shares the machine): {per_cpu:,.0f} classifications/s")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    rng = random.Random(20250601)
+    raw = [snapshot(rng) for _ in range(POPULATION)]
+    in_process(raw)
+    over_http(raw)
+
+
+if __name__ == "__main__":
+    main()

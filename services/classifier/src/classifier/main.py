@@ -1,0 +1,63 @@
+"""The classifier's FastAPI app. Rule sets load in the lifespan: importing this module loads nothing."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from kampungkb_shared.classification import BatchRequest
+from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.problems import install_problem_handlers
+
+from classifier.middleware import AccessLog
+from classifier.routes import router
+from classifier.ruleset import load_rulesets
+from classifier.settings import Settings
+from classifier.state import AppState, Metrics
+
+log = logging.getLogger("classifier")
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = False) -> FastAPI:
+    """The app; `settings` default to the environment, read at start-up. A process of its own configures logs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = settings or Settings()
+        if configure_logs:
+            configure_logging(level=current.log_level, json_logs=current.log_json)
+        rulesets = load_rulesets(current.rulesets_dir)
+        if current.default_ruleset not in rulesets:
+            raise RuntimeError(
+                f"CLASSIFIER_DEFAULT_RULESET={current.default_ruleset!r} is not one of {sorted(rulesets)}"
+            )
+        app.state.classifier = AppState(current, rulesets, current.default_ruleset)
+        log.info("rule sets loaded", extra={"rulesets": {r.id: r.hash for r in rulesets.values()}})
+        yield
+        app.state.classifier = None
+
+    app = FastAPI(title="Kampung KB classifier", version="1.0.0", lifespan=lifespan)
+    app.state.classifier = None
+    app.state.metrics = Metrics.create()
+    app.include_router(router)
+    install_problem_handlers(app)
+    app.add_middleware(AccessLog, latency=app.state.metrics.latency)
+    app.add_middleware(RequestIdMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            batch = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(batch.pop("$defs", {}))
+            components["BatchRequest"] = batch
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+app = create_app(configure_logs=True)

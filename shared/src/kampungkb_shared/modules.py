@@ -1,0 +1,157 @@
+"""Payloads of the three period-keyed modules (`profil`, `kependudukan`, `kkbpk`) and their cross-module rules.
+
+Rules that one payload can check on its own are validators here; rules that need two modules are in
+`cross_module_errors`, which the registry calls with the modules in force for the period.
+"""
+
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+
+from kampungkb_shared.codes import (
+    AGE_GROUP_COUNT,
+    Contraception,
+    DataSource,
+    Facility,
+    Frequency,
+    FundingSource,
+    NonUseReason,
+    OperationalItem,
+    Pengarah,
+    Poktan,
+    Regulation,
+)
+from kampungkb_shared.errors import FieldError
+
+_T = TypeVar("_T")
+
+
+def _distinct(codes: list[_T]) -> list[_T]:
+    seen: set[_T] = set()
+    for code in codes:
+        if code in seen:
+            raise ValueError(f"duplicate code {code}")
+        seen.add(code)
+    return codes
+
+
+CodeList = Annotated[list[_T], AfterValidator(_distinct)]
+"""A list of codes in which each code appears at most once."""
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pokja(_Payload):
+    """The Kampung KB working group: whether it exists, has an SK, its members and their training."""
+
+    exists: bool
+    sk: bool = False
+    members: NonNegativeInt = 0
+    trained_members: NonNegativeInt = 0
+    trained: bool = False
+
+    @model_validator(mode="after")
+    def _trained_within_members(self) -> "Pokja":
+        if self.trained_members > self.members:
+            raise ValueError("trained_members must not exceed members")
+        return self
+
+
+class ProfilPayload(_Payload):
+    """Module `profil`: organisation, funding, poktan, facilities, direction, regulations, data use, mechanisms."""
+
+    pokja: Pokja
+    funding_sources: CodeList[FundingSource] = Field(default_factory=list)
+    poktan: CodeList[Poktan] = Field(default_factory=list, description="The poktan present (ADA).")
+    facilities: CodeList[Facility] = Field(default_factory=list)
+    pkb_pendamping: bool = False
+    pengarah: Pengarah | None = Field(default=None, description="Who directs activities when no PKB/PLKB does.")
+    regulations: CodeList[Regulation] = Field(default_factory=list)
+    rkm: bool = False
+    data_sources: CodeList[DataSource] = Field(default_factory=list)
+    operational: dict[OperationalItem, Frequency] = Field(
+        default_factory=dict, description="The operational mechanisms that run, each with its frequency."
+    )
+
+
+def _sixteen(counts: list[int]) -> list[int]:
+    if len(counts) != AGE_GROUP_COUNT:
+        raise ValueError(f"must hold {AGE_GROUP_COUNT} counts, one per age group")
+    return counts
+
+
+AgeCounts = Annotated[list[NonNegativeInt], AfterValidator(_sixteen)]
+
+
+class Population(_Payload):
+    """Population by sex and the 16 age groups of `AgeGroup`, in that order."""
+
+    male: AgeCounts
+    female: AgeCounts
+
+
+class KependudukanPayload(_Payload):
+    """Module `kependudukan`: PUS, families, remaja and families with balita / remaja / lansia."""
+
+    pus: NonNegativeInt
+    families: NonNegativeInt
+    remaja: NonNegativeInt
+    families_with_balita: NonNegativeInt
+    families_with_remaja: NonNegativeInt
+    families_with_lansia: NonNegativeInt
+    population: Population | None = None
+
+    @model_validator(mode="after")
+    def _subsets_of_families(self) -> "KependudukanPayload":
+        for name in ("families_with_balita", "families_with_remaja", "families_with_lansia"):
+            if getattr(self, name) > self.families:
+                raise ValueError(f"{name} must not exceed families")
+        return self
+
+
+class KkbpkPayload(_Payload):
+    """Module `kkbpk`: poktan participants, PUS using each method, PUS not using by reason."""
+
+    poktan_participants: dict[Poktan, NonNegativeInt] = Field(default_factory=dict)
+    kb_users: dict[Contraception, NonNegativeInt] = Field(default_factory=dict)
+    non_users: dict[NonUseReason, NonNegativeInt] = Field(default_factory=dict)
+
+
+POKTAN_DENOMINATOR: dict[Poktan, str] = {
+    Poktan.BKB: "families_with_balita",
+    Poktan.BKR: "families_with_remaja",
+    Poktan.BKL: "families_with_lansia",
+    Poktan.UPPKA: "families",
+    Poktan.PIK_R: "remaja",
+}
+"""The `KependudukanPayload` field each poktan's participants are a share of."""
+
+
+def cross_module_errors(kependudukan: KependudukanPayload, kkbpk: KkbpkPayload) -> list[FieldError]:
+    """Violations of the rules that join the two modules; `loc` starts with the module the field belongs to.
+
+    KB users plus non-users must equal the PUS, and each poktan's participants must not exceed its denominator.
+    """
+    errors: list[FieldError] = []
+    users = sum(kkbpk.kb_users.values())
+    non_users = sum(kkbpk.non_users.values())
+    if users + non_users != kependudukan.pus:
+        errors.append(
+            FieldError(
+                loc=["kkbpk", "kb_users"],
+                msg=f"kb_users ({users}) + non_users ({non_users}) must equal kependudukan.pus ({kependudukan.pus})",
+            )
+        )
+    for poktan, participants in kkbpk.poktan_participants.items():
+        field = POKTAN_DENOMINATOR[poktan]
+        denominator = getattr(kependudukan, field)
+        if participants > denominator:
+            errors.append(
+                FieldError(
+                    loc=["kkbpk", "poktan_participants", poktan.value],
+                    msg=f"{participants} participants exceed kependudukan.{field} ({denominator})",
+                )
+            )
+    return errors

@@ -1,0 +1,86 @@
+"""The batch fast path accepts only what the models accept, and scores the same as the model path."""
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+from classifier.fastpath import accept
+from classifier.scoring import score
+from kampungkb_shared.classification import BatchItem
+from pydantic import ValidationError
+
+from tests.classifier.classifier_factories import OFFICIAL, STRICT, worked_example
+
+
+def _item() -> dict[str, Any]:
+    return {"id": 1, "period": "2025-06", "snapshot": worked_example()}
+
+
+def _set(path: list[Any], value: Any) -> dict[str, Any]:
+    item = _item()
+    target = item
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return item
+
+
+INVALID = [
+    _set(["period"], "2025-13"),
+    _set(["period"], "0000-01"),
+    _set(["id"], None),
+    _set(["snapshot", "profil", "funding_sources"], ["APBN", "APBN"]),
+    _set(["snapshot", "profil", "funding_sources"], None),
+    _set(["snapshot", "profil", "poktan"], ["BKB", ["x"]]),
+    _set(["snapshot", "profil", "pokja", "members"], -1),
+    _set(["snapshot", "profil", "pokja", "trained_members"], 99),
+    _set(["snapshot", "profil", "pokja", "exists"], None),
+    _set(["snapshot", "profil", "pengarah"], "NOPE"),
+    _set(["snapshot", "profil", "operational"], {"MONEV": "DAILY"}),
+    _set(["snapshot", "profil", "extra"], 1),
+    _set(["snapshot", "kependudukan", "pus"], -5),
+    _set(["snapshot", "kependudukan", "pus"], 1.5),
+    _set(["snapshot", "kependudukan", "families_with_balita"], 10**6),
+    _set(["snapshot", "kependudukan", "population"], {"male": [1] * 15, "female": [1] * 16}),
+    _set(["snapshot", "kkbpk", "kb_users"], {"KB_IUD": -1}),
+    _set(["snapshot", "kkbpk", "kb_users"], {"KB_XYZ": 1}),
+    _set(["snapshot", "kkbpk", "non_users"], {"IAT": "many"}),
+    _set(["snapshot", "partners"], [{"code": "BPS", "last_activity": "2025-02-30"}]),
+    _set(["snapshot", "partners"], [{"code": "NOPE", "last_activity": "2025-02-03"}]),
+    _set(["snapshot", "partners"], [{"code": "BPS", "last_activity": "2025-02-03", "x": 1}]),
+    _set(["snapshot", "partners"], None),
+    _set(["snapshot", "other"], None),
+]
+
+
+@pytest.mark.parametrize("item", INVALID)
+def test_fast_path_rejects_what_the_models_reject(item: dict[str, Any]) -> None:
+    assert not accept(item)
+    with pytest.raises(ValidationError):
+        BatchItem.model_validate(item)
+
+
+def test_fast_path_accepts_a_valid_item_and_scores_like_the_models() -> None:
+    item = orjson.loads(orjson.dumps(_item()))
+    item["snapshot"]["kependudukan"]["population"] = {"male": [1] * 16, "female": [2] * 16}
+    item["snapshot"]["profil"]["pengarah"] = "KADER"
+    assert accept(item)
+    model = BatchItem.model_validate(copy.deepcopy(item))
+    for ruleset in (OFFICIAL, STRICT):
+        fast = score(item["snapshot"], item["period"], ruleset)
+        slow = score(model.snapshot.model_dump(mode="json"), model.period, ruleset)
+        assert fast == slow
+
+
+def test_minimal_snapshot_is_accepted() -> None:
+    assert accept({"id": "a", "period": "2025-06", "snapshot": {}})
+    assert accept({"id": "a", "period": "2025-06", "snapshot": {"profil": {"pokja": {"exists": False}}}})
+
+
+@pytest.mark.parametrize(
+    "item", [_set(["id"], True), _set(["snapshot", "kkbpk", "non_users"], {"IAT": True}), _set(["period"], "2025-06\n")]
+)
+def test_lax_values_are_left_to_the_models(item: dict[str, Any]) -> None:
+    assert not accept(item)
+    BatchItem.model_validate(item)
