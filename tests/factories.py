@@ -4,17 +4,16 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kampungkb_local.demo import demo_regions, to_csv
 from registry_api.auth.service import Role, create_key
 from registry_api.wilayah.service import import_csv
+from sqlalchemy.ext.asyncio import AsyncSession
 
 DEMO_DESA = "99.01.01.2001"
 DEMO_KELURAHAN = "99.71.01.1001"
 
 
-async def load_demo_regions(session: AsyncSession, **shape: int) -> list[dict[str, str]]:
+async def load_demo_regions(session: AsyncSession, **shape: Any) -> list[dict[str, str]]:
     rows = demo_regions(**shape)
     await import_csv(session, to_csv(rows))
     await session.commit()
@@ -31,7 +30,9 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def make_kampung(client: httpx.AsyncClient, key: str, desa_code: str = DEMO_DESA, **fields: Any) -> dict[str, Any]:
+async def make_kampung(
+    client: httpx.AsyncClient, key: str, desa_code: str = DEMO_DESA, **fields: Any
+) -> dict[str, Any]:
     body = {"name": f"Kampung KB {desa_code}", "desa_code": desa_code, "formed_on": "2020-05-01", **fields}
     response = await client.post("/v1/kampung", json=body, headers=auth(key))
     assert response.status_code == 201, response.text
@@ -40,3 +41,59 @@ async def make_kampung(client: httpx.AsyncClient, key: str, desa_code: str = DEM
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+def profil_payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "pokja": {"exists": True, "sk": True, "members": 12, "trained_members": 6, "trained": True},
+        "funding_sources": ["APBD", "DANA_DESA"],
+        "poktan": ["BKB", "BKR", "BKL"],
+        "facilities": ["SEKRETARIAT"],
+        "pkb_pendamping": True,
+        "regulations": ["SK_KADES_LURAH"],
+        "rkm": True,
+        "data_sources": ["PK_PEMUTAKHIRAN_DATA", "POTENSI_DESA"],
+        "operational": {"RAPAT_KOORDINASI": "BULANAN", "SOSIALISASI": "TRIWULAN"},
+    }
+    return {**body, **overrides}
+
+
+def kependudukan_payload(pus: int = 100, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "pus": pus,
+        "families": 150,
+        "remaja": 60,
+        "families_with_balita": 40,
+        "families_with_remaja": 35,
+        "families_with_lansia": 30,
+    }
+    return {**body, **overrides}
+
+
+def kkbpk_payload(users: int = 70, non_users: int = 30, **overrides: Any) -> dict[str, Any]:
+    """KB users split over two methods and non-users over two reasons; they add up to `users + non_users`."""
+    body = {
+        "poktan_participants": {"BKB": 20, "BKR": 10},
+        "kb_users": {"KB_SUNTIK": users - users // 3, "KB_IMPLAN": users // 3},
+        "non_users": {"HAMIL": non_users - non_users // 2, "IAT": non_users // 2},
+    }
+    return {**body, **overrides}
+
+
+async def put_module(
+    client: httpx.AsyncClient,
+    key: str,
+    kampung_id: int,
+    module: str,
+    period: str,
+    body: dict[str, Any],
+    **headers: str,
+) -> httpx.Response:
+    return await client.put(f"/v1/kampung/{kampung_id}/{module}/{period}", json=body, headers={**auth(key), **headers})
+
+
+async def make_kegiatan(
+    client: httpx.AsyncClient, key: str, kampung_id: int, day: str, partners: list[str], **fields: Any
+) -> httpx.Response:
+    body = {"title": "Penyuluhan KB", "date": day, "function": "REPRODUKSI", "targets": ["PUS"], "partners": partners}
+    return await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json={**body, **fields}, headers=auth(key))

@@ -2,7 +2,7 @@
 
 from kampungkb_shared.errors import PayloadTooLarge
 from kampungkb_shared.observability import ASGIApp, Message, Receive, Scope, Send
-from registry_api.problems import problem_response
+from kampungkb_shared.problems import problem_response
 
 
 class BodyLimitMiddleware:
@@ -27,18 +27,26 @@ class BodyLimitMiddleware:
             return
         received = 0
         response_started = False
+        exceeded = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise PayloadTooLarge(f"request body over the limit of {limit} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if exceeded:
+                # FastAPI answers a failed body read with its own 400; the client is owed the 413.
+                if not response_started:
+                    response_started = True
+                    await self._reject(scope, receive, send, limit)
+                return
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 

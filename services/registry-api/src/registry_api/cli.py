@@ -1,29 +1,44 @@
 """The `registry-api` command: migrations, API keys, region loading and the background worker."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from kampungkb_shared.observability import configure_logging
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api import migrate as migrations
+from registry_api.auth.models import ApiKey
 from registry_api.auth.service import Role, create_key, revoke_key
 from registry_api.db import create_engine, create_sessionmaker
+from registry_api.outbox.worker import serve
 from registry_api.settings import get_settings
 from registry_api.wilayah.service import import_csv
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Kampung KB registry administration.", no_args_is_help=True)
 keys = typer.Typer(help="API keys: create (shown once) and revoke.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
 
-async def _in_transaction(work):  # type: ignore[no-untyped-def]
+async def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     engine = create_engine(get_settings().database_url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             return await work(session)
     finally:
         await engine.dispose()
+
+
+@app.command()
+def worker() -> None:
+    """Relay outbox events (classifications, report refreshes) until stopped; metrics on port 9101 by default."""
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    serve(settings)
 
 
 @app.command()
@@ -48,7 +63,7 @@ def keys_create(
 ) -> None:
     """Create a key and print it; it is stored hashed and cannot be shown again."""
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession) -> tuple[ApiKey, str]:
         return await create_key(session, name=name or f"{role.value} {scope}", role=role, scope=scope)
 
     key, plain = asyncio.run(_in_transaction(work))

@@ -1,21 +1,29 @@
 """The registry's HTTP application: `uvicorn registry_api.main:app`."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
+import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.problems import install_problem_handlers
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
-from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from registry_api import health
 from registry_api.body_limit import BodyLimitMiddleware
+from registry_api.classifications.client import create_classifier
+from registry_api.classifications.router import router as classification_router
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.kampung.router import router as kampung_router
-from registry_api.problems import install_problem_handlers
+from registry_api.outbox.queue import ReportQueue
+from registry_api.outbox.relay import create_relay
 from registry_api.settings import Settings, get_settings
+from registry_api.submissions.router import router as submissions_router
 from registry_api.wilayah.router import router as wilayah_router
 
 DESCRIPTION = """
@@ -33,9 +41,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    app.state.classifier_http = httpx.AsyncClient(base_url=settings.classifier_url)
+    app.state.classifier = create_classifier(app.state.classifier_http, settings)
+    app.state.report_queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
+    await app.state.report_queue.open()
+    stop_relay = asyncio.Event()
+    relay_task = None
+    if settings.outbox_relay_in_api:
+        relay = create_relay(
+            settings,
+            sessionmaker=app.state.sessionmaker,
+            classifier=app.state.classifier,
+            queue=app.state.report_queue,
+        )
+        relay_task = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
     try:
         yield
     finally:
+        stop_relay.set()
+        if relay_task is not None:
+            try:
+                await asyncio.wait_for(relay_task, timeout=5)
+            except TimeoutError:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+        await app.state.report_queue.close()
+        await app.state.classifier_http.aclose()
         await app.state.redis.aclose()
         await app.state.engine.dispose()
 
@@ -45,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kampung KB registry", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    for router in (health.router, wilayah_router, kampung_router):
+    for router in (health.router, wilayah_router, kampung_router, submissions_router, classification_router):
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
         app, endpoint="/metrics", include_in_schema=False
@@ -56,7 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits={"/v1/imports": settings.max_import_bytes, "/v1/wilayah/import": settings.max_import_bytes},
     )
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
         expose_headers=["ETag", "Location", "X-Request-ID"],
     )
     app.add_middleware(RequestIdMiddleware)

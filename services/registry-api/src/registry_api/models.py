@@ -5,10 +5,21 @@ from registry_api.classifications.models import Classification
 from registry_api.db import Base
 from registry_api.kampung.models import Kampung
 from registry_api.outbox.models import OutboxEvent
+from registry_api.reports.models import ReportAggregate, ReportPeriod, Target
 from registry_api.submissions.models import Kegiatan, Submission, SubmissionRevision
 from registry_api.wilayah.models import Wilayah
 
 __all__ = [
-    "ApiKey", "Base", "Classification", "Kampung", "Kegiatan", "OutboxEvent", "Submission", "SubmissionRevision",
+    "ApiKey",
+    "Base",
+    "Classification",
+    "Kampung",
+    "Kegiatan",
+    "OutboxEvent",
+    "ReportAggregate",
+    "ReportPeriod",
+    "Submission",
+    "SubmissionRevision",
+    "Target",
     "Wilayah",
 ]

@@ -3,18 +3,24 @@
 from functools import lru_cache
 from typing import Annotated
 
+from kampungkb_shared.settings import DatabaseSettings, RedisSettings
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
-
-from kampungkb_shared.settings import DatabaseSettings, RedisSettings
 
 
 class Settings(DatabaseSettings, RedisSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", frozen=True)
 
     classifier_url: str = "http://127.0.0.1:8001"
-    classifier_timeout_s: float = 2.0
+    classifier_timeout_s: float = 1.0
+    """Per attempt."""
     classifier_attempts: int = 3
+    classifier_budget_s: float = 1.5
+    """All attempts of one classification in a write, backoff included: a PUT never waits longer for it."""
+    classifier_breaker_s: float = 2.0
+    """After the classifier failed, writes skip it (classification pending) for this long."""
+    relay_classifier_budget_s: float = 10.0
+    """The relay's budget per classifier batch call: it is not holding up a user."""
     rulesets: Annotated[list[str], NoDecode] = Field(default=["bkkbn-web-2021", "kkb-2025"])
     """Rule sets every submission is classified with; the first is the one `tier` on a profile shows."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default=["http://localhost:3000", "http://localhost:5173"])
@@ -24,6 +30,15 @@ class Settings(DatabaseSettings, RedisSettings):
     max_import_bytes: int = 512 * 1_048_576
     import_dir: str = ".local/imports"
     db_pool_size: int = 10
+    outbox_relay_in_api: bool = True
+    """Run the outbox relay inside the API process too (near-real-time delivery without `registry-api worker`)."""
+    outbox_poll_s: float = 0.5
+    outbox_batch: int = 200
+    outbox_retention_s: float = 86_400.0
+    """Delivered outbox events are deleted after this long."""
+    report_defer_s: float = 0.3
+    """Report jobs are deferred this long so that a burst of writes in one kabupaten becomes one refresh."""
+    worker_metrics_port: int = 9101
 
     @field_validator("rulesets", "cors_origins", mode="before")
     @classmethod
@@ -37,4 +52,4 @@ class Settings(DatabaseSettings, RedisSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]
+    return Settings()

@@ -9,7 +9,7 @@ from registry_api.db import Base
 
 
 class Classification(Base):
-    """The classifier's result for one Kampung KB, period and rule set. The tier as of P is the newest at or before P."""
+    """The classifier's result for one Kampung KB, period and rule set. The tier as of P: the newest at or before P."""
 
     __tablename__ = "classification"
 

@@ -1,8 +1,19 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Date, DateTime, ForeignKey, Identity, Index, Integer, String, func
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +39,7 @@ class Submission(Base):
         UniqueConstraint("kampung_id", "module", "period"),
         Index("ix_submission_module_period", "module", "period"),
         Index("ix_submission_submitted_at", "submitted_at"),
+        Index("ix_submission_kampung_submitted_at", "kampung_id", "submitted_at"),
     )
 
 

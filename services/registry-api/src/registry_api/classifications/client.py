@@ -1,0 +1,103 @@
+"""The classifier over HTTP: batch calls with a short timeout, retries with backoff, and a hard total budget."""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+from kampungkb_shared.classification import BatchRequest, BatchResponse
+from kampungkb_shared.observability import REQUEST_ID_HEADER, request_id
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+from registry_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ClassifierUnavailable(Exception):
+    """The classifier did not answer usefully within the budget; the work stays in the outbox."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+def create_classifier(http: httpx.AsyncClient, settings: Settings) -> "ClassifierClient":
+    return ClassifierClient(
+        http,
+        attempts=settings.classifier_attempts,
+        timeout_s=settings.classifier_timeout_s,
+        breaker_s=settings.classifier_breaker_s,
+    )
+
+
+class ClassifierClient:
+    """Wraps the `httpx.AsyncClient` the lifespan creates.
+
+    After a failure, calls made with `use_breaker=True` (the write path) fail at once for `breaker_s`, so that
+    writes during an outage do not each spend the retry budget; the relay calls regardless and so notices the
+    classifier coming back.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, *, attempts: int, timeout_s: float, breaker_s: float) -> None:
+        self.http = http
+        self.attempts = attempts
+        self.timeout_s = timeout_s
+        self.breaker_s = breaker_s
+        self._open_until = 0.0
+
+    @property
+    def breaker_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
+    async def classify_batch(
+        self, request: BatchRequest, *, budget_s: float, use_breaker: bool = False
+    ) -> BatchResponse:
+        """`POST /v1/classify/batch`; raises `ClassifierUnavailable` when every attempt failed or the budget ran out."""
+        if use_breaker and self.breaker_open:
+            raise ClassifierUnavailable("classifier failed recently; not retried until the breaker closes")
+        body = request.model_dump_json(exclude_none=True)
+        headers = {"Content-Type": "application/json"}
+        if rid := request_id.get():
+            headers[REQUEST_ID_HEADER] = rid
+        deadline = time.monotonic() + budget_s
+        try:
+            async with asyncio.timeout(budget_s):
+                data = await self._post_with_retries(body, headers, deadline)
+        except (TimeoutError, httpx.HTTPError) as exc:
+            self._open_until = time.monotonic() + self.breaker_s
+            log.warning("classifier unavailable: %s", _describe(exc))
+            raise ClassifierUnavailable(_describe(exc)) from exc
+        self._open_until = 0.0
+        try:
+            return BatchResponse.model_validate(data)
+        except ValidationError as exc:
+            log.error("classifier answered outside the contract: %s", exc)
+            raise ClassifierUnavailable("the classifier's answer did not match the contract") from exc
+
+    async def _post_with_retries(self, body: str, headers: dict[str, str], deadline: float) -> Any:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.05, max=0.5) + wait_random(0, 0.05),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                timeout = max(0.05, min(self.timeout_s, deadline - time.monotonic()))
+                response = await self.http.post("/v1/classify/batch", content=body, headers=headers, timeout=timeout)
+                response.raise_for_status()
+                return response.json()
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code} from the classifier: {exc.response.text[:300]}"
+    if isinstance(exc, TimeoutError):
+        return "no answer within the budget"
+    return f"{type(exc).__name__}: {exc}"

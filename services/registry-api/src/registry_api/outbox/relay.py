@@ -1,0 +1,251 @@
+"""The outbox relay: delivers pending events until they land, whatever was down when they were written.
+
+Each pass claims a small batch per topic with `SELECT ... FOR UPDATE SKIP LOCKED` and holds the rows locked
+while it delivers them, so any number of relays (in the API processes, in `registry-api worker` replicas) run
+side by side and never deliver one event twice at the same time. A failed delivery is retried forever with
+backoff (0.5 s doubling to 30 s). `classify` events become one classifier batch call per rule set for all the
+Kampung KB claimed; `report` events become arq jobs with deterministic ids.
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kampungkb_shared.jobs import RefreshRegionChain
+from kampungkb_shared.observability import request_id
+from kampungkb_shared.periods import parse_period
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.service import reclassify
+from registry_api.outbox import events
+from registry_api.outbox.metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
+from registry_api.outbox.queue import Enqueued, ReportQueue
+from registry_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CLAIM = """
+    SELECT id, key, payload, request_id, attempts FROM outbox
+     WHERE topic = :topic AND delivered_at IS NULL {condition}
+     ORDER BY available_at, id LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+"""
+_CLAIM_DUE = text(_CLAIM.format(condition="AND available_at <= clock_timestamp()"))
+_CLAIM_IDS = text(_CLAIM.format(condition="AND id = ANY(CAST(:ids AS bigint[]))"))
+_DELIVERED = text("UPDATE outbox SET delivered_at = clock_timestamp() WHERE id = ANY(CAST(:ids AS bigint[]))")
+_FAILED = text("""
+    UPDATE outbox SET attempts = attempts + 1, last_error = :error,
+           available_at = clock_timestamp() + least(power(2, attempts) * 0.5, 30) * interval '1 second'
+     WHERE id = ANY(CAST(:ids AS bigint[]))
+""")
+_LATER = text("""
+    UPDATE outbox SET last_error = :error, available_at = clock_timestamp() + :delay * interval '1 second'
+     WHERE id = ANY(CAST(:ids AS bigint[]))
+""")
+_LOCK_KAMPUNG = text("""
+    SELECT id, kabupaten_code FROM kampung WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id
+       FOR NO KEY UPDATE SKIP LOCKED
+""")
+_BACKLOG = text("""
+    SELECT topic, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age
+      FROM outbox WHERE delivered_at IS NULL GROUP BY topic
+""")
+_PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
+
+RUNNING_RETRY_S = 0.5
+"""How soon to retry a report event whose job was running (it may have read before our commit)."""
+
+
+@dataclass(frozen=True)
+class _Event:
+    id: int
+    key: str
+    payload: dict[str, Any]
+    request_id: str | None
+
+
+async def _claim(session: AsyncSession, topic: str, *, limit: int, ids: list[int] | None = None) -> list[_Event]:
+    if ids is None:
+        result = await session.execute(_CLAIM_DUE, {"topic": topic, "limit": limit})
+    else:
+        result = await session.execute(_CLAIM_IDS, {"topic": topic, "limit": limit, "ids": ids})
+    return [_Event(row.id, row.key, row.payload, row.request_id) for row in result]
+
+
+async def _mark_failed(session: AsyncSession, topic: str, ids: list[int], error: str) -> None:
+    await session.execute(_FAILED, {"ids": ids, "error": error[:2000]})
+    FAILED.labels(topic=topic).inc(len(ids))
+
+
+async def _mark_delivered(session: AsyncSession, topic: str, ids: list[int]) -> None:
+    await session.execute(_DELIVERED, {"ids": ids})
+    DELIVERED.labels(topic=topic).inc(len(ids))
+
+
+@dataclass
+class Relay:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    classifier: ClassifierClient
+    queue: ReportQueue
+    rulesets: list[str]
+    batch: int = 200
+    poll_s: float = 0.5
+    classifier_budget_s: float = 10.0
+    retention_s: float = 86_400.0
+    _next_gauge: float = field(default=0.0, init=False)
+    _next_prune: float = field(default=0.0, init=False)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set: straight on while there is a full batch, else every `poll_s`."""
+        log.info("outbox relay started")
+        while not stop.is_set():
+            handled = 0
+            try:
+                handled = await self.run_once()
+                await self._housekeeping()
+            except Exception:  # a database blip must not end the loop; the next pass retries
+                log.exception("outbox relay pass failed")
+            if handled < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
+        log.info("outbox relay stopped")
+
+    async def run_once(self) -> int:
+        """One pass over both topics (classify first: it writes report events); returns how many it handled."""
+        return await self.deliver_classify() + await self.deliver_reports()
+
+    async def deliver_classify(self) -> int:
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await _claim(session, events.CLASSIFY, limit=self.batch)
+            if not claimed:
+                return 0
+            earliest: dict[int, dt.date] = {}
+            for event in claimed:
+                kampung_id, period = int(event.payload["kampung_id"]), parse_period(event.payload["period"])
+                earliest[kampung_id] = min(period, earliest.get(kampung_id, period))
+            # A Kampung KB being written right now is skipped: its writer classifies it, or leaves a new event.
+            locked = await session.execute(_LOCK_KAMPUNG, {"ids": sorted(earliest)})
+            kabupaten = {row.id: row.kabupaten_code for row in locked}
+            mine = [e for e in claimed if int(e.payload["kampung_id"]) in kabupaten]
+            if not mine:
+                return 0
+            token = request_id.set(next((e.request_id for e in mine if e.request_id), None))
+            try:
+                outcome = await reclassify(
+                    session,
+                    classifier=self.classifier,
+                    rulesets=self.rulesets,
+                    primary=self.rulesets[0],
+                    earliest={k: p for k, p in earliest.items() if k in kabupaten},
+                    budget_s=self.classifier_budget_s,
+                )
+                await events.add_reports(session, changes={(p, kabupaten[k]) for k, p in outcome.changed})
+            finally:
+                request_id.reset(token)
+            ids = [e.id for e in mine]
+            if outcome.failed:
+                await _mark_failed(
+                    session, events.CLASSIFY, ids, "; ".join(f"{r}: {e}" for r, e in outcome.failed.items())
+                )
+            else:
+                await _mark_delivered(session, events.CLASSIFY, ids)
+            return len(mine)
+
+    async def deliver_reports(self) -> int:
+        return await deliver_reports(self.sessionmaker, self.queue, limit=self.batch)
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_gauge:
+            self._next_gauge = now + 2.0
+            await self.update_backlog()
+        if now >= self._next_prune:
+            self._next_prune = now + 60.0
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(_PRUNE, {"retention": self.retention_s})
+
+    async def update_backlog(self) -> dict[str, int]:
+        """Set the backlog gauges from the table; returns the counts by topic."""
+        async with self.sessionmaker() as session:
+            rows = list(await session.execute(_BACKLOG))
+        counts = {topic: 0 for topic in events.TOPICS}
+        ages = {topic: 0.0 for topic in events.TOPICS}
+        for row in rows:
+            counts[row.topic], ages[row.topic] = int(row.n), float(row.age)
+        for topic in counts:
+            BACKLOG.labels(topic=topic).set(counts[topic])
+            OLDEST_AGE.labels(topic=topic).set(ages[topic])
+        return counts
+
+
+async def deliver_reports(
+    sessionmaker: async_sessionmaker[AsyncSession], queue: ReportQueue, *, limit: int, ids: list[int] | None = None
+) -> int:
+    """Enqueue the due report events (or exactly `ids`, right after the commit that wrote them)."""
+    async with sessionmaker() as session, session.begin():
+        claimed = await _claim(session, events.REPORT, limit=limit, ids=ids)
+        by_key: dict[str, list[_Event]] = defaultdict(list)
+        for event in claimed:
+            by_key[event.key].append(event)
+        done: list[int] = []
+        running: list[int] = []
+        failed: list[int] = []
+        error: str | None = None
+        for group in by_key.values():
+            group_ids = [e.id for e in group]
+            if error is not None:  # Redis failed for this batch: do not wait for it once per key
+                failed.extend(group_ids)
+                continue
+            job = RefreshRegionChain.model_validate(group[-1].payload)
+            try:
+                enqueued = await queue.enqueue(job)
+            except (RedisError, OSError, TimeoutError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                failed.extend(group_ids)
+                continue
+            (done if enqueued is Enqueued.QUEUED else running).extend(group_ids)
+        if done:
+            await _mark_delivered(session, events.REPORT, done)
+        if running:
+            await session.execute(_LATER, {"ids": running, "error": "job running", "delay": RUNNING_RETRY_S})
+        if failed:
+            log.warning("report queue unavailable, %d events retried later: %s", len(failed), error)
+            await _mark_failed(session, events.REPORT, failed, error or "")
+        return len(claimed)
+
+
+async def deliver_after_commit(
+    sessionmaker: async_sessionmaker[AsyncSession], queue: ReportQueue, *, ids: list[int]
+) -> None:
+    """Best effort, right after the commit: freshness need not wait for the next poll; the relay retries failures."""
+    try:
+        await deliver_reports(sessionmaker, queue, limit=len(ids), ids=ids)
+    except Exception as exc:  # the events stay pending; the relay delivers them
+        log.warning("report delivery after commit failed: %s", exc)
+
+
+def create_relay(
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    classifier: ClassifierClient,
+    queue: ReportQueue,
+) -> Relay:
+    return Relay(
+        sessionmaker=sessionmaker,
+        classifier=classifier,
+        queue=queue,
+        rulesets=list(settings.rulesets),
+        batch=settings.outbox_batch,
+        poll_s=settings.outbox_poll_s,
+        classifier_budget_s=settings.relay_classifier_budget_s,
+        retention_s=settings.outbox_retention_s,
+    )

@@ -1,0 +1,291 @@
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from kampungkb_shared.errors import Unprocessable
+from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
+from kampungkb_shared.periods import parse_period
+
+from registry_api.auth.deps import PrincipalDep, WriterDep
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.models import Classification
+from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.service import WriteOutcome
+from registry_api.db import SessionDep
+from registry_api.etags import etag
+from registry_api.kampung.service import get_kampung
+from registry_api.outbox.relay import deliver_after_commit
+from registry_api.settings import Settings
+from registry_api.submissions import kegiatan as kegiatan_service
+from registry_api.submissions import service
+from registry_api.submissions.schemas import (
+    EARLIEST_DATE,
+    KegiatanCreate,
+    KegiatanPage,
+    KegiatanRead,
+    KegiatanWritten,
+    Module,
+    ModulePayload,
+    PendingClassification,
+    RevisionRead,
+    SubmissionPage,
+    SubmissionRead,
+    SubmissionWritten,
+)
+
+router = APIRouter(prefix="/v1/kampung", tags=["submissions"])
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+
+def _period(period: Annotated[str, Path(description="the month the data describe, YYYY-MM")]) -> dt.date:
+    try:
+        return parse_period(period)
+    except ValueError as exc:
+        raise Unprocessable.field(["path", "period"], str(exc)) from exc
+
+
+def _writable_period(day: Annotated[dt.date, Depends(_period)]) -> dt.date:
+    if day < EARLIEST_DATE:
+        raise Unprocessable.field(["path", "period"], "must not be before 2016-01, when the programme began")
+    if day > dt.datetime.now(dt.UTC).date():
+        raise Unprocessable.field(["path", "period"], "must not be a month in the future")
+    return day
+
+
+PeriodDep = Annotated[dt.date, Depends(_period)]
+WritablePeriodDep = Annotated[dt.date, Depends(_writable_period)]
+
+_WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
+    201: {"description": "created (revision 1)"},
+    412: {"description": "If-Match names another revision (or If-None-Match: * and it exists)"},
+    422: {"description": "invalid payload, or a rule across modules broken; `errors[].loc` names the field"},
+}
+
+
+def _classification(row: Classification | None) -> ClassificationRead | PendingClassification:
+    return ClassificationRead.of(row) if row is not None else PendingClassification()
+
+
+def _after_commit(request: Request, background: BackgroundTasks, outcome: WriteOutcome) -> None:
+    # Background tasks run once the session dependency has committed: the events are visible by then.
+    if outcome.report_event_ids:
+        background.add_task(
+            deliver_after_commit,
+            request.app.state.sessionmaker,
+            request.app.state.report_queue,
+            ids=outcome.report_event_ids,
+        )
+
+
+async def _put(
+    module: Module,
+    payload: ModulePayload,
+    *,
+    kampung_id: int,
+    period: dt.date,
+    session: SessionDep,
+    principal: WriterDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    if_match: str | None,
+    if_none_match: str | None,
+) -> SubmissionWritten:
+    settings: Settings = request.app.state.settings
+    classifier: ClassifierClient = request.app.state.classifier
+    written = await service.write_submission(
+        session,
+        kampung_id=kampung_id,
+        module=module,
+        period=period,
+        payload=payload,
+        principal=principal,
+        if_match=if_match,
+        if_none_match=if_none_match,
+        classifier=classifier,
+        rulesets=settings.rulesets,
+        budget_s=settings.classifier_budget_s,
+    )
+    _after_commit(request, background, written.outcome)
+    response.status_code = 201 if written.created else 200
+    response.headers["ETag"] = etag(written.submission.revision)
+    read = service.to_read(written.submission)
+    return SubmissionWritten(**read.model_dump(), classification=_classification(written.outcome.classification))
+
+
+@router.put("/{kampung_id}/profil/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
+async def put_profil(
+    kampung_id: int,
+    period: WritablePeriodDep,
+    payload: ProfilPayload,
+    session: SessionDep,
+    principal: WriterDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
+) -> SubmissionWritten:
+    """Write the profil (organisation, poktan, facilities, ...) of a month; 201 when new, 200 when replaced."""
+    return await _put(
+        Module.PROFIL,
+        payload,
+        kampung_id=kampung_id,
+        period=period,
+        session=session,
+        principal=principal,
+        request=request,
+        response=response,
+        background=background,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    )
+
+
+@router.put("/{kampung_id}/kependudukan/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
+async def put_kependudukan(
+    kampung_id: int,
+    period: WritablePeriodDep,
+    payload: KependudukanPayload,
+    session: SessionDep,
+    principal: WriterDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
+) -> SubmissionWritten:
+    """Write the population figures (PUS, families, ...) of a month; 201 when new, 200 when replaced."""
+    return await _put(
+        Module.KEPENDUDUKAN,
+        payload,
+        kampung_id=kampung_id,
+        period=period,
+        session=session,
+        principal=principal,
+        request=request,
+        response=response,
+        background=background,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    )
+
+
+@router.put("/{kampung_id}/kkbpk/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
+async def put_kkbpk(
+    kampung_id: int,
+    period: WritablePeriodDep,
+    payload: KkbpkPayload,
+    session: SessionDep,
+    principal: WriterDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
+) -> SubmissionWritten:
+    """Write the KKBPK figures (poktan participants, KB users, non-users) of a month; 201 new, 200 replaced."""
+    return await _put(
+        Module.KKBPK,
+        payload,
+        kampung_id=kampung_id,
+        period=period,
+        session=session,
+        principal=principal,
+        request=request,
+        response=response,
+        background=background,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    )
+
+
+@router.get("/{kampung_id}/submissions", response_model=SubmissionPage)
+async def list_submissions(
+    kampung_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    updated_since: Annotated[dt.datetime | None, Query(description="only those written after this instant")] = None,
+    module: Module | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: str | None = None,
+) -> SubmissionPage:
+    """The Kampung KB's submissions changed since an instant (current state of each), for offline sync."""
+    await get_kampung(session, kampung_id)
+    return await service.list_changed(
+        session, kampung_id=kampung_id, updated_since=updated_since, module=module, limit=limit, cursor=cursor
+    )
+
+
+@router.post("/{kampung_id}/kegiatan", status_code=201, response_model=KegiatanWritten)
+async def create_kegiatan(
+    kampung_id: int,
+    data: KegiatanCreate,
+    session: SessionDep,
+    principal: WriterDep,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+) -> KegiatanWritten:
+    """Record an activity; its partners count from its month on, so that month and later ones are reclassified."""
+    settings: Settings = request.app.state.settings
+    kegiatan, outcome = await kegiatan_service.create_kegiatan(
+        session,
+        kampung_id=kampung_id,
+        data=data,
+        principal=principal,
+        classifier=request.app.state.classifier,
+        rulesets=settings.rulesets,
+        budget_s=settings.classifier_budget_s,
+    )
+    _after_commit(request, background, outcome)
+    response.headers["Location"] = f"/v1/kampung/{kampung_id}/kegiatan/{kegiatan.id}"
+    read = KegiatanRead.model_validate(kegiatan)
+    return KegiatanWritten(**read.model_dump(), classification=_classification(outcome.classification))
+
+
+@router.get("/{kampung_id}/kegiatan", response_model=KegiatanPage)
+async def list_kegiatan(
+    kampung_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> KegiatanPage:
+    """Activities between two dates (both included), by date; `next_cursor` pages on."""
+    await get_kampung(session, kampung_id)
+    return await kegiatan_service.list_kegiatan(
+        session, kampung_id=kampung_id, date_from=date_from, date_to=date_to, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/{kampung_id}/{module}/{period}", response_model=SubmissionRead)
+async def get_submission(
+    kampung_id: int,
+    module: Module,
+    period: PeriodDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    exact: Annotated[bool, Query(description="only a submission of exactly this period")] = False,
+) -> SubmissionRead:
+    """The submission in force for the period (the newest at or before it); its `period` says which one."""
+    submission = await service.get_submission(session, kampung_id=kampung_id, module=module, period=period, exact=exact)
+    response.headers["ETag"] = etag(submission.revision)
+    return service.to_read(submission)
+
+
+@router.get("/{kampung_id}/{module}/{period}/revisions", response_model=list[RevisionRead])
+async def list_revisions(
+    kampung_id: int, module: Module, period: PeriodDep, session: SessionDep, principal: PrincipalDep
+) -> list[RevisionRead]:
+    """Every revision of the submission of exactly this period, newest first, with who wrote it and when."""
+    revisions = await service.list_revisions(session, kampung_id=kampung_id, module=module, period=period)
+    return [
+        RevisionRead(revision=r.revision, payload=r.payload, submitted_at=r.submitted_at, submitted_by=r.submitted_by)
+        for r in revisions
+    ]

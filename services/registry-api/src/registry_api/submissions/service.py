@@ -1,0 +1,184 @@
+"""Module submissions: the write path (lock, preconditions, rules, revision, classification) and the reads.
+
+Every write to a Kampung KB first locks its row (`SELECT ... FOR NO KEY UPDATE`), so writes to one Kampung KB
+serialise: `If-Match` is checked against the committed revision, no revision is lost, and each classification
+is computed from a snapshot that includes every earlier write.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kampungkb_shared.errors import NotFound, PreconditionFailed, Unprocessable
+from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry_api.auth.service import Principal
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.service import WriteOutcome, classify_after_write, stored_classification
+from registry_api.etags import check_if_match, etag
+from registry_api.kampung.models import Kampung
+from registry_api.submissions.models import Submission, SubmissionRevision
+from registry_api.submissions.rules import check_cross_module
+from registry_api.submissions.schemas import Module, ModulePayload, SubmissionPage, SubmissionRead
+
+
+def content_hash(payload: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> Kampung:
+    """The Kampung KB, locked for this transaction's writes; 404 if unknown, 403 outside the key's scope."""
+    query = select(Kampung).where(Kampung.id == kampung_id).with_for_update(key_share=True)
+    kampung = await session.scalar(query.execution_options(populate_existing=True))
+    if kampung is None:
+        raise NotFound(f"no Kampung KB with id {kampung_id}")
+    principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
+    return kampung
+
+
+@dataclass
+class Written:
+    submission: Submission
+    created: bool
+    outcome: WriteOutcome
+
+
+async def write_submission(
+    session: AsyncSession,
+    *,
+    kampung_id: int,
+    module: Module,
+    period: dt.date,
+    payload: ModulePayload,
+    principal: Principal,
+    if_match: str | None,
+    if_none_match: str | None,
+    classifier: ClassifierClient,
+    rulesets: Sequence[str],
+    budget_s: float,
+) -> Written:
+    kampung = await lock_kampung(session, kampung_id, principal)
+    data = payload.model_dump(mode="json")
+    digest = content_hash(data)
+    current = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+    if current is not None and current.content_hash == digest:
+        # The same content again (a retry whose answer was lost): nothing to do, whatever version it was based on.
+        stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=rulesets[0])
+        return Written(current, created=False, outcome=WriteOutcome(classification=stored, report_event_ids=[]))
+    _check_preconditions(current, if_match=if_match, if_none_match=if_none_match)
+    await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
+    if current is None:
+        current = Submission(kampung_id=kampung_id, module=module.value, period=period, revision=1)
+        session.add(current)
+    else:
+        current.revision += 1
+    current.payload = data
+    current.content_hash = digest
+    current.submitted_by = principal.actor
+    current.submitted_at = func.now()
+    await session.flush()
+    await session.refresh(current)
+    await session.execute(
+        insert(SubmissionRevision).values(
+            submission_id=current.id,
+            revision=current.revision,
+            payload=data,
+            submitted_by=current.submitted_by,
+            submitted_at=current.submitted_at,
+        )
+    )
+    outcome = await classify_after_write(
+        session, classifier=classifier, rulesets=rulesets, budget_s=budget_s, kampung=kampung, period=period
+    )
+    return Written(current, created=current.revision == 1, outcome=outcome)
+
+
+def _check_preconditions(current: Submission | None, *, if_match: str | None, if_none_match: str | None) -> None:
+    if current is None:
+        if if_match is not None:
+            raise PreconditionFailed(f"If-Match {if_match}: there is no submission for this period yet")
+        return
+    if if_none_match is not None and (if_none_match.strip() == "*" or etag(current.revision) in if_none_match):
+        raise PreconditionFailed(f"If-None-Match {if_none_match}: a submission exists, at {etag(current.revision)}")
+    check_if_match(if_match, current.revision)
+
+
+async def _exact(session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date) -> Submission | None:
+    query = select(Submission).where(
+        Submission.kampung_id == kampung_id, Submission.module == module, Submission.period == period
+    )
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+async def get_submission(
+    session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date, exact: bool
+) -> Submission:
+    """The submission in force for the period: the newest at or before it (exactly of it when `exact`)."""
+    query = select(Submission).where(Submission.kampung_id == kampung_id, Submission.module == module)
+    query = query.where(Submission.period == period) if exact else query.where(Submission.period <= period)
+    found = await session.scalar(query.order_by(Submission.period.desc()).limit(1))
+    if found is None:
+        raise NotFound(f"Kampung KB {kampung_id} has no {module} submission in force for {period:%Y-%m}")
+    return found
+
+
+async def list_revisions(
+    session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date
+) -> list[SubmissionRevision]:
+    """Every revision of the submission of exactly this period, newest first."""
+    submission = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+    if submission is None:
+        raise NotFound(f"Kampung KB {kampung_id} has no {module} submission for {period:%Y-%m}")
+    query = (
+        select(SubmissionRevision)
+        .where(SubmissionRevision.submission_id == submission.id)
+        .order_by(SubmissionRevision.revision.desc())
+    )
+    return list(await session.scalars(query))
+
+
+def to_read(submission: Submission) -> SubmissionRead:
+    return SubmissionRead(
+        kampung_id=submission.kampung_id,
+        module=Module(submission.module),
+        period=f"{submission.period:%Y-%m}",
+        payload=submission.payload,
+        revision=submission.revision,
+        submitted_at=submission.submitted_at,
+        submitted_by=submission.submitted_by,
+    )
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    instant, _, last_id = cursor.rpartition("_")
+    try:
+        return dt.datetime.fromisoformat(instant), int(last_id)
+    except ValueError as exc:
+        raise Unprocessable.field(["query", "cursor"], "not a cursor this API returned") from exc
+
+
+async def list_changed(
+    session: AsyncSession,
+    *,
+    kampung_id: int,
+    updated_since: dt.datetime | None,
+    module: Module | None,
+    limit: int,
+    cursor: str | None,
+) -> SubmissionPage:
+    """The Kampung KB's submissions (their current state) written after `updated_since`, oldest change first."""
+    query = select(Submission).where(Submission.kampung_id == kampung_id)
+    if updated_since is not None:
+        query = query.where(Submission.submitted_at > updated_since)
+    if module is not None:
+        query = query.where(Submission.module == module)
+    if cursor:
+        query = query.where(tuple_(Submission.submitted_at, Submission.id) > tuple_(*_parse_cursor(cursor)))
+    query = query.order_by(Submission.submitted_at, Submission.id).limit(limit + 1)
+    rows = list(await session.scalars(query))
+    page = rows[:limit]
+    next_cursor = f"{page[-1].submitted_at.isoformat()}_{page[-1].id}" if len(rows) > limit else None
+    return SubmissionPage(items=[to_read(s) for s in page], next_cursor=next_cursor)

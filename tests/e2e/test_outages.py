@@ -1,0 +1,179 @@
+"""Faults with real processes: the classifier killed in a burst of writes, Redis stopped and restarted.
+
+Nothing is lost, nothing is duplicated, and everything converges without a manual step.
+"""
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from arq.connections import RedisSettings, create_pool
+from arq.jobs import Job
+from kampungkb_shared.jobs import REPORT_QUEUE
+
+from tests.e2e.conftest import Stack
+from tests.factories import auth, kependudukan_payload, kkbpk_payload
+
+pytestmark = pytest.mark.e2e
+
+KAMPUNG = 100
+CONVERGE_S = 30.0
+
+
+async def make_kampung_all(http: httpx.AsyncClient, desa_codes: list[str]) -> list[int]:
+    ids = []
+    for n, code in enumerate(desa_codes):
+        body = {"name": f"Kampung KB {n}", "desa_code": code, "formed_on": "2020-01-01"}
+        response = await http.post("/v1/kampung", json=body)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+async def desa_codes(database_url: str, limit: int) -> list[str]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch("SELECT code FROM wilayah WHERE level = 'desa' ORDER BY code LIMIT $1", limit)
+    finally:
+        await connection.close()
+    return [row["code"] for row in rows]
+
+
+async def poll(check: Any, *, within: float) -> float:
+    """Seconds until `check()` is true; fails after `within` seconds."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < within, "did not converge in time"
+        await asyncio.sleep(0.25)
+    return time.monotonic() - started
+
+
+async def test_classifier_killed_during_a_burst_of_writes(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.registry_url, headers=auth(stack.key), timeout=30) as http:
+        ids = await make_kampung_all(http, await desa_codes(stack.database_url, KAMPUNG))
+        done = 0
+        pending = 0
+        gate = asyncio.Semaphore(16)
+        kill_now, restart_now = asyncio.Event(), asyncio.Event()
+
+        async def write(kampung_id: int) -> None:
+            nonlocal done, pending
+            for module, period, body in (
+                ("kependudukan", "2024-01", kependudukan_payload(pus=100 + kampung_id % 7)),
+                ("kkbpk", "2024-02", kkbpk_payload(users=70 + kampung_id % 7, non_users=30)),
+            ):
+                async with gate:
+                    response = await http.put(f"/v1/kampung/{kampung_id}/{module}/{period}", json=body)
+                assert response.status_code == 201, response.text
+                done += 1
+                if done == 40:
+                    kill_now.set()
+                if done == 150:
+                    restart_now.set()
+                pending += response.json()["classification"] == {"status": "pending"}
+
+        async def chaos() -> None:
+            await kill_now.wait()
+            stack.classifier.kill()
+            await restart_now.wait()
+            await stack.restart_classifier()
+
+        await asyncio.gather(chaos(), *(write(k) for k in ids))
+        restarted = time.monotonic()
+        assert done == 2 * KAMPUNG
+        assert pending > 0, "no write saw the outage"
+
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+
+        async def all_classified() -> bool:
+            current = await connection.fetchval(
+                """SELECT count(*) FROM classification c
+                     WHERE (c.period = '2024-01-01' AND c.snapshot->'kependudukan' IS NOT NULL
+                            AND c.snapshot->'kependudukan' <> 'null'::jsonb)
+                        OR (c.period = '2024-02-01' AND c.snapshot->'kkbpk' <> 'null'::jsonb)"""
+            )
+            return bool(current == KAMPUNG * 2 * 2)
+
+        took = await poll(all_classified, within=CONVERGE_S)
+        print(
+            f"\nclassifier outage: {pending} of {2 * KAMPUNG} writes pending; all classified {took:.1f} s after restart"
+            f" ({time.monotonic() - restarted:.1f} s)"
+        )
+        assert await connection.fetchval("SELECT count(*) FROM submission") == 2 * KAMPUNG
+        assert await connection.fetchval("SELECT count(*) FROM submission_revision") == 2 * KAMPUNG
+        assert await connection.fetchval("SELECT max(revision) FROM submission") == 1
+        per_key = await connection.fetch(
+            "SELECT kampung_id, period, ruleset, count(*) AS n FROM classification GROUP BY 1, 2, 3"
+        )
+        assert len(per_key) == KAMPUNG * 2 * 2 and {row["n"] for row in per_key} == {1}
+        stale = await connection.fetchval(
+            """SELECT count(*) FROM kampung k WHERE k.tier IS DISTINCT FROM (
+                 SELECT tier FROM classification c WHERE c.kampung_id = k.id AND c.ruleset = 'bkkbn-web-2021'
+                  ORDER BY period DESC LIMIT 1)"""
+        )
+        assert stale == 0
+        await poll(lambda: _none_pending(connection, "classify"), within=5)
+    finally:
+        await connection.close()
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(stack.worker_metrics_url)).text
+    assert 'registry_outbox_backlog{topic="classify"}' in metrics
+
+
+async def _none_pending(connection: asyncpg.Connection, topic: str) -> bool:
+    count = await connection.fetchval("SELECT count(*) FROM outbox WHERE topic = $1 AND delivered_at IS NULL", topic)
+    return bool(count == 0)
+
+
+async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -> None:
+    sent: set[str] = set()
+    async with httpx.AsyncClient(base_url=stack.registry_url, headers=auth(stack.key), timeout=30) as http:
+        codes = await desa_codes(stack.database_url, KAMPUNG)
+        ids = await make_kampung_all(http, [*codes[:3], *codes[-3:]])  # both kabupaten: 99.01 and 99.71
+
+        async def write(kampung_id: int, period: str) -> None:
+            rid = uuid.uuid4().hex
+            sent.add(rid)
+            response = await http.put(
+                f"/v1/kampung/{kampung_id}/kependudukan/{period}",
+                json=kependudukan_payload(),
+                headers={"X-Request-ID": rid},
+            )
+            assert response.status_code == 201, response.text
+
+        await asyncio.gather(*(write(k, "2024-01") for k in ids))
+        stack.redis.stop()
+        await asyncio.gather(*(write(k, period) for k in ids for period in ("2024-02", "2024-03", "2024-04")))
+        await asyncio.sleep(1.0)  # the relays keep failing meanwhile, and back off
+        stack.redis.start()
+        restarted = time.monotonic()
+
+    expected = {f"refresh:2024-{m:02d}:{kab}" for m in range(1, 5) for kab in ("99.01", "99.71")}
+    pool = await create_pool(RedisSettings.from_dsn(stack.redis.url), default_queue_name=REPORT_QUEUE)
+    try:
+
+        async def arrived() -> bool:
+            queued = {member.decode() for member in await pool.zrange(REPORT_QUEUE, 0, -1)}
+            return expected <= queued
+
+        took = await poll(arrived, within=CONVERGE_S)
+        print(f"\nRedis outage: every refresh job queued {took:.1f} s after Redis came back")
+        for job_id in expected:
+            info = await Job(job_id, pool, _queue_name=REPORT_QUEUE).info()
+            assert info is not None and info.function == "refresh_region_chain"
+            payload = info.args[0]
+            assert f"refresh:{payload['period']}:{payload['kabupaten_code']}" == job_id
+            assert payload["request_id"] in sent
+    finally:
+        await pool.aclose()
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        await poll(lambda: _none_pending(connection, "report"), within=10)
+    finally:
+        await connection.close()
+    assert time.monotonic() - restarted < CONVERGE_S

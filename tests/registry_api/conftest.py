@@ -1,0 +1,78 @@
+"""A real classifier process for the write path, and an app on a committed database for concurrency tests."""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from kampungkb_local import processes
+from kampungkb_local.servers import free_port
+from registry_api.db import create_engine, create_sessionmaker
+from registry_api.main import create_app
+from registry_api.settings import Settings
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+@pytest.fixture(scope="session")
+def classifier_url() -> Iterator[str]:
+    """One classifier process (uvicorn classifier.main:app) for the whole run."""
+    port = free_port()
+    service = processes.classifier(port).start(quiet=True).wait_ready()
+    yield f"http://127.0.0.1:{port}"
+    service.stop()
+
+
+def registry_settings(database_url: str, redis_url: str, classifier_url: str, **fields: object) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        LOG_JSON=False,
+        classifier_url=classifier_url,
+        outbox_relay_in_api=False,
+        **fields,
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, classifier_url: str) -> Settings:
+    """The registry's settings, pointed at the real classifier; the tests drive the outbox relay themselves."""
+    return registry_settings(database_url, redis_url, classifier_url)
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+async def committed_session(fresh_database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on a fresh database whose commits are real (for tests with concurrent requests)."""
+    engine = create_engine(fresh_database_url, pool_size=2)
+    async with create_sessionmaker(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+@pytest.fixture
+async def live_client(fresh_database_url: str, redis_url: str, classifier_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The registry app in-process on the fresh database, with its own engine: requests really run concurrently."""
+    app = create_app(registry_settings(fresh_database_url, redis_url, classifier_url, db_pool_size=20))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test", timeout=30) as http:
+            yield http
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """Like the `client` fixture, for other settings: the app's sessions join the test's rolled-back transaction."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        app.state.sessionmaker = session_factory
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
+            yield app, http

@@ -1,0 +1,148 @@
+"""Classification in the write path: every rule set stored, tier kept, back-dated writes, unchanged snapshots, reads."""
+
+import httpx
+import pytest
+from registry_api.classifications.models import Classification
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories import (
+    auth,
+    kependudukan_payload,
+    kkbpk_payload,
+    load_demo_regions,
+    make_kampung,
+    make_kegiatan,
+    make_key,
+    profil_payload,
+    put_module,
+)
+
+
+@pytest.fixture
+async def admin(session: AsyncSession) -> str:
+    await load_demo_regions(session)
+    return await make_key(session)
+
+
+@pytest.fixture
+async def kampung_id(client: httpx.AsyncClient, admin: str) -> int:
+    return int((await make_kampung(client, admin))["id"])
+
+
+async def stored(session: AsyncSession, kampung_id: int) -> dict[tuple[str, str], Classification]:
+    rows = await session.scalars(
+        select(Classification).where(Classification.kampung_id == kampung_id).execution_options(populate_existing=True)
+    )
+    return {(f"{c.period:%Y-%m}", c.ruleset): c for c in rows}
+
+
+async def full_data(client: httpx.AsyncClient, key: str, kampung_id: int, period: str) -> httpx.Response:
+    await put_module(client, key, kampung_id, "profil", period, profil_payload())
+    await put_module(client, key, kampung_id, "kependudukan", period, kependudukan_payload())
+    return await put_module(client, key, kampung_id, "kkbpk", period, kkbpk_payload())
+
+
+async def test_put_returns_the_primary_classification_and_stores_every_ruleset(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    response = await full_data(client, admin, kampung_id, "2024-01")
+    classification = response.json()["classification"]
+    assert classification["status"] == "classified"
+    assert classification["ruleset"] == "bkkbn-web-2021"
+    assert classification["period"] == "2024-01"
+    assert classification["snapshot"]["kkbpk"]["kb_users"] == {"KB_SUNTIK": 47, "KB_IMPLAN": 23}
+    assert set(classification["scores"]) >= {"i_pokja", "o_cpr"}
+    assert "next_tier" in classification and "missing" in classification
+    rows = await stored(session, kampung_id)
+    assert set(rows) == {("2024-01", "bkkbn-web-2021"), ("2024-01", "kkb-2025")}
+    assert rows[("2024-01", "kkb-2025")].result["ruleset"] == "kkb-2025"
+
+
+async def test_kampung_tier_follows_the_primary_rulesets_newest_classification(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    tier = (await full_data(client, admin, kampung_id, "2024-01")).json()["classification"]["tier"]
+    profile = await client.get(f"/v1/kampung/{kampung_id}", headers=auth(admin))
+    assert profile.json()["tier"] == tier
+    listed = await client.get("/v1/kampung", params={"tier": tier}, headers=auth(admin))
+    assert kampung_id in [k["id"] for k in listed.json()["items"]]
+    # A weaker newer month: the profile shows the newest month's tier.
+    await put_module(client, admin, kampung_id, "profil", "2024-02", profil_payload(pokja={"exists": False}, poktan=[]))
+    newest = await client.get(f"/v1/kampung/{kampung_id}/classification", headers=auth(admin))
+    assert newest.json()["period"] == "2024-02"
+    profile = await client.get(f"/v1/kampung/{kampung_id}", headers=auth(admin))
+    assert profile.json()["tier"] == newest.json()["tier"]
+
+
+async def test_backdated_submission_reclassifies_later_periods(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    await put_module(client, admin, kampung_id, "kkbpk", "2024-03", kkbpk_payload())
+    await put_module(client, admin, kampung_id, "kkbpk", "2024-05", kkbpk_payload())
+    before = await stored(session, kampung_id)
+    assert before[("2024-05", "bkkbn-web-2021")].snapshot["profil"] is None
+    # A profil for February is in force in March and May too: both are reclassified, January is not.
+    await put_module(client, admin, kampung_id, "profil", "2024-02", profil_payload())
+    after = await stored(session, kampung_id)
+    assert set(after) == {
+        (p, r) for p in ("2024-01", "2024-02", "2024-03", "2024-05") for r in ("bkkbn-web-2021", "kkb-2025")
+    }
+    for period in ("2024-02", "2024-03", "2024-05"):
+        assert after[(period, "kkb-2025")].snapshot["profil"]["pokja"]["members"] == 12
+    assert after[("2024-01", "kkb-2025")].snapshot["profil"] is None
+
+
+async def test_unchanged_snapshot_is_not_stored_again(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-03", kependudukan_payload(pus=90))
+    march = (await stored(session, kampung_id))[("2024-03", "bkkbn-web-2021")]
+    march.computed_at = march.computed_at.replace(year=2000)
+    await session.flush()
+    # January changes; March's snapshot (its own kependudukan) does not: March is not rewritten.
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(pus=120))
+    rows = await stored(session, kampung_id)
+    assert rows[("2024-03", "bkkbn-web-2021")].computed_at.year == 2000
+    assert rows[("2024-01", "bkkbn-web-2021")].snapshot["kependudukan"]["pus"] == 120
+
+
+async def test_classification_as_of_a_period(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
+    url = f"/v1/kampung/{kampung_id}/classification"
+    assert (await client.get(url, headers=auth(admin))).status_code == 404
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-06", kependudukan_payload(pus=90))
+    assert (await client.get(url, params={"period": "2024-03"}, headers=auth(admin))).json()["period"] == "2024-01"
+    assert (await client.get(url, params={"period": "2024-06"}, headers=auth(admin))).json()["period"] == "2024-06"
+    assert (await client.get(url, headers=auth(admin))).json()["period"] == "2024-06"
+    other = await client.get(url, params={"ruleset": "kkb-2025"}, headers=auth(admin))
+    assert other.json()["ruleset"] == "kkb-2025"
+    assert (await client.get(url, params={"period": "2023-12"}, headers=auth(admin))).status_code == 404
+    assert (await client.get(url, params={"period": "2024-1"}, headers=auth(admin))).status_code == 422
+    assert (await client.get(url, params={"ruleset": "nope"}, headers=auth(admin))).status_code == 404
+
+
+async def test_new_activity_reclassifies_its_month_and_later_ones(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
+    await put_module(client, admin, kampung_id, "profil", "2024-04", profil_payload())
+    response = await make_kegiatan(client, admin, kampung_id, "2024-02-10", ["DINAS_KESEHATAN", "PUSKESMAS"])
+    assert response.status_code == 201
+    assert response.json()["classification"]["raw"]["n_partners"] == 2
+    rows = await stored(session, kampung_id)
+    assert rows[("2024-01", "kkb-2025")].snapshot["partners"] == []
+    assert rows[("2024-02", "kkb-2025")].snapshot["partners"] == [
+        {"code": "DINAS_KESEHATAN", "last_activity": "2024-02-10"},
+        {"code": "PUSKESMAS", "last_activity": "2024-02-10"},
+    ]
+    assert len(rows[("2024-04", "bkkbn-web-2021")].snapshot["partners"]) == 2
+    await make_kegiatan(client, admin, kampung_id, "2024-03-05", ["PUSKESMAS", "BPS"])
+    april = (await stored(session, kampung_id))[("2024-04", "bkkbn-web-2021")]
+    assert {p["code"]: p["last_activity"] for p in april.snapshot["partners"]} == {
+        "BPS": "2024-03-05",
+        "DINAS_KESEHATAN": "2024-02-10",
+        "PUSKESMAS": "2024-03-05",
+    }

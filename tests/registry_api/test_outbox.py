@@ -1,0 +1,301 @@
+"""Nothing lost: the outbox written with the submission, the classifier or Redis down, and the relay delivering."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job
+from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from prometheus_client import REGISTRY
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.models import Classification
+from registry_api.db import create_engine, create_sessionmaker
+from registry_api.kampung.models import Kampung
+from registry_api.outbox.models import OutboxEvent
+from registry_api.outbox.queue import Enqueued, ReportQueue
+from registry_api.outbox.relay import Relay, deliver_reports
+from registry_api.settings import Settings
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.factories import kependudukan_payload, load_demo_regions, make_kampung, make_key, put_module
+from tests.registry_api.conftest import app_client, registry_settings
+
+
+@pytest.fixture
+async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=REPORT_QUEUE)
+    yield pool
+    await pool.aclose()
+
+
+async def forget_job(redis: ArqRedis, job_id: str) -> None:
+    await redis.delete(f"arq:job:{job_id}", f"arq:result:{job_id}", f"arq:in-progress:{job_id}")
+    await redis.zrem(REPORT_QUEUE, job_id)
+
+
+async def pending(session: AsyncSession, topic: str) -> list[OutboxEvent]:
+    query = select(OutboxEvent).where(OutboxEvent.topic == topic, OutboxEvent.delivered_at.is_(None))
+    return list(await session.scalars(query.order_by(OutboxEvent.id).execution_options(populate_existing=True)))
+
+
+def relay_for(sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, queue: ReportQueue) -> Relay:
+    classifier = ClassifierClient(http, attempts=2, timeout_s=2.0, breaker_s=0.0)
+    return Relay(sessionmaker=sessionmaker, classifier=classifier, queue=queue, rulesets=["bkkbn-web-2021", "kkb-2025"])
+
+
+async def test_classifier_unreachable_put_succeeds_pending_and_the_relay_catches_up(
+    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_url: str,
+    classifier_url: str,
+    dead_url: str,
+) -> None:
+    await load_demo_regions(session)
+    key = await make_key(session)
+    async with app_client(registry_settings(database_url, redis_url, dead_url), session_factory) as (app, client):
+        kampung_id = (await make_kampung(client, key))["id"]
+        started = time.monotonic()
+        response = await put_module(
+            client, key, kampung_id, "kependudukan", "2024-02", kependudukan_payload(), **{"X-Request-ID": "rid-outage"}
+        )
+        assert time.monotonic() - started < 1.5
+        assert response.status_code == 201
+        assert response.json()["classification"] == {"status": "pending"}
+        assert app.state.classifier.breaker_open
+        # While the breaker is open, writes do not wait for the classifier at all.
+        again = await put_module(client, key, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+        assert again.json()["classification"] == {"status": "pending"}
+    assert (await session.scalar(select(func.count()).select_from(Classification))) == 0
+    classify = await pending(session, "classify")
+    assert [(e.key, e.payload, e.request_id) for e in classify[:1]] == [
+        (str(kampung_id), {"kampung_id": kampung_id, "period": "2024-02"}, "rid-outage")
+    ]
+    assert classify[1].payload["period"] == "2024-01"
+
+    async with httpx.AsyncClient(base_url=classifier_url) as http:
+        queue = ReportQueue(redis_url, defer_s=0.3)
+        relay = relay_for(session_factory, http, queue)
+        assert await relay.deliver_classify() == 2
+        await queue.close()
+    assert await pending(session, "classify") == []
+    rows = (await session.scalars(select(Classification).where(Classification.kampung_id == kampung_id))).all()
+    assert {(f"{r.period:%Y-%m}", r.ruleset) for r in rows} == {
+        (p, r) for p in ("2024-01", "2024-02") for r in ("bkkbn-web-2021", "kkb-2025")
+    }
+    kampung = await session.get(Kampung, kampung_id, populate_existing=True)
+    assert kampung is not None and kampung.tier is not None
+    # The relay also queued report refreshes for the periods whose classification it changed.
+    report_keys = {e.key for e in await pending(session, "report")}
+    assert {"2024-01:99.01", "2024-02:99.01"} <= report_keys
+
+
+async def test_hung_classifier_does_not_hold_a_put_beyond_the_budget(
+    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_url: str,
+) -> None:
+    done = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    await load_demo_regions(session)
+    key = await make_key(session)
+    try:
+        settings = registry_settings(database_url, redis_url, f"http://127.0.0.1:{port}")
+        async with app_client(settings, session_factory) as (_, client):
+            kampung_id = (await make_kampung(client, key))["id"]
+            started = time.monotonic()
+            response = await put_module(client, key, kampung_id, "kependudukan", "2024-02", kependudukan_payload())
+            elapsed = time.monotonic() - started
+    finally:
+        done.set()
+        server.close()
+        await server.wait_closed()
+    assert response.status_code == 201
+    assert response.json()["classification"] == {"status": "pending"}
+    assert settings.classifier_budget_s <= elapsed < settings.classifier_budget_s + 0.5
+    assert len(await pending(session, "classify")) == 1
+
+
+async def test_report_job_enqueued_right_after_commit(
+    client: httpx.AsyncClient, session: AsyncSession, arq_redis: ArqRedis
+) -> None:
+    await load_demo_regions(session)
+    key = await make_key(session)
+    kampung_id = (await make_kampung(client, key))["id"]
+    job_id = RefreshRegionChain(period="2024-07", kabupaten_code="99.01").job_id()
+    await forget_job(arq_redis, job_id)
+    response = await put_module(
+        client, key, kampung_id, "kependudukan", "2024-07", kependudukan_payload(), **{"X-Request-ID": "rid-report"}
+    )
+    assert response.status_code == 201
+    assert await pending(session, "report") == []
+    job = Job(job_id, arq_redis, _queue_name=REPORT_QUEUE)
+    info = await job.info()
+    assert info is not None
+    assert info.function == REFRESH_REGION_CHAIN
+    assert info.args == ({"period": "2024-07", "kabupaten_code": "99.01", "request_id": "rid-report"},)
+    score = await arq_redis.zscore(REPORT_QUEUE, job_id)
+    assert score is not None and score > time.time() * 1000  # deferred a little, so that a burst coalesces
+    await forget_job(arq_redis, job_id)
+
+
+async def test_redis_down_write_succeeds_and_report_events_back_off(
+    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_url: str,
+    classifier_url: str,
+    dead_url: str,
+    arq_redis: ArqRedis,
+) -> None:
+    await load_demo_regions(session)
+    key = await make_key(session)
+    dead_redis = dead_url.replace("http", "redis") + "/0"
+    settings = Settings(  # type: ignore[call-arg]
+        DATABASE_URL=database_url,
+        REDIS_URL=dead_redis,
+        LOG_JSON=False,
+        classifier_url=classifier_url,
+        outbox_relay_in_api=False,
+    )
+    async with app_client(settings, session_factory) as (_, client):
+        kampung_id = (await make_kampung(client, key))["id"]
+        response = await put_module(client, key, kampung_id, "kependudukan", "2024-08", kependudukan_payload())
+    assert response.status_code == 201
+    assert response.json()["classification"]["status"] == "classified"
+    [event] = await pending(session, "report")
+    assert event.key == "2024-08:99.01"
+    assert event.attempts == 1
+    assert event.last_error
+    wait = await session.scalar(
+        select(OutboxEvent.available_at - func.clock_timestamp()).where(OutboxEvent.id == event.id)
+    )
+    assert wait is not None and 0.1 < wait.total_seconds() <= 0.5  # 0.5 s after the first failure
+    # Redis is back: once due, the relay delivers it.
+    job_id = RefreshRegionChain(period="2024-08", kabupaten_code="99.01").job_id()
+    await forget_job(arq_redis, job_id)
+    queue = ReportQueue(redis_url, defer_s=0.3)
+    assert await deliver_reports(session_factory, queue, limit=10) == 0  # not due yet
+    await session.execute(update(OutboxEvent).values(available_at=func.now() - text("interval '1 second'")))
+    assert await deliver_reports(session_factory, queue, limit=10) == 1
+    await queue.close()
+    assert await pending(session, "report") == []
+    assert await arq_redis.zscore(REPORT_QUEUE, job_id) is not None
+    await forget_job(arq_redis, job_id)
+
+
+async def test_enqueue_respects_a_running_job_and_replaces_a_finished_one(redis_url: str, arq_redis: ArqRedis) -> None:
+    job = RefreshRegionChain(period="2024-09", kabupaten_code="99.71")
+    await forget_job(arq_redis, job.job_id())
+    queue = ReportQueue(redis_url, defer_s=0.3)
+    try:
+        assert await queue.enqueue(job) is Enqueued.QUEUED
+        assert await queue.enqueue(job) is Enqueued.QUEUED  # still waiting: it will see the new data
+        assert await arq_redis.zcard(REPORT_QUEUE) >= 1
+        await arq_redis.set(f"arq:in-progress:{job.job_id()}", b"1")
+        assert await queue.enqueue(job) is Enqueued.RUNNING  # may have read before our commit: retry later
+        await forget_job(arq_redis, job.job_id())
+        await arq_redis.set(f"arq:result:{job.job_id()}", b"kept result")
+        assert await queue.enqueue(job) is Enqueued.QUEUED  # a kept result must not block the next refresh
+        assert await arq_redis.exists(f"arq:result:{job.job_id()}") == 0
+        assert await arq_redis.zscore(REPORT_QUEUE, job.job_id()) is not None
+    finally:
+        await forget_job(arq_redis, job.job_id())
+        await queue.close()
+
+
+async def test_running_job_keeps_the_event_pending(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], redis_url: str, arq_redis: ArqRedis
+) -> None:
+    job = RefreshRegionChain(period="2024-10", kabupaten_code="99.71")
+    await forget_job(arq_redis, job.job_id())
+    session.add(OutboxEvent(topic="report", key="2024-10:99.71", payload=job.model_dump()))
+    await session.flush()
+    await arq_redis.set(f"arq:job:{job.job_id()}", b"x")
+    await arq_redis.set(f"arq:in-progress:{job.job_id()}", b"1")
+    queue = ReportQueue(redis_url, defer_s=0.3)
+    try:
+        assert await deliver_reports(session_factory, queue, limit=10) == 1
+        [event] = await pending(session, "report")
+        assert (event.attempts, event.last_error) == (0, "job running")
+        await forget_job(arq_redis, job.job_id())
+        await session.execute(update(OutboxEvent).values(available_at=func.now()))
+        assert await deliver_reports(session_factory, queue, limit=10) == 1
+        assert await pending(session, "report") == []
+    finally:
+        await forget_job(arq_redis, job.job_id())
+        await queue.close()
+
+
+class RecordingQueue(ReportQueue):
+    """A real queue that also records what it was asked to enqueue, and takes its time, to widen any race."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__(redis_url, defer_s=60)
+        self.job_ids: list[str] = []
+
+    async def enqueue(self, job: RefreshRegionChain) -> Enqueued:
+        self.job_ids.append(job.job_id())
+        await asyncio.sleep(0.005)
+        return await super().enqueue(job)
+
+
+async def test_concurrent_relays_deliver_each_event_once(
+    fresh_database_url: str, committed_session: AsyncSession, redis_url: str, arq_redis: ArqRedis
+) -> None:
+    jobs = [
+        RefreshRegionChain(period=f"20{20 + n // 12:02d}-{n % 12 + 1:02d}", kabupaten_code="98.01") for n in range(60)
+    ]
+    for job in jobs:
+        await forget_job(arq_redis, job.job_id())
+    committed_session.add_all(
+        [OutboxEvent(topic="report", key=f"{j.period}:{j.kabupaten_code}", payload=j.model_dump()) for j in jobs]
+    )
+    await committed_session.commit()
+    engines = [create_engine(fresh_database_url, pool_size=2) for _ in range(3)]
+    queues = [RecordingQueue(redis_url) for _ in engines]
+    try:
+
+        async def drain(index: int) -> None:
+            while await deliver_reports(create_sessionmaker(engines[index]), queues[index], limit=7):
+                pass
+
+        await asyncio.gather(*(drain(i) for i in range(len(engines))))
+    finally:
+        for queue in queues:
+            await queue.close()
+        for engine in engines:
+            await engine.dispose()
+    enqueued = [job_id for queue in queues for job_id in queue.job_ids]
+    assert sorted(enqueued) == sorted(j.job_id() for j in jobs)
+    assert sum(1 for queue in queues if queue.job_ids) > 1  # they really ran side by side
+    assert await pending(committed_session, "report") == []
+    for job in jobs:
+        await forget_job(arq_redis, job.job_id())
+
+
+async def test_backlog_gauge_and_metrics_endpoint(
+    client: httpx.AsyncClient, session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], redis_url: str
+) -> None:
+    payload: dict[str, Any] = {"kampung_id": 1, "period": "2024-01"}
+    session.add_all([OutboxEvent(topic="classify", key="1", payload=payload) for _ in range(3)])
+    await session.flush()
+    async with httpx.AsyncClient() as http:
+        counts = await relay_for(session_factory, http, ReportQueue(redis_url, defer_s=0)).update_backlog()
+    assert counts == {"classify": 3, "report": 0}
+    assert REGISTRY.get_sample_value("registry_outbox_backlog", {"topic": "classify"}) == 3
+    metrics = (await client.get("/metrics")).text
+    assert 'registry_outbox_backlog{topic="classify"} 3.0' in metrics
+    assert "registry_outbox_delivered_total" in metrics
