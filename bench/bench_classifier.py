@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import orjson
+
 from classifier.ruleset import load_rulesets
 from classifier.scoring import classify, score
 from kampungkb_shared.classification import Snapshot

@@ -5,45 +5,17 @@ loads the demo province, starts the classifier and registry-api as real processe
 Every PUT is a real change (a new revision, classified under every rule set). Bounded well under 90 s.
 """
 
-import asyncio
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-import asyncpg
 import httpx
-from kampungkb_local import processes
 from kampungkb_local.demo import demo_regions, to_csv
-from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
-from registry_api import migrate
-from registry_api.auth.service import Role, create_key
-from registry_api.db import create_engine, create_sessionmaker
-from registry_api.wilayah.service import import_csv
+
+from stack import local_stack
 
 N = 500
 WARMUP = 30
 PERIOD = "2024-06"
-
-
-async def prepare(server_url: str) -> tuple[str, str]:
-    """A migrated database with the demo province and an admin key: (database URL, key)."""
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute('CREATE DATABASE "bench_put"')
-    finally:
-        await connection.close()
-    database_url = server_url.replace("/postgres?", "/bench_put?")
-    await asyncio.to_thread(migrate.upgrade, database_url)
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            await import_csv(session, to_csv(demo_regions()))
-            _, key = await create_key(session, name="bench", role=Role.ADMIN, scope="00")
-    finally:
-        await engine.dispose()
-    return database_url, key
 
 
 def kkbpk(n: int) -> dict[str, object]:
@@ -93,35 +65,11 @@ def measure(registry_url: str, key: str) -> list[float]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-put-") as tmp:
-        root = Path(tmp)
-        redis = RedisServer(root / "redis", free_port()).start()
-        services: list[processes.Service] = []
-        try:
-            server_url = start_postgres(root / "pg")
-            database_url, key = asyncio.run(prepare(server_url))
-            classifier_port, registry_port = free_port(), free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis.url,
-                "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
-                "LOG_LEVEL": "WARNING",
-            }
-            services = [processes.classifier(classifier_port), processes.registry_api(registry_port)]
-            for service in services:
-                service.start(base_env=env, quiet=True)
-            for service in services:
-                service.wait_ready()
-            timings = measure(f"http://127.0.0.1:{registry_port}", key)
-            p50 = statistics.median(timings)
-            p95 = statistics.quantiles(timings, n=100)[94]
-            print(f"PUT with classification, sequential: p50 {p50:.1f} ms, p95 {p95:.1f} ms (n={len(timings)})")
-        finally:
-            for service in reversed(services):
-                service.stop()
-            redis.stop()
-            stop_postgres(root / "pg")
+    with local_stack("put", regions_csv=to_csv(demo_regions())) as stack:
+        timings = measure(stack.registry_url, stack.key)
+    p50 = statistics.median(timings)
+    p95 = statistics.quantiles(timings, n=100)[94]
+    print(f"PUT with classification, sequential: p50 {p50:.1f} ms, p95 {p95:.1f} ms (n={len(timings)})")
 
 
 if __name__ == "__main__":

@@ -115,7 +115,9 @@ async def session(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIte
 
 
 @pytest.fixture
-async def client(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The registry app in-process, its lifespan run, its sessions inside the test's transaction."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):

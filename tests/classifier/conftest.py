@@ -3,6 +3,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+
 from classifier.main import create_app
 from classifier.settings import Settings
 

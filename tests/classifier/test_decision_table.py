@@ -1,8 +1,8 @@
 import itertools
 
 import pytest
-from classifier.ruleset import RuleSet
 
+from classifier.ruleset import RuleSet
 from tests.classifier.classifier_factories import OFFICIAL, STRICT, output, partners, profil, run, snapshot
 
 EXPECTED = {

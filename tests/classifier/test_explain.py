@@ -5,6 +5,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from kampungkb_shared.classification import Action
 from kampungkb_shared.codes import (
     OWN_SECTOR_INSTANSI,
@@ -16,7 +17,6 @@ from kampungkb_shared.codes import (
     Poktan,
     tier_rank,
 )
-
 from tests.classifier.classifier_factories import (
     OFFICIAL,
     PERIOD,

@@ -5,11 +5,11 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
+
 from classifier.fastpath import accept
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchItem
-from pydantic import ValidationError
-
 from tests.classifier.classifier_factories import OFFICIAL, STRICT, worked_example
 
 

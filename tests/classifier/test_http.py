@@ -6,10 +6,10 @@ import httpx
 import orjson
 import pytest
 from asgi_lifespan import LifespanManager
-from classifier.main import create_app
-from kampungkb_shared.observability import RequestIdFilter, json_formatter
-from classifier.settings import Settings
 
+from classifier.main import create_app
+from classifier.settings import Settings
+from kampungkb_shared.observability import RequestIdFilter, json_formatter
 from tests.classifier.classifier_factories import OFFICIAL, STRICT, worked_example
 
 PROBLEM = "application/problem+json"

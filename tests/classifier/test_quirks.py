@@ -3,8 +3,8 @@
 from typing import Any
 
 import pytest
-from classifier.ruleset import RuleSet
 
+from classifier.ruleset import RuleSet
 from tests.classifier.classifier_factories import OFFICIAL, STRICT, output, partners, profil, run, snapshot
 
 
@@ -120,7 +120,9 @@ def test_q4_zero_denominator_counts_as_zero_percent() -> None:
     assert result.raw.poktan_participation_pct == 40
 
 
-@pytest.mark.parametrize(("ruleset", "unmet_pct", "unmet_score"), [(OFFICIAL, 12, 2), (STRICT, 13, 1)], ids=["site", "fixed"])
+@pytest.mark.parametrize(
+    ("ruleset", "unmet_pct", "unmet_score"), [(OFFICIAL, 12, 2), (STRICT, 13, 1)], ids=["site", "fixed"]
+)
 def test_percentage_ties_round_like_the_site_or_half_away(ruleset: Any, unmet_pct: int, unmet_score: int) -> None:
     kep, kk = output()
     # The site computes float8 ratios and ROUND(double precision) ties to even: 12.5 % unmet (25 of 200) -> 12;

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from classifier.ruleset import Bands, default_rulesets_dir, load_ruleset, load_rulesets
 from pydantic import ValidationError
+
+from classifier.ruleset import Bands, default_rulesets_dir, load_ruleset, load_rulesets
 
 
 def test_both_rule_sets_load_with_the_hash_of_their_file() -> None:

@@ -1,9 +1,10 @@
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from kampungkb_shared.classification import BatchItem, ClassifyRequest, Snapshot
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload, cross_module_errors
-from pydantic import ValidationError
 
 
 def _kep(**change: Any) -> dict[str, Any]:

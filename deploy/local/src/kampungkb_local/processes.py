@@ -74,15 +74,21 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def registry_api(port: int) -> Service:
-    return Service("registry-api", python_module("uvicorn", "registry_api.main:app", "--host", "127.0.0.1",
-                                                 "--port", str(port), "--no-access-log"),
-                   health_url=f"http://127.0.0.1:{port}/healthz")
+    return Service(
+        "registry-api",
+        python_module(
+            "uvicorn", "registry_api.main:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"
+        ),
+        health_url=f"http://127.0.0.1:{port}/healthz",
+    )
 
 
 def classifier(port: int) -> Service:
-    return Service("classifier", python_module("uvicorn", "classifier.main:app", "--host", "127.0.0.1",
-                                               "--port", str(port), "--no-access-log"),
-                   health_url=f"http://127.0.0.1:{port}/healthz")
+    return Service(
+        "classifier",
+        python_module("uvicorn", "classifier.main:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
+        health_url=f"http://127.0.0.1:{port}/healthz",
+    )
 
 
 def registry_worker() -> Service:

@@ -47,7 +47,9 @@ def _registry_command(env: dict[str, str], *args: str) -> None:
 
 
 def _create_key(env: dict[str, str], *, role: str, scope: str, name: str) -> str:
-    argv = processes.python_module("registry_api.cli", "keys", "create", "--role", role, "--scope", scope, "--name", name)
+    argv = processes.python_module(
+        "registry_api.cli", "keys", "create", "--role", role, "--scope", scope, "--name", name
+    )
     output = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
     return output.strip().splitlines()[-1]
 
@@ -91,12 +93,14 @@ def run(local_dir: Path) -> int:
         registry_port = int(env.get("REGISTRY_PORT", "8000"))
         classifier_port = int(env.get("CLASSIFIER_PORT", "8001"))
         env.setdefault("REGISTRY_CLASSIFIER_URL", f"http://127.0.0.1:{classifier_port}")
-        services.extend([
-            processes.classifier(classifier_port),
-            processes.registry_api(registry_port),
-            processes.registry_worker(),
-            processes.report_worker(),
-        ])
+        services.extend(
+            [
+                processes.classifier(classifier_port),
+                processes.registry_api(registry_port),
+                processes.registry_worker(),
+                processes.report_worker(),
+            ]
+        )
         for service in services:
             service.start(base_env=env)
         for service in services:

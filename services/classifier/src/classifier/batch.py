@@ -3,11 +3,11 @@
 from typing import Any
 
 import orjson
-from kampungkb_shared.classification import BatchItem
-from kampungkb_shared.errors import FieldError, PayloadTooLarge, Unprocessable
 from pydantic import ValidationError
 
 from classifier.fastpath import accept
+from kampungkb_shared.classification import BatchItem
+from kampungkb_shared.errors import FieldError, PayloadTooLarge, Unprocessable
 
 
 def field_errors(error: ValidationError) -> list[dict[str, Any]]:

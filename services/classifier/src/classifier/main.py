@@ -7,15 +7,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from kampungkb_shared.classification import BatchRequest
-from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
-from kampungkb_shared.problems import install_problem_handlers
 
 from classifier.middleware import AccessLog
 from classifier.routes import router
 from classifier.ruleset import load_rulesets
 from classifier.settings import Settings
 from classifier.state import AppState, Metrics
+from kampungkb_shared.classification import BatchRequest
+from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.problems import install_problem_handlers
 
 log = logging.getLogger("classifier")
 

@@ -9,11 +9,10 @@ mode this mirrors the official SQL (master-lists.md, "classification query"), nu
 from functools import lru_cache
 from typing import Any
 
+from classifier.ruleset import Tables
 from kampungkb_shared.codes import MKJP_METHODS, UNMET_NEED_REASONS
 from kampungkb_shared.modules import POKTAN_DENOMINATOR
 from kampungkb_shared.periods import add_months, parse_period
-
-from classifier.ruleset import Tables
 
 POKTAN_FIELDS = tuple((poktan.value, field) for poktan, field in POKTAN_DENOMINATOR.items())
 _MKJP = frozenset(m.value for m in MKJP_METHODS)

@@ -4,9 +4,10 @@ import logging
 import time
 from typing import Any
 
-from kampungkb_shared.observability import request_id
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kampungkb_shared.observability import request_id
 
 log = logging.getLogger("classifier.access")
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
-from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from classifier.batch import parse_batch
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
+from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
+from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
 
 router = APIRouter()
 

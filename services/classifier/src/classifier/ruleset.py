@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from kampungkb_shared.classification import Group, Indicator
 from kampungkb_shared.codes import DataSource, Facility, FundingSource, Instansi, OperationalItem, Poktan, Tier
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 def default_rulesets_dir() -> Path:

@@ -6,11 +6,10 @@ which is what the batch endpoint uses.
 
 from typing import Any
 
-from kampungkb_shared.classification import ClassificationResult, Snapshot
-
 from classifier.explain import next_tier
 from classifier.measures import measure
 from classifier.ruleset import WIDE, RuleSet, Tables
+from kampungkb_shared.classification import ClassificationResult, Snapshot
 
 _BELUM = "belum_terklasifikasi"
 _COUNTED = (

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from kampungkb_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from kampungkb_shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

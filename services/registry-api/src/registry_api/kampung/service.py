@@ -73,7 +73,7 @@ async def update_kampung(
         if value is None and field in {"name", "formed_on", "scope", "formation_criteria", "active"}:
             raise Unprocessable.field(["body", field], "must not be null")
         setattr(kampung, field, value)
-    kampung.updated_at = func.now()  # type: ignore[assignment]
+    kampung.updated_at = func.now()
     await _flush(session)
     await session.refresh(kampung)
     return kampung
@@ -88,7 +88,7 @@ async def set_percontohan(
     if on and not kampung.active:
         raise Conflict("an inactive Kampung KB cannot be percontohan")
     setattr(kampung, f"percontohan_{level}", on)
-    kampung.updated_at = func.now()  # type: ignore[assignment]
+    kampung.updated_at = func.now()
     await _flush(session)
     await session.refresh(kampung)
     return kampung

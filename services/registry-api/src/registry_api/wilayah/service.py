@@ -118,7 +118,7 @@ async def get_region(session: AsyncSession, code: str) -> WilayahDetail:
     )
     counts = WilayahCounts()
     for level, kind, n in rows:
-        key = kind if level in ("kabupaten", "desa") else level
+        key: str = kind if level in ("kabupaten", "desa") and kind else level
         setattr(counts, key, getattr(counts, key) + n)
     return WilayahDetail(**WilayahRead.model_validate(region, from_attributes=True).model_dump(), counts=counts)
 

@@ -1,0 +1,114 @@
+"""Load test: 50 concurrent clients writing submissions and reading reports against the running stack.
+
+Run: `uv run python bench/bench_load.py [seconds]`. Each client loops without pause: four in five requests `PUT`
+a kkbpk submission (a real change: a new revision, classified under every rule set, a report refresh queued),
+one in five reads its kabupaten's report. Prints p50, p95, p99 and throughput per kind of request. The load
+generator runs on the same 2 cores as the stack, so the figures include its own cost.
+"""
+
+import asyncio
+import random
+import statistics
+import sys
+import time
+
+import httpx
+from kampungkb_local.demo import demo_regions, to_csv
+
+from stack import local_stack
+
+CLIENTS = 50
+PERIOD = "2025-06"
+SHAPE = {"kecamatan_per_kabupaten": 5, "desa_per_kecamatan": 10}
+KEPENDUDUKAN = {
+    "pus": 200,
+    "families": 300,
+    "remaja": 120,
+    "families_with_balita": 80,
+    "families_with_remaja": 70,
+    "families_with_lansia": 60,
+}
+PROFIL = {
+    "pokja": {"exists": True, "sk": True, "members": 10, "trained_members": 5, "trained": True},
+    "funding_sources": ["APBD", "DANA_DESA"],
+    "poktan": ["BKB", "BKR", "BKL"],
+    "facilities": ["SEKRETARIAT"],
+    "data_sources": ["PK_PEMUTAKHIRAN_DATA"],
+    "operational": {"MONEV": "BULANAN", "RAPAT_PERENCANAAN": "TRIWULAN"},
+}
+
+
+def kkbpk(rng: random.Random) -> dict[str, object]:
+    users = rng.randint(60, 170)
+    iat = rng.randint(0, 200 - users)
+    return {
+        "poktan_participants": {"BKB": rng.randint(0, 80), "BKR": rng.randint(0, 70), "BKL": rng.randint(0, 60)},
+        "kb_users": {"KB_SUNTIK": users - 30, "KB_IMPLAN": 20, "KB_PIL": 10},
+        "non_users": {"IAT": iat, "HAMIL": 200 - users - iat},
+    }
+
+
+async def register(http: httpx.AsyncClient, desa_codes: list[str]) -> list[tuple[int, str]]:
+    """One Kampung KB per desa with its kependudukan and profil: (id, kabupaten code)."""
+    kampung = []
+    for code in desa_codes:
+        body = {"name": f"Kampung KB {code}", "desa_code": code, "formed_on": "2019-03-01"}
+        created = (await http.post("/v1/kampung", json=body)).raise_for_status().json()
+        await http.put(f"/v1/kampung/{created['id']}/kependudukan/{PERIOD}", json=KEPENDUDUKAN)
+        await http.put(f"/v1/kampung/{created['id']}/profil/{PERIOD}", json=PROFIL)
+        kampung.append((created["id"], created["kabupaten_code"]))
+    return kampung
+
+
+async def client(
+    http: httpx.AsyncClient, kampung: list[tuple[int, str]], seed: int, until: float, timings: dict[str, list[float]]
+) -> None:
+    rng = random.Random(seed)
+    while time.monotonic() < until:
+        kampung_id, kabupaten = rng.choice(kampung)
+        if rng.random() < 0.8:
+            kind, request = "PUT kkbpk", http.put(f"/v1/kampung/{kampung_id}/kkbpk/{PERIOD}", json=kkbpk(rng))
+        else:
+            kind, request = "GET report", http.get(f"/v1/reports/{kabupaten}", params={"period": PERIOD})
+        started = time.perf_counter()
+        response = await request
+        elapsed = (time.perf_counter() - started) * 1000
+        timings.setdefault(kind if response.status_code < 400 else f"{kind} {response.status_code}", []).append(
+            elapsed
+        )
+
+
+def summary(kind: str, values: list[float], seconds: float) -> str:
+    cuts = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+    return (
+        f"{kind}: p50 {statistics.median(values):.1f} ms, p95 {cuts[94]:.1f} ms, p99 {cuts[98]:.1f} ms, "
+        f"{len(values) / seconds:.0f} requests/s (n={len(values)})"
+    )
+
+
+async def run(stack_url: str, headers: dict[str, str], seconds: float) -> None:
+    desa = [row["code"] for row in demo_regions(**SHAPE) if row["level"] == "desa"]
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=stack_url, headers=headers, timeout=60, limits=limits) as http:
+        kampung = await register(http, desa)
+        timings: dict[str, list[float]] = {}
+        started = time.monotonic()
+        until = started + seconds
+        await asyncio.gather(*(client(http, kampung, seed, until, timings) for seed in range(CLIENTS)))
+        elapsed = time.monotonic() - started
+    print(f"load: {CLIENTS} concurrent clients for {elapsed:.0f} s over {len(kampung)} Kampung KB, no think time")
+    for kind in sorted(timings):
+        print(summary(kind, timings[kind], elapsed))
+    total = sum(len(v) for v in timings.values())
+    print(f"all requests: {total / elapsed:.0f} requests/s")
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
+    services = ("classifier", "registry-api", "registry-worker", "report-worker")
+    with local_stack("load", regions_csv=to_csv(demo_regions(**SHAPE)), services=services) as stack:
+        asyncio.run(run(stack.registry_url, stack.headers, seconds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The stack the benchmarks measure: embedded PostgreSQL and Redis in a temporary folder, a migrated database with
+regions and an admin key, and the services as real processes on free loopback ports. Stopped on exit."""
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from kampungkb_local import processes
+from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
+from registry_api import migrate
+from registry_api.auth.service import Role, create_key
+from registry_api.db import create_engine, create_sessionmaker
+from registry_api.wilayah.service import import_csv
+
+WILAYAH_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "wilayah.csv"
+
+
+@dataclass
+class Stack:
+    database_url: str
+    redis_url: str
+    key: str
+    env: dict[str, str]
+    registry_url: str = ""
+    classifier_url: str = ""
+    services: list[processes.Service] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def _prepare(server_url: str, name: str, regions_csv: bytes) -> tuple[str, str]:
+    connection = await asyncpg.connect(server_url)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    database_url = server_url.replace("/postgres?", f"/{name}?")
+    await asyncio.to_thread(migrate.upgrade, database_url)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await import_csv(session, regions_csv)
+            _, key = await create_key(session, name="bench", role=Role.ADMIN, scope="00")
+    finally:
+        await engine.dispose()
+    return database_url, key
+
+
+@contextmanager
+def local_stack(
+    name: str, *, regions_csv: bytes, services: tuple[str, ...] = ("classifier", "registry-api"), **env: str
+) -> Iterator[Stack]:
+    """Start the servers and the named services (classifier, registry-api, registry-worker, report-worker)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        root = Path(tmp)
+        redis = RedisServer(root / "redis", free_port()).start()
+        stack: Stack | None = None
+        try:
+            database_url, key = asyncio.run(_prepare(start_postgres(root / "pg"), name, regions_csv))
+            classifier_port, registry_port = free_port(), free_port()
+            stack = Stack(
+                database_url=database_url,
+                redis_url=redis.url,
+                key=key,
+                env={
+                    **os.environ,
+                    "DATABASE_URL": database_url,
+                    "REDIS_URL": redis.url,
+                    "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
+                    "LOG_LEVEL": "WARNING",
+                    **env,
+                },
+                registry_url=f"http://127.0.0.1:{registry_port}",
+                classifier_url=f"http://127.0.0.1:{classifier_port}",
+            )
+            makers = {
+                "classifier": lambda: processes.classifier(classifier_port),
+                "registry-api": lambda: processes.registry_api(registry_port),
+                "registry-worker": processes.registry_worker,
+                "report-worker": processes.report_worker,
+            }
+            stack.services = [makers[service]() for service in services]
+            for service in stack.services:
+                service.start(base_env=stack.env, quiet=True)
+            for service in stack.services:
+                service.wait_ready()
+            yield stack
+        finally:
+            for service in reversed(stack.services if stack else []):
+                service.stop()
+            redis.stop()
+            stop_postgres(root / "pg")
