@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -19,8 +20,17 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, base_env: dict[str, str] | None = None, quiet: bool = False) -> "Service":
+    def start(
+        self, *, base_env: dict[str, str] | None = None, quiet: bool = False, log_file: Path | None = None
+    ) -> "Service":
+        """Start the process; its output goes to `log_file` when given, nowhere when `quiet`, else to ours."""
         env = {**(base_env if base_env is not None else os.environ), **self.env}
+        if log_file is not None:
+            with log_file.open("ab") as output:
+                self.process = subprocess.Popen(
+                    self.argv, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            return self
         output = subprocess.DEVNULL if quiet else None
         self.process = subprocess.Popen(self.argv, env=env, stdout=output, stderr=output, start_new_session=True)
         return self

@@ -10,7 +10,16 @@ from registry_api.classifications.models import Classification
 from registry_api.db import Base
 
 _TIERS = ("dasar", "berkembang", "mandiri", "berkelanjutan", "belum_terklasifikasi")
-_OWNERSHIP = ("pokja", "sk_pokja", "pokja_trained", "rumah_dataku", "sekretariat", "pkb_pendamping", "regulation", "rkm")
+_OWNERSHIP = (
+    "pokja",
+    "sk_pokja",
+    "pokja_trained",
+    "rumah_dataku",
+    "sekretariat",
+    "pkb_pendamping",
+    "regulation",
+    "rkm",
+)
 
 
 class ReportAggregate(Base):

@@ -1,0 +1,286 @@
+"""Report aggregates at national scale: whole-nation rebuild, one chain refresh, and freshness under load.
+
+Run: `uv run python bench/bench_reports.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
+loads ../shared/data/wilayah.csv (skips when absent), generates with SQL (fixed seed) one Kampung KB in every
+desa/kelurahan with profil, kependudukan and kkbpk for one period plus classifications under both rule sets, then
+times the worker's statements and, with report-worker running as a real process, how long a submission takes to
+show in its kabupaten's report while others keep arriving. Bounded to about two minutes.
+"""
+
+import asyncio
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kampungkb_local import processes
+from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
+from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from registry_api import migrate
+from registry_api.db import create_engine
+from registry_api.wilayah.service import import_csv
+from report_worker.aggregates import rebuild_period, refresh_chain
+
+WILAYAH_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wilayah.csv"
+PERIOD = dt.date(2025, 6, 1)
+RULESETS = ["bkkbn-web-2021", "kkb-2025"]
+FRESHNESS_SECONDS = 20.0
+WRITES_PER_SECOND = 25
+RELAY_DEFER_S = 0.05
+
+GENERATE = """
+SELECT setseed(0.42);
+INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
+SELECT 'Kampung KB ' || name, code, left(code, 8), left(code, 5), left(code, 2),
+       date '2016-01-01' + (random() * 3400)::int
+  FROM wilayah WHERE level = 'desa' ORDER BY code;
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT id, 'profil', $P, jsonb_build_object(
+         'pokja', jsonb_build_object('exists', random() < 0.8, 'sk', random() < 0.6, 'members', 10,
+                                     'trained_members', 3, 'trained', random() < 0.5),
+         'funding_sources', '["DANA_DESA"]'::jsonb, 'poktan', '["BKB", "BKR"]'::jsonb,
+         'facilities',
+         CASE WHEN random() < 0.5 THEN '["SEKRETARIAT", "RUMAH_DATAKU"]' ELSE '["SEKRETARIAT"]' END::jsonb,
+         'pkb_pendamping', random() < 0.6,
+         'regulations', CASE WHEN random() < 0.4 THEN '["SK_KADES_LURAH"]' ELSE '[]' END::jsonb,
+         'rkm', random() < 0.5, 'data_sources', '[]'::jsonb, 'operational', '{}'::jsonb), 'h', 1
+  FROM kampung ORDER BY id;
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT id, 'kependudukan', $P, jsonb_build_object('pus', 400, 'families', 600, 'remaja', 150,
+         'families_with_balita', (random() * 200)::int, 'families_with_remaja', 100, 'families_with_lansia', 80), 'h', 1
+  FROM kampung ORDER BY id;
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT id, 'kkbpk', $P, jsonb_build_object(
+         'poktan_participants', '{}'::jsonb,
+         'kb_users', jsonb_build_object('KB_IUD', 20, 'KB_MOW', 5, 'KB_MOP', 1, 'KB_KONDOM', 10, 'KB_IMPLAN', 30,
+                                        'KB_SUNTIK', 100, 'KB_PIL', 60),
+         'non_users', jsonb_build_object('HAMIL', 100, 'INGIN_ANAK_SEGERA', 20, 'IAT', 30, 'TIAL', 24)), 'h', 1
+  FROM kampung ORDER BY id;
+INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result, snapshot)
+SELECT k.id, $P, r.ruleset, 'r',
+       (ARRAY['dasar', 'berkembang', 'mandiri', 'berkelanjutan', 'belum_terklasifikasi'])[1 + floor(random() * 5)::int],
+       's', '{}'::jsonb, '{}'::jsonb
+  FROM kampung k CROSS JOIN unnest(ARRAY['bkkbn-web-2021', 'kkb-2025']) AS r(ruleset) ORDER BY k.id, r.ruleset;
+ANALYZE;
+"""
+
+
+def line(text: str) -> None:
+    print(text, flush=True)
+
+
+async def load(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    started = time.perf_counter()
+    async with AsyncSession(engine) as session:
+        result = await import_csv(session, WILAYAH_CSV.read_bytes())
+        await session.commit()
+    await engine.dispose()
+    line(f"regions loaded: {result.rows:,} rows in {time.perf_counter() - started:.1f} s")
+    connection = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        await connection.execute(GENERATE.replace("$P", f"date '{PERIOD.isoformat()}'"))
+        kampung = await connection.fetchval("SELECT count(*) FROM kampung")
+        submissions = await connection.fetchval("SELECT count(*) FROM submission")
+        line(
+            f"generated {kampung:,} Kampung KB, {submissions:,} submissions, classifications under "
+            f"{len(RULESETS)} rule sets in {time.perf_counter() - started:.1f} s"
+        )
+    finally:
+        await connection.close()
+
+
+async def time_statements(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)
+            times.append(time.perf_counter() - started)
+        line(
+            f"report rebuild, whole nation, one period, {len(RULESETS)} rule sets: {min(times):.2f} s "
+            f"(runs: {', '.join(f'{t:.2f}' for t in times)})"
+        )
+        for ruleset in RULESETS:
+            started = time.perf_counter()
+            await rebuild_period(connection, period=PERIOD, rulesets=[ruleset])
+            line(
+                f"report rebuild, whole nation, one period, rule set {ruleset} alone: "
+                f"{time.perf_counter() - started:.2f} s"
+            )
+        biggest, desa = await connection.fetchrow(
+            "SELECT kabupaten_code, count(*) FROM kampung GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+        )
+        typical = await connection.fetchval(
+            "SELECT kabupaten_code FROM kampung GROUP BY 1 ORDER BY count(*) OFFSET 257 LIMIT 1"
+        )
+        for kab, label in ((typical, "a median kabupaten"), (biggest, f"the largest kabupaten ({desa} desa)")):
+            runs = []
+            for _ in range(15):
+                started = time.perf_counter()
+                await refresh_chain(connection, period=PERIOD, kabupaten_code=kab, rulesets=RULESETS)
+                runs.append(time.perf_counter() - started)
+            line(
+                f"report chain refresh, {label} {kab} + provinsi + nation: median "
+                f"{statistics.median(runs) * 1000:.0f} ms, max {max(runs) * 1000:.0f} ms"
+            )
+    finally:
+        await connection.close()
+
+
+async def deliver(redis: ArqRedis, job: RefreshRegionChain) -> bool:
+    """What the outbox relay does: enqueue with a deterministic id and a small defer.
+
+    arq answers None when the id is queued or running. Queued (not started) is delivered: the job will read our
+    commit. Running may have read the database before it, so the event stays pending and is tried again.
+    """
+    queued = await redis.enqueue_job(
+        REFRESH_REGION_CHAIN, job.model_dump(), _job_id=job.job_id(), _queue_name=REPORT_QUEUE, _defer_by=RELAY_DEFER_S
+    )
+    if queued is not None:
+        return True
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.exists(f"arq:job:{job.job_id()}")
+        pipe.exists(f"arq:in-progress:{job.job_id()}")
+        exists, running = await pipe.execute()
+    return bool(exists) and not running
+
+
+async def freshness(url: str, redis_url: str) -> None:
+    worker = processes.report_worker()
+    worker.env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "WORKER_METRICS_PORT": str(free_port()),
+        "WORKER_REBUILD_ON_STARTUP": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    worker.start(quiet=True)
+    redis = await create_pool(RedisSettings.from_dsn(redis_url))
+    connection = await asyncpg.connect(url)
+    observer = await asyncpg.connect(url)
+    try:
+        for _ in range(200):
+            if await redis.exists(REPORT_QUEUE + ":health-check"):
+                break
+            await asyncio.sleep(0.1)
+        rng = random.Random(7)
+        kampung = [
+            (r["id"], r["kabupaten_code"]) for r in await connection.fetch("SELECT id, kabupaten_code FROM kampung")
+        ]
+        level = {
+            r["code"]: r["kb_users"]
+            for r in await connection.fetch(
+                """SELECT code, kb_users FROM report_aggregate
+                    WHERE period = $1 AND ruleset = $2 AND level = 'kabupaten'""",
+                PERIOD,
+                RULESETS[0],
+            )
+        }
+        pending: list[tuple[str, int, float]] = []  # kabupaten, kb_users it must reach, commit time
+        undelivered: list[RefreshRegionChain] = []
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + FRESHNESS_SECONDS
+        writes = 0
+
+        async def write() -> None:
+            nonlocal writes
+            while time.perf_counter() < stop_at:
+                kampung_id, kab = rng.choice(kampung)
+                # one PUS moves from "hamil" to the pill: the kabupaten's KB users rise by exactly one
+                await connection.execute(
+                    """UPDATE submission
+                          SET payload = jsonb_set(jsonb_set(payload, '{kb_users,KB_PIL}',
+                                          to_jsonb((payload->'kb_users'->>'KB_PIL')::int + 1)),
+                                          '{non_users,HAMIL}', to_jsonb((payload->'non_users'->>'HAMIL')::int - 1)),
+                              revision = revision + 1, submitted_at = now()
+                        WHERE kampung_id = $1 AND module = 'kkbpk' AND period = $2""",
+                    kampung_id,
+                    PERIOD,
+                )
+                committed = time.perf_counter()
+                level[kab] += 1
+                pending.append((kab, level[kab], committed))
+                writes += 1
+                job = RefreshRegionChain(
+                    period=PERIOD.strftime("%Y-%m"), kabupaten_code=kab, request_id=f"bench-{writes}"
+                )
+                if not await deliver(redis, job):
+                    undelivered.append(job)
+                await asyncio.sleep(1 / WRITES_PER_SECOND)
+
+        async def relay_retries() -> None:
+            while time.perf_counter() < stop_at + 10 and (time.perf_counter() < stop_at or undelivered):
+                for job in list(undelivered):
+                    if await deliver(redis, job):
+                        undelivered.remove(job)
+                await asyncio.sleep(0.02)
+
+        async def observe() -> None:
+            while time.perf_counter() < stop_at + 10 and (time.perf_counter() < stop_at or pending):
+                if pending:
+                    kabs = sorted({kab for kab, _, _ in pending})
+                    rows = await observer.fetch(
+                        """SELECT code, kb_users FROM report_aggregate
+                            WHERE period = $1 AND ruleset = $2 AND code = ANY($3::text[])""",
+                        PERIOD,
+                        RULESETS[0],
+                        kabs,
+                    )
+                    now, seen = time.perf_counter(), {r["code"]: r["kb_users"] for r in rows}
+                    for item in list(pending):
+                        if seen.get(item[0], -1) >= item[1]:
+                            latencies.append(now - item[2])
+                            pending.remove(item)
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(write(), relay_retries(), observe())
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2]
+        p95 = latencies[int(len(latencies) * 0.95) - 1]
+        line(
+            f"freshness, submission to its kabupaten's report, {writes} writes at ~{WRITES_PER_SECOND}/s over "
+            f"{FRESHNESS_SECONDS:.0f} s (relay defer {RELAY_DEFER_S * 1000:.0f} ms): p50 {p50 * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms, never seen {len(pending)}"
+        )
+    finally:
+        await observer.close()
+        await connection.close()
+        await redis.aclose()
+        worker.stop()
+
+
+async def main() -> None:
+    if not WILAYAH_CSV.exists():
+        line(f"skipped: {WILAYAH_CSV.resolve()} is absent (the official region list is not in this project)")
+        return
+    with tempfile.TemporaryDirectory(prefix="kkb-bench-reports-") as tmp:
+        pg_dir = Path(tmp) / "pg"
+        url = start_postgres(pg_dir)
+        redis_server = RedisServer(Path(tmp) / "redis", free_port()).start()
+        try:
+            await asyncio.to_thread(migrate.upgrade, url)
+            await load(url)
+            await time_statements(url)
+            await freshness(url, redis_server.url)
+        finally:
+            redis_server.stop()
+            stop_postgres(pg_dir)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    started = time.perf_counter()
+    asyncio.run(main())
+    line(f"bench_reports took {time.perf_counter() - started:.0f} s")
+    sys.exit(0)

@@ -1,0 +1,81 @@
+"""A report's children as a table: CSV (stdlib csv) or XLSX (openpyxl)."""
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl import Workbook
+
+from registry_api.reports.schemas import DesaChild, Headline, Report
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+REGION_COLUMNS = (
+    "code",
+    "name",
+    "level",
+    "desa_total",
+    "kampung_total",
+    "coverage_pct",
+    "dasar",
+    "berkembang",
+    "mandiri",
+    "berkelanjutan",
+    "belum_terklasifikasi",
+    "mandiri_plus_pct",
+    "reported",
+    "reporting_rate_pct",
+    "pus",
+    "cpr_pct",
+    "mkjp_pct",
+    "unmet_need_pct",
+)
+DESA_COLUMNS = ("code", "name", "kind", "kampung_id", "kampung_name", "tier", "reported")
+
+
+def table(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
+    """Header and rows: one row per child region (or per desa/kelurahan of a kecamatan)."""
+    if report.level == "kecamatan":
+        return DESA_COLUMNS, [
+            [getattr(child, column) for column in DESA_COLUMNS]
+            for child in report.children
+            if isinstance(child, DesaChild)
+        ]
+    rows = []
+    for child in report.children:
+        if isinstance(child, Headline):
+            flat = {**child.model_dump(exclude={"tiers"}), **child.tiers.model_dump()}
+            rows.append([flat[column] for column in REGION_COLUMNS])
+    return REGION_COLUMNS, rows
+
+
+def to_csv(report: Report) -> bytes:
+    header, rows = table(report)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    # A byte-order mark so that spreadsheet programs read the names as UTF-8.
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(report: Report) -> bytes:
+    header, rows = table(report)
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = f"{report.code} {report.period}"[:31]
+    sheet.append([f"{report.name} ({report.code}), {report.period}, rule set {report.ruleset}"])
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(row)
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def filename(report: Report, extension: str) -> str:
+    return f"kampungkb-report-{report.code.replace('.', '')}-{report.period}-{report.ruleset}.{extension}"

@@ -1,0 +1,98 @@
+"""Recompute aggregates in one transaction: a whole period, or one kabupaten's chain up to the nation.
+
+Chain refreshes of different kabupaten run in parallel; a provinsi and the nation are always summed from committed,
+current kabupaten rows, whichever jobs run at the same time (see the locks below). Both are safe to run twice.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from report_worker import sql
+
+# Advisory locks, always taken in this order, held to commit:
+#   kabupaten (exclusive): one job at a time writes a kabupaten's rows;
+#   all (shared by chain refreshes, exclusive by rebuilds): a rebuild replaces every row of a period alone;
+#   roll-up (exclusive, only around the provinsi/nation sums): each roll-up reads every kabupaten row committed
+#   before it, so whichever chain commits last leaves the sums complete.
+_LOCK_KABUPATEN = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:kabupaten:' || $1::text))"
+_LOCK_ALL_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtext('kampungkb:report:all'))"
+_LOCK_ALL = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:all'))"
+_LOCK_ROLLUP = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:rollup'))"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job wrote: periods rebuilt whole, periods whose chain was refreshed, and rows inserted."""
+
+    rebuilt: list[dt.date]
+    refreshed: list[dt.date]
+    rows: int
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def _begin(connection: asyncpg.Connection, debug_sleep_s: float) -> None:
+    # The national statement sorts and hashes a few hundred thousand narrow rows: keep them in memory.
+    await connection.execute("SET LOCAL work_mem = '64MB'")
+    if debug_sleep_s > 0:
+        await connection.execute("SELECT pg_sleep($1)", debug_sleep_s)
+
+
+async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> int:
+    await connection.execute(sql.DELETE_PERIOD, [period], rulesets)
+    rows = _count(await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets))
+    await connection.execute(sql.MARK_REBUILT, [period], rulesets)
+    return rows
+
+
+async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> list[dt.date]:
+    return [row["period"] for row in await connection.fetch(sql.COMPUTED_PERIODS, period, rulesets)]
+
+
+async def rebuild_period(
+    connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], debug_sleep_s: float = 0.0
+) -> Outcome:
+    """Every region's rows of one period, from base data, in one statement (grouping sets)."""
+    async with connection.transaction():
+        await connection.execute(_LOCK_ALL)
+        await _begin(connection, debug_sleep_s)
+        rows = await _rebuild(connection, period=period, rulesets=rulesets)
+    return Outcome(rebuilt=[period], refreshed=[], rows=rows)
+
+
+async def refresh_chain(
+    connection: asyncpg.Connection,
+    *,
+    period: dt.date,
+    kabupaten_code: str,
+    rulesets: list[str],
+    debug_sleep_s: float = 0.0,
+) -> Outcome:
+    """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one.
+
+    Later periods are included because a back-dated submission stays in force after its own month. A period
+    never rebuilt has no kabupaten rows to sum, so it is rebuilt whole instead.
+    """
+    async with connection.transaction():
+        await connection.execute(_LOCK_KABUPATEN, kabupaten_code)
+        computed = await _computed(connection, period=period, rulesets=rulesets)
+        # A rebuild needs the period to itself; checked again once alone, as another job may have done it.
+        await connection.execute(_LOCK_ALL_SHARED if period in computed else _LOCK_ALL)
+        await _begin(connection, debug_sleep_s)
+        rebuilt, rows = [], 0
+        if period not in computed:
+            computed = await _computed(connection, period=period, rulesets=rulesets)
+        if period not in computed:
+            rows += await _rebuild(connection, period=period, rulesets=rulesets)
+            rebuilt.append(period)
+        if computed:
+            await connection.execute(sql.DELETE_CHAIN, computed, kabupaten_code, rulesets)
+            rows += _count(await connection.execute(sql.INSERT_CHAIN, computed, kabupaten_code, rulesets))
+            await connection.execute(_LOCK_ROLLUP)
+            rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
+            await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
+    return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows)

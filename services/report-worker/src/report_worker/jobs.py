@@ -1,0 +1,96 @@
+"""The arq job handlers: each binds the request id, times itself and runs one transaction."""
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from arq import Retry
+
+from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain
+from kampungkb_shared.observability import request_id
+from kampungkb_shared.periods import current_period, parse_period
+from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
+from report_worker.metrics import JOB_FAILURES, JOB_SECONDS, ROWS_WRITTEN
+from report_worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Context = dict[str, Any]
+
+# The database being away is not the job's fault: run it again later instead of dropping it.
+_TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+
+async def _run(
+    ctx: Context, name: str, rid: str | None, work: Callable[[asyncpg.Connection], Awaitable[Outcome]]
+) -> dict[str, Any]:
+    token = request_id.set(rid or str(ctx.get("job_id")))
+    started = time.perf_counter()
+    try:
+        pool: asyncpg.Pool = ctx["pool"]
+        async with pool.acquire() as connection:
+            outcome = await work(connection)
+    except _TRANSIENT as exc:
+        JOB_FAILURES.labels(name).inc()
+        delay = min(60, 2 ** int(ctx.get("job_try", 1)))
+        log.warning("%s: database unavailable (%s), retrying in %s s", name, exc, delay)
+        raise Retry(defer=delay) from exc
+    except Exception:
+        JOB_FAILURES.labels(name).inc()
+        raise
+    finally:
+        JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+        request_id.reset(token)
+    ROWS_WRITTEN.labels(name).inc(outcome.rows)
+    return {
+        "rebuilt": [p.isoformat() for p in outcome.rebuilt],
+        "refreshed": [p.isoformat() for p in outcome.refreshed],
+        "rows": outcome.rows,
+    }
+
+
+def _payload(model: type[Any], payload: dict[str, Any] | None, fields: dict[str, Any]) -> Any:
+    # The relay passes `job.model_dump()` as one argument; keyword fields are accepted too.
+    return model.model_validate(payload if payload is not None else fields)
+
+
+async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """Refresh one kabupaten's chain (kecamatan, kabupaten, provinsi, nation) for a period and the later ones."""
+    job: RefreshRegionChain = _payload(RefreshRegionChain, payload, fields)
+    settings: Settings = ctx["settings"]
+
+    async def work(connection: asyncpg.Connection) -> Outcome:
+        return await refresh_chain(
+            connection,
+            period=parse_period(job.period),
+            kabupaten_code=job.kabupaten_code,
+            rulesets=settings.rulesets,
+            debug_sleep_s=settings.debug_job_sleep_s,
+        )
+
+    return await _run(ctx, "refresh_region_chain", job.request_id, work)
+
+
+async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) -> dict[str, Any]:
+    settings: Settings = ctx["settings"]
+
+    async def work(connection: asyncpg.Connection) -> Outcome:
+        return await rebuild_period(
+            connection, period=period, rulesets=settings.rulesets, debug_sleep_s=settings.debug_job_sleep_s
+        )
+
+    return await _run(ctx, name, rid, work)
+
+
+async def rebuild_whole_period(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """Rebuild every region's aggregates of one period."""
+    job: RebuildPeriod = _payload(RebuildPeriod, payload, fields)
+    return await _rebuild(ctx, "rebuild_period", parse_period(job.period), job.request_id)
+
+
+async def nightly_rebuild(ctx: Context) -> dict[str, Any]:
+    """Cron: rebuild the current period, reconciling whatever the incremental refreshes missed."""
+    return await _rebuild(ctx, "nightly_rebuild", parse_period(current_period()), f"nightly:{current_period()}")

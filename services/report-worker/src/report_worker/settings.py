@@ -1,0 +1,36 @@
+"""Report-worker settings: `WORKER_*` variables, plus the shared `DATABASE_URL` and `REDIS_URL`."""
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from kampungkb_shared.settings import DatabaseSettings, RedisSettings
+
+
+class Settings(DatabaseSettings, RedisSettings):
+    model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore", frozen=True)
+
+    rulesets: Annotated[list[str], NoDecode] = Field(default=["bkkbn-web-2021", "kkb-2025"])
+    """Rule sets aggregated for every period; each gets its own rows."""
+    metrics_port: int = 9100
+    """Prometheus metrics (`/metrics`); 0 turns the endpoint off."""
+    max_jobs: int = 4
+    job_timeout_s: float = 60.0
+    """A job running longer is cancelled. A killed worker's job is re-run by arq once this plus 10 s has passed."""
+    poll_delay_s: float = 0.05
+    """How often the queue is polled: part of a submission's way into its report."""
+    queue_depth_interval_s: float = 5.0
+    db_pool_size: int = 5
+    nightly_hour: int = 17
+    """UTC hour of the nightly rebuild of the current period (17:00 UTC is midnight in WIB)."""
+    nightly_minute: int = 30
+    rebuild_on_startup: bool = True
+    """Queue a rebuild of the current period at startup when it has not been computed yet."""
+    debug_job_sleep_s: float = 0.0
+    """Tests only: `pg_sleep` this long inside each job's transaction, to kill a worker mid-job."""
+
+    @field_validator("rulesets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value

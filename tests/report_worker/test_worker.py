@@ -1,0 +1,270 @@
+"""The arq side: coalescing ids with keep_result=0, request ids, the nightly cron, and a worker killed mid-job."""
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.request import urlopen
+
+import asyncpg
+import pytest
+from arq import Worker
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from kampungkb_local import processes
+from kampungkb_local.servers import free_port
+from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from kampungkb_shared.observability import request_id
+from kampungkb_shared.periods import current_period, parse_period
+from report_worker import jobs, worker
+from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
+from report_worker.settings import Settings
+from tests.report_worker import oracle
+from tests.report_worker.data import PERIODS, RULESETS, generate
+from tests.report_worker.test_aggregates import assert_same, mutate, stored
+
+KAB = "97.01"
+
+
+@pytest.fixture
+async def queue_url(redis_url: str) -> AsyncIterator[str]:
+    """A Redis database of this test's own, so that no other test's worker or jobs meet these."""
+    url = redis_url.rsplit("/", 1)[0] + f"/{random.randint(1, 15)}"
+    redis = await create_pool(RedisSettings.from_dsn(url))
+    await redis.flushdb()
+    yield url
+    await redis.flushdb()
+    await redis.aclose()
+
+
+@pytest.fixture
+async def redis(queue_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(RedisSettings.from_dsn(queue_url))
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+async def db(fresh_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """Committed data in a database of its own, visible to worker processes."""
+    connection = await asyncpg.connect(fresh_database_url)
+    await generate(connection)
+    for period in PERIODS:
+        await rebuild_period(connection, period=period, rulesets=RULESETS)
+    yield connection
+    await connection.close()
+
+
+def settings(database_url: str, queue_url: str, **extra: Any) -> Settings:
+    return Settings(
+        DATABASE_URL=database_url,
+        REDIS_URL=queue_url,
+        LOG_JSON=False,
+        metrics_port=0,
+        rebuild_on_startup=False,
+        **extra,
+    )
+
+
+async def enqueue(redis: ArqRedis, job: RefreshRegionChain, **options: Any) -> bool:
+    queued = await redis.enqueue_job(
+        REFRESH_REGION_CHAIN, job.model_dump(), _job_id=job.job_id(), _queue_name=REPORT_QUEUE, **options
+    )
+    return queued is not None
+
+
+async def run_burst(config: Settings, monkeypatch: pytest.MonkeyPatch) -> Worker:
+    monkeypatch.setattr(worker, "configure_logging", lambda **_: None)  # leave pytest's log capture alone
+    arq_worker = Worker(**worker.worker_options(config), burst=True, handle_signals=False)
+    try:
+        await arq_worker.async_run()
+    finally:
+        await arq_worker.close()
+    return arq_worker
+
+
+# arq's Worker.close() still calls redis' deprecated close()
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_same_id_coalesces_and_runs_again_after_finishing(
+    db: asyncpg.Connection,
+    fresh_database_url: str,
+    queue_url: str,
+    redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="r-1")
+    assert await enqueue(redis, job, _defer_by=0.2)
+    assert not await enqueue(redis, job), "a queued id takes no second job: the burst coalesces"
+    await mutate(db, None)  # type: ignore[arg-type]
+    await asyncio.sleep(0.25)
+    arq_worker = await run_burst(settings(fresh_database_url, queue_url), monkeypatch)
+    assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 0)
+    assert_same(await stored(db), oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS))
+    assert not await redis.exists(f"arq:result:{job.job_id()}"), "keep_result=0 stores no result"
+    assert await enqueue(redis, job), "the next refresh of the same kabupaten and period is accepted at once"
+
+    # a job that fails leaves no result either (arq stores failures under the worker-wide keep_result)
+    broken = await redis.enqueue_job(
+        REFRESH_REGION_CHAIN,
+        {"period": "2025-13", "kabupaten_code": KAB},
+        _job_id="refresh:broken",
+        _queue_name=REPORT_QUEUE,
+    )
+    assert broken is not None
+    arq_worker = await run_burst(settings(fresh_database_url, queue_url), monkeypatch)
+    assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 1)
+    assert not await redis.exists("arq:result:refresh:broken")
+    assert await redis.enqueue_job(REFRESH_REGION_CHAIN, {}, _job_id="refresh:broken", _queue_name=REPORT_QUEUE)
+
+
+async def test_job_binds_the_request_id_of_its_payload(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+
+    async def fake_refresh(connection: object, **kwargs: Any) -> Outcome:
+        seen.append(request_id.get())
+        return Outcome(rebuilt=[], refreshed=[parse_period("2025-01")], rows=3)
+
+    class Pool:
+        def acquire(self) -> Any:
+            class Acquired:
+                async def __aenter__(self) -> object:
+                    return object()
+
+                async def __aexit__(self, *exc: object) -> None:
+                    return None
+
+            return Acquired()
+
+    monkeypatch.setattr(jobs, "refresh_chain", fake_refresh)
+    ctx = {"pool": Pool(), "settings": settings("postgresql://unused", "redis://unused"), "job_id": "j"}
+    result = await jobs.refresh_region_chain(ctx, {"period": "2025-01", "kabupaten_code": KAB, "request_id": "req-42"})
+    assert seen == ["req-42"] and request_id.get() is None
+    assert result == {"rebuilt": [], "refreshed": ["2025-01-01"], "rows": 3}
+
+
+async def test_nightly_cron_rebuilds_the_current_period(db: asyncpg.Connection, fresh_database_url: str) -> None:
+    options = worker.worker_options(settings(fresh_database_url, "redis://127.0.0.1:1/0"))
+    (cron_job,) = options["cron_jobs"]
+    assert cron_job.name == "cron:nightly_rebuild" and cron_job.keep_result_s == 0
+    assert {f.name: f.keep_result_s for f in options["functions"]} == {REFRESH_REGION_CHAIN: 0, REBUILD_PERIOD: 0}
+    assert options["keep_result"] == 0
+    pool = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=1)
+    try:
+        ctx = {"pool": pool, "settings": settings(fresh_database_url, "redis://unused")}
+        result = await jobs.nightly_rebuild(ctx)
+    finally:
+        await pool.close()
+    assert result["rebuilt"] == [parse_period(current_period()).isoformat()]
+    nation = await db.fetchval(
+        "SELECT desa_total FROM report_aggregate WHERE period = $1 AND ruleset = $2 AND code = '00'",
+        parse_period(current_period()),
+        RULESETS[0],
+    )
+    assert nation == sum(1 for _ in (await oracle.read_rows(db)).wilayah if _["level"] == "desa")
+
+
+async def test_parallel_chain_refreshes_leave_every_sum_right(db: asyncpg.Connection, fresh_database_url: str) -> None:
+    """Chains of kabupaten in the same provinsi, refreshed at once on separate connections, then one rebuild."""
+    kabs = ["97.01", "97.71", "98.01", "98.71"]
+    for n, kab in enumerate(kabs):
+        kampung_id = await db.fetchval("SELECT min(id) FROM kampung WHERE kabupaten_code = $1 AND active", kab)
+        await db.execute(
+            """UPDATE submission SET payload = jsonb_set(payload, '{kb_users,KB_PIL}', to_jsonb(1000 + $2::int))
+                WHERE kampung_id = $1 AND module = 'kkbpk'""",
+            kampung_id,
+            n,
+        )
+        if n % 2:
+            await db.execute("UPDATE kampung SET percontohan_provinsi = true WHERE id = $1", kampung_id)
+    pool = await asyncpg.create_pool(fresh_database_url, min_size=len(kabs) + 1, max_size=len(kabs) + 1)
+    try:
+
+        async def refresh(kab: str) -> Outcome:
+            async with pool.acquire() as connection:
+                return await refresh_chain(connection, period=PERIODS[0], kabupaten_code=kab, rulesets=RULESETS)
+
+        async def rebuild() -> Outcome:
+            async with pool.acquire() as connection:
+                return await rebuild_period(connection, period=PERIODS[3], rulesets=RULESETS)
+
+        outcomes = await asyncio.gather(*(refresh(kab) for kab in kabs * 2), rebuild())
+    finally:
+        await pool.close()
+    assert all(o.refreshed == PERIODS for o in outcomes[:-1])
+    assert_same(await stored(db), oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS))
+
+
+async def _wait(predicate: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.e2e
+async def test_worker_killed_mid_job_leaves_correct_aggregates_after_restart(
+    db: asyncpg.Connection, fresh_database_url: str, queue_url: str, redis: ArqRedis
+) -> None:
+    before = await stored(db)
+    await mutate(db, None)  # type: ignore[arg-type]
+    wanted = oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS)
+    assert before != wanted
+    metrics_port = free_port()
+    env = {
+        "DATABASE_URL": fresh_database_url,
+        "REDIS_URL": queue_url,
+        "WORKER_METRICS_PORT": str(metrics_port),
+        "WORKER_REBUILD_ON_STARTUP": "false",
+        "WORKER_DEBUG_JOB_SLEEP_S": "1.5",
+        "WORKER_JOB_TIMEOUT_S": "3",
+        "LOG_JSON": "false",
+    }
+    first = processes.report_worker()
+    first.env = env
+    first.start()
+    try:
+        job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="kill-1")
+        assert await enqueue(redis, job)
+
+        async def sleeping_inside_the_job() -> bool:
+            return bool(
+                await db.fetchval(
+                    """SELECT count(*) FROM pg_stat_activity
+                        WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%'"""
+                )
+            )
+
+        await _wait(sleeping_inside_the_job, 30, "the job to be inside its transaction")
+        first.kill()
+    finally:
+        first.kill()
+    assert await stored(db) == before, "nothing of the killed job's transaction is visible"
+    assert await redis.exists(f"arq:in-progress:{job.job_id()}"), "arq still thinks it runs: it waits for expiry"
+
+    second = processes.report_worker()
+    second.env = env
+    second.start()
+    try:
+
+        async def correct() -> bool:
+            return await stored(db) == wanted
+
+        started = time.monotonic()
+        # in-progress expires job_timeout + 10 s after the start; then the job runs again (try 2), sleeping 1.5 s
+        await _wait(correct, 40, "the re-run job to commit")
+        assert time.monotonic() - started < 20
+        await _wait(lambda: _gone(redis, job.job_id()), 5, "the job's keys to be cleared")
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        body = (await asyncio.to_thread(lambda: urlopen(url, timeout=5).read())).decode()
+        assert 'report_job_duration_seconds_count{job="refresh_region_chain"} 1.0' in body
+        assert "report_queue_depth" in body
+    finally:
+        second.stop()
+
+
+async def _gone(redis: ArqRedis, job_id: str) -> bool:
+    keys = [f"arq:job:{job_id}", f"arq:in-progress:{job_id}", f"arq:result:{job_id}", f"arq:retry:{job_id}"]
+    return not await redis.exists(*keys) and await redis.zcard(REPORT_QUEUE) == 0
