@@ -93,6 +93,9 @@ def run(local_dir: Path) -> int:
         registry_port = int(env.get("REGISTRY_PORT", "8000"))
         classifier_port = int(env.get("CLASSIFIER_PORT", "8001"))
         env.setdefault("REGISTRY_CLASSIFIER_URL", f"http://127.0.0.1:{classifier_port}")
+        # Free ports for the workers' metrics: 9100/9101 are often taken on a laptop (node_exporter).
+        env.setdefault("REGISTRY_WORKER_METRICS_PORT", str(free_port()))
+        env.setdefault("WORKER_METRICS_PORT", str(free_port()))
         services.extend(
             [
                 processes.classifier(classifier_port),
@@ -111,6 +114,7 @@ def run(local_dir: Path) -> int:
         _say(f"ready in {time.monotonic() - started:.1f} s")
         _say(f"registry-api  http://127.0.0.1:{registry_port}/docs")
         _say(f"classifier    http://127.0.0.1:{classifier_port}/docs")
+        _say(f"metrics       registry worker :{env['REGISTRY_WORKER_METRICS_PORT']}, report-worker :{env['WORKER_METRICS_PORT']}")
         _say("Ctrl-C stops everything")
         while all(service.running for service in services):
             time.sleep(0.5)

@@ -33,6 +33,13 @@ async def _run(
         pool: asyncpg.Pool = ctx["pool"]
         async with pool.acquire() as connection:
             outcome = await work(connection)
+        log.info(
+            "%s wrote %d rows: rebuilt %s, refreshed %s",
+            name,
+            outcome.rows,
+            [f"{p:%Y-%m}" for p in outcome.rebuilt],
+            [f"{p:%Y-%m}" for p in outcome.refreshed],
+        )
     except _TRANSIENT as exc:
         JOB_FAILURES.labels(name).inc()
         delay = min(60, 2 ** int(ctx.get("job_try", 1)))
