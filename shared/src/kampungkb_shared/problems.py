@@ -4,6 +4,7 @@ Needs the `http` extra (FastAPI); the workers do not import it.
 """
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -56,7 +57,40 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Describe the errors in an OpenAPI document as they are sent: `422` and every other error status
+    (`default`) are `application/problem+json` bodies of the `Problem` schema."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem.pop("$defs", {}))
+    components["Problem"] = problem
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in list(responses.items()):
+                if status == "422" or (status[:1] in "45" and "content" not in response):
+                    responses[status] = {"description": response.get("description", "Problem"), "content": content}
+            responses.setdefault("default", {"description": "Problem (RFC 9457)", "content": content})
+    return schema
+
+
+def install_problem_docs(app: FastAPI) -> None:
+    """Generate the app's OpenAPI document with its errors described by `document_problems`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

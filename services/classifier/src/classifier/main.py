@@ -15,7 +15,7 @@ from classifier.settings import Settings
 from classifier.state import AppState, Metrics
 from kampungkb_shared.classification import BatchRequest
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
-from kampungkb_shared.problems import install_problem_handlers
+from kampungkb_shared.problems import document_problems, install_problem_handlers
 
 log = logging.getLogger("classifier")
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
             batch = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(batch.pop("$defs", {}))
             components["BatchRequest"] = batch
-            app.openapi_schema = schema
+            app.openapi_schema = document_problems(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

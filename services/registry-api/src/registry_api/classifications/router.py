@@ -2,20 +2,21 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import parse_period
-
 from registry_api.auth.deps import PrincipalDep
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import classification_as_of
 from registry_api.db import SessionDep
+from registry_api.kampung.schemas import KampungId
 
 router = APIRouter(prefix="/v1/kampung", tags=["classification"])
 
 
 @router.get("/{kampung_id}/classification", response_model=ClassificationRead)
 async def get_classification(
-    kampung_id: int,
+    kampung_id: KampungId,
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,

@@ -10,7 +10,9 @@ from registry_api.db import SessionDep
 from registry_api.etags import etag
 from registry_api.kampung import service
 from registry_api.kampung.schemas import (
+    BIGINT_MAX,
     KampungCreate,
+    KampungId,
     KampungPage,
     KampungRead,
     KampungUpdate,
@@ -30,7 +32,9 @@ def _read(kampung: object, response: Response) -> KampungRead:
 
 
 @router.post("", status_code=201, response_model=KampungRead)
-async def create_kampung(data: KampungCreate, session: SessionDep, principal: WriterDep, response: Response) -> KampungRead:
+async def create_kampung(
+    data: KampungCreate, session: SessionDep, principal: WriterDep, response: Response
+) -> KampungRead:
     """Register a Kampung KB in a desa/kelurahan (one active per desa)."""
     kampung = await service.create_kampung(session, data=data, principal=principal)
     response.headers["Location"] = f"/v1/kampung/{kampung.id}"
@@ -38,14 +42,20 @@ async def create_kampung(data: KampungCreate, session: SessionDep, principal: Wr
 
 
 @router.get("/{kampung_id}", response_model=KampungRead)
-async def get_kampung(kampung_id: int, session: SessionDep, principal: PrincipalDep, response: Response) -> KampungRead:
+async def get_kampung(
+    kampung_id: KampungId, session: SessionDep, principal: PrincipalDep, response: Response
+) -> KampungRead:
     """A Kampung KB's profile with its region codes and current tier; `ETag` for conditional writes."""
     return _read(await service.get_kampung(session, kampung_id), response)
 
 
 @router.patch("/{kampung_id}", response_model=KampungRead)
 async def update_kampung(
-    kampung_id: int, data: KampungUpdate, session: SessionDep, principal: WriterDep, response: Response,
+    kampung_id: KampungId,
+    data: KampungUpdate,
+    session: SessionDep,
+    principal: WriterDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> KampungRead:
     """Change profile fields; with `If-Match`, only if nobody changed it since (412 otherwise)."""
@@ -57,18 +67,23 @@ async def update_kampung(
 
 @router.put("/{kampung_id}/percontohan", response_model=KampungRead)
 async def set_percontohan(
-    kampung_id: int, data: PercontohanSet, session: SessionDep, principal: WriterDep, response: Response
+    kampung_id: KampungId, data: PercontohanSet, session: SessionDep, principal: WriterDep, response: Response
 ) -> KampungRead:
     """Make it the percontohan of its kabupaten/kota or provinsi (409 if that region already has one)."""
     principal.require_role(Role.ADMIN, Role.PROVINSI)
-    kampung = await service.set_percontohan(session, kampung_id=kampung_id, level=data.level, on=True, principal=principal)
+    kampung = await service.set_percontohan(
+        session, kampung_id=kampung_id, level=data.level, on=True, principal=principal
+    )
     return _read(kampung, response)
 
 
 @router.delete("/{kampung_id}/percontohan/{level}", response_model=KampungRead)
 async def cancel_percontohan(
-    kampung_id: int, level: PercontohanLevel,
-    session: SessionDep, principal: WriterDep, response: Response,
+    kampung_id: KampungId,
+    level: PercontohanLevel,
+    session: SessionDep,
+    principal: WriterDep,
+    response: Response,
 ) -> KampungRead:
     """Cancel ("batal") its percontohan status at that level."""
     principal.require_role(Role.ADMIN, Role.PROVINSI)
@@ -86,10 +101,16 @@ async def list_kampung(
     active: bool | None = True,
     updated_since: Annotated[dt.datetime | None, Query(description="only those changed after this instant")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
 ) -> KampungPage:
     """Kampung KB under a region, by id; filter by current tier and percontohan; `next_cursor` pages on."""
     return await service.list_kampung(
-        session, wilayah=wilayah, tier=tier, percontohan=percontohan, active=active,
-        updated_since=updated_since, limit=limit, cursor=cursor,
+        session,
+        wilayah=wilayah,
+        tier=tier,
+        percontohan=percontohan,
+        active=active,
+        updated_since=updated_since,
+        limit=limit,
+        cursor=cursor,
     )

@@ -1,10 +1,16 @@
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kampungkb_shared.codes import FormationCriterion, Tier
+
+BIGINT_MAX = 2**63 - 1
+
+KampungId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the Kampung KB's id")]
+"""A Kampung KB id in a path: a positive bigint, so that no out-of-range number reaches the database."""
 
 EARLIEST_FORMATION = dt.date(2016, 1, 1)
 """The programme's launch: the official site refuses an earlier tanggal pencanangan."""

@@ -48,7 +48,9 @@ async def create_kampung(session: AsyncSession, *, data: KampungCreate, principa
     desa = await session.get(Wilayah, data.desa_code)
     if desa is None or desa.level != "desa":
         found = "not a known region" if desa is None else f"a {desa.level}"
-        raise Unprocessable.field(["body", "desa_code"], f"must be a desa or kelurahan code; {data.desa_code} is {found}")
+        raise Unprocessable.field(
+            ["body", "desa_code"], f"must be a desa or kelurahan code; {data.desa_code} is {found}"
+        )
     provinsi, kabupaten, kecamatan = ancestors(data.desa_code)
     kampung = Kampung(
         **data.model_dump(),

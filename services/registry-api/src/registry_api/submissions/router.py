@@ -2,10 +2,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
 from kampungkb_shared.periods import parse_period
-
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.models import Classification
@@ -13,6 +13,7 @@ from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import WriteOutcome
 from registry_api.db import SessionDep
 from registry_api.etags import etag
+from registry_api.kampung.schemas import KampungId
 from registry_api.kampung.service import get_kampung
 from registry_api.outbox.relay import deliver_after_commit
 from registry_api.settings import Settings
@@ -83,7 +84,7 @@ async def _put(
     module: Module,
     payload: ModulePayload,
     *,
-    kampung_id: int,
+    kampung_id: KampungId,
     period: dt.date,
     session: SessionDep,
     principal: WriterDep,
@@ -117,7 +118,7 @@ async def _put(
 
 @router.put("/{kampung_id}/profil/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
 async def put_profil(
-    kampung_id: int,
+    kampung_id: KampungId,
     period: WritablePeriodDep,
     payload: ProfilPayload,
     session: SessionDep,
@@ -146,7 +147,7 @@ async def put_profil(
 
 @router.put("/{kampung_id}/kependudukan/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
 async def put_kependudukan(
-    kampung_id: int,
+    kampung_id: KampungId,
     period: WritablePeriodDep,
     payload: KependudukanPayload,
     session: SessionDep,
@@ -175,7 +176,7 @@ async def put_kependudukan(
 
 @router.put("/{kampung_id}/kkbpk/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
 async def put_kkbpk(
-    kampung_id: int,
+    kampung_id: KampungId,
     period: WritablePeriodDep,
     payload: KkbpkPayload,
     session: SessionDep,
@@ -204,7 +205,7 @@ async def put_kkbpk(
 
 @router.get("/{kampung_id}/submissions", response_model=SubmissionPage)
 async def list_submissions(
-    kampung_id: int,
+    kampung_id: KampungId,
     session: SessionDep,
     principal: PrincipalDep,
     updated_since: Annotated[dt.datetime | None, Query(description="only those written after this instant")] = None,
@@ -221,7 +222,7 @@ async def list_submissions(
 
 @router.post("/{kampung_id}/kegiatan", status_code=201, response_model=KegiatanWritten)
 async def create_kegiatan(
-    kampung_id: int,
+    kampung_id: KampungId,
     data: KegiatanCreate,
     session: SessionDep,
     principal: WriterDep,
@@ -248,7 +249,7 @@ async def create_kegiatan(
 
 @router.get("/{kampung_id}/kegiatan", response_model=KegiatanPage)
 async def list_kegiatan(
-    kampung_id: int,
+    kampung_id: KampungId,
     session: SessionDep,
     principal: PrincipalDep,
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
@@ -265,7 +266,7 @@ async def list_kegiatan(
 
 @router.get("/{kampung_id}/{module}/{period}", response_model=SubmissionRead)
 async def get_submission(
-    kampung_id: int,
+    kampung_id: KampungId,
     module: Module,
     period: PeriodDep,
     session: SessionDep,
@@ -281,7 +282,7 @@ async def get_submission(
 
 @router.get("/{kampung_id}/{module}/{period}/revisions", response_model=list[RevisionRead])
 async def list_revisions(
-    kampung_id: int, module: Module, period: PeriodDep, session: SessionDep, principal: PrincipalDep
+    kampung_id: KampungId, module: Module, period: PeriodDep, session: SessionDep, principal: PrincipalDep
 ) -> list[RevisionRead]:
     """Every revision of the submission of exactly this period, newest first, with who wrote it and when."""
     revisions = await service.list_revisions(session, kampung_id=kampung_id, module=module, period=period)
