@@ -7,21 +7,24 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
-from kampungkb_shared.problems import install_problem_handlers
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
+from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from registry_api import health
 from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
 from registry_api.db import create_engine, create_sessionmaker
+from registry_api.imports.router import router as imports_router
+from registry_api.imports.runner import create_runner
 from registry_api.kampung.router import router as kampung_router
 from registry_api.outbox.queue import ReportQueue
 from registry_api.outbox.relay import create_relay
+from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
 from registry_api.wilayah.router import router as wilayah_router
@@ -55,17 +58,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             queue=app.state.report_queue,
         )
         relay_task = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
+    import_task = None
+    if settings.imports_in_api:
+        app.state.import_runner = create_runner(
+            settings,
+            kind="api",
+            sessionmaker=app.state.sessionmaker,
+            classifier=app.state.classifier,
+            queue=app.state.report_queue,
+        )
+        import_task = asyncio.create_task(app.state.import_runner.run(stop_relay), name="import-runner")
     try:
         yield
     finally:
         stop_relay.set()
-        if relay_task is not None:
+        for task in (relay_task, import_task):
+            if task is None:
+                continue
             try:
-                await asyncio.wait_for(relay_task, timeout=5)
+                await asyncio.wait_for(task, timeout=5)
             except TimeoutError:
-                relay_task.cancel()
+                # An import cut short is rolled back; its lease runs out and another claim runs it again.
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+                    await task
         await app.state.report_queue.close()
         await app.state.classifier_http.aclose()
         await app.state.redis.aclose()
@@ -77,7 +93,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kampung KB registry", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    for router in (health.router, wilayah_router, kampung_router, submissions_router, classification_router):
+    install_problem_docs(app)
+    routers: tuple[APIRouter, ...] = (
+        health.router,
+        wilayah_router,
+        kampung_router,
+        submissions_router,
+        classification_router,
+        imports_router,
+    )
+    routers += (reports_router,)
+    for router in routers:
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
         app, endpoint="/metrics", include_in_schema=False

@@ -3,6 +3,7 @@
 from registry_api.auth.models import ApiKey
 from registry_api.classifications.models import Classification
 from registry_api.db import Base
+from registry_api.imports.models import ImportChunk, ImportJob
 from registry_api.kampung.models import Kampung
 from registry_api.outbox.models import OutboxEvent
 from registry_api.reports.models import ReportAggregate, ReportPeriod, Target
@@ -13,6 +14,8 @@ __all__ = [
     "ApiKey",
     "Base",
     "Classification",
+    "ImportChunk",
+    "ImportJob",
     "Kampung",
     "Kegiatan",
     "OutboxEvent",

@@ -3,9 +3,10 @@
 from functools import lru_cache
 from typing import Annotated
 
-from kampungkb_shared.settings import DatabaseSettings, RedisSettings
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
+
+from kampungkb_shared.settings import DatabaseSettings, RedisSettings
 
 
 class Settings(DatabaseSettings, RedisSettings):
@@ -39,6 +40,21 @@ class Settings(DatabaseSettings, RedisSettings):
     report_defer_s: float = 0.3
     """Report jobs are deferred this long so that a burst of writes in one kabupaten becomes one refresh."""
     worker_metrics_port: int = 9101
+    imports_in_api: bool = True
+    """Run import jobs in the API process too, beside `registry-api worker` (both claim jobs with a lease)."""
+    import_poll_s: float = 1.0
+    import_lease_s: float = 30.0
+    """A running job's lease, renewed every third of it; a job whose lease ran out is claimed again."""
+    import_max_attempts: int = 3
+    """A job claimed this many times without finishing fails with the reason of its last attempt."""
+    import_chunk_bytes: int = 1_048_576
+    """Bodies are stored in PostgreSQL in chunks of about this size while the request streams."""
+    import_classifier_chunk: int = 5_000
+    import_classifier_concurrency: int = 2
+    """Classifier batch calls an import makes at once (each up to `import_classifier_chunk` snapshots)."""
+    import_classifier_budget_s: float = 120.0
+    import_test_phase_sleep_s: float = 0.0
+    """Tests only: `pg_sleep` this long between an import's phases, inside its transaction, to kill it midway."""
 
     @field_validator("rulesets", "cors_origins", mode="before")
     @classmethod

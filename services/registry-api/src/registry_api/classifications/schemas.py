@@ -2,7 +2,6 @@ import datetime as dt
 from typing import Literal
 
 from kampungkb_shared.classification import ClassificationResult, Snapshot
-
 from registry_api.classifications.models import Classification
 
 

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kampungkb_shared.classification import BatchItem, BatchRequest, BatchResponse
-from kampungkb_shared.errors import NotFound
-from kampungkb_shared.periods import format_period
+import orjson
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.codes import Tier
+from kampungkb_shared.errors import NotFound
+from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
 from registry_api.classifications.models import Classification
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
@@ -27,7 +27,20 @@ from registry_api.outbox import events
 
 log = logging.getLogger(__name__)
 
-_UPSERT_CHUNK = 1000
+_UPSERT_CHUNK = 5000
+_UPSERT_COLUMNS = ("kampung_id", "period", "ruleset_hash", "tier", "snapshot_hash", "result", "snapshot")
+_UPSERT = text("""
+    INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result, snapshot)
+    SELECT r.kampung_id, r.period, :ruleset, r.ruleset_hash, r.tier, r.snapshot_hash,
+           CAST(r.result AS jsonb), CAST(r.snapshot AS jsonb)
+      FROM unnest(CAST(:kampung_id AS bigint[]), CAST(:period AS date[]), CAST(:ruleset_hash AS text[]),
+                  CAST(:tier AS text[]), CAST(:snapshot_hash AS text[]), CAST(:result AS text[]),
+                  CAST(:snapshot AS text[]))
+           AS r(kampung_id, period, ruleset_hash, tier, snapshot_hash, result, snapshot)
+        ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
+       SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
+           result = excluded.result, snapshot = excluded.snapshot, computed_at = now()
+""")
 
 _STORED_HASHES = text("""
     SELECT c.kampung_id, c.period, c.ruleset, c.snapshot_hash
@@ -63,10 +76,14 @@ async def reclassify(
     earliest: dict[int, dt.date],
     budget_s: float,
     use_breaker: bool = False,
+    chunk: int = 10_000,
+    concurrency: int = 2,
 ) -> Reclassified:
     """Classify every period from each Kampung KB's earliest changed one on, for every rule set; store what changed.
 
-    A snapshot whose hash equals the stored one for a rule set is not sent again.
+    A snapshot whose hash equals the stored one for a rule set is not sent again. Snapshots go out in batch calls of
+    at most `chunk` items, `concurrency` calls at a time (`budget_s` each); answers are stored as they arrive. After
+    the first failed call the remaining calls of that rule set are not made.
     """
     pairs = await periods_to_classify(session, earliest=earliest)
     outcome = Reclassified(pairs=pairs)
@@ -74,59 +91,84 @@ async def reclassify(
         return outcome
     snapshots = await assemble(session, pairs=pairs)
     stored = await _stored_hashes(session, pairs)
-    todo = {
-        ruleset: [snap for snap in snapshots if stored.get((snap.kampung_id, snap.period, ruleset)) != snap.hash]
+    batches = [
+        (ruleset, todo[start : start + chunk])
         for ruleset in rulesets
-    }
-    todo = {ruleset: snaps for ruleset, snaps in todo.items() if snaps}
-    calls = [
-        classifier.classify_batch(_request(ruleset, snaps), budget_s=budget_s, use_breaker=use_breaker)
-        for ruleset, snaps in todo.items()
+        if (todo := [snap for snap in snapshots if stored.get((snap.kampung_id, snap.period, ruleset)) != snap.hash])
+        for start in range(0, len(todo), chunk)
     ]
-    answers = await asyncio.gather(*calls, return_exceptions=True)
-    rows: list[dict[str, Any]] = []
-    for (ruleset, snaps), answer in zip(todo.items(), answers, strict=True):
-        if isinstance(answer, ClassifierUnavailable):
-            outcome.failed[ruleset] = str(answer)
-            continue
-        if isinstance(answer, BaseException):
-            raise answer
-        rows.extend(_rows(ruleset, snaps, answer))
-    for start in range(0, len(rows), _UPSERT_CHUNK):
-        await _upsert(session, rows[start : start + _UPSERT_CHUNK])
-    outcome.changed = {(row["kampung_id"], row["period"]) for row in rows}
-    if any(row["ruleset"] == primary for row in rows):
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def call(ruleset: str, snaps: list[SnapshotRow]) -> tuple[str, list[SnapshotRow], dict[str, Any] | None]:
+        async with gate:
+            if ruleset in outcome.failed:
+                return ruleset, snaps, None
+            try:
+                answer = await classifier.classify_batch_raw(
+                    _request_body(ruleset, snaps), budget_s=budget_s, use_breaker=use_breaker
+                )
+            except ClassifierUnavailable as exc:
+                outcome.failed.setdefault(ruleset, str(exc))
+                return ruleset, snaps, None
+            return ruleset, snaps, answer
+
+    tasks = [asyncio.ensure_future(call(ruleset, snaps)) for ruleset, snaps in batches]
+    primary_stored = False
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            ruleset, snaps, answer = await next_done
+            if answer is None:
+                continue
+            try:
+                changed = await _store(session, ruleset, snaps, answer)
+            except ClassifierUnavailable as exc:
+                outcome.failed.setdefault(ruleset, str(exc))
+                continue
+            outcome.changed.update(changed)
+            primary_stored = primary_stored or (ruleset == primary and bool(changed))
+    finally:
+        for task in tasks:
+            task.cancel()
+    if primary_stored:
         await session.execute(_REFRESH_TIER, {"ruleset": primary, "ids": sorted({k for k, _ in outcome.changed})})
     return outcome
 
 
-def _request(ruleset: str, snaps: list[SnapshotRow]) -> BatchRequest:
-    items = [
-        BatchItem.model_validate({"id": index, "period": format_period(snap.period), "snapshot": snap.snapshot})
+def _request_body(ruleset: str, snaps: list[SnapshotRow]) -> bytes:
+    # The snapshots are JSON text from PostgreSQL already: the body is assembled, not serialised again.
+    items = ",".join(
+        f'{{"id":{index},"period":"{format_period(snap.period)}","snapshot":{snap.snapshot}}}'
         for index, snap in enumerate(snaps)
-    ]
-    return BatchRequest(ruleset=ruleset, items=items)
+    )
+    return f'{{"ruleset":{orjson.dumps(ruleset).decode()},"items":[{items}]}}'.encode()
 
 
-def _rows(ruleset: str, snaps: list[SnapshotRow], answer: BatchResponse) -> list[dict[str, Any]]:
-    for error in answer.errors:
-        log.error("classifier refused snapshot %s under %s: %s", error.id, ruleset, error.errors)
-    rows = []
-    for result in answer.results:
-        snap = snaps[int(result.id)]
-        rows.append(
-            {
-                "kampung_id": snap.kampung_id,
-                "period": snap.period,
-                "ruleset": ruleset,
-                "ruleset_hash": result.ruleset_hash,
-                "tier": result.tier.value,
-                "snapshot_hash": snap.hash,
-                "result": result.model_dump(mode="json", exclude={"id", "index"}),
-                "snapshot": snap.snapshot,
-            }
-        )
-    return rows
+async def _store(
+    session: AsyncSession, ruleset: str, snaps: list[SnapshotRow], answer: dict[str, Any]
+) -> set[tuple[int, dt.date]]:
+    """Upsert the results of one batch answer in set-based statements; returns the (Kampung KB, period) stored."""
+    for error in answer["errors"]:
+        log.error("classifier refused snapshot %s under %s: %s", error.get("id"), ruleset, error.get("errors"))
+    columns: dict[str, list[Any]] = {name: [] for name in _UPSERT_COLUMNS}
+    for result in answer["results"]:
+        try:
+            snap = snaps[int(result.pop("id"))]
+            result.pop("index", None)
+            tier = Tier(result["tier"]).value
+            ruleset_hash = str(result["ruleset_hash"])
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc!r}") from exc
+        for name, value in zip(
+            _UPSERT_COLUMNS,
+            (snap.kampung_id, snap.period, ruleset_hash, tier, snap.hash, orjson.dumps(result).decode(), snap.snapshot),
+            strict=True,
+        ):
+            columns[name].append(value)
+    count = len(columns["kampung_id"])
+    for start in range(0, count, _UPSERT_CHUNK):
+        params = {name: values[start : start + _UPSERT_CHUNK] for name, values in columns.items()}
+        await session.execute(_UPSERT, {**params, "ruleset": ruleset})
+    return set(zip(columns["kampung_id"], columns["period"], strict=True))
 
 
 async def _stored_hashes(
@@ -135,23 +177,6 @@ async def _stored_hashes(
     params = {"ids": [k for k, _ in pairs], "periods": [p for _, p in pairs]}
     result = await session.execute(_STORED_HASHES, params)
     return {(row.kampung_id, row.period, row.ruleset): row.snapshot_hash for row in result}
-
-
-async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    statement = insert(Classification).values(rows)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[Classification.kampung_id, Classification.period, Classification.ruleset],
-        set_={
-            "ruleset_hash": excluded.ruleset_hash,
-            "tier": excluded.tier,
-            "snapshot_hash": excluded.snapshot_hash,
-            "result": excluded.result,
-            "snapshot": excluded.snapshot,
-            "computed_at": text("now()"),
-        },
-    )
-    await session.execute(statement)
 
 
 @dataclass

@@ -2,13 +2,12 @@
 
 A snapshot holds, per module, the newest submission at or before the period, and the distinct partner
 institutions of the Kampung KB's activities up to the end of the period with their latest activity date.
+PostgreSQL builds each snapshot as JSON text and its hash (SHA-256 of that text; `jsonb` output is canonical),
+so that thousands of snapshots go to the classifier and back into `classification` without a Python round trip.
 """
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,22 +26,35 @@ _PERIODS_FROM = text("""
     ORDER BY 1, 2
 """)
 
-_IN_FORCE = """(SELECT s.payload FROM submission s
-     WHERE s.kampung_id = p.kampung_id AND s.module = '{module}' AND s.period <= p.period
-     ORDER BY s.period DESC LIMIT 1)"""
-
-_SNAPSHOTS = text(f"""
-    SELECT p.kampung_id, p.period,
-           {_IN_FORCE.format(module="profil")} AS profil,
-           {_IN_FORCE.format(module="kependudukan")} AS kependudukan,
-           {_IN_FORCE.format(module="kkbpk")} AS kkbpk,
-           (SELECT coalesce(jsonb_agg(jsonb_build_object('code', x.code, 'last_activity', x.last_activity)
-                                      ORDER BY x.code), '[]'::jsonb)
-              FROM (SELECT partner AS code, max(k.date) AS last_activity
-                      FROM kegiatan k CROSS JOIN unnest(k.partners) AS partner
-                     WHERE k.kampung_id = p.kampung_id AND k.date < p.period + interval '1 month'
-                     GROUP BY partner) AS x) AS partners
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS p(kampung_id, period)
+# Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per pair lets the planner walk the
+# (module, period) index and filter on the Kampung KB, which is quadratic for a whole province at once.
+_SNAPSHOTS = text("""
+    WITH p AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS p(kampung_id, period)),
+    in_force AS (
+        SELECT DISTINCT ON (p.kampung_id, p.period, s.module) p.kampung_id, p.period, s.module, s.payload
+          FROM p JOIN submission s ON s.kampung_id = p.kampung_id AND s.period <= p.period
+         ORDER BY p.kampung_id, p.period, s.module, s.period DESC
+    ),
+    modules AS (
+        SELECT kampung_id, period, jsonb_object_agg(module, payload) AS by_module
+          FROM in_force GROUP BY kampung_id, period
+    ),
+    snapshots AS (
+        SELECT p.kampung_id, p.period, jsonb_build_object(
+               'profil', m.by_module->'profil',
+               'kependudukan', m.by_module->'kependudukan',
+               'kkbpk', m.by_module->'kkbpk',
+               'partners', (SELECT coalesce(jsonb_agg(
+                                   jsonb_build_object('code', x.code, 'last_activity', x.last_activity)
+                                   ORDER BY x.code), '[]'::jsonb)
+                  FROM (SELECT partner AS code, max(k.date) AS last_activity
+                          FROM kegiatan k CROSS JOIN unnest(k.partners) AS partner
+                         WHERE k.kampung_id = p.kampung_id AND k.date < p.period + interval '1 month'
+                         GROUP BY partner) AS x)) AS snap
+          FROM p LEFT JOIN modules m ON m.kampung_id = p.kampung_id AND m.period = p.period
+    )
+    SELECT kampung_id, period, snap::text AS snapshot, encode(sha256(convert_to(snap::text, 'UTF8')), 'hex') AS hash
+      FROM snapshots
 """)
 
 
@@ -50,17 +62,10 @@ _SNAPSHOTS = text(f"""
 class SnapshotRow:
     kampung_id: int
     period: dt.date
-    snapshot: dict[str, Any]
-
-    @property
-    def hash(self) -> str:
-        return snapshot_hash(self.snapshot)
-
-
-def snapshot_hash(snapshot: dict[str, Any]) -> str:
-    """SHA-256 of the snapshot's canonical JSON."""
-    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    snapshot: str
+    """The snapshot as JSON text (`profil`, `kependudukan`, `kkbpk`, `partners`)."""
+    hash: str
+    """SHA-256 of `snapshot`: an unchanged snapshot is not classified again."""
 
 
 async def periods_to_classify(session: AsyncSession, *, earliest: dict[int, dt.date]) -> list[tuple[int, dt.date]]:
@@ -78,16 +83,4 @@ async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -
         return []
     params = {"ids": [k for k, _ in pairs], "periods": [p for _, p in pairs]}
     rows = await session.execute(_SNAPSHOTS, params)
-    return [
-        SnapshotRow(
-            kampung_id=row.kampung_id,
-            period=row.period,
-            snapshot={
-                "profil": row.profil,
-                "kependudukan": row.kependudukan,
-                "kkbpk": row.kkbpk,
-                "partners": row.partners,
-            },
-        )
-        for row in rows
-    ]
+    return [SnapshotRow(row.kampung_id, row.period, row.snapshot, row.hash) for row in rows]

@@ -9,12 +9,12 @@
 import datetime as dt
 from collections.abc import Iterable
 
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from kampungkb_shared.jobs import RefreshRegionChain
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import format_period
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from registry_api.outbox.models import OutboxEvent
 
 CLASSIFY = "classify"
@@ -26,6 +26,22 @@ async def add_classify(session: AsyncSession, *, kampung_id: int, period: dt.dat
     payload = {"kampung_id": kampung_id, "period": format_period(period)}
     await session.execute(
         insert(OutboxEvent).values(topic=CLASSIFY, key=str(kampung_id), payload=payload, request_id=request_id.get())
+    )
+
+
+async def add_classify_many(session: AsyncSession, *, earliest: dict[int, dt.date]) -> None:
+    """One `classify` event per Kampung KB (from its period on), in one statement: a bulk import's fallback."""
+    if not earliest:
+        return
+    ids = sorted(earliest)
+    await session.execute(
+        text("""
+            INSERT INTO outbox (topic, key, payload, request_id)
+            SELECT :topic, e.kampung_id::text,
+                   jsonb_build_object('kampung_id', e.kampung_id, 'period', to_char(e.period, 'YYYY-MM')), :rid
+              FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS e(kampung_id, period)
+        """),
+        {"topic": CLASSIFY, "ids": ids, "periods": [earliest[i] for i in ids], "rid": request_id.get()},
     )
 
 

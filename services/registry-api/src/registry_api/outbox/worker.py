@@ -1,4 +1,4 @@
-"""`registry-api worker`: the outbox relay as a process of its own, with Prometheus metrics on a port."""
+"""`registry-api worker`: the outbox relay and the import job runner as a process, with Prometheus metrics on a port."""
 
 import asyncio
 import logging
@@ -9,6 +9,7 @@ from prometheus_client import start_http_server
 
 from registry_api.classifications.client import create_classifier
 from registry_api.db import create_engine, create_sessionmaker
+from registry_api.imports.runner import create_runner
 from registry_api.outbox.queue import ReportQueue
 from registry_api.outbox.relay import create_relay
 from registry_api.settings import Settings
@@ -17,23 +18,23 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings) -> None:
-    """Relay outbox events until SIGTERM or SIGINT."""
+    """Relay outbox events and run import jobs until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    engine = create_engine(settings.database_url, pool_size=2)
+    engine = create_engine(settings.database_url, pool_size=3)
     queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     try:
         async with httpx.AsyncClient(base_url=settings.classifier_url) as http:
             await queue.open()
-            relay = create_relay(
-                settings,
-                sessionmaker=create_sessionmaker(engine),
-                classifier=create_classifier(http, settings),
-                queue=queue,
+            sessionmaker = create_sessionmaker(engine)
+            classifier = create_classifier(http, settings)
+            relay = create_relay(settings, sessionmaker=sessionmaker, classifier=classifier, queue=queue)
+            runner = create_runner(
+                settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue
             )
-            await relay.run(stop)
+            await asyncio.gather(relay.run(stop), runner.run(stop))
     finally:
         await queue.close()
         await engine.dispose()

@@ -3,10 +3,10 @@
 import datetime as dt
 from collections.abc import Sequence
 
-from kampungkb_shared.errors import Unprocessable
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.errors import Unprocessable
 from registry_api.auth.service import Principal
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import WriteOutcome, classify_after_write

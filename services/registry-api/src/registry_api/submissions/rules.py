@@ -10,6 +10,13 @@
 """
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import Poktan
 from kampungkb_shared.errors import FieldError, Unprocessable
@@ -21,90 +28,114 @@ from kampungkb_shared.modules import (
     cross_module_errors,
 )
 from kampungkb_shared.periods import format_period
-from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from registry_api.submissions.models import Submission
 from registry_api.submissions.schemas import Module, ModulePayload
+
+
+@dataclass(frozen=True)
+class Write:
+    """One submission about to be stored: the Kampung KB, the period and the validated payload."""
+
+    kampung_id: int
+    period: dt.date
+    payload: ModulePayload
 
 
 async def check_cross_module(
     session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date, payload: ModulePayload
 ) -> None:
     """Raise a 422 listing every violation, each with `loc` naming the field of the written payload."""
-    if isinstance(payload, KkbpkPayload):
-        errors = await _kkbpk_errors(session, kampung_id=kampung_id, period=period, kkbpk=payload)
-    elif isinstance(payload, KependudukanPayload):
-        errors = [
-            error
-            for kkbpk_period, kkbpk in await _governed_kkbpk(
-                session, kampung_id=kampung_id, module=module, period=period
-            )
-            for error in _kependudukan_conflicts(payload, kkbpk, kkbpk_period)
-        ]
-    else:
-        errors = [
-            error
-            for kkbpk_period, kkbpk in await _governed_kkbpk(
-                session, kampung_id=kampung_id, module=module, period=period
-            )
-            for error in _poktan_absent(payload, kkbpk, loc=["body", "poktan"], kkbpk_period=kkbpk_period)
-        ]
+    [errors] = await cross_module_violations(
+        session, module=module, writes=[Write(kampung_id=kampung_id, period=period, payload=payload)]
+    )
     if errors:
         detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
         raise Unprocessable(detail, errors=errors)
 
 
-async def _in_force(session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date) -> Submission | None:
-    query = (
-        select(Submission)
-        .where(Submission.kampung_id == kampung_id, Submission.module == module, Submission.period <= period)
-        .order_by(Submission.period.desc())
-        .limit(1)
+async def cross_module_violations(
+    session: AsyncSession, *, module: Module, writes: Sequence[Write]
+) -> list[list[FieldError]]:
+    """The violations of each write (same order), `loc` starting with `body`; what is in force is read in one query.
+
+    Writes of one call are checked against what is stored, not against each other: a bulk caller passes at most one
+    write per Kampung KB and period.
+    """
+    if not writes:
+        return []
+    params = {"ids": [w.kampung_id for w in writes], "periods": [w.period for w in writes]}
+    if module is Module.KKBPK:
+        rows = {row.i: row for row in await session.execute(_IN_FORCE_FOR_KKBPK, params)}
+        return [_kkbpk_errors(write, rows.get(index)) for index, write in enumerate(writes, start=1)]
+    governed: dict[int, list[tuple[dt.date, KkbpkPayload]]] = defaultdict(list)
+    for row in await session.execute(_GOVERNED_KKBPK, {**params, "module": module.value}):
+        governed[row.i].append((row.period, KkbpkPayload.model_validate(row.payload)))
+    results = []
+    for index, write in enumerate(writes, start=1):
+        payload = write.payload
+        if isinstance(payload, KependudukanPayload):
+            errors = [
+                error
+                for kkbpk_period, kkbpk in governed[index]
+                for error in _kependudukan_conflicts(payload, kkbpk, kkbpk_period)
+            ]
+        elif isinstance(payload, ProfilPayload):
+            errors = [
+                error
+                for kkbpk_period, kkbpk in governed[index]
+                for error in _poktan_absent(payload, kkbpk, loc=["body", "poktan"], kkbpk_period=kkbpk_period)
+            ]
+        else:
+            raise TypeError(f"a {type(payload).__name__} is not a {module} payload")
+        results.append(errors)
+    return results
+
+
+# Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per write lets the planner walk the
+# (module, period) index and filter on the Kampung KB, which is quadratic for thousands of writes at once.
+_IN_FORCE_FOR_KKBPK = text("""
+    WITH w AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[]))
+                             WITH ORDINALITY AS w(kampung_id, period, i)),
+    f AS (
+        SELECT DISTINCT ON (w.i, s.module) w.i, s.module, s.period, s.payload
+          FROM w JOIN submission s
+            ON s.kampung_id = w.kampung_id AND s.module IN ('kependudukan', 'profil') AND s.period <= w.period
+         ORDER BY w.i, s.module, s.period DESC
     )
-    return await session.scalar(query)
+    SELECT w.i, k.period AS kependudukan_period, k.payload AS kependudukan,
+           p.period AS profil_period, p.payload AS profil
+      FROM w LEFT JOIN f k ON k.i = w.i AND k.module = 'kependudukan'
+             LEFT JOIN f p ON p.i = w.i AND p.module = 'profil'
+""")
+
+# The stored kkbpk whose `module` in force would be the one written at the write's period: from that period up to
+# (not including) the next submission of the same module.
+_GOVERNED_KKBPK = text("""
+    SELECT w.i, s.period, s.payload
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) WITH ORDINALITY AS w(kampung_id, period, i)
+      JOIN submission s ON s.kampung_id = w.kampung_id AND s.module = 'kkbpk' AND s.period >= w.period
+     WHERE NOT EXISTS (SELECT 1 FROM submission n
+                        WHERE n.kampung_id = w.kampung_id AND n.module = :module
+                          AND n.period > w.period AND n.period <= s.period)
+     ORDER BY w.i, s.period
+""")
 
 
-async def _kkbpk_errors(
-    session: AsyncSession, *, kampung_id: int, period: dt.date, kkbpk: KkbpkPayload
-) -> list[FieldError]:
-    kependudukan = await _in_force(session, kampung_id=kampung_id, module=Module.KEPENDUDUKAN, period=period)
-    if kependudukan is None:
-        msg = f"no kependudukan in force for {format_period(period)}: submit the kependudukan (PUS) first"
+def _kkbpk_errors(write: Write, in_force: Row[Any] | None) -> list[FieldError]:
+    assert isinstance(write.payload, KkbpkPayload)
+    kkbpk = write.payload
+    if in_force is None or in_force.kependudukan is None:
+        msg = f"no kependudukan in force for {format_period(write.period)}: submit the kependudukan (PUS) first"
         return [FieldError(loc=["body", "kb_users"], msg=msg)]
-    source = f"the kependudukan of {format_period(kependudukan.period)}"
+    source = f"the kependudukan of {format_period(in_force.kependudukan_period)}"
     errors = [
         FieldError(loc=["body", *error.loc[1:]], msg=f"{error.msg} ({source})")
-        for error in cross_module_errors(KependudukanPayload.model_validate(kependudukan.payload), kkbpk)
+        for error in cross_module_errors(KependudukanPayload.model_validate(in_force.kependudukan), kkbpk)
     ]
-    profil = await _in_force(session, kampung_id=kampung_id, module=Module.PROFIL, period=period)
-    if profil is not None:
+    if in_force.profil is not None:
         errors += _poktan_absent(
-            ProfilPayload.model_validate(profil.payload), kkbpk, loc=None, profil_period=profil.period
+            ProfilPayload.model_validate(in_force.profil), kkbpk, loc=None, profil_period=in_force.profil_period
         )
     return errors
-
-
-async def _governed_kkbpk(
-    session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date
-) -> list[tuple[dt.date, KkbpkPayload]]:
-    """The stored kkbpk whose `module` in force would be the one written at `period`."""
-    next_period = (
-        select(func.min(Submission.period))
-        .where(Submission.kampung_id == kampung_id, Submission.module == module, Submission.period > period)
-        .scalar_subquery()
-    )
-    query = (
-        select(Submission.period, Submission.payload)
-        .where(
-            Submission.kampung_id == kampung_id,
-            Submission.module == Module.KKBPK,
-            Submission.period >= period,
-            or_(next_period.is_(None), Submission.period < next_period),
-        )
-        .order_by(Submission.period)
-    )
-    return [(row.period, KkbpkPayload.model_validate(row.payload)) for row in await session.execute(query)]
 
 
 def _kependudukan_conflicts(

@@ -2,11 +2,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from kampungkb_shared.codes import ActivityTarget, FamilyFunction, Instansi
 from kampungkb_shared.inpres import InpresKegiatan
 from kampungkb_shared.modules import CodeList, KependudukanPayload, KkbpkPayload, ProfilPayload
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from registry_api.classifications.schemas import ClassificationRead
 
 EARLIEST_DATE = dt.date(2016, 1, 1)

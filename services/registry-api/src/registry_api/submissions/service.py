@@ -7,14 +7,14 @@ is computed from a snapshot that includes every earlier write.
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kampungkb_shared.errors import NotFound, PreconditionFailed, Unprocessable
+import orjson
 from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.errors import NotFound, PreconditionFailed, Unprocessable
 from registry_api.auth.service import Principal
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import WriteOutcome, classify_after_write, stored_classification
@@ -25,8 +25,13 @@ from registry_api.submissions.rules import check_cross_module
 from registry_api.submissions.schemas import Module, ModulePayload, SubmissionPage, SubmissionRead
 
 
+def canonical_json(payload: dict[str, object]) -> bytes:
+    """A payload's canonical JSON (sorted keys, no spaces): what `content_hash` hashes, on every write path."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
 def content_hash(payload: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
 async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> Kampung:

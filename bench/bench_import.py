@@ -1,0 +1,261 @@
+"""A national month through the bulk import API, end to end: kampung, profil, kependudukan and kkbpk for every desa.
+
+Run: `uv run python bench/bench_import.py` (part of `make bench`). Generates, with a fixed seed, one Kampung KB in
+every desa/kelurahan of `../shared/data/wilayah.csv` and one month of profil, kependudukan and kkbpk that pass every
+rule; starts embedded PostgreSQL and Redis, the classifier, registry-api, `registry-api worker` and report-worker as
+processes; imports the four files over HTTP one after another; and prints rows per second per phase, the time until
+every affected kabupaten's report is fresh, the time to import the same files again (unchanged), and PostgreSQL's own
+COPY of the same rows into bare tables as the physical limit to compare ingest with.
+"""
+
+import asyncio
+import csv
+import datetime as dt
+import importlib
+import io
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from kampungkb_local.servers import free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import WILAYAH_CSV, local_stack
+
+PERIOD = "2025-06"
+SEED = 20250601
+POKTAN = ["BKB", "BKR", "BKL", "UPPKA", "PIK_R"]
+DENOMINATOR = {
+    "BKB": "families_with_balita",
+    "BKR": "families_with_remaja",
+    "BKL": "families_with_lansia",
+    "UPPKA": "families",
+    "PIK_R": "remaja",
+}
+METHODS = ["KB_IUD", "KB_MOW", "KB_MOP", "KB_KONDOM", "KB_IMPLAN", "KB_SUNTIK", "KB_PIL"]
+REASONS = ["HAMIL", "INGIN_ANAK_SEGERA", "IAT", "TIAL"]
+FUNDING = ["APBN", "APBD", "DANA_DESA", "DONASI_HIBAH_MASYARAKAT", "CSR", "SWADAYA_MASYARAKAT"]
+REGULATIONS = ["SK_GUBERNUR", "SK_BUPATI_WALIKOTA", "SK_KECAMATAN", "SK_KADES_LURAH"]
+DATA_SOURCES = ["PK_PEMUTAKHIRAN_DATA", "DATA_RUTIN_BKKBN", "POTENSI_DESA", "DATA_SEKTORAL", "LAINNYA"]
+OPERATIONAL = ["RAPAT_PERENCANAAN", "RAPAT_KOORDINASI", "SOSIALISASI", "MONEV", "PENYUSUNAN_LAPORAN"]
+FREQUENCIES = ["MINGGUAN", "BULANAN", "TRIWULAN", "SEMESTERAN", "TAHUNAN"]
+PENGARAH = ["KADER", "KETUA_RT_RW", "PERANGKAT_DESA_KELURAHAN", "PKK", "TOGA_TOMA"]
+
+
+def _some(rng: random.Random, codes: list[str], low: int = 0) -> list[str]:
+    return sorted(rng.sample(codes, rng.randint(low, len(codes))), key=codes.index)
+
+
+def _split(rng: random.Random, total: int, codes: list[str]) -> dict[str, int]:
+    chosen = rng.sample(codes, rng.randint(1, len(codes)))
+    cuts = sorted(rng.randint(0, total) for _ in range(len(chosen) - 1))
+    parts = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
+    return dict(zip(chosen, parts, strict=True))
+
+
+def _csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def generate(desa: list[tuple[str, str]]) -> dict[str, bytes]:
+    """The four files, one row per desa, with realistic varied values that pass every rule."""
+    rng = random.Random(SEED)
+    kampung, profil, kependudukan, kkbpk = [], [], [], []
+    first = dt.date(2016, 1, 1).toordinal()
+    for code, name in desa:
+        kampung.append(
+            {
+                "desa_code": code,
+                "name": f"Kampung KB {name.title()}",
+                "formed_on": dt.date.fromordinal(rng.randint(first, dt.date(2025, 5, 31).toordinal())).isoformat(),
+            }
+        )
+        exists = rng.random() < 0.9
+        members = rng.randint(5, 30) if exists else 0
+        trained = rng.randint(0, members)
+        present = _some(rng, POKTAN)
+        pkb = rng.random() < 0.6
+        profil.append(
+            {
+                "desa_code": code,
+                "pokja_exists": str(exists).lower(),
+                "pokja_sk": str(exists and rng.random() < 0.7).lower(),
+                "pokja_members": members,
+                "pokja_trained_members": trained,
+                "pokja_trained": str(trained > 0).lower(),
+                "funding_sources": ";".join(_some(rng, FUNDING)),
+                "poktan": ";".join(present),
+                "facilities": ";".join(_some(rng, ["SEKRETARIAT", "RUMAH_DATAKU"])),
+                "pkb_pendamping": str(pkb).lower(),
+                "pengarah": "" if pkb else rng.choice(PENGARAH),
+                "regulations": ";".join(_some(rng, REGULATIONS)),
+                "rkm": str(rng.random() < 0.5).lower(),
+                "data_sources": ";".join(_some(rng, DATA_SOURCES)),
+                "operational": ";".join(f"{item}:{rng.choice(FREQUENCIES)}" for item in _some(rng, OPERATIONAL)),
+            }
+        )
+        families = rng.randint(80, 1500)
+        population = {
+            "pus": int(families * rng.uniform(0.5, 0.8)),
+            "families": families,
+            "remaja": int(families * rng.uniform(0.3, 0.7)),
+            "families_with_balita": int(families * rng.uniform(0.1, 0.4)),
+            "families_with_remaja": int(families * rng.uniform(0.1, 0.4)),
+            "families_with_lansia": int(families * rng.uniform(0.1, 0.3)),
+        }
+        kependudukan.append({"desa_code": code, **population})
+        users = int(population["pus"] * rng.uniform(0.5, 0.85))
+        row: dict[str, Any] = {"desa_code": code}
+        row.update({p: rng.randint(0, population[DENOMINATOR[p]]) for p in present})
+        row.update(_split(rng, users, METHODS))
+        row.update(_split(rng, population["pus"] - users, REASONS))
+        kkbpk.append(row)
+    profil_columns = list(profil[0])
+    return {
+        "kampung": _csv(["desa_code", "name", "formed_on"], kampung),
+        "profil": _csv(profil_columns, profil),
+        "kependudukan": _csv(list(kependudukan[0]), kependudukan),
+        "kkbpk": _csv(["desa_code", *POKTAN, *METHODS, *REASONS], kkbpk),
+    }
+
+
+def import_file(http: httpx.Client, module: str, body: bytes) -> dict[str, Any]:
+    params = {"module": module} if module == "kampung" else {"module": module, "period": PERIOD}
+    params.setdefault("period", PERIOD)
+    response = http.post("/v1/imports", params=params, content=body, headers={"Content-Type": "text/csv"})
+    response.raise_for_status()
+    url = response.json()["status_url"]
+    while True:
+        job: dict[str, Any] = http.get(url).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.1)
+
+
+def report(module: str, job: dict[str, Any]) -> None:
+    rows = job["rows_total"]
+    timings = job["timings"]
+    phases = "  ".join(
+        f"{phase} {seconds:.2f} s ({rows / seconds:,.0f}/s)" if seconds else f"{phase} -"
+        for phase in ("received", "validated", "loaded", "classified", "reports_queued")
+        if (seconds := timings.get(phase)) is not None or True
+    )
+    counts = (
+        f"ok {job['rows_ok']:,}, failed {job['rows_failed']:,}, inserted {job['rows_inserted']:,}, "
+        f"updated {job['rows_updated']:,}, unchanged {job['rows_unchanged']:,}"
+    )
+    print(f"  {module:<12} {job['status']}: {rows:,} rows in {timings.get('total', 0):.2f} s; {counts}", flush=True)
+    print(f"  {'':<12} {phases}", flush=True)
+    if job["status"] != "succeeded" or job["rows_failed"]:
+        print(f"  {'':<12} reason: {job['reason']}; first errors: {job['errors'][:3]}", flush=True)
+
+
+async def reports_fresh(database_url: str, since: dt.datetime, timeout_s: float) -> float | None:
+    """Wait until every kabupaten with a Kampung KB has aggregates computed after `since`; returns when, or None."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        wanted = await connection.fetchval("SELECT count(DISTINCT kabupaten_code) FROM kampung")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            fresh = await connection.fetchval(
+                """SELECT count(*) FROM (SELECT code FROM report_aggregate
+                     WHERE period = $1 AND level = 'kabupaten' GROUP BY code HAVING min(computed_at) > $2) AS f""",
+                dt.date.fromisoformat(f"{PERIOD}-01"),
+                since,
+            )
+            if fresh >= wanted:
+                return time.monotonic()
+            await asyncio.sleep(0.2)
+        return None
+    finally:
+        await connection.close()
+
+
+async def raw_copy(database_url: str, files: dict[str, bytes]) -> tuple[int, float]:
+    """PostgreSQL's own COPY of the same rows into bare tables of text columns: (rows, seconds)."""
+    connection = await asyncpg.connect(database_url)
+    rows, seconds = 0, 0.0
+    try:
+        for module, body in files.items():
+            header = body.split(b"\n", 1)[0].decode().split(",")
+            columns = ", ".join(f'"{c}" text' for c in header)
+            await connection.execute(f'CREATE TABLE "bench_raw_{module}" ({columns})')
+            started = time.perf_counter()
+            await connection.copy_to_table(f"bench_raw_{module}", source=io.BytesIO(body), format="csv", header=True)
+            seconds += time.perf_counter() - started
+            rows += body.count(b"\n") - 1
+    finally:
+        await connection.close()
+    return rows, seconds
+
+
+def main() -> int:
+    if not WILAYAH_CSV.exists():
+        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+        return 0
+    regions = WILAYAH_CSV.read_bytes()
+    desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
+    started = time.perf_counter()
+    files = generate(desa)
+    print(
+        f"generated {len(desa):,} rows per module in {time.perf_counter() - started:.1f} s "
+        f"({sum(len(b) for b in files.values()) / 1e6:.1f} MB)",
+        flush=True,
+    )
+    services: tuple[str, ...] = ("classifier", "registry-api", "registry-worker")
+    try:
+        importlib.import_module("report_worker.worker")
+        services = (*services, "report-worker")
+    except Exception as exc:  # the report worker may not be finished yet
+        print(f"report freshness skipped: report_worker.worker does not import ({type(exc).__name__}: {exc})")
+    env = {
+        "WORKER_REBUILD_ON_STARTUP": "false",
+        "WORKER_METRICS_PORT": str(free_port()),
+        "REGISTRY_WORKER_METRICS_PORT": str(free_port()),
+        "REGISTRY_IMPORT_POLL_S": "0.2",
+        "REGISTRY_OUTBOX_POLL_S": "0.2",
+    }
+    with local_stack("bench_import", regions_csv=regions, services=services, **env) as stack:
+        with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=300) as http:
+            print(f"first import, period {PERIOD}:", flush=True)
+            since = dt.datetime.now(dt.UTC)
+            began = time.monotonic()
+            jobs = {module: import_file(http, module, body) for module, body in files.items()}
+            imported = time.monotonic()
+            for module, job in jobs.items():
+                report(module, job)
+            total_rows = sum(job["rows_total"] for job in jobs.values())
+            print(f"  all four imported in {imported - began:.1f} s ({total_rows / (imported - began):,.0f} rows/s)")
+            if "report-worker" in services:
+                fresh = asyncio.run(reports_fresh(stack.database_url, since, timeout_s=300))
+                if fresh is None:
+                    print("  reports: not every kabupaten fresh within 300 s")
+                else:
+                    print(f"  end to end, first byte to every kabupaten report fresh: {fresh - began:.1f} s")
+            print("the same files again (unchanged):", flush=True)
+            began = time.monotonic()
+            again = {module: import_file(http, module, body) for module, body in files.items()}
+            for module, job in again.items():
+                report(module, job)
+            print(f"  re-import of all four: {time.monotonic() - began:.1f} s")
+        rows, seconds = asyncio.run(raw_copy(stack.database_url, files))
+        ingest = sum(job["timings"].get("validated", 0) + job["timings"].get("loaded", 0) for job in jobs.values())
+        print(f"PostgreSQL COPY of the same {rows:,} rows into bare tables: {seconds:.2f} s ({rows / seconds:,.0f}/s)")
+        print(
+            f"our ingest (validated + loaded) {ingest:.2f} s ({rows / ingest:,.0f}/s): "
+            f"{ingest / seconds:.1f}x the time of a raw COPY"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

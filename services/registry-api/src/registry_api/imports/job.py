@@ -1,0 +1,347 @@
+"""Running a claimed import job, in ONE transaction from the first row read to the final status.
+
+Rows are read and validated with the shared models, COPY'd into a staging table, addressed (desa -> its active
+Kampung KB, the key's scope), checked with the same rules as a `PUT` (`submissions.rules`), merged with one statement
+per table (revisions kept), classified in batches, and the outbox events and the final status are written, so that
+a crash at any point leaves nothing half done and a retry starts from a clean slate.
+"""
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from kampungkb_shared.periods import current_period, parse_period
+from registry_api.auth.service import WRITERS, Principal, Role
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.service import reclassify
+from registry_api.imports import staging
+from registry_api.imports.formats import ImportModule, as_module_payload
+from registry_api.imports.reading import FileRejected, RowError, parse_csv, parse_ndjson
+from registry_api.imports.schemas import ImportStatus
+from registry_api.outbox import events
+from registry_api.submissions.rules import Write, cross_module_violations
+
+MAX_ERRORS = 1000
+_COPY_BATCH = 10_000
+_RULES_BATCH = 5_000
+_ANALYZE_FROM = 10_000
+
+
+class LeaseLost(Exception):
+    """Another claimer took the job over (this one's lease ran out): this attempt's work is rolled back."""
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    key_id: int
+    actor: str
+    role: str
+    scope: str
+    module: ImportModule
+    period: dt.date | None
+    dry_run: bool
+    format: str
+    attempts: int
+    created_at: dt.datetime
+    received_at: dt.datetime | None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(key_id=self.key_id, name=self.actor, role=Role(self.role), scope=self.scope)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job needs from the process running it."""
+
+    claimer: str
+    classifier: ClassifierClient
+    rulesets: Sequence[str]
+    classifier_chunk: int = 5_000
+    classifier_concurrency: int = 2
+    classifier_budget_s: float = 120.0
+    phase_sleep_s: float = 0.0
+
+
+@dataclass
+class Summary:
+    """The import summary being built: counts, the first errors (by row) and totals by kind, phase timings."""
+
+    rows_total: int = 0
+    rows_unchanged: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    failed_rows: set[int] = field(default_factory=set)
+    errors: list[RowError] = field(default_factory=list)
+    totals: Counter[str] = field(default_factory=Counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    _started: float = field(default_factory=time.monotonic)
+    _phase: float = field(default_factory=time.monotonic)
+
+    @property
+    def rows_failed(self) -> int:
+        return len(self.failed_rows)
+
+    def add(self, error: RowError) -> None:
+        self.failed_rows.add(error.row)
+        self.totals[error.kind] += 1
+        if len(self.errors) < 2 * MAX_ERRORS:
+            self.errors.append(error)
+
+    def phase(self, name: str) -> None:
+        now = time.monotonic()
+        self.timings[name] = round(now - self._phase, 3)
+        self._phase = now
+
+    def row_values(self, *, status: ImportStatus, reason: str | None) -> dict[str, Any]:
+        self.timings["total"] = round(time.monotonic() - self._started, 3)
+        errors = sorted(self.errors, key=lambda e: e.row)[:MAX_ERRORS]
+        return {
+            "status": status.value,
+            "reason": reason,
+            "rows_total": self.rows_total,
+            "rows_ok": self.rows_total - self.rows_failed,
+            "rows_failed": self.rows_failed,
+            "rows_unchanged": self.rows_unchanged,
+            "rows_inserted": self.rows_inserted,
+            "rows_updated": self.rows_updated,
+            "errors": orjson.dumps([e.__dict__ for e in errors]).decode(),
+            "error_totals": orjson.dumps(dict(self.totals)).decode(),
+        }
+
+
+class ImportRejected(Exception):
+    """The file as a whole cannot be imported: the job fails with this reason and nothing is written."""
+
+    def __init__(self, reason: str, summary: Summary) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.summary = summary
+
+
+# --- running -----------------------------------------------------------------------------------------------------
+
+_FINISH = text("""
+    UPDATE import_job
+       SET status = :status, reason = :reason, rows_total = :rows_total, rows_ok = :rows_ok,
+           rows_failed = :rows_failed, rows_unchanged = :rows_unchanged, rows_inserted = :rows_inserted,
+           rows_updated = :rows_updated, errors = CAST(:errors AS jsonb), error_totals = CAST(:error_totals AS jsonb),
+           timings = CAST(:timings AS jsonb), finished_at = clock_timestamp(), claimed_until = NULL
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+_CHUNK = text("SELECT data FROM import_chunk WHERE job_id = :id AND seq = :seq")
+
+
+async def finish(
+    session: AsyncSession,
+    *,
+    job: ClaimedJob,
+    claimer: str,
+    summary: Summary,
+    status: ImportStatus,
+    reason: str | None,
+) -> None:
+    """The final status, only while this claimer still holds the job (else `LeaseLost`); the body is dropped."""
+    if job.received_at is not None:
+        summary.timings["received"] = round((job.received_at - job.created_at).total_seconds(), 3)
+    values = summary.row_values(status=status, reason=reason)
+    params = {**values, "timings": orjson.dumps(summary.timings).decode(), "id": job.id, "claimer": claimer}
+    result = await session.execute(_FINISH, params)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
+    await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
+
+
+async def _chunks(connection: AsyncConnection, job_id: int) -> AsyncIterator[bytes]:
+    seq = 0
+    while (data := (await connection.execute(_CHUNK, {"id": job_id, "seq": seq})).scalar()) is not None:
+        yield data
+        seq += 1
+
+
+async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext) -> list[int]:
+    """Run a claimed job to its end in the caller's transaction; returns the ids of the report events it wrote.
+
+    Raises `ImportRejected` when the file as a whole cannot be imported (the caller rolls back and records it).
+    """
+    connection = await session.connection()
+    summary = Summary()
+    # A crashed runner's backend notices its client is gone within a second, ending its transaction and locks.
+    await connection.execute(
+        text(
+            "SELECT set_config('client_connection_check_interval', '1000', true) "
+            "WHERE current_setting('server_version_num')::int >= 140000"
+        )
+    )
+    await staging.create(connection)
+    await _read_into_staging(connection, job=job, summary=summary)
+    if summary.rows_total >= _ANALYZE_FROM:
+        # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
+        # on statistics of near-empty tables turn every per-row lookup below into a sequential scan.
+        await connection.execute(text("ANALYZE kampung, submission, classification"))
+    await _pause(connection, context)
+    await _check_addresses(connection, job=job, summary=summary)
+    if not job.dry_run:
+        await staging.lock_kampung(connection)
+    await staging.mark_unchanged(connection, job.module, job.period)
+    if job.module.submission_module is not None:
+        await _check_rules(connection, session=session, job=job, summary=summary)
+    states = await staging.counts(connection)
+    summary.rows_unchanged = states.get("unchanged", 0)
+    to_merge = states.get("ok", 0)
+    summary.phase("validated")
+    if summary.rows_failed == summary.rows_total:
+        first = min(summary.errors, key=lambda e: e.row)
+        reason = f"no valid rows: all {summary.rows_total} rows have errors (first: row {first.row} {first.field}: "
+        await finish(
+            session,
+            job=job,
+            claimer=context.claimer,
+            summary=summary,
+            status=ImportStatus.FAILED,
+            reason=f"{reason}{first.message})",
+        )
+        return []
+    if job.dry_run:
+        summary.rows_updated = await staging.would_update(connection, job.module, job.period)
+        summary.rows_inserted = to_merge - summary.rows_updated
+        await finish(
+            session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None
+        )
+        return []
+    await _pause(connection, context)
+    merged = await staging.merge(connection, job.module, job.period, actor=job.actor)
+    summary.rows_inserted, summary.rows_updated = merged.inserted, merged.updated
+    summary.phase("loaded")
+    await _pause(connection, context)
+    changes = await _classify(session, job=job, merged=merged.changed, context=context)
+    summary.phase("classified")
+    await _pause(connection, context)
+    report_ids = await events.add_reports(session, changes=changes)
+    summary.phase("reports_queued")
+    await finish(session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None)
+    return report_ids
+
+
+async def _pause(connection: AsyncConnection, context: JobContext) -> None:
+    if context.phase_sleep_s > 0:
+        await connection.execute(text("SELECT pg_sleep(:s)"), {"s": context.phase_sleep_s})
+
+
+async def _read_into_staging(connection: AsyncConnection, *, job: ClaimedJob, summary: Summary) -> None:
+    parse = parse_csv if job.format == "csv" else parse_ndjson
+    batch: list[tuple[int, str, str, str]] = []
+    last_row = -1
+    try:
+        async for parsed in parse(_chunks(connection, job.id), job.module):
+            for item in parsed:
+                if item.row != last_row:  # the errors of one row arrive together: it counts once
+                    summary.rows_total += 1
+                    last_row = item.row
+                if isinstance(item, RowError):
+                    summary.add(item)
+                else:
+                    batch.append((item.row, item.desa_code, item.payload, item.hash))
+            if len(batch) >= _COPY_BATCH:
+                await staging.copy_rows(connection, batch)
+                batch = []
+    except FileRejected as exc:
+        raise ImportRejected(str(exc), summary) from exc
+    if batch:
+        await staging.copy_rows(connection, batch)
+    if summary.rows_total == 0:
+        raise ImportRejected("no data rows: the file holds no row to import", summary)
+
+
+async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summary: Summary) -> None:
+    """Each row's desa must be a desa/kelurahan with an active Kampung KB (for `kampung`: the desa only) inside the
+    key's scope, and a Kampung KB appears once per file (`kegiatan`: the same activity once)."""
+    principal = job.principal
+    creating = job.module is ImportModule.KAMPUNG
+    seen: dict[tuple[str, str], int] = {}
+    failed: list[int] = []
+    for address in await staging.addresses(connection):
+        error = _address_error(address, principal=principal, creating=creating)
+        if error is None:
+            key = (address.desa_code, address.content_hash if job.module is ImportModule.KEGIATAN else "")
+            if (first := seen.setdefault(key, address.row)) != address.row:
+                what = "the same activity" if job.module is ImportModule.KEGIATAN else "this desa_code"
+                error = (f"{what} appears already at row {first}: one row per Kampung KB", "duplicate")
+        if error is not None:
+            summary.add(RowError(address.row, "desa_code", error[0], error[1]))
+            failed.append(address.row)
+    await staging.fail(connection, failed)
+
+
+def _address_error(address: staging.Address, *, principal: Principal, creating: bool) -> tuple[str, str] | None:
+    code = address.desa_code
+    if address.level != "desa":
+        found = "not a known region" if address.level is None else f"a {address.level}"
+        return f"must be a desa or kelurahan code; {code} is {found}", "unknown_desa"
+    if creating:
+        allowed = principal.covers_region(code)
+    elif address.kampung_id is None:
+        return f"desa {code} has no active Kampung KB: register it first (module kampung)", "no_active_kampung"
+    else:
+        allowed = principal.role in WRITERS and principal.covers_kampung(kampung_id=address.kampung_id, desa_code=code)
+    if not allowed:
+        return f"forbidden: key scope {principal.scope} does not cover {code}", "out_of_scope"
+    return None
+
+
+async def _check_rules(
+    connection: AsyncConnection, *, session: AsyncSession, job: ClaimedJob, summary: Summary
+) -> None:
+    """The rules across modules, the same functions a `PUT` runs, a page of rows (one query each) at a time."""
+    module = job.module.submission_module
+    assert module is not None and job.period is not None
+    after = 0
+    while rows := await staging.page(connection, after=after, limit=_RULES_BATCH):
+        writes = [
+            Write(kampung_id, job.period, as_module_payload(job.module, payload)) for _, kampung_id, payload in rows
+        ]
+        failed = []
+        for (row, _, _), errors in zip(
+            rows, await cross_module_violations(session, module=module, writes=writes), strict=True
+        ):
+            for error in errors:
+                summary.add(RowError(row, ".".join(map(str, error.loc[1:])), error.msg, "cross_module"))
+            if errors:
+                failed.append(row)
+        await staging.fail(connection, failed)
+        after = rows[-1][0]
+
+
+async def _classify(
+    session: AsyncSession, *, job: ClaimedJob, merged: list[staging.Merged], context: JobContext
+) -> set[tuple[dt.date, str]]:
+    """Classify what changed (one batch run for the whole file); returns the (period, kabupaten) reports to refresh.
+
+    When the classifier cannot be reached the import still succeeds: `classify` events leave it to the relay.
+    """
+    if job.module is ImportModule.KAMPUNG:
+        period = job.period or parse_period(current_period())
+        return {(period, m.kabupaten_code) for m in merged}
+    earliest = {m.kampung_id: m.period for m in merged if m.period is not None}
+    kabupaten = {m.kampung_id: m.kabupaten_code for m in merged}
+    outcome = await reclassify(
+        session,
+        classifier=context.classifier,
+        rulesets=context.rulesets,
+        primary=context.rulesets[0],
+        earliest=earliest,
+        budget_s=context.classifier_budget_s,
+        chunk=context.classifier_chunk,
+        concurrency=context.classifier_concurrency,
+    )
+    if outcome.failed:
+        await events.add_classify_many(session, earliest=earliest)
+    return {(period, kabupaten[kampung_id]) for kampung_id, period in outcome.pairs}

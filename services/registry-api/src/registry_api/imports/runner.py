@@ -1,0 +1,222 @@
+"""Claiming and running import jobs: in `registry-api worker` and (by default) in each API process.
+
+A claim is a short transaction: the oldest job that is queued, or running with its lease run out, is taken with
+`FOR UPDATE SKIP LOCKED`, marked running with `attempts + 1`, `claimed_by` and `claimed_until`, and committed. The
+job then runs in a transaction of its own while a side task renews the lease. Its final status is written only
+while `claimed_by` still names this claimer (a fence), in that same transaction. A claimer that dies leaves the job
+running with a lease that runs out; another claim runs it again from the start, until `max_attempts` claims have
+been made, when the job fails with its reason. An unexpected error releases the job for a retry after a backoff.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry_api.classifications.client import ClassifierClient
+from registry_api.imports.formats import ImportModule
+from registry_api.imports.job import ClaimedJob, ImportRejected, JobContext, LeaseLost, Summary, finish, run_job
+from registry_api.imports.schemas import ImportStatus
+from registry_api.outbox.queue import ReportQueue
+from registry_api.outbox.relay import deliver_after_commit
+from registry_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CLAIM = text("""
+    UPDATE import_job j
+       SET status = 'running', attempts = j.attempts + 1, claimed_by = :claimer,
+           claimed_until = clock_timestamp() + :lease * interval '1 second',
+           started_at = coalesce(j.started_at, clock_timestamp())
+     WHERE j.id = (SELECT id FROM import_job
+                    WHERE status IN ('queued', 'running')
+                      AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
+              j.created_at, j.received_at, j.last_error
+""")
+_RENEW = text("""
+    UPDATE import_job SET claimed_until = clock_timestamp() + :lease * interval '1 second'
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+_GIVE_UP = text("""
+    UPDATE import_job SET status = 'failed', reason = :reason, finished_at = clock_timestamp(), claimed_until = NULL
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+_RETRY_LATER = text("""
+    UPDATE import_job SET status = 'queued', last_error = :error, claimed_by = NULL,
+           claimed_until = clock_timestamp() + :delay * interval '1 second'
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+
+
+def claimer_name(kind: str) -> str:
+    """Who claims: the kind of process, its host and pid (shown in `claimed_by`)."""
+    return f"{kind}:{socket.gethostname()[:32]}:{os.getpid()}"
+
+
+@dataclass
+class ImportRunner:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    classifier: ClassifierClient
+    queue: ReportQueue
+    rulesets: list[str]
+    claimer: str
+    poll_s: float = 1.0
+    lease_s: float = 30.0
+    max_attempts: int = 3
+    classifier_chunk: int = 5_000
+    classifier_concurrency: int = 2
+    classifier_budget_s: float = 120.0
+    phase_sleep_s: float = 0.0
+    renew: bool = True
+    """Renew the lease from a second connection while a job runs (off only where sessions share one connection)."""
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def wake(self) -> None:
+        """A job was just committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("import runner %s started", self.claimer)
+        while not stop.is_set():
+            ran = False
+            try:
+                ran = await self.run_once()
+            except Exception:  # a database blip must not end the loop
+                log.exception("import runner pass failed")
+            if not ran:
+                stop_wait = asyncio.ensure_future(stop.wait())
+                wake_wait = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({stop_wait, wake_wait}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in (stop_wait, wake_wait):
+                    waiter.cancel()
+                self._wake.clear()
+        log.info("import runner %s stopped", self.claimer)
+
+    async def run_once(self) -> bool:
+        """Claim one job and run it; False when there was none to claim."""
+        claimed = await self._claim()
+        if claimed is None:
+            return False
+        job, last_error = claimed
+        if job.attempts > self.max_attempts:
+            await self._give_up(job, last_error)
+            return True
+        await self._execute(job)
+        return True
+
+    async def _claim(self) -> tuple[ClaimedJob, str | None] | None:
+        async with self.sessionmaker() as session, session.begin():
+            row = (await session.execute(_CLAIM, {"claimer": self.claimer, "lease": self.lease_s})).first()
+        if row is None:
+            return None
+        data: dict[str, Any] = dict(row._mapping)
+        last_error = data.pop("last_error")
+        return ClaimedJob(**{**data, "module": ImportModule(data["module"])}), last_error
+
+    async def _give_up(self, job: ClaimedJob, last_error: str | None) -> None:
+        last = last_error or "the process running it stopped before it finished (its lease ran out)"
+        reason = f"gave up after {job.attempts - 1} attempts; the last one failed: {last}"
+        log.error("import job %d failed: %s", job.id, reason)
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.claimer, "reason": reason})
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        context = JobContext(
+            claimer=self.claimer,
+            classifier=self.classifier,
+            rulesets=self.rulesets,
+            classifier_chunk=self.classifier_chunk,
+            classifier_concurrency=self.classifier_concurrency,
+            classifier_budget_s=self.classifier_budget_s,
+            phase_sleep_s=self.phase_sleep_s,
+        )
+        renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                report_ids = await run_job(session, job=job, context=context)
+            log.info("import job %d finished", job.id)
+            if report_ids:
+                await deliver_after_commit(self.sessionmaker, self.queue, ids=report_ids)
+        except ImportRejected as exc:
+            log.warning("import job %d failed: %s", job.id, exc.reason)
+            await self._record_rejection(job, exc)
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+        except Exception as exc:
+            log.exception("import job %d attempt %d failed; retried later", job.id, job.attempts)
+            await self._release(job, f"{type(exc).__name__}: {exc}"[:2000])
+        finally:
+            if renewal is not None:
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
+
+    async def _record_rejection(self, job: ClaimedJob, exc: ImportRejected) -> None:
+        with contextlib.suppress(LeaseLost):
+            async with self.sessionmaker() as session, session.begin():
+                await finish(
+                    session,
+                    job=job,
+                    claimer=self.claimer,
+                    summary=_without_loads(exc.summary),
+                    status=ImportStatus.FAILED,
+                    reason=exc.reason,
+                )
+
+    async def _release(self, job: ClaimedJob, error: str) -> None:
+        delay = min(2.0**job.attempts, 60.0)
+        with contextlib.suppress(Exception):
+            async with self.sessionmaker() as session, session.begin():
+                params = {"id": job.id, "claimer": self.claimer, "error": error, "delay": delay}
+                await session.execute(_RETRY_LATER, params)
+
+    async def _renew(self, job_id: int) -> None:
+        interval = max(self.lease_s / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    params = {"id": job_id, "claimer": self.claimer, "lease": self.lease_s}
+                    renewed = (await session.execute(_RENEW, params)).rowcount  # type: ignore[attr-defined]
+                if not renewed:
+                    log.warning("import job %d: lease lost", job_id)
+                    return
+            except Exception as exc:  # the next renewal may succeed; if none does, the lease runs out
+                log.warning("import job %d: lease renewal failed: %s", job_id, exc)
+
+
+def _without_loads(summary: Summary) -> Summary:
+    summary.rows_unchanged = summary.rows_inserted = summary.rows_updated = 0
+    return summary
+
+
+def create_runner(
+    settings: Settings,
+    *,
+    kind: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    classifier: ClassifierClient,
+    queue: ReportQueue,
+) -> ImportRunner:
+    return ImportRunner(
+        sessionmaker=sessionmaker,
+        classifier=classifier,
+        queue=queue,
+        rulesets=list(settings.rulesets),
+        claimer=claimer_name(kind),
+        poll_s=settings.import_poll_s,
+        lease_s=settings.import_lease_s,
+        max_attempts=settings.import_max_attempts,
+        classifier_chunk=settings.import_classifier_chunk,
+        classifier_concurrency=settings.import_classifier_concurrency,
+        classifier_budget_s=settings.import_classifier_budget_s,
+        phase_sleep_s=settings.import_test_phase_sleep_s,
+    )

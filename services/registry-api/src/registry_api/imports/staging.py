@@ -1,0 +1,244 @@
+"""The set-based half of an import: rows COPY'd into a staging table, checked against the registry, then merged.
+
+`import_rows` lives for the job's transaction. `state` moves from `ok` to `failed` (a row error), `unchanged`
+(the same content is stored already) or stays `ok` (to be merged). Each merge is one statement per target table.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry_api.imports.formats import ImportModule
+
+_CREATE = text("""
+    CREATE TEMP TABLE import_rows (
+        row_no integer PRIMARY KEY, desa_code text NOT NULL, payload text NOT NULL, content_hash text NOT NULL,
+        kampung_id bigint, kabupaten_code text, state text NOT NULL DEFAULT 'ok'
+    ) ON COMMIT DROP
+""")
+COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash"]
+
+_RESOLVE = text("""
+    UPDATE import_rows r SET kampung_id = k.id, kabupaten_code = k.kabupaten_code
+      FROM kampung k WHERE k.desa_code = r.desa_code AND k.active
+""")
+_ADDRESSES = text("""
+    SELECT r.row_no, r.desa_code, r.content_hash, r.kampung_id, w.level
+      FROM import_rows r LEFT JOIN wilayah w ON w.code = r.desa_code
+     ORDER BY r.row_no
+""")
+_FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
+_LOCK = text("""
+    SELECT k.id FROM kampung k
+     WHERE k.id IN (SELECT kampung_id FROM import_rows WHERE state = 'ok')
+     ORDER BY k.id FOR NO KEY UPDATE
+""")
+_PAGE = text("""
+    SELECT row_no, kampung_id, payload FROM import_rows
+     WHERE state = 'ok' AND row_no > :after ORDER BY row_no LIMIT :limit
+""")
+_COUNTS = text("SELECT state, count(*) AS n FROM import_rows GROUP BY state")
+
+_KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
+    name text, formed_on date, scope text, rw_dusun_name text, formation_criteria text[], lat float8, lon float8)"""
+_KEGIATAN_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
+    title text, date date, function text, targets text[], partners text[], inpres_kegiatan text)"""
+
+_UNCHANGED = {
+    "submission": text("""
+        UPDATE import_rows r SET state = 'unchanged'
+          FROM submission s
+         WHERE r.state = 'ok' AND s.kampung_id = r.kampung_id AND s.module = :module AND s.period = :period
+           AND s.content_hash = r.content_hash
+    """),
+    ImportModule.KAMPUNG: text(f"""
+        UPDATE import_rows SET state = 'unchanged' WHERE row_no IN (
+            SELECT r.row_no FROM import_rows r CROSS JOIN LATERAL {_KAMPUNG_FIELDS}
+              JOIN kampung k ON k.id = r.kampung_id
+             WHERE r.state = 'ok'
+               AND (k.name, k.formed_on, k.scope, k.rw_dusun_name, CAST(k.formation_criteria AS text[]), k.lat, k.lon)
+                   IS NOT DISTINCT FROM (x.name, x.formed_on, x.scope, x.rw_dusun_name, x.formation_criteria, x.lat,
+                                         x.lon))
+    """),
+    ImportModule.KEGIATAN: text(f"""
+        UPDATE import_rows SET state = 'unchanged' WHERE row_no IN (
+            SELECT r.row_no FROM import_rows r CROSS JOIN LATERAL {_KEGIATAN_FIELDS}
+             WHERE r.state = 'ok' AND EXISTS (
+                   SELECT 1 FROM kegiatan k
+                    WHERE k.kampung_id = r.kampung_id AND k.date = x.date AND k.title = x.title
+                      AND k.function = x.function AND CAST(k.targets AS text[]) = x.targets
+                      AND CAST(k.partners AS text[]) = x.partners
+                      AND k.inpres_kegiatan IS NOT DISTINCT FROM x.inpres_kegiatan))
+    """),
+}
+
+_WOULD_UPDATE = text("""
+    SELECT count(*) FROM import_rows r JOIN submission s
+        ON s.kampung_id = r.kampung_id AND s.module = :module AND s.period = :period
+     WHERE r.state = 'ok'
+""")
+
+# One statement: the submissions (new, or a new revision of a changed one) and their revision rows.
+_MERGE_SUBMISSIONS = text("""
+    WITH merged AS (
+        INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, revision, submitted_by,
+                                     submitted_at)
+        SELECT r.kampung_id, :module, :period, CAST(r.payload AS jsonb), r.content_hash, 1, :actor, now()
+          FROM import_rows r WHERE r.state = 'ok'
+         ORDER BY r.kampung_id
+        ON CONFLICT (kampung_id, module, period) DO UPDATE
+           SET payload = excluded.payload, content_hash = excluded.content_hash, revision = s.revision + 1,
+               submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
+         WHERE s.content_hash IS DISTINCT FROM excluded.content_hash
+        RETURNING s.id, s.kampung_id, s.revision, s.payload, s.submitted_by, s.submitted_at
+    ), revisions AS (
+        INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
+        SELECT id, revision, payload, submitted_by, submitted_at FROM merged
+    )
+    SELECT m.kampung_id, r.kabupaten_code, m.revision = 1 AS inserted
+      FROM merged m JOIN import_rows r ON r.kampung_id = m.kampung_id AND r.state = 'ok'
+""")
+
+_MERGE_KAMPUNG = text(f"""
+    WITH x AS (
+        SELECT r.kampung_id, r.desa_code, x.* FROM import_rows r CROSS JOIN LATERAL {_KAMPUNG_FIELDS}
+         WHERE r.state = 'ok'
+    ), updated AS (
+        UPDATE kampung k
+           SET name = x.name, formed_on = x.formed_on, scope = x.scope, rw_dusun_name = x.rw_dusun_name,
+               formation_criteria = x.formation_criteria, lat = x.lat, lon = x.lon, version = k.version + 1,
+               updated_at = now()
+          FROM x WHERE x.kampung_id = k.id
+        RETURNING k.id, k.kabupaten_code, false AS inserted
+    ), inserted AS (
+        INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on, scope,
+                             rw_dusun_name, formation_criteria, lat, lon, created_by)
+        SELECT x.name, x.desa_code, left(x.desa_code, 8), left(x.desa_code, 5), left(x.desa_code, 2), x.formed_on,
+               x.scope, x.rw_dusun_name, x.formation_criteria, x.lat, x.lon, :actor
+          FROM x WHERE x.kampung_id IS NULL ORDER BY x.desa_code
+        RETURNING id, kabupaten_code, true AS inserted
+    )
+    SELECT id AS kampung_id, kabupaten_code, inserted FROM updated
+    UNION ALL SELECT id, kabupaten_code, inserted FROM inserted
+""")
+
+_MERGE_KEGIATAN = text(f"""
+    INSERT INTO kegiatan (kampung_id, title, date, function, targets, partners, inpres_kegiatan, created_by)
+    SELECT r.kampung_id, x.title, x.date, x.function, x.targets, x.partners, x.inpres_kegiatan, :actor
+      FROM import_rows r CROSS JOIN LATERAL {_KEGIATAN_FIELDS}
+     WHERE r.state = 'ok'
+    RETURNING kampung_id, date
+""")
+
+
+@dataclass(frozen=True)
+class Address:
+    row: int
+    desa_code: str
+    content_hash: str
+    kampung_id: int | None
+    level: str | None
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A Kampung KB the merge changed, the kabupaten it lies in, the earliest period it changed, and how."""
+
+    kampung_id: int
+    kabupaten_code: str
+    period: dt.date | None
+    inserted: bool
+
+
+async def create(connection: AsyncConnection) -> None:
+    # A rolled-back test transaction (savepoints) never commits, so ON COMMIT DROP alone is not enough.
+    await connection.execute(text("DROP TABLE IF EXISTS import_rows"))
+    await connection.execute(_CREATE)
+
+
+async def copy_rows(connection: AsyncConnection, records: list[tuple[int, str, str, str]]) -> None:
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.copy_records_to_table("import_rows", records=records, columns=COPY_COLUMNS)
+
+
+async def addresses(connection: AsyncConnection) -> list[Address]:
+    """Every staged row with the active Kampung KB of its desa (resolved into the table too) and the region level."""
+    await connection.execute(_RESOLVE)
+    # After the resolve: statistics taken while kampung_id was all null make every later join a nested loop.
+    await connection.execute(text("ANALYZE import_rows"))
+    result = await connection.execute(_ADDRESSES)
+    return [Address(row.row_no, row.desa_code, row.content_hash, row.kampung_id, row.level) for row in result]
+
+
+async def fail(connection: AsyncConnection, rows: Sequence[int]) -> None:
+    if rows:
+        await connection.execute(_FAIL, {"rows": list(rows)})
+
+
+async def lock_kampung(connection: AsyncConnection) -> None:
+    """The Kampung KB the rows write to, locked as a `PUT` locks one, so that writes to one Kampung KB serialise."""
+    await connection.execute(_LOCK)
+
+
+async def mark_unchanged(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> None:
+    if module.submission_module is not None:
+        await connection.execute(_UNCHANGED["submission"], {"module": module.value, "period": period})
+    else:
+        await connection.execute(_UNCHANGED[module])
+
+
+async def page(connection: AsyncConnection, *, after: int, limit: int) -> list[tuple[int, int, str]]:
+    result = await connection.execute(_PAGE, {"after": after, "limit": limit})
+    return [(row.row_no, row.kampung_id, row.payload) for row in result]
+
+
+async def counts(connection: AsyncConnection) -> dict[str, int]:
+    return {row.state: int(row.n) for row in await connection.execute(_COUNTS)}
+
+
+async def would_update(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> int:
+    """For a dry run: how many of the rows to merge would replace a stored submission (the rest would be new)."""
+    if module.submission_module is not None:
+        return int((await connection.execute(_WOULD_UPDATE, {"module": module.value, "period": period})).scalar_one())
+    if module is ImportModule.KAMPUNG:
+        query = "SELECT count(*) FROM import_rows WHERE state = 'ok' AND kampung_id IS NOT NULL"
+        return int((await connection.execute(text(query))).scalar_one())
+    return 0
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    changed: list[Merged]
+    """One entry per Kampung KB changed."""
+    inserted: int
+    updated: int
+
+
+async def merge(
+    connection: AsyncConnection, module: ImportModule, period: dt.date | None, *, actor: str
+) -> MergeResult:
+    """Write the `ok` rows: one statement per module (submissions with their revisions, Kampung KB, or kegiatan)."""
+    if module.submission_module is not None or module is ImportModule.KAMPUNG:
+        if module is ImportModule.KAMPUNG:
+            result = await connection.execute(_MERGE_KAMPUNG, {"actor": actor})
+        else:
+            params = {"module": module.value, "period": period, "actor": actor}
+            result = await connection.execute(_MERGE_SUBMISSIONS, params)
+        changed = [Merged(row.kampung_id, row.kabupaten_code, period, row.inserted) for row in result]
+        inserted = sum(1 for m in changed if m.inserted)
+        return MergeResult(changed, inserted=inserted, updated=len(changed) - inserted)
+    earliest: dict[int, dt.date] = {}
+    rows = 0
+    for row in await connection.execute(_MERGE_KEGIATAN, {"actor": actor}):
+        month = row.date.replace(day=1)
+        earliest[row.kampung_id] = min(month, earliest.get(row.kampung_id, month))
+        rows += 1
+    kabupaten = await connection.execute(
+        text("SELECT id, kabupaten_code FROM kampung WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": list(earliest)}
+    )
+    changed = [Merged(row.id, row.kabupaten_code, earliest[row.id], True) for row in kabupaten]
+    return MergeResult(changed, inserted=rows, updated=0)
