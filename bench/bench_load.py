@@ -13,9 +13,9 @@ import sys
 import time
 
 import httpx
-from kampungkb_local.demo import demo_regions, to_csv
-
 from stack import local_stack
+
+from kampungkb_local.demo import demo_regions, to_csv
 
 CLIENTS = 50
 PERIOD = "2025-06"
@@ -73,9 +73,7 @@ async def client(
         started = time.perf_counter()
         response = await request
         elapsed = (time.perf_counter() - started) * 1000
-        timings.setdefault(kind if response.status_code < 400 else f"{kind} {response.status_code}", []).append(
-            elapsed
-        )
+        timings.setdefault(kind if response.status_code < 400 else f"{kind} {response.status_code}", []).append(elapsed)
 
 
 def summary(kind: str, values: list[float], seconds: float) -> str:

@@ -9,9 +9,9 @@ import statistics
 import time
 
 import httpx
-from kampungkb_local.demo import demo_regions, to_csv
-
 from stack import local_stack
+
+from kampungkb_local.demo import demo_regions, to_csv
 
 N = 500
 WARMUP = 30

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
 from registry_api import migrate

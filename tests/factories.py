@@ -4,10 +4,11 @@ import datetime as dt
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from kampungkb_local.demo import demo_regions, to_csv
 from registry_api.auth.service import Role, create_key
 from registry_api.wilayah.service import import_csv
-from sqlalchemy.ext.asyncio import AsyncSession
 
 DEMO_DESA = "99.01.01.2001"
 DEMO_KELURAHAN = "99.71.01.1001"

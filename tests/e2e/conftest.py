@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port
 from registry_api.db import create_engine, create_sessionmaker
-
 from tests.factories import load_demo_regions, make_key
 
 

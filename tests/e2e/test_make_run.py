@@ -38,14 +38,20 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 
 def _start(local_dir: Path, registry_port: int, classifier_port: int) -> subprocess.Popen[str]:
-    env = {
-        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL", "WILAYAH_CSV"}
-    }
-    env.update(KAMPUNGKB_LOCAL_DIR=str(local_dir), REGISTRY_PORT=str(registry_port),
-               CLASSIFIER_PORT=str(classifier_port), LOG_LEVEL="WARNING")
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL", "WILAYAH_CSV"}}
+    env.update(
+        KAMPUNGKB_LOCAL_DIR=str(local_dir),
+        REGISTRY_PORT=str(registry_port),
+        CLASSIFIER_PORT=str(classifier_port),
+        LOG_LEVEL="WARNING",
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "kampungkb_local", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        [sys.executable, "-m", "kampungkb_local", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -75,7 +81,7 @@ def test_run_serves_docs_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
             rest = process.stdout.read()
         assert process.returncode == 0, rest
         assert "nothing left running" in rest
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=10)
         assert alive == [], [p.cmdline() for p in alive]
         postmaster = tmp_path / "local" / "pg" / "postmaster.pid"
         assert not postmaster.exists()

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
-from kampungkb_shared.jobs import REPORT_QUEUE
 
+from kampungkb_shared.jobs import REPORT_QUEUE
 from tests.e2e.conftest import Stack
 from tests.factories import auth, kependudukan_payload, kkbpk_payload
 

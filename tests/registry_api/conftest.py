@@ -6,12 +6,13 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from kampungkb_local import processes
 from kampungkb_local.servers import free_port
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.main import create_app
 from registry_api.settings import Settings
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from registry_api.auth.service import Role
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry_api.auth.service import Role
 from tests.factories import auth, kependudukan_payload, load_demo_regions, make_kampung, make_key, put_module
 
 

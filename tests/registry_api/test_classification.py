@@ -2,10 +2,10 @@
 
 import httpx
 import pytest
-from registry_api.classifications.models import Classification
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry_api.classifications.models import Classification
 from tests.factories import (
     auth,
     kependudukan_payload,

@@ -3,11 +3,11 @@
 import asyncio
 
 import httpx
-from registry_api.classifications.models import Classification
-from registry_api.submissions.models import SubmissionRevision
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry_api.classifications.models import Classification
+from registry_api.submissions.models import SubmissionRevision
 from tests.factories import auth, kependudukan_payload, load_demo_regions, make_kampung, make_key, put_module
 
 RACERS = 12

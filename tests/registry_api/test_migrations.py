@@ -46,7 +46,9 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1)
 
     def compare(connection: Connection) -> list[object]:
-        return list(compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata))
+        return list(
+            compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
+        )
 
     try:
         async with engine.connect() as connection:

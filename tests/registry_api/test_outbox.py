@@ -9,8 +9,11 @@ import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job
-from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
 from prometheus_client import REGISTRY
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.models import Classification
 from registry_api.db import create_engine, create_sessionmaker
@@ -19,9 +22,6 @@ from registry_api.outbox.models import OutboxEvent
 from registry_api.outbox.queue import Enqueued, ReportQueue
 from registry_api.outbox.relay import Relay, deliver_reports
 from registry_api.settings import Settings
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tests.factories import kependudukan_payload, load_demo_regions, make_kampung, make_key, put_module
 from tests.registry_api.conftest import app_client, registry_settings
 

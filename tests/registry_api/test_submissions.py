@@ -5,11 +5,11 @@ from typing import Any
 
 import httpx
 import pytest
-from kampungkb_shared.periods import add_months, format_period
-from registry_api.submissions.models import SubmissionRevision
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.periods import add_months, format_period
+from registry_api.submissions.models import SubmissionRevision
 from tests.factories import (
     auth,
     kependudukan_payload,

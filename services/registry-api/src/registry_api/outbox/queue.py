@@ -9,8 +9,9 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import result_key_prefix
 from arq.jobs import Job, JobStatus
-from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
 from redis.exceptions import RedisError
+
+from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from kampungkb_shared.jobs import RefreshRegionChain
-from kampungkb_shared.observability import request_id
-from kampungkb_shared.periods import parse_period
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kampungkb_shared.jobs import RefreshRegionChain
+from kampungkb_shared.observability import request_id
+from kampungkb_shared.periods import parse_period
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
 from registry_api.outbox import events

@@ -14,30 +14,48 @@ MAX_REPORTED_ERRORS = 1000
 # Every row problem the import looks for, as (field, message, SQL condition over staging row `s`).
 # Row numbers are 1-based data rows (the header is row 0), as a spreadsheet user counts them below the header.
 _ROW_CHECKS: list[tuple[str, str, str]] = [
-    ("level", "must be provinsi, kabupaten, kecamatan or desa",
-     "s.level IS NULL OR s.level NOT IN ('provinsi', 'kabupaten', 'kecamatan', 'desa')"),
-    ("code", "does not have the shape of its level (NN, NN.NN, NN.NN.NN or NN.NN.NN.NNNN)",
-     r"""s.code IS NULL OR NOT (
+    (
+        "level",
+        "must be provinsi, kabupaten, kecamatan or desa",
+        "s.level IS NULL OR s.level NOT IN ('provinsi', 'kabupaten', 'kecamatan', 'desa')",
+    ),
+    (
+        "code",
+        "does not have the shape of its level (NN, NN.NN, NN.NN.NN or NN.NN.NN.NNNN)",
+        r"""s.code IS NULL OR NOT (
             (s.level = 'provinsi' AND s.code ~ '^\d{2}$')
          OR (s.level = 'kabupaten' AND s.code ~ '^\d{2}\.\d{2}$')
          OR (s.level = 'kecamatan' AND s.code ~ '^\d{2}\.\d{2}\.\d{2}$')
          OR (s.level = 'desa' AND s.code ~ '^\d{2}\.\d{2}\.\d{2}\.\d{4}$')
-         OR s.level IS NULL OR s.level NOT IN ('provinsi', 'kabupaten', 'kecamatan', 'desa'))"""),
+         OR s.level IS NULL OR s.level NOT IN ('provinsi', 'kabupaten', 'kecamatan', 'desa'))""",
+    ),
     ("name", "must not be empty", "s.name IS NULL OR btrim(s.name) = ''"),
-    ("kind", "must be kabupaten or kota for a kabupaten, desa or kelurahan for a desa, empty otherwise",
-     """NOT ((s.level = 'kabupaten' AND s.kind IN ('kabupaten', 'kota'))
+    (
+        "kind",
+        "must be kabupaten or kota for a kabupaten, desa or kelurahan for a desa, empty otherwise",
+        """NOT ((s.level = 'kabupaten' AND s.kind IN ('kabupaten', 'kota'))
           OR (s.level = 'desa' AND s.kind IN ('desa', 'kelurahan'))
           OR (s.level IN ('provinsi', 'kecamatan') AND s.kind IS NULL)
-          OR s.level IS NULL OR s.level NOT IN ('provinsi', 'kabupaten', 'kecamatan', 'desa'))"""),
-    ("parent_code", "must be the code without its last segment (empty for a provinsi)",
-     """s.code IS NOT NULL AND s.parent_code IS DISTINCT FROM
-          CASE WHEN position('.' in s.code) = 0 THEN NULL ELSE regexp_replace(s.code, '\\.[^.]*$', '') END"""),
-    ("parent_code", "names a region that is neither in the file nor already loaded",
-     """s.parent_code IS NOT NULL
+          OR s.level IS NULL OR s.level NOT IN ('provinsi', 'kabupaten', 'kecamatan', 'desa'))""",
+    ),
+    (
+        "parent_code",
+        "must be the code without its last segment (empty for a provinsi)",
+        """s.code IS NOT NULL AND s.parent_code IS DISTINCT FROM
+          CASE WHEN position('.' in s.code) = 0 THEN NULL ELSE regexp_replace(s.code, '\\.[^.]*$', '') END""",
+    ),
+    (
+        "parent_code",
+        "names a region that is neither in the file nor already loaded",
+        """s.parent_code IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM wilayah_staging p WHERE p.code = s.parent_code)
-        AND NOT EXISTS (SELECT 1 FROM wilayah w WHERE w.code = s.parent_code)"""),
-    ("code", "appears more than once in the file",
-     "EXISTS (SELECT 1 FROM wilayah_staging d WHERE d.code = s.code AND d.row_no <> s.row_no)"),
+        AND NOT EXISTS (SELECT 1 FROM wilayah w WHERE w.code = s.parent_code)""",
+    ),
+    (
+        "code",
+        "appears more than once in the file",
+        "EXISTS (SELECT 1 FROM wilayah_staging d WHERE d.code = s.code AND d.row_no <> s.row_no)",
+    ),
 ]
 
 
@@ -52,15 +70,21 @@ async def import_csv(session: AsyncSession, body: bytes) -> WilayahImportResult:
     _check_header(body.split(b"\n", 1)[0])
     connection = await session.connection()
     await connection.execute(text("DROP TABLE IF EXISTS wilayah_staging"))
-    await connection.execute(text("""
+    await connection.execute(
+        text("""
         CREATE TEMP TABLE wilayah_staging (
             row_no bigint GENERATED ALWAYS AS IDENTITY, code text, name text, level text, kind text, parent_code text
-        ) ON COMMIT DROP"""))
+        ) ON COMMIT DROP""")
+    )
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     try:
         await raw.copy_to_table(
-            "wilayah_staging", source=_chunks(body), columns=list(CSV_HEADER), format="csv", header=True,
+            "wilayah_staging",
+            source=_chunks(body),
+            columns=list(CSV_HEADER),
+            format="csv",
+            header=True,
             encoding="utf-8",
         )
     except (asyncpg.DataError, asyncpg.BadCopyFileFormatError, asyncpg.CharacterNotInRepertoireError) as exc:
@@ -75,7 +99,9 @@ async def import_csv(session: AsyncSession, body: bytes) -> WilayahImportResult:
             f"{shown[0].msg}",
             errors=shown,
         )
-    counts = (await connection.execute(text("""
+    counts = (
+        await connection.execute(
+            text("""
         WITH upserted AS (
             INSERT INTO wilayah (code, name, level, kind, parent_code)
             SELECT code, btrim(name), level, kind, parent_code FROM wilayah_staging
@@ -88,7 +114,9 @@ async def import_csv(session: AsyncSession, body: bytes) -> WilayahImportResult:
         )
         SELECT (SELECT count(*) FROM wilayah_staging),
                count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-          FROM upserted"""))).one()
+          FROM upserted""")
+        )
+    ).one()
     rows, inserted, updated = int(counts[0]), int(counts[1]), int(counts[2])
     return WilayahImportResult(rows=rows, inserted=inserted, updated=updated, unchanged=rows - inserted - updated)
 
