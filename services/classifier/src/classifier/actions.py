@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from classifier.measures import pct_float8, pct_half_away
-from classifier.ruleset import RuleSet
+from classifier.ruleset import RuleSet, Tables
 
 _COUNTS: dict[str, tuple[str, str, str]] = {
     "i_sumber_dana": ("n_funding_sources", "catat {n} sumber dana lagi", "record {n} more funding source(s)"),
@@ -118,17 +118,30 @@ def _pkb(frm: int, to: int, raw: dict[str, Any], ruleset: RuleSet) -> Any:
     return _action("i_pkb_regulasi", frm, to, text, text_en, "pkb_regulasi", current, target)
 
 
+def _percent_target(name: str, to: int, t: Tables) -> tuple[int, bool]:
+    """The percentage to reach for score `to`, and whether lower is better: the band's nearest edge."""
+    key = (name, to)
+    hit: tuple[int, bool] | None = t.memo_actions.get(key)
+    if hit is None:
+        table = t.bands[name]
+        lower_is_better = table[0] > table[-1]
+        hit = (len(table) - 1 - table[::-1].index(to) if lower_is_better else table.index(to), lower_is_better)
+        t.memo_actions[key] = hit
+    return hit
+
+
 def _percent(name: str, frm: int, to: int, raw: dict[str, Any], ruleset: RuleSet) -> Any:
     measure, label, label_en = _PERCENT[name]
     t = ruleset.tables
-    table = t.bands[name]
+    target, lower_is_better = _percent_target(name, to, t)
     current = raw[measure]
-    shown = "tanpa data" if current is None else f"{current} %"
-    shown_en = "no data" if current is None else f"{current} %"
+    if current is None:
+        shown, shown_en = "tanpa data", "no data"
+    else:
+        shown = shown_en = f"{current} %"
     pct = pct_half_away if t.half_away else pct_float8
     pus, users, mkjp_users, unmet_need = raw["pus"], raw["kb_users"], raw["mkjp_users"], raw["unmet_need"]
-    if table[0] > table[-1]:
-        target = len(table) - 1 - table[::-1].index(to)
+    if lower_is_better:
         text = f"turunkan {label} dari {shown} menjadi paling tinggi {target} %"
         text_en = f"lower {label_en} from {shown_en} to at most {target} %"
         if pus and unmet_need is not None:
@@ -136,7 +149,6 @@ def _percent(name: str, frm: int, to: int, raw: dict[str, Any], ruleset: RuleSet
             text += f": layani {n} PUS IAT/TIAL dengan KB"
             text_en += f": serve {n} PUS who want to delay or stop childbearing (IAT/TIAL) with KB"
     else:
-        target = table.index(to)
         text = f"naikkan {label} dari {shown} menjadi minimal {target} %"
         text_en = f"raise {label_en} from {shown_en} to at least {target} %"
         if name == "o_cpr" and pus and users is not None:
@@ -156,12 +168,39 @@ def _percent(name: str, frm: int, to: int, raw: dict[str, Any], ruleset: RuleSet
     return _action(name, frm, to, text, text_en, measure, current, target)
 
 
+_MEMO_LIMIT = 100_000
+
+
 def phrase(name: str, frm: int, to: int, raw: dict[str, Any], ruleset: RuleSet) -> Any:
-    """The action raising indicator `name` from score `frm` to `to`."""
+    """The action raising indicator `name` from score `frm` to `to`.
+
+    Pokja, PKB/regulasi and count actions depend on a few small values only, and are memoised per rule set
+    (a fresh dict each time); percentage actions quote the raw counts and are phrased each time.
+    """
+    if name in _PERCENT:
+        return _percent(name, frm, to, raw, ruleset)
     if name == "i_pokja":
-        return _pokja(frm, to, raw, ruleset)
-    if name == "i_pkb_regulasi":
-        return _pkb(frm, to, raw, ruleset)
-    if name in _COUNTS:
-        return _count(name, frm, to, raw, ruleset)
-    return _percent(name, frm, to, raw, ruleset)
+        key: tuple[Any, ...] = (
+            name,
+            frm,
+            to,
+            bool(raw["pokja_exists"]),
+            (raw["pokja_members"] or 0) > 0,
+            bool(raw["pokja_trained"]),
+        )
+    elif name == "i_pkb_regulasi":
+        key = (name, frm, to, bool(raw["pkb_pendamping"]), bool(raw["has_regulation"]))
+    else:
+        key = (name, frm, to, raw[_COUNTS[name][0]] or 0)
+    memo = ruleset.tables.memo_actions
+    action = memo.get(key)
+    if action is None:
+        if name == "i_pokja":
+            action = _pokja(frm, to, raw, ruleset)
+        elif name == "i_pkb_regulasi":
+            action = _pkb(frm, to, raw, ruleset)
+        else:
+            action = _count(name, frm, to, raw, ruleset)
+        if len(memo) < _MEMO_LIMIT:
+            memo[key] = action
+    return action.copy()

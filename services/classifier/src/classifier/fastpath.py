@@ -8,6 +8,7 @@ scoring reads (see `classifier.measures`).
 
 import datetime as dt
 import re
+from operator import itemgetter
 from typing import Any
 
 from kampungkb_shared.codes import (
@@ -74,46 +75,45 @@ _valid_dates: set[str] = set()
 _valid_periods: set[str] = set()
 
 
-def _count(value: Any) -> bool:
-    return type(value) is int and value >= 0
-
-
 _INT = frozenset({int})
+_DICT = frozenset({dict})
 _NONE: dict[str, Any] = {}
-
-
-def _code_list(value: Any, allowed: frozenset[str]) -> bool:
-    # Set operations run in C; an unhashable element raises TypeError, which `accept` turns into False.
-    return type(value) is list and len(set(value)) == len(value) and allowed.issuperset(value)
-
-
-def _counts(value: Any, allowed: frozenset[str]) -> bool:
-    if type(value) is not dict or not allowed.issuperset(value):
-        return False
-    counts = value.values()
-    return _INT.issuperset(map(type, counts)) and min(counts, default=0) >= 0
+_NO_CODES: list[Any] = []
+_COUNT_MAPS = (("poktan_participants", _POKTAN), ("kb_users", _METHOD), ("non_users", _REASON))
+_POPULATION_KEYS = frozenset({"male", "female"})
+_CODE = itemgetter("code")
+_DAY = itemgetter("last_activity")
+# Set operations, `map` and `min` run in C; an unhashable element raises TypeError and a missing key KeyError,
+# which `accept` turns into False, as it does for any other odd shape.
 
 
 def _profil(p: Any) -> bool:
     if type(p) is not dict or not _PROFIL_KEYS.issuperset(p):
         return False
-    pokja = p.get("pokja")
-    if type(pokja) is not dict or not _POKJA_KEYS.issuperset(pokja) or type(pokja.get("exists")) is not bool:
+    pokja = p["pokja"]
+    if type(pokja) is not dict or not _POKJA_KEYS.issuperset(pokja) or type(pokja["exists"]) is not bool:
         return False
-    members, trained_members = pokja.get("members", 0), pokja.get("trained_members", 0)
+    get = pokja.get
+    members, trained_members = get("members", 0), get("trained_members", 0)
     if type(members) is not int or type(trained_members) is not int or not 0 <= trained_members <= members:
         return False
-    if type(pokja.get("sk", False)) is not bool or type(pokja.get("trained", False)) is not bool:
+    if type(get("sk", False)) is not bool or type(get("trained", False)) is not bool:
         return False
-    if type(p.get("pkb_pendamping", False)) is not bool or type(p.get("rkm", False)) is not bool:
+    get = p.get
+    if type(get("pkb_pendamping", False)) is not bool or type(get("rkm", False)) is not bool:
         return False
     for key, allowed in _LISTS:
-        if key in p and not _code_list(p[key], allowed):
+        codes = get(key, _NO_CODES)
+        if type(codes) is not list:
             return False
-    pengarah = p.get("pengarah")
+        if codes:
+            distinct = set(codes)
+            if len(distinct) != len(codes) or not distinct <= allowed:
+                return False
+    pengarah = get("pengarah")
     if pengarah is not None and pengarah not in _PENGARAH:
         return False
-    operational = p.get("operational", _NONE)
+    operational = get("operational", _NONE)
     return (
         type(operational) is dict
         and _OPERATIONAL.issuperset(operational)
@@ -124,31 +124,43 @@ def _profil(p: Any) -> bool:
 def _kependudukan(k: Any) -> bool:
     if type(k) is not dict or not k.keys() <= _KEP_KEYS:
         return False
-    numbers: list[Any] = [k.get(n) for n in _KEP_NUMBERS]
+    families, balita, remaja, lansia = (
+        k["families"],
+        k["families_with_balita"],
+        k["families_with_remaja"],
+        k["families_with_lansia"],
+    )
+    numbers = (k["pus"], families, k["remaja"], balita, remaja, lansia)
     if not _INT.issuperset(map(type, numbers)) or min(numbers) < 0:
         return False
-    if any(k[f] > k["families"] for f in _FAMILY):
+    if balita > families or remaja > families or lansia > families:
         return False
     population = k.get("population")
     if population is None:
         return True
-    return (
-        type(population) is dict
-        and population.keys() == {"male", "female"}
-        and all(
-            type(v) is list and len(v) == AGE_GROUP_COUNT and all(_count(n) for n in v) for v in population.values()
-        )
-    )
+    if type(population) is not dict or population.keys() != _POPULATION_KEYS:
+        return False
+    for counts in population.values():
+        if type(counts) is not list or len(counts) != AGE_GROUP_COUNT:
+            return False
+        if not _INT.issuperset(map(type, counts)) or min(counts) < 0:
+            return False
+    return True
 
 
 def _kkbpk(k: Any) -> bool:
-    return (
-        type(k) is dict
-        and k.keys() <= _KKBPK_KEYS
-        and _counts(k.get("poktan_participants", {}), _POKTAN)
-        and _counts(k.get("kb_users", {}), _METHOD)
-        and _counts(k.get("non_users", {}), _REASON)
-    )
+    if type(k) is not dict or not k.keys() <= _KKBPK_KEYS:
+        return False
+    get = k.get
+    for key, allowed in _COUNT_MAPS:
+        counts = get(key, _NONE)
+        if type(counts) is not dict or not allowed.issuperset(counts):
+            return False
+        if counts:
+            values = counts.values()
+            if not _INT.issuperset(map(type, values)) or min(values) < 0:
+                return False
+    return True
 
 
 def _date(value: Any) -> bool:
@@ -168,15 +180,18 @@ def _date(value: Any) -> bool:
 
 
 def _partners(value: Any) -> bool:
+    """A list of `{code, last_activity}` objects: exactly those two keys, a known code and a real ISO date."""
     if type(value) is not list:
         return False
-    for p in value:
-        if type(p) is not dict or len(p) != 2 or p.get("code") not in _INSTANSI:
-            return False
-        day = p.get("last_activity")
-        if day not in _valid_dates and not _date(day):
-            return False
-    return True
+    if not value:
+        return True
+    if not _DICT.issuperset(map(type, value)) or set(map(len, value)) != {2}:
+        return False
+    # Two keys, both present: exactly `code` and `last_activity`.
+    if not _INSTANSI.issuperset(map(_CODE, value)):
+        return False
+    days = list(map(_DAY, value))
+    return _valid_dates.issuperset(days) or all(map(_date, days))
 
 
 def accept(item: Any) -> bool:
@@ -207,7 +222,7 @@ def _accept(item: Any) -> bool:
     if type(item) is not dict or item.keys() != _ITEM_KEYS:
         return False
     item_id, period, snap = item["id"], item["period"], item["snapshot"]
-    if type(item_id) not in (str, int) or not _period(period):
+    if type(item_id) not in (str, int) or (period not in _valid_periods and not _period(period)):
         return False
     if type(snap) is not dict or not snap.keys() <= _SNAPSHOT_KEYS:
         return False
@@ -216,5 +231,5 @@ def _accept(item: Any) -> bool:
         (profil is None or _profil(profil))
         and (kep is None or _kependudukan(kep))
         and (kk is None or _kkbpk(kk))
-        and _partners(snap.get("partners", []))
+        and _partners(snap.get("partners", _NO_CODES))
     )

@@ -7,6 +7,7 @@ mode this mirrors the official SQL (master-lists.md, "classification query"), nu
 """
 
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from classifier.ruleset import Tables
@@ -20,6 +21,8 @@ _UNMET = frozenset(r.value for r in UNMET_NEED_REASONS)
 _MKJP_CODES = tuple(sorted(_MKJP))
 _UNMET_CODES = tuple(sorted(_UNMET))
 _EMPTY: dict[str, Any] = {}
+_NO_PARTNERS: list[dict[str, Any]] = []
+_CODE = itemgetter("code")
 
 
 def pct_half_away(part: int, whole: int) -> int:
@@ -43,112 +46,134 @@ def partner_window(period: str, months: int | None) -> tuple[str, str] | None:
 
 def count_partners(partners: list[dict[str, Any]], period: str, t: Tables) -> int:
     """Distinct partner codes the rule set counts (ISO date strings compare like dates)."""
-    window = partner_window(period, t.window_months)
     exclude = t.exclude
-    if window is None:
+    if t.window_months is None:
+        if not exclude:
+            return len(set(map(_CODE, partners)))
         return len({p["code"] for p in partners if p["code"] not in exclude})
-    start, end = window
+    start, end = partner_window(period, t.window_months)  # type: ignore[misc]
     return len({p["code"] for p in partners if p["code"] not in exclude and start <= p["last_activity"] < end})
 
 
 def measure(snap: dict[str, Any], period: str, t: Tables) -> dict[str, Any]:
     """Every raw measure of the snapshot under the rule set's policies; keys are `RawMeasures` fields."""
-    profil = snap.get("profil")
-    raw: dict[str, Any]
+    get = snap.get
+    profil = get("profil")
     if profil is None:
-        raw = {
-            "pokja_exists": None,
-            "pokja_members": None,
-            "pokja_trained": None,
-            "n_funding_sources": 0 if t.official else None,
-            "n_poktan": 0 if t.official else None,
-            "n_facilities": 0 if t.official else None,
-            "pkb_pendamping": None,
-            "has_regulation": None,
-            "n_data_sources": 0 if t.official else None,
-            "n_operational": 0 if t.official else None,
-        }
+        exists = members = trained = pkb = regulation = None
+        n_funding = n_poktan = n_facilities = n_data = n_operational = 0 if t.official else None
     else:
         pokja = profil["pokja"]
-        raw = {
-            "pokja_exists": pokja["exists"],
-            "pokja_members": pokja.get("members", 0),
-            "pokja_trained": pokja.get("trained", False),
-            "n_funding_sources": len(profil.get("funding_sources", ())),
-            "n_poktan": len(profil.get("poktan", ())),
-            "n_facilities": len(profil.get("facilities", ())),
-            "pkb_pendamping": profil.get("pkb_pendamping", False),
-            "has_regulation": bool(profil.get("regulations")),
-            "n_data_sources": len(profil.get("data_sources", ())),
-            "n_operational": len(profil.get("operational", ())),
-        }
-    raw["n_partners"] = count_partners(snap.get("partners") or [], period, t)
+        exists = pokja["exists"]
+        members = pokja.get("members", 0)
+        trained = pokja.get("trained", False)
+        p = profil.get
+        n_funding = len(p("funding_sources", ()))
+        n_poktan = len(p("poktan", ()))
+        n_facilities = len(p("facilities", ()))
+        pkb = p("pkb_pendamping", False)
+        regulation = bool(p("regulations"))
+        n_data = len(p("data_sources", ()))
+        n_operational = len(p("operational", ()))
+    n_partners = count_partners(get("partners") or _NO_PARTNERS, period, t)
     pct = pct_half_away if t.half_away else pct_float8
-    kep, kk = snap.get("kependudukan"), snap.get("kkbpk")
-    (_official if t.official else _strict)(raw, kep, kk, pct)
-    return raw
+    poktan_pct, participation, pus, users, mkjp_users, unmet_need, cpr, mkjp, unmet = (
+        _official if t.official else _strict
+    )(get("kependudukan"), get("kkbpk"), pct)
+    return {
+        "pokja_exists": exists,
+        "pokja_members": members,
+        "pokja_trained": trained,
+        "n_funding_sources": n_funding,
+        "n_poktan": n_poktan,
+        "n_facilities": n_facilities,
+        "pkb_pendamping": pkb,
+        "has_regulation": regulation,
+        "n_data_sources": n_data,
+        "n_operational": n_operational,
+        "n_partners": n_partners,
+        "poktan_pct": poktan_pct,
+        "poktan_participation_pct": participation,
+        "pus": pus,
+        "kb_users": users,
+        "mkjp_users": mkjp_users,
+        "unmet_need": unmet_need,
+        "cpr_pct": cpr,
+        "mkjp_pct": mkjp,
+        "unmet_pct": unmet,
+    }
+
+
+Outputs = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any]
+"""poktan_pct, poktan_participation_pct, pus, kb_users, mkjp_users, unmet_need, cpr_pct, mkjp_pct, unmet_pct."""
 
 
 def _poktan(
-    raw: dict[str, Any], kep: dict[str, Any], participants: dict[str, int] | None, pct: Any, null_absent: bool
-) -> None:
+    kep: dict[str, Any], participants: dict[str, int] | None, pct: Any, null_absent: bool
+) -> tuple[dict[str, int | None], int | None]:
     per: dict[str, int | None] = {}
     total = 0
     seen = False
+    half_away = pct is pct_half_away  # the two `pct` functions, inlined below
     for code, field in POKTAN_FIELDS:
         denominator = kep[field]
         value: int | None
         if denominator <= 0:
             value = 0
-        elif participants is None or (null_absent and code not in participants):
+        elif participants is None:
             value = None
         else:
-            value = pct(participants.get(code, 0), denominator)
+            value = participants.get(code)
+            if value is None and not null_absent:
+                value = 0
+            if value is not None:
+                if half_away:
+                    value = (200 * value + denominator) // (2 * denominator)
+                else:
+                    value = round(value / denominator * 100)
         per[code] = value
         if value is not None:
             total += value
             seen = True
-    raw["poktan_pct"] = per
     # The mean of five whole numbers is never a tie, so both rounding modes agree here.
-    raw["poktan_participation_pct"] = (2 * total + 5) // 10 if seen else None
+    return per, (2 * total + 5) // 10 if seen else None
 
 
-def _official(raw: dict[str, Any], kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -> None:
+def _official(kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -> Outputs:
     """The SQL's joins: a missing row gives null, a zero denominator gives 0 %."""
     users = mkjp_users = unmet_need = pus = cpr = mkjp = unmet = None
     participants = None
     if kk is not None:
         kb_users = kk.get("kb_users", _EMPTY)
         users = sum(kb_users.values())
-        mkjp_rows = [n for method, n in kb_users.items() if method in _MKJP]
-        mkjp_users = sum(mkjp_rows) if mkjp_rows else None
-        unmet_rows = [n for reason, n in kk.get("non_users", _EMPTY).items() if reason in _UNMET]
-        unmet_need = sum(unmet_rows) if unmet_rows else None
+        # Codes present with any count (0 included) make a row; no row at all gives null.
+        for method in _MKJP_CODES:
+            n = kb_users.get(method)
+            if n is not None:
+                mkjp_users = n if mkjp_users is None else mkjp_users + n
+        non_users = kk.get("non_users", _EMPTY)
+        for reason in _UNMET_CODES:
+            n = non_users.get(reason)
+            if n is not None:
+                unmet_need = n if unmet_need is None else unmet_need + n
         participants = kk.get("poktan_participants", _EMPTY)
     if kep is None:
-        raw["poktan_pct"] = raw["poktan_participation_pct"] = None
+        per = participation = None
     else:
         pus = kep["pus"]
-        _poktan(raw, kep, participants, pct, null_absent=True)
+        per, participation = _poktan(kep, participants, pct, True)
         # PUS 0 gives CPR 0 %, no users MKJP 0 %; a missing KKBPK (users None) or MKJP rows give null.
         cpr = (None if users is None else pct(users, pus)) if pus > 0 else 0
         mkjp = (None if mkjp_users is None else pct(mkjp_users, users)) if users else 0
     if unmet_need is not None:
         unmet = pct(unmet_need, pus) if pus else 0
-    raw.update(
-        pus=pus,
-        kb_users=users,
-        mkjp_users=mkjp_users,
-        unmet_need=unmet_need,
-        cpr_pct=cpr,
-        mkjp_pct=mkjp,
-        unmet_pct=unmet,
-    )
+    return per, participation, pus, users, mkjp_users, unmet_need, cpr, mkjp, unmet
 
 
-def _strict(raw: dict[str, Any], kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -> None:
+def _strict(kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -> Outputs:
     """Absent codes count 0; a missing module or a PUS of 0 leaves the measures that need it None."""
     users = mkjp_users = unmet_need = pus = cpr = mkjp = unmet = None
+    per = participation = None
     if kk is not None:
         kb_users = kk.get("kb_users", _EMPTY)
         users = sum(kb_users.values())
@@ -160,20 +185,11 @@ def _strict(raw: dict[str, Any], kep: dict[str, Any] | None, kk: dict[str, Any] 
         for reason in _UNMET_CODES:
             unmet_need += non_users.get(reason, 0)
         mkjp = pct(mkjp_users, users) if users else 0
-    raw["poktan_pct"] = raw["poktan_participation_pct"] = None
     if kep is not None:
         pus = kep["pus"]
         if kk is not None:
-            _poktan(raw, kep, kk.get("poktan_participants", _EMPTY), pct, null_absent=False)
+            per, participation = _poktan(kep, kk.get("poktan_participants", _EMPTY), pct, False)
             if pus > 0:
                 cpr = pct(users, pus)
                 unmet = pct(unmet_need, pus)
-    raw.update(
-        pus=pus,
-        kb_users=users,
-        mkjp_users=mkjp_users,
-        unmet_need=unmet_need,
-        cpr_pct=cpr,
-        mkjp_pct=mkjp,
-        unmet_pct=unmet,
-    )
+    return per, participation, pus, users, mkjp_users, unmet_need, cpr, mkjp, unmet

@@ -2,6 +2,7 @@
 
 import gc
 from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -109,23 +110,32 @@ async def classify_batch(request: Request) -> Response:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     # A batch allocates millions of acyclic containers; generational GC passes over them would cost
     # more than the scoring, and refcounting frees them anyway. Nothing awaits inside this block.
+    # Collection resumes only once `_classify_batch` has returned and its containers are freed: a
+    # collector enabled while they are still alive would make one pass over all of them.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        ruleset_id, items, errors = parse_batch(body, settings.max_batch_items)
-        ruleset = _ruleset(state, ruleset_id)
-        results = []
-        tiers: Counter[str] = Counter()
-        for index, item_id, period, snapshot in items:
-            result = score(snapshot, period, ruleset)
-            result["id"] = item_id
-            result["index"] = index
-            tiers[result["tier"]] += 1
-            results.append(result)
-        content = orjson.dumps({"results": results, "errors": errors})
+        ruleset, content, tiers = _classify_batch(state, body)
     finally:
         if collecting:
             gc.enable()
     for tier, count in tiers.items():
         request.app.state.metrics.classifications.labels(tier=tier, ruleset=ruleset.id).inc(count)
     return Response(content, media_type="application/json")
+
+
+_TIER = itemgetter("tier")
+
+
+def _classify_batch(state: AppState, body: bytes) -> tuple[RuleSet, bytes, Counter[str]]:
+    """The rule set used, the response body and the count of results by tier."""
+    ruleset_id, items, errors = parse_batch(body, state.settings.max_batch_items)
+    ruleset = _ruleset(state, ruleset_id)
+    results: list[dict[str, Any]] = []
+    append = results.append
+    for index, item_id, period, snapshot in items:
+        result = score(snapshot, period, ruleset)
+        result["id"] = item_id
+        result["index"] = index
+        append(result)
+    return ruleset, orjson.dumps({"results": results, "errors": errors}), Counter(map(_TIER, results))

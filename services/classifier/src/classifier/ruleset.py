@@ -1,7 +1,7 @@
 """Rule sets: data files validated at start-up into band tables the scoring reads."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -265,6 +265,7 @@ class Tables:
     pkb: tuple[int, ...]
     reachable: dict[str, int]
     threshold: int
+    threshold_value: float
     tier_of: dict[tuple[bool, bool, bool], str]
     official: bool
     null_score: int | None
@@ -274,6 +275,10 @@ class Tables:
     min_sums: tuple[int, ...]
     caps: tuple[tuple[int, ...], ...]
     climbs: dict[tuple[bool, bool, bool], tuple[tuple[tuple[int, ...], str, int], ...]]
+    # Memos of `classifier.explain` and `classifier.actions`: pure functions of small keys, per rule set.
+    memo_groups: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    memo_choices: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    memo_actions: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, ruleset: "RuleSet") -> "Tables":
@@ -293,6 +298,7 @@ class Tables:
             pkb=_wide(b.i_pkb_regulasi.table),
             reachable={i.value: score for i, score in ruleset.reachable_max.items()},
             threshold=ruleset.threshold_hundredths,
+            threshold_value=ruleset.threshold_hundredths / 100,
             tier_of=tier_of,
             official=ruleset.policies.missing_data == "official",
             null_score=ruleset.policies.null_score,

@@ -6,21 +6,12 @@ which is what the batch endpoint uses.
 
 from typing import Any
 
-from classifier.explain import next_tier
+from classifier.explain import plan_next_tier, pokja_floor
 from classifier.measures import measure
 from classifier.ruleset import WIDE, RuleSet, Tables
 from kampungkb_shared.classification import ClassificationResult, Snapshot
 
 _BELUM = "belum_terklasifikasi"
-_COUNTED = (
-    ("i_sumber_dana", "n_funding_sources"),
-    ("i_poktan", "n_poktan"),
-    ("i_sarana", "n_facilities"),
-    ("p_penggunaan_data", "n_data_sources"),
-    ("p_mekop", "n_operational"),
-    ("p_lintas_sektor", "n_partners"),
-)
-_PERCENT = (("o_cpr", "cpr_pct"), ("o_mkjp", "mkjp_pct"), ("o_unmet", "unmet_pct"))
 _MISSING_TEXT = {
     "profil": ("kirim modul profil", "submit the profil module"),
     "kependudukan": ("kirim modul kependudukan", "submit the kependudukan module"),
@@ -32,39 +23,41 @@ _MISSING_TEXT = {
 }
 
 
-def sub_scores(raw: dict[str, Any], t: Tables) -> dict[str, int | None]:
-    """The 12 sub-scores by name; None where a measure is missing and the rule set does not score missing data.
+def sub_scores(raw: dict[str, Any], t: Tables) -> tuple[int | None, ...]:
+    """The 12 sub-scores in indicator order; None where a measure is missing and the rule set does not score it.
 
     Band tables run to `WIDE` values (the last band repeats), so a lookup is one index for any realistic value.
     """
     bands = t.bands
-    exists = raw["pokja_exists"]
     official = t.official
-    scores: dict[str, int | None] = {}
+    exists = raw["pokja_exists"]
     if exists is None:
-        scores["i_pokja"] = t.pokja[0] if official else None
+        pokja = t.pokja[0] if official else None
     else:
-        scores["i_pokja"] = t.pokja[(1 + (raw["pokja_members"] > 0) + raw["pokja_trained"]) if exists else 0]
-    for name, key in _COUNTED[:3]:
-        v = raw[key]
-        scores[name] = None if v is None else bands[name][v if v < WIDE else -1]
+        pokja = t.pokja[(1 + (raw["pokja_members"] > 0) + raw["pokja_trained"]) if exists else 0]
     pkb = raw["pkb_pendamping"]
-    if pkb is None:
-        scores["i_pkb_regulasi"] = t.pkb[0] if official else None
-    else:
-        scores["i_pkb_regulasi"] = t.pkb[pkb + raw["has_regulation"]]
-    for name, key in _COUNTED[3:]:
-        v = raw[key]
-        scores[name] = None if v is None else bands[name][v if v < WIDE else -1]
+    pkb_regulasi = (t.pkb[0] if official else None) if pkb is None else t.pkb[pkb + raw["has_regulation"]]
     v = raw["poktan_participation_pct"]
-    missing = t.null_score if official else None
     if v is None and official:
         v = 0
-    scores["o_poktan"] = None if v is None else bands["o_poktan"][v if v < WIDE else -1]
-    for name, key in _PERCENT:
-        v = raw[key]
-        scores[name] = missing if v is None else bands[name][v if v < WIDE else -1]
-    return scores
+    missing = t.null_score if official else None
+    funding, poktan, facilities = raw["n_funding_sources"], raw["n_poktan"], raw["n_facilities"]
+    data, operational, partners = raw["n_data_sources"], raw["n_operational"], raw["n_partners"]
+    cpr, mkjp, unmet = raw["cpr_pct"], raw["mkjp_pct"], raw["unmet_pct"]
+    return (
+        pokja,
+        None if funding is None else bands["i_sumber_dana"][funding if funding < WIDE else -1],
+        None if poktan is None else bands["i_poktan"][poktan if poktan < WIDE else -1],
+        None if facilities is None else bands["i_sarana"][facilities if facilities < WIDE else -1],
+        pkb_regulasi,
+        None if data is None else bands["p_penggunaan_data"][data if data < WIDE else -1],
+        None if operational is None else bands["p_mekop"][operational if operational < WIDE else -1],
+        None if partners is None else bands["p_lintas_sektor"][partners if partners < WIDE else -1],
+        None if v is None else bands["o_poktan"][v if v < WIDE else -1],
+        missing if cpr is None else bands["o_cpr"][cpr if cpr < WIDE else -1],
+        missing if mkjp is None else bands["o_mkjp"][mkjp if mkjp < WIDE else -1],
+        missing if unmet is None else bands["o_unmet"][unmet if unmet < WIDE else -1],
+    )
 
 
 def index_hundredths(total: int, count: int) -> int:
@@ -74,10 +67,12 @@ def index_hundredths(total: int, count: int) -> int:
 
 def missing_data(snap: dict[str, Any]) -> list[dict[str, Any]]:
     """What the snapshot lacks for a full classification, whatever the rule set does about it."""
+    kep = snap.get("kependudukan")
+    if kep is not None and kep["pus"] > 0 and snap.get("profil") is not None and snap.get("kkbpk") is not None:
+        return []
     codes: list[tuple[str, list[str]]] = []
     if snap.get("profil") is None:
         codes.append(("profil", ["input", "proses"]))
-    kep = snap.get("kependudukan")
     if kep is None:
         codes.append(("kependudukan", ["output"]))
     elif kep["pus"] <= 0:
@@ -94,36 +89,59 @@ def score(snap: dict[str, Any], period: str, ruleset: RuleSet) -> dict[str, Any]
     """The classification of a JSON-shaped snapshot as result data (the shape of `ClassificationResult`)."""
     t = ruleset.tables
     raw = measure(snap, period, t)
-    s = scores = sub_scores(raw, t)
+    s = sub_scores(raw, t)
+    i_pokja, i_sumber_dana, i_poktan, i_sarana, i_pkb_regulasi = inputs = s[:5]
+    p_data, p_mekop, p_lintas = proses = s[5:8]
+    o_poktan, o_cpr, o_mkjp, o_unmet = outputs = s[8:]
     threshold = t.threshold
-    inputs = (s["i_pokja"], s["i_sumber_dana"], s["i_poktan"], s["i_sarana"], s["i_pkb_regulasi"])
-    proses = (s["p_penggunaan_data"], s["p_mekop"], s["p_lintas_sektor"])
-    outputs = (s["o_poktan"], s["o_cpr"], s["o_mkjp"], s["o_unmet"])
-    indices: dict[str, float | None] = {}
-    passed: dict[str, bool | None] = {}
-    for group, values in (("input", inputs), ("proses", proses), ("output", outputs)):
-        if None in values:
-            indices[group] = passed[group] = None
-        else:
-            hundredths = index_hundredths(sum(values), len(values))  # type: ignore[arg-type]
-            indices[group] = hundredths / 100
-            passed[group] = hundredths >= threshold
-    state = (passed["input"], passed["proses"], passed["output"])
-    if None in state:
+    # Each group: its index to 2 decimals (`index_hundredths`, inlined) and whether it passes; None if a score is.
+    if None in inputs:
+        input_index = input_passed = None
+    else:
+        hundredths = (200 * (i_pokja + i_sumber_dana + i_poktan + i_sarana + i_pkb_regulasi) + 5) // 10  # type: ignore[operator]
+        input_index, input_passed = hundredths / 100, hundredths >= threshold
+    if None in proses:
+        proses_index = proses_passed = None
+    else:
+        hundredths = (200 * (p_data + p_mekop + p_lintas) + 3) // 6  # type: ignore[operator]
+        proses_index, proses_passed = hundredths / 100, hundredths >= threshold
+    if None in outputs:
+        output_index = output_passed = None
+    else:
+        hundredths = (200 * (o_poktan + o_cpr + o_mkjp + o_unmet) + 4) // 8  # type: ignore[operator]
+        output_index, output_passed = hundredths / 100, hundredths >= threshold
+    if input_passed is None or proses_passed is None or output_passed is None:
         tier = _BELUM
         plan = None
     else:
-        tier = t.tier_of[state]  # type: ignore[index]
-        plan = next_tier(scores, state, raw, ruleset)  # type: ignore[arg-type]
+        state = (input_passed, proses_passed, output_passed)
+        tier = t.tier_of[state]
+        floor = (
+            None if input_passed else pokja_floor(raw["pokja_exists"], raw["pokja_members"], raw["pokja_trained"], t)
+        )
+        plan = plan_next_tier((inputs, proses, outputs), state, floor, raw, ruleset)  # type: ignore[arg-type]
     return {
         "ruleset": ruleset.id,
         "ruleset_hash": ruleset.hash,
         "period": period,
         "tier": tier,
-        "scores": scores,
-        "indices": indices,
-        "passed": passed,
-        "threshold": t.threshold / 100,
+        "scores": {
+            "i_pokja": i_pokja,
+            "i_sumber_dana": i_sumber_dana,
+            "i_poktan": i_poktan,
+            "i_sarana": i_sarana,
+            "i_pkb_regulasi": i_pkb_regulasi,
+            "p_penggunaan_data": p_data,
+            "p_mekop": p_mekop,
+            "p_lintas_sektor": p_lintas,
+            "o_poktan": o_poktan,
+            "o_cpr": o_cpr,
+            "o_mkjp": o_mkjp,
+            "o_unmet": o_unmet,
+        },
+        "indices": {"input": input_index, "proses": proses_index, "output": output_index},
+        "passed": {"input": input_passed, "proses": proses_passed, "output": output_passed},
+        "threshold": t.threshold_value,
         "raw": raw,
         "missing": missing_data(snap),
         "next_tier": plan,
