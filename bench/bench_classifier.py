@@ -33,7 +33,7 @@ from kampungkb_shared.codes import (
 )
 
 BATCH = 10_000
-ROUNDS = 1
+ROUNDS = 4
 POPULATION = 20_000
 
 
