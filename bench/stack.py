@@ -56,7 +56,12 @@ async def _prepare(server_url: str, name: str, regions_csv: bytes) -> tuple[str,
 
 @contextmanager
 def local_stack(
-    name: str, *, regions_csv: bytes, services: tuple[str, ...] = ("classifier", "registry-api"), **env: str
+    name: str,
+    *,
+    regions_csv: bytes,
+    services: tuple[str, ...] = ("classifier", "registry-api"),
+    registry_workers: int = 1,
+    **env: str,
 ) -> Iterator[Stack]:
     """Start the servers and the named services (classifier, registry-api, registry-worker, report-worker)."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
@@ -83,7 +88,7 @@ def local_stack(
             )
             makers = {
                 "classifier": lambda: processes.classifier(classifier_port),
-                "registry-api": lambda: processes.registry_api(registry_port),
+                "registry-api": lambda: processes.registry_api(registry_port, workers=registry_workers),
                 "registry-worker": processes.registry_worker,
                 "report-worker": processes.report_worker,
             }

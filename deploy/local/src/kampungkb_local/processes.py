@@ -85,11 +85,19 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def registry_api(port: int) -> Service:
+def registry_api(port: int, *, workers: int = 1) -> Service:
     return Service(
         "registry-api",
         python_module(
-            "uvicorn", "registry_api.main:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"
+            "uvicorn",
+            "registry_api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--workers",
+            str(workers),
         ),
         health_url=f"http://127.0.0.1:{port}/healthz",
     )
