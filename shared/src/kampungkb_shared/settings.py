@@ -1,7 +1,17 @@
 """Settings base: every service reads its configuration from the environment through a subclass."""
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_commas(value: object) -> object:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+CommaSeparated = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+"""A list setting written in the environment as `a,b,c`."""
 
 
 class ServiceSettings(BaseSettings):

@@ -1,12 +1,11 @@
 """Registry settings, read from the environment (`REGISTRY_*`, plus the shared `DATABASE_URL` and `REDIS_URL`)."""
 
 from functools import lru_cache
-from typing import Annotated
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from kampungkb_shared.settings import DatabaseSettings, RedisSettings
+from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
 
 
 class Settings(DatabaseSettings, RedisSettings):
@@ -22,14 +21,13 @@ class Settings(DatabaseSettings, RedisSettings):
     """After the classifier failed, writes skip it (classification pending) for this long."""
     relay_classifier_budget_s: float = 10.0
     """The relay's budget per classifier batch call: it is not holding up a user."""
-    rulesets: Annotated[list[str], NoDecode] = Field(default=["bkkbn-web-2021", "kkb-2025"])
+    rulesets: CommaSeparated = Field(default=["bkkbn-web-2021", "kkb-2025"])
     """Rule sets every submission is classified with; the first is the one `tier` on a profile shows."""
-    cors_origins: Annotated[list[str], NoDecode] = Field(default=["http://localhost:3000", "http://localhost:5173"])
+    cors_origins: CommaSeparated = Field(default=["http://localhost:3000", "http://localhost:5173"])
     public_reads: bool = True
     """Region and report reads without an API key."""
     max_body_bytes: int = 1_048_576
     max_import_bytes: int = 512 * 1_048_576
-    import_dir: str = ".local/imports"
     db_pool_size: int = 10
     outbox_relay_in_api: bool = True
     """Run the outbox relay inside the API process too (near-real-time delivery without `registry-api worker`)."""
@@ -55,11 +53,6 @@ class Settings(DatabaseSettings, RedisSettings):
     import_classifier_budget_s: float = 120.0
     import_test_phase_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long between an import's phases, inside its transaction, to kill it midway."""
-
-    @field_validator("rulesets", "cors_origins", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @property
     def primary_ruleset(self) -> str:

@@ -1,17 +1,15 @@
 """Report-worker settings: `WORKER_*` variables, plus the shared `DATABASE_URL` and `REDIS_URL`."""
 
-from typing import Annotated
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
-
-from kampungkb_shared.settings import DatabaseSettings, RedisSettings
+from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
 
 
 class Settings(DatabaseSettings, RedisSettings):
     model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore", frozen=True)
 
-    rulesets: Annotated[list[str], NoDecode] = Field(default=["bkkbn-web-2021", "kkb-2025"])
+    rulesets: CommaSeparated = Field(default=["bkkbn-web-2021", "kkb-2025"])
     """Rule sets aggregated for every period; each gets its own rows."""
     metrics_port: int = 9100
     """Prometheus metrics (`/metrics`); 0 turns the endpoint off."""
@@ -29,8 +27,3 @@ class Settings(DatabaseSettings, RedisSettings):
     """Queue a rebuild of the current period at startup when it has not been computed yet."""
     debug_job_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long inside each job's transaction, to kill a worker mid-job."""
-
-    @field_validator("rulesets", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from kampungkb_shared.codes import MKJP_METHODS, UNMET_NEED_REASONS, Contraception, Facility, NonUseReason, Tier
+from kampungkb_shared.reports import OWNERSHIP_FLAGS
 
 TIERS = [tier.value for tier in Tier]
 
@@ -20,16 +21,6 @@ _REGION_FIGURES: list[tuple[str, str]] = [
 ]
 """Of the region list itself (over `w`: its kecamatan and desa/kelurahan rows)."""
 
-_OWNERSHIP = (
-    "pokja",
-    "sk_pokja",
-    "pokja_trained",
-    "rumah_dataku",
-    "sekretariat",
-    "pkb_pendamping",
-    "regulation",
-    "rkm",
-)
 
 _KAMPUNG_FIGURES: list[tuple[str, str]] = [
     ("kecamatan_with_kampung", "1"),
@@ -39,7 +30,7 @@ _KAMPUNG_FIGURES: list[tuple[str, str]] = [
     ("reported", "count(*) FILTER (WHERE b.reported)"),
     ("percontohan", "count(*) FILTER (WHERE b.percontohan)"),
     ("profil_kampung", "count(*) FILTER (WHERE b.has_profil)"),
-    *[(f"own_{name}", f"count(*) FILTER (WHERE b.own_{name})") for name in _OWNERSHIP],
+    *[(f"own_{name}", f"count(*) FILTER (WHERE b.own_{name})") for name in OWNERSHIP_FLAGS],
     ("kependudukan_kampung", "count(b.pus)"),
     ("pus", "coalesce(sum(b.pus), 0)"),
     ("kkbpk_kampung", "count(b.kb_users)"),
@@ -166,7 +157,7 @@ kk AS (
 base AS MATERIALIZED (
     -- with the modules in force; "reported" means one of them was submitted for exactly this period
     SELECT kk.*, kk.period IN (prof.period, kep.period, kb.period) AS reported,
-           prof.period IS NOT NULL AS has_profil, {", ".join(f"prof.own_{name}" for name in _OWNERSHIP)},
+           prof.period IS NOT NULL AS has_profil, {", ".join(f"prof.own_{name}" for name in OWNERSHIP_FLAGS)},
            kep.pus, kb.kb_users, kb.mkjp_users, kb.unmet_need, kb.non_users
       FROM kk{_in_force("profil", _PROFIL_COLUMNS, "prof", _PROFIL_JOINS)}{
         _in_force("kependudukan", "(s.payload->>'pus')::bigint AS pus", "kep")

@@ -9,18 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from registry_api.classifications.models import Classification
 from registry_api.db import Base
 
-_TIERS = ("dasar", "berkembang", "mandiri", "berkelanjutan", "belum_terklasifikasi")
-_OWNERSHIP = (
-    "pokja",
-    "sk_pokja",
-    "pokja_trained",
-    "rumah_dataku",
-    "sekretariat",
-    "pkb_pendamping",
-    "regulation",
-    "rkm",
-)
-
 
 class ReportAggregate(Base):
     """Figures of one region (kecamatan, kabupaten, provinsi, or `00`) as of one period, under one rule set.

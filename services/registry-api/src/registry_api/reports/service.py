@@ -8,9 +8,11 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import NotFound, Problem, Unprocessable
 from kampungkb_shared.periods import add_months, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, Level
+from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from registry_api.auth.service import Principal, Role
 from registry_api.reports.models import ReportAggregate, Target
 from registry_api.reports.schemas import (
@@ -33,17 +35,7 @@ from registry_api.wilayah.models import Wilayah
 
 NATION_NAME = "INDONESIA"
 MAX_TREND_MONTHS = 120
-_OWNERSHIP = (
-    "pokja",
-    "sk_pokja",
-    "pokja_trained",
-    "rumah_dataku",
-    "sekretariat",
-    "pkb_pendamping",
-    "regulation",
-    "rkm",
-)
-_TIERS = ("dasar", "berkembang", "mandiri", "berkelanjutan", "belum_terklasifikasi")
+_TIERS = tuple(tier.value for tier in Tier)
 
 
 class ReportNotComputed(NotFound):
@@ -138,7 +130,7 @@ def _details(row: ReportAggregate) -> dict[str, Any]:
             profil_kampung=row.profil_kampung,
             **{
                 name: Share(count=getattr(row, f"own_{name}"), pct=pct(getattr(row, f"own_{name}"), row.kampung_total))
-                for name in _OWNERSHIP
+                for name in OWNERSHIP_FLAGS
             },
         ),
     }

@@ -80,127 +80,64 @@ def _after_commit(request: Request, background: BackgroundTasks, outcome: WriteO
         )
 
 
-async def _put(
-    module: Module,
-    payload: ModulePayload,
-    *,
-    kampung_id: KampungId,
-    period: dt.date,
-    session: SessionDep,
-    principal: WriterDep,
-    request: Request,
-    response: Response,
-    background: BackgroundTasks,
-    if_match: str | None,
-    if_none_match: str | None,
-) -> SubmissionWritten:
-    settings: Settings = request.app.state.settings
-    classifier: ClassifierClient = request.app.state.classifier
-    written = await service.write_submission(
-        session,
-        kampung_id=kampung_id,
-        module=module,
-        period=period,
-        payload=payload,
-        principal=principal,
-        if_match=if_match,
-        if_none_match=if_none_match,
-        classifier=classifier,
-        rulesets=settings.rulesets,
-        budget_s=settings.classifier_budget_s,
-    )
-    _after_commit(request, background, written.outcome)
-    response.status_code = 201 if written.created else 200
-    response.headers["ETag"] = etag(written.submission.revision)
-    read = service.to_read(written.submission)
-    return SubmissionWritten(**read.model_dump(), classification=_classification(written.outcome.classification))
+_PUT_DOCS = {
+    Module.PROFIL: "Write the profil (organisation, poktan, facilities, ...) of a month; 201 new, 200 replaced.",
+    Module.KEPENDUDUKAN: "Write the population figures (PUS, families, ...) of a month; 201 new, 200 replaced.",
+    Module.KKBPK: "Write the KKBPK figures (poktan participants, KB users, non-users); 201 new, 200 replaced.",
+}
 
 
-@router.put("/{kampung_id}/profil/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
-async def put_profil(
-    kampung_id: KampungId,
-    period: WritablePeriodDep,
-    payload: ProfilPayload,
-    session: SessionDep,
-    principal: WriterDep,
-    request: Request,
-    response: Response,
-    background: BackgroundTasks,
-    if_match: IfMatch = None,
-    if_none_match: IfNoneMatch = None,
-) -> SubmissionWritten:
-    """Write the profil (organisation, poktan, facilities, ...) of a month; 201 when new, 200 when replaced."""
-    return await _put(
-        Module.PROFIL,
-        payload,
-        kampung_id=kampung_id,
-        period=period,
-        session=session,
-        principal=principal,
-        request=request,
-        response=response,
-        background=background,
-        if_match=if_match,
-        if_none_match=if_none_match,
-    )
+def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
+    """One `PUT /{kampung_id}/{module}/{period}` per module, each with its own payload model in the OpenAPI document."""
+
+    async def put(
+        kampung_id: KampungId,
+        period: WritablePeriodDep,
+        payload: payload_model,  # type: ignore[valid-type]
+        session: SessionDep,
+        principal: WriterDep,
+        request: Request,
+        response: Response,
+        background: BackgroundTasks,
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> SubmissionWritten:
+        settings: Settings = request.app.state.settings
+        classifier: ClassifierClient = request.app.state.classifier
+        written = await service.write_submission(
+            session,
+            kampung_id=kampung_id,
+            module=module,
+            period=period,
+            payload=payload,
+            principal=principal,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            classifier=classifier,
+            rulesets=settings.rulesets,
+            budget_s=settings.classifier_budget_s,
+        )
+        _after_commit(request, background, written.outcome)
+        response.status_code = 201 if written.created else 200
+        response.headers["ETag"] = etag(written.submission.revision)
+        read = service.to_read(written.submission)
+        return SubmissionWritten(**read.model_dump(), classification=_classification(written.outcome.classification))
+
+    put.__doc__ = _PUT_DOCS[module]
+    router.put(
+        f"/{{kampung_id}}/{module.value}/{{period}}",
+        response_model=SubmissionWritten,
+        responses=_WRITE_RESPONSES,
+        name=f"put_{module.value}",
+    )(put)
 
 
-@router.put("/{kampung_id}/kependudukan/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
-async def put_kependudukan(
-    kampung_id: KampungId,
-    period: WritablePeriodDep,
-    payload: KependudukanPayload,
-    session: SessionDep,
-    principal: WriterDep,
-    request: Request,
-    response: Response,
-    background: BackgroundTasks,
-    if_match: IfMatch = None,
-    if_none_match: IfNoneMatch = None,
-) -> SubmissionWritten:
-    """Write the population figures (PUS, families, ...) of a month; 201 when new, 200 when replaced."""
-    return await _put(
-        Module.KEPENDUDUKAN,
-        payload,
-        kampung_id=kampung_id,
-        period=period,
-        session=session,
-        principal=principal,
-        request=request,
-        response=response,
-        background=background,
-        if_match=if_match,
-        if_none_match=if_none_match,
-    )
-
-
-@router.put("/{kampung_id}/kkbpk/{period}", response_model=SubmissionWritten, responses=_WRITE_RESPONSES)
-async def put_kkbpk(
-    kampung_id: KampungId,
-    period: WritablePeriodDep,
-    payload: KkbpkPayload,
-    session: SessionDep,
-    principal: WriterDep,
-    request: Request,
-    response: Response,
-    background: BackgroundTasks,
-    if_match: IfMatch = None,
-    if_none_match: IfNoneMatch = None,
-) -> SubmissionWritten:
-    """Write the KKBPK figures (poktan participants, KB users, non-users) of a month; 201 new, 200 replaced."""
-    return await _put(
-        Module.KKBPK,
-        payload,
-        kampung_id=kampung_id,
-        period=period,
-        session=session,
-        principal=principal,
-        request=request,
-        response=response,
-        background=background,
-        if_match=if_match,
-        if_none_match=if_none_match,
-    )
+for _module, _payload_model in (
+    (Module.PROFIL, ProfilPayload),
+    (Module.KEPENDUDUKAN, KependudukanPayload),
+    (Module.KKBPK, KkbpkPayload),
+):
+    _put_route(_module, _payload_model)
 
 
 @router.get("/{kampung_id}/submissions", response_model=SubmissionPage)
