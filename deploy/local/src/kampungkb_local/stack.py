@@ -61,7 +61,11 @@ def run(local_dir: Path) -> int:
     redis: RedisServer | None = None
     services: list[processes.Service] = []
 
-    def shutdown(signum: int | None = None, frame: FrameType | None = None) -> None:
+    def shutdown() -> None:
+        # Ctrl-C reaches make, uv and this process at once, and uv forwards its own copy: a second SIGINT must
+        # not cut the shutdown short and leave services (or PostgreSQL) running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _say("stopping…")
         for service in reversed(services):
             service.stop()
@@ -71,7 +75,10 @@ def run(local_dir: Path) -> int:
             stop_postgres(pg_dir)
         _say("stopped; nothing left running")
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         if "DATABASE_URL" not in os.environ:
             env["DATABASE_URL"] = asyncio.run(_ensure_database(start_postgres(pg_dir), DATABASE_NAME))
