@@ -78,6 +78,8 @@ def run(local_dir: Path) -> int:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts `make run` in the background hands it SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     try:
         if "DATABASE_URL" not in os.environ:
