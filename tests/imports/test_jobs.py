@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -175,3 +176,16 @@ async def test_the_final_status_is_fenced_by_the_claim(api: Api, session: AsyncS
         await finish(
             session, job=job, claimer=api.runner.claimer, summary=Summary(), status=ImportStatus.SUCCEEDED, reason=None
         )
+
+
+async def test_finished_jobs_count_their_rows_for_prometheus(api: Api) -> None:
+    def rows(outcome: str) -> float:
+        return (
+            REGISTRY.get_sample_value("registry_import_rows_total", {"module": "kependudukan", "outcome": outcome}) or 0
+        )
+
+    inserted, unchanged = rows("inserted"), rows("unchanged")
+    await api.run("kampung", KAMPUNG_CSV)
+    assert (await api.run("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD))["rows_inserted"] == 10
+    await api.run("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD)
+    assert (rows("inserted"), rows("unchanged")) == (inserted + 10, unchanged + 10)

@@ -23,15 +23,24 @@ from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
 from registry_api.imports import staging
 from registry_api.imports.formats import ImportModule, as_module_payload
+from registry_api.imports.metrics import count_on_commit
 from registry_api.imports.reading import FileRejected, RowError, parse_csv, parse_ndjson
 from registry_api.imports.schemas import ImportStatus
 from registry_api.outbox import events
 from registry_api.submissions.rules import Write, cross_module_violations
+from registry_api.submissions.schemas import ModulePayload
 
 MAX_ERRORS = 1000
 _COPY_BATCH = 10_000
 _RULES_BATCH = 5_000
 _ANALYZE_FROM = 10_000
+# Changed rows (since the last ANALYZE) beyond which a table's statistics are taken again before the checks.
+_STALE_STATISTICS = text("""
+    SELECT relname FROM pg_stat_user_tables
+     WHERE relname = ANY(CAST(:tables AS text[])) AND schemaname = current_schema()
+       AND n_mod_since_analyze > 1000 + 0.2 * greatest(n_live_tup, 0)
+     ORDER BY relname
+""")
 
 
 class LeaseLost(Exception):
@@ -158,6 +167,18 @@ async def finish(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
+    count_on_commit(
+        session,
+        module=job.module.value,
+        status=status.value,
+        rows={
+            "inserted": summary.rows_inserted,
+            "updated": summary.rows_updated,
+            "unchanged": summary.rows_unchanged,
+            "failed": summary.rows_failed,
+        },
+        seconds=summary.timings["total"],
+    )
 
 
 async def _chunks(connection: AsyncConnection, job_id: int) -> AsyncIterator[bytes]:
@@ -182,18 +203,25 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         )
     )
     await staging.create(connection)
-    await _read_into_staging(connection, job=job, summary=summary)
+    models = await _read_into_staging(connection, job=job, summary=summary)
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
-        # on statistics of near-empty tables turn every per-row lookup below into a sequential scan.
-        await connection.execute(text("ANALYZE kampung, submission, classification"))
+        # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables
+        # that changed a lot since their statistics were taken: analysing a large `classification` costs seconds,
+        # and an unchanged re-import would pay it on every job for nothing.
+        # A `kampung` import never reads `classification` (it classifies nothing).
+        tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
+        stale = (await connection.execute(_STALE_STATISTICS, {"tables": tables})).scalars().all()
+        if stale:
+            await connection.execute(text(f"ANALYZE {', '.join(stale)}"))
     await _pause(connection, context)
     await _check_addresses(connection, job=job, summary=summary)
     if not job.dry_run:
         await staging.lock_kampung(connection)
     await staging.mark_unchanged(connection, job.module, job.period)
     if job.module.submission_module is not None:
-        await _check_rules(connection, session=session, job=job, summary=summary)
+        await _check_rules(connection, session=session, job=job, summary=summary, models=models)
+    models.clear()
     states = await staging.counts(connection)
     summary.rows_unchanged = states.get("unchanged", 0)
     to_merge = states.get("ok", 0)
@@ -236,9 +264,14 @@ async def _pause(connection: AsyncConnection, context: JobContext) -> None:
         await connection.execute(text("SELECT pg_sleep(:s)"), {"s": context.phase_sleep_s})
 
 
-async def _read_into_staging(connection: AsyncConnection, *, job: ClaimedJob, summary: Summary) -> None:
+async def _read_into_staging(
+    connection: AsyncConnection, *, job: ClaimedJob, summary: Summary
+) -> dict[int, ModulePayload]:
+    """Rows into staging; returns the validated payload of each valid row (by row number) for the rules check."""
     parse = parse_csv if job.format == "csv" else parse_ndjson
     batch: list[tuple[int, str, str, str]] = []
+    keep = job.module.submission_module is not None
+    models: dict[int, ModulePayload] = {}
     last_row = -1
     try:
         async for parsed in parse(_chunks(connection, job.id), job.module):
@@ -250,6 +283,8 @@ async def _read_into_staging(connection: AsyncConnection, *, job: ClaimedJob, su
                     summary.add(item)
                 else:
                     batch.append((item.row, item.desa_code, item.payload, item.hash))
+                    if keep and item.model is not None:
+                        models[item.row] = item.model  # type: ignore[assignment]
             if len(batch) >= _COPY_BATCH:
                 await staging.copy_rows(connection, batch)
                 batch = []
@@ -259,6 +294,7 @@ async def _read_into_staging(connection: AsyncConnection, *, job: ClaimedJob, su
         await staging.copy_rows(connection, batch)
     if summary.rows_total == 0:
         raise ImportRejected("no data rows: the file holds no row to import", summary)
+    return models
 
 
 async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summary: Summary) -> None:
@@ -298,15 +334,22 @@ def _address_error(address: staging.Address, *, principal: Principal, creating: 
 
 
 async def _check_rules(
-    connection: AsyncConnection, *, session: AsyncSession, job: ClaimedJob, summary: Summary
+    connection: AsyncConnection,
+    *,
+    session: AsyncSession,
+    job: ClaimedJob,
+    summary: Summary,
+    models: dict[int, ModulePayload],
 ) -> None:
     """The rules across modules, the same functions a `PUT` runs, a page of rows (one query each) at a time."""
     module = job.module.submission_module
     assert module is not None and job.period is not None
     after = 0
     while rows := await staging.page(connection, after=after, limit=_RULES_BATCH):
+        # The model validated while reading (the staged payload is its canonical JSON), parsed again only if absent.
         writes = [
-            Write(kampung_id, job.period, as_module_payload(job.module, payload)) for _, kampung_id, payload in rows
+            Write(kampung_id, job.period, models.get(row) or as_module_payload(job.module, payload))
+            for row, kampung_id, payload in rows
         ]
         failed = []
         for (row, _, _), errors in zip(

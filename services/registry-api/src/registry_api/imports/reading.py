@@ -9,11 +9,11 @@ import codecs
 import csv
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
 from registry_api.submissions.service import canonical_json, content_hash
@@ -38,6 +38,8 @@ class ValidRow:
     payload: str
     """The validated payload's canonical JSON."""
     hash: str
+    model: BaseModel | None = field(default=None, compare=False, repr=False)
+    """The validated model itself, so that the rules across modules need not parse `payload` again."""
 
 
 Parsed = ValidRow | RowError
@@ -105,7 +107,7 @@ class _RowValidator:
                 for e in exc.errors(include_url=False)
             ]
         payload = model.model_dump(mode="json", exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
-        return [ValidRow(row, desa_code, canonical_json(payload).decode(), content_hash(payload))]
+        return [ValidRow(row, desa_code, canonical_json(payload).decode(), content_hash(payload), model)]
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
