@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.classifier = create_classifier(app.state.classifier_http, settings)
     app.state.report_queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     await app.state.report_queue.open()
-    stop_relay = asyncio.Event()
+    stopping = asyncio.Event()
     relay_task = None
     if settings.outbox_relay_in_api:
         relay = create_relay(
@@ -57,7 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             classifier=app.state.classifier,
             queue=app.state.report_queue,
         )
-        relay_task = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
+        relay_task = asyncio.create_task(relay.run(stopping), name="outbox-relay")
     import_task = None
     if settings.imports_in_api:
         app.state.import_runner = create_runner(
@@ -67,11 +67,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             classifier=app.state.classifier,
             queue=app.state.report_queue,
         )
-        import_task = asyncio.create_task(app.state.import_runner.run(stop_relay), name="import-runner")
+        import_task = asyncio.create_task(app.state.import_runner.run(stopping), name="import-runner")
     try:
         yield
     finally:
-        stop_relay.set()
+        stopping.set()
         for task in (relay_task, import_task):
             if task is None:
                 continue
@@ -101,8 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         submissions_router,
         classification_router,
         imports_router,
+        reports_router,
     )
-    routers += (reports_router,)
     for router in routers:
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
