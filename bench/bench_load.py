@@ -15,29 +15,13 @@ import sys
 import time
 
 import httpx
-from stack import local_stack
+from stack import KEPENDUDUKAN, PROFIL, local_stack
 
 from kampungkb_local.demo import demo_regions, to_csv
 
 CLIENTS = 50
 PERIOD = "2025-06"
 SHAPE = {"kecamatan_per_kabupaten": 5, "desa_per_kecamatan": 10}
-KEPENDUDUKAN = {
-    "pus": 200,
-    "families": 300,
-    "remaja": 120,
-    "families_with_balita": 80,
-    "families_with_remaja": 70,
-    "families_with_lansia": 60,
-}
-PROFIL = {
-    "pokja": {"exists": True, "sk": True, "members": 10, "trained_members": 5, "trained": True},
-    "funding_sources": ["APBD", "DANA_DESA"],
-    "poktan": ["BKB", "BKR", "BKL"],
-    "facilities": ["SEKRETARIAT"],
-    "data_sources": ["PK_PEMUTAKHIRAN_DATA"],
-    "operational": {"MONEV": "BULANAN", "RAPAT_PERENCANAAN": "TRIWULAN"},
-}
 
 
 def kkbpk(rng: random.Random) -> dict[str, object]:

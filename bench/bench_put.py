@@ -9,7 +9,7 @@ import statistics
 import time
 
 import httpx
-from stack import local_stack
+from stack import KEPENDUDUKAN, PROFIL, local_stack
 
 from kampungkb_local.demo import demo_regions, to_csv
 
@@ -36,22 +36,8 @@ def measure(registry_url: str, key: str) -> list[float]:
         )
         created.raise_for_status()
         kampung = created.json()["id"]
-        population = {
-            "pus": 200,
-            "families": 300,
-            "remaja": 120,
-            "families_with_balita": 80,
-            "families_with_remaja": 70,
-            "families_with_lansia": 60,
-        }
-        profil = {
-            "pokja": {"exists": True, "sk": True, "members": 10, "trained_members": 5, "trained": True},
-            "poktan": ["BKB", "BKR", "BKL"],
-            "facilities": ["SEKRETARIAT"],
-            "operational": {"MONEV": "BULANAN"},
-        }
-        http.put(f"/v1/kampung/{kampung}/kependudukan/{PERIOD}", json=population).raise_for_status()
-        http.put(f"/v1/kampung/{kampung}/profil/{PERIOD}", json=profil).raise_for_status()
+        http.put(f"/v1/kampung/{kampung}/kependudukan/{PERIOD}", json=KEPENDUDUKAN).raise_for_status()
+        http.put(f"/v1/kampung/{kampung}/profil/{PERIOD}", json=PROFIL).raise_for_status()
         timings = []
         for n in range(WARMUP + N):
             started = time.perf_counter()

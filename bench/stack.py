@@ -20,6 +20,24 @@ from registry_api.wilayah.service import import_csv
 
 WILAYAH_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "wilayah.csv"
 
+# What a Kampung KB under load is given before its kkbpk is written: PUS 200, a Pokja, three poktan.
+KEPENDUDUKAN = {
+    "pus": 200,
+    "families": 300,
+    "remaja": 120,
+    "families_with_balita": 80,
+    "families_with_remaja": 70,
+    "families_with_lansia": 60,
+}
+PROFIL = {
+    "pokja": {"exists": True, "sk": True, "members": 10, "trained_members": 5, "trained": True},
+    "funding_sources": ["APBD", "DANA_DESA"],
+    "poktan": ["BKB", "BKR", "BKL"],
+    "facilities": ["SEKRETARIAT"],
+    "data_sources": ["PK_PEMUTAKHIRAN_DATA"],
+    "operational": {"MONEV": "BULANAN", "RAPAT_PERENCANAAN": "TRIWULAN"},
+}
+
 
 @dataclass
 class Stack:

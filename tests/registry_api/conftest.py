@@ -1,4 +1,5 @@
-"""A real classifier process for the write path, and an app on a committed database for concurrency tests."""
+"""A real classifier process for the write path, an app on a committed database for concurrency tests, and the
+demo province with an admin key and one Kampung KB."""
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from kampungkb_local.servers import free_port
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.main import create_app
 from registry_api.settings import Settings
+from tests.factories import load_demo_regions, make_kampung, make_key
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +79,16 @@ async def app_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
             yield app, http
+
+
+@pytest.fixture
+async def admin(session: AsyncSession) -> str:
+    """The demo province loaded, and an admin key for it."""
+    await load_demo_regions(session)
+    return await make_key(session)
+
+
+@pytest.fixture
+async def kampung_id(client: httpx.AsyncClient, admin: str) -> int:
+    """One Kampung KB in the demo province's first desa."""
+    return int((await make_kampung(client, admin))["id"])

@@ -1,7 +1,6 @@
 """Classification in the write path: every rule set stored, tier kept, back-dated writes, unchanged snapshots, reads."""
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,24 +9,10 @@ from tests.factories import (
     auth,
     kependudukan_payload,
     kkbpk_payload,
-    load_demo_regions,
-    make_kampung,
     make_kegiatan,
-    make_key,
     profil_payload,
     put_module,
 )
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> str:
-    await load_demo_regions(session)
-    return await make_key(session)
-
-
-@pytest.fixture
-async def kampung_id(client: httpx.AsyncClient, admin: str) -> int:
-    return int((await make_kampung(client, admin))["id"])
 
 
 async def stored(session: AsyncSession, kampung_id: int) -> dict[tuple[str, str], Classification]:

@@ -5,13 +5,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.auth.service import Role
-from tests.factories import DEMO_DESA, DEMO_KELURAHAN, auth, load_demo_regions, make_kampung, make_key, today
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> str:
-    await load_demo_regions(session)
-    return await make_key(session)
+from tests.factories import DEMO_DESA, DEMO_KELURAHAN, auth, make_kampung, make_key, today
 
 
 async def test_create_and_get_with_region_codes_and_etag(client: httpx.AsyncClient, admin: str) -> None:

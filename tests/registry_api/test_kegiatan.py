@@ -4,20 +4,8 @@ import datetime as dt
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import auth, load_demo_regions, make_kampung, make_kegiatan, make_key, today
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> str:
-    await load_demo_regions(session)
-    return await make_key(session)
-
-
-@pytest.fixture
-async def kampung_id(client: httpx.AsyncClient, admin: str) -> int:
-    return int((await make_kampung(client, admin))["id"])
+from tests.factories import auth, make_kegiatan, today
 
 
 async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:

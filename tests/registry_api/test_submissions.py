@@ -14,24 +14,11 @@ from tests.factories import (
     auth,
     kependudukan_payload,
     kkbpk_payload,
-    load_demo_regions,
-    make_kampung,
     make_key,
     profil_payload,
     put_module,
     today,
 )
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> str:
-    await load_demo_regions(session)
-    return await make_key(session)
-
-
-@pytest.fixture
-async def kampung_id(client: httpx.AsyncClient, admin: str) -> int:
-    return int((await make_kampung(client, admin))["id"])
 
 
 def errors_of(response: httpx.Response) -> list[list[Any]]:
@@ -281,3 +268,12 @@ async def test_submissions_changed_since_for_offline_sync(
     assert len(rest.json()["items"]) == 1
     assert rest.json()["items"][0]["module"] != paged.json()["items"][0]["module"]
     assert rest.json()["next_cursor"] is None
+
+
+async def test_a_cursor_the_api_did_not_make_is_a_422(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
+    for listing in ("submissions", "kegiatan"):
+        response = await client.get(
+            f"/v1/kampung/{kampung_id}/{listing}", params={"cursor": "yesterday_x"}, headers=auth(admin)
+        )
+        assert response.status_code == 422, listing
+        assert response.json()["errors"][0]["loc"] == ["query", "cursor"]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.errors import Unprocessable
+from registry_api import cursors
 from registry_api.auth.service import Principal
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import WriteOutcome, classify_after_write
@@ -59,16 +59,8 @@ async def list_kegiatan(
     if date_to is not None:
         query = query.where(Kegiatan.date <= date_to)
     if cursor:
-        query = query.where(tuple_(Kegiatan.date, Kegiatan.id) > tuple_(*_parse_cursor(cursor)))
+        query = query.where(tuple_(Kegiatan.date, Kegiatan.id) > tuple_(*cursors.decode(cursor, dt.date.fromisoformat)))
     rows = list(await session.scalars(query.order_by(Kegiatan.date, Kegiatan.id).limit(limit + 1)))
     page = rows[:limit]
-    next_cursor = f"{page[-1].date.isoformat()}_{page[-1].id}" if len(rows) > limit else None
+    next_cursor = cursors.encode(page[-1].date, page[-1].id) if len(rows) > limit else None
     return KegiatanPage(items=[KegiatanRead.model_validate(k) for k in page], next_cursor=next_cursor)
-
-
-def _parse_cursor(cursor: str) -> tuple[dt.date, int]:
-    day, _, last_id = cursor.partition("_")
-    try:
-        return dt.date.fromisoformat(day), int(last_id)
-    except ValueError as exc:
-        raise Unprocessable.field(["query", "cursor"], "not a cursor this API returned") from exc

@@ -14,7 +14,8 @@ import orjson
 from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.errors import NotFound, PreconditionFailed, Unprocessable
+from kampungkb_shared.errors import NotFound, PreconditionFailed
+from registry_api import cursors
 from registry_api.auth.service import Principal
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import WriteOutcome, classify_after_write, stored_classification
@@ -157,14 +158,6 @@ def to_read(submission: Submission) -> SubmissionRead:
     )
 
 
-def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
-    instant, _, last_id = cursor.rpartition("_")
-    try:
-        return dt.datetime.fromisoformat(instant), int(last_id)
-    except ValueError as exc:
-        raise Unprocessable.field(["query", "cursor"], "not a cursor this API returned") from exc
-
-
 async def list_changed(
     session: AsyncSession,
     *,
@@ -181,9 +174,11 @@ async def list_changed(
     if module is not None:
         query = query.where(Submission.module == module)
     if cursor:
-        query = query.where(tuple_(Submission.submitted_at, Submission.id) > tuple_(*_parse_cursor(cursor)))
+        query = query.where(
+            tuple_(Submission.submitted_at, Submission.id) > tuple_(*cursors.decode(cursor, dt.datetime.fromisoformat))
+        )
     query = query.order_by(Submission.submitted_at, Submission.id).limit(limit + 1)
     rows = list(await session.scalars(query))
     page = rows[:limit]
-    next_cursor = f"{page[-1].submitted_at.isoformat()}_{page[-1].id}" if len(rows) > limit else None
+    next_cursor = cursors.encode(page[-1].submitted_at, page[-1].id) if len(rows) > limit else None
     return SubmissionPage(items=[to_read(s) for s in page], next_cursor=next_cursor)
