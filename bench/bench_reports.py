@@ -64,10 +64,11 @@ SELECT id, 'kkbpk', $P, jsonb_build_object(
                                         'KB_SUNTIK', 100, 'KB_PIL', 60),
          'non_users', jsonb_build_object('HAMIL', 100, 'INGIN_ANAK_SEGERA', 20, 'IAT', 30, 'TIAL', 24)), 'h', 1
   FROM kampung ORDER BY id;
-INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result, snapshot)
+INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}') ON CONFLICT DO NOTHING;
+INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
 SELECT k.id, $P, r.ruleset, 'r',
        (ARRAY['dasar', 'berkembang', 'mandiri', 'berkelanjutan', 'belum_terklasifikasi'])[1 + floor(random() * 5)::int],
-       's', '{}'::jsonb, '{}'::jsonb
+       's', '{}'::json
   FROM kampung k CROSS JOIN unnest(ARRAY['bkkbn-web-2021', 'kkb-2025']) AS r(ruleset) ORDER BY k.id, r.ruleset;
 ANALYZE;
 """

@@ -92,10 +92,10 @@ async def test_classifier_killed_during_a_burst_of_writes(stack: Stack) -> None:
 
         async def all_classified() -> bool:
             current = await connection.fetchval(
-                """SELECT count(*) FROM classification c
-                     WHERE (c.period = '2024-01-01' AND c.snapshot->'kependudukan' IS NOT NULL
-                            AND c.snapshot->'kependudukan' <> 'null'::jsonb)
-                        OR (c.period = '2024-02-01' AND c.snapshot->'kkbpk' <> 'null'::jsonb)"""
+                """SELECT count(*) FROM classification c JOIN classification_snapshot s ON s.hash = c.snapshot_hash
+                     WHERE (c.period = '2024-01-01' AND s.snapshot->'kependudukan' IS NOT NULL
+                            AND s.snapshot->'kependudukan' <> 'null'::jsonb)
+                        OR (c.period = '2024-02-01' AND s.snapshot->'kkbpk' <> 'null'::jsonb)"""
             )
             return bool(current == KAMPUNG * 2 * 2)
 

@@ -137,7 +137,8 @@ async def test_classified_and_one_report_event_per_kabupaten_and_period(api: Api
     classified = await session.execute(
         text("""
         SELECT c.ruleset, count(*) AS n FROM classification c JOIN kampung k ON k.id = c.kampung_id
-         WHERE c.period = :p AND c.snapshot->'kkbpk' IS NOT NULL AND c.snapshot->'kkbpk' <> 'null'
+          JOIN classification_snapshot s ON s.hash = c.snapshot_hash
+         WHERE c.period = :p AND s.snapshot->'kkbpk' IS NOT NULL AND s.snapshot->'kkbpk' <> 'null'
          GROUP BY c.ruleset"""),
         {"p": dt.date(2024, 6, 1)},
     )

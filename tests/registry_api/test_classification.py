@@ -1,10 +1,12 @@
 """Classification in the write path: every rule set stored, tier kept, back-dated writes, unchanged snapshots, reads."""
 
 import httpx
-from sqlalchemy import select
+import orjson
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.classifications.models import Classification
+from registry_api.classifications.models import Classification, ClassificationSnapshot
+from registry_api.outbox.models import OutboxEvent
 from tests.factories import (
     auth,
     kependudukan_payload,
@@ -67,7 +69,7 @@ async def test_backdated_submission_reclassifies_later_periods(
     await put_module(client, admin, kampung_id, "kkbpk", "2024-03", kkbpk_payload())
     await put_module(client, admin, kampung_id, "kkbpk", "2024-05", kkbpk_payload())
     before = await stored(session, kampung_id)
-    assert before[("2024-05", "bkkbn-web-2021")].snapshot["profil"] is None
+    assert before[("2024-05", "bkkbn-web-2021")].snapshot.snapshot["profil"] is None
     # A profil for February is in force in March and May too: both are reclassified, January is not.
     await put_module(client, admin, kampung_id, "profil", "2024-02", profil_payload())
     after = await stored(session, kampung_id)
@@ -75,8 +77,8 @@ async def test_backdated_submission_reclassifies_later_periods(
         (p, r) for p in ("2024-01", "2024-02", "2024-03", "2024-05") for r in ("bkkbn-web-2021", "kkb-2025")
     }
     for period in ("2024-02", "2024-03", "2024-05"):
-        assert after[(period, "kkb-2025")].snapshot["profil"]["pokja"]["members"] == 12
-    assert after[("2024-01", "kkb-2025")].snapshot["profil"] is None
+        assert after[(period, "kkb-2025")].snapshot.snapshot["profil"]["pokja"]["members"] == 12
+    assert after[("2024-01", "kkb-2025")].snapshot.snapshot["profil"] is None
 
 
 async def test_unchanged_snapshot_is_not_stored_again(
@@ -91,7 +93,7 @@ async def test_unchanged_snapshot_is_not_stored_again(
     await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(pus=120))
     rows = await stored(session, kampung_id)
     assert rows[("2024-03", "bkkbn-web-2021")].computed_at.year == 2000
-    assert rows[("2024-01", "bkkbn-web-2021")].snapshot["kependudukan"]["pus"] == 120
+    assert rows[("2024-01", "bkkbn-web-2021")].snapshot.snapshot["kependudukan"]["pus"] == 120
 
 
 async def test_classification_as_of_a_period(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
@@ -118,16 +120,49 @@ async def test_new_activity_reclassifies_its_month_and_later_ones(
     assert response.status_code == 201
     assert response.json()["classification"]["raw"]["n_partners"] == 2
     rows = await stored(session, kampung_id)
-    assert rows[("2024-01", "kkb-2025")].snapshot["partners"] == []
-    assert rows[("2024-02", "kkb-2025")].snapshot["partners"] == [
+    assert rows[("2024-01", "kkb-2025")].snapshot.snapshot["partners"] == []
+    assert rows[("2024-02", "kkb-2025")].snapshot.snapshot["partners"] == [
         {"code": "DINAS_KESEHATAN", "last_activity": "2024-02-10"},
         {"code": "PUSKESMAS", "last_activity": "2024-02-10"},
     ]
-    assert len(rows[("2024-04", "bkkbn-web-2021")].snapshot["partners"]) == 2
+    assert len(rows[("2024-04", "bkkbn-web-2021")].snapshot.snapshot["partners"]) == 2
     await make_kegiatan(client, admin, kampung_id, "2024-03-05", ["PUSKESMAS", "BPS"])
     april = (await stored(session, kampung_id))[("2024-04", "bkkbn-web-2021")]
-    assert {p["code"]: p["last_activity"] for p in april.snapshot["partners"]} == {
+    assert {p["code"]: p["last_activity"] for p in april.snapshot.snapshot["partners"]} == {
         "BPS": "2024-03-05",
         "DINAS_KESEHATAN": "2024-02-10",
         "PUSKESMAS": "2024-03-05",
     }
+
+
+async def test_both_rulesets_share_one_stored_snapshot(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    await full_data(client, admin, kampung_id, "2024-01")
+    rows = await stored(session, kampung_id)
+    hashes = {row.snapshot_hash for row in rows.values()}
+    assert len(hashes) == 1
+    count = await session.scalar(
+        select(func.count()).select_from(ClassificationSnapshot).where(ClassificationSnapshot.hash.in_(hashes))
+    )
+    assert count == 1
+
+
+async def test_an_answer_outside_the_contract_leaves_the_write_pending(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    """A classifier answering an unknown tier: the write is kept, nothing of the answer is stored, the relay retries."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        result = {"ruleset": "bkkbn-web-2021", "ruleset_hash": "x", "period": "2024-01", "tier": "legendary"}
+        line = orjson.dumps({"id": 0, "index": 0, "result": result})
+        return httpx.Response(200, content=line, headers={"Content-Type": "application/x-ndjson"})
+
+    app = client._transport.app  # type: ignore[attr-defined]
+    app.state.classifier.http = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://fake")
+    response = await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    assert response.status_code == 201
+    assert response.json()["classification"] == {"status": "pending"}
+    assert await stored(session, kampung_id) == {}
+    events = await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "classify"))
+    assert [e.payload["kampung_id"] for e in events] == [kampung_id]

@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.classifications.models import Classification
+from registry_api.classifications.models import Classification, ClassificationSnapshot
 from registry_api.submissions.models import SubmissionRevision
 from tests.factories import auth, kependudukan_payload, load_demo_regions, make_kampung, make_key, put_module
 
@@ -64,9 +64,9 @@ async def test_racing_puts_without_if_match_all_land_as_revisions(
     # The classification stored last saw the submission that is in force now (not a stale snapshot).
     current = await live_client.get(f"/v1/kampung/{kampung_id}/kependudukan/2024-01", headers=auth(key))
     stored = await committed_session.scalar(
-        select(Classification.snapshot).where(
-            Classification.kampung_id == kampung_id, Classification.ruleset == "kkb-2025"
-        )
+        select(ClassificationSnapshot.snapshot)
+        .join(Classification.snapshot)
+        .where(Classification.kampung_id == kampung_id, Classification.ruleset == "kkb-2025")
     )
     assert stored is not None
     assert stored["kependudukan"]["pus"] == current.json()["payload"]["pus"]

@@ -150,8 +150,11 @@ async def upsert_classification(
     connection: asyncpg.Connection, kampung_id: int, period: dt.date, ruleset: str, tier: str
 ) -> None:
     await connection.execute(
-        """INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result, snapshot)
-           VALUES ($1, $2, $3, 'r', $4, 's', '{}', '{}')
+        "INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}') ON CONFLICT DO NOTHING"
+    )
+    await connection.execute(
+        """INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
+           VALUES ($1, $2, $3, 'r', $4, 's', '{}')
            ON CONFLICT (kampung_id, period, ruleset) DO UPDATE SET tier = excluded.tier, computed_at = now()""",
         kampung_id,
         period,

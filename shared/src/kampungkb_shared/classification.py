@@ -8,8 +8,9 @@ to the next tier.
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kampungkb_shared.codes import Instansi, Tier
 from kampungkb_shared.errors import FieldError
@@ -84,10 +85,25 @@ class BatchItem(_Model):
 
 
 class BatchRequest(_Model):
-    """`POST /v1/classify/batch`: up to 10,000 items, all scored with the same rule set."""
+    """`POST /v1/classify/batch`: up to 10,000 items, each scored with `ruleset` or with every one of `rulesets`."""
 
-    ruleset: str | None = None
+    ruleset: str | None = Field(default=None, description="The rule set; default: the classifier's default.")
+    rulesets: Annotated[list[str], Field(min_length=1, json_schema_extra={"uniqueItems": True})] | None = Field(
+        default=None,
+        description=(
+            "Instead of `ruleset`, never with it: distinct rule set ids. Each valid item is scored under each, "
+            "its results in this order."
+        ),
+    )
     items: list[BatchItem]
+
+    @model_validator(mode="after")
+    def _one_way_to_name_rule_sets(self) -> "BatchRequest":
+        if self.ruleset is not None and self.rulesets is not None:
+            raise ValueError("give either ruleset or rulesets")
+        if self.rulesets is not None and len(set(self.rulesets)) != len(self.rulesets):
+            raise ValueError("rulesets must be distinct")
+        return self
 
 
 class Scores(_Model):

@@ -27,6 +27,8 @@ _T = TypeVar("_T")
 
 
 def _distinct(codes: list[_T]) -> list[_T]:
+    if len(set(codes)) == len(codes):  # the usual case, in C
+        return codes
     seen: set[_T] = set()
     for code in codes:
         if code in seen:

@@ -1,13 +1,18 @@
 """Batch parsing: orjson and a strict fast check on the happy path, the pydantic models for the rest."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from classifier.fastpath import accept
+from classifier.ruleset import RuleSet
 from kampungkb_shared.classification import BatchItem
 from kampungkb_shared.errors import FieldError, PayloadTooLarge, Unprocessable
+
+Item = tuple[int, Any, str, dict[str, Any]]
+"""A valid batch item: its index in the request, its id, its period and its snapshot data."""
 
 
 def field_errors(error: ValidationError) -> list[dict[str, Any]]:
@@ -15,10 +20,44 @@ def field_errors(error: ValidationError) -> list[dict[str, Any]]:
     return [FieldError(loc=list(e["loc"]), msg=e["msg"]).model_dump() for e in error.errors(include_url=False)]
 
 
+def unknown_ruleset(loc: list[str | int], ruleset_id: object) -> Unprocessable:
+    """The 422 for a rule set id the classifier does not know."""
+    return Unprocessable.field(loc, f"unknown rule set {ruleset_id!r}; see GET /v1/rulesets")
+
+
+def chosen_rulesets(data: dict[str, Any], known: Mapping[str, RuleSet], default: str) -> list[RuleSet]:
+    """The rule sets a batch body asks for: `ruleset`, or the distinct ids of `rulesets` in order, or the default."""
+    ruleset, rulesets = data.get("ruleset"), data.get("rulesets")
+    if ruleset is not None and rulesets is not None:
+        raise Unprocessable.field(["body", "rulesets"], "give either ruleset or rulesets")
+    if rulesets is None:
+        if ruleset is not None and type(ruleset) is not str:
+            raise Unprocessable.field(["body", "ruleset"], "must be a string")
+        found = known.get(ruleset or default)
+        if found is None:
+            raise unknown_ruleset(["body", "ruleset"], ruleset)
+        return [found]
+    if type(rulesets) is not list:
+        raise Unprocessable.field(["body", "rulesets"], "must be a list of rule set ids")
+    if not rulesets:
+        raise Unprocessable.field(["body", "rulesets"], "must name at least one rule set")
+    chosen: list[RuleSet] = []
+    for position, ruleset_id in enumerate(rulesets):
+        if type(ruleset_id) is not str:
+            raise Unprocessable.field(["body", "rulesets", position], "must be a string")
+        if ruleset_id in rulesets[:position]:
+            raise Unprocessable.field(["body", "rulesets", position], f"{ruleset_id!r} is listed twice")
+        found = known.get(ruleset_id)
+        if found is None:
+            raise unknown_ruleset(["body", "rulesets", position], ruleset_id)
+        chosen.append(found)
+    return chosen
+
+
 def parse_batch(
-    body: bytes, max_items: int
-) -> tuple[str | None, list[tuple[int, Any, str, dict[str, Any]]], list[dict[str, Any]]]:
-    """The rule set asked for, the valid items as (index, id, period, snapshot data), and the invalid items' errors.
+    body: bytes, *, max_items: int, known: Mapping[str, RuleSet], default: str
+) -> tuple[list[RuleSet], list[Item], list[dict[str, Any]]]:
+    """The rule sets asked for (see `chosen_rulesets`), the valid items and the invalid items' errors, in item order.
 
     Raises 413 above `max_items` items and 422 when the body itself, not an item, is malformed.
     """
@@ -28,17 +67,16 @@ def parse_batch(
         raise Unprocessable.field(["body"], f"invalid JSON: {exc}") from None
     if type(data) is not dict:
         raise Unprocessable.field(["body"], "must be an object with `items`")
-    unknown = sorted(set(data) - {"ruleset", "items"})
+    unknown = sorted(set(data) - {"ruleset", "rulesets", "items"})
     if unknown:
         raise Unprocessable.field(["body", unknown[0]], "extra inputs are not permitted")
-    ruleset, items = data.get("ruleset"), data.get("items")
-    if ruleset is not None and type(ruleset) is not str:
-        raise Unprocessable.field(["body", "ruleset"], "must be a string")
+    rulesets = chosen_rulesets(data, known, default)
+    items = data.get("items")
     if type(items) is not list:
         raise Unprocessable.field(["body", "items"], "must be a list")
     if len(items) > max_items:
         raise PayloadTooLarge(f"{len(items)} items; a batch holds at most {max_items}")
-    valid: list[tuple[int, Any, str, dict[str, Any]]] = []
+    valid: list[Item] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         if accept(item):
@@ -53,4 +91,4 @@ def parse_batch(
             )
         else:
             valid.append((index, model.id, model.period, model.snapshot.model_dump(mode="json")))
-    return ruleset, valid, errors
+    return rulesets, valid, errors

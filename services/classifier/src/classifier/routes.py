@@ -9,12 +9,12 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from classifier.batch import parse_batch
+from classifier.batch import Item, parse_batch, unknown_ruleset
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
 from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
-from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
+from kampungkb_shared.errors import NotFound, PayloadTooLarge
 
 router = APIRouter()
 
@@ -32,7 +32,7 @@ def _state(request: Request) -> AppState:
 def _ruleset(state: AppState, ruleset_id: str | None) -> RuleSet:
     ruleset = state.rulesets.get(ruleset_id or state.default)
     if ruleset is None:
-        raise Unprocessable.field(["body", "ruleset"], f"unknown rule set {ruleset_id!r}; see GET /v1/rulesets")
+        raise unknown_ruleset(["body", "ruleset"], ruleset_id)
     return ruleset
 
 
@@ -83,11 +83,26 @@ async def classify_one(request: Request, body: ClassifyRequest) -> Response:
     return _json(result)
 
 
+_NDJSON = "application/x-ndjson"
 _BATCH_DOC = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}},
     }
+}
+_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "`application/json` (the default): `{results, errors}`, each result the item's classification with its "
+            "`id` and `index`, one per valid item and rule set. With `Accept: application/x-ndjson`: one JSON object "
+            "a line, each ending with a newline, in item order and within an item in rule set order: "
+            '`{"id", "index", "result": ClassificationResult}` per result, `{"id", "index", "errors"}` per invalid '
+            "item."
+        ),
+        "content": {_NDJSON: {"schema": {"type": "string", "description": "Newline-delimited JSON objects."}}},
+    },
+    413: {"description": "More items than a batch may hold"},
+    422: {"description": "Malformed body, or an unknown, repeated or conflicting rule set"},
 }
 
 
@@ -96,10 +111,10 @@ _BATCH_DOC = {
     tags=["classify"],
     response_model=BatchResponse,
     openapi_extra=_BATCH_DOC,
-    responses={413: {"description": "More items than a batch may hold"}, 422: {"description": "Malformed body"}},
+    responses=_BATCH_RESPONSES,
 )
 async def classify_batch(request: Request) -> Response:
-    """Classify up to 10,000 snapshots; an invalid item is reported in `errors` and never fails the batch."""
+    """Classify up to 10,000 snapshots under one or more rule sets; an invalid item never fails the batch."""
     state = _state(request)
     settings = state.settings
     length = request.headers.get("content-length")
@@ -108,34 +123,72 @@ async def classify_batch(request: Request) -> Response:
     body = await request.body()
     if len(body) > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
+    ndjson = _NDJSON in request.headers.get("accept", "").lower()
     # A batch allocates millions of acyclic containers; generational GC passes over them would cost
     # more than the scoring, and refcounting frees them anyway. Nothing awaits inside this block.
-    # Collection resumes only once `_classify_batch` has returned and its containers are freed: a
+    # Collection resumes only once the batch has been built and its containers are freed: a
     # collector enabled while they are still alive would make one pass over all of them.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        ruleset, content, tiers = _classify_batch(state, body)
+        rulesets, content, tiers = _classify_batch(state, body, ndjson=ndjson)
     finally:
         if collecting:
             gc.enable()
-    for tier, count in tiers.items():
-        request.app.state.metrics.classifications.labels(tier=tier, ruleset=ruleset.id).inc(count)
-    return Response(content, media_type="application/json")
+    classifications = request.app.state.metrics.classifications
+    for position, ruleset in enumerate(rulesets):
+        # Results run item by item, each item's in rule set order: every len(rulesets)-th tier is one rule set's.
+        for tier, count in Counter(tiers[position :: len(rulesets)]).items():
+            classifications.labels(tier=tier, ruleset=ruleset.id).inc(count)
+    return Response(content, media_type=_NDJSON if ndjson else "application/json")
+
+
+def _classify_batch(state: AppState, body: bytes, *, ndjson: bool) -> tuple[list[RuleSet], bytes, list[str]]:
+    """The rule sets used, the response body and the results' tiers, in the order of the results."""
+    rulesets, items, errors = parse_batch(
+        body, max_items=state.settings.max_batch_items, known=state.rulesets, default=state.default
+    )
+    content, tiers = (_ndjson_answer if ndjson else _json_answer)(rulesets, items, errors)
+    return rulesets, content, tiers
 
 
 _TIER = itemgetter("tier")
 
 
-def _classify_batch(state: AppState, body: bytes) -> tuple[RuleSet, bytes, Counter[str]]:
-    """The rule set used, the response body and the count of results by tier."""
-    ruleset_id, items, errors = parse_batch(body, state.settings.max_batch_items)
-    ruleset = _ruleset(state, ruleset_id)
+def _json_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
+    """`{results, errors}` and the results' tiers."""
     results: list[dict[str, Any]] = []
     append = results.append
     for index, item_id, period, snapshot in items:
-        result = score(snapshot, period, ruleset)
-        result["id"] = item_id
-        result["index"] = index
-        append(result)
-    return ruleset, orjson.dumps({"results": results, "errors": errors}), Counter(map(_TIER, results))
+        for ruleset in rulesets:
+            result = score(snapshot, period, ruleset)
+            result["id"] = item_id
+            result["index"] = index
+            append(result)
+    return orjson.dumps({"results": results, "errors": errors}), list(map(_TIER, results))
+
+
+def _ndjson_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
+    """One line per result and per invalid item, in item order, every line ending with a newline; the tiers."""
+    # Lines go straight into one buffer: orjson's outputs, kept until a join, would each hold
+    # several times their length and cost more to allocate than the serialising itself.
+    content = bytearray()
+    write = content.extend
+    dumps = orjson.dumps
+    line = orjson.OPT_APPEND_NEWLINE
+    tiers: list[str] = []
+    tier = tiers.append
+    pending = iter(errors)  # in item order, as `items` are
+    error = next(pending, None)
+    for index, item_id, period, snapshot in items:
+        while error is not None and error["index"] < index:
+            write(dumps(error, option=line))
+            error = next(pending, None)
+        for ruleset in rulesets:
+            result = score(snapshot, period, ruleset)
+            tier(result["tier"])
+            write(dumps({"id": item_id, "index": index, "result": result}, option=line))
+    while error is not None:
+        write(dumps(error, option=line))
+        error = next(pending, None)
+    return bytes(content), tiers

@@ -1,7 +1,7 @@
 """Every table of the registry's database, imported in one place for Alembic."""
 
 from registry_api.auth.models import ApiKey
-from registry_api.classifications.models import Classification
+from registry_api.classifications.models import Classification, ClassificationSnapshot
 from registry_api.db import Base
 from registry_api.imports.models import ImportChunk, ImportJob
 from registry_api.kampung.models import Kampung
@@ -14,6 +14,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Classification",
+    "ClassificationSnapshot",
     "ImportChunk",
     "ImportJob",
     "Kampung",

@@ -48,8 +48,9 @@ class Settings(DatabaseSettings, RedisSettings):
     import_chunk_bytes: int = 1_048_576
     """Bodies are stored in PostgreSQL in chunks of about this size while the request streams."""
     import_classifier_chunk: int = 5_000
+    """Results per classifier batch call of an import: snapshots times rule sets."""
     import_classifier_concurrency: int = 2
-    """Classifier batch calls an import makes at once (each up to `import_classifier_chunk` snapshots)."""
+    """Classifier batch calls an import makes at once."""
     import_classifier_budget_s: float = 120.0
     import_test_phase_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long between an import's phases, inside its transaction, to kill it midway."""

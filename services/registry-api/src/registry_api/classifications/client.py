@@ -3,18 +3,16 @@
 import asyncio
 import logging
 import time
-from typing import Any
 
 import httpx
-import orjson
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from kampungkb_shared.classification import BatchRequest, BatchResponse
 from kampungkb_shared.observability import REQUEST_ID_HEADER, request_id
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
+
+NDJSON = "application/x-ndjson"
 
 
 class ClassifierUnavailable(Exception):
@@ -55,45 +53,37 @@ class ClassifierClient:
     def breaker_open(self) -> bool:
         return time.monotonic() < self._open_until
 
-    async def classify_batch(
-        self, request: BatchRequest, *, budget_s: float, use_breaker: bool = False
-    ) -> BatchResponse:
-        """`POST /v1/classify/batch`; raises `ClassifierUnavailable` when every attempt failed or the budget ran out."""
-        data = await self.classify_batch_raw(
-            request.model_dump_json(exclude_none=True).encode(), budget_s=budget_s, use_breaker=use_breaker
-        )
-        try:
-            return BatchResponse.model_validate(data)
-        except ValidationError as exc:
-            log.error("classifier answered outside the contract: %s", exc)
-            raise ClassifierUnavailable("the classifier's answer did not match the contract") from exc
+    async def classify_lines(self, body: bytes, *, budget_s: float, use_breaker: bool = False) -> list[bytes]:
+        """`POST /v1/classify/batch` asking for NDJSON: the answer's lines, one per result or refused item, unparsed.
 
-    async def classify_batch_raw(self, body: bytes, *, budget_s: float, use_breaker: bool = False) -> dict[str, Any]:
-        """The batch call on a request body already encoded; the answer decoded but not validated beyond its shape.
-
-        For callers that send thousands of snapshots, where building and checking pydantic models would cost more
-        than the classification itself.
+        A caller sends thousands of snapshots and hands the lines to PostgreSQL as they are: decoding them into
+        Python objects would cost more than the classification itself. Raises `ClassifierUnavailable` when every
+        attempt failed, the budget ran out, or the answer is not NDJSON.
         """
         if use_breaker and self.breaker_open:
             raise ClassifierUnavailable("classifier failed recently; not retried until the breaker closes")
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": NDJSON}
         if rid := request_id.get():
             headers[REQUEST_ID_HEADER] = rid
         deadline = time.monotonic() + budget_s
         try:
             async with asyncio.timeout(budget_s):
-                data = await self._post_with_retries(body, headers, deadline)
-        except (TimeoutError, httpx.HTTPError, orjson.JSONDecodeError) as exc:
+                response = await self._post_with_retries(body, headers, deadline)
+        except (TimeoutError, httpx.HTTPError) as exc:
             self._open_until = time.monotonic() + self.breaker_s
             log.warning("classifier unavailable: %s", _describe(exc))
             raise ClassifierUnavailable(_describe(exc)) from exc
         self._open_until = 0.0
-        if not isinstance(data, dict) or not all(isinstance(data.get(part), list) for part in ("results", "errors")):
-            log.error("classifier answered outside the contract: %.300s", data)
+        if not response.headers.get("content-type", "").startswith(NDJSON):
+            log.error(
+                "classifier answered %s instead of NDJSON: %.300s",
+                response.headers.get("content-type"),
+                response.content,
+            )
             raise ClassifierUnavailable("the classifier's answer did not match the contract")
-        return data
+        return [line for line in response.content.split(b"\n") if line]
 
-    async def _post_with_retries(self, body: bytes, headers: dict[str, str], deadline: float) -> Any:
+    async def _post_with_retries(self, body: bytes, headers: dict[str, str], deadline: float) -> httpx.Response:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=0.05, max=0.5) + wait_random(0, 0.05),
@@ -105,7 +95,7 @@ class ClassifierClient:
                 timeout = max(0.05, min(self.timeout_s, deadline - time.monotonic()))
                 response = await self.http.post("/v1/classify/batch", content=body, headers=headers, timeout=timeout)
                 response.raise_for_status()
-                return orjson.loads(response.content)
+                return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
 

@@ -22,6 +22,6 @@ class ClassificationRead(ClassificationResult):
                 "kampung_id": row.kampung_id,
                 "computed_at": row.computed_at,
                 "snapshot_hash": row.snapshot_hash,
-                "snapshot": row.snapshot,
+                "snapshot": row.snapshot.snapshot,
             }
         )

@@ -1,4 +1,4 @@
-"""Classifying what changed: snapshots in force, one batch call per rule set, results stored, `kampung.tier` kept.
+"""Classifying what changed: snapshots in force, batch calls covering every rule set, results stored, tier kept.
 
 Used in the write path (a PUT, a new activity: short budget, result returned) and by the outbox relay
 (many Kampung KB at once). Callers hold the Kampung KB rows locked (`FOR NO KEY UPDATE`), so two writers
@@ -8,15 +8,15 @@ never store classifications computed from each other's stale snapshots.
 import asyncio
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
@@ -27,19 +27,27 @@ from registry_api.outbox import events
 
 log = logging.getLogger(__name__)
 
-_UPSERT_CHUNK = 5000
-_UPSERT_COLUMNS = ("kampung_id", "period", "ruleset_hash", "tier", "snapshot_hash", "result", "snapshot")
+# One statement per classifier answer: its NDJSON lines go in as text, PostgreSQL reads each line once for its `id`
+# and `result` and the result once for the three columns it fills; the result is stored as the text it came as.
+# A line of a refused item has no `result` and is skipped (the caller logs it).
 _UPSERT = text("""
-    INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result, snapshot)
-    SELECT r.kampung_id, r.period, :ruleset, r.ruleset_hash, r.tier, r.snapshot_hash,
-           CAST(r.result AS jsonb), CAST(r.snapshot AS jsonb)
-      FROM unnest(CAST(:kampung_id AS bigint[]), CAST(:period AS date[]), CAST(:ruleset_hash AS text[]),
-                  CAST(:tier AS text[]), CAST(:snapshot_hash AS text[]), CAST(:result AS text[]),
-                  CAST(:snapshot AS text[]))
-           AS r(kampung_id, period, ruleset_hash, tier, snapshot_hash, result, snapshot)
+    WITH answer AS (
+        SELECT line.id, line.result, head.ruleset, head.ruleset_hash, head.tier
+          FROM unnest(CAST(:lines AS text[])) AS l(text)
+         CROSS JOIN LATERAL json_to_record(CAST(l.text AS json)) AS line(id integer, result json)
+         CROSS JOIN LATERAL json_to_record(line.result) AS head(ruleset text, ruleset_hash text, tier text)
+         WHERE line.result IS NOT NULL
+    )
+    INSERT INTO classification AS c (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
+    SELECT s.kampung_id, s.period, a.ruleset, a.ruleset_hash, a.tier, s.hash, a.result
+      FROM answer a
+      JOIN unnest(CAST(:kampung_id AS bigint[]), CAST(:period AS date[]), CAST(:hash AS text[]))
+           WITH ORDINALITY AS s(kampung_id, period, hash, id) ON s.id = a.id + 1
+       AND a.ruleset = ANY(CAST(:rulesets AS text[]))
         ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
        SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
-           result = excluded.result, snapshot = excluded.snapshot, computed_at = now()
+           result = excluded.result, computed_at = now()
+    RETURNING c.kampung_id, c.period, c.ruleset
 """)
 
 _STORED_HASHES = text("""
@@ -81,9 +89,10 @@ async def reclassify(
 ) -> Reclassified:
     """Classify every period from each Kampung KB's earliest changed one on, for every rule set; store what changed.
 
-    A snapshot whose hash equals the stored one for a rule set is not sent again. Snapshots go out in batch calls of
-    at most `chunk` items, `concurrency` calls at a time (`budget_s` each); answers are stored as they arrive. After
-    the first failed call the remaining calls of that rule set are not made.
+    A snapshot whose hash equals the stored one for a rule set is not sent again; one that some rule sets lack goes
+    out once, for all of them. Snapshots go out in batch calls of at most `chunk` results (items times rule sets),
+    `concurrency` calls at a time (`budget_s` each); answers are stored as they arrive. After the first failed call
+    the remaining calls for that rule set are not made.
     """
     pairs = await periods_to_classify(session, earliest=earliest)
     outcome = Reclassified(pairs=pairs)
@@ -91,84 +100,92 @@ async def reclassify(
         return outcome
     snapshots = await assemble(session, pairs=pairs)
     stored = await _stored_hashes(session, pairs)
+    # Each snapshot goes out once, with the rule sets that have not classified it yet (usually all of them).
+    wanted: dict[tuple[str, ...], list[SnapshotRow]] = defaultdict(list)
+    for snap in snapshots:
+        if todo := tuple(r for r in rulesets if stored.get((snap.kampung_id, snap.period, r)) != snap.hash):
+            wanted[todo].append(snap)
     batches = [
-        (ruleset, todo[start : start + chunk])
-        for ruleset in rulesets
-        if (todo := [snap for snap in snapshots if stored.get((snap.kampung_id, snap.period, ruleset)) != snap.hash])
-        for start in range(0, len(todo), chunk)
+        (todo, snaps[start : start + per_call])
+        for todo, snaps in wanted.items()
+        for per_call in [max(1, chunk // len(todo))]
+        for start in range(0, len(snaps), per_call)
     ]
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def call(ruleset: str, snaps: list[SnapshotRow]) -> tuple[str, list[SnapshotRow], dict[str, Any] | None]:
+    async def call(
+        todo: tuple[str, ...], snaps: list[SnapshotRow]
+    ) -> tuple[tuple[str, ...], list[SnapshotRow], list[bytes] | None]:
         async with gate:
-            if ruleset in outcome.failed:
-                return ruleset, snaps, None
+            if any(ruleset in outcome.failed for ruleset in todo):
+                return todo, snaps, None
             try:
-                answer = await classifier.classify_batch_raw(
-                    _request_body(ruleset, snaps), budget_s=budget_s, use_breaker=use_breaker
+                lines = await classifier.classify_lines(
+                    _request_body(todo, snaps), budget_s=budget_s, use_breaker=use_breaker
                 )
             except ClassifierUnavailable as exc:
-                outcome.failed.setdefault(ruleset, str(exc))
-                return ruleset, snaps, None
-            return ruleset, snaps, answer
+                for ruleset in todo:
+                    outcome.failed.setdefault(ruleset, str(exc))
+                return todo, snaps, None
+            return todo, snaps, lines
 
-    tasks = [asyncio.ensure_future(call(ruleset, snaps)) for ruleset, snaps in batches]
-    primary_stored = False
+    tasks = [asyncio.ensure_future(call(todo, snaps)) for todo, snaps in batches]
+    stored_rulesets: set[str] = set()
     try:
         for next_done in asyncio.as_completed(tasks):
-            ruleset, snaps, answer = await next_done
-            if answer is None:
+            todo, snaps, lines = await next_done
+            if lines is None:
                 continue
             try:
-                changed = await _store(session, ruleset, snaps, answer)
+                stored_rows = await _store(session, todo, snaps, lines)
             except ClassifierUnavailable as exc:
-                outcome.failed.setdefault(ruleset, str(exc))
+                for ruleset in todo:
+                    outcome.failed.setdefault(ruleset, str(exc))
                 continue
-            outcome.changed.update(changed)
-            primary_stored = primary_stored or (ruleset == primary and bool(changed))
+            outcome.changed.update((kampung_id, period) for kampung_id, period, _ in stored_rows)
+            stored_rulesets.update(ruleset for _, _, ruleset in stored_rows)
     finally:
         for task in tasks:
             task.cancel()
-    if primary_stored:
+    if primary in stored_rulesets:
         await session.execute(_REFRESH_TIER, {"ruleset": primary, "ids": sorted({k for k, _ in outcome.changed})})
     return outcome
 
 
-def _request_body(ruleset: str, snaps: list[SnapshotRow]) -> bytes:
-    # The snapshots are JSON text from PostgreSQL already: the body is assembled, not serialised again.
+def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bytes:
+    # The snapshots are JSON text from PostgreSQL already: the body is assembled, not serialised again. An item's
+    # `id` is its index in `snaps`, which is how `_store` finds the snapshot of each answer line.
     items = ",".join(
         f'{{"id":{index},"period":"{format_period(snap.period)}","snapshot":{snap.snapshot}}}'
         for index, snap in enumerate(snaps)
     )
-    return f'{{"ruleset":{orjson.dumps(ruleset).decode()},"items":[{items}]}}'.encode()
+    return f'{{"rulesets":{orjson.dumps(list(rulesets)).decode()},"items":[{items}]}}'.encode()
 
 
 async def _store(
-    session: AsyncSession, ruleset: str, snaps: list[SnapshotRow], answer: dict[str, Any]
-) -> set[tuple[int, dt.date]]:
-    """Upsert the results of one batch answer in set-based statements; returns the (Kampung KB, period) stored."""
-    for error in answer["errors"]:
-        log.error("classifier refused snapshot %s under %s: %s", error.get("id"), ruleset, error.get("errors"))
-    columns: dict[str, list[Any]] = {name: [] for name in _UPSERT_COLUMNS}
-    for result in answer["results"]:
-        try:
-            snap = snaps[int(result.pop("id"))]
-            result.pop("index", None)
-            tier = Tier(result["tier"]).value
-            ruleset_hash = str(result["ruleset_hash"])
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc!r}") from exc
-        for name, value in zip(
-            _UPSERT_COLUMNS,
-            (snap.kampung_id, snap.period, ruleset_hash, tier, snap.hash, orjson.dumps(result).decode(), snap.snapshot),
-            strict=True,
-        ):
-            columns[name].append(value)
-    count = len(columns["kampung_id"])
-    for start in range(0, count, _UPSERT_CHUNK):
-        params = {name: values[start : start + _UPSERT_CHUNK] for name, values in columns.items()}
-        await session.execute(_UPSERT, {**params, "ruleset": ruleset})
-    return set(zip(columns["kampung_id"], columns["period"], strict=True))
+    session: AsyncSession, rulesets: tuple[str, ...], snaps: list[SnapshotRow], lines: list[bytes]
+) -> list[tuple[int, dt.date, str]]:
+    """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set) stored.
+
+    Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier): nothing of it is.
+    """
+    for line in lines:
+        if b'"result":' not in line[:48]:  # `{"id":<index>,"index":<index>,"result":...` or a refused item
+            log.error("classifier refused a snapshot under %s: %.500s", ",".join(rulesets), line)
+    params = {
+        "lines": [line.decode() for line in lines],
+        "kampung_id": [snap.kampung_id for snap in snaps],
+        "period": [snap.period for snap in snaps],
+        "hash": [snap.hash for snap in snaps],
+        "rulesets": list(rulesets),
+    }
+    try:
+        async with session.begin_nested():
+            result = await session.execute(_UPSERT, params)
+            return [(row.kampung_id, row.period, row.ruleset) for row in result]
+    except DBAPIError as exc:
+        log.error("classifier answer not stored: %s", exc.orig)
+        raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc.orig}") from exc
 
 
 async def _stored_hashes(

@@ -2,8 +2,9 @@
 
 A snapshot holds, per module, the newest submission at or before the period, and the distinct partner
 institutions of the Kampung KB's activities up to the end of the period with their latest activity date.
-PostgreSQL builds each snapshot as JSON text and its hash (SHA-256 of that text; `jsonb` output is canonical),
-so that thousands of snapshots go to the classifier and back into `classification` without a Python round trip.
+PostgreSQL builds each snapshot as JSON text and its hash (SHA-256 of that text; `jsonb` output is canonical) and
+stores it once by that hash (`classification_snapshot`), so that thousands of snapshots go to the classifier without
+being parsed in Python, and never come back.
 """
 
 import datetime as dt
@@ -52,9 +53,16 @@ _SNAPSHOTS = text("""
                          WHERE k.kampung_id = p.kampung_id AND k.date < p.period + interval '1 month'
                          GROUP BY partner) AS x)) AS snap
           FROM p LEFT JOIN modules m ON m.kampung_id = p.kampung_id AND m.period = p.period
+    ),
+    hashed AS (
+        SELECT kampung_id, period, snap, snap::text AS snapshot,
+               encode(sha256(convert_to(snap::text, 'UTF8')), 'hex') AS hash
+          FROM snapshots
+    ),
+    stored AS (
+        INSERT INTO classification_snapshot (hash, snapshot) SELECT hash, snap FROM hashed ON CONFLICT (hash) DO NOTHING
     )
-    SELECT kampung_id, period, snap::text AS snapshot, encode(sha256(convert_to(snap::text, 'UTF8')), 'hex') AS hash
-      FROM snapshots
+    SELECT kampung_id, period, snapshot, hash FROM hashed
 """)
 
 
@@ -78,7 +86,7 @@ async def periods_to_classify(session: AsyncSession, *, earliest: dict[int, dt.d
 
 
 async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -> list[SnapshotRow]:
-    """The snapshot in force for each (Kampung KB, period) pair, in one query."""
+    """The snapshot in force for each (Kampung KB, period) pair, in one query that also stores each by its hash."""
     if not pairs:
         return []
     params = {"ids": [k for k, _ in pairs], "periods": [p for _, p in pairs]}

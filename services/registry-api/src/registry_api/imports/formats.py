@@ -39,7 +39,7 @@ class RowProblem(ValueError):
 
 
 def _codes(cell: str) -> list[str]:
-    return [part.strip() for part in cell.split(";") if part.strip()]
+    return [part for part in map(str.strip, cell.split(";")) if part]
 
 
 def _operational(cell: str) -> dict[str, str]:
