@@ -1,6 +1,7 @@
 """Nothing lost: the outbox written with the submission, the classifier or Redis down, and the relay delivering."""
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,11 +14,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain, ReportJob
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.models import Classification
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.kampung.models import Kampung
+from registry_api.outbox import events
 from registry_api.outbox.models import OutboxEvent
 from registry_api.outbox.queue import Enqueued, ReportQueue
 from registry_api.outbox.relay import Relay, deliver_reports
@@ -246,7 +248,7 @@ class RecordingQueue(ReportQueue):
         super().__init__(redis_url, defer_s=60)
         self.job_ids: list[str] = []
 
-    async def enqueue(self, job: RefreshRegionChain) -> Enqueued:
+    async def enqueue(self, job: ReportJob) -> Enqueued:
         self.job_ids.append(job.job_id())
         await asyncio.sleep(0.005)
         return await super().enqueue(job)
@@ -299,3 +301,29 @@ async def test_backlog_gauge_and_metrics_endpoint(
     metrics = (await client.get("/metrics")).text
     assert 'registry_outbox_backlog{topic="classify"} 3.0' in metrics
     assert "registry_outbox_delivered_total" in metrics
+
+
+async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], redis_url: str, arq_redis: ArqRedis
+) -> None:
+    june, july = dt.date(2024, 6, 1), dt.date(2024, 7, 1)
+    many = [(june, f"{10 + n // 10}.{n % 10 + 1:02d}") for n in range(events.REBUILD_FROM_KABUPATEN)]
+    few = [(july, "99.01"), (july, "99.71")]
+    await events.add_reports(session, changes=[*many, *few])
+    keys = sorted(e.key for e in await pending(session, "report"))
+    assert keys == ["2024-06", "2024-07:99.01", "2024-07:99.71"]
+    ids = ["rebuild:2024-06", "refresh:2024-07:99.01", "refresh:2024-07:99.71"]
+    for job_id in ids:
+        await forget_job(arq_redis, job_id)
+    queue = ReportQueue(redis_url, defer_s=0.3)
+    try:
+        assert await deliver_reports(session_factory, queue, limit=10) == 3
+        info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE).info()
+        assert info is not None and info.function == REBUILD_PERIOD
+        assert info.args == ({"period": "2024-06", "request_id": None},)
+        chain = await Job("refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE).info()
+        assert chain is not None and chain.function == REFRESH_REGION_CHAIN
+    finally:
+        for job_id in ids:
+            await forget_job(arq_redis, job_id)
+        await queue.close()

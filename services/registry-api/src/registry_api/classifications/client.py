@@ -53,11 +53,14 @@ class ClassifierClient:
     def breaker_open(self) -> bool:
         return time.monotonic() < self._open_until
 
-    async def classify_lines(self, body: bytes, *, budget_s: float, use_breaker: bool = False) -> list[bytes]:
+    async def classify_lines(
+        self, body: bytes, *, budget_s: float, use_breaker: bool = False, attempt_timeout_s: float | None = None
+    ) -> list[bytes]:
         """`POST /v1/classify/batch` asking for NDJSON: the answer's lines, one per result or refused item, unparsed.
 
         A caller sends thousands of snapshots and hands the lines to PostgreSQL as they are: decoding them into
-        Python objects would cost more than the classification itself. Raises `ClassifierUnavailable` when every
+        Python objects would cost more than the classification itself. Each attempt waits `attempt_timeout_s`
+        (default: the client's short per-attempt timeout, for the write path). Raises `ClassifierUnavailable` when every
         attempt failed, the budget ran out, or the answer is not NDJSON.
         """
         if use_breaker and self.breaker_open:
@@ -68,7 +71,7 @@ class ClassifierClient:
         deadline = time.monotonic() + budget_s
         try:
             async with asyncio.timeout(budget_s):
-                response = await self._post_with_retries(body, headers, deadline)
+                response = await self._post_with_retries(body, headers, deadline, attempt_timeout_s or self.timeout_s)
         except (TimeoutError, httpx.HTTPError) as exc:
             self._open_until = time.monotonic() + self.breaker_s
             log.warning("classifier unavailable: %s", _describe(exc))
@@ -83,7 +86,9 @@ class ClassifierClient:
             raise ClassifierUnavailable("the classifier's answer did not match the contract")
         return [line for line in response.content.split(b"\n") if line]
 
-    async def _post_with_retries(self, body: bytes, headers: dict[str, str], deadline: float) -> httpx.Response:
+    async def _post_with_retries(
+        self, body: bytes, headers: dict[str, str], deadline: float, attempt_timeout_s: float
+    ) -> httpx.Response:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=0.05, max=0.5) + wait_random(0, 0.05),
@@ -92,7 +97,7 @@ class ClassifierClient:
         )
         async for attempt in retrying:
             with attempt:
-                timeout = max(0.05, min(self.timeout_s, deadline - time.monotonic()))
+                timeout = max(0.05, min(attempt_timeout_s, deadline - time.monotonic()))
                 response = await self.http.post("/v1/classify/batch", content=body, headers=headers, timeout=timeout)
                 response.raise_for_status()
                 return response

@@ -86,13 +86,14 @@ async def reclassify(
     use_breaker: bool = False,
     chunk: int = 10_000,
     concurrency: int = 2,
+    attempt_timeout_s: float | None = None,
 ) -> Reclassified:
     """Classify every period from each Kampung KB's earliest changed one on, for every rule set; store what changed.
 
     A snapshot whose hash equals the stored one for a rule set is not sent again; one that some rule sets lack goes
     out once, for all of them. Snapshots go out in batch calls of at most `chunk` results (items times rule sets),
-    `concurrency` calls at a time (`budget_s` each); answers are stored as they arrive. After the first failed call
-    the remaining calls for that rule set are not made.
+    `concurrency` calls at a time, each with `budget_s` in all and `attempt_timeout_s` per attempt; answers are
+    stored as they arrive. After the first failed call the remaining calls for that rule set are not made.
     """
     pairs = await periods_to_classify(session, earliest=earliest)
     outcome = Reclassified(pairs=pairs)
@@ -121,7 +122,10 @@ async def reclassify(
                 return todo, snaps, None
             try:
                 lines = await classifier.classify_lines(
-                    _request_body(todo, snaps), budget_s=budget_s, use_breaker=use_breaker
+                    _request_body(todo, snaps),
+                    budget_s=budget_s,
+                    use_breaker=use_breaker,
+                    attempt_timeout_s=attempt_timeout_s,
                 )
             except ClassifierUnavailable as exc:
                 for ruleset in todo:

@@ -77,6 +77,7 @@ class JobContext:
     classifier_chunk: int = 5_000
     classifier_concurrency: int = 2
     classifier_budget_s: float = 120.0
+    classifier_timeout_s: float = 30.0
     phase_sleep_s: float = 0.0
 
 
@@ -384,6 +385,7 @@ async def _classify(
         budget_s=context.classifier_budget_s,
         chunk=context.classifier_chunk,
         concurrency=context.classifier_concurrency,
+        attempt_timeout_s=context.classifier_timeout_s,
     )
     if outcome.failed:
         await events.add_classify_many(session, earliest=earliest)

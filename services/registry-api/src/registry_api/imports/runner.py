@@ -74,6 +74,7 @@ class ImportRunner:
     classifier_chunk: int = 5_000
     classifier_concurrency: int = 2
     classifier_budget_s: float = 120.0
+    classifier_timeout_s: float = 30.0
     phase_sleep_s: float = 0.0
     renew: bool = True
     """Renew the lease from a second connection while a job runs (off only where sessions share one connection)."""
@@ -136,6 +137,7 @@ class ImportRunner:
             classifier_chunk=self.classifier_chunk,
             classifier_concurrency=self.classifier_concurrency,
             classifier_budget_s=self.classifier_budget_s,
+            classifier_timeout_s=self.classifier_timeout_s,
             phase_sleep_s=self.phase_sleep_s,
         )
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
@@ -218,5 +220,6 @@ def create_runner(
         classifier_chunk=settings.import_classifier_chunk,
         classifier_concurrency=settings.import_classifier_concurrency,
         classifier_budget_s=settings.import_classifier_budget_s,
+        classifier_timeout_s=settings.import_classifier_timeout_s,
         phase_sleep_s=settings.import_test_phase_sleep_s,
     )

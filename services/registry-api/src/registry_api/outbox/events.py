@@ -3,19 +3,24 @@
 - `classify` (key: the Kampung KB id): classify it again from `period` on; written when the write path could
   not reach the classifier.
 - `report` (key: `{period}:{kabupaten_code}`): refresh that kabupaten's region chain for the period; the payload
-  is a `kampungkb_shared.jobs.RefreshRegionChain`.
+  is a `kampungkb_shared.jobs.RefreshRegionChain`. When one change touches `REBUILD_FROM_KABUPATEN` kabupaten or
+  more in a period (a bulk import), the period gets one event instead (key: `{period}`, a `RebuildPeriod`): one
+  whole-period rebuild costs about as much as 60 to 100 chain refreshes.
 """
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.jobs import RefreshRegionChain
+from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain, ReportJob
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import format_period
 from registry_api.outbox.models import OutboxEvent
+
+REBUILD_FROM_KABUPATEN = 50
 
 CLASSIFY = "classify"
 REPORT = "report"
@@ -46,14 +51,22 @@ async def add_classify_many(session: AsyncSession, *, earliest: dict[int, dt.dat
 
 
 async def add_reports(session: AsyncSession, *, changes: Iterable[tuple[dt.date, str]]) -> list[int]:
-    """One `report` event per (period, kabupaten code); returns their ids."""
+    """One `report` event per (period, kabupaten code), or per period when it has many; returns their ids."""
     rid = request_id.get()
-    rows = []
-    for period, kabupaten in sorted(set(changes)):
-        job = RefreshRegionChain(period=format_period(period), kabupaten_code=kabupaten, request_id=rid)
-        rows.append(
-            {"topic": REPORT, "key": f"{job.period}:{kabupaten}", "payload": job.model_dump(), "request_id": rid}
-        )
+    by_period: dict[dt.date, set[str]] = defaultdict(set)
+    for period, kabupaten in changes:
+        by_period[period].add(kabupaten)
+    jobs: list[tuple[str, ReportJob]] = []
+    for period, kabupaten_codes in sorted(by_period.items()):
+        month = format_period(period)
+        if len(kabupaten_codes) >= REBUILD_FROM_KABUPATEN:
+            jobs.append((month, RebuildPeriod(period=month, request_id=rid)))
+        else:
+            jobs += [
+                (f"{month}:{code}", RefreshRegionChain(period=month, kabupaten_code=code, request_id=rid))
+                for code in sorted(kabupaten_codes)
+            ]
+    rows = [{"topic": REPORT, "key": key, "payload": job.model_dump(), "request_id": rid} for key, job in jobs]
     if not rows:
         return []
     result = await session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows)

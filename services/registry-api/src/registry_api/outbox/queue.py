@@ -11,7 +11,7 @@ from arq.constants import result_key_prefix
 from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
-from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from kampungkb_shared.jobs import REPORT_QUEUE, ReportJob
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ class Enqueued(enum.Enum):
 
 
 class ReportQueue:
-    """Enqueues `refresh_region_chain` jobs with deterministic ids and a small defer, so bursts coalesce."""
+    """Enqueues report jobs (chain refreshes, period rebuilds) with deterministic ids and a small defer, so bursts
+    coalesce."""
 
     def __init__(self, redis_url: str, *, defer_s: float, timeout_s: float = 2.0) -> None:
         self.settings = RedisSettings.from_dsn(redis_url)
@@ -51,13 +52,13 @@ class ReportQueue:
             await self._pool.aclose()
             self._pool = None
 
-    async def enqueue(self, job: RefreshRegionChain) -> Enqueued:
-        """Queue the refresh; raises on a Redis failure (the caller retries later)."""
+    async def enqueue(self, job: ReportJob) -> Enqueued:
+        """Queue the job; raises on a Redis failure (the caller retries later)."""
         async with asyncio.timeout(self.timeout_s):
             pool = await self.pool()
             for _ in range(3):
                 queued = await pool.enqueue_job(
-                    REFRESH_REGION_CHAIN,
+                    job.function,
                     job.model_dump(),
                     _job_id=job.job_id(),
                     _queue_name=REPORT_QUEUE,

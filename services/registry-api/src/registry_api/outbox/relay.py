@@ -3,8 +3,8 @@
 Each pass claims a small batch per topic with `SELECT ... FOR UPDATE SKIP LOCKED` and holds the rows locked
 while it delivers them, so any number of relays (in the API processes, in `registry-api worker` replicas) run
 side by side and never deliver one event twice at the same time. A failed delivery is retried forever with
-backoff (0.5 s doubling to 30 s). `classify` events become one classifier batch call per rule set for all the
-Kampung KB claimed; `report` events become arq jobs with deterministic ids.
+backoff (0.5 s doubling to 30 s). `classify` events become classifier batch calls (every rule set at once) for all
+the Kampung KB claimed; `report` events become arq jobs with deterministic ids.
 """
 
 import asyncio
@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kampungkb_shared.jobs import RefreshRegionChain
+from kampungkb_shared.jobs import report_job
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import parse_period
 from registry_api.classifications.client import ClassifierClient
@@ -146,6 +146,7 @@ class Relay:
                     primary=self.rulesets[0],
                     earliest={k: p for k, p in earliest.items() if k in kabupaten},
                     budget_s=self.classifier_budget_s,
+                    attempt_timeout_s=self.classifier_budget_s,  # in the background: a slow answer still counts
                 )
                 await events.add_reports(session, changes={(p, kabupaten[k]) for k, p in outcome.changed})
             finally:
@@ -204,7 +205,7 @@ async def deliver_reports(
             if error is not None:  # Redis failed for this batch: do not wait for it once per key
                 failed.extend(group_ids)
                 continue
-            job = RefreshRegionChain.model_validate(group[-1].payload)
+            job = report_job(group[-1].payload)
             try:
                 enqueued = await queue.enqueue(job)
             except (RedisError, OSError, TimeoutError) as exc:
