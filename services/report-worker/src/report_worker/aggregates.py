@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from kampungkb_shared.statistics import analyze_stale
 from report_worker import sql
+
+# What the aggregates read: after a bulk import their statistics lag, and the national statement's plan with them.
+_SOURCES = ("kampung", "submission", "classification", "kegiatan")
 
 # Advisory locks, always taken in this order, held to commit:
 #   kabupaten (exclusive): one job at a time writes a kabupaten's rows;
@@ -57,6 +61,7 @@ async def rebuild_period(
     connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], debug_sleep_s: float = 0.0
 ) -> Outcome:
     """Every region's rows of one period, from base data, in one statement (grouping sets)."""
+    await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
         await connection.execute(_LOCK_ALL)
         await _begin(connection, debug_sleep_s)
@@ -77,6 +82,7 @@ async def refresh_chain(
     Later periods are included because a back-dated submission stays in force after its own month. A period
     never rebuilt has no kabupaten rows to sum, so it is rebuilt whole instead.
     """
+    await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
         await connection.execute(_LOCK_KABUPATEN, kabupaten_code)
         computed = await _computed(connection, period=period, rulesets=rulesets)

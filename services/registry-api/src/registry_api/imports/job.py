@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.periods import current_period, parse_period
+from kampungkb_shared.statistics import analyze_stale
 from registry_api.auth.service import WRITERS, Principal, Role
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
@@ -34,13 +35,6 @@ MAX_ERRORS = 1000
 _COPY_BATCH = 10_000
 _RULES_BATCH = 5_000
 _ANALYZE_FROM = 10_000
-# Changed rows (since the last ANALYZE) beyond which a table's statistics are taken again before the checks.
-_STALE_STATISTICS = text("""
-    SELECT relname FROM pg_stat_user_tables
-     WHERE relname = ANY(CAST(:tables AS text[])) AND schemaname = current_schema()
-       AND n_mod_since_analyze > 1000 + 0.2 * greatest(n_live_tup, 0)
-     ORDER BY relname
-""")
 
 
 class LeaseLost(Exception):
@@ -212,9 +206,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # and an unchanged re-import would pay it on every job for nothing.
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
-        stale = (await connection.execute(_STALE_STATISTICS, {"tables": tables})).scalars().all()
-        if stale:
-            await connection.execute(text(f"ANALYZE {', '.join(stale)}"))
+        await analyze_stale(await staging.driver_connection(connection), tables)
     await _pause(connection, context)
     await _check_addresses(connection, job=job, summary=summary)
     if not job.dry_run:

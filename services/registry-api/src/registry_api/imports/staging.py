@@ -7,6 +7,7 @@
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -159,9 +160,15 @@ async def create(connection: AsyncConnection) -> None:
     await connection.execute(_CREATE)
 
 
-async def copy_rows(connection: AsyncConnection, records: list[tuple[int, str, str, str]]) -> None:
+async def driver_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under SQLAlchemy's, in the same transaction (for COPY and shared helpers)."""
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
+    return raw
+
+
+async def copy_rows(connection: AsyncConnection, records: list[tuple[int, str, str, str]]) -> None:
+    raw = await driver_connection(connection)
     await raw.copy_records_to_table("import_rows", records=records, columns=COPY_COLUMNS)
 
 
