@@ -97,7 +97,8 @@ async def test_ndjson_lines_are_the_json_answer_with_id_first(client: httpx.Asyn
     content, lines = await _lines(client, body)
     assert content.endswith(b"}\n") and b"\n\n" not in content
     results = [line for line in lines if "result" in line]
-    assert [list(line) for line in results] == [["id", "index", "result"]] * 6
+    assert [list(line) for line in results] == [["id", "index", "ruleset", "ruleset_hash", "tier", "result"]] * 6
+    assert all(line[key] == line["result"][key] for line in results for key in ("ruleset", "ruleset_hash", "tier"))
     assert [list(line["result"])[:4] for line in results] == [["ruleset", "ruleset_hash", "period", "tier"]] * 6
     assert [{**line["result"], "id": line["id"], "index": line["index"]} for line in results] == answer["results"]
     assert [(line["id"], line["index"]) for line in lines] == [("k0", 0), ("k0", 0), ("k1", 1)] + [
@@ -109,7 +110,7 @@ async def test_ndjson_gives_an_invalid_item_one_errors_line_in_item_order(client
     items = ["not an object", _item(1), _item(2, {"profil": 3})]
     answer = await _json(client, {"items": items})
     _, lines = await _lines(client, {"items": items})
-    errors, result = ["id", "index", "errors"], ["id", "index", "result"]
+    errors, result = ["id", "index", "errors"], ["id", "index", "ruleset", "ruleset_hash", "tier", "result"]
     assert [list(line) for line in lines] == [errors, result, errors]
     assert [lines[0], lines[2]] == answer["errors"]
     assert (lines[0]["id"], lines[2]["id"], lines[2]["errors"][0]["loc"][:2]) == (None, "k2", ["snapshot", "profil"])

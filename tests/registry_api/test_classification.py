@@ -155,7 +155,7 @@ async def test_an_answer_outside_the_contract_leaves_the_write_pending(
 
     def answer(request: httpx.Request) -> httpx.Response:
         result = {"ruleset": "bkkbn-web-2021", "ruleset_hash": "x", "period": "2024-01", "tier": "legendary"}
-        line = orjson.dumps({"id": 0, "index": 0, "result": result})
+        line = orjson.dumps({"id": 0, "index": 0, **result, "result": result})
         return httpx.Response(200, content=line, headers={"Content-Type": "application/x-ndjson"})
 
     app = client._transport.app  # type: ignore[attr-defined]

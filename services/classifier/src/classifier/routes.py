@@ -96,8 +96,9 @@ _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
             "`application/json` (the default): `{results, errors}`, each result the item's classification with its "
             "`id` and `index`, one per valid item and rule set. With `Accept: application/x-ndjson`: one JSON object "
             "a line, each ending with a newline, in item order and within an item in rule set order: "
-            '`{"id", "index", "result": ClassificationResult}` per result, `{"id", "index", "errors"}` per invalid '
-            "item."
+            '`{"id", "index", "ruleset", "ruleset_hash", "tier", "result": ClassificationResult}` per result (the '
+            "three fields repeated from the result, so that a consumer files it without parsing it), "
+            '`{"id", "index", "errors"}` per invalid item.'
         ),
         "content": {_NDJSON: {"schema": {"type": "string", "description": "Newline-delimited JSON objects."}}},
     },
@@ -187,7 +188,9 @@ def _ndjson_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict
         for ruleset in rulesets:
             result = score(snapshot, period, ruleset)
             tier(result["tier"])
-            write(dumps({"id": item_id, "index": index, "result": result}, option=line))
+            # The three fields a consumer files a result by, beside it: it need not parse the result for them.
+            head = {"id": item_id, "index": index, "ruleset": ruleset.id, "ruleset_hash": result["ruleset_hash"]}
+            write(dumps({**head, "tier": result["tier"], "result": result}, option=line))
     while error is not None:
         write(dumps(error, option=line))
         error = next(pending, None)

@@ -27,15 +27,15 @@ from registry_api.outbox import events
 
 log = logging.getLogger(__name__)
 
-# One statement per classifier answer: its NDJSON lines go in as text, PostgreSQL reads each line once for its `id`
-# and `result` and the result once for the three columns it fills; the result is stored as the text it came as.
-# A line of a refused item has no `result` and is skipped (the caller logs it).
+# One statement per classifier answer: its NDJSON lines go in as text and PostgreSQL reads each line once, for its
+# `id`, the `ruleset`, `ruleset_hash` and `tier` the classifier repeats beside the result, and the result, stored as
+# the text it came as. A line of a refused item has no `result` and is skipped (the caller logs it).
 _UPSERT = text("""
     WITH answer AS (
-        SELECT line.id, line.result, head.ruleset, head.ruleset_hash, head.tier
+        SELECT line.id, line.result, line.ruleset, line.ruleset_hash, line.tier
           FROM unnest(CAST(:lines AS text[])) AS l(text)
-         CROSS JOIN LATERAL json_to_record(CAST(l.text AS json)) AS line(id integer, result json)
-         CROSS JOIN LATERAL json_to_record(line.result) AS head(ruleset text, ruleset_hash text, tier text)
+         CROSS JOIN LATERAL json_to_record(CAST(l.text AS json))
+                 AS line(id integer, ruleset text, ruleset_hash text, tier text, result json)
          WHERE line.result IS NOT NULL
     )
     INSERT INTO classification AS c (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
@@ -174,7 +174,7 @@ async def _store(
     Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier): nothing of it is.
     """
     for line in lines:
-        if b'"result":' not in line[:48]:  # `{"id":<index>,"index":<index>,"result":...` or a refused item
+        if b'"errors":' in line[:48]:  # `{"id":<index>,"index":<index>,"errors":[...]}`: a refused item
             log.error("classifier refused a snapshot under %s: %.500s", ",".join(rulesets), line)
     params = {
         "lines": [line.decode() for line in lines],
