@@ -5,6 +5,7 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry_api.classifications import snapshots
 from registry_api.classifications.models import Classification, ClassificationSnapshot
 from registry_api.outbox.models import OutboxEvent
 from tests.factories import (
@@ -166,3 +167,16 @@ async def test_an_answer_outside_the_contract_leaves_the_write_pending(
     assert await stored(session, kampung_id) == {}
     events = await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "classify"))
     assert [e.payload["kampung_id"] for e in events] == [kampung_id]
+
+
+async def test_snapshots_no_classification_refers_to_are_pruned(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    first = {row.snapshot_hash for row in (await stored(session, kampung_id)).values()}
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(pus=120))
+    current = {row.snapshot_hash for row in (await stored(session, kampung_id)).values()}
+    assert first.isdisjoint(current)
+    assert await snapshots.prune_unreferenced(session) >= 1
+    kept = set(await session.scalars(select(ClassificationSnapshot.hash)))
+    assert current <= kept and first.isdisjoint(kept)

@@ -92,3 +92,21 @@ async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -
     params = {"ids": [k for k, _ in pairs], "periods": [p for _, p in pairs]}
     rows = await session.execute(_SNAPSHOTS, params)
     return [SnapshotRow(row.kampung_id, row.period, row.snapshot, row.hash) for row in rows]
+
+
+# Snapshots no classification points at any more (replaced by newer ones): one anti-join over both tables.
+_PRUNE_UNREFERENCED = text("""
+    DELETE FROM classification_snapshot s
+     WHERE NOT EXISTS (SELECT 1 FROM classification c WHERE c.snapshot_hash = s.hash)
+""")
+
+
+async def prune_unreferenced(session: AsyncSession) -> int:
+    """Delete the stored snapshots no classification refers to; returns how many.
+
+    Each national import replaces every Kampung KB's snapshot, so without this the table grows by one snapshot per
+    Kampung KB and module import. A snapshot stored by a transaction still running is not visible here, so it is
+    never taken from under its classification.
+    """
+    result = await session.execute(_PRUNE_UNREFERENCED)
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ Each pass claims a small batch per topic with `SELECT ... FOR UPDATE SKIP LOCKED
 while it delivers them, so any number of relays (in the API processes, in `registry-api worker` replicas) run
 side by side and never deliver one event twice at the same time. A failed delivery is retried forever with
 backoff (0.5 s doubling to 30 s). `classify` events become classifier batch calls (every rule set at once) for all
-the Kampung KB claimed; `report` events become arq jobs with deterministic ids.
+the Kampung KB claimed; `report` events become arq jobs with deterministic ids. Housekeeping: backlog gauges,
+delivered events pruned after `retention_s`, unreferenced classification snapshots hourly.
 """
 
 import asyncio
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kampungkb_shared.jobs import report_job
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import parse_period
+from registry_api.classifications import snapshots
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
 from registry_api.outbox import events
@@ -58,6 +60,8 @@ _BACKLOG = text("""
     SELECT topic, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age
       FROM outbox WHERE delivered_at IS NULL GROUP BY topic
 """)
+SNAPSHOT_PRUNE_S = 3600.0
+"""How often a relay deletes the stored snapshots no classification refers to any more."""
 _PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
 
 RUNNING_RETRY_S = 0.5
@@ -102,6 +106,7 @@ class Relay:
     retention_s: float = 86_400.0
     _next_gauge: float = field(default=0.0, init=False)
     _next_prune: float = field(default=0.0, init=False)
+    _next_snapshot_prune: float = field(default=0.0, init=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set: straight on while there is a full batch, else every `poll_s`."""
@@ -172,6 +177,11 @@ class Relay:
             self._next_prune = now + 60.0
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(_PRUNE, {"retention": self.retention_s})
+        if now >= self._next_snapshot_prune:
+            self._next_snapshot_prune = now + SNAPSHOT_PRUNE_S
+            async with self.sessionmaker() as session, session.begin():
+                if pruned := await snapshots.prune_unreferenced(session):
+                    log.info("pruned %d classification snapshots no classification refers to", pruned)
 
     async def update_backlog(self) -> dict[str, int]:
         """Set the backlog gauges from the table; returns the counts by topic."""
