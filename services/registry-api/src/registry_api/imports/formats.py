@@ -83,14 +83,25 @@ def _plain(cells: dict[str, str], *, lists: tuple[str, ...] = ()) -> dict[str, A
     return {name: (_codes(value) if name in lists else value) for name, value in cells.items() if value != ""}
 
 
+_PROFIL_LISTS = frozenset({"funding_sources", "poktan", "facilities", "regulations", "data_sources"})
+
+
 def _profil(cells: dict[str, str]) -> dict[str, Any]:
-    payload = _plain(
-        {k: v for k, v in cells.items() if not k.startswith("pokja_") and k != "operational"},
-        lists=("funding_sources", "poktan", "facilities", "regulations", "data_sources"),
-    )
-    payload["pokja"] = {k.removeprefix("pokja_"): v for k, v in cells.items() if k.startswith("pokja_") and v != ""}
-    if cells.get("operational"):
-        payload["operational"] = _operational(cells["operational"])
+    # One pass over the cells: this runs once per row of a national file.
+    payload: dict[str, Any] = {}
+    pokja: dict[str, str] = {}
+    for name, value in cells.items():
+        if not value:
+            continue
+        if name.startswith("pokja_"):
+            pokja[name[6:]] = value
+        elif name in _PROFIL_LISTS:
+            payload[name] = _codes(value)
+        elif name == "operational":
+            payload[name] = _operational(value)
+        else:
+            payload[name] = value
+    payload["pokja"] = pokja
     return payload
 
 
