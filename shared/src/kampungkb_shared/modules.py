@@ -4,9 +4,9 @@ Rules that one payload can check on its own are validators here; rules that need
 `cross_module_errors`, which the registry calls with the modules in force for the period.
 """
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, model_validator
 
 from kampungkb_shared.codes import (
     AGE_GROUP_COUNT,
@@ -26,10 +26,17 @@ from kampungkb_shared.errors import FieldError
 _T = TypeVar("_T")
 
 
-def _distinct(codes: list[_T]) -> list[_T]:
-    if len(set(codes)) == len(codes):  # the usual case, in C
+def _distinct(codes: Any) -> Any:
+    # Before the items become enum members: hashing a str runs in C, hashing an enum member runs Python code, and a
+    # national import checks a few hundred thousand lists. Anything but a list of hashables is left to the item type.
+    if type(codes) is not list:
         return codes
-    seen: set[_T] = set()
+    try:
+        if len(set(codes)) == len(codes):
+            return codes
+    except TypeError:
+        return codes
+    seen: set[Any] = set()
     for code in codes:
         if code in seen:
             raise ValueError(f"duplicate code {code}")
@@ -37,7 +44,7 @@ def _distinct(codes: list[_T]) -> list[_T]:
     return codes
 
 
-CodeList = Annotated[list[_T], AfterValidator(_distinct)]
+CodeList = Annotated[list[_T], BeforeValidator(_distinct)]
 """A list of codes in which each code appears at most once."""
 
 
