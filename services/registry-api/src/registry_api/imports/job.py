@@ -209,9 +209,11 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         await analyze_stale(await staging.driver_connection(connection), tables)
     await _pause(connection, context)
     await _check_addresses(connection, job=job, summary=summary)
+    # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
+    # now is skipped as if the import had run just before any write still to come.
+    await staging.mark_unchanged(connection, job.module, job.period)
     if not job.dry_run:
         await staging.lock_kampung(connection)
-    await staging.mark_unchanged(connection, job.module, job.period)
     if job.module.submission_module is not None:
         await _check_rules(connection, session=session, job=job, summary=summary, models=models)
     models.clear()
