@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
 from registry_api import migrate
 from registry_api.db import create_engine
@@ -125,3 +126,12 @@ async def client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
             yield http
+
+
+@pytest.fixture(scope="session")
+def classifier_url() -> Iterator[str]:
+    """One classifier process (uvicorn classifier.main:app) for the whole run."""
+    port = free_port()
+    service = processes.classifier(port).start(quiet=True).wait_ready()
+    yield f"http://127.0.0.1:{port}"
+    service.stop()

@@ -5,7 +5,7 @@ Bounded so that it fits in the suite: a fixed number of generated cases per oper
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -23,16 +23,6 @@ pytestmark = pytest.mark.e2e
 
 CHECKS = [not_a_server_error, response_schema_conformance]
 BOUNDED = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-
-
-@pytest.fixture(scope="module")
-def classifier_url() -> Iterator[str]:
-    port = free_port()
-    service = processes.classifier(port).start(quiet=True).wait_ready()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        service.stop()
 
 
 def fuzz(openapi_url: str, *, headers: dict[str, str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Imports in-process on the rolled-back test transaction, with a real classifier process; jobs run on demand."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,21 +9,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kampungkb_local import processes
-from kampungkb_local.servers import free_port
 from registry_api.auth.service import Role
 from registry_api.imports.runner import ImportRunner, create_runner
 from registry_api.main import create_app
 from registry_api.settings import Settings
 from tests.factories import auth, load_demo_regions, make_key
-
-
-@pytest.fixture(scope="session")
-def classifier_url() -> Iterator[str]:
-    port = free_port()
-    service = processes.classifier(port).start(quiet=True).wait_ready()
-    yield f"http://127.0.0.1:{port}"
-    service.stop()
 
 
 def import_settings(database_url: str, redis_url: str, classifier_url: str, **fields: object) -> Settings:
@@ -75,6 +65,15 @@ class Api:
         return dict(response.json())
 
 
+def in_test_runner(app: FastAPI, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> ImportRunner:
+    """An import runner on the app's classifier and queue, whose jobs run in the test's sessions."""
+    runner = create_runner(
+        settings, kind="test", sessionmaker=sessionmaker, classifier=app.state.classifier, queue=app.state.report_queue
+    )
+    runner.renew = False  # the test's sessions share one connection
+    return runner
+
+
 @pytest.fixture
 async def api(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
     async with session_factory() as session:
@@ -83,14 +82,7 @@ async def api(settings: Settings, session_factory: async_sessionmaker[AsyncSessi
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         app.state.sessionmaker = session_factory
-        runner = create_runner(
-            settings,
-            kind="test",
-            sessionmaker=session_factory,
-            classifier=app.state.classifier,
-            queue=app.state.report_queue,
-        )
-        runner.renew = False  # the test's sessions share one connection
+        runner = in_test_runner(app, settings, session_factory)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
             yield Api(app=app, http=http, admin=admin, runner=runner)

@@ -15,7 +15,7 @@ from registry_api.imports.job import LeaseLost, Summary, finish
 from registry_api.imports.schemas import ImportStatus
 from registry_api.main import create_app
 from tests.factories import auth, load_demo_regions, make_key
-from tests.imports.conftest import Api, import_settings
+from tests.imports.conftest import Api, import_settings, in_test_runner
 from tests.imports.files import DESA, KEPENDUDUKAN_COLUMNS, PERIOD, kampung_rows, kependudukan_row, to_csv
 
 KAMPUNG_CSV = to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:10]))
@@ -96,8 +96,6 @@ async def test_racing_requests_with_one_key_make_one_job(
 async def test_classifier_down_the_import_succeeds_and_leaves_classify_events(
     database_url: str, redis_url: str, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    from registry_api.imports.runner import create_runner
-
     settings = import_settings(
         database_url, redis_url, f"http://127.0.0.1:{free_port()}", import_classifier_budget_s=0.5
     )
@@ -107,14 +105,7 @@ async def test_classifier_down_the_import_succeeds_and_leaves_classify_events(
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         app.state.sessionmaker = session_factory
-        runner = create_runner(
-            settings,
-            kind="test",
-            sessionmaker=session_factory,
-            classifier=app.state.classifier,
-            queue=app.state.report_queue,
-        )
-        runner.renew = False
+        runner = in_test_runner(app, settings, session_factory)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry.test") as http:
             api = Api(app=app, http=http, admin=key, runner=runner)
             await api.run("kampung", KAMPUNG_CSV)
@@ -174,7 +165,12 @@ async def test_the_final_status_is_fenced_by_the_claim(api: Api, session: AsyncS
     await session.execute(text("UPDATE import_job SET claimed_by = 'worker:other:2' WHERE id = :id"), {"id": job.id})
     with pytest.raises(LeaseLost):
         await finish(
-            session, job=job, claimer=api.runner.claimer, summary=Summary(), status=ImportStatus.SUCCEEDED, reason=None
+            session,
+            job=job,
+            claimer=api.runner.context.claimer,
+            summary=Summary(),
+            status=ImportStatus.SUCCEEDED,
+            reason=None,
         )
 
 

@@ -1,7 +1,7 @@
-"""A real classifier process for the write path, an app on a committed database for concurrency tests, and the
-demo province with an admin key and one Kampung KB."""
+"""The registry's settings pointed at the run's classifier process, an app on a committed database for concurrency
+tests, and the demo province with an admin key and one Kampung KB."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -9,21 +9,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kampungkb_local import processes
 from kampungkb_local.servers import free_port
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.main import create_app
 from registry_api.settings import Settings
 from tests.factories import load_demo_regions, make_kampung, make_key
-
-
-@pytest.fixture(scope="session")
-def classifier_url() -> Iterator[str]:
-    """One classifier process (uvicorn classifier.main:app) for the whole run."""
-    port = free_port()
-    service = processes.classifier(port).start(quiet=True).wait_ready()
-    yield f"http://127.0.0.1:{port}"
-    service.stop()
 
 
 def registry_settings(database_url: str, redis_url: str, classifier_url: str, **fields: object) -> Settings:

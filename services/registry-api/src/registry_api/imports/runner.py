@@ -64,18 +64,12 @@ def claimer_name(kind: str) -> str:
 @dataclass
 class ImportRunner:
     sessionmaker: async_sessionmaker[AsyncSession]
-    classifier: ClassifierClient
     queue: ReportQueue
-    rulesets: list[str]
-    claimer: str
+    context: JobContext
+    """What each job is run with: the claimer's name, the classifier and how to call it."""
     poll_s: float = 1.0
     lease_s: float = 30.0
     max_attempts: int = 3
-    classifier_chunk: int = 5_000
-    classifier_concurrency: int = 2
-    classifier_budget_s: float = 120.0
-    classifier_timeout_s: float = 30.0
-    phase_sleep_s: float = 0.0
     renew: bool = True
     """Renew the lease from a second connection while a job runs (off only where sessions share one connection)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -85,7 +79,7 @@ class ImportRunner:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("import runner %s started", self.claimer)
+        log.info("import runner %s started", self.context.claimer)
         while not stop.is_set():
             ran = False
             try:
@@ -99,7 +93,7 @@ class ImportRunner:
                 for waiter in (stop_wait, wake_wait):
                     waiter.cancel()
                 self._wake.clear()
-        log.info("import runner %s stopped", self.claimer)
+        log.info("import runner %s stopped", self.context.claimer)
 
     async def run_once(self) -> bool:
         """Claim one job and run it; False when there was none to claim."""
@@ -115,7 +109,7 @@ class ImportRunner:
 
     async def _claim(self) -> tuple[ClaimedJob, str | None] | None:
         async with self.sessionmaker() as session, session.begin():
-            row = (await session.execute(_CLAIM, {"claimer": self.claimer, "lease": self.lease_s})).first()
+            row = (await session.execute(_CLAIM, {"claimer": self.context.claimer, "lease": self.lease_s})).first()
         if row is None:
             return None
         data: dict[str, Any] = dict(row._mapping)
@@ -127,23 +121,13 @@ class ImportRunner:
         reason = f"gave up after {job.attempts - 1} attempts; the last one failed: {last}"
         log.error("import job %d failed: %s", job.id, reason)
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.claimer, "reason": reason})
+            await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": reason})
 
     async def _execute(self, job: ClaimedJob) -> None:
-        context = JobContext(
-            claimer=self.claimer,
-            classifier=self.classifier,
-            rulesets=self.rulesets,
-            classifier_chunk=self.classifier_chunk,
-            classifier_concurrency=self.classifier_concurrency,
-            classifier_budget_s=self.classifier_budget_s,
-            classifier_timeout_s=self.classifier_timeout_s,
-            phase_sleep_s=self.phase_sleep_s,
-        )
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
         try:
             async with self.sessionmaker() as session, session.begin():
-                report_ids = await run_job(session, job=job, context=context)
+                report_ids = await run_job(session, job=job, context=self.context)
             log.info("import job %d finished", job.id)
             if report_ids:
                 await deliver_after_commit(self.sessionmaker, self.queue, ids=report_ids)
@@ -167,7 +151,7 @@ class ImportRunner:
                 await finish(
                     session,
                     job=job,
-                    claimer=self.claimer,
+                    claimer=self.context.claimer,
                     summary=_without_loads(exc.summary),
                     status=ImportStatus.FAILED,
                     reason=exc.reason,
@@ -177,7 +161,7 @@ class ImportRunner:
         delay = min(2.0**job.attempts, 60.0)
         with contextlib.suppress(Exception):
             async with self.sessionmaker() as session, session.begin():
-                params = {"id": job.id, "claimer": self.claimer, "error": error, "delay": delay}
+                params = {"id": job.id, "claimer": self.context.claimer, "error": error, "delay": delay}
                 await session.execute(_RETRY_LATER, params)
 
     async def _renew(self, job_id: int) -> None:
@@ -186,7 +170,7 @@ class ImportRunner:
             await asyncio.sleep(interval)
             try:
                 async with self.sessionmaker() as session, session.begin():
-                    params = {"id": job_id, "claimer": self.claimer, "lease": self.lease_s}
+                    params = {"id": job_id, "claimer": self.context.claimer, "lease": self.lease_s}
                     renewed = (await session.execute(_RENEW, params)).rowcount  # type: ignore[attr-defined]
                 if not renewed:
                     log.warning("import job %d: lease lost", job_id)
@@ -208,18 +192,21 @@ def create_runner(
     classifier: ClassifierClient,
     queue: ReportQueue,
 ) -> ImportRunner:
-    return ImportRunner(
-        sessionmaker=sessionmaker,
-        classifier=classifier,
-        queue=queue,
-        rulesets=list(settings.rulesets),
+    context = JobContext(
         claimer=claimer_name(kind),
-        poll_s=settings.import_poll_s,
-        lease_s=settings.import_lease_s,
-        max_attempts=settings.import_max_attempts,
+        classifier=classifier,
+        rulesets=list(settings.rulesets),
         classifier_chunk=settings.import_classifier_chunk,
         classifier_concurrency=settings.import_classifier_concurrency,
         classifier_budget_s=settings.import_classifier_budget_s,
         classifier_timeout_s=settings.import_classifier_timeout_s,
         phase_sleep_s=settings.import_test_phase_sleep_s,
+    )
+    return ImportRunner(
+        sessionmaker=sessionmaker,
+        queue=queue,
+        context=context,
+        poll_s=settings.import_poll_s,
+        lease_s=settings.import_lease_s,
+        max_attempts=settings.import_max_attempts,
     )
