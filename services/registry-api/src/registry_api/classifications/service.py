@@ -114,6 +114,10 @@ async def reclassify(
     ]
     gate = asyncio.Semaphore(max(1, concurrency))
 
+    def give_up(todo: tuple[str, ...], exc: ClassifierUnavailable) -> None:
+        for ruleset in todo:
+            outcome.failed.setdefault(ruleset, str(exc))
+
     async def call(
         todo: tuple[str, ...], snaps: list[SnapshotRow]
     ) -> tuple[tuple[str, ...], list[SnapshotRow], list[bytes] | None]:
@@ -128,8 +132,7 @@ async def reclassify(
                     attempt_timeout_s=attempt_timeout_s,
                 )
             except ClassifierUnavailable as exc:
-                for ruleset in todo:
-                    outcome.failed.setdefault(ruleset, str(exc))
+                give_up(todo, exc)
                 return todo, snaps, None
             return todo, snaps, lines
 
@@ -143,8 +146,7 @@ async def reclassify(
             try:
                 stored_rows = await _store(session, todo, snaps, lines)
             except ClassifierUnavailable as exc:
-                for ruleset in todo:
-                    outcome.failed.setdefault(ruleset, str(exc))
+                give_up(todo, exc)
                 continue
             outcome.changed.update((kampung_id, period) for kampung_id, period, _ in stored_rows)
             stored_rulesets.update(ruleset for _, _, ruleset in stored_rows)

@@ -63,16 +63,16 @@ class ClaimedJob:
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job needs from the process running it."""
+    """What a job needs from the process running it (values from `Settings.import_*`)."""
 
     claimer: str
     classifier: ClassifierClient
     rulesets: Sequence[str]
-    classifier_chunk: int = 5_000
-    classifier_concurrency: int = 2
-    classifier_budget_s: float = 120.0
-    classifier_timeout_s: float = 30.0
-    phase_sleep_s: float = 0.0
+    classifier_chunk: int
+    classifier_concurrency: int
+    classifier_budget_s: float
+    classifier_timeout_s: float
+    phase_sleep_s: float
 
 
 @dataclass

@@ -67,9 +67,9 @@ class ImportRunner:
     queue: ReportQueue
     context: JobContext
     """What each job is run with: the claimer's name, the classifier and how to call it."""
-    poll_s: float = 1.0
-    lease_s: float = 30.0
-    max_attempts: int = 3
+    poll_s: float
+    lease_s: float
+    max_attempts: int
     renew: bool = True
     """Renew the lease from a second connection while a job runs (off only where sessions share one connection)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
