@@ -56,6 +56,9 @@ class Settings(DatabaseSettings, RedisSettings):
     import_classifier_timeout_s: float = 30.0
     """Per attempt of an import's batch call: one of 5,000 results takes about a second on a busy machine, far more
     than the write path's short `classifier_timeout_s`, which would fail it and leave the work to the relay."""
+    import_handover_s: float = 120.0
+    """A module import with a later one queued leaves its classification to it; if that one has not taken it over
+    after this long, the outbox relay classifies it."""
     import_test_phase_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long between an import's phases, inside its transaction, to kill it midway."""
 

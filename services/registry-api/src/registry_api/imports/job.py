@@ -2,8 +2,9 @@
 
 Rows are read and validated with the shared models, COPY'd into a staging table, addressed (desa -> its active
 Kampung KB, the key's scope), checked with the same rules as a `PUT` (`submissions.rules`), merged with one statement
-per table (revisions kept), classified in batches, and the outbox events and the final status are written, so that
-a crash at any point leaves nothing half done and a retry starts from a clean slate.
+per table (revisions kept), classified in batches (or handed over to a later import: `handover`), and the outbox
+events and the final status are written, so that a crash at any point leaves nothing half done and a retry starts
+from a clean slate.
 """
 
 import datetime as dt
@@ -22,7 +23,7 @@ from kampungkb_shared.statistics import analyze_stale
 from registry_api.auth.service import WRITERS, Principal, Role
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
-from registry_api.imports import staging
+from registry_api.imports import handover, staging
 from registry_api.imports.formats import ImportModule, as_module_payload
 from registry_api.imports.metrics import count_on_commit
 from registry_api.imports.reading import FileRejected, RowError, parse_csv, parse_ndjson
@@ -72,6 +73,7 @@ class JobContext:
     classifier_concurrency: int
     classifier_budget_s: float
     classifier_timeout_s: float
+    handover_s: float
     phase_sleep_s: float
 
 
@@ -153,7 +155,8 @@ async def finish(
     status: ImportStatus,
     reason: str | None,
 ) -> None:
-    """The final status, only while this claimer still holds the job (else `LeaseLost`); the body is dropped."""
+    """The final status, only while this claimer still holds the job (else `LeaseLost`); the body is dropped, and
+    classifications handed over by earlier imports that no later import will take are released to the relay."""
     if job.received_at is not None:
         summary.timings["received"] = round((job.received_at - job.created_at).total_seconds(), 3)
     values = summary.row_values(status=status, reason=reason)
@@ -162,6 +165,8 @@ async def finish(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
+    if not job.dry_run:
+        await handover.release(session, job_id=job.id)
     count_on_commit(
         session,
         module=job.module.value,
@@ -245,8 +250,14 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     summary.rows_inserted, summary.rows_updated = merged.inserted, merged.updated
     summary.phase("loaded")
     await _pause(connection, context)
-    changes = await _classify(session, job=job, merged=merged.changed, context=context)
-    summary.phase("classified")
+    if job.module is not ImportModule.KAMPUNG and await handover.later_import_pending(session, job_id=job.id):
+        earliest = {m.kampung_id: m.period for m in merged.changed if m.period is not None}
+        await events.add_classify_many(session, earliest=earliest, handover_s=context.handover_s)
+        changes: set[tuple[dt.date, str]] = set()
+        summary.phase("handed_over")
+    else:
+        changes = await _classify(session, job=job, merged=merged.changed, context=context)
+        summary.phase("classified")
     await _pause(connection, context)
     report_ids = await events.add_reports(session, changes=changes)
     summary.phase("reports_queued")
@@ -361,15 +372,20 @@ async def _check_rules(
 async def _classify(
     session: AsyncSession, *, job: ClaimedJob, merged: list[staging.Merged], context: JobContext
 ) -> set[tuple[dt.date, str]]:
-    """Classify what changed (one batch run for the whole file); returns the (period, kabupaten) reports to refresh.
+    """Classify what changed (one batch run for the whole file, with what earlier imports handed over); returns the
+    (period, kabupaten) reports to refresh.
 
     When the classifier cannot be reached the import still succeeds: `classify` events leave it to the relay.
     """
     if job.module is ImportModule.KAMPUNG:
         period = job.period or parse_period(current_period())
         return {(period, m.kabupaten_code) for m in merged}
-    earliest = {m.kampung_id: m.period for m in merged if m.period is not None}
-    kabupaten = {m.kampung_id: m.kabupaten_code for m in merged}
+    taken = await handover.take(session)
+    earliest = taken.earliest
+    for m in merged:
+        if m.period is not None:
+            earliest[m.kampung_id] = min(m.period, earliest.get(m.kampung_id, m.period))
+    kabupaten = {**taken.kabupaten, **{m.kampung_id: m.kabupaten_code for m in merged}}
     outcome = await reclassify(
         session,
         classifier=context.classifier,

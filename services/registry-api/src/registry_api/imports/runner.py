@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.classifications.client import ClassifierClient
+from registry_api.imports import handover
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.job import ClaimedJob, ImportRejected, JobContext, LeaseLost, Summary, finish, run_job
 from registry_api.imports.schemas import ImportStatus
@@ -122,6 +123,7 @@ class ImportRunner:
         log.error("import job %d failed: %s", job.id, reason)
         async with self.sessionmaker() as session, session.begin():
             await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": reason})
+            await handover.release(session, job_id=job.id)
 
     async def _execute(self, job: ClaimedJob) -> None:
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
@@ -200,6 +202,7 @@ def create_runner(
         classifier_concurrency=settings.import_classifier_concurrency,
         classifier_budget_s=settings.import_classifier_budget_s,
         classifier_timeout_s=settings.import_classifier_timeout_s,
+        handover_s=settings.import_handover_s,
         phase_sleep_s=settings.import_test_phase_sleep_s,
     )
     return ImportRunner(

@@ -28,6 +28,9 @@ class ImportTimings(BaseModel):
     received: float | None = Field(default=None, description="the upload, from the first byte to the last")
     validated: float | None = None
     loaded: float | None = None
+    handed_over: float | None = Field(
+        default=None, description="classification left to a later import queued behind this one"
+    )
     classified: float | None = None
     reports_queued: float | None = None
     total: float | None = Field(default=None, description="from the job's start to its end")

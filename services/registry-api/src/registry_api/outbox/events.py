@@ -1,7 +1,8 @@
 """Writing outbox events, in the transaction of the change that causes them.
 
 - `classify` (key: the Kampung KB id): classify it again from `period` on; written when the write path could
-  not reach the classifier.
+  not reach the classifier, or by a module import that leaves its classification to a later import
+  (`handover` in the payload, due only later: `registry_api.imports.handover`).
 - `report` (key: `{period}:{kabupaten_code}`): refresh that kabupaten's region chain for the period; the payload
   is a `kampungkb_shared.jobs.RefreshRegionChain`. When one change touches `REBUILD_FROM_KABUPATEN` kabupaten or
   more in a period (a bulk import), the period gets one event instead (key: `{period}`, a `RebuildPeriod`): one
@@ -34,19 +35,31 @@ async def add_classify(session: AsyncSession, *, kampung_id: int, period: dt.dat
     )
 
 
-async def add_classify_many(session: AsyncSession, *, earliest: dict[int, dt.date]) -> None:
-    """One `classify` event per Kampung KB (from its period on), in one statement: a bulk import's fallback."""
+async def add_classify_many(
+    session: AsyncSession, *, earliest: dict[int, dt.date], handover_s: float | None = None
+) -> None:
+    """One `classify` event per Kampung KB (from its period on), in one statement: a bulk import's fallback, or
+    (with `handover_s`) its hand-over to a later import, due for the relay only after that many seconds."""
     if not earliest:
         return
     ids = sorted(earliest)
     await session.execute(
         text("""
-            INSERT INTO outbox (topic, key, payload, request_id)
+            INSERT INTO outbox (topic, key, payload, request_id, available_at)
             SELECT :topic, e.kampung_id::text,
-                   jsonb_build_object('kampung_id', e.kampung_id, 'period', to_char(e.period, 'YYYY-MM')), :rid
+                   jsonb_build_object('kampung_id', e.kampung_id, 'period', to_char(e.period, 'YYYY-MM'))
+                   || CASE WHEN :handover THEN '{"handover": true}'::jsonb ELSE '{}'::jsonb END,
+                   :rid, clock_timestamp() + :delay * interval '1 second'
               FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS e(kampung_id, period)
         """),
-        {"topic": CLASSIFY, "ids": ids, "periods": [earliest[i] for i in ids], "rid": request_id.get()},
+        {
+            "topic": CLASSIFY,
+            "ids": ids,
+            "periods": [earliest[i] for i in ids],
+            "rid": request_id.get(),
+            "handover": handover_s is not None,
+            "delay": handover_s or 0.0,
+        },
     )
 
 
