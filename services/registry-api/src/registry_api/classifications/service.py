@@ -65,6 +65,10 @@ _REFRESH_TIER = text("""
 """)
 
 
+Call = tuple[tuple[str, ...], list[SnapshotRow]]
+"""One classifier call: the rule sets it asks for and the snapshots it sends."""
+
+
 @dataclass
 class Reclassified:
     """What a reclassification covered, what it changed, and which rule sets could not be reached."""
@@ -91,39 +95,25 @@ async def reclassify(
     """Classify every period from each Kampung KB's earliest changed one on, for every rule set; store what changed.
 
     A snapshot whose hash equals the stored one for a rule set is not sent again; one that some rule sets lack goes
-    out once, for all of them. Snapshots go out in batch calls of at most `chunk` results (items times rule sets),
-    `concurrency` calls at a time, each with `budget_s` in all and `attempt_timeout_s` per attempt; answers are
-    stored as they arrive. After the first failed call the remaining calls for that rule set are not made.
+    out once, for all of them. Snapshots are assembled a slice at a time and go out in batch calls of at most `chunk`
+    results (items times rule sets), `concurrency` calls at a time, each with `budget_s` in all and
+    `attempt_timeout_s` per attempt; answers are stored as they arrive. After the first failed call the remaining
+    calls for that rule set are not made.
     """
     pairs = await periods_to_classify(session, earliest=earliest)
     outcome = Reclassified(pairs=pairs)
     if not pairs:
         return outcome
-    snapshots = await assemble(session, pairs=pairs)
-    stored = await _stored_hashes(session, pairs)
-    # Each snapshot goes out once, with the rule sets that have not classified it yet (usually all of them).
-    wanted: dict[tuple[str, ...], list[SnapshotRow]] = defaultdict(list)
-    for snap in snapshots:
-        if todo := tuple(r for r in rulesets if stored.get((snap.kampung_id, snap.period, r)) != snap.hash):
-            wanted[todo].append(snap)
-    batches = [
-        (todo, snaps[start : start + per_call])
-        for todo, snaps in wanted.items()
-        for per_call in [max(1, chunk // len(todo))]
-        for start in range(0, len(snaps), per_call)
-    ]
     gate = asyncio.Semaphore(max(1, concurrency))
 
     def give_up(todo: tuple[str, ...], exc: ClassifierUnavailable) -> None:
         for ruleset in todo:
             outcome.failed.setdefault(ruleset, str(exc))
 
-    async def call(
-        todo: tuple[str, ...], snaps: list[SnapshotRow]
-    ) -> tuple[tuple[str, ...], list[SnapshotRow], list[bytes] | None]:
+    async def call(todo: tuple[str, ...], snaps: list[SnapshotRow]) -> tuple[Call, list[bytes] | None]:
         async with gate:
             if any(ruleset in outcome.failed for ruleset in todo):
-                return todo, snaps, None
+                return (todo, snaps), None
             try:
                 lines = await classifier.classify_lines(
                     _request_body(todo, snaps),
@@ -133,29 +123,64 @@ async def reclassify(
                 )
             except ClassifierUnavailable as exc:
                 give_up(todo, exc)
-                return todo, snaps, None
-            return todo, snaps, lines
+                return (todo, snaps), None
+            return (todo, snaps), lines
 
-    tasks = [asyncio.ensure_future(call(todo, snaps)) for todo, snaps in batches]
     stored_rulesets: set[str] = set()
+
+    async def store(task: asyncio.Future[tuple[Call, list[bytes] | None]]) -> None:
+        (todo, snaps), lines = task.result()
+        if lines is None:
+            return
+        try:
+            stored_rows = await _store(session, todo, snaps, lines)
+        except ClassifierUnavailable as exc:
+            give_up(todo, exc)
+            return
+        outcome.changed.update((kampung_id, period) for kampung_id, period, _ in stored_rows)
+        stored_rulesets.update(ruleset for _, _, ruleset in stored_rows)
+
+    # A slice of snapshots is assembled while the classifier works on the one before, and answers are stored as
+    # they arrive; at most `concurrency` calls wait beyond the ones running, so snapshots are not all held at once.
+    per_slice = max(1, chunk // len(rulesets))
+    in_flight: set[asyncio.Future[tuple[Call, list[bytes] | None]]] = set()
     try:
-        for next_done in asyncio.as_completed(tasks):
-            todo, snaps, lines = await next_done
-            if lines is None:
-                continue
-            try:
-                stored_rows = await _store(session, todo, snaps, lines)
-            except ClassifierUnavailable as exc:
-                give_up(todo, exc)
-                continue
-            outcome.changed.update((kampung_id, period) for kampung_id, period, _ in stored_rows)
-            stored_rulesets.update(ruleset for _, _, ruleset in stored_rows)
+        for start in range(0, len(pairs), per_slice):
+            for todo, snaps in await _calls(session, pairs[start : start + per_slice], rulesets, chunk):
+                in_flight.add(asyncio.ensure_future(call(todo, snaps)))
+            while in_flight and (len(in_flight) > 2 * concurrency or any(t.done() for t in in_flight)):
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    await store(task)
+        while in_flight:
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                await store(task)
     finally:
-        for task in tasks:
+        for task in in_flight:
             task.cancel()
     if primary in stored_rulesets:
         await session.execute(_REFRESH_TIER, {"ruleset": primary, "ids": sorted({k for k, _ in outcome.changed})})
     return outcome
+
+
+async def _calls(
+    session: AsyncSession, pairs: list[tuple[int, dt.date]], rulesets: Sequence[str], chunk: int
+) -> list[Call]:
+    """The snapshots of `pairs` (assembled and stored), each going out once with the rule sets that have not
+    classified it yet (usually all of them), in calls of at most `chunk` results."""
+    snapshots = await assemble(session, pairs=pairs)
+    stored = await _stored_hashes(session, pairs)
+    wanted: dict[tuple[str, ...], list[SnapshotRow]] = defaultdict(list)
+    for snap in snapshots:
+        if todo := tuple(r for r in rulesets if stored.get((snap.kampung_id, snap.period, r)) != snap.hash):
+            wanted[todo].append(snap)
+    return [
+        (todo, snaps[start : start + per_call])
+        for todo, snaps in wanted.items()
+        for per_call in [max(1, chunk // len(todo))]
+        for start in range(0, len(snaps), per_call)
+    ]
 
 
 def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bytes:

@@ -21,22 +21,21 @@ _LATER_IMPORT = text("""
     SELECT EXISTS (SELECT 1 FROM import_job
                     WHERE status IN ('queued', 'running') AND id > :id AND NOT dry_run AND module <> 'kampung')
 """)
-# Handed-over events whose Kampung KB this transaction can lock too (a `PUT` or another import holding one keeps its
-# event for later), marked delivered here: they are this transaction's work now, and back to pending if it rolls back.
-_TAKE = text("""
-    WITH pending AS (
-        SELECT id, (payload->>'kampung_id')::bigint AS kampung_id, payload->>'period' AS period FROM outbox
-         WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
-           FOR UPDATE SKIP LOCKED
-    ),
-    locked AS (
-        SELECT id, kabupaten_code FROM kampung WHERE id IN (SELECT kampung_id FROM pending)
-         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
-    )
-    UPDATE outbox o SET delivered_at = clock_timestamp()
-      FROM pending p JOIN locked k ON k.id = p.kampung_id
-     WHERE o.id = p.id
-    RETURNING p.kampung_id, p.period, k.kabupaten_code
+# Three statements on arrays rather than one join of CTEs: the events were written by transactions that committed
+# moments ago, before autovacuum analysed them, and a plan made on "one row" statistics is a quadratic nested loop.
+_PENDING = text("""
+    SELECT id, (payload->>'kampung_id')::bigint AS kampung_id, payload->>'period' AS period FROM outbox
+     WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
+       FOR UPDATE SKIP LOCKED
+""")
+# A Kampung KB a `PUT` or another import holds keeps its events for later.
+_LOCK = text("""
+    SELECT k.id, k.kabupaten_code FROM kampung k JOIN unnest(CAST(:ids AS bigint[])) AS p(id) ON p.id = k.id
+     ORDER BY k.id FOR NO KEY UPDATE OF k SKIP LOCKED
+""")
+# Taken events are delivered by this transaction: back to pending if it rolls back.
+_DELIVERED = text("""
+    UPDATE outbox o SET delivered_at = clock_timestamp() FROM unnest(CAST(:ids AS bigint[])) AS t(id) WHERE o.id = t.id
 """)
 _RELEASE = text("""
     UPDATE outbox SET available_at = clock_timestamp()
@@ -59,12 +58,19 @@ async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
 
 async def take(session: AsyncSession) -> HandedOver:
     """Every handed-over classification this transaction can lock, taken over (delivered when it commits)."""
+    pending = (await session.execute(_PENDING)).all()
+    if not pending:
+        return HandedOver({}, {})
+    ids = sorted({row.kampung_id for row in pending})
+    kabupaten = {row.id: row.kabupaten_code for row in await session.execute(_LOCK, {"ids": ids})}
     earliest: dict[int, dt.date] = {}
-    kabupaten: dict[int, str] = {}
-    for row in await session.execute(_TAKE):
-        period = parse_period(row.period)
-        earliest[row.kampung_id] = min(period, earliest.get(row.kampung_id, period))
-        kabupaten[row.kampung_id] = row.kabupaten_code
+    taken = []
+    for row in pending:
+        if row.kampung_id in kabupaten:
+            period = parse_period(row.period)
+            earliest[row.kampung_id] = min(period, earliest.get(row.kampung_id, period))
+            taken.append(row.id)
+    await session.execute(_DELIVERED, {"ids": taken})
     return HandedOver(earliest, kabupaten)
 
 
