@@ -193,6 +193,18 @@ async def reports_fresh(database_url: str, since: dt.datetime, timeout_s: float)
         await connection.close()
 
 
+def ingest_seconds(jobs: dict[str, dict[str, Any]]) -> float:
+    """Wall time from the first file's first byte until the rows of every file are validated and loaded (jobs run
+    side by side, so their phases do not add up)."""
+    first = min(dt.datetime.fromisoformat(job["created_at"]) for job in jobs.values())
+    loaded = max(
+        dt.datetime.fromisoformat(job["started_at"])
+        + dt.timedelta(seconds=job["timings"]["validated"] + (job["timings"].get("loaded") or 0))
+        for job in jobs.values()
+    )
+    return (loaded - first).total_seconds()
+
+
 async def raw_copy(database_url: str, files: dict[str, bytes]) -> tuple[int, float]:
     """PostgreSQL's own COPY of the same rows into bare tables of text columns: (rows, seconds)."""
     connection = await asyncpg.connect(database_url)
@@ -261,10 +273,10 @@ def main() -> int:
                 report(module, job)
             print(f"  re-import of all four: {time.monotonic() - began:.1f} s")
         rows, seconds = asyncio.run(raw_copy(stack.database_url, files))
-        ingest = sum(job["timings"].get("validated", 0) + job["timings"].get("loaded", 0) for job in jobs.values())
+        ingest = ingest_seconds(jobs)
         print(f"PostgreSQL COPY of the same {rows:,} rows into bare tables: {seconds:.2f} s ({rows / seconds:,.0f}/s)")
         print(
-            f"our ingest (validated + loaded) {ingest:.2f} s ({rows / ingest:,.0f}/s): "
+            f"our ingest (first byte to every row validated and loaded) {ingest:.2f} s ({rows / ingest:,.0f}/s): "
             f"{ingest / seconds:.1f}x the time of a raw COPY"
         )
     return 0

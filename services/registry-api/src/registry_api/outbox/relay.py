@@ -40,7 +40,9 @@ _CLAIM = """
      ORDER BY available_at, id LIMIT :limit
        FOR UPDATE SKIP LOCKED
 """
-_CLAIM_DUE = text(_CLAIM.format(condition="AND available_at <= clock_timestamp()"))
+# `statement_timestamp()`, not the volatile `clock_timestamp()`: a stable bound is an index condition, so events due
+# later (an import's hand-over: a whole nation of them) are never read, rather than filtered out row by row.
+_CLAIM_DUE = text(_CLAIM.format(condition="AND available_at <= statement_timestamp()"))
 _CLAIM_IDS = text(_CLAIM.format(condition="AND id = ANY(CAST(:ids AS bigint[]))"))
 _DELIVERED = text("UPDATE outbox SET delivered_at = clock_timestamp() WHERE id = ANY(CAST(:ids AS bigint[]))")
 _FAILED = text("""
@@ -60,6 +62,8 @@ _BACKLOG = text("""
     SELECT topic, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age
       FROM outbox WHERE delivered_at IS NULL GROUP BY topic
 """)
+BACKLOG_GAUGE_S = 15.0
+"""How often a relay counts the pending events for the backlog gauges (a count over every pending row)."""
 SNAPSHOT_PRUNE_S = 3600.0
 """How often a relay deletes the stored snapshots no classification refers to any more."""
 _PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
@@ -171,7 +175,7 @@ class Relay:
     async def _housekeeping(self) -> None:
         now = time.monotonic()
         if now >= self._next_gauge:
-            self._next_gauge = now + 2.0
+            self._next_gauge = now + BACKLOG_GAUGE_S
             await self.update_backlog()
         if now >= self._next_prune:
             self._next_prune = now + 60.0
