@@ -26,7 +26,7 @@ from registry_api.classifications.service import reclassify
 from registry_api.imports import handover, staging
 from registry_api.imports.formats import ImportModule, as_module_payload
 from registry_api.imports.metrics import count_on_commit
-from registry_api.imports.reading import FileRejected, RowError, parse_csv, parse_ndjson
+from registry_api.imports.reading import FileRejected, RowError, SameRow, parse_csv, parse_ndjson
 from registry_api.imports.schemas import ImportStatus
 from registry_api.outbox import events
 from registry_api.submissions.rules import Write, cross_module_violations
@@ -273,22 +273,29 @@ async def _pause(connection: AsyncConnection, context: JobContext) -> None:
 async def _read_into_staging(
     connection: AsyncConnection, *, job: ClaimedJob, summary: Summary
 ) -> dict[int, ModulePayload]:
-    """Rows into staging; returns the validated payload of each valid row (by row number) for the rules check."""
+    """Rows into staging; returns the validated payload of each valid row (by row number) for the rules check.
+
+    A row whose source hash is the one its stored row was last imported from is staged without a payload (and
+    marked unchanged later); all others are validated.
+    """
     parse = parse_csv if job.format == "csv" else parse_ndjson
-    batch: list[tuple[int, str, str, str]] = []
+    known = await staging.source_hashes(connection, job.module, job.period)
+    batch: list[tuple[int, str, str | None, str | None, str]] = []
     keep = job.module.submission_module is not None
     models: dict[int, ModulePayload] = {}
     last_row = -1
     try:
-        async for parsed in parse(_chunks(connection, job.id), job.module):
+        async for parsed in parse(_chunks(connection, job.id), job.module, known):
             for item in parsed:
                 if item.row != last_row:  # the errors of one row arrive together: it counts once
                     summary.rows_total += 1
                     last_row = item.row
                 if isinstance(item, RowError):
                     summary.add(item)
+                elif isinstance(item, SameRow):
+                    batch.append((item.row, item.desa_code, None, None, item.source_hash))
                 else:
-                    batch.append((item.row, item.desa_code, item.payload, item.hash))
+                    batch.append((item.row, item.desa_code, item.payload, item.hash, item.source_hash))
                     if keep and item.model is not None:
                         models[item.row] = item.model  # type: ignore[assignment]
             if len(batch) >= _COPY_BATCH:
@@ -308,7 +315,7 @@ async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summ
     key's scope, and a Kampung KB appears once per file (`kegiatan`: the same activity once)."""
     principal = job.principal
     creating = job.module is ImportModule.KAMPUNG
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str | None], int] = {}
     failed: list[int] = []
     for address in await staging.addresses(connection):
         error = _address_error(address, principal=principal, creating=creating)

@@ -1,14 +1,19 @@
 """Reading a stored body as it streams from the database: UTF-8 text, CSV records or NDJSON lines, validated rows.
 
 Each row is validated with the shared models (the same ones the `PUT` endpoints use) and, when valid, carried on
-as its canonical JSON and content hash, the one definition the `PUT` path uses too. Row numbers: in CSV the header
-is row 0 and the line below it row 1; in NDJSON the first line is row 1 (blank lines count, and are skipped).
+as its canonical JSON and content hash, the one definition the `PUT` path uses too. Each record also has a source
+hash (of its raw text, the file's header and `SOURCE_FORMAT`): a record whose source hash is the one its Kampung KB's
+stored row was last imported from is passed on as a `SameRow`, without validating it again.
+
+Row numbers: in CSV the header is row 0 and the line below it row 1; in NDJSON the first line is row 1 (blank lines
+count, and are skipped).
 """
 
 import codecs
 import csv
+import hashlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +22,21 @@ from pydantic import BaseModel, ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
 from registry_api.submissions.service import canonical_json, content_hash
+
+SOURCE_FORMAT = 1
+"""Part of every source hash: raise it when a change to the formats or the models would read the same record
+differently, so that no stored source hash matches any more and the next import validates every row again."""
+
+
+def source_hasher(module: ImportModule, layout: str) -> Callable[[str], str]:
+    """The source hash of a record's raw text, in a file of `module` whose layout (a CSV header, or `ndjson`) is
+    `layout`: 32 hex digits of BLAKE2b."""
+    prefix = f"{SOURCE_FORMAT}\x1f{module.value}\x1f{layout}\x1f"
+
+    def digest(record: str) -> str:
+        return hashlib.blake2b((prefix + record).encode(), digest_size=16).hexdigest()
+
+    return digest
 
 
 class FileRejected(Exception):
@@ -38,11 +58,21 @@ class ValidRow:
     payload: str
     """The validated payload's canonical JSON."""
     hash: str
+    source_hash: str
     model: BaseModel | None = field(default=None, compare=False, repr=False)
     """The validated model itself, so that the rules across modules need not parse `payload` again."""
 
 
-Parsed = ValidRow | RowError
+@dataclass(frozen=True)
+class SameRow:
+    """A record whose source hash is the one its Kampung KB's stored row was last imported from: unchanged."""
+
+    row: int
+    desa_code: str
+    source_hash: str
+
+
+Parsed = ValidRow | SameRow | RowError
 
 
 class _Feed:
@@ -87,11 +117,20 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
 
 
 class _RowValidator:
-    def __init__(self, module: ImportModule) -> None:
+    def __init__(self, module: ImportModule, known: Mapping[str, str]) -> None:
         self.module = module
         self.format = FORMATS[module]
+        self.known = known
+        """Desa code -> the source hash its stored row was last imported from."""
 
-    def validate(self, row: int, desa_code: object, data: dict[str, Any], *, csv_columns: bool) -> list[Parsed]:
+    def same(self, row: int, desa_code: object, source: str) -> SameRow | None:
+        if self.known and isinstance(desa_code, str) and self.known.get(code := desa_code.strip()) == source:
+            return SameRow(row, code, source)
+        return None
+
+    def validate(
+        self, row: int, desa_code: object, data: dict[str, Any], source: str, *, csv_columns: bool
+    ) -> list[Parsed]:
         if not isinstance(desa_code, str) or not desa_code.strip():
             return [RowError(row, "desa_code", "required: the desa/kelurahan code of the Kampung KB", "invalid")]
         desa_code = desa_code.strip()
@@ -107,20 +146,25 @@ class _RowValidator:
                 for e in exc.errors(include_url=False)
             ]
         payload = model.model_dump(mode="json", exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
-        return [ValidRow(row, desa_code, canonical_json(payload).decode(), content_hash(payload), model)]
+        return [ValidRow(row, desa_code, canonical_json(payload).decode(), content_hash(payload), source, model)]
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(map(str, loc)) or "row"
 
 
-async def parse_csv(chunks: AsyncIterator[bytes], module: ImportModule) -> AsyncIterator[list[Parsed]]:
-    """Rows of a CSV body, a list per chunk read; the header (row 0) is checked first."""
-    validator = _RowValidator(module)
+async def parse_csv(
+    chunks: AsyncIterator[bytes], module: ImportModule, known: Mapping[str, str]
+) -> AsyncIterator[list[Parsed]]:
+    """Rows of a CSV body, a list per chunk read; the header (row 0) is checked first. `known`: desa code -> the
+    source hash its stored row was last imported from."""
+    validator = _RowValidator(module, known)
     feed = _Feed()
     reader = csv.reader(feed, strict=True)
     header: list[str] | None = None
+    hasher = source_hasher(module, "")
     record: list[str] = []
+    raw: deque[str] = deque()  # each record's text, beside the reader's lines (one whole record each)
     quotes = 0
     row = -1
     async for lines in _lines(chunks):
@@ -128,19 +172,23 @@ async def parse_csv(chunks: AsyncIterator[bytes], module: ImportModule) -> Async
             record.append(line)
             quotes += line.count('"')
             if quotes % 2 == 0:
-                feed.lines.append("".join(record))
+                text = "".join(record)
+                feed.lines.append(text)
+                raw.append(text)
                 record, quotes = [], 0
         out: list[Parsed] = []
         for cells in _records(reader):
+            text = raw.popleft()
             if header is None and (not cells or cells == [""]):
                 continue  # blank lines before the header
             row += 1
             if header is None:
                 header = _header(module, cells)
+                hasher = source_hasher(module, ",".join(header))
                 continue
             if not cells or cells == [""]:
                 continue
-            out.extend(_csv_row(validator, header, row, cells))
+            out.extend(_csv_row(validator, header, row, cells, hasher(text.rstrip("\r\n"))))
         if out:
             yield out
     if record:
@@ -168,23 +216,29 @@ def _header(module: ImportModule, cells: list[str]) -> list[str]:
         raise FileRejected(str(exc)) from exc
 
 
-def _csv_row(validator: _RowValidator, header: list[str], row: int, cells: list[str]) -> list[Parsed]:
+def _csv_row(validator: _RowValidator, header: list[str], row: int, cells: list[str], source: str) -> list[Parsed]:
     if cells[0].startswith("\x00"):
         return [RowError(row, "row", f"not readable CSV: {cells[0][1:]}", "unreadable")]
     if len(cells) != len(header):
         return [RowError(row, "row", f"{len(cells)} cells where the header has {len(header)}", "unreadable")]
     named = dict(zip(header, cells, strict=True))
     desa_code = named.pop("desa_code")
+    if same := validator.same(row, desa_code, source):
+        return [same]
     try:
         data = validator.format.to_payload(named)
     except RowProblem as exc:
         return [RowError(row, exc.field, str(exc), "invalid")]
-    return validator.validate(row, desa_code, data, csv_columns=True)
+    return validator.validate(row, desa_code, data, source, csv_columns=True)
 
 
-async def parse_ndjson(chunks: AsyncIterator[bytes], module: ImportModule) -> AsyncIterator[list[Parsed]]:
-    """Rows of an NDJSON body: one JSON object per line, `desa_code` beside the module's fields."""
-    validator = _RowValidator(module)
+async def parse_ndjson(
+    chunks: AsyncIterator[bytes], module: ImportModule, known: Mapping[str, str]
+) -> AsyncIterator[list[Parsed]]:
+    """Rows of an NDJSON body: one JSON object per line, `desa_code` beside the module's fields. `known`: desa
+    code -> the source hash its stored row was last imported from."""
+    validator = _RowValidator(module, known)
+    hasher = source_hasher(module, "ndjson")
     row = 0
     async for lines in _lines(chunks):
         out: list[Parsed] = []
@@ -201,6 +255,10 @@ async def parse_ndjson(chunks: AsyncIterator[bytes], module: ImportModule) -> As
                 out.append(RowError(row, "row", f"not a JSON object but a {type(data).__name__}", "unreadable"))
                 continue
             desa_code = data.pop("desa_code", None)
-            out.extend(validator.validate(row, desa_code, data, csv_columns=False))
+            source = hasher(line.strip())
+            if same := validator.same(row, desa_code, source):
+                out.append(same)
+                continue
+            out.extend(validator.validate(row, desa_code, data, source, csv_columns=False))
         if out:
             yield out

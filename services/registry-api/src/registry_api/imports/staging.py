@@ -1,7 +1,8 @@
 """The set-based half of an import: rows COPY'd into a staging table, checked against the registry, then merged.
 
 `import_rows` lives for the job's transaction. `state` moves from `ok` to `failed` (a row error), `unchanged`
-(the same content is stored already) or stays `ok` (to be merged). Each merge is one statement per target table.
+(the same content is stored already, or the same record was imported last: no payload) or stays `ok` (to be
+merged). Each merge is one statement per target table.
 """
 
 import datetime as dt
@@ -16,11 +17,19 @@ from registry_api.imports.formats import ImportModule
 
 _CREATE = text("""
     CREATE TEMP TABLE import_rows (
-        row_no integer PRIMARY KEY, desa_code text NOT NULL, payload text NOT NULL, content_hash text NOT NULL,
+        row_no integer PRIMARY KEY, desa_code text NOT NULL, payload text, content_hash text, source_hash text NOT NULL,
         kampung_id bigint, kabupaten_code text, state text NOT NULL DEFAULT 'ok'
     ) ON COMMIT DROP
 """)
-COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash"]
+COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash"]
+
+_SOURCE_HASHES = {
+    "submission": text("""
+        SELECT k.desa_code, s.source_hash FROM submission s JOIN kampung k ON k.id = s.kampung_id AND k.active
+         WHERE s.module = :module AND s.period = :period AND s.source_hash IS NOT NULL
+    """),
+    ImportModule.KAMPUNG: text("SELECT desa_code, source_hash FROM kampung WHERE active AND source_hash IS NOT NULL"),
+}
 
 _RESOLVE = text("""
     UPDATE import_rows r SET kampung_id = k.id, kabupaten_code = k.kabupaten_code
@@ -48,6 +57,7 @@ _KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
 _KEGIATAN_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
     title text, date date, function text, targets text[], partners text[], inpres_kegiatan text)"""
 
+_SAME_SOURCE = text("UPDATE import_rows SET state = 'unchanged' WHERE state = 'ok' AND payload IS NULL")
 _UNCHANGED = {
     "submission": text("""
         UPDATE import_rows r SET state = 'unchanged'
@@ -85,14 +95,15 @@ _WOULD_UPDATE = text("""
 # One statement: the submissions (new, or a new revision of a changed one) and their revision rows.
 _MERGE_SUBMISSIONS = text("""
     WITH merged AS (
-        INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, revision, submitted_by,
-                                     submitted_at)
-        SELECT r.kampung_id, :module, :period, CAST(r.payload AS jsonb), r.content_hash, 1, :actor, now()
+        INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, source_hash, revision,
+                                     submitted_by, submitted_at)
+        SELECT r.kampung_id, :module, :period, CAST(r.payload AS jsonb), r.content_hash, r.source_hash, 1, :actor,
+               now()
           FROM import_rows r WHERE r.state = 'ok'
          ORDER BY r.kampung_id
         ON CONFLICT (kampung_id, module, period) DO UPDATE
-           SET payload = excluded.payload, content_hash = excluded.content_hash, revision = s.revision + 1,
-               submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
+           SET payload = excluded.payload, content_hash = excluded.content_hash, source_hash = excluded.source_hash,
+               revision = s.revision + 1, submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
          WHERE s.content_hash IS DISTINCT FROM excluded.content_hash
         RETURNING s.id, s.kampung_id, s.revision, s.payload, s.submitted_by, s.submitted_at
     ), revisions AS (
@@ -105,20 +116,20 @@ _MERGE_SUBMISSIONS = text("""
 
 _MERGE_KAMPUNG = text(f"""
     WITH x AS (
-        SELECT r.kampung_id, r.desa_code, x.* FROM import_rows r CROSS JOIN LATERAL {_KAMPUNG_FIELDS}
+        SELECT r.kampung_id, r.desa_code, r.source_hash, x.* FROM import_rows r CROSS JOIN LATERAL {_KAMPUNG_FIELDS}
          WHERE r.state = 'ok'
     ), updated AS (
         UPDATE kampung k
            SET name = x.name, formed_on = x.formed_on, scope = x.scope, rw_dusun_name = x.rw_dusun_name,
-               formation_criteria = x.formation_criteria, lat = x.lat, lon = x.lon, version = k.version + 1,
-               updated_at = now()
+               formation_criteria = x.formation_criteria, lat = x.lat, lon = x.lon, source_hash = x.source_hash,
+               version = k.version + 1, updated_at = now()
           FROM x WHERE x.kampung_id = k.id
         RETURNING k.id, k.kabupaten_code, false AS inserted
     ), inserted AS (
         INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on, scope,
-                             rw_dusun_name, formation_criteria, lat, lon, created_by)
+                             rw_dusun_name, formation_criteria, lat, lon, source_hash, created_by)
         SELECT x.name, x.desa_code, left(x.desa_code, 8), left(x.desa_code, 5), left(x.desa_code, 2), x.formed_on,
-               x.scope, x.rw_dusun_name, x.formation_criteria, x.lat, x.lon, :actor
+               x.scope, x.rw_dusun_name, x.formation_criteria, x.lat, x.lon, x.source_hash, :actor
           FROM x WHERE x.kampung_id IS NULL ORDER BY x.desa_code
         RETURNING id, kabupaten_code, true AS inserted
     )
@@ -139,7 +150,7 @@ _MERGE_KEGIATAN = text(f"""
 class Address:
     row: int
     desa_code: str
-    content_hash: str
+    content_hash: str | None
     kampung_id: int | None
     level: str | None
 
@@ -167,7 +178,16 @@ async def driver_connection(connection: AsyncConnection) -> Any:
     return raw
 
 
-async def copy_rows(connection: AsyncConnection, records: list[tuple[int, str, str, str]]) -> None:
+async def source_hashes(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> dict[str, str]:
+    """Desa code -> the source hash its active Kampung KB's row (of this module and period) was last imported from."""
+    query = _SOURCE_HASHES.get("submission" if module.submission_module is not None else module)
+    if query is None:  # kegiatan: every row is a new activity or an unchanged one, found by content
+        return {}
+    result = await connection.execute(query, {"module": module.value, "period": period})
+    return {row.desa_code: row.source_hash for row in result}
+
+
+async def copy_rows(connection: AsyncConnection, records: list[tuple[int, str, str | None, str | None, str]]) -> None:
     raw = await driver_connection(connection)
     await raw.copy_records_to_table("import_rows", records=records, columns=COPY_COLUMNS)
 
@@ -192,6 +212,7 @@ async def lock_kampung(connection: AsyncConnection) -> None:
 
 
 async def mark_unchanged(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> None:
+    await connection.execute(_SAME_SOURCE)
     if module.submission_module is not None:
         await connection.execute(_UNCHANGED["submission"], {"module": module.value, "period": period})
     else:

@@ -42,6 +42,9 @@ class Kampung(Base):
     percontohan_provinsi: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     tier: Mapped[str | None] = mapped_column(String(24))
     """Current tier under the registry's primary rule set, kept by the classification store."""
+    source_hash: Mapped[str | None] = mapped_column(String(32))
+    """The import record it was last written from (`registry_api.imports.reading.source_hash`); None after an API
+    write. A re-import of the same record skips validating it."""
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -75,6 +75,7 @@ async def update_kampung(
         if value is None and field in {"name", "formed_on", "scope", "formation_criteria", "active"}:
             raise Unprocessable.field(["body", field], "must not be null")
         setattr(kampung, field, value)
+    kampung.source_hash = None
     kampung.updated_at = func.now()
     await _flush(session)
     await session.refresh(kampung)

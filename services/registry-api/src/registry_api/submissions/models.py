@@ -31,6 +31,9 @@ class Submission(Base):
     period: Mapped[dt.date] = mapped_column(Date)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     content_hash: Mapped[str] = mapped_column(String(64))
+    source_hash: Mapped[str | None] = mapped_column(String(32))
+    """The import record it was last written from (`registry_api.imports.reading.source_hash`); None after a `PUT`.
+    A re-import of the same record skips validating it."""
     revision: Mapped[int] = mapped_column(Integer)
     submitted_by: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -83,6 +83,7 @@ async def write_submission(
         current.revision += 1
     current.payload = data
     current.content_hash = digest
+    current.source_hash = None
     current.submitted_by = principal.actor
     current.submitted_at = func.now()
     await session.flush()

@@ -1,0 +1,26 @@
+"""source hashes: the raw import record a submission or Kampung KB was last written from
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25 00:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("submission", sa.Column("source_hash", sa.String(length=32), nullable=True))
+    op.add_column("kampung", sa.Column("source_hash", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("kampung", "source_hash")
+    op.drop_column("submission", "source_hash")
