@@ -275,12 +275,12 @@ async def _read_into_staging(
 ) -> dict[int, ModulePayload]:
     """Rows into staging; returns the validated payload of each valid row (by row number) for the rules check.
 
-    A row whose source hash is the one its stored row was last imported from is staged without a payload (and
-    marked unchanged later); all others are validated.
+    A row whose source hash is the one its stored row was last imported from is staged `unchanged`, without a
+    payload; all others are validated.
     """
     parse = parse_csv if job.format == "csv" else parse_ndjson
     known = await staging.source_hashes(connection, job.module, job.period)
-    batch: list[tuple[int, str, str | None, str | None, str]] = []
+    batch: list[staging.Staged] = []
     keep = job.module.submission_module is not None
     models: dict[int, ModulePayload] = {}
     last_row = -1
@@ -293,9 +293,9 @@ async def _read_into_staging(
                 if isinstance(item, RowError):
                     summary.add(item)
                 elif isinstance(item, SameRow):
-                    batch.append((item.row, item.desa_code, None, None, item.source_hash))
+                    batch.append((item.row, item.desa_code, None, None, item.source_hash, "unchanged"))
                 else:
-                    batch.append((item.row, item.desa_code, item.payload, item.hash, item.source_hash))
+                    batch.append((item.row, item.desa_code, item.payload, item.hash, item.source_hash, "ok"))
                     if keep and item.model is not None:
                         models[item.row] = item.model  # type: ignore[assignment]
             if len(batch) >= _COPY_BATCH:

@@ -1,8 +1,8 @@
 """The set-based half of an import: rows COPY'd into a staging table, checked against the registry, then merged.
 
-`import_rows` lives for the job's transaction. `state` moves from `ok` to `failed` (a row error), `unchanged`
-(the same content is stored already, or the same record was imported last: no payload) or stays `ok` (to be
-merged). Each merge is one statement per target table.
+`import_rows` lives for the job's transaction. A row recognised by its source hash arrives `unchanged` (with no
+payload); the others arrive `ok` and move to `failed` (a row error), `unchanged` (the same content is stored
+already) or stay `ok` (to be merged). Each merge is one statement per target table.
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ _CREATE = text("""
         kampung_id bigint, kabupaten_code text, state text NOT NULL DEFAULT 'ok'
     ) ON COMMIT DROP
 """)
-COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash"]
+COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash", "state"]
 
 _SOURCE_HASHES = {
     "submission": text("""
@@ -31,13 +31,15 @@ _SOURCE_HASHES = {
     ImportModule.KAMPUNG: text("SELECT desa_code, source_hash FROM kampung WHERE active AND source_hash IS NOT NULL"),
 }
 
+# Only rows to be written carry their Kampung KB in the table; the address check reads it for every row.
 _RESOLVE = text("""
     UPDATE import_rows r SET kampung_id = k.id, kabupaten_code = k.kabupaten_code
-      FROM kampung k WHERE k.desa_code = r.desa_code AND k.active
+      FROM kampung k WHERE k.desa_code = r.desa_code AND k.active AND r.state = 'ok'
 """)
 _ADDRESSES = text("""
-    SELECT r.row_no, r.desa_code, r.content_hash, r.kampung_id, w.level
+    SELECT r.row_no, r.desa_code, r.content_hash, k.id AS kampung_id, w.level
       FROM import_rows r LEFT JOIN wilayah w ON w.code = r.desa_code
+      LEFT JOIN kampung k ON k.desa_code = r.desa_code AND k.active
      ORDER BY r.row_no
 """)
 _FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
@@ -57,7 +59,6 @@ _KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
 _KEGIATAN_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
     title text, date date, function text, targets text[], partners text[], inpres_kegiatan text)"""
 
-_SAME_SOURCE = text("UPDATE import_rows SET state = 'unchanged' WHERE state = 'ok' AND payload IS NULL")
 _UNCHANGED = {
     "submission": text("""
         UPDATE import_rows r SET state = 'unchanged'
@@ -187,7 +188,12 @@ async def source_hashes(connection: AsyncConnection, module: ImportModule, perio
     return {row.desa_code: row.source_hash for row in result}
 
 
-async def copy_rows(connection: AsyncConnection, records: list[tuple[int, str, str | None, str | None, str]]) -> None:
+Staged = tuple[int, str, str | None, str | None, str, str]
+"""A row as COPY'd: row number, desa code, payload and content hash (None for a row recognised by its source hash),
+source hash, and state (`ok`, or `unchanged` for a recognised row)."""
+
+
+async def copy_rows(connection: AsyncConnection, records: list[Staged]) -> None:
     raw = await driver_connection(connection)
     await raw.copy_records_to_table("import_rows", records=records, columns=COPY_COLUMNS)
 
@@ -212,7 +218,6 @@ async def lock_kampung(connection: AsyncConnection) -> None:
 
 
 async def mark_unchanged(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> None:
-    await connection.execute(_SAME_SOURCE)
     if module.submission_module is not None:
         await connection.execute(_UNCHANGED["submission"], {"module": module.value, "period": period})
     else:
