@@ -1,6 +1,5 @@
 """HTTP endpoints: thin wrappers around `classifier.scoring`."""
 
-import gc
 from collections import Counter
 from operator import itemgetter
 from typing import Any
@@ -14,6 +13,7 @@ from classifier.ruleset import RuleSet
 from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
 from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
+from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.errors import NotFound, PayloadTooLarge
 
 router = APIRouter()
@@ -125,17 +125,10 @@ async def classify_batch(request: Request) -> Response:
     if len(body) > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     ndjson = _NDJSON in request.headers.get("accept", "").lower()
-    # A batch allocates millions of acyclic containers; generational GC passes over them would cost
-    # more than the scoring, and refcounting frees them anyway. Nothing awaits inside this block.
-    # Collection resumes only once the batch has been built and its containers are freed: a
-    # collector enabled while they are still alive would make one pass over all of them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # A batch allocates millions of acyclic containers. Collection resumes only once the batch has been built and
+    # its containers are freed: a collector enabled while they are still alive would make one pass over all of them.
+    with collector_paused():
         rulesets, content, tiers = _classify_batch(state, body, ndjson=ndjson)
-    finally:
-        if collecting:
-            gc.enable()
     classifications = request.app.state.metrics.classifications
     for position, ruleset in enumerate(rulesets):
         # Results run item by item, each item's in rule set order: every len(rulesets)-th tier is one rule set's.

@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.periods import current_period, parse_period
 from kampungkb_shared.statistics import analyze_stale
 from registry_api.auth.service import WRITERS, Principal, Role
@@ -203,7 +204,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         )
     )
     await staging.create(connection)
-    models = await _read_into_staging(connection, job=job, summary=summary)
+    with collector_paused():  # one model per row, kept for the rules check
+        models = await _read_into_staging(connection, job=job, summary=summary)
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
         # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables
@@ -220,7 +222,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     if not job.dry_run:
         await staging.lock_kampung(connection)
     if job.module.submission_module is not None:
-        await _check_rules(connection, session=session, job=job, summary=summary, models=models)
+        with collector_paused():
+            await _check_rules(connection, session=session, job=job, summary=summary, models=models)
     models.clear()
     states = await staging.counts(connection)
     summary.rows_unchanged = states.get("unchanged", 0)
