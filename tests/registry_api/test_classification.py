@@ -5,6 +5,7 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.codes import OperationalItem
 from registry_api.classifications import snapshots
 from registry_api.classifications.models import Classification, ClassificationSnapshot
 from registry_api.outbox.models import OutboxEvent
@@ -59,6 +60,16 @@ async def test_kampung_tier_follows_the_primary_rulesets_newest_classification(
     await put_module(client, admin, kampung_id, "profil", "2024-02", profil_payload(pokja={"exists": False}, poktan=[]))
     newest = await client.get(f"/v1/kampung/{kampung_id}/classification", headers=auth(admin))
     assert newest.json()["period"] == "2024-02"
+    profile = await client.get(f"/v1/kampung/{kampung_id}", headers=auth(admin))
+    assert profile.json()["tier"] == newest.json()["tier"]
+    # A stronger older month (input and proses pass) is classified again under its own tier; the profile still shows
+    # the newest month's.
+    strong = profil_payload(
+        data_sources=["PK_PEMUTAKHIRAN_DATA", "DATA_RUTIN_BKKBN", "POTENSI_DESA", "DATA_SEKTORAL"],
+        operational={item: "BULANAN" for item in OperationalItem},
+    )
+    written = await put_module(client, admin, kampung_id, "profil", "2024-01", strong)
+    assert written.json()["classification"]["tier"] == "berkembang" != newest.json()["tier"]
     profile = await client.get(f"/v1/kampung/{kampung_id}", headers=auth(admin))
     assert profile.json()["tier"] == newest.json()["tier"]
 

@@ -47,7 +47,7 @@ _UPSERT = text("""
         ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
        SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
            result = excluded.result, computed_at = now()
-    RETURNING c.kampung_id, c.period, c.ruleset
+    RETURNING c.kampung_id, c.period, c.ruleset, c.tier
 """)
 
 _STORED_HASHES = text("""
@@ -56,14 +56,13 @@ _STORED_HASHES = text("""
       JOIN classification c ON c.kampung_id = p.kampung_id AND c.period = p.period
 """)
 
-_REFRESH_TIER = text("""
-    UPDATE kampung k SET tier = newest.tier
-      FROM (SELECT DISTINCT ON (kampung_id) kampung_id, tier FROM classification
-             WHERE ruleset = :ruleset AND kampung_id = ANY(CAST(:ids AS bigint[]))
-             ORDER BY kampung_id, period DESC) AS newest
-     WHERE k.id = newest.kampung_id AND k.tier IS DISTINCT FROM newest.tier
+# The tier a profile shows: the primary rule set's classification of the newest period, taken from what was just
+# stored (the newest period of each Kampung KB is always among those reclassified), not looked up again.
+_SET_TIER = text("""
+    UPDATE kampung k SET tier = u.tier
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:tiers AS text[])) AS u(id, tier)
+     WHERE k.id = u.id AND k.tier IS DISTINCT FROM u.tier
 """)
-
 
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
@@ -126,7 +125,8 @@ async def reclassify(
                 return (todo, snaps), None
             return (todo, snaps), lines
 
-    stored_rulesets: set[str] = set()
+    newest = {kampung_id: period for kampung_id, period in pairs}  # pairs are in period order
+    tiers: dict[int, str] = {}
 
     async def store(task: asyncio.Future[tuple[Call, list[bytes] | None]]) -> None:
         (todo, snaps), lines = task.result()
@@ -137,8 +137,10 @@ async def reclassify(
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
             return
-        outcome.changed.update((kampung_id, period) for kampung_id, period, _ in stored_rows)
-        stored_rulesets.update(ruleset for _, _, ruleset in stored_rows)
+        for kampung_id, period, ruleset, tier in stored_rows:
+            outcome.changed.add((kampung_id, period))
+            if ruleset == primary and period == newest[kampung_id]:
+                tiers[kampung_id] = tier
 
     # A slice of snapshots is assembled while the classifier works on the one before, and answers are stored as
     # they arrive; at most `concurrency` calls wait beyond the ones running, so snapshots are not all held at once.
@@ -159,8 +161,9 @@ async def reclassify(
     finally:
         for task in in_flight:
             task.cancel()
-    if primary in stored_rulesets:
-        await session.execute(_REFRESH_TIER, {"ruleset": primary, "ids": sorted({k for k, _ in outcome.changed})})
+    if tiers:
+        ids = sorted(tiers)
+        await session.execute(_SET_TIER, {"ids": ids, "tiers": [tiers[i] for i in ids]})
     return outcome
 
 
@@ -195,8 +198,8 @@ def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bytes:
 
 async def _store(
     session: AsyncSession, rulesets: tuple[str, ...], snaps: list[SnapshotRow], lines: list[bytes]
-) -> list[tuple[int, dt.date, str]]:
-    """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set) stored.
+) -> list[tuple[int, dt.date, str, str]]:
+    """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set, tier) stored.
 
     Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier): nothing of it is.
     """
@@ -213,7 +216,7 @@ async def _store(
     try:
         async with session.begin_nested():
             result = await session.execute(_UPSERT, params)
-            return [(row.kampung_id, row.period, row.ruleset) for row in result]
+            return [(row.kampung_id, row.period, row.ruleset, row.tier) for row in result]
     except DBAPIError as exc:
         log.error("classifier answer not stored: %s", exc.orig)
         raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc.orig}") from exc
