@@ -13,9 +13,11 @@ from tests.imports.files import (
     KEPENDUDUKAN_COLUMNS,
     KKBPK_COLUMNS,
     PERIOD,
+    PROFIL_COLUMNS,
     kampung_rows,
     kependudukan_row,
     kkbpk_csv_row,
+    profil_csv_row,
     to_csv,
 )
 
@@ -30,7 +32,7 @@ _CLASSIFIED_WITH = text("""
 _HANDED_OVER = text("""
     SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS pending,
            count(*) FILTER (WHERE delivered_at IS NULL AND available_at <= clock_timestamp()) AS due,
-           count(*) FILTER (WHERE delivered_at IS NOT NULL) AS taken
+           count(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered
       FROM outbox WHERE topic = 'classify' AND payload ? 'handover'
 """)
 
@@ -68,7 +70,7 @@ async def test_the_last_of_two_queued_imports_classifies_both(
     for module in ("kependudukan", "kkbpk"):
         classified = await session.scalar(_CLASSIFIED_WITH, {"p": period, "module": module})
         assert classified == 2 * len(CODES), module  # both rule sets, every Kampung KB, with both files' data
-    assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 20)
+    assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)  # taken over: deleted
     keys = await session.execute(text("SELECT key FROM outbox WHERE topic = 'report' ORDER BY key"))
     assert list(keys.scalars()) == ["2024-06:99.01", "2024-06:99.71"]
 
@@ -101,4 +103,17 @@ async def test_a_dry_run_behind_an_import_takes_nothing_over(api: Api, session: 
     assert await api.run_jobs() == 2
     assert (await api.job(first.json()["id"]))["timings"]["classified"] is not None
     assert await session.scalar(_CLASSIFIED_WITH, {"p": dt.date(2024, 6, 1), "module": "kependudukan"}) == 40
+    assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)
+
+
+async def test_three_queued_imports_hand_over_each_kampung_once(api: Api, session: AsyncSession) -> None:
+    await _queue_both(api, KKBPK_CSV)
+    last = await api.post("profil", to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in CODES]), period=PERIOD)
+    assert await api.runner.run_once() and await api.runner.run_once()  # kependudukan, then kkbpk: both hand over
+    assert tuple((await session.execute(_HANDED_OVER)).one()) == (len(CODES), 0, 0)
+    assert await api.runner.run_once()
+    assert (await api.job(last.json()["id"]))["timings"]["classified"] is not None
+    for module in ("profil", "kependudukan", "kkbpk"):
+        classified = await session.scalar(_CLASSIFIED_WITH, {"p": dt.date(2024, 6, 1), "module": module})
+        assert classified == 2 * len(CODES), module
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)

@@ -29,6 +29,8 @@ _PERIODS_FROM = text("""
 
 # Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per pair lets the planner walk the
 # (module, period) index and filter on the Kampung KB, which is quadratic for a whole province at once.
+# `snapshots` and `texts` are MATERIALIZED so that each snapshot (with its partners subquery) is built, and turned
+# into text, once: inlined, every reference (the document, its text, its hash) would build it again.
 _SNAPSHOTS = text("""
     WITH p AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS p(kampung_id, period)),
     in_force AS (
@@ -40,7 +42,7 @@ _SNAPSHOTS = text("""
         SELECT kampung_id, period, jsonb_object_agg(module, payload) AS by_module
           FROM in_force GROUP BY kampung_id, period
     ),
-    snapshots AS (
+    snapshots AS MATERIALIZED (
         SELECT p.kampung_id, p.period, jsonb_build_object(
                'profil', m.by_module->'profil',
                'kependudukan', m.by_module->'kependudukan',
@@ -54,10 +56,10 @@ _SNAPSHOTS = text("""
                          GROUP BY partner) AS x)) AS snap
           FROM p LEFT JOIN modules m ON m.kampung_id = p.kampung_id AND m.period = p.period
     ),
+    texts AS MATERIALIZED (SELECT kampung_id, period, snap, snap::text AS snapshot FROM snapshots),
     hashed AS (
-        SELECT kampung_id, period, snap, snap::text AS snapshot,
-               encode(sha256(convert_to(snap::text, 'UTF8')), 'hex') AS hash
-          FROM snapshots
+        SELECT kampung_id, period, snap, snapshot, encode(sha256(convert_to(snapshot, 'UTF8')), 'hex') AS hash
+          FROM texts
     ),
     stored AS (
         INSERT INTO classification_snapshot (hash, snapshot) SELECT hash, snap FROM hashed ON CONFLICT (hash) DO NOTHING

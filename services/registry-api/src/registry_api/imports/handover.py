@@ -33,10 +33,8 @@ _LOCK = text("""
     SELECT k.id, k.kabupaten_code FROM kampung k JOIN unnest(CAST(:ids AS bigint[])) AS p(id) ON p.id = k.id
      ORDER BY k.id FOR NO KEY UPDATE OF k SKIP LOCKED
 """)
-# Taken events are delivered by this transaction: back to pending if it rolls back.
-_DELIVERED = text("""
-    UPDATE outbox o SET delivered_at = clock_timestamp() FROM unnest(CAST(:ids AS bigint[])) AS t(id) WHERE o.id = t.id
-""")
+# Taken events are this transaction's work now: deleted, and back if it rolls back.
+_TAKEN = text("DELETE FROM outbox o USING unnest(CAST(:ids AS bigint[])) AS t(id) WHERE o.id = t.id")
 _RELEASE = text("""
     UPDATE outbox SET available_at = clock_timestamp()
      WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover' AND available_at > clock_timestamp()
@@ -57,7 +55,7 @@ async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
 
 
 async def take(session: AsyncSession) -> HandedOver:
-    """Every handed-over classification this transaction can lock, taken over (delivered when it commits)."""
+    """Every handed-over classification this transaction can lock, taken over (its events deleted)."""
     pending = (await session.execute(_PENDING)).all()
     if not pending:
         return HandedOver({}, {})
@@ -70,7 +68,7 @@ async def take(session: AsyncSession) -> HandedOver:
             period = parse_period(row.period)
             earliest[row.kampung_id] = min(period, earliest.get(row.kampung_id, period))
             taken.append(row.id)
-    await session.execute(_DELIVERED, {"ids": taken})
+    await session.execute(_TAKEN, {"ids": taken})
     return HandedOver(earliest, kabupaten)
 
 
