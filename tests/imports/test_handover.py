@@ -106,11 +106,13 @@ async def test_a_dry_run_behind_an_import_takes_nothing_over(api: Api, session: 
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)
 
 
-async def test_three_queued_imports_hand_over_each_kampung_once(api: Api, session: AsyncSession) -> None:
+async def test_of_three_queued_imports_the_last_classifies_what_both_others_handed_over(
+    api: Api, session: AsyncSession
+) -> None:
     await _queue_both(api, KKBPK_CSV)
     last = await api.post("profil", to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in CODES]), period=PERIOD)
     assert await api.runner.run_once() and await api.runner.run_once()  # kependudukan, then kkbpk: both hand over
-    assert tuple((await session.execute(_HANDED_OVER)).one()) == (len(CODES), 0, 0)
+    assert tuple((await session.execute(_HANDED_OVER)).one()) == (2 * len(CODES), 0, 0)
     assert await api.runner.run_once()
     assert (await api.job(last.json()["id"]))["timings"]["classified"] is not None
     for module in ("profil", "kependudukan", "kkbpk"):

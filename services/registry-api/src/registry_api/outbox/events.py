@@ -39,23 +39,18 @@ async def add_classify_many(
     session: AsyncSession, *, earliest: dict[int, dt.date], handover_s: float | None = None
 ) -> None:
     """One `classify` event per Kampung KB (from its period on), in one statement: a bulk import's fallback, or
-    (with `handover_s`) its hand-over to a later import, due for the relay only after that many seconds. A Kampung KB
-    handed over already from the same period or an earlier one gets no second hand-over."""
+    (with `handover_s`) its hand-over to a later import, due for the relay only after that many seconds."""
     if not earliest:
         return
     ids = sorted(earliest)
     await session.execute(
         text("""
             INSERT INTO outbox (topic, key, payload, request_id, available_at)
-            SELECT CAST(:topic AS text), e.kampung_id::text,
+            SELECT :topic, e.kampung_id::text,
                    jsonb_build_object('kampung_id', e.kampung_id, 'period', to_char(e.period, 'YYYY-MM'))
                    || CASE WHEN :handover THEN '{"handover": true}'::jsonb ELSE '{}'::jsonb END,
                    :rid, clock_timestamp() + :delay * interval '1 second'
               FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS e(kampung_id, period)
-             WHERE NOT (:handover AND EXISTS (
-                   SELECT 1 FROM outbox o
-                    WHERE o.topic = CAST(:topic AS text) AND o.key = e.kampung_id::text AND o.delivered_at IS NULL
-                      AND o.payload ? 'handover' AND o.payload->>'period' <= to_char(e.period, 'YYYY-MM')))
         """),
         {
             "topic": CLASSIFY,
