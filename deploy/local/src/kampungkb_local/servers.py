@@ -39,24 +39,51 @@ def _pg_user() -> str | None:
     return "pgserver" if os.geteuid() == 0 else None
 
 
+EMBEDDED_SETTINGS = {
+    "shared_buffers": "512MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "15min",
+    "wal_compression": "on",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "256MB",
+}
+"""The embedded server's settings beyond PostgreSQL's defaults (128 MB of buffers, a checkpoint every 1 GB of WAL),
+which a national import outgrows: its backends would write out evicted pages themselves and checkpoints would run
+mid-import, each followed by full-page images. Durability settings stay as they are."""
+
+
 def start_postgres(data_dir: Path) -> str:
-    """Start (or reuse) the server whose data live in `data_dir`; returns a `postgresql://` URL over its socket."""
+    """Start (or reuse) the server whose data live in `data_dir`; returns a `postgresql://` URL over its socket.
+
+    A new data folder gets `EMBEDDED_SETTINGS` (`ALTER SYSTEM`) and one restart for them to take effect.
+    """
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = _pgserver().get_server(data_dir, cleanup_mode=None)
+    if "shared_buffers" not in (data_dir / "postgresql.auto.conf").read_text():
+        server.psql("".join(f"ALTER SYSTEM SET {name} = '{value}';\n" for name, value in EMBEDDED_SETTINGS.items()))
+        # With the options it was started with (postmaster.opts), logging where pgserver has it log.
+        _pg_ctl(data_dir, "restart", "-l", str(server.log))
     return str(server.get_uri("postgres"))
 
 
 def stop_postgres(data_dir: Path) -> None:
     """Stop the server of `data_dir` if it runs (fast shutdown: open sessions are ended)."""
-    if not (data_dir / "postmaster.pid").exists():
-        return
+    if (data_dir / "postmaster.pid").exists():
+        _pg_ctl(data_dir, "stop")
+
+
+def _pg_ctl(data_dir: Path, action: str, *options: str) -> None:
+    # The server started by `restart` keeps no pipe of ours open: its output goes to the `-l` file.
+    pg_ctl = str(_pgserver()._commands.POSTGRES_BIN_PATH / "pg_ctl")
     subprocess.run(
-        [str(_pgserver()._commands.POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
-        check=False,
-        capture_output=True,
+        [pg_ctl, "-D", str(data_dir), "-m", "fast", "-w", *options, action],
+        check=action == "restart",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         user=_pg_user(),
+        timeout=60,
     )
 
 
