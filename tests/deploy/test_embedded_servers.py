@@ -1,0 +1,36 @@
+"""The embedded PostgreSQL of `make run` and the benchmarks: its settings for national imports, kept across starts."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from kampungkb_local.servers import EMBEDDED_SETTINGS, start_postgres, stop_postgres
+
+
+async def _settings(url: str) -> dict[str, str]:
+    connection = await asyncpg.connect(url)
+    try:
+        return {name: str(await connection.fetchval(f"SHOW {name}")) for name in EMBEDDED_SETTINGS}
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "pg"
+    yield folder
+    stop_postgres(folder)
+
+
+async def test_a_new_server_runs_with_the_embedded_settings_and_keeps_them(data_dir: Path) -> None:
+    url = start_postgres(data_dir)
+    expected = {**EMBEDDED_SETTINGS, "wal_compression": "pglz"}  # `on` reads back as the method it means
+    assert await _settings(url) == expected
+    stop_postgres(data_dir)
+    log = data_dir / "log"
+    starts_before = log.read_text().count("database system is ready")
+    url = start_postgres(data_dir)  # a second start: no restart for the settings
+    assert await _settings(url) == expected
+    assert log.read_text().count("database system is ready") == starts_before + 1
