@@ -27,16 +27,23 @@ from registry_api.outbox import events
 
 log = logging.getLogger(__name__)
 
-# One statement per classifier answer: its NDJSON lines go in as text and PostgreSQL reads each line once, for its
-# `id`, the `ruleset`, `ruleset_hash` and `tier` the classifier repeats beside the result, and the result, stored as
-# the text it came as. A line of a refused item has no `result` and is skipped (the caller logs it).
+# One statement per classifier answer: its NDJSON lines go in as text. Each line is
+# `{"id":..,"index":..,"ruleset":..,"ruleset_hash":..,"tier":..,"result":{...}}`, `result` last: PostgreSQL parses
+# only the short head before it (for the `id`, rule set, hash and tier) and keeps the result as the text it came as
+# (one pass to check it is JSON), rather than parsing the whole line and cutting the result out of it. A line of a
+# refused item has no `result` and is skipped (the caller logs it); a line that is not what it should be fails the
+# statement. `,"result":` cannot occur earlier in a line: a quote inside a JSON string is always escaped.
 _UPSERT = text("""
-    WITH answer AS (
-        SELECT line.id, line.result, line.ruleset, line.ruleset_hash, line.tier
-          FROM unnest(CAST(:lines AS text[])) AS l(text)
-         CROSS JOIN LATERAL json_to_record(CAST(l.text AS json))
-                 AS line(id integer, ruleset text, ruleset_hash text, tier text, result json)
-         WHERE line.result IS NOT NULL
+    WITH raw AS (
+        SELECT l.text, position(',"result":' IN l.text) AS at FROM unnest(CAST(:lines AS text[])) AS l(text)
+    ),
+    answer AS (
+        SELECT head.id, head.ruleset, head.ruleset_hash, head.tier,
+               CAST(substr(r.text, r.at + 10, length(r.text) - r.at - 10) AS json) AS result
+          FROM raw r
+         CROSS JOIN LATERAL json_to_record(CAST(left(r.text, r.at - 1) || '}' AS json))
+                 AS head(id integer, ruleset text, ruleset_hash text, tier text)
+         WHERE r.at > 0
     )
     INSERT INTO classification AS c (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
     SELECT s.kampung_id, s.period, a.ruleset, a.ruleset_hash, a.tier, s.hash, a.result
