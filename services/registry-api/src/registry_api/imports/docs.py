@@ -65,5 +65,10 @@ twice. Each row is checked with the same rules as a `PUT`; rows with errors (inv
 the key's scope, rules across modules) are reported by row and field and skipped, the valid rows load. Unchanged
 rows are skipped; each change keeps a revision. `dry_run=true` validates and counts without writing.
 
+A month's module files posted together (without waiting for each job) are classified once: an import with a later
+module import queued behind it leaves its classification to that one (`timings.handed_over`), and the last import
+classifies every Kampung KB the files changed (`timings.classified`). Post the `kampung` file first and wait for it:
+the other files address the Kampung KB it registers.
+
 {columns_markdown()}
 """
