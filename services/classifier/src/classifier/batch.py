@@ -20,9 +20,12 @@ def field_errors(error: ValidationError) -> list[dict[str, Any]]:
     return [FieldError(loc=list(e["loc"]), msg=e["msg"]).model_dump() for e in error.errors(include_url=False)]
 
 
-def unknown_ruleset(loc: list[str | int], ruleset_id: object) -> Unprocessable:
-    """The 422 for a rule set id the classifier does not know."""
-    return Unprocessable.field(loc, f"unknown rule set {ruleset_id!r}; see GET /v1/rulesets")
+def named_ruleset(known: Mapping[str, RuleSet], ruleset_id: str, loc: list[str | int]) -> RuleSet:
+    """The rule set of that id; a 422 at `loc` for an id the classifier does not know."""
+    found = known.get(ruleset_id)
+    if found is None:
+        raise Unprocessable.field(loc, f"unknown rule set {ruleset_id!r}; see GET /v1/rulesets")
+    return found
 
 
 def chosen_rulesets(data: dict[str, Any], known: Mapping[str, RuleSet], default: str) -> list[RuleSet]:
@@ -33,10 +36,7 @@ def chosen_rulesets(data: dict[str, Any], known: Mapping[str, RuleSet], default:
     if rulesets is None:
         if ruleset is not None and type(ruleset) is not str:
             raise Unprocessable.field(["body", "ruleset"], "must be a string")
-        found = known.get(ruleset or default)
-        if found is None:
-            raise unknown_ruleset(["body", "ruleset"], ruleset)
-        return [found]
+        return [named_ruleset(known, ruleset or default, ["body", "ruleset"])]
     if type(rulesets) is not list:
         raise Unprocessable.field(["body", "rulesets"], "must be a list of rule set ids")
     if not rulesets:
@@ -47,10 +47,7 @@ def chosen_rulesets(data: dict[str, Any], known: Mapping[str, RuleSet], default:
             raise Unprocessable.field(["body", "rulesets", position], "must be a string")
         if ruleset_id in rulesets[:position]:
             raise Unprocessable.field(["body", "rulesets", position], f"{ruleset_id!r} is listed twice")
-        found = known.get(ruleset_id)
-        if found is None:
-            raise unknown_ruleset(["body", "rulesets", position], ruleset_id)
-        chosen.append(found)
+        chosen.append(named_ruleset(known, ruleset_id, ["body", "rulesets", position]))
     return chosen
 
 

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from classifier.batch import Item, parse_batch, unknown_ruleset
+from classifier.batch import Item, named_ruleset, parse_batch
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
@@ -30,10 +30,7 @@ def _state(request: Request) -> AppState:
 
 
 def _ruleset(state: AppState, ruleset_id: str | None) -> RuleSet:
-    ruleset = state.rulesets.get(ruleset_id or state.default)
-    if ruleset is None:
-        raise unknown_ruleset(["body", "ruleset"], ruleset_id)
-    return ruleset
+    return named_ruleset(state.rulesets, ruleset_id or state.default, ["body", "ruleset"])
 
 
 @router.get("/healthz", tags=["ops"])

@@ -149,22 +149,25 @@ async def reclassify(
             if ruleset == primary and period == newest[kampung_id]:
                 tiers[kampung_id] = tier
 
+    in_flight: set[asyncio.Future[tuple[Call, list[bytes] | None]]] = set()
+
+    async def settle(keep: int) -> None:
+        """Store every answer that has arrived, waiting for more while over `keep` calls are still out."""
+        nonlocal in_flight
+        while len(in_flight) > keep or any(task.done() for task in in_flight):
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                await store(task)
+
     # A slice of snapshots is assembled while the classifier works on the one before, and answers are stored as
     # they arrive; at most `concurrency` calls wait beyond the ones running, so snapshots are not all held at once.
     per_slice = max(1, chunk // len(rulesets))
-    in_flight: set[asyncio.Future[tuple[Call, list[bytes] | None]]] = set()
     try:
         for start in range(0, len(pairs), per_slice):
             for todo, snaps in await _calls(session, pairs[start : start + per_slice], rulesets, chunk):
                 in_flight.add(asyncio.ensure_future(call(todo, snaps)))
-            while in_flight and (len(in_flight) > 2 * concurrency or any(t.done() for t in in_flight)):
-                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    await store(task)
-        while in_flight:
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                await store(task)
+            await settle(keep=2 * concurrency)
+        await settle(keep=0)
     finally:
         for task in in_flight:
             task.cancel()

@@ -43,7 +43,7 @@ class Kampung(Base):
     tier: Mapped[str | None] = mapped_column(String(24))
     """Current tier under the registry's primary rule set, kept by the classification store."""
     source_hash: Mapped[str | None] = mapped_column(String(32))
-    """The import record it was last written from (`registry_api.imports.reading.source_hash`); None after an API
+    """The import record it was last written from (`registry_api.imports.reading.source_hasher`); None after an API
     write. A re-import of the same record skips validating it."""
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_by: Mapped[str | None] = mapped_column(String(64))

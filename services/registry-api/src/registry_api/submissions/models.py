@@ -32,7 +32,7 @@ class Submission(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     content_hash: Mapped[str] = mapped_column(String(64))
     source_hash: Mapped[str | None] = mapped_column(String(32))
-    """The import record it was last written from (`registry_api.imports.reading.source_hash`); None after a `PUT`.
+    """The import record it was last written from (`registry_api.imports.reading.source_hasher`); None after a `PUT`.
     A re-import of the same record skips validating it."""
     revision: Mapped[int] = mapped_column(Integer)
     submitted_by: Mapped[str | None] = mapped_column(String(64))
