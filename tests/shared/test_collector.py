@@ -1,6 +1,6 @@
 import gc
 
-from kampungkb_shared.collector import collector_paused
+from kampungkb_shared.collector import collector_paused, freeze_startup_objects
 
 
 def test_pauses_nest_and_the_collector_resumes_after_the_outermost() -> None:
@@ -30,3 +30,19 @@ def test_an_error_inside_still_resumes_it() -> None:
     except ValueError:
         pass
     assert gc.isenabled()
+
+
+def test_objects_alive_at_startup_are_frozen_and_later_ones_are_not() -> None:
+    class Node:
+        pass
+
+    started = Node()
+    started.self = started  # type: ignore[attr-defined]
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is started for obj in gc.get_objects())  # frozen: out of every generation
+        later = Node()
+        assert any(obj is later for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()

@@ -1,4 +1,5 @@
-"""Pausing Python's cyclic garbage collector while a burst of acyclic objects is built.
+"""Keeping Python's cyclic garbage collector out of the way: paused while a burst of acyclic objects is built, and
+kept off the objects a service holds for its whole life.
 
 Batch work (a classifier batch, an import's rows) allocates hundreds of thousands of containers that reference
 counting frees anyway; the collector's generational passes over them cost a quarter of the work or more. Pauses
@@ -28,3 +29,14 @@ def collector_paused() -> Iterator[None]:
         _depth -= 1
         if _depth == 0 and _was_enabled:
             gc.enable()
+
+
+def freeze_startup_objects() -> None:
+    """Move everything alive now (modules, models, routes, rule sets: objects that live as long as the process) out
+    of the collector's reach, once a service has started.
+
+    A full collection of a started registry-api walks some 150,000 such objects, about 80 ms during which every
+    request of the process waits: that is what its slowest requests were made of. Frozen, they are never walked.
+    """
+    gc.collect()
+    gc.freeze()

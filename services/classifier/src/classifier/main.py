@@ -14,6 +14,7 @@ from classifier.ruleset import load_rulesets
 from classifier.settings import Settings
 from classifier.state import AppState, Metrics
 from kampungkb_shared.classification import BatchRequest
+from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.problems import document_problems, install_problem_handlers
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
             )
         app.state.classifier = AppState(current, rulesets, current.default_ruleset)
         log.info("rule sets loaded", extra={"rulesets": {r.id: r.hash for r in rulesets.values()}})
+        freeze_startup_objects()
         yield
         app.state.classifier = None
 

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
+from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from registry_api import health
@@ -68,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             queue=app.state.report_queue,
         )
         import_task = asyncio.create_task(app.state.import_runner.run(stopping), name="import-runner")
+    freeze_startup_objects()
     try:
         yield
     finally:

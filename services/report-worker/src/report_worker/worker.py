@@ -15,6 +15,7 @@ from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
 from prometheus_client import start_http_server
 
+from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RebuildPeriod
 from kampungkb_shared.observability import configure_logging
 from kampungkb_shared.periods import current_period, parse_period
@@ -57,6 +58,7 @@ async def startup(ctx: Context) -> None:
     ctx["queue_depth"] = asyncio.create_task(_watch_queue_depth(ctx["redis"], settings.queue_depth_interval_s))
     if settings.rebuild_on_startup:
         await _queue_current_period(ctx, settings)
+    freeze_startup_objects()
     log.info("report worker ready, rule sets %s", ",".join(settings.rulesets))
 
 

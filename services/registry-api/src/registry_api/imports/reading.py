@@ -146,7 +146,8 @@ class _RowValidator:
                 for e in exc.errors(include_url=False)
             ]
         payload = model.model_dump(mode="json", exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
-        return [ValidRow(row, desa_code, canonical_json(payload).decode(), content_hash(payload), source, model)]
+        canonical = canonical_json(payload)
+        return [ValidRow(row, desa_code, canonical.decode(), content_hash(canonical), source, model)]
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

@@ -7,6 +7,7 @@ import signal
 import httpx
 from prometheus_client import start_http_server
 
+from kampungkb_shared.collector import freeze_startup_objects
 from registry_api.classifications.client import create_classifier
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.imports.runner import create_runner
@@ -34,6 +35,7 @@ async def run_worker(settings: Settings) -> None:
             runner = create_runner(
                 settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue
             )
+            freeze_startup_objects()
             await asyncio.gather(relay.run(stop), runner.run(stop))
     finally:
         await queue.close()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
@@ -31,8 +31,9 @@ def canonical_json(payload: dict[str, object]) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
-def content_hash(payload: dict[str, object]) -> str:
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+def content_hash(canonical: bytes) -> str:
+    """The hash that recognises unchanged content: SHA-256 of a payload's `canonical_json`."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> Kampung:
@@ -43,6 +44,26 @@ async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Princi
         raise NotFound(f"no Kampung KB with id {kampung_id}")
     principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
     return kampung
+
+
+# The submission and its revision in one statement: a new one starts at revision 1, a replaced one counts on. The
+# Kampung KB is locked, so no other writer can insert the same (Kampung KB, module, period) in between.
+_WRITE = text("""
+    WITH s AS (
+        INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, source_hash, revision,
+                                     submitted_by, submitted_at)
+        VALUES (:kampung_id, :module, :period, CAST(:payload AS jsonb), :content_hash, NULL, 1, :actor, now())
+            ON CONFLICT (kampung_id, module, period) DO UPDATE
+           SET payload = excluded.payload, content_hash = excluded.content_hash, source_hash = NULL,
+               revision = s.revision + 1, submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
+        RETURNING s.*
+    ),
+    revision AS (
+        INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
+        SELECT id, revision, payload, submitted_by, submitted_at FROM s
+    )
+    SELECT * FROM s
+""")
 
 
 @dataclass
@@ -67,36 +88,28 @@ async def write_submission(
     budget_s: float,
 ) -> Written:
     kampung = await lock_kampung(session, kampung_id, principal)
-    data = payload.model_dump(mode="json")
-    digest = content_hash(data)
+    # Read after the lock, in a statement of its own: a lock that waited re-reads only the locked row, so a
+    # submission joined to it would be the one from before the other writer's commit.
     current = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+    data = payload.model_dump(mode="json")
+    encoded = canonical_json(data)
+    digest = content_hash(encoded)
     if current is not None and current.content_hash == digest:
         # The same content again (a retry whose answer was lost): nothing to do, whatever version it was based on.
         stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=rulesets[0])
         return Written(current, created=False, outcome=WriteOutcome(classification=stored, report_event_ids=[]))
     _check_preconditions(current, if_match=if_match, if_none_match=if_none_match)
     await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
-    if current is None:
-        current = Submission(kampung_id=kampung_id, module=module.value, period=period, revision=1)
-        session.add(current)
-    else:
-        current.revision += 1
-    current.payload = data
-    current.content_hash = digest
-    current.source_hash = None
-    current.submitted_by = principal.actor
-    current.submitted_at = func.now()
-    await session.flush()
-    await session.refresh(current)
-    await session.execute(
-        insert(SubmissionRevision).values(
-            submission_id=current.id,
-            revision=current.revision,
-            payload=data,
-            submitted_by=current.submitted_by,
-            submitted_at=current.submitted_at,
-        )
-    )
+    params = {
+        "kampung_id": kampung_id,
+        "module": module.value,
+        "period": period,
+        "payload": encoded.decode(),
+        "content_hash": digest,
+        "actor": principal.actor,
+    }
+    written = select(Submission).from_statement(_WRITE).execution_options(populate_existing=True)
+    current = (await session.scalars(written, params)).one()
     outcome = await classify_after_write(
         session, classifier=classifier, rulesets=rulesets, budget_s=budget_s, kampung=kampung, period=period
     )
