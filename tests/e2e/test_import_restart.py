@@ -1,5 +1,8 @@
 """A registry process killed in the middle of an import: the job is finished by another claim, exactly once.
 
+Also when the import is a large one that has committed its merge and classifies on two connections of its own
+(`registry_api.imports.apart`): the retry resumes at the classification.
+
 registry-api and `registry-api worker` run as processes on a fresh database, both claiming import jobs. The import
 is slowed down deterministically (`pg_sleep` between its phases, inside its transaction); the process holding the job
 is SIGKILLed mid-way and started again. The job must end succeeded on a second attempt, with every row and revision
@@ -44,7 +47,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(fresh_database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     engine = create_engine(fresh_database_url, pool_size=1)
     async with create_sessionmaker(engine)() as session:
         await load_demo_regions(session)
@@ -63,6 +66,7 @@ async def stack(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Stack]
         "REGISTRY_IMPORT_POLL_S": "0.2",
         "LOG_JSON": "false",
         "LOG_LEVEL": "WARNING",
+        **getattr(request, "param", {}),
     }
     stack = Stack(env=env, registry_port=free_port(), key=key, services={})
     classifier = processes.classifier(classifier_port).start(base_env=env, quiet=True)
@@ -94,15 +98,19 @@ async def _wait(http: httpx.AsyncClient, key: str, job_id: int, *, until: set[st
     raise AssertionError(f"job {job_id} still {job['status']} after {seconds} s")
 
 
+async def _kependudukan_after_kampung(http: httpx.AsyncClient, key: str) -> int:
+    """Register a Kampung KB in every desa, then post their kependudukan; returns the kependudukan job's id."""
+    kampung = await _post(http, key, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows()))
+    assert (await _wait(http, key, kampung, until={"succeeded", "failed"}))["status"] == "succeeded"
+    body = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(code) for code in DESA])
+    return await _post(http, key, "kependudukan", body, period=PERIOD)
+
+
 async def test_killing_the_process_running_an_import_loses_and_duplicates_nothing(
     stack: Stack, fresh_database_url: str
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
-        kampung = await _post(http, stack.key, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows()))
-        assert (await _wait(http, stack.key, kampung, until={"succeeded", "failed"}))["status"] == "succeeded"
-
-        body = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(code) for code in DESA])
-        job_id = await _post(http, stack.key, "kependudukan", body, period=PERIOD)
+        job_id = await _kependudukan_after_kampung(http, stack.key)
         await _wait(http, stack.key, job_id, until={"running"})
         connection = await asyncpg.connect(fresh_database_url)
         try:
@@ -131,6 +139,63 @@ async def test_killing_the_process_running_an_import_loses_and_duplicates_nothin
                 "revisions": 30,
                 "kampung": 30,
                 "max_revision": 1,
+                "pending": 0,
+                "chunks": 0,
+            }
+        finally:
+            await connection.close()
+
+
+_COUNTS = """
+    SELECT (SELECT count(*) FROM submission WHERE module = 'kependudukan') AS submissions,
+           (SELECT count(*) FROM submission_revision) AS revisions,
+           (SELECT count(*) FROM classification) AS classifications,
+           (SELECT count(*) FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL) AS classify_pending,
+           (SELECT count(*) FROM outbox WHERE topic = 'report' AND available_at > clock_timestamp()) AS reports_held,
+           (SELECT count(*) FROM import_job WHERE status IN ('queued', 'running')) AS pending,
+           (SELECT count(*) FROM import_chunk) AS chunks"""
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [{"REGISTRY_IMPORT_CLASSIFY_APART_FROM": "10", "REGISTRY_IMPORT_CLASSIFY_CONNECTIONS": "2"}],
+    indirect=True,
+)
+async def test_killed_after_its_merge_a_large_import_resumes_at_its_classification(
+    stack: Stack, fresh_database_url: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        job_id = await _kependudukan_after_kampung(http, stack.key)
+        connection = await asyncpg.connect(fresh_database_url)
+        try:
+            for _ in range(1500):  # the merge commits after four phase pauses of 0.8 s
+                merged, holder = await connection.fetchrow(
+                    "SELECT merged_at IS NOT NULL, claimed_by FROM import_job WHERE id = $1", job_id
+                )
+                if merged:
+                    break
+                await asyncio.sleep(0.01)
+            assert merged, "the merge never committed"
+            name = "api" if holder.startswith("api:") else "worker"
+            stack.services[name].kill()  # its two classifying transactions are pausing, 0.8 s each
+            restarted = stack.start(name)
+            await asyncio.to_thread(restarted.wait_ready)
+
+            job = await _wait(http, stack.key, job_id, until={"succeeded", "failed"})
+            assert (job["status"], job["attempts"]) == ("succeeded", 2), job
+            assert (job["rows_total"], job["rows_inserted"], job["rows_unchanged"], job["rows_failed"]) == (
+                30,
+                30,
+                0,
+                0,
+            )
+            assert job["timings"]["classified"] is not None
+            assert dict(await connection.fetchrow(_COUNTS)) == {
+                "submissions": 30,
+                "revisions": 30,
+                "classifications": 60,  # every Kampung KB under both rule sets, once
+                "classify_pending": 0,
+                "reports_held": 0,
                 "pending": 0,
                 "chunks": 0,
             }

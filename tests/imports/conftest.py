@@ -1,5 +1,6 @@
 """Imports in-process on the rolled-back test transaction, with a real classifier process; jobs run on demand."""
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
@@ -63,6 +65,17 @@ class Api:
         response = await self.http.get(f"/v1/imports/{job_id}", headers=auth(key or self.admin))
         assert response.status_code == 200, response.text
         return dict(response.json())
+
+
+_CLASSIFIED_WITH = text("""
+    SELECT count(*) FROM classification c JOIN classification_snapshot s ON s.hash = c.snapshot_hash
+     WHERE c.period = :p AND jsonb_typeof(s.snapshot->:module) = 'object'
+""")
+
+
+async def classified_with(session: AsyncSession, *, period: dt.date, module: str) -> int:
+    """How many classifications of `period` saw a `module` submission in their snapshot."""
+    return int(await session.scalar(_CLASSIFIED_WITH, {"p": period, "module": module}) or 0)
 
 
 def in_test_runner(app: FastAPI, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> ImportRunner:

@@ -10,6 +10,8 @@ from kampungkb_local.demo import demo_regions
 DESA = [row["code"] for row in demo_regions() if row["level"] == "desa"]
 """30 desa/kelurahan: 15 in kabupaten 99.01, 15 in kota 99.71."""
 PERIOD = "2024-06"
+MONTH_DESA = DESA[:20]
+"""The desa of the tests that post a month's files together: 15 in kabupaten 99.01, 5 in kota 99.71."""
 
 PROFIL_COLUMNS = [
     "desa_code",

@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.outbox.relay import create_relay
 from registry_api.settings import Settings
-from tests.imports.conftest import Api
+from tests.imports.conftest import Api, classified_with
 from tests.imports.files import (
-    DESA,
     KEPENDUDUKAN_COLUMNS,
     KKBPK_COLUMNS,
+    MONTH_DESA,
     PERIOD,
     PROFIL_COLUMNS,
     kampung_rows,
@@ -21,14 +21,10 @@ from tests.imports.files import (
     to_csv,
 )
 
-CODES = DESA[:20]  # 15 in kabupaten 99.01, 5 in kota 99.71
+CODES = MONTH_DESA
 KEPENDUDUKAN_CSV = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(c) for c in CODES])
 KKBPK_CSV = to_csv(KKBPK_COLUMNS, [kkbpk_csv_row(c) for c in CODES])
 
-_CLASSIFIED_WITH = text("""
-    SELECT count(*) FROM classification c JOIN classification_snapshot s ON s.hash = c.snapshot_hash
-     WHERE c.period = :p AND jsonb_typeof(s.snapshot->:module) = 'object'
-""")
 _HANDED_OVER = text("""
     SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS pending,
            count(*) FILTER (WHERE delivered_at IS NULL AND available_at <= clock_timestamp()) AS due,
@@ -68,7 +64,7 @@ async def test_the_last_of_two_queued_imports_classifies_both(
     assert second["status"] == "succeeded" and second["timings"]["classified"] is not None
     period = dt.date(2024, 6, 1)
     for module in ("kependudukan", "kkbpk"):
-        classified = await session.scalar(_CLASSIFIED_WITH, {"p": period, "module": module})
+        classified = await classified_with(session, period=period, module=module)
         assert classified == 2 * len(CODES), module  # both rule sets, every Kampung KB, with both files' data
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)  # taken over: deleted
     keys = await session.execute(text("SELECT key FROM outbox WHERE topic = 'report' ORDER BY key"))
@@ -91,7 +87,7 @@ async def test_when_the_later_import_fails_the_relay_classifies_what_was_handed_
         settings, sessionmaker=session_factory, classifier=api.app.state.classifier, queue=api.app.state.report_queue
     )
     assert await relay.deliver_classify() == 20
-    classified = await session.scalar(_CLASSIFIED_WITH, {"p": dt.date(2024, 6, 1), "module": "kependudukan"})
+    classified = await classified_with(session, period=dt.date(2024, 6, 1), module="kependudukan")
     assert classified == 2 * len(CODES)
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 20)
 
@@ -102,7 +98,7 @@ async def test_a_dry_run_behind_an_import_takes_nothing_over(api: Api, session: 
     await api.post("kkbpk", KKBPK_CSV, period=PERIOD, dry_run=True)
     assert await api.run_jobs() == 2
     assert (await api.job(first.json()["id"]))["timings"]["classified"] is not None
-    assert await session.scalar(_CLASSIFIED_WITH, {"p": dt.date(2024, 6, 1), "module": "kependudukan"}) == 40
+    assert await classified_with(session, period=dt.date(2024, 6, 1), module="kependudukan") == 40
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)
 
 
@@ -116,6 +112,6 @@ async def test_of_three_queued_imports_the_last_classifies_what_both_others_hand
     assert await api.runner.run_once()
     assert (await api.job(last.json()["id"]))["timings"]["classified"] is not None
     for module in ("profil", "kependudukan", "kkbpk"):
-        classified = await session.scalar(_CLASSIFIED_WITH, {"p": dt.date(2024, 6, 1), "module": module})
+        classified = await classified_with(session, period=dt.date(2024, 6, 1), module=module)
         assert classified == 2 * len(CODES), module
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)

@@ -56,6 +56,11 @@ class Settings(DatabaseSettings, RedisSettings):
     import_classifier_timeout_s: float = 30.0
     """Per attempt of an import's batch call: one of 5,000 results takes about a second on a busy machine, far more
     than the write path's short `classifier_timeout_s`, which would fail it and leave the work to the relay."""
+    import_classify_apart_from: int = 10_000
+    """An import that merged this many Kampung KB or more commits its merge first and then classifies on
+    `import_classify_connections` connections side by side, rather than on its one connection before committing."""
+    import_classify_connections: int = 2
+    """Connections (transactions) a large import classifies on once its merge has committed."""
     import_handover_s: float = 120.0
     """A module import with a later one queued leaves its classification to it; if that one has not taken it over
     after this long, the outbox relay classifies it."""

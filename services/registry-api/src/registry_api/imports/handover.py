@@ -26,6 +26,7 @@ _LATER_IMPORT = text("""
 _PENDING = text("""
     SELECT id, (payload->>'kampung_id')::bigint AS kampung_id, payload->>'period' AS period FROM outbox
      WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
+       AND (payload->>'kampung_id')::bigint % :parts = :part
        FOR UPDATE SKIP LOCKED
 """)
 # A Kampung KB a `PUT` or another import holds keeps its events for later.
@@ -54,9 +55,11 @@ async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
     return bool((await session.execute(_LATER_IMPORT, {"id": job_id})).scalar_one())
 
 
-async def take(session: AsyncSession) -> HandedOver:
-    """Every handed-over classification this transaction can lock, taken over (its events deleted)."""
-    pending = (await session.execute(_PENDING)).all()
+async def take(session: AsyncSession, *, part: int = 0, parts: int = 1) -> HandedOver:
+    """Every handed-over classification this transaction can lock, taken over (its events deleted); with `parts`,
+    only those of the Kampung KB whose id is `part` modulo `parts`, so that several transactions take disjoint
+    shares side by side."""
+    pending = (await session.execute(_PENDING, {"part": part, "parts": parts})).all()
     if not pending:
         return HandedOver({}, {})
     ids = sorted({row.kampung_id for row in pending})

@@ -1,10 +1,11 @@
-"""Running a claimed import job, in ONE transaction from the first row read to the final status.
+"""Running a claimed import job, in ONE transaction from the first row read to the final status (or, for a large
+import, to its merge: the classification follows on connections of its own, `imports.apart`).
 
 Rows are read and validated with the shared models, COPY'd into a staging table, addressed (desa -> its active
 Kampung KB, the key's scope), checked with the same rules as a `PUT` (`submissions.rules`), merged with one statement
-per table (revisions kept), classified in batches (or handed over to a later import: `handover`), and the outbox
-events and the final status are written, so that a crash at any point leaves nothing half done and a retry starts
-from a clean slate.
+per table (revisions kept), classified in batches (or handed over to a later import, or to `apart`: `handover`), and
+the outbox events and the final status are written, so that a crash at any point leaves nothing half done: a retry
+starts from a clean slate, or from the classification once a large import's merge has committed (`merged_at`).
 """
 
 import datetime as dt
@@ -57,6 +58,8 @@ class ClaimedJob:
     attempts: int
     created_at: dt.datetime
     received_at: dt.datetime | None
+    merged_at: dt.datetime | None
+    """Set when an earlier attempt committed the merge and left the classification (`imports.apart`)."""
 
     @property
     def principal(self) -> Principal:
@@ -75,6 +78,8 @@ class JobContext:
     classifier_budget_s: float
     classifier_timeout_s: float
     handover_s: float
+    classify_apart_from: int
+    classify_connections: int
     phase_sleep_s: float
 
 
@@ -93,15 +98,37 @@ class Summary:
     _started: float = field(default_factory=time.monotonic)
     _phase: float = field(default_factory=time.monotonic)
 
+    failed_unlisted: int = 0
+    """Failed rows beyond the errors a stored summary keeps (a restored summary's)."""
+
     @property
     def rows_failed(self) -> int:
-        return len(self.failed_rows)
+        return len(self.failed_rows) + self.failed_unlisted
 
     def add(self, error: RowError) -> None:
         self.failed_rows.add(error.row)
         self.totals[error.kind] += 1
         if len(self.errors) < 2 * MAX_ERRORS:
             self.errors.append(error)
+
+    @classmethod
+    def stored(cls, row: Any, *, resumed_at: float) -> "Summary":
+        """The summary an import job's row holds (written with its merge), going on from `resumed_at` (monotonic)."""
+        timings = dict(row.timings)
+        listed = {error["row"] for error in row.errors}
+        summary = cls(
+            rows_total=row.rows_total,
+            rows_unchanged=row.rows_unchanged,
+            rows_inserted=row.rows_inserted,
+            rows_updated=row.rows_updated,
+            failed_rows=listed,
+            errors=[RowError(**error) for error in row.errors],
+            totals=Counter(row.error_totals),
+            timings=timings,
+            failed_unlisted=row.rows_failed - len(listed),
+        )
+        summary._started = resumed_at - timings.get("total", 0.0)  # its total goes on from where the merge left it
+        return summary
 
     def phase(self, name: str) -> None:
         now = time.monotonic()
@@ -182,6 +209,34 @@ async def finish(
     )
 
 
+_MERGED = text("""
+    UPDATE import_job
+       SET merged_at = clock_timestamp(), rows_total = :rows_total, rows_ok = :rows_ok, rows_failed = :rows_failed,
+           rows_unchanged = :rows_unchanged, rows_inserted = :rows_inserted, rows_updated = :rows_updated,
+           errors = CAST(:errors AS jsonb), error_totals = CAST(:error_totals AS jsonb),
+           timings = CAST(:timings AS jsonb)
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+_STORED = text("""
+    SELECT rows_total, rows_failed, rows_unchanged, rows_inserted, rows_updated, errors, error_totals, timings
+      FROM import_job WHERE id = :id
+""")
+
+
+async def mark_merged(session: AsyncSession, *, job: ClaimedJob, claimer: str, summary: Summary) -> None:
+    """Record, with the merge, that it is done and the summary so far (the job stays running: classification is
+    left to `imports.apart`); `LeaseLost` if another claimer holds the job now."""
+    values = summary.row_values(status=ImportStatus.RUNNING, reason=None)
+    params = {name: value for name, value in values.items() if name not in ("status", "reason")}
+    params.update(timings=orjson.dumps(summary.timings).decode(), id=job.id, claimer=claimer)
+    if (await session.execute(_MERGED, params)).rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
+
+
+async def stored_summary(session: AsyncSession, job_id: int, *, resumed_at: float) -> Summary:
+    return Summary.stored((await session.execute(_STORED, {"id": job_id})).one(), resumed_at=resumed_at)
+
+
 async def _chunks(connection: AsyncConnection, job_id: int) -> AsyncIterator[bytes]:
     seq = 0
     while (data := (await connection.execute(_CHUNK, {"id": job_id, "seq": seq})).scalar()) is not None:
@@ -189,11 +244,23 @@ async def _chunks(connection: AsyncConnection, job_id: int) -> AsyncIterator[byt
         seq += 1
 
 
-async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext) -> list[int]:
-    """Run a claimed job to its end in the caller's transaction; returns the ids of the report events it wrote.
+@dataclass(frozen=True)
+class Ran:
+    """What a job's transaction left to do once it commits."""
+
+    report_ids: list[int]
+    """The report events it wrote, to deliver."""
+    classify_apart: bool = False
+    """The merge is committed (`merged_at`) and the classification left to `imports.apart.classify_apart`."""
+
+
+async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext) -> Ran:
+    """Run a claimed job in the caller's transaction: to its end, or (a large import) until its merge is recorded.
 
     Raises `ImportRejected` when the file as a whole cannot be imported (the caller rolls back and records it).
     """
+    if job.merged_at is not None:  # an earlier attempt committed the merge: only the classification is left
+        return Ran([], classify_apart=True)
     connection = await session.connection()
     summary = Summary()
     # A crashed runner's backend notices its client is gone within a second, ending its transaction and locks.
@@ -214,7 +281,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
         await analyze_stale(await staging.driver_connection(connection), tables)
-    await _pause(connection, context)
+    await phase_pause(connection, context)
     await _check_addresses(connection, job=job, summary=summary)
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
     # now is skipped as if the import had run just before any write still to come.
@@ -240,35 +307,42 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
             status=ImportStatus.FAILED,
             reason=f"{reason}{first.message})",
         )
-        return []
+        return Ran([])
     if job.dry_run:
         summary.rows_updated = await staging.would_update(connection, job.module, job.period)
         summary.rows_inserted = to_merge - summary.rows_updated
         await finish(
             session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None
         )
-        return []
-    await _pause(connection, context)
+        return Ran([])
+    await phase_pause(connection, context)
     merged = await staging.merge(connection, job.module, job.period, actor=job.actor)
     summary.rows_inserted, summary.rows_updated = merged.inserted, merged.updated
     summary.phase("loaded")
-    await _pause(connection, context)
-    if job.module is not ImportModule.KAMPUNG and await handover.later_import_pending(session, job_id=job.id):
+    await phase_pause(connection, context)
+    classifies = job.module is not ImportModule.KAMPUNG
+    later = classifies and await handover.later_import_pending(session, job_id=job.id)
+    apart = classifies and not later and len(merged.changed) >= context.classify_apart_from
+    if later or apart:
+        # Handed over: to a later import, or to this one's own classification once the merge has committed.
         earliest = {m.kampung_id: m.period for m in merged.changed if m.period is not None}
         await events.add_classify_many(session, earliest=earliest, handover_s=context.handover_s)
-        changes: set[tuple[dt.date, str]] = set()
         summary.phase("handed_over")
+        if apart:
+            await mark_merged(session, job=job, claimer=context.claimer, summary=summary)
+            return Ran([], classify_apart=True)
+        changes: set[tuple[dt.date, str]] = set()
     else:
         changes = await _classify(session, job=job, merged=merged.changed, context=context)
         summary.phase("classified")
-    await _pause(connection, context)
+    await phase_pause(connection, context)
     report_ids = await events.add_reports(session, changes=changes)
     summary.phase("reports_queued")
     await finish(session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None)
-    return report_ids
+    return Ran(report_ids)
 
 
-async def _pause(connection: AsyncConnection, context: JobContext) -> None:
+async def phase_pause(connection: AsyncConnection, context: JobContext) -> None:
     if context.phase_sleep_s > 0:
         await connection.execute(text("SELECT pg_sleep(:s)"), {"s": context.phase_sleep_s})
 
@@ -383,10 +457,7 @@ async def _classify(
     session: AsyncSession, *, job: ClaimedJob, merged: list[staging.Merged], context: JobContext
 ) -> set[tuple[dt.date, str]]:
     """Classify what changed (one batch run for the whole file, with what earlier imports handed over); returns the
-    (period, kabupaten) reports to refresh.
-
-    When the classifier cannot be reached the import still succeeds: `classify` events leave it to the relay.
-    """
+    (period, kabupaten) reports to refresh."""
     if job.module is ImportModule.KAMPUNG:
         period = job.period or parse_period(current_period())
         return {(period, m.kabupaten_code) for m in merged}
@@ -396,6 +467,14 @@ async def _classify(
         if m.period is not None:
             earliest[m.kampung_id] = min(m.period, earliest.get(m.kampung_id, m.period))
     kabupaten = {**taken.kabupaten, **{m.kampung_id: m.kabupaten_code for m in merged}}
+    return await classify_changes(session, context=context, earliest=earliest, kabupaten=kabupaten)
+
+
+async def classify_changes(
+    session: AsyncSession, *, context: JobContext, earliest: dict[int, dt.date], kabupaten: dict[int, str]
+) -> set[tuple[dt.date, str]]:
+    """Classify each Kampung KB from its earliest changed period on, in batch calls; returns the (period, kabupaten)
+    reports to refresh. When the classifier cannot be reached, `classify` events leave it to the relay."""
     outcome = await reclassify(
         session,
         classifier=context.classifier,

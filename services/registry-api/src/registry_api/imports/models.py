@@ -47,6 +47,9 @@ class ImportJob(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     """The lease: renewed while the job runs; once it has passed, any claimer may run the job again."""
+    merged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When a large import's merge committed, with its counts, leaving its classification to several connections:
+    a retry of the job resumes there (`registry_api.imports.apart`)."""
     rows_total: Mapped[int] = mapped_column(Integer, server_default="0")
     rows_ok: Mapped[int] = mapped_column(Integer, server_default="0")
     rows_failed: Mapped[int] = mapped_column(Integer, server_default="0")

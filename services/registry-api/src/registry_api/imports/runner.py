@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.classifications.client import ClassifierClient
 from registry_api.imports import handover
+from registry_api.imports.apart import classify_apart
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.job import ClaimedJob, ImportRejected, JobContext, LeaseLost, Summary, finish, run_job
 from registry_api.imports.schemas import ImportStatus
@@ -40,7 +41,7 @@ _CLAIM = text("""
                       AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
-              j.created_at, j.received_at, j.last_error
+              j.created_at, j.received_at, j.merged_at, j.last_error
 """)
 _RENEW = text("""
     UPDATE import_job SET claimed_until = clock_timestamp() + :lease * interval '1 second'
@@ -129,7 +130,10 @@ class ImportRunner:
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
         try:
             async with self.sessionmaker() as session, session.begin():
-                report_ids = await run_job(session, job=job, context=self.context)
+                ran = await run_job(session, job=job, context=self.context)
+            report_ids = ran.report_ids
+            if ran.classify_apart:
+                report_ids = await classify_apart(self.sessionmaker, job=job, context=self.context)
             log.info("import job %d finished", job.id)
             if report_ids:
                 await deliver_after_commit(self.sessionmaker, self.queue, ids=report_ids)
@@ -203,6 +207,8 @@ def create_runner(
         classifier_budget_s=settings.import_classifier_budget_s,
         classifier_timeout_s=settings.import_classifier_timeout_s,
         handover_s=settings.import_handover_s,
+        classify_apart_from=settings.import_classify_apart_from,
+        classify_connections=settings.import_classify_connections,
         phase_sleep_s=settings.import_test_phase_sleep_s,
     )
     return ImportRunner(

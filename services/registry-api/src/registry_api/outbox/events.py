@@ -63,8 +63,13 @@ async def add_classify_many(
     )
 
 
-async def add_reports(session: AsyncSession, *, changes: Iterable[tuple[dt.date, str]]) -> list[int]:
-    """One `report` event per (period, kabupaten code), or per period when it has many; returns their ids."""
+async def add_reports(
+    session: AsyncSession, *, changes: Iterable[tuple[dt.date, str]], due_in_s: float = 0.0
+) -> list[int]:
+    """One `report` event per (period, kabupaten code), or per period when it has many; returns their ids.
+
+    With `due_in_s`, the relay leaves them alone that long: for a writer that makes them due itself when its work is
+    done (`make_due`), and has the relay deliver them anyway if it never gets there."""
     rid = request_id.get()
     by_period: dict[dt.date, set[str]] = defaultdict(set)
     for period, kabupaten in changes:
@@ -82,5 +87,16 @@ async def add_reports(session: AsyncSession, *, changes: Iterable[tuple[dt.date,
     rows = [{"topic": REPORT, "key": key, "payload": job.model_dump(), "request_id": rid} for key, job in jobs]
     if not rows:
         return []
-    result = await session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows)
-    return list(result.scalars())
+    ids = list((await session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows)).scalars())
+    if due_in_s:
+        await make_due(session, ids=ids, in_s=due_in_s)
+    return ids
+
+
+async def make_due(session: AsyncSession, *, ids: list[int], in_s: float = 0.0) -> None:
+    """The events `ids` due now (or in `in_s`)."""
+    statement = text("""
+        UPDATE outbox SET available_at = clock_timestamp() + :delay * interval '1 second'
+         WHERE id = ANY(CAST(:ids AS bigint[]))
+    """)
+    await session.execute(statement, {"ids": ids, "delay": in_s})

@@ -1,0 +1,109 @@
+"""A large import commits its merge, then classifies on connections of its own; a retry resumes there."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry_api.imports import runner as runner_module
+from registry_api.settings import Settings
+from tests.imports.conftest import Api, classified_with, import_settings
+from tests.imports.files import (
+    KEPENDUDUKAN_COLUMNS,
+    KKBPK_COLUMNS,
+    MONTH_DESA,
+    PERIOD,
+    kampung_rows,
+    kependudukan_row,
+    kkbpk_csv_row,
+    to_csv,
+)
+
+CODES = MONTH_DESA
+KEPENDUDUKAN_CSV = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(c) for c in CODES])
+KKBPK_CSV = to_csv(KKBPK_COLUMNS, [kkbpk_csv_row(c) for c in CODES])
+JUNE = dt.date(2024, 6, 1)
+
+_REPORT_EVENTS = text("""
+    SELECT key, available_at <= clock_timestamp() AS due FROM outbox WHERE topic = 'report' ORDER BY key
+""")
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, classifier_url: str) -> Settings:
+    # One connection: the test's sessions share one. Real processes classify on two (tests/e2e/test_import_restart).
+    return import_settings(
+        database_url, redis_url, classifier_url, import_classify_apart_from=10, import_classify_connections=1
+    )
+
+
+async def _kampung(api: Api) -> None:
+    job = await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    assert job["status"] == "succeeded"
+
+
+async def test_a_large_import_classifies_after_its_merge_with_what_was_handed_over(
+    api: Api, session: AsyncSession
+) -> None:
+    await _kampung(api)
+    await session.execute(text("DELETE FROM outbox"))
+    first = (await api.post("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD)).json()["id"]
+    second = (await api.post("kkbpk", KKBPK_CSV, period=PERIOD)).json()["id"]
+    assert await api.run_jobs() == 2
+
+    job = await api.job(second)
+    assert job["status"] == "succeeded", job
+    assert (job["rows_total"], job["rows_inserted"], job["rows_failed"]) == (20, 20, 0)
+    assert job["timings"]["handed_over"] is not None and job["timings"]["classified"] is not None
+    assert job["timings"]["total"] >= job["timings"]["loaded"] + job["timings"]["classified"]
+    merged = await session.execute(
+        text("SELECT id, merged_at IS NOT NULL FROM import_job WHERE id IN (:a, :b)"), {"a": first, "b": second}
+    )
+    assert {row[0]: row[1] for row in merged} == {first: False, second: True}  # the first handed over to the second
+    for module in ("kependudukan", "kkbpk"):
+        classified = await classified_with(session, period=JUNE, module=module)
+        assert classified == 2 * len(CODES), module  # one classification, with both files' data
+    pending = "SELECT count(*) FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL"
+    assert await session.scalar(text(pending)) == 0
+    reports = [tuple(row) for row in await session.execute(_REPORT_EVENTS)]
+    assert reports == [("2024-06:99.01", True), ("2024-06:99.71", True)]  # written due later, made due at the end
+
+
+async def test_a_retry_after_the_merge_committed_resumes_at_the_classification(
+    api: Api, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _kampung(api)
+    job_id = (await api.post("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD)).json()["id"]
+
+    async def died(*args: object, **kwargs: object) -> list[int]:
+        raise RuntimeError("the process stopped after the merge committed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runner_module, "classify_apart", died)
+        assert await api.runner.run_once()
+    job = await api.job(job_id)
+    assert (job["status"], job["attempts"]) == ("queued", 1)
+    assert await session.scalar(text("SELECT count(*) FROM classification")) == 0
+    assert await session.scalar(text("SELECT count(*) FROM submission_revision")) == len(CODES)
+
+    await session.execute(
+        text("UPDATE import_job SET claimed_until = clock_timestamp() - interval '1 second' WHERE id = :id"),
+        {"id": job_id},
+    )
+    assert await api.runner.run_once()
+    job = await api.job(job_id)
+    assert (job["status"], job["attempts"]) == ("succeeded", 2)
+    # The counts are the merge's, not a second reading of the file (which would find every row unchanged).
+    assert (job["rows_total"], job["rows_inserted"], job["rows_unchanged"]) == (20, 20, 0)
+    assert await session.scalar(text("SELECT count(*) FROM submission_revision")) == len(CODES)
+    assert await classified_with(session, period=JUNE, module="kependudukan") == 2 * len(CODES)
+
+
+async def test_a_small_import_still_classifies_inside_its_own_transaction(api: Api, session: AsyncSession) -> None:
+    await _kampung(api)
+    few = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(c) for c in CODES[:5]])
+    job = await api.run("kependudukan", few, period=PERIOD)
+    assert job["status"] == "succeeded" and job["timings"]["handed_over"] is None
+    assert await session.scalar(text("SELECT count(*) FROM import_job WHERE merged_at IS NOT NULL")) == 0
+    assert await classified_with(session, period=JUNE, module="kependudukan") == 2 * 5
