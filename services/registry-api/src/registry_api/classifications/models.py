@@ -41,7 +41,6 @@ class Classification(Base):
     snapshot: Mapped[ClassificationSnapshot] = relationship(lazy="joined", innerjoin=True)
 
     __table_args__ = (
-        Index("ix_classification_ruleset_period", "ruleset", "period"),
         # Deleting a snapshot checks that no classification refers to it: without this index, one scan of the
         # table per snapshot deleted (the hourly prune after a national import deletes tens of thousands).
         Index("ix_classification_snapshot_hash", "snapshot_hash"),
