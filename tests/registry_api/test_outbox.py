@@ -14,11 +14,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kampungkb_local.demo import demo_regions
 from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain, ReportJob
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.models import Classification
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.kampung.models import Kampung
+from registry_api.main import create_app
 from registry_api.outbox import events
 from registry_api.outbox.models import OutboxEvent
 from registry_api.outbox.queue import Enqueued, ReportQueue
@@ -327,3 +329,42 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
         for job_id in ids:
             await forget_job(arq_redis, job_id)
         await queue.close()
+
+
+async def test_writes_wake_the_relay_which_delivers_their_report_events_together(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, arq_redis: ArqRedis
+) -> None:
+    await load_demo_regions(committed_session)
+    key = await make_key(committed_session)
+    await committed_session.commit()
+    settings = registry_settings(
+        fresh_database_url, redis_url, classifier_url, outbox_relay_in_api=True, outbox_poll_s=60, outbox_gather_s=0.2
+    )
+    job_id = RefreshRegionChain(period="2024-07", kabupaten_code="99.01").job_id()
+    await forget_job(arq_redis, job_id)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test", timeout=30) as http:
+            await asyncio.sleep(0.5)  # the relay's first pass is over: from now on only a wake-up is quick
+            desa = [r["code"] for r in demo_regions() if r["level"] == "desa" and r["code"].startswith("99.01.")]
+            ids = [(await make_kampung(http, key, desa_code=code))["id"] for code in desa[:4]]
+            written = await asyncio.gather(
+                *(put_module(http, key, i, "kependudukan", "2024-07", kependudukan_payload()) for i in ids)
+            )
+            assert [r.status_code for r in written] == [201] * 4
+            for _ in range(50):  # a poll would come after 60 s
+                left = await committed_session.scalar(
+                    text("SELECT count(*) FROM outbox WHERE topic = 'report' AND delivered_at IS NULL")
+                )
+                if left == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert left == 0
+    delivered = await committed_session.execute(
+        text("SELECT count(*), count(DISTINCT delivered_at) FROM outbox WHERE topic = 'report'")
+    )
+    events_written, passes = delivered.one()
+    assert events_written == 4 and passes < 4  # gathered: fewer passes than writes
+    assert await Job(job_id, arq_redis, _queue_name=REPORT_QUEUE).info() is not None
+    await forget_job(arq_redis, job_id)

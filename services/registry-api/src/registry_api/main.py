@@ -58,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             classifier=app.state.classifier,
             queue=app.state.report_queue,
         )
+        app.state.relay = relay
         relay_task = asyncio.create_task(relay.run(stopping), name="outbox-relay")
     import_task = None
     if settings.imports_in_api:

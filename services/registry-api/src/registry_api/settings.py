@@ -32,6 +32,8 @@ class Settings(DatabaseSettings, RedisSettings):
     outbox_relay_in_api: bool = True
     """Run the outbox relay inside the API process too (near-real-time delivery without `registry-api worker`)."""
     outbox_poll_s: float = 0.5
+    outbox_gather_s: float = 0.1
+    """A write wakes its process's relay, which lets report events gather this long, then delivers them together."""
     outbox_batch: int = 200
     outbox_retention_s: float = 86_400.0
     """Delivered outbox events are deleted after this long."""

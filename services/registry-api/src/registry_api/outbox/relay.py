@@ -9,7 +9,6 @@ delivered events pruned after `retention_s`, unreferenced classification snapsho
 """
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -44,7 +43,7 @@ _CLAIM = """
 # later (an import's hand-over: a whole nation of them) are never read, rather than filtered out row by row.
 _CLAIM_DUE = text(_CLAIM.format(condition="AND available_at <= statement_timestamp()"))
 _CLAIM_IDS = text(_CLAIM.format(condition="AND id = ANY(CAST(:ids AS bigint[]))"))
-_DELIVERED = text("UPDATE outbox SET delivered_at = clock_timestamp() WHERE id = ANY(CAST(:ids AS bigint[]))")
+_DELIVERED = text("UPDATE outbox SET delivered_at = statement_timestamp() WHERE id = ANY(CAST(:ids AS bigint[]))")
 _FAILED = text("""
     UPDATE outbox SET attempts = attempts + 1, last_error = :error,
            available_at = clock_timestamp() + least(power(2, attempts) * 0.5, 30) * interval '1 second'
@@ -108,24 +107,49 @@ class Relay:
     poll_s: float = 0.5
     classifier_budget_s: float = 10.0
     retention_s: float = 86_400.0
+    gather_s: float = 0.1
+    """After a wake-up, how long to let more commits' report events gather before delivering them together."""
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _next_gauge: float = field(default=0.0, init=False)
     _next_prune: float = field(default=0.0, init=False)
     _next_snapshot_prune: float = field(default=0.0, init=False)
 
+    def wake(self) -> None:
+        """Report events were just committed: deliver them within `gather_s` rather than at the next poll.
+
+        The write path of an API process wakes its relay instead of delivering its own events: under load, the
+        events of many requests go out in one pass (one claim, one enqueue per kabupaten, one update)."""
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set: straight on while there is a full batch, else every `poll_s`."""
+        """Deliver until `stop` is set: straight on while there is a full batch, else every `poll_s` or when woken."""
         log.info("outbox relay started")
+        woken = False
         while not stop.is_set():
             handled = 0
             try:
-                handled = await self.run_once()
+                handled = await (self.deliver_reports() if woken else self.run_once())
                 await self._housekeeping()
             except Exception:  # a database blip must not end the loop; the next pass retries
                 log.exception("outbox relay pass failed")
             if handled < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
+                woken = await self._wait(stop)
         log.info("outbox relay stopped")
+
+    async def _wait(self, stop: asyncio.Event) -> bool:
+        """Until the next poll, `stop`, or a wake-up (then `gather_s` more); True when woken."""
+        stopped = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stopped, woken}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            woken.cancel()
+        if not self._wake.is_set() or stop.is_set():
+            return False
+        await asyncio.sleep(self.gather_s)
+        self._wake.clear()
+        return True
 
     async def run_once(self) -> int:
         """One pass over both topics (classify first: it writes report events); returns how many it handled."""
@@ -240,7 +264,8 @@ async def deliver_reports(
 async def deliver_after_commit(
     sessionmaker: async_sessionmaker[AsyncSession], queue: ReportQueue, *, ids: list[int]
 ) -> None:
-    """Best effort, right after the commit: freshness need not wait for the next poll; the relay retries failures."""
+    """Best effort, right after the commit, where no relay runs in the process to wake (`Relay.wake`): freshness
+    need not wait for the next poll; the relay retries failures."""
     try:
         await deliver_reports(sessionmaker, queue, limit=len(ids), ids=ids)
     except Exception as exc:  # the events stay pending; the relay delivers them
@@ -263,4 +288,5 @@ def create_relay(
         poll_s=settings.outbox_poll_s,
         classifier_budget_s=settings.relay_classifier_budget_s,
         retention_s=settings.outbox_retention_s,
+        gather_s=settings.outbox_gather_s,
     )

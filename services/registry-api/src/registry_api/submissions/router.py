@@ -71,7 +71,11 @@ def _classification(row: Classification | None) -> ClassificationRead | PendingC
 
 def _after_commit(request: Request, background: BackgroundTasks, outcome: WriteOutcome) -> None:
     # Background tasks run once the session dependency has committed: the events are visible by then.
-    if outcome.report_event_ids:
+    if not outcome.report_event_ids:
+        return
+    if relay := getattr(request.app.state, "relay", None):  # it delivers the events of many requests together
+        background.add_task(relay.wake)
+    else:
         background.add_task(
             deliver_after_commit,
             request.app.state.sessionmaker,
