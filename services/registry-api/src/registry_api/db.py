@@ -1,12 +1,12 @@
 """The database: declarative base, engine from settings, and the one dependency that owns the transaction."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -40,6 +40,20 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def driver_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under SQLAlchemy's, in the same transaction: for COPY, and for the statements of hot
+    paths (the write path, classification), where going through SQLAlchemy costs about three times the CPU of the
+    statement itself (some 190 µs against 60 µs, measured on a one-row query)."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    return raw
+
+
+async def session_driver(session: AsyncSession) -> Any:
+    """`driver_connection` of the session's connection (in its transaction)."""
+    return await driver_connection(await session.connection())
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

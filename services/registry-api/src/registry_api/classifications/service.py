@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 import orjson
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound
@@ -22,6 +22,7 @@ from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
 from registry_api.classifications.models import Classification
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
+from registry_api.db import session_driver
 from registry_api.kampung.models import Kampung
 from registry_api.outbox import events
 
@@ -33,9 +34,9 @@ log = logging.getLogger(__name__)
 # (one pass to check it is JSON), rather than parsing the whole line and cutting the result out of it. A line of a
 # refused item has no `result` and is skipped (the caller logs it); a line that is not what it should be fails the
 # statement. `,"result":` cannot occur earlier in a line: a quote inside a JSON string is always escaped.
-_UPSERT = text("""
+_UPSERT = """
     WITH raw AS (
-        SELECT l.text, position(',"result":' IN l.text) AS at FROM unnest(CAST(:lines AS text[])) AS l(text)
+        SELECT l.text, position(',"result":' IN l.text) AS at FROM unnest(CAST($1 AS text[])) AS l(text)
     ),
     answer AS (
         SELECT head.id, head.ruleset, head.ruleset_hash, head.tier,
@@ -48,28 +49,28 @@ _UPSERT = text("""
     INSERT INTO classification AS c (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
     SELECT s.kampung_id, s.period, a.ruleset, a.ruleset_hash, a.tier, s.hash, a.result
       FROM answer a
-      JOIN unnest(CAST(:kampung_id AS bigint[]), CAST(:period AS date[]), CAST(:hash AS text[]))
+      JOIN unnest(CAST($2 AS bigint[]), CAST($3 AS date[]), CAST($4 AS text[]))
            WITH ORDINALITY AS s(kampung_id, period, hash, id) ON s.id = a.id + 1
-       AND a.ruleset = ANY(CAST(:rulesets AS text[]))
+       AND a.ruleset = ANY(CAST($5 AS text[]))
         ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
        SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
            result = excluded.result, computed_at = now()
     RETURNING c.kampung_id, c.period, c.ruleset, c.tier
-""")
+"""
 
-_STORED_HASHES = text("""
+_STORED_HASHES = """
     SELECT c.kampung_id, c.period, c.ruleset, c.snapshot_hash
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS p(kampung_id, period)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)
       JOIN classification c ON c.kampung_id = p.kampung_id AND c.period = p.period
-""")
+"""
 
 # The tier a profile shows: the primary rule set's classification of the newest period, taken from what was just
 # stored (the newest period of each Kampung KB is always among those reclassified), not looked up again.
-_SET_TIER = text("""
+_SET_TIER = """
     UPDATE kampung k SET tier = u.tier
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:tiers AS text[])) AS u(id, tier)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[])) AS u(id, tier)
      WHERE k.id = u.id AND k.tier IS DISTINCT FROM u.tier
-""")
+"""
 
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
@@ -173,7 +174,7 @@ async def reclassify(
             task.cancel()
     if tiers:
         ids = sorted(tiers)
-        await session.execute(_SET_TIER, {"ids": ids, "tiers": [tiers[i] for i in ids]})
+        await (await session_driver(session)).execute(_SET_TIER, ids, [tiers[i] for i in ids])
     return outcome
 
 
@@ -216,28 +217,33 @@ async def _store(
     for line in lines:
         if b'"errors":' in line[:48]:  # `{"id":<index>,"index":<index>,"errors":[...]}`: a refused item
             log.error("classifier refused a snapshot under %s: %.500s", ",".join(rulesets), line)
-    params = {
-        "lines": [line.decode() for line in lines],
-        "kampung_id": [snap.kampung_id for snap in snaps],
-        "period": [snap.period for snap in snaps],
-        "hash": [snap.hash for snap in snaps],
-        "rulesets": list(rulesets),
-    }
+    driver = await session_driver(session)
+    # A savepoint of our own (not the session's): an answer that cannot be stored leaves the write's transaction whole.
+    await driver.execute("SAVEPOINT store_answer")
     try:
-        async with session.begin_nested():
-            result = await session.execute(_UPSERT, params)
-            return [(row.kampung_id, row.period, row.ruleset, row.tier) for row in result]
-    except DBAPIError as exc:
-        log.error("classifier answer not stored: %s", exc.orig)
-        raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc.orig}") from exc
+        rows = await driver.fetch(
+            _UPSERT,
+            [line.decode() for line in lines],
+            [snap.kampung_id for snap in snaps],
+            [snap.period for snap in snaps],
+            [snap.hash for snap in snaps],
+            list(rulesets),
+        )
+    except asyncpg.PostgresError as exc:
+        await driver.execute("ROLLBACK TO SAVEPOINT store_answer")
+        log.error("classifier answer not stored: %s", exc)
+        raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
+    finally:
+        await driver.execute("RELEASE SAVEPOINT store_answer")
+    return [(row["kampung_id"], row["period"], row["ruleset"], row["tier"]) for row in rows]
 
 
 async def _stored_hashes(
     session: AsyncSession, pairs: list[tuple[int, dt.date]]
 ) -> dict[tuple[int, dt.date, str], str]:
-    params = {"ids": [k for k, _ in pairs], "periods": [p for _, p in pairs]}
-    result = await session.execute(_STORED_HASHES, params)
-    return {(row.kampung_id, row.period, row.ruleset): row.snapshot_hash for row in result}
+    driver = await session_driver(session)
+    rows = await driver.fetch(_STORED_HASHES, [k for k, _ in pairs], [p for _, p in pairs])
+    return {(row["kampung_id"], row["period"], row["ruleset"]): row["snapshot_hash"] for row in rows}
 
 
 @dataclass

@@ -13,26 +13,28 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_PERIODS_FROM = text("""
+from registry_api.db import session_driver
+
+_PERIODS_FROM = """
     SELECT e.kampung_id, e.earliest AS period
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:earliest AS date[])) AS e(kampung_id, earliest)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
     UNION
     SELECT s.kampung_id, s.period
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:earliest AS date[])) AS e(kampung_id, earliest)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
       JOIN submission s ON s.kampung_id = e.kampung_id AND s.period > e.earliest
     UNION
     SELECT c.kampung_id, c.period
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:earliest AS date[])) AS e(kampung_id, earliest)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
       JOIN classification c ON c.kampung_id = e.kampung_id AND c.period > e.earliest
     ORDER BY 1, 2
-""")
+"""
 
 # Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per pair lets the planner walk the
 # (module, period) index and filter on the Kampung KB, which is quadratic for a whole province at once.
 # `snapshots` and `texts` are MATERIALIZED so that each snapshot (with its partners subquery) is built, and turned
 # into text, once: inlined, every reference (the document, its text, its hash) would build it again.
-_SNAPSHOTS = text("""
-    WITH p AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) AS p(kampung_id, period)),
+_SNAPSHOTS = """
+    WITH p AS (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)),
     in_force AS (
         SELECT DISTINCT ON (p.kampung_id, p.period, s.module) p.kampung_id, p.period, s.module, s.payload
           FROM p JOIN submission s ON s.kampung_id = p.kampung_id AND s.period <= p.period
@@ -65,7 +67,7 @@ _SNAPSHOTS = text("""
         INSERT INTO classification_snapshot (hash, snapshot) SELECT hash, snap FROM hashed ON CONFLICT (hash) DO NOTHING
     )
     SELECT kampung_id, period, snapshot, hash FROM hashed
-""")
+"""
 
 
 @dataclass(frozen=True)
@@ -83,17 +85,17 @@ async def periods_to_classify(session: AsyncSession, *, earliest: dict[int, dt.d
     if not earliest:
         return []
     ids = list(earliest)
-    result = await session.execute(_PERIODS_FROM, {"ids": ids, "earliest": [earliest[i] for i in ids]})
-    return [(row.kampung_id, row.period) for row in result]
+    rows = await (await session_driver(session)).fetch(_PERIODS_FROM, ids, [earliest[i] for i in ids])
+    return [(row["kampung_id"], row["period"]) for row in rows]
 
 
 async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -> list[SnapshotRow]:
     """The snapshot in force for each (Kampung KB, period) pair, in one query that also stores each by its hash."""
     if not pairs:
         return []
-    params = {"ids": [k for k, _ in pairs], "periods": [p for _, p in pairs]}
-    rows = await session.execute(_SNAPSHOTS, params)
-    return [SnapshotRow(row.kampung_id, row.period, row.snapshot, row.hash) for row in rows]
+    driver = await session_driver(session)
+    rows = await driver.fetch(_SNAPSHOTS, [k for k, _ in pairs], [p for _, p in pairs])
+    return [SnapshotRow(row["kampung_id"], row["period"], row["snapshot"], row["hash"]) for row in rows]
 
 
 # Snapshots no classification points at any more (replaced by newer ones): one anti-join over both tables.

@@ -25,6 +25,7 @@ from kampungkb_shared.statistics import analyze_stale
 from registry_api.auth.service import WRITERS, Principal, Role
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
+from registry_api.db import driver_connection
 from registry_api.imports import handover, staging
 from registry_api.imports.formats import ImportModule, as_module_payload
 from registry_api.imports.metrics import count_on_commit
@@ -280,7 +281,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # and an unchanged re-import would pay it on every job for nothing.
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
-        await analyze_stale(await staging.driver_connection(connection), tables)
+        await analyze_stale(await driver_connection(connection), tables)
     await phase_pause(connection, context)
     await _check_addresses(connection, job=job, summary=summary)
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored

@@ -8,11 +8,11 @@ already) or stay `ok` (to be merged). Each merge is one statement per target tab
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry_api.db import driver_connection
 from registry_api.imports.formats import ImportModule
 
 _CREATE = text("""
@@ -170,13 +170,6 @@ async def create(connection: AsyncConnection) -> None:
     # A rolled-back test transaction (savepoints) never commits, so ON COMMIT DROP alone is not enough.
     await connection.execute(text("DROP TABLE IF EXISTS import_rows"))
     await connection.execute(_CREATE)
-
-
-async def driver_connection(connection: AsyncConnection) -> Any:
-    """The asyncpg connection under SQLAlchemy's, in the same transaction (for COPY and shared helpers)."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    return raw
 
 
 async def source_hashes(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> dict[str, str]:

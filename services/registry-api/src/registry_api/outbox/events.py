@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain, ReportJob
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import format_period
+from registry_api.db import session_driver
 from registry_api.outbox.models import OutboxEvent
 
 REBUILD_FROM_KABUPATEN = 50
@@ -63,6 +64,14 @@ async def add_classify_many(
     )
 
 
+_INSERT_REPORTS = f"""
+    INSERT INTO outbox (topic, key, payload, request_id)
+    SELECT '{REPORT}', e.key, CAST(e.payload AS jsonb), $3
+      FROM unnest(CAST($1 AS text[]), CAST($2 AS text[])) AS e(key, payload)
+    RETURNING id
+"""
+
+
 async def add_reports(
     session: AsyncSession, *, changes: Iterable[tuple[dt.date, str]], due_in_s: float = 0.0
 ) -> list[int]:
@@ -84,10 +93,13 @@ async def add_reports(
                 (f"{month}:{code}", RefreshRegionChain(period=month, kabupaten_code=code, request_id=rid))
                 for code in sorted(kabupaten_codes)
             ]
-    rows = [{"topic": REPORT, "key": key, "payload": job.model_dump(), "request_id": rid} for key, job in jobs]
-    if not rows:
+    if not jobs:
         return []
-    ids = list((await session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows)).scalars())
+    driver = await session_driver(session)
+    rows = await driver.fetch(
+        _INSERT_REPORTS, [key for key, _ in jobs], [job.model_dump_json() for _, job in jobs], rid
+    )
+    ids = [row["id"] for row in rows]
     if due_in_s:
         await make_due(session, ids=ids, in_s=due_in_s)
     return ids

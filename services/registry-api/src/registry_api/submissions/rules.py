@@ -11,11 +11,10 @@
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import Poktan
@@ -28,6 +27,7 @@ from kampungkb_shared.modules import (
     cross_module_errors,
 )
 from kampungkb_shared.periods import format_period
+from registry_api.db import session_driver
 from registry_api.submissions.schemas import Module, ModulePayload
 
 
@@ -62,13 +62,14 @@ async def cross_module_violations(
     """
     if not writes:
         return []
-    params = {"ids": [w.kampung_id for w in writes], "periods": [w.period for w in writes]}
+    driver = await session_driver(session)
+    ids, periods = [w.kampung_id for w in writes], [w.period for w in writes]
     if module is Module.KKBPK:
-        rows = {row.i: row for row in await session.execute(_IN_FORCE_FOR_KKBPK, params)}
+        rows = {row["i"]: row for row in await driver.fetch(_IN_FORCE_FOR_KKBPK, ids, periods)}
         return [_kkbpk_errors(write, rows.get(index)) for index, write in enumerate(writes, start=1)]
     governed: dict[int, list[tuple[dt.date, KkbpkPayload]]] = defaultdict(list)
-    for row in await session.execute(_GOVERNED_KKBPK, {**params, "module": module.value}):
-        governed[row.i].append((row.period, KkbpkPayload.model_validate_json(row.payload)))
+    for row in await driver.fetch(_GOVERNED_KKBPK, ids, periods, module.value):
+        governed[row["i"]].append((row["period"], KkbpkPayload.model_validate_json(row["payload"])))
     results = []
     for index, write in enumerate(writes, start=1):
         payload = write.payload
@@ -92,8 +93,8 @@ async def cross_module_violations(
 
 # Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per write lets the planner walk the
 # (module, period) index and filter on the Kampung KB, which is quadratic for thousands of writes at once.
-_IN_FORCE_FOR_KKBPK = text("""
-    WITH w AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[]))
+_IN_FORCE_FOR_KKBPK = """
+    WITH w AS (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[]))
                              WITH ORDINALITY AS w(kampung_id, period, i)),
     f AS (
         SELECT DISTINCT ON (w.i, s.module) w.i, s.module, s.period, s.payload
@@ -105,37 +106,36 @@ _IN_FORCE_FOR_KKBPK = text("""
            p.period AS profil_period, CAST(p.payload AS text) AS profil
       FROM w LEFT JOIN f k ON k.i = w.i AND k.module = 'kependudukan'
              LEFT JOIN f p ON p.i = w.i AND p.module = 'profil'
-""")
+"""
 
 # The stored kkbpk whose `module` in force would be the one written at the write's period: from that period up to
 # (not including) the next submission of the same module. Payloads come back as JSON text: pydantic parses it several
 # times faster than the driver's `json.loads` followed by validating the dict.
-_GOVERNED_KKBPK = text("""
+_GOVERNED_KKBPK = """
     SELECT w.i, s.period, CAST(s.payload AS text) AS payload
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:periods AS date[])) WITH ORDINALITY AS w(kampung_id, period, i)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) WITH ORDINALITY AS w(kampung_id, period, i)
       JOIN submission s ON s.kampung_id = w.kampung_id AND s.module = 'kkbpk' AND s.period >= w.period
      WHERE NOT EXISTS (SELECT 1 FROM submission n
-                        WHERE n.kampung_id = w.kampung_id AND n.module = :module
+                        WHERE n.kampung_id = w.kampung_id AND n.module = $3
                           AND n.period > w.period AND n.period <= s.period)
      ORDER BY w.i, s.period
-""")
+"""
 
 
-def _kkbpk_errors(write: Write, in_force: Row[Any] | None) -> list[FieldError]:
+def _kkbpk_errors(write: Write, in_force: Mapping[str, Any] | None) -> list[FieldError]:
     assert isinstance(write.payload, KkbpkPayload)
     kkbpk = write.payload
-    if in_force is None or in_force.kependudukan is None:
+    if in_force is None or in_force["kependudukan"] is None:
         msg = f"no kependudukan in force for {format_period(write.period)}: submit the kependudukan (PUS) first"
         return [FieldError(loc=["body", "kb_users"], msg=msg)]
-    source = f"the kependudukan of {format_period(in_force.kependudukan_period)}"
+    source = f"the kependudukan of {format_period(in_force['kependudukan_period'])}"
     errors = [
         FieldError(loc=["body", *error.loc[1:]], msg=f"{error.msg} ({source})")
-        for error in cross_module_errors(KependudukanPayload.model_validate_json(in_force.kependudukan), kkbpk)
+        for error in cross_module_errors(KependudukanPayload.model_validate_json(in_force["kependudukan"]), kkbpk)
     ]
-    if in_force.profil is not None:
-        errors += _poktan_absent(
-            ProfilPayload.model_validate_json(in_force.profil), kkbpk, loc=None, profil_period=in_force.profil_period
-        )
+    if in_force["profil"] is not None:
+        profil = ProfilPayload.model_validate_json(in_force["profil"])
+        errors += _poktan_absent(profil, kkbpk, loc=None, profil_period=in_force["profil_period"])
     return errors
 
 

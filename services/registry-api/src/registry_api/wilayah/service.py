@@ -5,6 +5,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import FieldError, NotFound, Unprocessable
+from registry_api.db import driver_connection
 from registry_api.wilayah.models import Wilayah
 from registry_api.wilayah.schemas import WilayahCounts, WilayahDetail, WilayahImportResult, WilayahPage, WilayahRead
 
@@ -76,8 +77,7 @@ async def import_csv(session: AsyncSession, body: bytes) -> WilayahImportResult:
             row_no bigint GENERATED ALWAYS AS IDENTITY, code text, name text, level text, kind text, parent_code text
         ) ON COMMIT DROP""")
     )
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
+    raw = await driver_connection(connection)
     try:
         await raw.copy_to_table(
             "wilayah_staging",
