@@ -52,8 +52,16 @@ async def driver_connection(connection: AsyncConnection) -> Any:
 
 
 async def session_driver(session: AsyncSession) -> Any:
-    """`driver_connection` of the session's connection (in its transaction)."""
-    return await driver_connection(await session.connection())
+    """`driver_connection` of the session's connection, its transaction begun.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN only before the first statement that goes through it: a transaction whose
+    statements all go straight to the driver would otherwise run each of them on its own (no lock held, nothing
+    atomic). The adapter begins it here as it would there, so that its commit and rollback still apply."""
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    if adapted is not None and adapted._transaction is None:
+        await adapted._start_transaction()
+    return await driver_connection(connection)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -5,12 +5,13 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from kampungkb_shared.regions import NATION_CODE, is_region_code
 from registry_api.auth.models import ApiKey
+from registry_api.db import session_driver
 
 KEY_PREFIX = "kkb"
 
@@ -97,12 +98,15 @@ async def revoke_key(session: AsyncSession, *, prefix: str) -> None:
         raise NotFound(f"no active key with prefix {prefix}")
 
 
+_ACTIVE_KEY = "SELECT id, name, role, scope, secret_hash FROM api_key WHERE prefix = $1 AND revoked_at IS NULL"
+
+
 async def authenticate(session: AsyncSession, presented: str) -> Principal:
     """The principal of a presented key; 401 for a malformed, unknown or revoked key."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("malformed API key")
-    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None)))
-    if key is None or not secrets.compare_digest(key.secret_hash, _hash(parts[2])):
+    key = await (await session_driver(session)).fetchrow(_ACTIVE_KEY, parts[1])  # on every request: no ORM
+    if key is None or not secrets.compare_digest(key["secret_hash"], _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
-    return Principal(key_id=key.id, name=key.name, role=Role(key.role), scope=key.scope)
+    return Principal(key_id=key["id"], name=key["name"], role=Role(key["role"]), scope=key["scope"])

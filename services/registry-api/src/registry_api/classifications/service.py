@@ -23,7 +23,6 @@ from registry_api.classifications.client import ClassifierClient, ClassifierUnav
 from registry_api.classifications.models import Classification
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
 from registry_api.db import session_driver
-from registry_api.kampung.models import Kampung
 from registry_api.outbox import events
 
 log = logging.getLogger(__name__)
@@ -260,7 +259,8 @@ async def classify_after_write(
     classifier: ClassifierClient,
     rulesets: Sequence[str],
     budget_s: float,
-    kampung: Kampung,
+    kampung_id: int,
+    kabupaten_code: str,
     period: dt.date,
 ) -> WriteOutcome:
     """After a write that changes `period` (and so every later one): classify, or leave a `classify` event pending.
@@ -273,16 +273,16 @@ async def classify_after_write(
         classifier=classifier,
         rulesets=rulesets,
         primary=primary,
-        earliest={kampung.id: period},
+        earliest={kampung_id: period},
         budget_s=budget_s,
         use_breaker=True,
     )
     if outcome.failed:
-        await events.add_classify(session, kampung_id=kampung.id, period=period)
-    report_ids = await events.add_reports(session, changes={(p, kampung.kabupaten_code) for _, p in outcome.pairs})
+        await events.add_classify(session, kampung_id=kampung_id, period=period)
+    report_ids = await events.add_reports(session, changes={(p, kabupaten_code) for _, p in outcome.pairs})
     classification = None
     if primary not in outcome.failed:
-        classification = await stored_classification(session, kampung_id=kampung.id, period=period, ruleset=primary)
+        classification = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=primary)
     return WriteOutcome(classification=classification, report_event_ids=report_ids)
 
 

@@ -37,7 +37,8 @@ async def create_kegiatan(
         classifier=classifier,
         rulesets=rulesets,
         budget_s=budget_s,
-        kampung=kampung,
+        kampung_id=kampung.id,
+        kabupaten_code=kampung.kabupaten_code,
         period=data.date.replace(day=1),
     )
     return kegiatan, outcome

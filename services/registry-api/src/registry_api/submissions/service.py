@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
@@ -19,8 +19,8 @@ from registry_api import cursors
 from registry_api.auth.service import Principal
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import WriteOutcome, classify_after_write, stored_classification
+from registry_api.db import session_driver
 from registry_api.etags import check_if_match, etag
-from registry_api.kampung.models import Kampung
 from registry_api.submissions.models import Submission, SubmissionRevision
 from registry_api.submissions.rules import check_cross_module
 from registry_api.submissions.schemas import Module, ModulePayload, SubmissionPage, SubmissionRead
@@ -36,23 +36,37 @@ def content_hash(canonical: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> Kampung:
+@dataclass(frozen=True)
+class LockedKampung:
+    """A Kampung KB locked for this transaction's writes: what the write paths need of it."""
+
+    id: int
+    desa_code: str
+    kabupaten_code: str
+
+
+_LOCK = "SELECT id, desa_code, kabupaten_code FROM kampung WHERE id = $1 FOR NO KEY UPDATE"
+_CURRENT = """
+    SELECT id, revision, content_hash FROM submission WHERE kampung_id = $1 AND module = $2 AND period = $3
+"""
+
+
+async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> LockedKampung:
     """The Kampung KB, locked for this transaction's writes; 404 if unknown, 403 outside the key's scope."""
-    query = select(Kampung).where(Kampung.id == kampung_id).with_for_update(key_share=True)
-    kampung = await session.scalar(query.execution_options(populate_existing=True))
-    if kampung is None:
+    row = await (await session_driver(session)).fetchrow(_LOCK, kampung_id)
+    if row is None:
         raise NotFound(f"no Kampung KB with id {kampung_id}")
-    principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
-    return kampung
+    principal.require_kampung(kampung_id=row["id"], desa_code=row["desa_code"])
+    return LockedKampung(row["id"], row["desa_code"], row["kabupaten_code"])
 
 
 # The submission and its revision in one statement: a new one starts at revision 1, a replaced one counts on. The
 # Kampung KB is locked, so no other writer can insert the same (Kampung KB, module, period) in between.
-_WRITE = text("""
+_WRITE = """
     WITH s AS (
         INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, source_hash, revision,
                                      submitted_by, submitted_at)
-        VALUES (:kampung_id, :module, :period, CAST(:payload AS jsonb), :content_hash, NULL, 1, :actor, now())
+        VALUES ($1, $2, $3, CAST($4 AS jsonb), $5, NULL, 1, $6, now())
             ON CONFLICT (kampung_id, module, period) DO UPDATE
            SET payload = excluded.payload, content_hash = excluded.content_hash, source_hash = NULL,
                revision = s.revision + 1, submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
@@ -62,8 +76,8 @@ _WRITE = text("""
         INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
         SELECT id, revision, payload, submitted_by, submitted_at FROM s
     )
-    SELECT * FROM s
-""")
+    SELECT id, kampung_id, module, period, content_hash, source_hash, revision, submitted_by, submitted_at FROM s
+"""
 
 
 @dataclass
@@ -88,42 +102,44 @@ async def write_submission(
     budget_s: float,
 ) -> Written:
     kampung = await lock_kampung(session, kampung_id, principal)
+    driver = await session_driver(session)
     # Read after the lock, in a statement of its own: a lock that waited re-reads only the locked row, so a
     # submission joined to it would be the one from before the other writer's commit.
-    current = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+    current = await driver.fetchrow(_CURRENT, kampung_id, module.value, period)
     data = payload.model_dump(mode="json")
     encoded = canonical_json(data)
     digest = content_hash(encoded)
-    if current is not None and current.content_hash == digest:
+    if current is not None and current["content_hash"] == digest:
         # The same content again (a retry whose answer was lost): nothing to do, whatever version it was based on.
+        same = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+        assert same is not None
         stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=rulesets[0])
-        return Written(current, created=False, outcome=WriteOutcome(classification=stored, report_event_ids=[]))
-    _check_preconditions(current, if_match=if_match, if_none_match=if_none_match)
+        return Written(same, created=False, outcome=WriteOutcome(classification=stored, report_event_ids=[]))
+    _check_preconditions(current["revision"] if current else None, if_match=if_match, if_none_match=if_none_match)
     await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
-    params = {
-        "kampung_id": kampung_id,
-        "module": module.value,
-        "period": period,
-        "payload": encoded.decode(),
-        "content_hash": digest,
-        "actor": principal.actor,
-    }
-    written = select(Submission).from_statement(_WRITE).execution_options(populate_existing=True)
-    current = (await session.scalars(written, params)).one()
+    row = await driver.fetchrow(_WRITE, kampung_id, module.value, period, encoded.decode(), digest, principal.actor)
+    current = Submission(**{**dict(row), "payload": data})
     outcome = await classify_after_write(
-        session, classifier=classifier, rulesets=rulesets, budget_s=budget_s, kampung=kampung, period=period
+        session,
+        classifier=classifier,
+        rulesets=rulesets,
+        budget_s=budget_s,
+        kampung_id=kampung.id,
+        kabupaten_code=kampung.kabupaten_code,
+        period=period,
     )
     return Written(current, created=current.revision == 1, outcome=outcome)
 
 
-def _check_preconditions(current: Submission | None, *, if_match: str | None, if_none_match: str | None) -> None:
-    if current is None:
+def _check_preconditions(revision: int | None, *, if_match: str | None, if_none_match: str | None) -> None:
+    """`revision`: the stored submission's, None when there is none."""
+    if revision is None:
         if if_match is not None:
             raise PreconditionFailed(f"If-Match {if_match}: there is no submission for this period yet")
         return
-    if if_none_match is not None and (if_none_match.strip() == "*" or etag(current.revision) in if_none_match):
-        raise PreconditionFailed(f"If-None-Match {if_none_match}: a submission exists, at {etag(current.revision)}")
-    check_if_match(if_match, current.revision)
+    if if_none_match is not None and (if_none_match.strip() == "*" or etag(revision) in if_none_match):
+        raise PreconditionFailed(f"If-None-Match {if_none_match}: a submission exists, at {etag(revision)}")
+    check_if_match(if_match, revision)
 
 
 async def _exact(session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date) -> Submission | None:
