@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from kampungkb_shared.classification import ClassificationResult, Snapshot
 from registry_api.classifications.models import Classification
@@ -16,12 +16,19 @@ class ClassificationRead(ClassificationResult):
 
     @classmethod
     def of(cls, row: Classification) -> "ClassificationRead":
+        return cls.stored(row.result, row.kampung_id, row.computed_at, row.snapshot_hash, row.snapshot.snapshot)
+
+    @classmethod
+    def stored(
+        cls, result: dict[str, Any], kampung_id: int, computed_at: dt.datetime, snapshot_hash: str, snapshot: Any
+    ) -> "ClassificationRead":
+        """From a stored classification's parts: its result, its row's columns and the snapshot it saw."""
         return cls.model_validate(
             {
-                **row.result,
-                "kampung_id": row.kampung_id,
-                "computed_at": row.computed_at,
-                "snapshot_hash": row.snapshot_hash,
-                "snapshot": row.snapshot.snapshot,
+                **result,
+                "kampung_id": kampung_id,
+                "computed_at": computed_at,
+                "snapshot_hash": snapshot_hash,
+                "snapshot": snapshot,
             }
         )

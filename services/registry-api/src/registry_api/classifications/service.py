@@ -21,6 +21,7 @@ from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
 from registry_api.classifications.models import Classification
+from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
 from registry_api.db import session_driver
 from registry_api.outbox import events
@@ -249,7 +250,7 @@ async def _stored_hashes(
 class WriteOutcome:
     """The write path's classification of the written period (None: pending) and the report events it queued."""
 
-    classification: Classification | None
+    classification: ClassificationRead | None
     report_event_ids: list[int]
 
 
@@ -286,14 +287,22 @@ async def classify_after_write(
     return WriteOutcome(classification=classification, report_event_ids=report_ids)
 
 
+_STORED = """
+    SELECT c.computed_at, c.snapshot_hash, CAST(c.result AS text) AS result, CAST(s.snapshot AS text) AS snapshot
+      FROM classification c JOIN classification_snapshot s ON s.hash = c.snapshot_hash
+     WHERE c.kampung_id = $1 AND c.period = $2 AND c.ruleset = $3
+"""
+
+
 async def stored_classification(
     session: AsyncSession, *, kampung_id: int, period: dt.date, ruleset: str
-) -> Classification | None:
-    """The classification of exactly this period, if stored."""
-    query = select(Classification).where(
-        Classification.kampung_id == kampung_id, Classification.period == period, Classification.ruleset == ruleset
-    )
-    return await session.scalar(query.execution_options(populate_existing=True))
+) -> ClassificationRead | None:
+    """The classification of exactly this period with the snapshot it saw, if stored (the write path's answer)."""
+    row = await (await session_driver(session)).fetchrow(_STORED, kampung_id, period, ruleset)
+    if row is None:
+        return None
+    result, snapshot = orjson.loads(row["result"]), orjson.loads(row["snapshot"])
+    return ClassificationRead.stored(result, kampung_id, row["computed_at"], row["snapshot_hash"], snapshot)
 
 
 async def classification_as_of(

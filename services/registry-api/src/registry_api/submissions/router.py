@@ -8,7 +8,6 @@ from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPa
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.models import Classification
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import WriteOutcome
 from registry_api.db import SessionDep
@@ -65,8 +64,8 @@ _WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-def _classification(row: Classification | None) -> ClassificationRead | PendingClassification:
-    return ClassificationRead.of(row) if row is not None else PendingClassification()
+def _classification(stored: ClassificationRead | None) -> ClassificationRead | PendingClassification:
+    return stored if stored is not None else PendingClassification()
 
 
 def _after_commit(request: Request, background: BackgroundTasks, outcome: WriteOutcome) -> None:
