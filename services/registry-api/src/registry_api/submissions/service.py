@@ -47,7 +47,7 @@ class LockedKampung:
 
 _LOCK = "SELECT id, desa_code, kabupaten_code FROM kampung WHERE id = $1 FOR NO KEY UPDATE"
 _CURRENT = """
-    SELECT id, revision, content_hash FROM submission WHERE kampung_id = $1 AND module = $2 AND period = $3
+    SELECT revision, content_hash FROM submission WHERE kampung_id = $1 AND module = $2 AND period = $3
 """
 
 
@@ -118,7 +118,7 @@ async def write_submission(
     _check_preconditions(current["revision"] if current else None, if_match=if_match, if_none_match=if_none_match)
     await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
     row = await driver.fetchrow(_WRITE, kampung_id, module.value, period, encoded.decode(), digest, principal.actor)
-    current = Submission(**{**dict(row), "payload": data})
+    submission = Submission(**{**dict(row), "payload": data})  # as stored (not attached to the session)
     outcome = await classify_after_write(
         session,
         classifier=classifier,
@@ -128,7 +128,7 @@ async def write_submission(
         kabupaten_code=kampung.kabupaten_code,
         period=period,
     )
-    return Written(current, created=current.revision == 1, outcome=outcome)
+    return Written(submission, created=submission.revision == 1, outcome=outcome)
 
 
 def _check_preconditions(revision: int | None, *, if_match: str | None, if_none_match: str | None) -> None:
