@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry_api.outbox import events
 from registry_api.outbox.relay import create_relay
 from registry_api.settings import Settings
 from tests.imports.conftest import Api, classified_with
@@ -108,10 +109,27 @@ async def test_of_three_queued_imports_the_last_classifies_what_both_others_hand
     await _queue_both(api, KKBPK_CSV)
     last = await api.post("profil", to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in CODES]), period=PERIOD)
     assert await api.runner.run_once() and await api.runner.run_once()  # kependudukan, then kkbpk: both hand over
-    assert tuple((await session.execute(_HANDED_OVER)).one()) == (2 * len(CODES), 0, 0)
+    # One event per Kampung KB, not one per file: kkbpk's hand-over is covered by kependudukan's (same period).
+    assert tuple((await session.execute(_HANDED_OVER)).one()) == (len(CODES), 0, 0)
     assert await api.runner.run_once()
     assert (await api.job(last.json()["id"]))["timings"]["classified"] is not None
     for module in ("profil", "kependudukan", "kkbpk"):
         classified = await classified_with(session, period=dt.date(2024, 6, 1), module=module)
         assert classified == 2 * len(CODES), module
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (0, 0, 0)
+
+
+async def test_a_kampung_handed_over_from_a_period_is_not_handed_over_again_from_a_later_one(
+    api: Api, session: AsyncSession
+) -> None:
+    await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES[:2])))
+    first, second = (await session.execute(text("SELECT id FROM kampung ORDER BY id"))).scalars()
+    june, july, may = dt.date(2024, 6, 1), dt.date(2024, 7, 1), dt.date(2024, 5, 1)
+    await events.add_classify_many(session, earliest={first: june}, handover_s=120)
+    await events.add_classify_many(session, earliest={first: july, second: july}, handover_s=120)
+    await events.add_classify_many(session, earliest={first: may}, handover_s=120)
+    pending = await session.execute(
+        text("""SELECT (payload->>'kampung_id')::bigint, payload->>'period' FROM outbox
+                 WHERE topic = 'classify' AND payload ? 'handover' ORDER BY 1, 2""")
+    )
+    assert [tuple(row) for row in pending] == [(first, "2024-05"), (first, "2024-06"), (second, "2024-07")]

@@ -36,11 +36,31 @@ async def add_classify(session: AsyncSession, *, kampung_id: int, period: dt.dat
     )
 
 
+# The earliest period each Kampung KB is handed over from already: pending hand-over events (`ix_outbox_pending`).
+_HANDED_OVER = """
+    SELECT (payload->>'kampung_id')::bigint AS kampung_id, min(payload->>'period') AS period FROM outbox
+     WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
+     GROUP BY 1
+"""
+
+
 async def add_classify_many(
     session: AsyncSession, *, earliest: dict[int, dt.date], handover_s: float | None = None
 ) -> None:
     """One `classify` event per Kampung KB (from its period on), in one statement: a bulk import's fallback, or
-    (with `handover_s`) its hand-over to a later import, due for the relay only after that many seconds."""
+    (with `handover_s`) its hand-over to a later import, due for the relay only after that many seconds.
+
+    A Kampung KB already handed over from the same period or an earlier one gets no second hand-over event: the
+    imports of one month's files leave one event per Kampung KB, not one per file. (The caller holds the Kampung
+    KB locked, so no other transaction can take those events until it commits.)"""
+    if handover_s is not None and earliest:
+        rows = await (await session_driver(session)).fetch(_HANDED_OVER)
+        covered = {row["kampung_id"]: row["period"] for row in rows}
+        earliest = {
+            kampung_id: period
+            for kampung_id, period in earliest.items()
+            if (since := covered.get(kampung_id)) is None or since > format_period(period)
+        }
     if not earliest:
         return
     ids = sorted(earliest)
