@@ -67,8 +67,10 @@ rows are skipped; each change keeps a revision. `dry_run=true` validates and cou
 
 A month's module files posted together (without waiting for each job) are classified once: an import with a later
 module import queued behind it leaves its classification to that one (`timings.handed_over`), and the last import
-classifies every Kampung KB the files changed (`timings.classified`). Post the `kampung` file first and wait for it:
-the other files address the Kampung KB it registers.
+classifies every Kampung KB the files changed (`timings.classified`). A large import (10,000 Kampung KB or more)
+commits its rows first and then classifies (`timings.handed_over` and `timings.classified`); the job stays `running`
+until both are done. Post the `kampung` file first and wait for it: the other files address the Kampung KB it
+registers.
 
 {columns_markdown()}
 """
