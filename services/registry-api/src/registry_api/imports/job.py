@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.collector import collector_paused
@@ -164,14 +164,19 @@ class ImportRejected(Exception):
 
 # --- running -----------------------------------------------------------------------------------------------------
 
-_FINISH = text("""
-    UPDATE import_job
-       SET status = :status, reason = :reason, rows_total = :rows_total, rows_ok = :rows_ok,
-           rows_failed = :rows_failed, rows_unchanged = :rows_unchanged, rows_inserted = :rows_inserted,
-           rows_updated = :rows_updated, errors = CAST(:errors AS jsonb), error_totals = CAST(:error_totals AS jsonb),
-           timings = CAST(:timings AS jsonb), finished_at = clock_timestamp(), claimed_until = NULL
+# The summary's columns: written when a job finishes, and with the merge of a large import (`mark_merged`); only
+# while the claimer still holds the job.
+_SUMMARY = """
+           rows_total = :rows_total, rows_ok = :rows_ok, rows_failed = :rows_failed, rows_unchanged = :rows_unchanged,
+           rows_inserted = :rows_inserted, rows_updated = :rows_updated, errors = CAST(:errors AS jsonb),
+           error_totals = CAST(:error_totals AS jsonb), timings = CAST(:timings AS jsonb)
      WHERE id = :id AND claimed_by = :claimer AND status = 'running'
-""")
+"""
+_FINISH = text(
+    f"UPDATE import_job SET status = :status, reason = :reason, finished_at = clock_timestamp(), claimed_until = NULL,"
+    f"{_SUMMARY}"
+)
+_MERGED = text(f"UPDATE import_job SET merged_at = clock_timestamp(),{_SUMMARY}")
 _CHUNK = text("SELECT data FROM import_chunk WHERE job_id = :id AND seq = :seq")
 
 
@@ -188,11 +193,7 @@ async def finish(
     classifications handed over by earlier imports that no later import will take are released to the relay."""
     if job.received_at is not None:
         summary.timings["received"] = round((job.received_at - job.created_at).total_seconds(), 3)
-    values = summary.row_values(status=status, reason=reason)
-    params = {**values, "timings": orjson.dumps(summary.timings).decode(), "id": job.id, "claimer": claimer}
-    result = await session.execute(_FINISH, params)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
+    await _write_summary(session, _FINISH, job=job, claimer=claimer, summary=summary, status=status, reason=reason)
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
     if not job.dry_run:
         await handover.release(session, job_id=job.id)
@@ -210,28 +211,35 @@ async def finish(
     )
 
 
-_MERGED = text("""
-    UPDATE import_job
-       SET merged_at = clock_timestamp(), rows_total = :rows_total, rows_ok = :rows_ok, rows_failed = :rows_failed,
-           rows_unchanged = :rows_unchanged, rows_inserted = :rows_inserted, rows_updated = :rows_updated,
-           errors = CAST(:errors AS jsonb), error_totals = CAST(:error_totals AS jsonb),
-           timings = CAST(:timings AS jsonb)
-     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
-""")
 _STORED = text("""
     SELECT rows_total, rows_failed, rows_unchanged, rows_inserted, rows_updated, errors, error_totals, timings
       FROM import_job WHERE id = :id
 """)
 
 
+async def _write_summary(
+    session: AsyncSession,
+    statement: TextClause,
+    *,
+    job: ClaimedJob,
+    claimer: str,
+    summary: Summary,
+    status: ImportStatus,
+    reason: str | None,
+) -> None:
+    """`statement` (`_FINISH`, `_MERGED`) with the summary's values; `LeaseLost` if another claimer holds the job."""
+    values = summary.row_values(status=status, reason=reason)
+    params = {**values, "timings": orjson.dumps(summary.timings).decode(), "id": job.id, "claimer": claimer}
+    if (await session.execute(statement, params)).rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
+
+
 async def mark_merged(session: AsyncSession, *, job: ClaimedJob, claimer: str, summary: Summary) -> None:
     """Record, with the merge, that it is done and the summary so far (the job stays running: classification is
     left to `imports.apart`); `LeaseLost` if another claimer holds the job now."""
-    values = summary.row_values(status=ImportStatus.RUNNING, reason=None)
-    params = {name: value for name, value in values.items() if name not in ("status", "reason")}
-    params.update(timings=orjson.dumps(summary.timings).decode(), id=job.id, claimer=claimer)
-    if (await session.execute(_MERGED, params)).rowcount != 1:  # type: ignore[attr-defined]
-        raise LeaseLost(f"import job {job.id} is no longer held by {claimer}")
+    await _write_summary(
+        session, _MERGED, job=job, claimer=claimer, summary=summary, status=ImportStatus.RUNNING, reason=None
+    )
 
 
 async def stored_summary(session: AsyncSession, job_id: int, *, resumed_at: float) -> Summary:

@@ -27,6 +27,7 @@ from registry_api.imports.job import ClaimedJob, ImportRejected, JobContext, Lea
 from registry_api.imports.schemas import ImportStatus
 from registry_api.outbox.queue import ReportQueue
 from registry_api.outbox.relay import deliver_after_commit
+from registry_api.polling import any_set
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,7 @@ class ImportRunner:
             except Exception:  # a database blip must not end the loop
                 log.exception("import runner pass failed")
             if not ran:
-                stop_wait = asyncio.ensure_future(stop.wait())
-                wake_wait = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({stop_wait, wake_wait}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in (stop_wait, wake_wait):
-                    waiter.cancel()
+                await any_set(stop, self._wake, timeout_s=self.poll_s)
                 self._wake.clear()
         log.info("import runner %s stopped", self.context.claimer)
 

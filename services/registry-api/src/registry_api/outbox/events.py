@@ -125,10 +125,12 @@ async def add_reports(
     return ids
 
 
+_DUE = text("""
+    UPDATE outbox SET available_at = clock_timestamp() + :delay * interval '1 second'
+     WHERE id = ANY(CAST(:ids AS bigint[]))
+""")
+
+
 async def make_due(session: AsyncSession, *, ids: list[int], in_s: float = 0.0) -> None:
     """The events `ids` due now (or in `in_s`)."""
-    statement = text("""
-        UPDATE outbox SET available_at = clock_timestamp() + :delay * interval '1 second'
-         WHERE id = ANY(CAST(:ids AS bigint[]))
-    """)
-    await session.execute(statement, {"ids": ids, "delay": in_s})
+    await session.execute(_DUE, {"ids": ids, "delay": in_s})

@@ -29,6 +29,7 @@ from registry_api.classifications.service import reclassify
 from registry_api.outbox import events
 from registry_api.outbox.metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
 from registry_api.outbox.queue import Enqueued, ReportQueue
+from registry_api.polling import any_set
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -138,13 +139,7 @@ class Relay:
 
     async def _wait(self, stop: asyncio.Event) -> bool:
         """Until the next poll, `stop`, or a wake-up (then `gather_s` more); True when woken."""
-        stopped = asyncio.ensure_future(stop.wait())
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({stopped, woken}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            woken.cancel()
+        await any_set(stop, self._wake, timeout_s=self.poll_s)
         if not self._wake.is_set() or stop.is_set():
             return False
         await asyncio.sleep(self.gather_s)
