@@ -4,13 +4,16 @@ Also when the import is a large one that has committed its merge and classifies 
 (`registry_api.imports.apart`): the retry resumes at the classification.
 
 registry-api and `registry-api worker` run as processes on a fresh database, both claiming import jobs. The import
-is slowed down deterministically (`pg_sleep` between its phases, inside its transaction); the process holding the job
+is held mid-way from outside (below); the process holding the job
 is SIGKILLed mid-way and started again. The job must end succeeded on a second attempt, with every row and revision
-exactly once, and never stay running.
+exactly once, and never stay running. The import is held where the test wants it from outside, as an operator's
+session or a stalled service would: a Kampung KB row the test keeps locked (the import waits for it inside its
+transaction), or the classifier process stopped with SIGSTOP (the classification waits for its answer).
 """
 
 import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,23 +64,24 @@ async def stack(fresh_database_url: str, tmp_path: Path, request: pytest.Fixture
         "REDIS_URL": redis.url,
         "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
         "REGISTRY_WORKER_METRICS_PORT": str(free_port()),
-        "REGISTRY_IMPORT_TEST_PHASE_SLEEP_S": "0.8",
         "REGISTRY_IMPORT_LEASE_S": "2",
         "REGISTRY_IMPORT_POLL_S": "0.2",
         "LOG_JSON": "false",
         "LOG_LEVEL": "WARNING",
         **getattr(request, "param", {}),
     }
-    stack = Stack(env=env, registry_port=free_port(), key=key, services={})
     classifier = processes.classifier(classifier_port).start(base_env=env, quiet=True)
+    stack = Stack(env=env, registry_port=free_port(), key=key, services={"classifier": classifier})
     try:
         stack.start("api")
         stack.start("worker")
-        for service in (classifier, *stack.services.values()):
+        for service in stack.services.values():
             await asyncio.to_thread(service.wait_ready)
         yield stack
     finally:
-        for service in (classifier, *stack.services.values()):
+        for service in stack.services.values():
+            if service.process is not None and service.running:
+                os.kill(service.process.pid, signal.SIGCONT)
             service.stop()
         redis.stop()
 
@@ -110,16 +114,24 @@ async def test_killing_the_process_running_an_import_loses_and_duplicates_nothin
     stack: Stack, fresh_database_url: str
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
-        job_id = await _kependudukan_after_kampung(http, stack.key)
-        await _wait(http, stack.key, job_id, until={"running"})
+        kampung = await _post(http, stack.key, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows()))
+        assert (await _wait(http, stack.key, kampung, until={"succeeded", "failed"}))["status"] == "succeeded"
+        holding = await asyncpg.connect(fresh_database_url)
         connection = await asyncpg.connect(fresh_database_url)
         try:
+            # One of the Kampung KB the import writes to, locked: the import waits for it inside its transaction.
+            lock = holding.transaction()
+            await lock.start()
+            await holding.execute("SELECT id FROM kampung WHERE desa_code = $1 FOR UPDATE", DESA[0])
+            body = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(code) for code in DESA])
+            job_id = await _post(http, stack.key, "kependudukan", body, period=PERIOD)
+            await _wait_for_lock_wait(connection)
             holder = await connection.fetchval("SELECT claimed_by FROM import_job WHERE id = $1", job_id)
-            await asyncio.sleep(1.0)  # inside the job's transaction, between two phases
             name = "api" if holder.startswith("api:") else "worker"
             victim = stack.services[name]
             assert victim.process is not None and holder.endswith(f":{victim.process.pid}"), holder
             victim.kill()
+            await lock.rollback()
             restarted = stack.start(name)
             await asyncio.to_thread(restarted.wait_ready)
 
@@ -144,6 +156,16 @@ async def test_killing_the_process_running_an_import_loses_and_duplicates_nothin
             }
         finally:
             await connection.close()
+            await holding.close()
+
+
+async def _wait_for_lock_wait(connection: asyncpg.Connection) -> None:
+    """Until a backend waits for a row lock (the import, at its Kampung KB)."""
+    for _ in range(300):
+        if await connection.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the import never waited for the locked Kampung KB")
 
 
 _COUNTS = """
@@ -165,19 +187,24 @@ async def test_killed_after_its_merge_a_large_import_resumes_at_its_classificati
     stack: Stack, fresh_database_url: str
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        classifier = stack.services["classifier"].process
+        assert classifier is not None
+        os.kill(classifier.pid, signal.SIGSTOP)  # the classification, after the merge, waits for its answers
         job_id = await _kependudukan_after_kampung(http, stack.key)
         connection = await asyncpg.connect(fresh_database_url)
         try:
-            for _ in range(1500):  # the merge commits after four phase pauses of 0.8 s
+            for _ in range(300):
                 merged, holder = await connection.fetchrow(
                     "SELECT merged_at IS NOT NULL, claimed_by FROM import_job WHERE id = $1", job_id
                 )
                 if merged:
                     break
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.1)
             assert merged, "the merge never committed"
+            await asyncio.sleep(0.5)  # its two classifying transactions have taken their shares and wait
             name = "api" if holder.startswith("api:") else "worker"
-            stack.services[name].kill()  # its two classifying transactions are pausing, 0.8 s each
+            stack.services[name].kill()
+            os.kill(classifier.pid, signal.SIGCONT)
             restarted = stack.start(name)
             await asyncio.to_thread(restarted.wait_ready)
 

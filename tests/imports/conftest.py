@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
-from registry_api.imports.runner import ImportRunner, create_runner
+from registry_api.background.imports import ImportRunner, create_runner
 from registry_api.main import create_app
 from registry_api.settings import Settings
 from tests.factories import auth, load_demo_regions, make_key

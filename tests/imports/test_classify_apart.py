@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.imports import runner as runner_module
+from registry_api.background import imports as runner_module
 from registry_api.settings import Settings
 from tests.imports.conftest import Api, classified_with, import_settings
 from tests.imports.files import (

@@ -5,8 +5,9 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from registry_api.outbox import events
-from registry_api.outbox.relay import create_relay
+from registry_api.background.relay import create_relay
+from registry_api.changes import outbox as events
+from registry_api.db import session_driver
 from registry_api.settings import Settings
 from tests.imports.conftest import Api, classified_with
 from tests.imports.files import (
@@ -125,9 +126,9 @@ async def test_a_kampung_handed_over_from_a_period_is_not_handed_over_again_from
     await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES[:2])))
     first, second = (await session.execute(text("SELECT id FROM kampung ORDER BY id"))).scalars()
     june, july, may = dt.date(2024, 6, 1), dt.date(2024, 7, 1), dt.date(2024, 5, 1)
-    await events.add_classify_many(session, earliest={first: june}, handover_s=120)
-    await events.add_classify_many(session, earliest={first: july, second: july}, handover_s=120)
-    await events.add_classify_many(session, earliest={first: may}, handover_s=120)
+    await events.add_classify(await session_driver(session), earliest={first: june}, handover_s=120)
+    await events.add_classify(await session_driver(session), earliest={first: july, second: july}, handover_s=120)
+    await events.add_classify(await session_driver(session), earliest={first: may}, handover_s=120)
     pending = await session.execute(
         text("""SELECT (payload->>'kampung_id')::bigint, payload->>'period' FROM outbox
                  WHERE topic = 'classify' AND payload ? 'handover' ORDER BY 1, 2""")

@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import OperationalItem
+from registry_api.changes.models import OutboxEvent
 from registry_api.classifications import snapshots
 from registry_api.classifications.models import Classification, ClassificationSnapshot
-from registry_api.outbox.models import OutboxEvent
 from tests.factories import (
     auth,
     kependudukan_payload,

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class FieldError(BaseModel):
@@ -13,7 +13,9 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An `application/problem+json` body."""
+    """An `application/problem+json` body; an error may add members of its own (RFC 9457 extensions)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = "about:blank"
     title: str
@@ -28,15 +30,23 @@ class AppError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
         self.extra = extra
 
     def problem(self) -> Problem:
-        """The problem document for this error."""
-        return Problem(title=self.title, status=self.status, detail=self.detail, errors=self.errors)
+        """The problem document for this error, with its extension members."""
+        return Problem(title=self.title, status=self.status, detail=self.detail, errors=self.errors, **self.extra)
 
 
 class NotFound(AppError):

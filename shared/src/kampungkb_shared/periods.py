@@ -40,3 +40,18 @@ def _check_period(text: str) -> str:
 
 Period = Annotated[str, AfterValidator(_check_period)]
 """A month written `YYYY-MM`."""
+
+
+PROGRAMME_START = dt.date(2016, 1, 1)
+"""The programme began in January 2016: no period, activity or formation date lies before it."""
+
+
+def within_programme(day: dt.date, *, month: bool = False) -> dt.date:
+    """`day` when it lies between the programme's start and today (UTC), else `ValueError` saying which bound it
+    breaks; with `month`, `day` is the first of a period and today's month is the last one allowed."""
+    if day < PROGRAMME_START:
+        raise ValueError(f"must not be before {'2016-01' if month else '2016-01-01'}, when the programme began")
+    today = dt.datetime.now(dt.UTC).date()
+    if day > (today.replace(day=1) if month else today):
+        raise ValueError("must not be a month in the future" if month else "must not be in the future")
+    return day

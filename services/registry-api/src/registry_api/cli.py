@@ -12,8 +12,8 @@ from kampungkb_shared.observability import configure_logging
 from registry_api import migrate as migrations
 from registry_api.auth.models import ApiKey
 from registry_api.auth.service import Role, create_key, revoke_key
+from registry_api.background.worker import serve
 from registry_api.db import create_engine, create_sessionmaker
-from registry_api.outbox.worker import serve
 from registry_api.settings import get_settings
 from registry_api.wilayah.service import import_csv
 

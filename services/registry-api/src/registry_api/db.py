@@ -1,6 +1,6 @@
 """The database: declarative base, engine from settings, and the one dependency that owns the transaction."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,20 +52,40 @@ async def driver_connection(connection: AsyncConnection) -> Any:
 
 
 async def session_driver(session: AsyncSession) -> Any:
-    """`driver_connection` of the session's connection, its transaction begun.
+    """`driver_connection` of the session's connection, inside the session's transaction.
 
     SQLAlchemy's asyncpg adapter sends BEGIN only before the first statement that goes through it: a transaction whose
-    statements all go straight to the driver would otherwise run each of them on its own (no lock held, nothing
-    atomic). The adapter begins it here as it would there, so that its commit and rollback still apply."""
+    statements all went straight to the driver would run each of them on its own (no lock held, nothing atomic). So
+    the first call of a transaction sends one statement through SQLAlchemy's public API, which begins it; the driver
+    connection is then kept for the rest of that transaction (`Connection.info` of the transaction's connection)."""
     connection = await session.connection()
-    adapted = (await connection.get_raw_connection()).dbapi_connection
-    if adapted is not None and adapted._transaction is None:
-        await adapted._start_transaction()
-    return await driver_connection(connection)
+    transaction = connection.sync_connection.get_transaction() if connection.sync_connection else None
+    cached = connection.info.get(_DRIVER)
+    if cached is not None and cached[0] is transaction:
+        return cached[1]
+    await connection.exec_driver_sql("SELECT 1")
+    driver = await driver_connection(connection)
+    connection.info[_DRIVER] = (transaction, driver)
+    return driver
+
+
+_DRIVER = "kampungkb.driver"
+"""Key of (the transaction it was begun for, the driver connection) in a connection's `info`."""
+
+
+COMMITTED = "kampungkb.committed"
+"""Key in a session's `info` of what its transaction wrote that work after the commit is owed for."""
+
+
+def owe_after_commit(session: AsyncSession, what: str, ids: Iterable[int]) -> None:
+    """Note ids of rows this transaction wrote (say `report_events`) that are owed work once it commits: a request's
+    session hands them to `app.state.on_commit` after its commit; background loops deliver their own."""
+    session.info.setdefault(COMMITTED, {}).setdefault(what, []).extend(ids)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the endpoint returns, rolled back when it raises."""
+    """One session per request: committed when the endpoint returns, rolled back when it raises; what the commit
+    owes work for goes to `app.state.on_commit`."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
@@ -74,6 +94,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        if owed := session.info.pop(COMMITTED, None):
+            await request.app.state.on_commit(owed)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

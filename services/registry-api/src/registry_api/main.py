@@ -16,15 +16,17 @@ from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from registry_api import health
+from registry_api.background.imports import create_runner
+from registry_api.background.relay import create_relay, deliver_after_commit
+from registry_api.background.report_queue import ReportQueue
 from registry_api.body_limit import BodyLimitMiddleware
+from registry_api.changes.pipeline import REPORT_EVENTS
+from registry_api.changes.router import router as changes_router
 from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.imports.router import router as imports_router
-from registry_api.imports.runner import create_runner
 from registry_api.kampung.router import router as kampung_router
-from registry_api.outbox.queue import ReportQueue
-from registry_api.outbox.relay import create_relay
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
@@ -51,6 +53,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app.state.report_queue.open()
     stopping = asyncio.Event()
     relay_task = None
+
+    async def on_commit(owed: dict[str, list[int]]) -> None:
+        """A request committed report events: wake the process's relay (it delivers the events of many requests
+        together), or, where none runs, deliver them before answering."""
+        if not (ids := owed.get(REPORT_EVENTS)):
+            return
+        if relay := getattr(app.state, "relay", None):
+            relay.wake()
+        else:
+            await deliver_after_commit(app.state.sessionmaker, app.state.report_queue, ids=ids)
+
+    app.state.on_commit = on_commit
     if settings.outbox_relay_in_api:
         relay = create_relay(
             settings,
@@ -105,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         classification_router,
         imports_router,
         reports_router,
+        changes_router,
     )
     for router in routers:
         app.include_router(router)

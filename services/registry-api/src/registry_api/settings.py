@@ -37,6 +37,10 @@ class Settings(DatabaseSettings, RedisSettings):
     outbox_batch: int = 200
     outbox_retention_s: float = 86_400.0
     """Delivered outbox events are deleted after this long."""
+    changes_retention_days: float = 90.0
+    """The change feed keeps its items this long; a client whose cursor is older gets 410 and pulls again whole."""
+    changes_page_max: int = 1000
+    """The most items one page of the change feed holds."""
     report_defer_s: float = 0.3
     """Report jobs are deferred this long so that a burst of writes in one kabupaten becomes one refresh."""
     worker_metrics_port: int = 9101
@@ -66,8 +70,6 @@ class Settings(DatabaseSettings, RedisSettings):
     import_handover_s: float = 120.0
     """A module import with a later one queued leaves its classification to it; if that one has not taken it over
     after this long, the outbox relay classifies it."""
-    import_test_phase_sleep_s: float = 0.0
-    """Tests only: `pg_sleep` this long between an import's phases, inside its transaction, to kill it midway."""
 
     @property
     def primary_ruleset(self) -> str:

@@ -1,8 +1,8 @@
-"""Classifying what changed: snapshots in force, batch calls covering every rule set, results stored, tier kept.
+"""The classification engine: snapshots in force, batch calls covering every rule set, results stored.
 
-Used in the write path (a PUT, a new activity: short budget, result returned) and by the outbox relay
-(many Kampung KB at once). Callers hold the Kampung KB rows locked (`FOR NO KEY UPDATE`), so two writers
-never store classifications computed from each other's stale snapshots.
+It computes and stores, nothing else: the change pipeline (`registry_api.changes.pipeline`) is its only caller and
+does what follows (the tier on the profile, events). Callers hold the Kampung KB rows locked (`FOR NO KEY UPDATE`),
+so two writers never store classifications computed from each other's stale snapshots.
 """
 
 import asyncio
@@ -24,7 +24,6 @@ from registry_api.classifications.models import Classification
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
 from registry_api.db import session_driver
-from registry_api.outbox import events
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +63,6 @@ _STORED_HASHES = """
       JOIN classification c ON c.kampung_id = p.kampung_id AND c.period = p.period
 """
 
-# The tier a profile shows: the primary rule set's classification of the newest period, taken from what was just
-# stored (the newest period of each Kampung KB is always among those reclassified), not looked up again.
-_SET_TIER = """
-    UPDATE kampung k SET tier = u.tier
-      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[])) AS u(id, tier)
-     WHERE k.id = u.id AND k.tier IS DISTINCT FROM u.tier
-"""
-
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
 
@@ -84,6 +75,8 @@ class Reclassified:
     changed: set[tuple[int, dt.date]] = field(default_factory=set)
     failed: dict[str, str] = field(default_factory=dict)
     """Rule set -> why its call failed."""
+    tiers: dict[int, str] = field(default_factory=dict)
+    """The primary rule set's tier of each Kampung KB's newest period, where it was just stored."""
 
 
 async def reclassify(
@@ -134,7 +127,6 @@ async def reclassify(
             return (todo, snaps), lines
 
     newest = {kampung_id: period for kampung_id, period in pairs}  # pairs are in period order
-    tiers: dict[int, str] = {}
 
     async def store(task: asyncio.Future[tuple[Call, list[bytes] | None]]) -> None:
         (todo, snaps), lines = task.result()
@@ -148,7 +140,7 @@ async def reclassify(
         for kampung_id, period, ruleset, tier in stored_rows:
             outcome.changed.add((kampung_id, period))
             if ruleset == primary and period == newest[kampung_id]:
-                tiers[kampung_id] = tier
+                outcome.tiers[kampung_id] = tier
 
     in_flight: set[asyncio.Future[tuple[Call, list[bytes] | None]]] = set()
 
@@ -172,9 +164,6 @@ async def reclassify(
     finally:
         for task in in_flight:
             task.cancel()
-    if tiers:
-        ids = sorted(tiers)
-        await (await session_driver(session)).execute(_SET_TIER, ids, [tiers[i] for i in ids])
     return outcome
 
 
@@ -244,47 +233,6 @@ async def _stored_hashes(
     driver = await session_driver(session)
     rows = await driver.fetch(_STORED_HASHES, [k for k, _ in pairs], [p for _, p in pairs])
     return {(row["kampung_id"], row["period"], row["ruleset"]): row["snapshot_hash"] for row in rows}
-
-
-@dataclass
-class WriteOutcome:
-    """The write path's classification of the written period (None: pending) and the report events it queued."""
-
-    classification: ClassificationRead | None
-    report_event_ids: list[int]
-
-
-async def classify_after_write(
-    session: AsyncSession,
-    *,
-    classifier: ClassifierClient,
-    rulesets: Sequence[str],
-    budget_s: float,
-    kampung_id: int,
-    kabupaten_code: str,
-    period: dt.date,
-) -> WriteOutcome:
-    """After a write that changes `period` (and so every later one): classify, or leave a `classify` event pending.
-
-    Also writes the `report` events for every period whose aggregates change.
-    """
-    primary = rulesets[0]
-    outcome = await reclassify(
-        session,
-        classifier=classifier,
-        rulesets=rulesets,
-        primary=primary,
-        earliest={kampung_id: period},
-        budget_s=budget_s,
-        use_breaker=True,
-    )
-    if outcome.failed:
-        await events.add_classify(session, kampung_id=kampung_id, period=period)
-    report_ids = await events.add_reports(session, changes={(p, kabupaten_code) for _, p in outcome.pairs})
-    classification = None
-    if primary not in outcome.failed:
-        classification = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=primary)
-    return WriteOutcome(classification=classification, report_event_ids=report_ids)
 
 
 _STORED = """

@@ -17,10 +17,9 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from registry_api.imports import handover
-from registry_api.imports.job import ClaimedJob, JobContext, classify_changes, finish, phase_pause, stored_summary
+from registry_api.changes import handover, pipeline
+from registry_api.imports.job import ClaimedJob, JobContext, finish, stored_summary
 from registry_api.imports.schemas import ImportStatus
-from registry_api.outbox import events
 
 
 async def classify_apart(
@@ -36,13 +35,11 @@ async def classify_apart(
     async def classify_part(part: int) -> list[int]:
         async with sessionmaker() as session, session.begin():
             taken = await handover.take(session, part=part, parts=parts)
-            await phase_pause(await session.connection(), context)
             if not taken.earliest:
                 return []
-            changes = await classify_changes(
-                session, context=context, earliest=taken.earliest, kabupaten=taken.kabupaten
-            )
-            return await events.add_reports(session, changes=changes, due_in_s=context.handover_s)
+            change = pipeline.Change(taken.kabupaten, written_from=taken.earliest)
+            recorded = await pipeline.record(session, change, classifying=context.classifying(hold_reports=True))
+            return recorded.report_event_ids
 
     if parts == 1:  # one connection: also where sessions share one (tests)
         shares = [await classify_part(0)]
@@ -57,5 +54,5 @@ async def classify_apart(
         await finish(
             session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None
         )
-        await events.make_due(session, ids=report_ids)
+        await pipeline.make_due(session, ids=report_ids)
     return report_ids

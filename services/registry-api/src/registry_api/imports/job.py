@@ -20,18 +20,17 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.collector import collector_paused
-from kampungkb_shared.periods import current_period, parse_period
 from kampungkb_shared.statistics import analyze_stale
 from registry_api.auth.service import WRITERS, Principal, Role
+from registry_api.changes import handover, pipeline
 from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.service import reclassify
 from registry_api.db import driver_connection
-from registry_api.imports import handover, staging
+from registry_api.imports import staging
 from registry_api.imports.formats import ImportModule, as_module_payload
 from registry_api.imports.metrics import count_on_commit
 from registry_api.imports.reading import FileRejected, RowError, SameRow, parse_csv, parse_ndjson
 from registry_api.imports.schemas import ImportStatus
-from registry_api.outbox import events
+from registry_api.kampung.rules import desa_level_error
 from registry_api.submissions.rules import Write, cross_module_violations
 from registry_api.submissions.schemas import ModulePayload
 
@@ -81,7 +80,21 @@ class JobContext:
     handover_s: float
     classify_apart_from: int
     classify_connections: int
-    phase_sleep_s: float
+
+    def classifying(self, *, hand_over: bool = False, hold_reports: bool = False) -> pipeline.Classifying:
+        """How an import classifies: batch calls of `classifier_chunk` results, `classifier_concurrency` at once, a
+        long budget; or (`hand_over`) left to a later import or this one's own connections, due after `handover_s`;
+        with `hold_reports`, its report events due only when the job finishes (or after `handover_s`)."""
+        return pipeline.Classifying(
+            classifier=self.classifier,
+            rulesets=self.rulesets,
+            budget_s=self.classifier_budget_s,
+            chunk=self.classifier_chunk,
+            concurrency=self.classifier_concurrency,
+            attempt_timeout_s=self.classifier_timeout_s,
+            hand_over_s=self.handover_s if hand_over else None,
+            hold_reports_s=self.handover_s if hold_reports else 0.0,
+        )
 
 
 @dataclass
@@ -196,7 +209,7 @@ async def finish(
     await _write_summary(session, _FINISH, job=job, claimer=claimer, summary=summary, status=status, reason=reason)
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
     if not job.dry_run:
-        await handover.release(session, job_id=job.id)
+        await release_handed_over(session, job_id=job.id)
     count_on_commit(
         session,
         module=job.module.value,
@@ -209,6 +222,23 @@ async def finish(
         },
         seconds=summary.timings["total"],
     )
+
+
+_LATER_IMPORT = text("""
+    SELECT EXISTS (SELECT 1 FROM import_job
+                    WHERE status IN ('queued', 'running') AND id > :id AND NOT dry_run AND module <> 'kampung')
+""")
+
+
+async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
+    """Whether a module import filed after this one is queued or running (it will classify what this one leaves)."""
+    return bool((await session.execute(_LATER_IMPORT, {"id": job_id})).scalar_one())
+
+
+async def release_handed_over(session: AsyncSession, *, job_id: int) -> None:
+    """A job ends (or fails) with no later import to take what is handed over: make it due now, for the relay."""
+    if not await later_import_pending(session, job_id=job_id):
+        await handover.release(session)
 
 
 _STORED = text("""
@@ -290,13 +320,11 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
         await analyze_stale(await driver_connection(connection), tables)
-    await phase_pause(connection, context)
     await _check_addresses(connection, job=job, summary=summary)
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
     # now is skipped as if the import had run just before any write still to come.
     await staging.mark_unchanged(connection, job.module, job.period)
-    if not job.dry_run:
-        await staging.lock_kampung(connection)
+    locked = {} if job.dry_run else await pipeline.lock(session, await staging.kampung_to_write(connection))
     if job.module.submission_module is not None:
         with collector_paused():
             await _check_rules(connection, session=session, job=job, summary=summary, models=models)
@@ -324,36 +352,36 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
             session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None
         )
         return Ran([])
-    await phase_pause(connection, context)
-    merged = await staging.merge(connection, job.module, job.period, actor=job.actor)
+    merged = await staging.merge(connection, job.module, job.period, actor=job.actor, locked=locked)
     summary.rows_inserted, summary.rows_updated = merged.inserted, merged.updated
     summary.phase("loaded")
-    await phase_pause(connection, context)
-    classifies = job.module is not ImportModule.KAMPUNG
-    later = classifies and await handover.later_import_pending(session, job_id=job.id)
-    apart = classifies and not later and len(merged.changed) >= context.classify_apart_from
-    if later or apart:
-        # Handed over: to a later import, or to this one's own classification once the merge has committed.
-        earliest = {m.kampung_id: m.period for m in merged.changed if m.period is not None}
-        await events.add_classify_many(session, earliest=earliest, handover_s=context.handover_s)
-        summary.phase("handed_over")
-        if apart:
-            await mark_merged(session, job=job, claimer=context.claimer, summary=summary)
-            return Ran([], classify_apart=True)
-        changes: set[tuple[dt.date, str]] = set()
+    kabupaten = {m.kampung_id: m.kabupaten_code for m in merged.changed}
+    changed_from = {m.kampung_id: m.period for m in merged.changed}
+    if job.module is ImportModule.KAMPUNG:
+        recorded = await pipeline.record(session, pipeline.Change(kabupaten, recount_from=changed_from))
     else:
-        changes = await _classify(session, job=job, merged=merged.changed, context=context)
-        summary.phase("classified")
-    await phase_pause(connection, context)
-    report_ids = await events.add_reports(session, changes=changes)
+        later = await later_import_pending(session, job_id=job.id)
+        apart = not later and len(changed_from) >= context.classify_apart_from
+        if later or apart:
+            # Handed over: to a later import, or to this one's own classification once the merge has committed.
+            handed_over = pipeline.Change(kabupaten, written_from=changed_from)
+            await pipeline.record(session, handed_over, classifying=context.classifying(hand_over=True))
+            summary.phase("handed_over")
+            if apart:
+                await mark_merged(session, job=job, claimer=context.claimer, summary=summary)
+                return Ran([], classify_apart=True)
+            recorded = pipeline.Recorded(None)
+        else:
+            # One batch run for the whole file, with what earlier imports handed over.
+            taken = await handover.take(session)
+            change = pipeline.Change({**taken.kabupaten, **kabupaten}, written_from=dict(taken.earliest))
+            for kampung_id, period in changed_from.items():
+                change.written_from[kampung_id] = min(period, change.written_from.get(kampung_id, period))
+            recorded = await pipeline.record(session, change, classifying=context.classifying())
+            summary.phase("classified")
     summary.phase("reports_queued")
     await finish(session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None)
-    return Ran(report_ids)
-
-
-async def phase_pause(connection: AsyncConnection, context: JobContext) -> None:
-    if context.phase_sleep_s > 0:
-        await connection.execute(text("SELECT pg_sleep(:s)"), {"s": context.phase_sleep_s})
+    return Ran(recorded.report_event_ids)
 
 
 async def _read_into_staging(
@@ -418,9 +446,8 @@ async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summ
 
 def _address_error(address: staging.Address, *, principal: Principal, creating: bool) -> tuple[str, str] | None:
     code = address.desa_code
-    if address.level != "desa":
-        found = "not a known region" if address.level is None else f"a {address.level}"
-        return f"must be a desa or kelurahan code; {code} is {found}", "unknown_desa"
+    if error := desa_level_error(code, address.level):
+        return error, "unknown_desa"
     if creating:
         allowed = principal.covers_region(code)
     elif address.kampung_id is None:
@@ -460,41 +487,3 @@ async def _check_rules(
                 failed.append(row)
         await staging.fail(connection, failed)
         after = rows[-1][0]
-
-
-async def _classify(
-    session: AsyncSession, *, job: ClaimedJob, merged: list[staging.Merged], context: JobContext
-) -> set[tuple[dt.date, str]]:
-    """Classify what changed (one batch run for the whole file, with what earlier imports handed over); returns the
-    (period, kabupaten) reports to refresh."""
-    if job.module is ImportModule.KAMPUNG:
-        period = job.period or parse_period(current_period())
-        return {(period, m.kabupaten_code) for m in merged}
-    taken = await handover.take(session)
-    earliest = taken.earliest
-    for m in merged:
-        if m.period is not None:
-            earliest[m.kampung_id] = min(m.period, earliest.get(m.kampung_id, m.period))
-    kabupaten = {**taken.kabupaten, **{m.kampung_id: m.kabupaten_code for m in merged}}
-    return await classify_changes(session, context=context, earliest=earliest, kabupaten=kabupaten)
-
-
-async def classify_changes(
-    session: AsyncSession, *, context: JobContext, earliest: dict[int, dt.date], kabupaten: dict[int, str]
-) -> set[tuple[dt.date, str]]:
-    """Classify each Kampung KB from its earliest changed period on, in batch calls; returns the (period, kabupaten)
-    reports to refresh. When the classifier cannot be reached, `classify` events leave it to the relay."""
-    outcome = await reclassify(
-        session,
-        classifier=context.classifier,
-        rulesets=context.rulesets,
-        primary=context.rulesets[0],
-        earliest=earliest,
-        budget_s=context.classifier_budget_s,
-        chunk=context.classifier_chunk,
-        concurrency=context.classifier_concurrency,
-        attempt_timeout_s=context.classifier_timeout_s,
-    )
-    if outcome.failed:
-        await events.add_classify_many(session, earliest=earliest)
-    return {(period, kabupaten[kampung_id]) for kampung_id, period in outcome.pairs}

@@ -21,7 +21,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
-from registry_api.submissions.service import canonical_json, content_hash
+from registry_api.submissions.store import canonical_json, content_hash
 
 SOURCE_FORMAT = 1
 """Part of every source hash: raise it when a change to the formats or the models would read the same record

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
 
 from kampungkb_shared.errors import AppError, Unprocessable
-from kampungkb_shared.periods import parse_period
+from kampungkb_shared.periods import parse_period, within_programme
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.imports import service
@@ -12,7 +12,6 @@ from registry_api.imports.docs import IMPORT_DESCRIPTION
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.schemas import ImportRead
 from registry_api.settings import Settings
-from registry_api.submissions.schemas import EARLIEST_DATE
 
 ImportId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the import job's id")]
 
@@ -34,14 +33,9 @@ def _period(module: ImportModule, period: str | None) -> dt.date | None:
             )
         return None
     try:
-        day = parse_period(period)
+        return within_programme(parse_period(period), month=True)
     except ValueError as exc:
         raise Unprocessable.field(["query", "period"], str(exc)) from exc
-    if day < EARLIEST_DATE:
-        raise Unprocessable.field(["query", "period"], "must not be before 2016-01, when the programme began")
-    if day > dt.datetime.now(dt.UTC).date():
-        raise Unprocessable.field(["query", "period"], "must not be a month in the future")
-    return day
 
 
 def _format(content_type: str | None) -> str:

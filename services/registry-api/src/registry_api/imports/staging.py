@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry_api.changes.pipeline import Locked
 from registry_api.db import driver_connection
 from registry_api.imports.formats import ImportModule
+from registry_api.kampung import store as kampung_store
+from registry_api.submissions import store as submission_store
 
 _CREATE = text("""
     CREATE TEMP TABLE import_rows (
         row_no integer PRIMARY KEY, desa_code text NOT NULL, payload text, content_hash text, source_hash text NOT NULL,
-        kampung_id bigint, kabupaten_code text, state text NOT NULL DEFAULT 'ok'
+        kampung_id bigint, state text NOT NULL DEFAULT 'ok'
     ) ON COMMIT DROP
 """)
 COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash", "state"]
@@ -33,7 +36,7 @@ _SOURCE_HASHES = {
 
 # Only rows to be written carry their Kampung KB in the table; the address check reads it for every row.
 _RESOLVE = text("""
-    UPDATE import_rows r SET kampung_id = k.id, kabupaten_code = k.kabupaten_code
+    UPDATE import_rows r SET kampung_id = k.id
       FROM kampung k WHERE k.desa_code = r.desa_code AND k.active AND r.state = 'ok'
 """)
 _ADDRESSES = text("""
@@ -43,11 +46,7 @@ _ADDRESSES = text("""
      ORDER BY r.row_no
 """)
 _FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
-_LOCK = text("""
-    SELECT k.id FROM kampung k
-     WHERE k.id IN (SELECT kampung_id FROM import_rows WHERE state = 'ok')
-     ORDER BY k.id FOR NO KEY UPDATE
-""")
+_TO_WRITE = "SELECT DISTINCT kampung_id FROM import_rows WHERE state = 'ok' AND kampung_id IS NOT NULL"
 _PAGE = text("""
     SELECT row_no, kampung_id, payload FROM import_rows
      WHERE state = 'ok' AND row_no > :after ORDER BY row_no LIMIT :limit
@@ -93,50 +92,18 @@ _WOULD_UPDATE = text("""
      WHERE r.state = 'ok'
 """)
 
-# One statement: the submissions (new, or a new revision of a changed one) and their revision rows.
-_MERGE_SUBMISSIONS = text("""
-    WITH merged AS (
-        INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, source_hash, revision,
-                                     submitted_by, submitted_at)
-        SELECT r.kampung_id, :module, :period, CAST(r.payload AS jsonb), r.content_hash, r.source_hash, 1, :actor,
-               now()
-          FROM import_rows r WHERE r.state = 'ok'
-         ORDER BY r.kampung_id
-        ON CONFLICT (kampung_id, module, period) DO UPDATE
-           SET payload = excluded.payload, content_hash = excluded.content_hash, source_hash = excluded.source_hash,
-               revision = s.revision + 1, submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
-         WHERE s.content_hash IS DISTINCT FROM excluded.content_hash
-        RETURNING s.id, s.kampung_id, s.revision, s.payload, s.submitted_by, s.submitted_at
-    ), revisions AS (
-        INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
-        SELECT id, revision, payload, submitted_by, submitted_at FROM merged
-    )
-    SELECT m.kampung_id, r.kabupaten_code, m.revision = 1 AS inserted
-      FROM merged m JOIN import_rows r ON r.kampung_id = m.kampung_id AND r.state = 'ok'
-""")
-
-_MERGE_KAMPUNG = text(f"""
-    WITH x AS (
-        SELECT r.kampung_id, r.desa_code, r.source_hash, x.* FROM import_rows r CROSS JOIN LATERAL {_KAMPUNG_FIELDS}
-         WHERE r.state = 'ok'
-    ), updated AS (
-        UPDATE kampung k
-           SET name = x.name, formed_on = x.formed_on, scope = x.scope, rw_dusun_name = x.rw_dusun_name,
-               formation_criteria = x.formation_criteria, lat = x.lat, lon = x.lon, source_hash = x.source_hash,
-               version = k.version + 1, updated_at = now()
-          FROM x WHERE x.kampung_id = k.id
-        RETURNING k.id, k.kabupaten_code, false AS inserted
-    ), inserted AS (
-        INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on, scope,
-                             rw_dusun_name, formation_criteria, lat, lon, source_hash, created_by)
-        SELECT x.name, x.desa_code, left(x.desa_code, 8), left(x.desa_code, 5), left(x.desa_code, 2), x.formed_on,
-               x.scope, x.rw_dusun_name, x.formation_criteria, x.lat, x.lon, x.source_hash, :actor
-          FROM x WHERE x.kampung_id IS NULL ORDER BY x.desa_code
-        RETURNING id, kabupaten_code, true AS inserted
-    )
-    SELECT id AS kampung_id, kabupaten_code, inserted FROM updated
-    UNION ALL SELECT id, kabupaten_code, inserted FROM inserted
-""")
+# The rows of the one submission write and the one Kampung KB write (`submissions.store`, `kampung.store`).
+_STAGED_SUBMISSIONS = """
+    SELECT kampung_id, CAST($2 AS text) AS module, CAST($3 AS date) AS period, payload, content_hash, source_hash
+      FROM import_rows WHERE state = 'ok'
+"""
+_STAGED_KAMPUNG = f"""
+    SELECT x.* FROM import_rows r CROSS JOIN LATERAL jsonb_to_record(
+               CAST(r.payload AS jsonb) || jsonb_build_object('kampung_id', r.kampung_id, 'desa_code', r.desa_code,
+                                                             'active', true, 'source_hash', r.source_hash)
+           ) AS x({kampung_store.FIELDS})
+     WHERE r.state = 'ok'
+"""
 
 _MERGE_KEGIATAN = text(f"""
     INSERT INTO kegiatan (kampung_id, title, date, function, targets, partners, inpres_kegiatan, created_by)
@@ -158,11 +125,12 @@ class Address:
 
 @dataclass(frozen=True)
 class Merged:
-    """A Kampung KB the merge changed, the kabupaten it lies in, the earliest period it changed, and how."""
+    """A Kampung KB the merge changed, the kabupaten it lies in, the earliest period it changed (for a Kampung KB
+    itself: the month from which its being counted changed), and whether it is new."""
 
     kampung_id: int
     kabupaten_code: str
-    period: dt.date | None
+    period: dt.date
     inserted: bool
 
 
@@ -205,9 +173,9 @@ async def fail(connection: AsyncConnection, rows: Sequence[int]) -> None:
         await connection.execute(_FAIL, {"rows": list(rows)})
 
 
-async def lock_kampung(connection: AsyncConnection) -> None:
-    """The Kampung KB the rows write to, locked as a `PUT` locks one, so that writes to one Kampung KB serialise."""
-    await connection.execute(_LOCK)
+async def kampung_to_write(connection: AsyncConnection) -> list[int]:
+    """The Kampung KB the rows to merge write to (the import locks them as a `PUT` locks one)."""
+    return [row.kampung_id for row in await connection.execute(text(_TO_WRITE))]
 
 
 async def mark_unchanged(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> None:
@@ -245,26 +213,34 @@ class MergeResult:
 
 
 async def merge(
-    connection: AsyncConnection, module: ImportModule, period: dt.date | None, *, actor: str
+    connection: AsyncConnection,
+    module: ImportModule,
+    period: dt.date | None,
+    *,
+    actor: str,
+    locked: dict[int, Locked],
 ) -> MergeResult:
-    """Write the `ok` rows: one statement per module (submissions with their revisions, Kampung KB, or kegiatan)."""
-    if module.submission_module is not None or module is ImportModule.KAMPUNG:
-        if module is ImportModule.KAMPUNG:
-            result = await connection.execute(_MERGE_KAMPUNG, {"actor": actor})
-        else:
-            params = {"module": module.value, "period": period, "actor": actor}
-            result = await connection.execute(_MERGE_SUBMISSIONS, params)
-        changed = [Merged(row.kampung_id, row.kabupaten_code, period, row.inserted) for row in result]
-        inserted = sum(1 for m in changed if m.inserted)
-        return MergeResult(changed, inserted=inserted, updated=len(changed) - inserted)
-    earliest: dict[int, dt.date] = {}
-    rows = 0
-    for row in await connection.execute(_MERGE_KEGIATAN, {"actor": actor}):
-        month = row.date.replace(day=1)
-        earliest[row.kampung_id] = min(month, earliest.get(row.kampung_id, month))
-        rows += 1
-    kabupaten = await connection.execute(
-        text("SELECT id, kabupaten_code FROM kampung WHERE id = ANY(CAST(:ids AS bigint[]))"), {"ids": list(earliest)}
-    )
-    changed = [Merged(row.id, row.kabupaten_code, earliest[row.id], True) for row in kabupaten]
-    return MergeResult(changed, inserted=rows, updated=0)
+    """Write the `ok` rows: submissions with their revisions, or Kampung KB, through their one write; or kegiatan.
+    `locked`: the Kampung KB the rows write to, locked."""
+    driver = await driver_connection(connection)
+    if module.submission_module is not None:
+        assert period is not None
+        rows = await driver.fetch(submission_store.write_from(_STAGED_SUBMISSIONS), actor, module.value, period)
+        changed = [
+            Merged(row["kampung_id"], locked[row["kampung_id"]].kabupaten_code, period, row["revision"] == 1)
+            for row in rows
+        ]
+    elif module is ImportModule.KAMPUNG:
+        rows = await driver.fetch(kampung_store.write_from(_STAGED_KAMPUNG), actor)
+        changed = [Merged(row["id"], row["kabupaten_code"], row["counted_from"], row["inserted"]) for row in rows]
+    else:
+        earliest: dict[int, dt.date] = {}
+        count = 0
+        for row in await connection.execute(_MERGE_KEGIATAN, {"actor": actor}):
+            month = row.date.replace(day=1)
+            earliest[row.kampung_id] = min(month, earliest.get(row.kampung_id, month))
+            count += 1
+        changed = [Merged(k, locked[k].kabupaten_code, month, True) for k, month in earliest.items()]
+        return MergeResult(changed, inserted=count, updated=0)
+    inserted = sum(1 for m in changed if m.inserted)
+    return MergeResult(changed, inserted=inserted, updated=len(changed) - inserted)

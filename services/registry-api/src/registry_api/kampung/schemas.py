@@ -6,13 +6,11 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kampungkb_shared.codes import FormationCriterion, Tier
+from kampungkb_shared.periods import within_programme
 from registry_api.db import BIGINT_MAX
 
 KampungId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the Kampung KB's id")]
 """A Kampung KB id in a path: a positive bigint, so that no out-of-range number reaches the database."""
-
-EARLIEST_FORMATION = dt.date(2016, 1, 1)
-"""The programme's launch: the official site refuses an earlier tanggal pencanangan."""
 
 
 class Scope(StrEnum):
@@ -27,13 +25,7 @@ class _KampungFields(BaseModel):
     @field_validator("formed_on", check_fields=False)
     @classmethod
     def _formed_on_in_programme(cls, value: dt.date | None) -> dt.date | None:
-        if value is None:
-            return value
-        if value < EARLIEST_FORMATION:
-            raise ValueError("must not be before 2016-01-01, when the programme began")
-        if value > dt.datetime.now(dt.UTC).date():
-            raise ValueError("must not be in the future")
-        return value
+        return value if value is None else within_programme(value)
 
 
 class KampungCreate(_KampungFields):

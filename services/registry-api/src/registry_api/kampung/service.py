@@ -2,20 +2,23 @@
 
 import datetime as dt
 
+import asyncpg
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
-from kampungkb_shared.regions import ancestors
 from registry_api.auth.service import Principal
+from registry_api.changes import pipeline
+from registry_api.db import session_driver
 from registry_api.etags import check_if_match
+from registry_api.kampung import store
 from registry_api.kampung.models import Kampung
+from registry_api.kampung.rules import desa_level_error
 from registry_api.kampung.schemas import KampungCreate, KampungPage, KampungRead, KampungUpdate
 from registry_api.wilayah.models import Wilayah
 
 _UNIQUE_MESSAGES = {
-    "uq_kampung_active_desa": "this desa/kelurahan already has an active Kampung KB",
     "uq_kampung_percontohan_kabupaten": "this kabupaten/kota already has a percontohan Kampung KB",
     "uq_kampung_percontohan_provinsi": "this provinsi already has a percontohan Kampung KB",
 }
@@ -36,50 +39,73 @@ async def _flush(session: AsyncSession) -> None:
         raise conflict from exc
 
 
-async def get_kampung(session: AsyncSession, kampung_id: int) -> Kampung:
-    kampung = await session.get(Kampung, kampung_id)
+async def get_kampung(session: AsyncSession, kampung_id: int, *, fresh: bool = False) -> Kampung:
+    """The Kampung KB; with `fresh`, read again from the database (after a write through `kampung.store`)."""
+    kampung = await session.get(Kampung, kampung_id, populate_existing=fresh)
     if kampung is None:
         raise NotFound(f"no Kampung KB with id {kampung_id}")
     return kampung
 
 
 async def create_kampung(session: AsyncSession, *, data: KampungCreate, principal: Principal) -> Kampung:
+    """Register it (the one Kampung KB write, `kampung.store`) and have its region's reports count it."""
     principal.require_region(data.desa_code)
     desa = await session.get(Wilayah, data.desa_code)
-    if desa is None or desa.level != "desa":
-        found = "not a known region" if desa is None else f"a {desa.level}"
-        raise Unprocessable.field(
-            ["body", "desa_code"], f"must be a desa or kelurahan code; {data.desa_code} is {found}"
-        )
-    provinsi, kabupaten, kecamatan = ancestors(data.desa_code)
-    kampung = Kampung(
-        **data.model_dump(),
-        kecamatan_code=kecamatan,
-        kabupaten_code=kabupaten,
-        provinsi_code=provinsi,
-        created_by=principal.actor,
-    )
-    session.add(kampung)
-    await _flush(session)
-    await session.refresh(kampung)
-    return kampung
+    if error := desa_level_error(data.desa_code, desa.level if desa else None):
+        raise Unprocessable.field(["body", "desa_code"], error)
+    written = await _write(session, store.Row(kampung_id=None, **data.model_dump()), actor=principal.actor)
+    await pipeline.record(session, _recount(written))
+    return await get_kampung(session, written.id, fresh=True)
 
 
 async def update_kampung(
     session: AsyncSession, *, kampung_id: int, data: KampungUpdate, if_match: str | None, principal: Principal
 ) -> Kampung:
-    kampung = await get_kampung(session, kampung_id)
+    """Change fields (the stored ones kept where `data` leaves them out), through the one Kampung KB write."""
+    await pipeline.lock(session, [kampung_id])
+    kampung = await get_kampung(session, kampung_id, fresh=True)
     principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
     check_if_match(if_match, kampung.version)
-    for field, value in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True)
+    for field, value in changes.items():
         if value is None and field in {"name", "formed_on", "scope", "formation_criteria", "active"}:
             raise Unprocessable.field(["body", field], "must not be null")
-        setattr(kampung, field, value)
-    kampung.source_hash = None
-    kampung.updated_at = func.now()
-    await _flush(session)
-    await session.refresh(kampung)
-    return kampung
+    stored = KampungRead.model_validate(kampung).model_dump(include=set(store.Row.__dataclass_fields__))
+    row = store.Row(**{**stored, **changes, "kampung_id": kampung.id, "source_hash": None})
+    written = await _write(session, row, actor=principal.actor)  # reactivated where another is active: 409
+    await pipeline.record(session, _recount(written))
+    return await get_kampung(session, kampung_id, fresh=True)
+
+
+async def _write(session: AsyncSession, row: store.Row, *, actor: str) -> store.Written:
+    """One row through the Kampung KB write; a desa with an active one already is a 409 naming it."""
+    driver = await session_driver(session)
+    await driver.execute("SAVEPOINT kampung_write")  # the transaction stays usable to name the active one
+    try:
+        [written] = await store.write(driver, [row], actor=actor)
+    except asyncpg.UniqueViolationError as exc:
+        await driver.execute("ROLLBACK TO SAVEPOINT kampung_write")
+        raise await _active_exists(session, row.desa_code) from exc
+    await driver.execute("RELEASE SAVEPOINT kampung_write")
+    return written
+
+
+def _recount(written: store.Written) -> pipeline.Change:
+    return pipeline.Change(
+        kabupaten={written.id: written.kabupaten_code}, recount_from={written.id: written.counted_from}
+    )
+
+
+async def _active_exists(session: AsyncSession, desa_code: str) -> Conflict:
+    """The 409 for a desa that has an active Kampung KB, naming it (`id`, `location`) so a retry finds it."""
+    active = await session.scalar(select(Kampung.id).where(Kampung.desa_code == desa_code, Kampung.active))
+    location = f"/v1/kampung/{active}"
+    return Conflict(
+        f"desa/kelurahan {desa_code} already has an active Kampung KB (id {active})",
+        headers={"Location": location},
+        id=active,
+        location=location,
+    )
 
 
 async def set_percontohan(
@@ -90,10 +116,16 @@ async def set_percontohan(
     principal.require_region(kampung.provinsi_code if level == "provinsi" else kampung.kabupaten_code)
     if on and not kampung.active:
         raise Conflict("an inactive Kampung KB cannot be percontohan")
+    await pipeline.lock(session, [kampung.id])
     setattr(kampung, f"percontohan_{level}", on)
     kampung.updated_at = func.now()
     await _flush(session)
     await session.refresh(kampung)
+    # Reports list their percontohan: the region's reports from its formation on.
+    await pipeline.record(
+        session,
+        pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, recount_from={kampung.id: kampung.formed_on}),
+    )
     return kampung
 
 

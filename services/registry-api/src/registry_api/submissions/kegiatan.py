@@ -1,18 +1,17 @@
 """Activities (kegiatan): dated, many per month. A new one can change the partner set, so it reclassifies."""
 
 import datetime as dt
-from collections.abc import Sequence
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api import cursors
 from registry_api.auth.service import Principal
-from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.service import WriteOutcome, classify_after_write
+from registry_api.changes import pipeline
+from registry_api.classifications.schemas import ClassificationRead
 from registry_api.submissions.models import Kegiatan
 from registry_api.submissions.schemas import KegiatanCreate, KegiatanPage, KegiatanRead
-from registry_api.submissions.service import lock_kampung
+from registry_api.submissions.service import classification_written, lock_kampung
 
 
 async def create_kegiatan(
@@ -21,27 +20,21 @@ async def create_kegiatan(
     kampung_id: int,
     data: KegiatanCreate,
     principal: Principal,
-    classifier: ClassifierClient,
-    rulesets: Sequence[str],
-    budget_s: float,
-) -> tuple[Kegiatan, WriteOutcome]:
-    """Store the activity and reclassify its month and every later classified period."""
+    classifying: pipeline.Classifying,
+) -> tuple[Kegiatan, ClassificationRead | None]:
+    """Store the activity and reclassify its month and every later classified period; returns it with its month's
+    classification (None: pending)."""
     kampung = await lock_kampung(session, kampung_id, principal)
     kegiatan = Kegiatan(kampung_id=kampung_id, **data.model_dump(mode="json", exclude={"date"}), date=data.date)
     kegiatan.created_by = principal.actor
     session.add(kegiatan)
     await session.flush()
     await session.refresh(kegiatan)
-    outcome = await classify_after_write(
-        session,
-        classifier=classifier,
-        rulesets=rulesets,
-        budget_s=budget_s,
-        kampung_id=kampung.id,
-        kabupaten_code=kampung.kabupaten_code,
-        period=data.date.replace(day=1),
-    )
-    return kegiatan, outcome
+    month = data.date.replace(day=1)
+    change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: month})
+    recorded = await pipeline.record(session, change, classifying=classifying)
+    classification = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
+    return kegiatan, classification
 
 
 async def list_kegiatan(

@@ -1,25 +1,21 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
-from kampungkb_shared.periods import parse_period
+from kampungkb_shared.periods import parse_period, within_programme
 from registry_api.auth.deps import PrincipalDep, WriterDep
-from registry_api.classifications.client import ClassifierClient
+from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead
-from registry_api.classifications.service import WriteOutcome
 from registry_api.db import SessionDep
 from registry_api.etags import etag
 from registry_api.kampung.schemas import KampungId
 from registry_api.kampung.service import get_kampung
-from registry_api.outbox.relay import deliver_after_commit
-from registry_api.settings import Settings
 from registry_api.submissions import kegiatan as kegiatan_service
 from registry_api.submissions import service
 from registry_api.submissions.schemas import (
-    EARLIEST_DATE,
     KegiatanCreate,
     KegiatanPage,
     KegiatanRead,
@@ -47,11 +43,10 @@ def _period(period: Annotated[str, Path(description="the month the data describe
 
 
 def _writable_period(day: Annotated[dt.date, Depends(_period)]) -> dt.date:
-    if day < EARLIEST_DATE:
-        raise Unprocessable.field(["path", "period"], "must not be before 2016-01, when the programme began")
-    if day > dt.datetime.now(dt.UTC).date():
-        raise Unprocessable.field(["path", "period"], "must not be a month in the future")
-    return day
+    try:
+        return within_programme(day, month=True)
+    except ValueError as exc:
+        raise Unprocessable.field(["path", "period"], str(exc)) from exc
 
 
 PeriodDep = Annotated[dt.date, Depends(_period)]
@@ -66,21 +61,6 @@ _WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
 
 def _classification(stored: ClassificationRead | None) -> ClassificationRead | PendingClassification:
     return stored if stored is not None else PendingClassification()
-
-
-def _after_commit(request: Request, background: BackgroundTasks, outcome: WriteOutcome) -> None:
-    # Background tasks run once the session dependency has committed: the events are visible by then.
-    if not outcome.report_event_ids:
-        return
-    if relay := getattr(request.app.state, "relay", None):  # it delivers the events of many requests together
-        background.add_task(relay.wake)
-    else:
-        background.add_task(
-            deliver_after_commit,
-            request.app.state.sessionmaker,
-            request.app.state.report_queue,
-            ids=outcome.report_event_ids,
-        )
 
 
 _PUT_DOCS = {
@@ -99,14 +79,11 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
         payload: payload_model,  # type: ignore[valid-type]
         session: SessionDep,
         principal: WriterDep,
-        request: Request,
+        classifying: WriteClassifyingDep,
         response: Response,
-        background: BackgroundTasks,
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
     ) -> SubmissionWritten:
-        settings: Settings = request.app.state.settings
-        classifier: ClassifierClient = request.app.state.classifier
         written = await service.write_submission(
             session,
             kampung_id=kampung_id,
@@ -116,15 +93,12 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
             principal=principal,
             if_match=if_match,
             if_none_match=if_none_match,
-            classifier=classifier,
-            rulesets=settings.rulesets,
-            budget_s=settings.classifier_budget_s,
+            classifying=classifying,
         )
-        _after_commit(request, background, written.outcome)
         response.status_code = 201 if written.created else 200
         response.headers["ETag"] = etag(written.submission.revision)
         read = service.to_read(written.submission)
-        return SubmissionWritten(**read.model_dump(), classification=_classification(written.outcome.classification))
+        return SubmissionWritten(**read.model_dump(), classification=_classification(written.classification))
 
     put.__doc__ = _PUT_DOCS[module]
     router.put(
@@ -166,25 +140,16 @@ async def create_kegiatan(
     data: KegiatanCreate,
     session: SessionDep,
     principal: WriterDep,
-    request: Request,
+    classifying: WriteClassifyingDep,
     response: Response,
-    background: BackgroundTasks,
 ) -> KegiatanWritten:
     """Record an activity; its partners count from its month on, so that month and later ones are reclassified."""
-    settings: Settings = request.app.state.settings
-    kegiatan, outcome = await kegiatan_service.create_kegiatan(
-        session,
-        kampung_id=kampung_id,
-        data=data,
-        principal=principal,
-        classifier=request.app.state.classifier,
-        rulesets=settings.rulesets,
-        budget_s=settings.classifier_budget_s,
+    kegiatan, classification = await kegiatan_service.create_kegiatan(
+        session, kampung_id=kampung_id, data=data, principal=principal, classifying=classifying
     )
-    _after_commit(request, background, outcome)
     response.headers["Location"] = f"/v1/kampung/{kampung_id}/kegiatan/{kegiatan.id}"
     read = KegiatanRead.model_validate(kegiatan)
-    return KegiatanWritten(**read.model_dump(), classification=_classification(outcome.classification))
+    return KegiatanWritten(**read.model_dump(), classification=_classification(classification))
 
 
 @router.get("/{kampung_id}/kegiatan", response_model=KegiatanPage)

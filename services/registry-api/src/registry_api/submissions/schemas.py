@@ -7,10 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kampungkb_shared.codes import ActivityTarget, FamilyFunction, Instansi
 from kampungkb_shared.inpres import InpresKegiatan
 from kampungkb_shared.modules import CodeList, KependudukanPayload, KkbpkPayload, ProfilPayload
+from kampungkb_shared.periods import within_programme
 from registry_api.classifications.schemas import ClassificationRead
-
-EARLIEST_DATE = dt.date(2016, 1, 1)
-"""The programme began in 2016: no period or activity before it."""
 
 
 class Module(StrEnum):
@@ -54,14 +52,6 @@ class SubmissionPage(BaseModel):
     next_cursor: str | None
 
 
-def _within_programme(value: dt.date) -> dt.date:
-    if value < EARLIEST_DATE:
-        raise ValueError("must not be before 2016-01-01, when the programme began")
-    if value > dt.datetime.now(dt.UTC).date():
-        raise ValueError("must not be in the future")
-    return value
-
-
 class KegiatanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,7 +62,7 @@ class KegiatanCreate(BaseModel):
     partners: CodeList[Instansi] = Field(default_factory=list)
     inpres_kegiatan: InpresKegiatan | None = None
 
-    _date_in_programme = field_validator("date")(_within_programme)
+    _date_in_programme = field_validator("date")(within_programme)
 
 
 class KegiatanRead(BaseModel):

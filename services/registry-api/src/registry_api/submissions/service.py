@@ -6,85 +6,46 @@ is computed from a snapshot that includes every earlier write.
 """
 
 import datetime as dt
-import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
 from registry_api import cursors
 from registry_api.auth.service import Principal
-from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.service import WriteOutcome, classify_after_write, stored_classification
+from registry_api.changes import pipeline
+from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.service import stored_classification
 from registry_api.db import session_driver
 from registry_api.etags import check_if_match, etag
+from registry_api.submissions import store
 from registry_api.submissions.models import Submission, SubmissionRevision
 from registry_api.submissions.rules import check_cross_module
 from registry_api.submissions.schemas import Module, ModulePayload, SubmissionPage, SubmissionRead
 
-
-def canonical_json(payload: dict[str, object]) -> bytes:
-    """A payload's canonical JSON (sorted keys, no spaces): what `content_hash` hashes, on every write path."""
-    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-
-
-def content_hash(canonical: bytes) -> str:
-    """The hash that recognises unchanged content: SHA-256 of a payload's `canonical_json`."""
-    return hashlib.sha256(canonical).hexdigest()
-
-
-@dataclass(frozen=True)
-class LockedKampung:
-    """A Kampung KB locked for this transaction's writes: what the write paths need of it."""
-
-    id: int
-    desa_code: str
-    kabupaten_code: str
-
-
-_LOCK = "SELECT id, desa_code, kabupaten_code FROM kampung WHERE id = $1 FOR NO KEY UPDATE"
 _CURRENT = """
     SELECT revision, content_hash FROM submission WHERE kampung_id = $1 AND module = $2 AND period = $3
 """
 
 
-async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> LockedKampung:
+async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> pipeline.Locked:
     """The Kampung KB, locked for this transaction's writes; 404 if unknown, 403 outside the key's scope."""
-    row = await (await session_driver(session)).fetchrow(_LOCK, kampung_id)
-    if row is None:
+    kampung = (await pipeline.lock(session, [kampung_id])).get(kampung_id)
+    if kampung is None:
         raise NotFound(f"no Kampung KB with id {kampung_id}")
-    principal.require_kampung(kampung_id=row["id"], desa_code=row["desa_code"])
-    return LockedKampung(row["id"], row["desa_code"], row["kabupaten_code"])
-
-
-# The submission and its revision in one statement: a new one starts at revision 1, a replaced one counts on. The
-# Kampung KB is locked, so no other writer can insert the same (Kampung KB, module, period) in between.
-_WRITE = """
-    WITH s AS (
-        INSERT INTO submission AS s (kampung_id, module, period, payload, content_hash, source_hash, revision,
-                                     submitted_by, submitted_at)
-        VALUES ($1, $2, $3, CAST($4 AS jsonb), $5, NULL, 1, $6, now())
-            ON CONFLICT (kampung_id, module, period) DO UPDATE
-           SET payload = excluded.payload, content_hash = excluded.content_hash, source_hash = NULL,
-               revision = s.revision + 1, submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
-        RETURNING s.*
-    ),
-    revision AS (
-        INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
-        SELECT id, revision, payload, submitted_by, submitted_at FROM s
-    )
-    SELECT id, kampung_id, module, period, content_hash, source_hash, revision, submitted_by, submitted_at FROM s
-"""
+    principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
+    return kampung
 
 
 @dataclass
 class Written:
+    """A write's answer: the stored submission, whether it is new, and its period's classification under the primary
+    rule set (None: pending)."""
+
     submission: Submission
     created: bool
-    outcome: WriteOutcome
+    classification: ClassificationRead | None
 
 
 async def write_submission(
@@ -97,9 +58,7 @@ async def write_submission(
     principal: Principal,
     if_match: str | None,
     if_none_match: str | None,
-    classifier: ClassifierClient,
-    rulesets: Sequence[str],
-    budget_s: float,
+    classifying: pipeline.Classifying,
 ) -> Written:
     kampung = await lock_kampung(session, kampung_id, principal)
     driver = await session_driver(session)
@@ -107,28 +66,33 @@ async def write_submission(
     # submission joined to it would be the one from before the other writer's commit.
     current = await driver.fetchrow(_CURRENT, kampung_id, module.value, period)
     data = payload.model_dump(mode="json")
-    encoded = canonical_json(data)
-    digest = content_hash(encoded)
+    encoded = store.canonical_json(data)
+    digest = store.content_hash(encoded)
     if current is not None and current["content_hash"] == digest:
         # The same content again (a retry whose answer was lost): nothing to do, whatever version it was based on.
         same = await _exact(session, kampung_id=kampung_id, module=module, period=period)
         assert same is not None
-        stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=rulesets[0])
-        return Written(same, created=False, outcome=WriteOutcome(classification=stored, report_event_ids=[]))
+        stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=classifying.primary)
+        return Written(same, created=False, classification=stored)
     _check_preconditions(current["revision"] if current else None, if_match=if_match, if_none_match=if_none_match)
     await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
-    row = await driver.fetchrow(_WRITE, kampung_id, module.value, period, encoded.decode(), digest, principal.actor)
-    submission = Submission(**{**dict(row), "payload": data})  # as stored (not attached to the session)
-    outcome = await classify_after_write(
-        session,
-        classifier=classifier,
-        rulesets=rulesets,
-        budget_s=budget_s,
-        kampung_id=kampung.id,
-        kabupaten_code=kampung.kabupaten_code,
-        period=period,
-    )
-    return Written(submission, created=submission.revision == 1, outcome=outcome)
+    row = store.Row(kampung.id, module.value, period, encoded.decode(), digest)
+    [stored_row] = await store.write(driver, [row], actor=principal.actor)
+    submission = Submission(**{**dict(stored_row), "payload": data})  # as stored (not attached to the session)
+    change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: period})
+    recorded = await pipeline.record(session, change, classifying=classifying)
+    classification = await classification_written(session, recorded, kampung_id=kampung_id, period=period)
+    return Written(submission, submission.revision == 1, classification)
+
+
+async def classification_written(
+    session: AsyncSession, recorded: pipeline.Recorded, *, kampung_id: int, period: dt.date
+) -> ClassificationRead | None:
+    """A write's answer: the period's classification under the primary rule set, None when it is pending."""
+    if recorded.classifying is None or recorded.classifying.primary in recorded.failed:
+        return None
+    primary = recorded.classifying.primary
+    return await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=primary)
 
 
 def _check_preconditions(revision: int | None, *, if_match: str | None, if_none_match: str | None) -> None:

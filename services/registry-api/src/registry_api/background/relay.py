@@ -9,7 +9,6 @@ delivered events pruned after `retention_s`, unreferenced classification snapsho
 """
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections import defaultdict
@@ -23,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kampungkb_shared.jobs import report_job
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import parse_period
+from registry_api.background.outbox_metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
+from registry_api.background.polling import any_set
+from registry_api.background.report_queue import Enqueued, ReportQueue
+from registry_api.changes import feed, pipeline
+from registry_api.changes import outbox as events
 from registry_api.classifications import snapshots
 from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.service import reclassify
-from registry_api.outbox import events
-from registry_api.outbox.metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
-from registry_api.outbox.queue import Enqueued, ReportQueue
-from registry_api.polling import any_set
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,10 +52,6 @@ _FAILED = text("""
 _LATER = text("""
     UPDATE outbox SET last_error = :error, available_at = clock_timestamp() + :delay * interval '1 second'
      WHERE id = ANY(CAST(:ids AS bigint[]))
-""")
-_LOCK_KAMPUNG = text("""
-    SELECT id, kabupaten_code FROM kampung WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id
-       FOR NO KEY UPDATE SKIP LOCKED
 """)
 _BACKLOG = text("""
     SELECT topic, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age
@@ -108,6 +103,8 @@ class Relay:
     poll_s: float = 0.5
     classifier_budget_s: float = 10.0
     retention_s: float = 86_400.0
+    changes_retention_s: float = 90 * 86_400.0
+    """How long the change feed keeps its items (a cursor older than that gets 410)."""
     gather_s: float = 0.1
     """After a wake-up, how long to let more commits' report events gather before delivering them together."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -155,37 +152,38 @@ class Relay:
             claimed = await _claim(session, events.CLASSIFY, limit=self.batch)
             if not claimed:
                 return 0
-            earliest: dict[int, dt.date] = {}
-            for event in claimed:
-                kampung_id, period = int(event.payload["kampung_id"]), parse_period(event.payload["period"])
-                earliest[kampung_id] = min(period, earliest.get(kampung_id, period))
             # A Kampung KB being written right now is skipped: its writer classifies it, or leaves a new event.
-            locked = await session.execute(_LOCK_KAMPUNG, {"ids": sorted(earliest)})
-            kabupaten = {row.id: row.kabupaten_code for row in locked}
-            mine = [e for e in claimed if int(e.payload["kampung_id"]) in kabupaten]
+            ids = sorted({int(event.payload["kampung_id"]) for event in claimed})
+            locked = await pipeline.lock(session, ids, skip_locked=True)
+            mine = [e for e in claimed if int(e.payload["kampung_id"]) in locked]
             if not mine:
                 return 0
+            change = pipeline.Change(kabupaten={k: row.kabupaten_code for k, row in locked.items()})
+            for event in mine:
+                # A hand-over's data were written by an import that left the reports to whoever classifies; an
+                # outage's reports were written with the data: only its classification is owed.
+                owed = change.written_from if event.payload.get("handover") else change.owed_from
+                kampung_id, period = int(event.payload["kampung_id"]), parse_period(event.payload["period"])
+                owed[kampung_id] = min(period, owed.get(kampung_id, period))
+            classifying = pipeline.Classifying(
+                classifier=self.classifier,
+                rulesets=self.rulesets,
+                budget_s=self.classifier_budget_s,
+                attempt_timeout_s=self.classifier_budget_s,  # in the background: a slow answer still counts
+                fallback=False,  # these very events are retried
+            )
             token = request_id.set(next((e.request_id for e in mine if e.request_id), None))
             try:
-                outcome = await reclassify(
-                    session,
-                    classifier=self.classifier,
-                    rulesets=self.rulesets,
-                    primary=self.rulesets[0],
-                    earliest={k: p for k, p in earliest.items() if k in kabupaten},
-                    budget_s=self.classifier_budget_s,
-                    attempt_timeout_s=self.classifier_budget_s,  # in the background: a slow answer still counts
-                )
-                await events.add_reports(session, changes={(p, kabupaten[k]) for k, p in outcome.changed})
+                outcome = await pipeline.record(session, change, classifying=classifying)
             finally:
                 request_id.reset(token)
-            ids = [e.id for e in mine]
+            handled = [e.id for e in mine]
             if outcome.failed:
                 await _mark_failed(
-                    session, events.CLASSIFY, ids, "; ".join(f"{r}: {e}" for r, e in outcome.failed.items())
+                    session, events.CLASSIFY, handled, "; ".join(f"{r}: {e}" for r, e in outcome.failed.items())
                 )
             else:
-                await _mark_delivered(session, events.CLASSIFY, ids)
+                await _mark_delivered(session, events.CLASSIFY, handled)
             return len(mine)
 
     async def deliver_reports(self) -> int:
@@ -200,6 +198,8 @@ class Relay:
             self._next_prune = now + 60.0
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(_PRUNE, {"retention": self.retention_s})
+            async with self.sessionmaker() as session, session.begin():
+                await feed.prune(session, retention_s=self.changes_retention_s)
         if now >= self._next_snapshot_prune:
             self._next_snapshot_prune = now + SNAPSHOT_PRUNE_S
             async with self.sessionmaker() as session, session.begin():
@@ -283,5 +283,6 @@ def create_relay(
         poll_s=settings.outbox_poll_s,
         classifier_budget_s=settings.relay_classifier_budget_s,
         retention_s=settings.outbox_retention_s,
+        changes_retention_s=settings.changes_retention_days * 86_400.0,
         gather_s=settings.outbox_gather_s,
     )

@@ -8,11 +8,11 @@ import httpx
 from prometheus_client import start_http_server
 
 from kampungkb_shared.collector import freeze_startup_objects
+from registry_api.background.imports import create_runner
+from registry_api.background.relay import create_relay
+from registry_api.background.report_queue import ReportQueue
 from registry_api.classifications.client import create_classifier
 from registry_api.db import create_engine, create_sessionmaker
-from registry_api.imports.runner import create_runner
-from registry_api.outbox.queue import ReportQueue
-from registry_api.outbox.relay import create_relay
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -19,15 +19,23 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry_api.background.polling import any_set
+from registry_api.background.relay import deliver_after_commit
+from registry_api.background.report_queue import ReportQueue
 from registry_api.classifications.client import ClassifierClient
-from registry_api.imports import handover
 from registry_api.imports.apart import classify_apart
 from registry_api.imports.formats import ImportModule
-from registry_api.imports.job import ClaimedJob, ImportRejected, JobContext, LeaseLost, Summary, finish, run_job
+from registry_api.imports.job import (
+    ClaimedJob,
+    ImportRejected,
+    JobContext,
+    LeaseLost,
+    Summary,
+    finish,
+    release_handed_over,
+    run_job,
+)
 from registry_api.imports.schemas import ImportStatus
-from registry_api.outbox.queue import ReportQueue
-from registry_api.outbox.relay import deliver_after_commit
-from registry_api.polling import any_set
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,7 +129,7 @@ class ImportRunner:
         log.error("import job %d failed: %s", job.id, reason)
         async with self.sessionmaker() as session, session.begin():
             await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": reason})
-            await handover.release(session, job_id=job.id)
+            await release_handed_over(session, job_id=job.id)
 
     async def _execute(self, job: ClaimedJob) -> None:
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
@@ -206,7 +214,6 @@ def create_runner(
         handover_s=settings.import_handover_s,
         classify_apart_from=settings.import_classify_apart_from,
         classify_connections=settings.import_classify_connections,
-        phase_sleep_s=settings.import_test_phase_sleep_s,
     )
     return ImportRunner(
         sessionmaker=sessionmaker,

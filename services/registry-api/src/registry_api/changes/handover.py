@@ -5,7 +5,7 @@ Kampung KB. A module import that finds a later module import queued or running w
 `classify` events marked `handover`, due only after `handover_s`, in the transaction of its merge, and queues no
 report of its own. The next import that classifies takes every handed-over event it can lock (with their Kampung KB)
 into its own batch run, so a month of files costs one classification and one report rebuild (and one event per
-Kampung KB: one already handed over from the same or an earlier period gets no second, `events.add_classify_many`).
+Kampung KB: one already handed over from the same or an earlier period gets no second, `outbox.add_classify`).
 Nothing depends on the later import succeeding: events it does not take become due after `handover_s` and the relay
 classifies them; an import that ends (or fails) with no later import behind it makes the rest due at once.
 """
@@ -17,11 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.periods import parse_period
+from registry_api.changes.pipeline import lock
 
-_LATER_IMPORT = text("""
-    SELECT EXISTS (SELECT 1 FROM import_job
-                    WHERE status IN ('queued', 'running') AND id > :id AND NOT dry_run AND module <> 'kampung')
-""")
 # Three statements on arrays rather than one join of CTEs: the events were written by transactions that committed
 # moments ago, before autovacuum analysed them, and a plan made on "one row" statistics is a quadratic nested loop.
 _PENDING = text("""
@@ -29,11 +26,6 @@ _PENDING = text("""
      WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
        AND (payload->>'kampung_id')::bigint % :parts = :part
        FOR UPDATE SKIP LOCKED
-""")
-# A Kampung KB a `PUT` or another import holds keeps its events for later.
-_LOCK = text("""
-    SELECT k.id, k.kabupaten_code FROM kampung k JOIN unnest(CAST(:ids AS bigint[])) AS p(id) ON p.id = k.id
-     ORDER BY k.id FOR NO KEY UPDATE OF k SKIP LOCKED
 """)
 # Taken events are this transaction's work now: deleted, and back if it rolls back.
 _TAKEN = text("DELETE FROM outbox o USING unnest(CAST(:ids AS bigint[])) AS t(id) WHERE o.id = t.id")
@@ -51,11 +43,6 @@ class HandedOver:
     """The kabupaten of each, for its report."""
 
 
-async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
-    """Whether a module import filed after this one is queued or running (it will classify what this one leaves)."""
-    return bool((await session.execute(_LATER_IMPORT, {"id": job_id})).scalar_one())
-
-
 async def take(session: AsyncSession, *, part: int = 0, parts: int = 1) -> HandedOver:
     """Every handed-over classification this transaction can lock, taken over (its events deleted); with `parts`,
     only those of the Kampung KB whose id is `part` modulo `parts`, so that several transactions take disjoint
@@ -63,8 +50,9 @@ async def take(session: AsyncSession, *, part: int = 0, parts: int = 1) -> Hande
     pending = (await session.execute(_PENDING, {"part": part, "parts": parts})).all()
     if not pending:
         return HandedOver({}, {})
-    ids = sorted({row.kampung_id for row in pending})
-    kabupaten = {row.id: row.kabupaten_code for row in await session.execute(_LOCK, {"ids": ids})}
+    # A Kampung KB a `PUT` or another import holds keeps its events for later.
+    locked = await lock(session, sorted({row.kampung_id for row in pending}), skip_locked=True)
+    kabupaten = {kampung_id: row.kabupaten_code for kampung_id, row in locked.items()}
     earliest: dict[int, dt.date] = {}
     taken = []
     for row in pending:
@@ -76,7 +64,6 @@ async def take(session: AsyncSession, *, part: int = 0, parts: int = 1) -> Hande
     return HandedOver(earliest, kabupaten)
 
 
-async def release(session: AsyncSession, *, job_id: int) -> None:
-    """No later import will take what is still handed over: make it due now, for the relay (unless one is pending)."""
-    if not await later_import_pending(session, job_id=job_id):
-        await session.execute(_RELEASE)
+async def release(session: AsyncSession) -> None:
+    """Every handed-over classification due now, for the relay: the import that ends had no later one to take it."""
+    await session.execute(_RELEASE)

@@ -1,0 +1,168 @@
+"""Reading the change feed: pages in commit-safe order, the head to start from, and pruning by age.
+
+A position is (`txid`, `id`) of a `change_log` row: the id of the transaction that wrote it, then its own id. A page
+serves only rows of transactions below the horizon of the reader's snapshot (`pg_snapshot_xmin`: every transaction
+below it has ended), so no row can ever be written behind a position already served: a transaction that began
+before a served one and commits after it has a smaller id, and its rows are held back until it ends. Reads are one
+index range scan on (`txid`, `id`).
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kampungkb_shared.errors import AppError, Unprocessable
+from kampungkb_shared.regions import NATION_CODE
+from registry_api.auth.service import Principal
+from registry_api.db import session_driver
+
+_POSITION = re.compile(r"^(\d{1,19})-(\d{1,19})$")
+_BIGINT_MAX = 2**63 - 1
+
+# Below which transaction id every row is final. A reader's own transaction (in-process tests run inside one) counts
+# as ended for its own rows, which it sees.
+_BOUND = """
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+           pg_current_xact_id_if_assigned()::text::bigint AS own
+"""
+_PAGE = """
+    SELECT id, txid, kind, action, kampung_id, desa_code, module, period, revision, ruleset, tier, kegiatan_id,
+           changed_at
+      FROM change_log
+     WHERE (txid, id) > ($1, $2) AND txid < $3
+       AND (CAST($4 AS text[]) IS NULL OR kind = ANY($4))
+       AND (CAST($5 AS text) IS NULL OR desa_code = $5 OR desa_code LIKE $5 || '.%')
+       AND (CAST($6 AS text) IS NULL OR desa_code = $6 OR desa_code LIKE $6 || '.%')
+       AND (CAST($7 AS bigint) IS NULL OR kampung_id = $7)
+     ORDER BY txid, id LIMIT $8
+"""
+_HORIZON = "SELECT txid, id FROM change_log_horizon"
+# The oldest `batch` rows in feed order, deleted up to the first one younger than the cut-off: the feed is pruned as a
+# prefix, so that one position (the horizon) tells every expired cursor apart.
+_PRUNE = """
+    WITH head AS (SELECT txid, id, changed_at FROM change_log ORDER BY txid, id LIMIT $2),
+    young AS (SELECT txid, id FROM head WHERE changed_at >= $1 ORDER BY txid, id LIMIT 1),
+    doomed AS (
+        SELECT h.id FROM head h WHERE NOT EXISTS (SELECT 1 FROM young y WHERE (h.txid, h.id) >= (y.txid, y.id))
+    ),
+    gone AS (DELETE FROM change_log c USING doomed d WHERE c.id = d.id RETURNING c.txid, c.id)
+    SELECT txid, id, (SELECT count(*) FROM gone) AS n FROM gone ORDER BY txid DESC, id DESC LIMIT 1
+"""
+_RAISE_HORIZON = """
+    INSERT INTO change_log_horizon (single, txid, id) VALUES (true, $1, $2)
+        ON CONFLICT (single) DO UPDATE SET txid = excluded.txid, id = excluded.id
+     WHERE (change_log_horizon.txid, change_log_horizon.id) < (excluded.txid, excluded.id)
+"""
+PRUNE_BATCH = 50_000
+
+
+class ChangesExpired(AppError):
+    status = 410
+    title = "Changes expired"
+
+
+Position = tuple[int, int]
+
+
+def encode(position: Position) -> str:
+    return f"{position[0]}-{position[1]}"
+
+
+def decode(cursor: str) -> Position:
+    """The position a cursor names; 422 naming `after` for anything this API did not return."""
+    match = _POSITION.match(cursor)
+    if not match or int(match[1]) > _BIGINT_MAX or int(match[2]) > _BIGINT_MAX:
+        raise Unprocessable.field(["query", "after"], "not a cursor this API returned")
+    return int(match[1]), int(match[2])
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str
+
+
+async def head(session: AsyncSession) -> str:
+    """The cursor of now: following the feed from it brings every change committed after this call."""
+    xmin, own = await _bound(session)
+    return encode((own if own is not None and own == xmin else xmin, 0))
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    after: str | None,
+    limit: int,
+    kinds: list[str] | None,
+    wilayah: str | None,
+) -> Page:
+    """The changes after `after` (from the oldest kept without it) that the principal may read, in feed order."""
+    driver = await session_driver(session)
+    position = decode(after) if after else (0, 0)
+    horizon = await driver.fetchrow(_HORIZON)
+    if after and horizon is not None and position < (horizon["txid"], horizon["id"]):
+        raise ChangesExpired(
+            f"cursor {after} is older than the changes kept; pull the current state again and follow the feed from "
+            "GET /v1/changes/head"
+        )
+    xmin, own = await _bound(session)
+    below = own + 1 if own is not None and own == xmin else xmin
+    region, kampung_id = _scope(principal)
+    rows = await driver.fetch(_PAGE, *position, below, kinds, wilayah, region, kampung_id, limit)
+    items = [_item(row) for row in rows]
+    if len(rows) == limit:
+        last: Position = (rows[-1]["txid"], rows[-1]["id"])
+    elif own is None:
+        # Every row of every ended transaction is served (or filtered out): on from the horizon, so that a filtered
+        # follower does not scan the same rows again.
+        last = max(position, (below, 0))
+    else:
+        last = max(position, *((row["txid"], row["id"]) for row in rows)) if rows else position
+    return Page(items=items, next_cursor=encode(last))
+
+
+async def prune(session: AsyncSession, *, retention_s: float) -> int:
+    """Delete the items older than `retention_s` (a prefix of the feed) and raise the horizon; returns how many."""
+    driver = await session_driver(session)
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=retention_s)
+    total = 0
+    while (row := await driver.fetchrow(_PRUNE, cutoff, PRUNE_BATCH)) is not None:
+        await driver.execute(_RAISE_HORIZON, row["txid"], row["id"])
+        total += row["n"]
+        if row["n"] < PRUNE_BATCH:
+            break
+    return total
+
+
+async def _bound(session: AsyncSession) -> tuple[int, int | None]:
+    row = await (await session_driver(session)).fetchrow(_BOUND)
+    return row["xmin"], row["own"]
+
+
+def _scope(principal: Principal) -> tuple[str | None, int | None]:
+    """The region prefix and the Kampung KB a principal may read (None: no limit)."""
+    if principal.scope.startswith("kampung:"):
+        return None, int(principal.scope.removeprefix("kampung:"))
+    return (None if principal.scope == NATION_CODE else principal.scope), None
+
+
+def _item(row: Any) -> dict[str, Any]:
+    period: dt.date | None = row["period"]
+    return {
+        "cursor": encode((row["txid"], row["id"])),
+        "kind": row["kind"],
+        "action": row["action"],
+        "kampung_id": row["kampung_id"],
+        "desa_code": row["desa_code"],
+        "module": row["module"],
+        "period": None if period is None else f"{period:%Y-%m}",
+        "revision": row["revision"],
+        "ruleset": row["ruleset"],
+        "tier": row["tier"],
+        "kegiatan_id": row["kegiatan_id"],
+        "changed_at": row["changed_at"],
+    }

@@ -1,0 +1,180 @@
+"""The change pipeline: every change to a Kampung KB goes through here, inside the writer's transaction.
+
+A writer (a `PUT`, a multi-module write, an activity, a registration or its change, an import's merge, the relay
+catching up on classifications owed) first `lock`s the Kampung KB it writes to, writes, and then hands `record` a
+`Change`: which Kampung KB changed, from which period their data changed (`written_from`) or their classification is
+owed (`owed_from`), and from which month their being counted changed (`recount_from`: a registration, a
+deactivation, a new `formed_on`). `record` does all that follows: it classifies (the only caller of the
+classification engine) or hands the classification over, keeps the tier on the profile (bumping its version and
+`updated_at`, so the change is seen by ETags and `updated_since`), and writes every outbox event (the only writer).
+The change feed needs nothing from it: statement triggers record every row written (`changes.models.ChangeLog`).
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry_api.changes import outbox
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.service import reclassify
+from registry_api.db import owe_after_commit, session_driver
+
+REPORT_EVENTS = "report_events"
+"""What a request's commit owes delivery for (`db.owe_after_commit`): the report events it wrote."""
+
+_LOCK = """
+    SELECT k.id, k.desa_code, k.kabupaten_code
+      FROM kampung k JOIN unnest(CAST($1 AS bigint[])) AS p(id) ON p.id = k.id
+     ORDER BY k.id FOR NO KEY UPDATE OF k{skip}
+"""
+_LOCK_WAIT = _LOCK.format(skip="")
+_LOCK_SKIP = _LOCK.format(skip=" SKIP LOCKED")
+
+# The tier a profile shows, with a new version: a client holding the old ETag or the old `updated_at` sees it changed.
+_SET_TIER = """
+    UPDATE kampung k SET tier = u.tier, version = k.version + 1, updated_at = clock_timestamp()
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS text[])) AS u(id, tier)
+     WHERE k.id = u.id AND k.tier IS DISTINCT FROM u.tier
+"""
+
+# A Kampung KB counts in the reports of every period from its formation on: the periods computed since the month a
+# count changed from, or the current month where none is computed yet (so its report appears).
+_RECOUNTED_PERIODS = """
+    SELECT c.kampung_id, coalesce(p.period, CAST(date_trunc('month', current_date) AS date)) AS period
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS c(kampung_id, since)
+      LEFT JOIN (SELECT DISTINCT period FROM report_period) AS p ON p.period >= c.since
+"""
+
+
+@dataclass(frozen=True)
+class Locked:
+    """A Kampung KB locked for this transaction's writes: what the write paths need of it."""
+
+    id: int
+    desa_code: str
+    kabupaten_code: str
+
+
+async def lock(session: AsyncSession, ids: Sequence[int], *, skip_locked: bool = False) -> dict[int, Locked]:
+    """Lock the Kampung KB rows (`FOR NO KEY UPDATE`, in id order) so that writes to one Kampung KB serialise; with
+    `skip_locked`, those another transaction holds are left out. Returns the locked ones by id."""
+    if not ids:
+        return {}
+    rows = await (await session_driver(session)).fetch(_LOCK_SKIP if skip_locked else _LOCK_WAIT, list(ids))
+    return {row["id"]: Locked(row["id"], row["desa_code"], row["kabupaten_code"]) for row in rows}
+
+
+@dataclass
+class Change:
+    """What a writer changed, by Kampung KB (each one locked by the writer)."""
+
+    kabupaten: dict[int, str]
+    """The kabupaten of every Kampung KB below, for its reports."""
+    written_from: dict[int, dt.date] = field(default_factory=dict)
+    """Data (a submission, an activity) changed from this period on: classify from it, refresh every report after."""
+    owed_from: dict[int, dt.date] = field(default_factory=dict)
+    """Nothing was written, the classification from this period on is owed (the classifier was away): refresh only
+    the reports whose classification changed."""
+    recount_from: dict[int, dt.date] = field(default_factory=dict)
+    """Whether it counts changed from this month on (registered, deactivated, `formed_on` moved)."""
+
+
+@dataclass(frozen=True)
+class Classifying:
+    """How a writer has its change classified."""
+
+    classifier: ClassifierClient
+    rulesets: Sequence[str]
+    budget_s: float
+    """All attempts of one batch call, backoff included."""
+    use_breaker: bool = False
+    chunk: int = 10_000
+    concurrency: int = 2
+    attempt_timeout_s: float | None = None
+    hand_over_s: float | None = None
+    """Write `classify` events due only after this long rather than classify now: a module import with a later one
+    queued, or a large import that classifies on connections of its own once its merge has committed
+    (`registry_api.changes.handover`). No report events then: whoever takes the classification writes them."""
+    fallback: bool = True
+    """When the classifier cannot be reached, leave `classify` events for the relay (the relay keeps its own)."""
+    hold_reports_s: float = 0.0
+    """Report events due only after this long: the writer makes them due itself when its work is done."""
+
+    @property
+    def primary(self) -> str:
+        return self.rulesets[0]
+
+
+@dataclass
+class Recorded:
+    """What `record` did."""
+
+    classifying: Classifying | None
+    report_event_ids: list[int] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Rule set -> why the classifier could not classify under it."""
+
+
+async def record(session: AsyncSession, change: Change, *, classifying: Classifying | None = None) -> Recorded:
+    """Everything that follows a change, in the caller's transaction: classify (or hand over), tier, events."""
+    driver = await session_driver(session)
+    recorded = Recorded(classifying)
+    reports: set[tuple[dt.date, str]] = set()
+    classify_from = _earliest(change.written_from, change.owed_from)
+    if classify_from and classifying is not None:
+        if classifying.hand_over_s is not None:
+            await outbox.add_classify(driver, earliest=classify_from, handover_s=classifying.hand_over_s)
+        else:
+            outcome = await reclassify(
+                session,
+                classifier=classifying.classifier,
+                rulesets=classifying.rulesets,
+                primary=classifying.primary,
+                earliest=classify_from,
+                budget_s=classifying.budget_s,
+                use_breaker=classifying.use_breaker,
+                chunk=classifying.chunk,
+                concurrency=classifying.concurrency,
+                attempt_timeout_s=classifying.attempt_timeout_s,
+            )
+            recorded.failed = outcome.failed
+            await _set_tiers(driver, outcome.tiers)
+            if outcome.failed and classifying.fallback:
+                await outbox.add_classify(driver, earliest=classify_from)
+            reports |= {(p, change.kabupaten[k]) for k, p in outcome.changed}
+            reports |= {(p, change.kabupaten[k]) for k, p in outcome.pairs if k in change.written_from}
+    if change.recount_from:
+        reports |= await _recounted(driver, change)
+    hold_s = classifying.hold_reports_s if classifying is not None else 0.0
+    recorded.report_event_ids = await outbox.add_reports(driver, changes=reports, due_in_s=hold_s)
+    if not hold_s:
+        owe_after_commit(session, REPORT_EVENTS, recorded.report_event_ids)
+    return recorded
+
+
+async def make_due(session: AsyncSession, *, ids: list[int]) -> None:
+    """Report events held back by `Classifying.hold_reports_s` due now: the writer's work is done."""
+    await outbox.make_due(await session_driver(session), ids=ids)
+
+
+def _earliest(*by_kampung: dict[int, dt.date]) -> dict[int, dt.date]:
+    earliest: dict[int, dt.date] = {}
+    for periods in by_kampung:
+        for kampung_id, period in periods.items():
+            earliest[kampung_id] = min(period, earliest.get(kampung_id, period))
+    return earliest
+
+
+async def _set_tiers(driver: Any, tiers: dict[int, str]) -> None:
+    if tiers:
+        ids = sorted(tiers)
+        await driver.execute(_SET_TIER, ids, [tiers[i] for i in ids])
+
+
+async def _recounted(driver: Any, change: Change) -> set[tuple[dt.date, str]]:
+    ids = sorted(change.recount_from)
+    rows = await driver.fetch(_RECOUNTED_PERIODS, ids, [change.recount_from[i].replace(day=1) for i in ids])
+    return {(row["period"], change.kabupaten[row["kampung_id"]]) for row in rows}
