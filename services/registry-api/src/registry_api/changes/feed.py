@@ -22,12 +22,13 @@ from registry_api.db import session_driver
 _POSITION = re.compile(r"^(\d{1,19})-(\d{1,19})$")
 _BIGINT_MAX = 2**63 - 1
 
-# Below which transaction id every row is final. A reader's own transaction (in-process tests run inside one) counts
-# as ended for its own rows, which it sees.
+# Below which transaction id every row is final. The API's reads never write, so they have no transaction id of
+# their own; a reader inside a writing transaction (in-process tests run inside one) sees up to its own rows.
 _BOUND = """
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
            pg_current_xact_id_if_assigned()::text::bigint AS own
 """
+_OWN_LAST = "SELECT coalesce(max(id), 0) FROM change_log WHERE txid = $1"
 _PAGE = """
     SELECT id, txid, kind, action, kampung_id, desa_code, module, period, revision, ruleset, tier, kegiatan_id,
            changed_at
@@ -88,7 +89,9 @@ class Page:
 async def head(session: AsyncSession) -> str:
     """The cursor of now: following the feed from it brings every change committed after this call."""
     xmin, own = await _bound(session)
-    return encode((own if own is not None and own == xmin else xmin, 0))
+    if own is None:
+        return encode((xmin, 0))
+    return encode((own, await (await session_driver(session)).fetchval(_OWN_LAST, own)))
 
 
 async def page(
@@ -110,7 +113,7 @@ async def page(
             "GET /v1/changes/head"
         )
     xmin, own = await _bound(session)
-    below = own + 1 if own is not None and own == xmin else xmin
+    below = xmin if own is None else own + 1
     region, kampung_id = _scope(principal)
     rows = await driver.fetch(_PAGE, *position, below, kinds, wilayah, region, kampung_id, limit)
     items = [_item(row) for row in rows]
