@@ -11,7 +11,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kampungkb_shared.classification import Group, Indicator
-from kampungkb_shared.codes import DataSource, Facility, FundingSource, Instansi, OperationalItem, Poktan, Tier
+from kampungkb_shared.codes import (
+    DataSource,
+    Facility,
+    FundingSource,
+    Instansi,
+    OperationalItem,
+    Poktan,
+    Tier,
+    tier_rank,
+)
 
 
 def default_rulesets_dir() -> Path:
@@ -320,7 +329,6 @@ def _wide(table: tuple[int, ...]) -> tuple[int, ...]:
 
 
 _SUBSETS = ((0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2))
-_RANK = {"belum_terklasifikasi": 0, "dasar": 1, "berkembang": 2, "mandiri": 3, "berkelanjutan": 4}
 
 
 def _climbs(
@@ -330,12 +338,12 @@ def _climbs(
 
     Fewest groups first, then in group order (input, proses, output): the tie-break order of `next_tier`.
     """
-    rank = _RANK[tier_of[state]]
+    rank = tier_rank(tier_of[state])
     climbs = []
     for subset in _SUBSETS:
         if any(state[k] for k in subset):
             continue
         new = tier_of[(state[0] or 0 in subset, state[1] or 1 in subset, state[2] or 2 in subset)]
-        if _RANK[new] > rank:
-            climbs.append((subset, new, _RANK[new]))
+        if tier_rank(new) > rank:
+            climbs.append((subset, new, tier_rank(new)))
     return tuple(climbs)
