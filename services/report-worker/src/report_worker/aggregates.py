@@ -39,11 +39,9 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def _begin(connection: asyncpg.Connection, debug_sleep_s: float) -> None:
+async def _begin(connection: asyncpg.Connection) -> None:
     # The national statement sorts and hashes a few hundred thousand narrow rows: keep them in memory.
     await connection.execute("SET LOCAL work_mem = '64MB'")
-    if debug_sleep_s > 0:
-        await connection.execute("SELECT pg_sleep($1)", debug_sleep_s)
 
 
 async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> int:
@@ -57,14 +55,12 @@ async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets
     return [row["period"] for row in await connection.fetch(sql.COMPUTED_PERIODS, period, rulesets)]
 
 
-async def rebuild_period(
-    connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], debug_sleep_s: float = 0.0
-) -> Outcome:
+async def rebuild_period(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> Outcome:
     """Every region's rows of one period, from base data, in one statement (grouping sets)."""
     await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
         await connection.execute(_LOCK_ALL)
-        await _begin(connection, debug_sleep_s)
+        await _begin(connection)
         rows = await _rebuild(connection, period=period, rulesets=rulesets)
     return Outcome(rebuilt=[period], refreshed=[], rows=rows)
 
@@ -75,7 +71,6 @@ async def refresh_chain(
     period: dt.date,
     kabupaten_code: str,
     rulesets: list[str],
-    debug_sleep_s: float = 0.0,
 ) -> Outcome:
     """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one.
 
@@ -88,7 +83,7 @@ async def refresh_chain(
         computed = await _computed(connection, period=period, rulesets=rulesets)
         # A rebuild needs the period to itself; checked again once alone, as another job may have done it.
         await connection.execute(_LOCK_ALL_SHARED if period in computed else _LOCK_ALL)
-        await _begin(connection, debug_sleep_s)
+        await _begin(connection)
         rebuilt, rows = [], 0
         if period not in computed:
             computed = await _computed(connection, period=period, rulesets=rulesets)

@@ -75,7 +75,6 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             period=parse_period(job.period),
             kabupaten_code=job.kabupaten_code,
             rulesets=settings.rulesets,
-            debug_sleep_s=settings.debug_job_sleep_s,
         )
 
     return await _run(ctx, "refresh_region_chain", job.request_id, work)
@@ -85,9 +84,7 @@ async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) ->
     settings: Settings = ctx["settings"]
 
     async def work(connection: asyncpg.Connection) -> Outcome:
-        return await rebuild_period(
-            connection, period=period, rulesets=settings.rulesets, debug_sleep_s=settings.debug_job_sleep_s
-        )
+        return await rebuild_period(connection, period=period, rulesets=settings.rulesets)
 
     return await _run(ctx, name, rid, work)
 

@@ -25,5 +25,3 @@ class Settings(DatabaseSettings, RedisSettings):
     nightly_minute: int = 30
     rebuild_on_startup: bool = True
     """Queue a rebuild of the current period at startup when it has not been computed yet."""
-    debug_job_sleep_s: float = 0.0
-    """Tests only: `pg_sleep` this long inside each job's transaction, to kill a worker mid-job."""
