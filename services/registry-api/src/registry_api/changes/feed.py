@@ -10,7 +10,6 @@ index range scan on (`txid`, `id`).
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,9 +28,13 @@ _BOUND = """
            pg_current_xact_id_if_assigned()::text::bigint AS own
 """
 _OWN_LAST = "SELECT coalesce(max(id), 0) FROM change_log WHERE txid = $1"
+# Each item is built as JSON by PostgreSQL: a page is joined, not serialised again (a page of 1,000 items cost some
+# 60 ms of Python through models).
 _PAGE = """
-    SELECT id, txid, kind, action, kampung_id, desa_code, module, period, revision, ruleset, tier, kegiatan_id,
-           changed_at
+    SELECT id, txid, CAST(json_build_object(
+               'cursor', txid || '-' || id, 'kind', kind, 'action', action, 'kampung_id', kampung_id,
+               'desa_code', desa_code, 'module', module, 'period', to_char(period, 'YYYY-MM'), 'revision', revision,
+               'ruleset', ruleset, 'tier', tier, 'kegiatan_id', kegiatan_id, 'changed_at', changed_at) AS text) AS item
       FROM change_log
      WHERE (txid, id) > ($1, $2) AND txid < $3
        AND (CAST($4 AS text[]) IS NULL OR kind = ANY($4))
@@ -82,8 +85,13 @@ def decode(cursor: str) -> Position:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[dict[str, Any]]
+    items: list[str]
+    """Each item as JSON text (`schemas.ChangeRead`)."""
     next_cursor: str
+
+    def json(self) -> bytes:
+        """The page as `schemas.ChangePage` JSON."""
+        return f'{{"items":[{",".join(self.items)}],"next_cursor":"{self.next_cursor}"}}'.encode()
 
 
 async def head(session: AsyncSession) -> str:
@@ -116,7 +124,7 @@ async def page(
     below = xmin if own is None else own + 1
     region, kampung_id = _scope(principal)
     rows = await driver.fetch(_PAGE, *position, below, kinds, wilayah, region, kampung_id, limit)
-    items = [_item(row) for row in rows]
+    items = [row["item"] for row in rows]
     if len(rows) == limit:
         last: Position = (rows[-1]["txid"], rows[-1]["id"])
     elif own is None:
@@ -151,21 +159,3 @@ def _scope(principal: Principal) -> tuple[str | None, int | None]:
     if principal.scope.startswith("kampung:"):
         return None, int(principal.scope.removeprefix("kampung:"))
     return (None if principal.scope == NATION_CODE else principal.scope), None
-
-
-def _item(row: Any) -> dict[str, Any]:
-    period: dt.date | None = row["period"]
-    return {
-        "cursor": encode((row["txid"], row["id"])),
-        "kind": row["kind"],
-        "action": row["action"],
-        "kampung_id": row["kampung_id"],
-        "desa_code": row["desa_code"],
-        "module": row["module"],
-        "period": None if period is None else f"{period:%Y-%m}",
-        "revision": row["revision"],
-        "ruleset": row["ruleset"],
-        "tier": row["tier"],
-        "kegiatan_id": row["kegiatan_id"],
-        "changed_at": row["changed_at"],
-    }
