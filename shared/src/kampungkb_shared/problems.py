@@ -33,7 +33,7 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem_response(exc.problem())
+    return problem_response(exc.problem(), headers=exc.extra.get("headers"))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,12 +2,13 @@
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
 from kampungkb_shared.regions import ancestors
+from registry_api.auth.readable import readable_kampung
 from registry_api.auth.service import Principal
 from registry_api.etags import check_if_match
 from registry_api.kampung.models import Kampung
@@ -100,6 +101,7 @@ async def set_percontohan(
 async def list_kampung(
     session: AsyncSession,
     *,
+    principal: Principal,
     wilayah: str | None,
     tier: str | None,
     percontohan: bool | None,
@@ -108,7 +110,7 @@ async def list_kampung(
     limit: int,
     cursor: int | None,
 ) -> KampungPage:
-    query = select(Kampung).order_by(Kampung.id).limit(limit + 1)
+    query = readable_kampung(principal).order_by(Kampung.id).limit(limit + 1)
     if wilayah and wilayah != "00":
         query = query.where(
             or_(Kampung.desa_code == wilayah, Kampung.desa_code.startswith(wilayah + ".", autoescape=True))
