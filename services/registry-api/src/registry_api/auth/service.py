@@ -73,7 +73,9 @@ _SCOPE_WORDS = {
 
 
 def granted_roles(role: Role) -> frozenset[Role]:
-    """The roles a principal of `role` may give keys of."""
+    """The roles a principal of `role` may give keys of: its own rank or below; a viewer gives none."""
+    if role is Role.VIEWER:
+        return frozenset()
     return frozenset(r for r, rank in RANK.items() if rank <= RANK[role])
 
 
