@@ -58,7 +58,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.oidc_http = httpx.AsyncClient(timeout=5.0)
     app.state.oidc = create_verifier(settings, app.state.oidc_http)
     if settings.rate_limits_enabled:
-        app.state.rate_limiter = RateLimiter(settings.redis_url, limits=settings.rate_limits)
+        app.state.rate_limiter = RateLimiter(
+            settings.redis_url, limits=settings.rate_limits, prefix=settings.rate_limit_prefix
+        )
     await app.state.report_queue.open()
     stopping = asyncio.Event()
     relay_task = None

@@ -102,6 +102,8 @@ class Settings(DatabaseSettings, RedisSettings):
     """Per route group (`limits` notation; JSON in the environment); per principal, per client address for
     `anonymous` reads and `enrol`. A group left out has no limit."""
     rate_limits_enabled: bool = True
+    rate_limit_prefix: str = "kkb-rate"
+    """Prefix of the counters' Redis keys."""
     import_running_per_principal: int = 2
     """Import jobs of one principal that run at once; claims go to the principal with the fewest running first."""
 

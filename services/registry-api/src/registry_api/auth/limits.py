@@ -30,13 +30,15 @@ class TooManyRequests(AppError):
 class RateLimiter:
     """One fixed window per (group, caller); `check` raises `TooManyRequests` past the group's limit."""
 
-    def __init__(self, redis_url: str, *, limits: Mapping[str, str], pause_s: float = 5.0) -> None:
+    def __init__(
+        self, redis_url: str, *, limits: Mapping[str, str], prefix: str = "kkb-rate", pause_s: float = 5.0
+    ) -> None:
         self._items: dict[str, RateLimitItem] = {group: parse(limit) for group, limit in limits.items()}
         storage_url = redis_url.replace("redis://", "async+redis://", 1).replace("rediss://", "async+rediss://", 1)
         self._storage = RedisStorage(
             storage_url,
             implementation="redispy",
-            key_prefix="kkb-rate",
+            key_prefix=prefix,
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
         )
