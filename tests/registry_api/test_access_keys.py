@@ -41,6 +41,8 @@ async def test_role_and_scope_must_agree(client: httpx.AsyncClient, admin: str) 
         ("operator", "99.01.01"),
         ("viewer", "kampung:1"),
         ("viewer", "nowhere"),
+        ("operator", "kampung:99999999999999999999"),
+        ("operator", "kampung:0"),
     ]:
         response = await client.post("/v1/keys", json=_key("x", role, scope), headers=auth(admin))
         assert response.status_code == 422, (role, scope, response.text)

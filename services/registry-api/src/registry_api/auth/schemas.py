@@ -5,7 +5,9 @@ from pydantic import BaseModel, Field
 
 from registry_api.auth.service import PrincipalKind, Role
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+"""Text without control characters (PostgreSQL holds no NUL in text)."""
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 
 
 class MeRead(BaseModel):
@@ -24,7 +26,9 @@ class KeyCreate(BaseModel):
     name: Name
     kind: PrincipalKind
     role: Role
-    scope: Annotated[str, Field(min_length=2, max_length=32, description="00, a region code, or kampung:<id>")]
+    scope: Annotated[
+        str, Field(min_length=2, max_length=32, pattern=PRINTABLE, description="00, a region code, or kampung:<id>")
+    ]
     expires_in_days: Annotated[int, Field(ge=1, description="at most the maximum of the kind (settings)")]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from kampungkb_shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from kampungkb_shared.regions import NATION_CODE, Level, level_of
 from registry_api.auth.models import ApiKey, PrincipalRecord
-from registry_api.db import session_driver
+from registry_api.db import BIGINT_MAX, session_driver
 
 KEY_PREFIX = "kkb"
 LAST_USED_EVERY_S = 60
@@ -83,7 +83,8 @@ def check_coherent(*, role: Role, scope: str) -> None:
     """422 naming `scope` unless the scope is of a level the role works at (an admin is national, and so on)."""
     kampung = scope.removeprefix("kampung:")
     try:
-        level = _KAMPUNG if kampung != scope and kampung.isdigit() else level_of(scope)
+        numeric = kampung.isascii() and kampung.isdigit() and 0 < int(kampung) <= BIGINT_MAX
+        level = _KAMPUNG if kampung != scope and numeric else level_of(scope)
     except ValueError:
         level = None
     allowed = _SCOPE_LEVELS[role]

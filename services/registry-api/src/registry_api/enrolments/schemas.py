@@ -3,12 +3,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from registry_api.auth.schemas import Name
 from registry_api.db import BIGINT_MAX
 
 
 class EnrolmentCreate(BaseModel):
     kampung_id: Annotated[int, Field(ge=1, le=BIGINT_MAX)]
-    name: Annotated[str, Field(min_length=1, max_length=200, description="whose phone, for the officer's records")]
+    name: Annotated[Name, Field(description="whose phone, for the officer's records")]
 
 
 class EnrolmentCreated(BaseModel):
@@ -19,8 +20,8 @@ class EnrolmentCreated(BaseModel):
 
 
 class EnrolRequest(BaseModel):
-    code: Annotated[str, Field(min_length=1, max_length=100)]
-    device_name: Annotated[str, Field(min_length=1, max_length=200)]
+    code: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+    device_name: Name
 
 
 class Enrolled(BaseModel):
