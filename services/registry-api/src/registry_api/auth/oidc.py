@@ -50,8 +50,6 @@ class OidcVerifier:
         self._fetched_at = float("-inf")
         self._jwks_uri: str | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
-        """JWKS fetches so far (shown in logs; read by tests)."""
 
     async def _discover(self) -> str:
         if self._jwks_uri is None:
@@ -68,7 +66,6 @@ class OidcVerifier:
             if self._fetched_at > unless_since:  # another request refreshed it while this one waited
                 return
             self._fetched_at = time.monotonic()  # a failed fetch counts too: it is not retried at once
-            self.fetches += 1
             response = await self._http.get(await self._discover())
             response.raise_for_status()
             keys = jwt.PyJWKSet.from_dict(response.json()).keys
