@@ -47,6 +47,8 @@ async def test_role_and_scope_must_agree(client: httpx.AsyncClient, admin: str) 
         response = await client.post("/v1/keys", json=_key("x", role, scope), headers=auth(admin))
         assert response.status_code == 422, (role, scope, response.text)
         assert response.json()["errors"][0]["loc"] == ["body", "scope"]
+    device = await client.post("/v1/keys", json=_key("x", "viewer", "99", kind="device"), headers=auth(admin))
+    assert device.status_code == 422 and device.json()["errors"][0]["loc"] == ["body", "role"]
     for role, scope in [("operator", "99.01.01.2001"), ("kecamatan", "99.01.01"), ("viewer", "99.71")]:
         response = await client.post("/v1/keys", json=_key("x", role, scope), headers=auth(admin))
         assert response.status_code == 201, (role, scope, response.text)

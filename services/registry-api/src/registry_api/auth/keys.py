@@ -30,6 +30,8 @@ async def give_key(
 ) -> KeyCreated:
     """A new principal with its first key; 403 above the caller's role or outside its scope."""
     check_coherent(role=data.role, scope=data.scope)
+    if data.kind is PrincipalKind.DEVICE and data.role is not Role.OPERATOR:
+        raise Unprocessable.field(["body", "role"], "a device is an operator of one Kampung KB or desa")
     _check_days(data.expires_in_days, maximum=max_days[data.kind], kind=data.kind)
     if caller.kind is PrincipalKind.DEVICE:
         raise Forbidden("a device does not give keys")
