@@ -64,6 +64,13 @@ async def test_reads_without_a_key_are_limited_per_client_address(
         assert (await other.get("/v1/wilayah/99")).status_code == 200
 
 
+async def test_guessed_keys_count_against_the_address(limited: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, _ = limited
+    async with _from_address(app) as guesser:
+        answers = [(await guesser.get("/v1/me", headers=auth(f"kkb_guess{n}_x"))).status_code for n in range(3)]
+    assert answers == [401, 401, 429]
+
+
 async def test_redis_down_lets_requests_through(
     limited: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -51,10 +51,14 @@ def client_address(request: Request) -> str:
 
 async def _identify(request: Request, session: SessionDep, credential: str) -> Principal:
     verifier: OidcVerifier | None = request.app.state.oidc
-    if verifier is not None and not credential.startswith(KEY_PREFIX + "_") and credential.count(".") == 2:
-        principal = await verifier.verify(credential)
-    else:
-        principal = await authenticate(session, credential)
+    try:
+        if verifier is not None and not credential.startswith(KEY_PREFIX + "_") and credential.count(".") == 2:
+            principal = await verifier.verify(credential)
+        else:
+            principal = await authenticate(session, credential)
+    except Unauthorized:
+        await _limit(request, client_address(request), anonymous=True)  # guessing keys counts against the address
+        raise
     await _limit(request, principal.actor, anonymous=False)
     return principal
 

@@ -2,6 +2,8 @@
 revokes the keys it manages, and rotates a key (a new one for the same principal; the old one lives until it
 expires)."""
 
+import logging
+
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +20,8 @@ from registry_api.auth.service import (
     granted_roles,
     issue_key,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _check_days(days: int, *, maximum: int, kind: PrincipalKind) -> None:
@@ -47,6 +51,9 @@ async def give_key(
         kind=data.kind,
         expires_in_days=data.expires_in_days,
         created_by=caller.actor,
+    )
+    log.info(
+        "key %s given to principal %d (%s %s) by %s", key.prefix, key.principal_id, data.role, data.scope, caller.actor
     )
     return KeyCreated(prefix=key.prefix, key=plain, expires_at=key.expires_at)
 
@@ -92,6 +99,7 @@ async def revoke(session: AsyncSession, *, caller: Principal, prefix: str) -> No
     await session.execute(
         update(ApiKey).where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
     )
+    log.info("key %s revoked by %s", prefix, caller.actor)
 
 
 async def rotate(
@@ -110,4 +118,5 @@ async def rotate(
     days = expires_in_days or max_days[kind]
     _check_days(days, maximum=max_days[kind], kind=kind)
     new, plain = await issue_key(session, principal_id=principal.id, name=key.name, expires_in_days=days)
+    log.info("key %s rotated to %s by %s", prefix, new.prefix, caller.actor)
     return KeyCreated(prefix=new.prefix, key=plain, expires_at=new.expires_at)

@@ -13,10 +13,14 @@ from collections.abc import Mapping
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
+from prometheus_client import Counter
 
 from kampungkb_shared.errors import AppError
 
 log = logging.getLogger(__name__)
+
+REFUSED = Counter("registry_rate_limited_total", "Requests refused with 429, by route group", ["group"])
+UNAVAILABLE = Counter("registry_rate_limit_unavailable_total", "Requests let through because Redis failed")
 
 GROUPS = ("read", "write", "import", "keys", "anonymous", "enrol")
 """Route groups with a limit each (`REGISTRY_RATE_LIMITS`); `anonymous` and `enrol` count per client address."""
@@ -49,7 +53,10 @@ class RateLimiter:
     async def check(self, group: str, caller: str) -> None:
         """Count one request of `caller` in `group`; 429 past the limit. Fails open when Redis cannot be reached."""
         item = self._items.get(group)
-        if item is None or time.monotonic() < self._paused_until:
+        if item is None:
+            return
+        if time.monotonic() < self._paused_until:
+            UNAVAILABLE.inc()
             return
         try:
             if await self._limiter.hit(item, group, caller):
@@ -57,8 +64,10 @@ class RateLimiter:
             stats = await self._limiter.get_window_stats(item, group, caller)
         except Exception as exc:  # whatever the client raises for an outage: requests go on without limits
             self._paused_until = time.monotonic() + self._pause_s
+            UNAVAILABLE.inc()
             log.warning("rate limits not applied for %.0f s: Redis failed: %s", self._pause_s, exc)
             return
+        REFUSED.labels(group).inc()
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         headers = {
             "Retry-After": str(reset),

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import secrets
 
 import segno
@@ -15,6 +16,8 @@ from kampungkb_shared.errors import Conflict, Gone, NotFound
 from registry_api.auth.models import Enrolment
 from registry_api.auth.readable import get_readable_kampung
 from registry_api.auth.service import OFFICERS, Principal, PrincipalKind, Role, create_key
+
+log = logging.getLogger(__name__)
 
 
 def _hash(code: str) -> str:
@@ -86,4 +89,5 @@ async def enrol(
     await session.execute(
         update(Enrolment).where(Enrolment.id == taken.id).values(device_principal_id=key.principal_id)
     )
+    log.info("enrolment %d used: device principal %d, key %s", taken.id, key.principal_id, key.prefix)
     return plain, key.expires_at, int(taken.kampung_id)
