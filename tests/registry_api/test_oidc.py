@@ -109,6 +109,13 @@ async def test_tokens_of_the_provider_are_accepted_and_its_rotation_followed(
     )
     assert written.status_code == 201 and written.json()["submitted_by"] == "oidc:user-1"
     assert await idp.fetches() == before + 1  # cached: the second token made no fetch
+    imported = await registry.post(
+        "/v1/imports",
+        params={"module": "kampung"},
+        content=b"desa_code,name,formed_on\n99.01.01.2002,X,2020-01-01\n",
+        headers={**auth(await idp.token()), "Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 403  # bulk imports are sent with an integration's API key
 
     await idp.rotate()
     after_rotation = await registry.get("/v1/me", headers=auth(await idp.token(sub="user-2")))
