@@ -16,7 +16,7 @@ async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id
     body = response.json()
     assert (body["date"], body["function"], body["inpres_kegiatan"]) == ("2024-02-10", "REPRODUKSI", "POSYANDU_AKTIF")
     assert body["partners"] == ["DINAS_KESEHATAN", "LAINNYA"]
-    assert body["created_by"].startswith("key:")
+    assert body["created_by"].startswith("principal:")
     assert response.headers["Location"] == f"/v1/kampung/{kampung_id}/kegiatan/{body['id']}"
 
 

@@ -41,7 +41,7 @@ async def test_put_creates_then_replaces_with_etag_and_revision(
         1,
     )
     assert body["payload"]["pus"] == 100
-    assert body["submitted_by"].startswith("key:")
+    assert body["submitted_by"].startswith("principal:")
     assert body["classification"]["status"] == "classified"
     second = await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(pus=120))
     assert second.status_code == 200

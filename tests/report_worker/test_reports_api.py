@@ -198,7 +198,7 @@ async def test_targets_need_a_scoped_writer_and_show_in_the_report(
     assert (await client.put("/v1/targets/97.01/2025", json=body)).status_code == 401
     viewer = await make_key(session, Role.VIEWER, "97")
     assert (await client.put("/v1/targets/97.01/2025", json=body, headers=auth(viewer))).status_code == 403
-    operator = await make_key(session, Role.OPERATOR, "97.01")
+    operator = await make_key(session, Role.OPERATOR, "97.01.01.2001")
     assert (await client.put("/v1/targets/97.01/2025", json=body, headers=auth(operator))).status_code == 403
     other = await make_key(session, Role.KABUPATEN, "98.01")
     refused = await client.put("/v1/targets/97.01/2025", json=body, headers=auth(other))

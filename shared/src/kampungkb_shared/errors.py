@@ -84,6 +84,11 @@ class Forbidden(AppError):
     title = "Forbidden"
 
 
+class Gone(AppError):
+    status = 410
+    title = "Gone"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     title = "Payload too large"

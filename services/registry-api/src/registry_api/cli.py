@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.observability import configure_logging
 from registry_api import migrate as migrations
 from registry_api.auth.models import ApiKey
-from registry_api.auth.service import Role, create_key, revoke_key
+from registry_api.auth.service import PrincipalKind, Role, create_key, revoke_key
 from registry_api.background.worker import serve
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.settings import get_settings
@@ -20,7 +20,7 @@ from registry_api.wilayah.service import import_csv
 T = TypeVar("T")
 
 app = typer.Typer(help="Kampung KB registry administration.", no_args_is_help=True)
-keys = typer.Typer(help="API keys: create (shown once) and revoke.", no_args_is_help=True)
+keys = typer.Typer(help="API keys: create a principal with its key (shown once), and revoke.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
 
@@ -60,14 +60,26 @@ def keys_create(
     role: Annotated[Role, typer.Option(help="what the key may do")],
     scope: Annotated[str, typer.Option(help="00 (nation), a region code such as 36.71, or kampung:<id>")],
     name: Annotated[str, typer.Option(help="who or what holds it")] = "",
+    kind: Annotated[
+        PrincipalKind, typer.Option(help="a person, a device or an integration")
+    ] = PrincipalKind.INTEGRATION,
+    expires_in_days: Annotated[int | None, typer.Option(min=1, help="default: never (keep such keys few)")] = None,
 ) -> None:
-    """Create a key and print it; it is stored hashed and cannot be shown again."""
+    """Create a principal with its key and print the key; it is stored hashed and cannot be shown again."""
 
     async def work(session: AsyncSession) -> tuple[ApiKey, str]:
-        return await create_key(session, name=name or f"{role.value} {scope}", role=role, scope=scope)
+        return await create_key(
+            session,
+            name=name or f"{role.value} {scope}",
+            role=role,
+            scope=scope,
+            kind=kind,
+            expires_in_days=expires_in_days,
+            created_by="cli",
+        )
 
     key, plain = asyncio.run(_in_transaction(work))
-    typer.echo(f"prefix {key.prefix}  role {key.role}  scope {key.scope}")
+    typer.echo(f"prefix {key.prefix}  principal {key.principal_id}  role {role.value}  scope {scope}")
     typer.echo(plain)
 
 

@@ -16,6 +16,9 @@ from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from registry_api import health
+from registry_api.auth.limits import RateLimiter
+from registry_api.auth.oidc import OidcVerifier
+from registry_api.auth.router import router as access_router
 from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay, deliver_after_commit
 from registry_api.background.report_queue import ReportQueue
@@ -25,6 +28,7 @@ from registry_api.changes.router import router as changes_router
 from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
 from registry_api.db import create_engine, create_sessionmaker
+from registry_api.enrolments.router import router as enrolments_router
 from registry_api.imports.router import router as imports_router
 from registry_api.kampung.router import router as kampung_router
 from registry_api.reports.router import router as reports_router
@@ -36,7 +40,10 @@ DESCRIPTION = """
 Registry of Indonesia's Kampung KB (Kampung Keluarga Berkualitas): regions, Kampung KB profiles, module
 submissions with revisions, classifications, bulk imports and reports.
 
-Writes need an API key (`Authorization: Bearer <key>` or `X-API-Key`) whose role and region scope allow them.
+Calls need an API key (`Authorization: Bearer <key>` or `X-API-Key`), or a bearer token of the configured OpenID
+Connect issuer, whose role and region scope allow them; a Kampung KB and what it holds are visible only inside the
+caller's scope (404 outside it). Region and report reads may be public (`REGISTRY_PUBLIC_READS`). Over a rate limit:
+429 with `Retry-After` and `RateLimit-*` headers.
 Errors are `application/problem+json`.
 """
 
@@ -50,6 +57,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.classifier_http = httpx.AsyncClient(base_url=settings.classifier_url)
     app.state.classifier = create_classifier(app.state.classifier_http, settings)
     app.state.report_queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
+    app.state.oidc_http = httpx.AsyncClient(timeout=5.0)
+    app.state.oidc = create_verifier(settings, app.state.oidc_http)
+    if settings.rate_limits_enabled:
+        app.state.rate_limiter = RateLimiter(
+            settings.redis_url, limits=settings.rate_limits, prefix=settings.rate_limit_prefix
+        )
     await app.state.report_queue.open()
     stopping = asyncio.Event()
     relay_task = None
@@ -101,18 +114,41 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     await task
         await app.state.report_queue.close()
         await app.state.classifier_http.aclose()
+        await app.state.oidc_http.aclose()
         await app.state.redis.aclose()
         await app.state.engine.dispose()
+
+
+def create_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier | None:
+    """The check of the identity provider's bearer tokens, when an issuer is configured."""
+    if not settings.oidc_issuer:
+        return None
+    return OidcVerifier(
+        http=http,
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        algorithms=list(settings.oidc_algorithms),
+        role_claim=settings.oidc_role_claim,
+        scope_claim=settings.oidc_scope_claim,
+        name_claim=settings.oidc_name_claim,
+        jwks_ttl_s=settings.oidc_jwks_ttl_s,
+        jwks_refetch_s=settings.oidc_jwks_refetch_s,
+        leeway_s=settings.oidc_leeway_s,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Kampung KB registry", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.oidc = None
+    app.state.rate_limiter = None
     install_problem_handlers(app)
     install_problem_docs(app)
     routers: tuple[APIRouter, ...] = (
         health.router,
+        access_router,
+        enrolments_router,
         wilayah_router,
         kampung_router,
         submissions_router,

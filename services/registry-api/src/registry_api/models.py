@@ -1,6 +1,6 @@
 """Every table of the registry's database, imported in one place for Alembic."""
 
-from registry_api.auth.models import ApiKey
+from registry_api.auth.models import ApiKey, Enrolment, PrincipalRecord
 from registry_api.changes.models import ChangeLog, ChangeLogHorizon, OutboxEvent
 from registry_api.classifications.models import Classification, ClassificationSnapshot
 from registry_api.db import Base
@@ -17,11 +17,13 @@ __all__ = [
     "ChangeLogHorizon",
     "Classification",
     "ClassificationSnapshot",
+    "Enrolment",
     "ImportChunk",
     "ImportJob",
     "Kampung",
     "Kegiatan",
     "OutboxEvent",
+    "PrincipalRecord",
     "ReportAggregate",
     "ReportPeriod",
     "Submission",

@@ -71,6 +71,44 @@ class Settings(DatabaseSettings, RedisSettings):
     """A module import with a later one queued leaves its classification to it; if that one has not taken it over
     after this long, the outbox relay classifies it."""
 
+    key_max_days_person: int = 90
+    """The longest a key given over the API to a person may live (`expires_in_days`)."""
+    key_max_days_device: int = 365
+    key_max_days_integration: int = 365
+    enrolment_valid_s: int = 86_400
+    """How long a phone enrolment's one-time code may be used."""
+    oidc_issuer: str | None = None
+    """An OpenID Connect issuer (`https://sso.example.go.id/realms/bkkbn`): its bearer tokens are accepted beside
+    API keys. Unset: API keys only."""
+    oidc_audience: str = "kampungkb-registry"
+    oidc_algorithms: CommaSeparated = Field(default=["RS256", "ES256", "PS256", "EdDSA"])
+    oidc_role_claim: str = "kampungkb_role"
+    oidc_scope_claim: str = "kampungkb_scope"
+    oidc_name_claim: str = "name"
+    oidc_jwks_ttl_s: float = 3600.0
+    """The provider's keys are fetched again after this long."""
+    oidc_jwks_refetch_s: float = 30.0
+    """A token signed with an unknown key id refetches the keys at most this often."""
+    oidc_leeway_s: float = 30.0
+    """Clock skew allowed on `exp` and `nbf`."""
+    rate_limits: dict[str, str] = Field(
+        default={
+            "read": "6000/minute",
+            "write": "3000/minute",
+            "import": "60/minute",
+            "keys": "120/minute",
+            "anonymous": "600/minute",
+            "enrol": "30/minute",
+        }
+    )
+    """Per route group (`limits` notation; JSON in the environment); per principal, per client address for
+    `anonymous` reads and `enrol`. A group left out has no limit."""
+    rate_limits_enabled: bool = True
+    rate_limit_prefix: str = "kkb-rate"
+    """Prefix of the counters' Redis keys."""
+    import_running_per_principal: int = 2
+    """Import jobs of one principal that run at once; claims go to the principal with the fewest running first."""
+
     @property
     def primary_ruleset(self) -> str:
         return self.rulesets[0]

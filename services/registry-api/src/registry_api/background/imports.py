@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry_api.auth.service import key_still_valid
 from registry_api.background.polling import any_set
 from registry_api.background.relay import deliver_after_commit
 from registry_api.background.report_queue import ReportQueue
@@ -45,10 +46,14 @@ _CLAIM = text("""
        SET status = 'running', attempts = j.attempts + 1, claimed_by = :claimer,
            claimed_until = clock_timestamp() + :lease * interval '1 second',
            started_at = coalesce(j.started_at, clock_timestamp())
-     WHERE j.id = (SELECT id FROM import_job
-                    WHERE status IN ('queued', 'running')
-                      AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
-                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     WHERE j.id = (SELECT q.id FROM import_job q,
+                          LATERAL (SELECT count(*) AS jobs FROM import_job r
+                                    WHERE r.actor = q.actor AND r.status = 'running'
+                                      AND r.claimed_until >= clock_timestamp()) running
+                    WHERE q.status IN ('queued', 'running')
+                      AND (q.claimed_until IS NULL OR q.claimed_until < clock_timestamp())
+                      AND running.jobs < :per_principal
+                    ORDER BY running.jobs, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
     RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
               j.created_at, j.received_at, j.merged_at, j.last_error
 """)
@@ -81,6 +86,8 @@ class ImportRunner:
     poll_s: float
     lease_s: float
     max_attempts: int
+    running_per_principal: int = 2
+    """Jobs of one principal (`actor`) running at once; the principal with the fewest running is served first."""
     renew: bool = True
     """Renew the lease from a second connection while a job runs (off only where sessions share one connection)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -111,12 +118,19 @@ class ImportRunner:
         if job.attempts > self.max_attempts:
             await self._give_up(job, last_error)
             return True
+        if not await self._key_still_valid(job):
+            return True
         await self._execute(job)
         return True
 
     async def _claim(self) -> tuple[ClaimedJob, str | None] | None:
         async with self.sessionmaker() as session, session.begin():
-            row = (await session.execute(_CLAIM, {"claimer": self.context.claimer, "lease": self.lease_s})).first()
+            params = {
+                "claimer": self.context.claimer,
+                "lease": self.lease_s,
+                "per_principal": self.running_per_principal,
+            }
+            row = (await session.execute(_CLAIM, params)).first()
         if row is None:
             return None
         data: dict[str, Any] = dict(row._mapping)
@@ -130,6 +144,16 @@ class ImportRunner:
         async with self.sessionmaker() as session, session.begin():
             await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": reason})
             await release_handed_over(session, job_id=job.id)
+
+    async def _key_still_valid(self, job: ClaimedJob) -> bool:
+        """A job whose key was revoked (or expired) since it was sent fails at its claim, having written nothing."""
+        async with self.sessionmaker() as session, session.begin():
+            if await key_still_valid(session, job.key_id):
+                return True
+            log.warning("import job %d failed: key revoked", job.id)
+            await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": "key revoked"})
+            await release_handed_over(session, job_id=job.id)
+        return False
 
     async def _execute(self, job: ClaimedJob) -> None:
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None
@@ -222,4 +246,5 @@ def create_runner(
         poll_s=settings.import_poll_s,
         lease_s=settings.import_lease_s,
         max_attempts=settings.import_max_attempts,
+        running_per_principal=settings.import_running_per_principal,
     )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.deps import PrincipalDep
+from registry_api.auth.readable import get_readable_kampung
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import classification_as_of
 from registry_api.db import SessionDep
@@ -24,6 +25,7 @@ async def get_classification(
     ruleset: Annotated[str | None, Query(description="default: the registry's primary rule set")] = None,
 ) -> ClassificationRead:
     """The classification as of a period (default: the latest), with its scores, indices and explanation."""
+    await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     as_of: dt.date | None = None
     if period is not None:
         try:

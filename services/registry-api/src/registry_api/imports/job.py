@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.statistics import analyze_stale
-from registry_api.auth.service import WRITERS, Principal, Role
+from registry_api.auth.service import WRITERS, Principal, Role, key_still_valid
 from registry_api.changes import handover, pipeline
 from registry_api.classifications.client import ClassifierClient
 from registry_api.db import driver_connection
@@ -204,6 +204,8 @@ async def finish(
 ) -> None:
     """The final status, only while this claimer still holds the job (else `LeaseLost`); the body is dropped, and
     classifications handed over by earlier imports that no later import will take are released to the relay."""
+    if status is ImportStatus.SUCCEEDED and not await key_still_valid(session, job.key_id):
+        raise ImportRejected("key revoked", summary)  # its transaction is rolled back: nothing of it is written
     if job.received_at is not None:
         summary.timings["received"] = round((job.received_at - job.created_at).total_seconds(), 3)
     await _write_summary(session, _FINISH, job=job, claimer=claimer, summary=summary, status=status, reason=reason)

@@ -7,9 +7,10 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
+from kampungkb_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from kampungkb_shared.periods import format_period
-from registry_api.auth.service import Principal, Role
+from registry_api.auth.readable import readable_imports
+from registry_api.auth.service import Principal
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.models import ImportChunk, ImportJob
 from registry_api.imports.schemas import ImportRead, ImportStatus, ImportTimings, RowErrorRead
@@ -32,6 +33,8 @@ async def create_job(
     With an `Idempotency-Key` the key's first job is returned instead (created False) and this body is not read.
     A concurrent request with the same key waits on the unique index until the first one commits or rolls back.
     """
+    if principal.key_id is None:
+        raise Forbidden("bulk imports are sent with an API key (an integration's), not a bearer token")
     first = b""
     async for part in body:
         if part:
@@ -80,9 +83,11 @@ async def create_job(
 
 
 async def get_job(session: AsyncSession, *, job_id: int, principal: Principal) -> ImportJob:
-    """The job, for the key that sent it (or an admin key); 404 for anyone else."""
-    job = await session.get(ImportJob, job_id, populate_existing=True)
-    if job is None or (job.key_id != principal.key_id and principal.role is not Role.ADMIN):
+    """The job, if the principal may read it (`readable_imports`); 404 as if absent otherwise."""
+    job = await session.scalar(
+        readable_imports(principal).where(ImportJob.id == job_id).execution_options(populate_existing=True)
+    )
+    if job is None:
         raise NotFound(f"no import job {job_id}")
     return job
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from kampungkb_shared.codes import Tier
 from registry_api.auth.deps import PrincipalDep, WriterDep
+from registry_api.auth.readable import get_readable_kampung
 from registry_api.auth.service import Role
 from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.etags import etag
@@ -45,7 +46,7 @@ async def get_kampung(
     kampung_id: KampungId, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> KampungRead:
     """A Kampung KB's profile with its region codes and current tier; `ETag` for conditional writes."""
-    return _read(await service.get_kampung(session, kampung_id), response)
+    return _read(await get_readable_kampung(session, principal=principal, kampung_id=kampung_id), response)
 
 
 @router.patch("/{kampung_id}", response_model=KampungRead)
@@ -105,6 +106,7 @@ async def list_kampung(
     """Kampung KB under a region, by id; filter by current tier and percontohan; `next_cursor` pages on."""
     return await service.list_kampung(
         session,
+        principal=principal,
         wilayah=wilayah,
         tier=tier,
         percontohan=percontohan,

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
+from registry_api.auth.readable import readable_kampung
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.db import session_driver
@@ -132,6 +133,7 @@ async def set_percontohan(
 async def list_kampung(
     session: AsyncSession,
     *,
+    principal: Principal,
     wilayah: str | None,
     tier: str | None,
     percontohan: bool | None,
@@ -140,7 +142,7 @@ async def list_kampung(
     limit: int,
     cursor: int | None,
 ) -> KampungPage:
-    query = select(Kampung).order_by(Kampung.id).limit(limit + 1)
+    query = readable_kampung(principal).order_by(Kampung.id).limit(limit + 1)
     if wilayah and wilayah != "00":
         query = query.where(
             or_(Kampung.desa_code == wilayah, Kampung.desa_code.startswith(wilayah + ".", autoescape=True))

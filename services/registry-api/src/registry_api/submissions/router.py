@@ -7,12 +7,12 @@ from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
 from kampungkb_shared.periods import parse_period, within_programme
 from registry_api.auth.deps import PrincipalDep, WriterDep
+from registry_api.auth.readable import get_readable_kampung
 from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.db import SessionDep
 from registry_api.etags import etag
 from registry_api.kampung.schemas import KampungId
-from registry_api.kampung.service import get_kampung
 from registry_api.submissions import kegiatan as kegiatan_service
 from registry_api.submissions import service
 from registry_api.submissions.schemas import (
@@ -128,7 +128,7 @@ async def list_submissions(
     cursor: str | None = None,
 ) -> SubmissionPage:
     """The Kampung KB's submissions changed since an instant (current state of each), for offline sync."""
-    await get_kampung(session, kampung_id)
+    await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     return await service.list_changed(
         session, kampung_id=kampung_id, updated_since=updated_since, module=module, limit=limit, cursor=cursor
     )
@@ -163,7 +163,7 @@ async def list_kegiatan(
     cursor: str | None = None,
 ) -> KegiatanPage:
     """Activities between two dates (both included), by date; `next_cursor` pages on."""
-    await get_kampung(session, kampung_id)
+    await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     return await kegiatan_service.list_kegiatan(
         session, kampung_id=kampung_id, date_from=date_from, date_to=date_to, limit=limit, cursor=cursor
     )
@@ -180,6 +180,7 @@ async def get_submission(
     exact: Annotated[bool, Query(description="only a submission of exactly this period")] = False,
 ) -> SubmissionRead:
     """The submission in force for the period (the newest at or before it); its `period` says which one."""
+    await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     submission = await service.get_submission(session, kampung_id=kampung_id, module=module, period=period, exact=exact)
     response.headers["ETag"] = etag(submission.revision)
     return service.to_read(submission)
@@ -190,6 +191,7 @@ async def list_revisions(
     kampung_id: KampungId, module: Module, period: PeriodDep, session: SessionDep, principal: PrincipalDep
 ) -> list[RevisionRead]:
     """Every revision of the submission of exactly this period, newest first, with who wrote it and when."""
+    await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     revisions = await service.list_revisions(session, kampung_id=kampung_id, module=module, period=period)
     return [
         RevisionRead(revision=r.revision, payload=r.payload, submitted_at=r.submitted_at, submitted_by=r.submitted_by)

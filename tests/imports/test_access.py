@@ -1,0 +1,59 @@
+"""Imports and access: a revoked key's job fails at its claim or before it commits, writing nothing; claims go to
+the principal with the fewest jobs running, and no principal runs more than its limit at once."""
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry_api.auth.service import Role
+from tests.factories import auth, make_key
+from tests.imports.conftest import Api
+from tests.imports.files import DESA, kampung_rows, to_csv
+
+KAMPUNG_CSV = to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:5]))
+
+
+async def _revoke(api: Api, key: str) -> None:
+    response = await api.http.delete(f"/v1/keys/{key.split('_')[1]}", headers=auth(api.admin))
+    assert response.status_code == 204, response.text
+
+
+async def test_a_queued_job_of_a_revoked_key_fails_at_its_claim(api: Api, session: AsyncSession) -> None:
+    sender = await make_key(session, Role.INTEGRATION, "99")
+    posted = await api.post("kampung", KAMPUNG_CSV, key=sender)
+    assert posted.status_code == 202, posted.text
+    await _revoke(api, sender)
+    assert await api.run_jobs() == 1
+    job = await api.job(posted.json()["id"])
+    assert (job["status"], job["reason"]) == ("failed", "key revoked")
+    assert await session.scalar(text("SELECT count(*) FROM kampung")) == 0
+
+
+async def test_a_running_job_of_a_key_revoked_meanwhile_fails_before_it_commits(
+    api: Api, session: AsyncSession
+) -> None:
+    sender = await make_key(session, Role.INTEGRATION, "99")
+    posted = await api.post("kampung", KAMPUNG_CSV, key=sender)
+    claimed = await api.runner._claim()  # claimed while the key was valid ...
+    assert claimed is not None
+    await _revoke(api, sender)  # ... revoked while it runs
+    await api.runner._execute(claimed[0])
+    job = await api.job(posted.json()["id"])
+    assert (job["status"], job["reason"]) == ("failed", "key revoked")
+    assert await session.scalar(text("SELECT count(*) FROM kampung")) == 0
+
+
+async def test_claims_are_fair_across_principals_and_limited_per_principal(api: Api, session: AsyncSession) -> None:
+    busy = await make_key(session, Role.INTEGRATION, "99")
+    other = await make_key(session, Role.INTEGRATION, "99")
+    busy_jobs = [(await api.post("kampung", KAMPUNG_CSV, key=busy)).json()["id"] for _ in range(3)]
+    other_job = (await api.post("kampung", KAMPUNG_CSV, key=other)).json()["id"]
+    assert api.runner.running_per_principal == 2
+
+    claimed = []
+    while (claim := await api.runner._claim()) is not None:
+        claimed.append(claim[0].id)
+    # the other principal's job, sent last, runs second: before the busy principal's second job
+    assert claimed == [busy_jobs[0], other_job, busy_jobs[1]]
+    # the busy principal's third job waits until one of its two running jobs ends
+    queued = await session.scalar(text("SELECT status FROM import_job WHERE id = :id"), {"id": busy_jobs[2]})
+    assert queued == "queued"

@@ -1,0 +1,84 @@
+"""Rate limits in Redis: per principal and route group, per client address for reads without a key; 429 with
+`Retry-After` and `RateLimit-*` headers; Redis down lets requests through (logged)."""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kampungkb_local.servers import free_port
+from registry_api.auth.limits import RateLimiter
+from registry_api.auth.service import Role
+from registry_api.settings import Settings
+from tests.factories import auth, load_demo_regions, make_key
+from tests.registry_api.conftest import app_client
+
+LIMITS = {"read": "3/minute", "write": "2/minute", "anonymous": "2/minute"}
+
+
+@pytest.fixture
+async def limited(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    fresh = {"rate_limits": LIMITS, "rate_limit_prefix": f"test-{uuid.uuid4().hex}"}  # no count of an earlier run
+    async with app_client(settings.model_copy(update=fresh), session_factory) as (app, http):
+        yield app, http
+
+
+def _from_address(app: FastAPI) -> httpx.AsyncClient:
+    """A client from an address of its own, so that no other test (or earlier run) has counted against it."""
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://registry.test")
+
+
+async def test_over_the_limit_is_429_with_headers_per_principal_and_group(
+    limited: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession
+) -> None:
+    _, http = limited
+    await load_demo_regions(session)
+    first, second = await make_key(session, Role.VIEWER, "99"), await make_key(session, Role.VIEWER, "99")
+    answers = [(await http.get("/v1/me", headers=auth(first))).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    refused = await http.get("/v1/kampung", headers=auth(first))
+    assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["RateLimit-Limit"] == "3" and refused.headers["RateLimit-Remaining"] == "0"
+    assert refused.headers["RateLimit-Reset"] == refused.headers["Retry-After"]
+    assert (await http.get("/v1/me", headers=auth(second))).status_code == 200  # another principal: its own count
+    # writes are another group: the first principal may still write (here: refused for its role, not its rate)
+    assert (await http.post("/v1/kampung", json={}, headers=auth(first))).status_code == 403
+
+
+async def test_reads_without_a_key_are_limited_per_client_address(
+    limited: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession
+) -> None:
+    app, _ = limited
+    await load_demo_regions(session)
+    async with _from_address(app) as one, _from_address(app) as other:
+        assert [(await one.get("/v1/wilayah/99")).status_code for _ in range(3)] == [200, 200, 429]
+        assert (await other.get("/v1/wilayah/99")).status_code == 200
+
+
+async def test_guessed_keys_count_against_the_address(limited: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, _ = limited
+    async with _from_address(app) as guesser:
+        answers = [(await guesser.get("/v1/me", headers=auth(f"kkb_guess{n}_x"))).status_code for n in range(3)]
+    assert answers == [401, 401, 429]
+
+
+async def test_redis_down_lets_requests_through(
+    limited: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, http = limited
+    await load_demo_regions(session)
+    key = await make_key(session, Role.VIEWER, "99")
+    app.state.rate_limiter = RateLimiter(f"redis://127.0.0.1:{free_port()}/0", limits=LIMITS)
+    with caplog.at_level(logging.WARNING, logger="registry_api.auth.limits"):
+        answers = [(await http.get("/v1/me", headers=auth(key))).status_code for _ in range(5)]
+    assert answers == [200] * 5
+    assert "rate limits not applied" in caplog.text
