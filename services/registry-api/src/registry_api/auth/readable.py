@@ -31,6 +31,14 @@ def kampung_in_scope(principal: Principal) -> ColumnElement[bool]:
     return _in_region(Kampung.desa_code, principal.scope)
 
 
+def scope_limits(principal: Principal) -> tuple[str | None, int | None]:
+    """What a principal's scope limits reads to, for statements written in SQL (the change feed): a region code
+    prefix, or one Kampung KB's id (None: no limit)."""
+    if principal.scope.startswith("kampung:"):
+        return None, int(principal.scope.removeprefix("kampung:"))
+    return (None if principal.scope == NATION_CODE else principal.scope), None
+
+
 def readable_kampung(principal: Principal) -> Select[Kampung]:
     """The Kampung KB a principal may read: those inside its scope."""
     return select(Kampung).where(kampung_in_scope(principal))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import AppError, Unprocessable
-from kampungkb_shared.regions import NATION_CODE
+from registry_api.auth.readable import scope_limits
 from registry_api.auth.service import Principal
 from registry_api.db import session_driver
 
@@ -122,7 +122,7 @@ async def page(
         )
     xmin, own = await _bound(session)
     below = xmin if own is None else own + 1
-    region, kampung_id = _scope(principal)
+    region, kampung_id = scope_limits(principal)
     rows = await driver.fetch(_PAGE, *position, below, kinds, wilayah, region, kampung_id, limit)
     items = [row["item"] for row in rows]
     if len(rows) == limit:
@@ -152,10 +152,3 @@ async def prune(session: AsyncSession, *, retention_s: float) -> int:
 async def _bound(session: AsyncSession) -> tuple[int, int | None]:
     row = await (await session_driver(session)).fetchrow(_BOUND)
     return row["xmin"], row["own"]
-
-
-def _scope(principal: Principal) -> tuple[str | None, int | None]:
-    """The region prefix and the Kampung KB a principal may read (None: no limit)."""
-    if principal.scope.startswith("kampung:"):
-        return None, int(principal.scope.removeprefix("kampung:"))
-    return (None if principal.scope == NATION_CODE else principal.scope), None
