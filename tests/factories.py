@@ -40,6 +40,13 @@ async def make_kampung(
     return dict(response.json())
 
 
+def errors_of(response: httpx.Response) -> list[list[Any]]:
+    """The `loc` of each error of a 422 problem."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    return [e["loc"] for e in response.json()["errors"]]
+
+
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 

@@ -12,6 +12,7 @@ from kampungkb_shared.periods import add_months, format_period
 from registry_api.submissions.models import SubmissionRevision
 from tests.factories import (
     auth,
+    errors_of,
     kependudukan_payload,
     kkbpk_payload,
     make_key,
@@ -19,12 +20,6 @@ from tests.factories import (
     put_module,
     today,
 )
-
-
-def errors_of(response: httpx.Response) -> list[list[Any]]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    return [e["loc"] for e in response.json()["errors"]]
 
 
 async def test_put_creates_then_replaces_with_etag_and_revision(

@@ -27,8 +27,12 @@ from kampungkb_shared.modules import (
     cross_module_errors,
 )
 from kampungkb_shared.periods import format_period
+from kampungkb_shared.statistics import analyze_stale
 from registry_api.db import session_driver
 from registry_api.submissions.schemas import Module, ModulePayload
+
+_FRESH_STATISTICS_FROM = 1_000
+"""Writes checked at once from which stale planner statistics of `submission` are refreshed first."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ async def cross_module_violations(
     if not writes:
         return []
     driver = await session_driver(session)
+    if len(writes) >= _FRESH_STATISTICS_FROM:
+        # A bulk caller may have waited for the locks of another import that stored thousands of the rows read here
+        # since the statistics were taken; `_IN_FORCE_FOR_KKBPK` joins set to set, and its plan depends on them.
+        await analyze_stale(driver, ["submission"])
     ids, periods = [w.kampung_id for w in writes], [w.period for w in writes]
     if module is Module.KKBPK:
         rows = {row["i"]: row for row in await driver.fetch(_IN_FORCE_FOR_KKBPK, ids, periods)}
@@ -111,13 +119,22 @@ _IN_FORCE_FOR_KKBPK = """
 # The stored kkbpk whose `module` in force would be the one written at the write's period: from that period up to
 # (not including) the next submission of the same module. Payloads come back as JSON text: pydantic parses it several
 # times faster than the driver's `json.loads` followed by validating the dict.
+# One lookup per write on purpose: the LATERAL reads the Kampung KB's own rows from the write's period on (an index
+# range on `kampung_id`) and the window finds the next submission of `module` among them, so no condition on `module`
+# alone reaches the scan. Joined set to set, the plan hangs on statistics: rows another import committed while this
+# one waited for their locks are missing from them, the planner takes `kkbpk` for a module with no row and walks the
+# (module, period) index or rescans every kkbpk once per write (quadratic: 70 s for each page of 5,000 profil rows
+# of a national month whose kkbpk is already stored, against 0.2 s now).
 _GOVERNED_KKBPK = """
     SELECT w.i, s.period, CAST(s.payload AS text) AS payload
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) WITH ORDINALITY AS w(kampung_id, period, i)
-      JOIN submission s ON s.kampung_id = w.kampung_id AND s.module = 'kkbpk' AND s.period >= w.period
-     WHERE NOT EXISTS (SELECT 1 FROM submission n
-                        WHERE n.kampung_id = w.kampung_id AND n.module = $3
-                          AND n.period > w.period AND n.period <= s.period)
+     CROSS JOIN LATERAL (
+           SELECT s.module, s.period, s.payload,
+                  min(s.period) FILTER (WHERE s.module = $3 AND s.period > w.period) OVER () AS superseded
+             FROM submission s
+            WHERE s.kampung_id = w.kampung_id AND s.period >= w.period
+           ) AS s
+     WHERE s.module = 'kkbpk' AND (s.superseded IS NULL OR s.period < s.superseded)
      ORDER BY w.i, s.period
 """
 
