@@ -15,7 +15,15 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_local.demo import demo_regions
-from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain, ReportJob
+from kampungkb_shared.jobs import (
+    REBUILD_PERIOD,
+    REFRESH_REGION_CHAIN,
+    REPORT_QUEUE,
+    RefreshRegionChain,
+    ReportJob,
+    deserialize_job,
+    serialize_job,
+)
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.models import Classification
 from registry_api.db import create_engine, create_sessionmaker
@@ -32,7 +40,12 @@ from tests.registry_api.conftest import app_client, registry_settings
 
 @pytest.fixture
 async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=REPORT_QUEUE)
+    pool = await create_pool(
+        RedisSettings.from_dsn(redis_url),
+        default_queue_name=REPORT_QUEUE,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+    )
     yield pool
     await pool.aclose()
 
