@@ -169,7 +169,7 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         took = await poll(arrived, within=CONVERGE_S)
         print(f"\nRedis outage: every refresh job queued {took:.1f} s after Redis came back")
         for job_id in expected:
-            info = await Job(job_id, pool, _queue_name=REPORT_QUEUE).info()
+            info = await Job(job_id, pool, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
             assert info is not None and info.function == "refresh_region_chain"
             payload = info.args[0]
             assert f"refresh:{payload['period']}:{payload['kabupaten_code']}" == job_id

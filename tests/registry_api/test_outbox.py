@@ -158,7 +158,7 @@ async def test_report_job_enqueued_right_after_commit(
     )
     assert response.status_code == 201
     assert await pending(session, "report") == []
-    job = Job(job_id, arq_redis, _queue_name=REPORT_QUEUE)
+    job = Job(job_id, arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job)
     info = await job.info()
     assert info is not None
     assert info.function == REFRESH_REGION_CHAIN
@@ -333,10 +333,12 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
     queue = ReportQueue(redis_url, defer_s=0.3)
     try:
         assert await deliver_reports(session_factory, queue, limit=10) == 3
-        info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE).info()
+        info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
         assert info is not None and info.function == REBUILD_PERIOD
         assert info.args == ({"period": "2024-06", "request_id": None},)
-        chain = await Job("refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE).info()
+        chain = await Job(
+            "refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job
+        ).info()
         assert chain is not None and chain.function == REFRESH_REGION_CHAIN
     finally:
         for job_id in ids:
@@ -379,5 +381,5 @@ async def test_writes_wake_the_relay_which_delivers_their_report_events_together
     )
     events_written, passes = delivered.one()
     assert events_written == 4 and passes < 4  # gathered: fewer passes than writes
-    assert await Job(job_id, arq_redis, _queue_name=REPORT_QUEUE).info() is not None
+    assert await Job(job_id, arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info() is not None
     await forget_job(arq_redis, job_id)

@@ -70,6 +70,8 @@ def deserialize_job(raw: bytes) -> dict[str, Any]:
     data = json.loads(raw)
     if not isinstance(data, dict):
         raise ValueError(f"a job is a JSON object, not a {type(data).__name__}")
+    if isinstance(args := data.get("a"), list):
+        data["a"] = tuple(args)  # arq's positional arguments, as pickle would have kept them
     return data
 
 
