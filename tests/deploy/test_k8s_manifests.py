@@ -254,3 +254,18 @@ def test_production_is_bigger_than_base(rendered: dict[str, list[Obj]]) -> None:
         assert prod_hpas[name]["spec"]["maxReplicas"] > base_hpas[name]["spec"]["maxReplicas"]
     (config,) = of_kind(production, "ConfigMap").values()
     assert config["data"]["REGISTRY_CORS_ORIGINS"].startswith("https://")
+
+
+def test_ingress_routes_only_the_api_and_the_probes(rendered: dict[str, list[Obj]]) -> None:
+    (ingress,) = of_kind(rendered["overlays/production"], "Ingress").values()
+    paths = {
+        (path["path"], path["pathType"]): path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert paths == {
+        ("/v1", "Prefix"): "registry-api",
+        ("/healthz", "Exact"): "registry-api",
+        ("/readyz", "Exact"): "registry-api",
+    }
+    assert "defaultBackend" not in ingress["spec"], "/docs, /openapi.json and /metrics are not public"

@@ -5,10 +5,10 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
+from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, HttpSettings, RedisSettings
 
 
-class Settings(DatabaseSettings, RedisSettings):
+class Settings(DatabaseSettings, RedisSettings, HttpSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", frozen=True)
 
     classifier_url: str = "http://127.0.0.1:8001"
