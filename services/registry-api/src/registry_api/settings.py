@@ -49,6 +49,8 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings):
     """A job claimed this many times without finishing fails with the reason of its last attempt."""
     import_chunk_bytes: int = 1_048_576
     """Bodies are stored in PostgreSQL in chunks of about this size while the request streams."""
+    import_max_record_bytes: int = Field(default=64 * 1024, gt=0)
+    """A record (CSV record or NDJSON line) longer than this is a row error, dropped as it streams past."""
     import_classifier_chunk: int = 5_000
     """Results per classifier batch call of an import: snapshots times rule sets."""
     import_classifier_concurrency: int = 2

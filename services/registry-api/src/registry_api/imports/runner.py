@@ -207,6 +207,7 @@ def create_runner(
         classify_apart_from=settings.import_classify_apart_from,
         classify_connections=settings.import_classify_connections,
         phase_sleep_s=settings.import_test_phase_sleep_s,
+        max_record_bytes=settings.import_max_record_bytes,
     )
     return ImportRunner(
         sessionmaker=sessionmaker,
