@@ -17,7 +17,7 @@ import codecs
 import csv
 import hashlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +140,8 @@ async def _lines(chunks: AsyncIterator[bytes], *, max_record_bytes: int) -> Asyn
             dropping, text = None, text[len(first[0]) :]
         lines = (pending + text).splitlines(keepends=True)
         pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        out.extend(_line(line, max_record_bytes) for line in lines)
+        short = max_record_bytes // 4  # so many characters are at most the limit in UTF-8, whatever they are
+        out.extend([line if len(line) <= short else _line(line, max_record_bytes) for line in lines])
         if (size := _size(pending)) > max_record_bytes:
             dropping, pending = Overlong(size, pending.count('"')), ""
         if out:
@@ -201,6 +202,41 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(map(str, loc)) or "row"
 
 
+class _Records:
+    """Whole CSV records from lines: a record ends on the line where its double quotes balance. One longer than the
+    limit comes out as `Overlong`, having kept only its size and its quotes on the way."""
+
+    def __init__(self, max_record_bytes: int) -> None:
+        self.limit = max_record_bytes
+        self.lines: list[str] = []
+        self.size = 0
+        self.quotes = 0
+
+    def feed(self, lines: list[Line]) -> Iterator[str | Overlong]:
+        for line in lines:
+            if isinstance(line, str):
+                quotes = line.count('"')
+                if not self.size and not quotes % 2:
+                    yield line  # the common case: a record on one line (`_lines` checked its length)
+                    continue
+                self.size += _size(line)
+                self.lines.append(line)
+            else:
+                quotes = line.quotes
+                self.size += line.size
+            self.quotes += quotes
+            if self.size > self.limit:
+                self.lines = []  # too long: only its size and its quotes are kept, to find where it ends
+            if self.quotes % 2:
+                continue
+            yield "".join(self.lines) if self.size <= self.limit else Overlong(self.size, self.quotes)
+            self.lines, self.size, self.quotes = [], 0, 0
+
+    @property
+    def unfinished(self) -> bool:
+        return self.size > 0
+
+
 async def parse_csv(
     chunks: AsyncIterator[bytes],
     module: ImportModule,
@@ -213,33 +249,20 @@ async def parse_csv(
     validator = _RowValidator(module, known)
     feed = _Feed()
     reader = csv.reader(feed, strict=True)
+    records = _Records(max_record_bytes)
     header: list[str] | None = None
     hasher = source_hasher(module, "")
-    record: list[str] = []  # the lines of the record being read, until its quotes balance
-    size = quotes = 0
     row = -1
     async for lines in _lines(chunks, max_record_bytes=max_record_bytes):
         out: list[Parsed] = []
-        for line in lines:
-            if isinstance(line, Overlong):
-                size, quotes = size + line.size, quotes + line.quotes
-            else:
-                size, quotes = size + _size(line), quotes + line.count('"')
-                record.append(line)
-            if size > max_record_bytes:
-                record = []  # too long: only its size and its quotes are kept, to find where it ends
-            if quotes % 2:
-                continue
-            if size > max_record_bytes:
+        for record in records.feed(lines):
+            if isinstance(record, Overlong):
                 if header is None:
                     raise FileRejected(f"the first record is longer than {max_record_bytes} bytes: not a header")
                 row += 1
-                out.append(_too_long(row, size, max_record_bytes))
-                record, size, quotes = [], 0, 0
+                out.append(_too_long(row, record.size, max_record_bytes))
                 continue
-            text = "".join(record)
-            record, size, quotes = [], 0, 0
-            feed.lines.append(text)  # one whole record: the reader takes exactly this line
+            feed.lines.append(record)  # one whole record: the reader takes exactly this line
             cells = _record(reader)
             if header is None and (not cells or cells == [""]):
                 continue  # blank lines before the header
@@ -250,10 +273,10 @@ async def parse_csv(
                 continue
             if not cells or cells == [""]:
                 continue
-            out.extend(_csv_row(validator, header, row, cells, hasher(text.rstrip("\r\n"))))
+            out.extend(_csv_row(validator, header, row, cells, hasher(record.rstrip("\r\n"))))
         if out:
             yield out
-    if size:
+    if records.unfinished:
         yield [RowError(row + 1, "row", "a quoted cell is never closed", "unreadable")]
     if header is None:
         raise FileRejected("no header and no rows: the first line must name the columns")
@@ -261,7 +284,8 @@ async def parse_csv(
 
 def _record(reader: Any) -> list[str]:
     try:
-        return list(next(reader))
+        cells: list[str] = next(reader)
+        return cells
     except StopIteration:
         return []
     except csv.Error as exc:  # a malformed record is that row's error, not the file's
