@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
-from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from kampungkb_shared.jobs import REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain, deserialize_job, serialize_job
 from registry_api import migrate
 from registry_api.db import create_engine
 from registry_api.wilayah.service import import_csv
@@ -167,7 +167,9 @@ async def freshness(url: str, redis_url: str) -> None:
         "LOG_LEVEL": "WARNING",
     }
     worker.start(quiet=True)
-    redis = await create_pool(RedisSettings.from_dsn(redis_url))
+    redis = await create_pool(
+        RedisSettings.from_dsn(redis_url), job_serializer=serialize_job, job_deserializer=deserialize_job
+    )
     connection = await asyncpg.connect(url)
     observer = await asyncpg.connect(url)
     try:

@@ -105,3 +105,26 @@ async def make_kegiatan(
 ) -> httpx.Response:
     body = {"title": "Penyuluhan KB", "date": day, "function": "REPRODUKSI", "targets": ["PUS"], "partners": partners}
     return await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json={**body, **fields}, headers=auth(key))
+
+
+def security_header_problems(response: httpx.Response) -> list[str]:
+    """What a response lacks of the security headers every response of every HTTP service carries."""
+    want = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
+    problems = [
+        f"{name}: {response.headers.get(name)!r}" for name, value in want.items() if response.headers.get(name) != value
+    ]
+    policy = response.headers.get("content-security-policy", "")
+    if "frame-ancestors 'none'" not in policy:
+        problems.append(f"content-security-policy: {policy!r}")
+    return problems
+
+
+def csp_allows(policy: str, directive: str, url: str) -> bool:
+    """Whether a Content-Security-Policy lets a page load `url` (`'unsafe-inline'` for an inline script or style)."""
+    sources = next(
+        (part.split()[1:] for part in policy.split(";") if part.split()[:1] == [directive]),
+        next((part.split()[1:] for part in policy.split(";") if part.split()[:1] == ["default-src"]), []),
+    )
+    if url == "'unsafe-inline'":
+        return url in sources
+    return any(url.startswith(source.rstrip("/") + "/") for source in sources if source.startswith("https://"))

@@ -31,7 +31,9 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 def interpolate(value: str) -> str:
-    """Compose's `${VAR:-default}` interpolation with every variable unset."""
+    """Compose's interpolation with every optional variable unset (`${VAR:-default}`) and every required one
+    (`${VAR:?message}`) set to `set-VAR`."""
+    value = re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", r"set-\1", value)
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
@@ -140,8 +142,8 @@ def test_processes_and_ports(compose: dict[str, Any]) -> None:
     assert "9100/metrics" in json.dumps(svc["report-worker"]["healthcheck"])
     assert svc["classifier"]["deploy"]["replicas"] == 2
     assert "8000:8000" in svc["registry-api"]["ports"]
-    # A host port range: each classifier replica binds one, so the second one does not fail on 8001.
-    assert svc["classifier"]["ports"] == ["8001-8002:8001"]
+    # A host port range on loopback: each classifier replica binds one, so the second one does not fail on 8001.
+    assert svc["classifier"]["ports"] == ["127.0.0.1:8001-8002:8001"]
     assert all("ports" not in svc[name] for name in ("postgres", "redis", "registry-worker", "report-worker"))
 
 
@@ -151,8 +153,10 @@ def test_environment_wiring(compose: dict[str, Any]) -> None:
         env = environment(svc[name])
         database = urlsplit(env["DATABASE_URL"])
         assert database.scheme == "postgresql" and database.hostname in svc and database.port == 5432, name
+        assert database.password == "set-POSTGRES_PASSWORD", name
         redis = urlsplit(env["REDIS_URL"])
         assert redis.scheme == "redis" and redis.hostname in svc and redis.port == 6379, name
+        assert redis.password == "set-REDIS_PASSWORD", name
         assert env["LOG_JSON"] == "true"
     for name in ("registry-api", "registry-worker"):
         env = environment(svc[name])
@@ -169,3 +173,30 @@ def test_state_lives_in_named_volumes(compose: dict[str, Any]) -> None:
         (spec,) = services(compose)[name]["volumes"]
         volume, _, target = spec.partition(":")
         assert volume in volumes and target == mount, name
+
+
+def test_no_default_passwords() -> None:
+    text = (REPO / "deploy" / "compose.yaml").read_text()
+    references = re.findall(r"\$\{(\w*PASSWORD\w*)([^}]*)\}", text)
+    assert {name for name, _ in references} == {"POSTGRES_PASSWORD", "REDIS_PASSWORD"}
+    # `${VAR:?message}`: compose stops with the message when the variable is unset or empty; no fallback value.
+    assert all(rest.startswith(":?") for _, rest in references), references
+
+
+def test_postgres_and_redis_require_their_passwords(compose: dict[str, Any]) -> None:
+    svc = services(compose)
+    assert environment(svc["postgres"])["POSTGRES_PASSWORD"] == "set-POSTGRES_PASSWORD"
+    redis = svc["redis"]
+    assert environment(redis)["REDIS_PASSWORD"] == "set-REDIS_PASSWORD"
+    assert '--requirepass "$$REDIS_PASSWORD"' in " ".join(redis["command"])
+    assert "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"]), "the healthcheck authenticates"
+
+
+def test_only_the_registry_api_is_published_beyond_loopback(compose: dict[str, Any]) -> None:
+    for name, service in services(compose).items():
+        for port in service.get("ports", []):
+            published = str(port)
+            if name == "registry-api":
+                assert published == "8000:8000"
+            else:
+                assert published.startswith("127.0.0.1:"), f"{name} publishes {published} on every interface"

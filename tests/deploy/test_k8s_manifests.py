@@ -3,6 +3,7 @@
 import copy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -254,3 +255,134 @@ def test_production_is_bigger_than_base(rendered: dict[str, list[Obj]]) -> None:
         assert prod_hpas[name]["spec"]["maxReplicas"] > base_hpas[name]["spec"]["maxReplicas"]
     (config,) = of_kind(production, "ConfigMap").values()
     assert config["data"]["REGISTRY_CORS_ORIGINS"].startswith("https://")
+
+
+def test_ingress_routes_only_the_api_and_the_probes(rendered: dict[str, list[Obj]]) -> None:
+    (ingress,) = of_kind(rendered["overlays/production"], "Ingress").values()
+    paths = {
+        (path["path"], path["pathType"]): path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert paths == {
+        ("/v1", "Prefix"): "registry-api",
+        ("/healthz", "Exact"): "registry-api",
+        ("/readyz", "Exact"): "registry-api",
+    }
+    assert "defaultBackend" not in ingress["spec"], "/docs, /openapi.json and /metrics are not public"
+
+
+# Who may reach each workload and whom it may reach: (peer, port, protocol). A peer is a workload of the namespace,
+# `namespace/app` for pods elsewhere, or `any` for an address outside the cluster (PostgreSQL and Redis).
+DNS = {("kube-system/kube-dns", 53, "UDP"), ("kube-system/kube-dns", 53, "TCP")}
+PROMETHEUS = "monitoring/prometheus"
+EXPECTED_INGRESS = {
+    "registry-api": {("ingress-nginx/ingress-nginx", 8000, "TCP"), (PROMETHEUS, 8000, "TCP")},
+    "classifier": {("registry-api", 8001, "TCP"), ("registry-worker", 8001, "TCP"), (PROMETHEUS, 8001, "TCP")},
+    "registry-worker": {(PROMETHEUS, 9101, "TCP")},
+    "report-worker": {(PROMETHEUS, 9100, "TCP")},
+    "registry-api-migrate": set(),
+}
+EXPECTED_EGRESS = {
+    "registry-api": DNS | {("any", 5432, "TCP"), ("any", 6379, "TCP"), ("classifier", 8001, "TCP")},
+    "registry-worker": DNS | {("any", 5432, "TCP"), ("any", 6379, "TCP"), ("classifier", 8001, "TCP")},
+    "report-worker": DNS | {("any", 5432, "TCP"), ("any", 6379, "TCP")},
+    "registry-api-migrate": DNS | {("any", 5432, "TCP")},
+    "classifier": set(),
+}
+
+
+def matches(selector: Obj, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels and matchExpressions with In, NotIn, Exists, DoesNotExist)."""
+    if not all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not ok:
+            return False
+    return True
+
+
+def workloads(objects: list[Obj]) -> dict[str, Obj]:
+    """Pod template metadata and spec of every Deployment and Job, by name."""
+    return {
+        name: obj["spec"]["template"] for kind in ("Deployment", "Job") for name, obj in of_kind(objects, kind).items()
+    }
+
+
+def peers(rule_peers: list[Obj] | None, pods: dict[str, Obj]) -> set[str]:
+    if not rule_peers:
+        return {"any"}
+    found = set()
+    for peer in rule_peers:
+        assert "ipBlock" not in peer, "addresses are for overlays"
+        pod_selector = peer.get("podSelector", {})
+        if "namespaceSelector" in peer:
+            namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            app = next(iter(pod_selector["matchLabels"].values()))
+            found.add(f"{namespace}/{app}")
+        else:
+            found |= {name for name, pod in pods.items() if matches(pod_selector, pod["metadata"]["labels"])}
+    return found
+
+
+def container_ports(pod: Obj) -> set[int]:
+    return {port["containerPort"] for container in pod["spec"]["containers"] for port in container.get("ports", [])}
+
+
+def flows(objects: list[Obj], direction: str) -> dict[str, set[tuple[str, int, str]]]:
+    """The flows the policies allow, per workload; an ingress port only where the pod listens on it, an egress port
+    to a workload only where that workload listens on it."""
+    pods = workloads(objects)
+    allowed: dict[str, set[tuple[str, int, str]]] = {name: set() for name in pods}
+    for policy in of_kind(objects, "NetworkPolicy").values():
+        spec = policy["spec"]
+        for name, pod in pods.items():
+            if not matches(spec["podSelector"], pod["metadata"]["labels"]):
+                continue
+            for rule in spec.get("ingress" if direction == "ingress" else "egress", []):
+                for peer in peers(rule.get("from" if direction == "ingress" else "to"), pods):
+                    for port in rule["ports"]:
+                        listening = pod if direction == "ingress" else pods.get(peer)
+                        if listening is None or port["port"] in container_ports(listening):
+                            allowed[name].add((peer, port["port"], port["protocol"]))
+    return allowed
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_deny_by_default_and_allow_only_the_needed_flows(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = rendered[overlay]
+    policies = of_kind(objects, "NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, "every pod, both directions, no rule"
+    for name, pod in workloads(objects).items():
+        selecting = [
+            p for p, policy in policies.items() if matches(policy["spec"]["podSelector"], pod["metadata"]["labels"])
+        ]
+        assert "default-deny" in selecting and len(selecting) > 1, f"{name} is selected by {selecting}"
+    assert flows(objects, "ingress") == EXPECTED_INGRESS
+    assert flows(objects, "egress") == EXPECTED_EGRESS
+
+
+def test_every_policy_selects_a_pod_and_every_ingress_port_is_listened_on(rendered: dict[str, list[Obj]]) -> None:
+    pods = workloads(rendered["base"])
+    for name, policy in of_kind(rendered["base"], "NetworkPolicy").items():
+        selected = [p for p, pod in pods.items() if matches(policy["spec"]["podSelector"], pod["metadata"]["labels"])]
+        assert selected, f"{name} selects no pod"
+        for rule in policy["spec"].get("ingress", []):
+            for port in rule["ports"]:
+                assert any(port["port"] in container_ports(pods[p]) for p in selected), (name, port)
+
+
+def test_redis_url_in_the_secret_carries_a_password(rendered: dict[str, list[Obj]]) -> None:
+    (secret,) = of_kind(rendered["base"], "Secret").values()
+    redis = urlsplit(secret["stringData"]["REDIS_URL"])
+    assert redis.scheme in ("redis", "rediss") and redis.password, "Redis requires a password"

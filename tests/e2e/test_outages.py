@@ -14,7 +14,7 @@ import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
 
-from kampungkb_shared.jobs import REPORT_QUEUE
+from kampungkb_shared.jobs import REPORT_QUEUE, deserialize_job, serialize_job
 from tests.e2e.conftest import Stack
 from tests.factories import auth, kependudukan_payload, kkbpk_payload
 
@@ -154,7 +154,12 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         restarted = time.monotonic()
 
     expected = {f"refresh:2024-{m:02d}:{kab}" for m in range(1, 5) for kab in ("99.01", "99.71")}
-    pool = await create_pool(RedisSettings.from_dsn(stack.redis.url), default_queue_name=REPORT_QUEUE)
+    pool = await create_pool(
+        RedisSettings.from_dsn(stack.redis.url),
+        default_queue_name=REPORT_QUEUE,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+    )
     try:
 
         async def arrived() -> bool:
@@ -164,7 +169,7 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         took = await poll(arrived, within=CONVERGE_S)
         print(f"\nRedis outage: every refresh job queued {took:.1f} s after Redis came back")
         for job_id in expected:
-            info = await Job(job_id, pool, _queue_name=REPORT_QUEUE).info()
+            info = await Job(job_id, pool, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
             assert info is not None and info.function == "refresh_region_chain"
             payload = info.args[0]
             assert f"refresh:{payload['period']}:{payload['kabupaten_code']}" == job_id

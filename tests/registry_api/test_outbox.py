@@ -15,7 +15,15 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_local.demo import demo_regions
-from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain, ReportJob
+from kampungkb_shared.jobs import (
+    REBUILD_PERIOD,
+    REFRESH_REGION_CHAIN,
+    REPORT_QUEUE,
+    RefreshRegionChain,
+    ReportJob,
+    deserialize_job,
+    serialize_job,
+)
 from registry_api.background.relay import Relay, deliver_reports
 from registry_api.background.report_queue import Enqueued, ReportQueue
 from registry_api.changes import outbox as events
@@ -32,7 +40,12 @@ from tests.registry_api.conftest import app_client, registry_settings
 
 @pytest.fixture
 async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=REPORT_QUEUE)
+    pool = await create_pool(
+        RedisSettings.from_dsn(redis_url),
+        default_queue_name=REPORT_QUEUE,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+    )
     yield pool
     await pool.aclose()
 
@@ -146,7 +159,7 @@ async def test_report_job_enqueued_right_after_commit(
     )
     assert response.status_code == 201
     assert await pending(session, "report") == []
-    job = Job(job_id, arq_redis, _queue_name=REPORT_QUEUE)
+    job = Job(job_id, arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job)
     info = await job.info()
     assert info is not None
     assert info.function == REFRESH_REGION_CHAIN
@@ -322,10 +335,12 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
     queue = ReportQueue(redis_url, defer_s=0.3)
     try:
         assert await deliver_reports(session_factory, queue, limit=10) == 3
-        info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE).info()
+        info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
         assert info is not None and info.function == REBUILD_PERIOD
         assert info.args == ({"period": "2024-06", "request_id": None},)
-        chain = await Job("refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE).info()
+        chain = await Job(
+            "refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job
+        ).info()
         assert chain is not None and chain.function == REFRESH_REGION_CHAIN
     finally:
         for job_id in ids:
@@ -368,5 +383,5 @@ async def test_writes_wake_the_relay_which_delivers_their_report_events_together
     )
     events_written, passes = delivered.one()
     assert events_written == 8 and passes < 8  # four registrations, four writes; gathered: fewer passes than events
-    assert await Job(job_id, arq_redis, _queue_name=REPORT_QUEUE).info() is not None
+    assert await Job(job_id, arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info() is not None
     await forget_job(arq_redis, job_id)

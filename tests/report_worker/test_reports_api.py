@@ -232,3 +232,48 @@ async def test_targets_need_a_scoped_writer_and_show_in_the_report(
     assert report["targets"]["mandiri_plus_actual_pct"] == report["mandiri_plus_pct"]
     other_year = (await client.get("/v1/reports/97.01?period=2025-01")).json()
     assert other_year["targets"]["year"] == 2025
+
+
+async def test_exports_neutralise_formulas_and_control_characters(
+    client: httpx.AsyncClient, pg: asyncpg.Connection, computed: oracle.Rows
+) -> None:
+    names = {
+        "Kampung\x07 Lonceng\x1b": "Kampung Lonceng",
+        '=HYPERLINK("http://evil.example","klik")': '\'=HYPERLINK("http://evil.example","klik")',
+        "+62 Sukamaju": "'+62 Sukamaju",
+        "-1+1": "'-1+1",
+        "@SUM(A1:A9)": "'@SUM(A1:A9)",
+        "\tTab\x7f": "'\tTab",
+        "\rCR\x01": "'\rCR",
+    }
+    kampung = await pg.fetch(
+        """SELECT id, kecamatan_code FROM kampung WHERE active AND provinsi_code = '98' AND formed_on <= $1
+            ORDER BY id LIMIT $2""",
+        PERIOD,
+        len(names),
+    )
+    assert len(kampung) == len(names)
+    for name, record in zip(names, kampung, strict=True):
+        await pg.execute("UPDATE kampung SET name = $1 WHERE id = $2", name, record["id"])
+    want = {str(record["id"]): safe for safe, record in zip(names.values(), kampung, strict=True)}
+
+    from_xlsx: dict[str, object] = {}
+    from_csv: dict[str, str] = {}
+    for kecamatan in sorted({record["kecamatan_code"] for record in kampung}):
+        response = await client.get(f"/v1/reports/{kecamatan}/export?period={MONTH}&format=xlsx")
+        assert response.status_code == 200, response.text
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        assert sheet is not None
+        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row), "no cell is a formula"
+        values = list(sheet.iter_rows(values_only=True))
+        for row in values[2:]:
+            named = dict(zip(values[1], row, strict=True))
+            from_xlsx[str(named["kampung_id"])] = named["kampung_name"]
+
+        response = await client.get(f"/v1/reports/{kecamatan}/export?period={MONTH}&format=csv")
+        assert response.status_code == 200
+        for line in csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")):
+            from_csv[line["kampung_id"]] = line["kampung_name"]
+    # XML reads a carriage return back as a line feed.
+    assert {key: from_xlsx.get(key) for key in want} == {key: safe.replace("\r", "\n") for key, safe in want.items()}
+    assert {key: from_csv.get(key) for key in want} == want

@@ -1,9 +1,13 @@
 """The arq side: coalescing ids with keep_result=0, request ids, the nightly cron, and a worker killed mid-job."""
 
 import asyncio
+import json
+import os
+import pickle
 import random
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
@@ -14,9 +18,17 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from kampungkb_local import processes
 from kampungkb_local.servers import free_port
-from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RefreshRegionChain
+from kampungkb_shared.jobs import (
+    REBUILD_PERIOD,
+    REFRESH_REGION_CHAIN,
+    REPORT_QUEUE,
+    RefreshRegionChain,
+    deserialize_job,
+    serialize_job,
+)
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import current_period, parse_period
+from registry_api.outbox.queue import Enqueued, ReportQueue
 from report_worker import jobs, worker
 from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
 from report_worker.settings import Settings
@@ -31,7 +43,9 @@ KAB = "97.01"
 async def queue_url(redis_url: str) -> AsyncIterator[str]:
     """A Redis database of this test's own, so that no other test's worker or jobs meet these."""
     url = redis_url.rsplit("/", 1)[0] + f"/{random.randint(1, 15)}"
-    redis = await create_pool(RedisSettings.from_dsn(url))
+    redis = await create_pool(
+        RedisSettings.from_dsn(url), job_serializer=serialize_job, job_deserializer=deserialize_job
+    )
     await redis.flushdb()
     yield url
     await redis.flushdb()
@@ -40,7 +54,9 @@ async def queue_url(redis_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def redis(queue_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(queue_url))
+    pool = await create_pool(
+        RedisSettings.from_dsn(queue_url), job_serializer=serialize_job, job_deserializer=deserialize_job
+    )
     yield pool
     await pool.aclose()
 
@@ -269,3 +285,62 @@ async def test_worker_killed_mid_job_leaves_correct_aggregates_after_restart(
 async def _gone(redis: ArqRedis, job_id: str) -> bool:
     keys = [f"arq:job:{job_id}", f"arq:in-progress:{job_id}", f"arq:result:{job_id}", f"arq:retry:{job_id}"]
     return not await redis.exists(*keys) and await redis.zcard(REPORT_QUEUE) == 0
+
+
+class _Trap:
+    """Unpickling this makes a directory: a worker that unpickles jobs would run it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (str(self.path),))
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_registry_queue_stores_json_that_a_real_worker_runs(
+    db: asyncpg.Connection, fresh_database_url: str, queue_url: str, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="json-1")
+    queue = ReportQueue(queue_url, defer_s=0.0)
+    try:
+        assert await queue.enqueue(job) is Enqueued.QUEUED
+    finally:
+        await queue.close()
+    raw = await redis.get(f"arq:job:{job.job_id()}")
+    assert raw is not None and not raw.startswith(b"\x80"), "not a pickle"
+    stored_job = json.loads(raw)
+    assert (stored_job["f"], stored_job["a"], stored_job["k"]) == (REFRESH_REGION_CHAIN, [job.model_dump()], {})
+
+    await mutate(db, None)  # type: ignore[arg-type]
+    arq_worker = await run_burst(settings(fresh_database_url, queue_url), monkeypatch)
+    assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 0)
+    assert_same(await stored(db), oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS))
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_a_pickled_job_is_refused_unrun(
+    db: asyncpg.Connection,
+    fresh_database_url: str,
+    queue_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "unpickled"
+    with pytest.raises(ValueError):
+        deserialize_job(pickle.dumps({"f": REFRESH_REGION_CHAIN, "a": [], "k": {}, "t": 1, "et": 0}))
+    before = await stored(db)
+    await mutate(db, None)  # type: ignore[arg-type]
+    pickling = await create_pool(RedisSettings.from_dsn(queue_url))  # arq's default serializer: pickle
+    try:
+        queued = await pickling.enqueue_job(
+            REFRESH_REGION_CHAIN, _Trap(marker), _job_id="refresh:pickled", _queue_name=REPORT_QUEUE
+        )
+        assert queued is not None
+        arq_worker = await run_burst(settings(fresh_database_url, queue_url), monkeypatch)
+        assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (0, 1)
+        assert not marker.exists(), "the payload was never unpickled"
+        assert await stored(db) == before, "the job did not run"
+        assert await pickling.zcard(REPORT_QUEUE) == 0, "and it left the queue"
+    finally:
+        await pickling.aclose()

@@ -2,9 +2,12 @@
 
 The registry enqueues them (after commit, through its outbox relay); report-worker runs them.
 Payloads are primitives only. A deterministic job id makes a burst of submissions in one
-kabupaten for one period collapse into one queued refresh.
+kabupaten for one period collapse into one queued refresh. Every producer and worker stores jobs as JSON
+(`serialize_job`, `deserialize_job`), never as pickle: whoever can write to Redis must not be able to run code in
+a worker by queueing a crafted payload.
 """
 
+import json
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -55,3 +58,24 @@ def report_job(payload: dict[str, Any]) -> ReportJob:
     if "kabupaten_code" in payload:
         return RefreshRegionChain.model_validate(payload)
     return RebuildPeriod.model_validate(payload)
+
+
+def serialize_job(data: dict[str, Any]) -> bytes:
+    """arq's `job_serializer`: a job (or its result) as JSON; an exception a failed job returns becomes its text."""
+    return json.dumps(data, separators=(",", ":"), default=_fallback).encode()
+
+
+def deserialize_job(raw: bytes) -> dict[str, Any]:
+    """arq's `job_deserializer`: JSON only; anything else (a pickled job, say) raises, and arq fails the job unrun."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"a job is a JSON object, not a {type(data).__name__}")
+    if isinstance(args := data.get("a"), list):
+        data["a"] = tuple(args)  # arq's positional arguments, as pickle would have kept them
+    return data
+
+
+def _fallback(value: object) -> str:
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -23,6 +23,13 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
 
 
+class HttpSettings(ServiceSettings):
+    """A process that serves HTTP. `HSTS_MAX_AGE_S` is shared by every HTTP service, without prefix."""
+
+    hsts_max_age_s: int = Field(default=0, ge=0, validation_alias="HSTS_MAX_AGE_S")
+    """`Strict-Transport-Security` max-age on every response; 0 sends none (TLS ends at the Ingress or proxy)."""
+
+
 class DatabaseSettings(ServiceSettings):
     """A process that talks to PostgreSQL. `DATABASE_URL` is shared by every service, without prefix."""
 

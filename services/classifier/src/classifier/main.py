@@ -17,6 +17,7 @@ from kampungkb_shared.classification import BatchRequest
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.problems import document_problems, install_problem_handlers
+from kampungkb_shared.security import install_security_headers
 
 log = logging.getLogger("classifier")
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
     install_problem_handlers(app)
     app.add_middleware(AccessLog, latency=app.state.metrics.latency)
     app.add_middleware(RequestIdMiddleware)
+    # Read when the app is built (the headers wrap it), unlike the rule sets, which load in the lifespan.
+    install_security_headers(app, hsts_max_age_s=(settings or Settings()).hsts_max_age_s)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -5,10 +5,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kampungkb_shared.settings import ServiceSettings
+from kampungkb_shared.settings import HttpSettings
 
 
-class Settings(ServiceSettings):
+class Settings(HttpSettings):
     model_config = SettingsConfigDict(env_prefix="CLASSIFIER_")
 
     default_ruleset: str = "bkkbn-web-2021"

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
+from kampungkb_shared.security import install_security_headers
 from registry_api import health
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.oidc import OidcVerifier
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Location", "X-Request-ID"],
     )
     app.add_middleware(RequestIdMiddleware)
+    install_security_headers(app, hsts_max_age_s=settings.hsts_max_age_s)
     return app
 
 

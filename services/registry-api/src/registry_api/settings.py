@@ -5,10 +5,10 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
+from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, HttpSettings, RedisSettings
 
 
-class Settings(DatabaseSettings, RedisSettings):
+class Settings(DatabaseSettings, RedisSettings, HttpSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", frozen=True)
 
     classifier_url: str = "http://127.0.0.1:8001"
@@ -53,6 +53,8 @@ class Settings(DatabaseSettings, RedisSettings):
     """A job claimed this many times without finishing fails with the reason of its last attempt."""
     import_chunk_bytes: int = 1_048_576
     """Bodies are stored in PostgreSQL in chunks of about this size while the request streams."""
+    import_max_record_bytes: int = Field(default=64 * 1024, gt=0)
+    """A record (CSV record or NDJSON line) longer than this is a row error, dropped as it streams past."""
     import_classifier_chunk: int = 5_000
     """Results per classifier batch call of an import: snapshots times rule sets."""
     import_classifier_concurrency: int = 2

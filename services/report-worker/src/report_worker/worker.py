@@ -16,7 +16,14 @@ from arq.connections import ArqRedis, RedisSettings
 from prometheus_client import start_http_server
 
 from kampungkb_shared.collector import freeze_startup_objects
-from kampungkb_shared.jobs import REBUILD_PERIOD, REFRESH_REGION_CHAIN, REPORT_QUEUE, RebuildPeriod
+from kampungkb_shared.jobs import (
+    REBUILD_PERIOD,
+    REFRESH_REGION_CHAIN,
+    REPORT_QUEUE,
+    RebuildPeriod,
+    deserialize_job,
+    serialize_job,
+)
 from kampungkb_shared.observability import configure_logging
 from kampungkb_shared.periods import current_period, parse_period
 from report_worker.jobs import nightly_rebuild, rebuild_whole_period, refresh_region_chain
@@ -83,6 +90,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         ],
         "queue_name": REPORT_QUEUE,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        # JSON both ways, like every producer: a pickled job is refused unrun (see `kampungkb_shared.jobs`).
+        "job_serializer": serialize_job,
+        "job_deserializer": deserialize_job,
         # Failed jobs store their result under the worker-wide setting (arq's finish_failed_job): 0 here too.
         "keep_result": 0,
         "job_timeout": settings.job_timeout_s,

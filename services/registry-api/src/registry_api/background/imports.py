@@ -238,6 +238,7 @@ def create_runner(
         handover_s=settings.import_handover_s,
         classify_apart_from=settings.import_classify_apart_from,
         classify_connections=settings.import_classify_connections,
+        max_record_bytes=settings.import_max_record_bytes,
     )
     return ImportRunner(
         sessionmaker=sessionmaker,

@@ -11,7 +11,7 @@ from arq.constants import result_key_prefix
 from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
-from kampungkb_shared.jobs import REPORT_QUEUE, ReportJob
+from kampungkb_shared.jobs import REPORT_QUEUE, ReportJob, deserialize_job, serialize_job
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,12 @@ class ReportQueue:
 
     async def pool(self) -> ArqRedis:
         if self._pool is None:
-            self._pool = await create_pool(self.settings, default_queue_name=REPORT_QUEUE)
+            self._pool = await create_pool(
+                self.settings,
+                default_queue_name=REPORT_QUEUE,
+                job_serializer=serialize_job,
+                job_deserializer=deserialize_job,
+            )
         return self._pool
 
     async def open(self) -> None:

@@ -80,6 +80,7 @@ class JobContext:
     handover_s: float
     classify_apart_from: int
     classify_connections: int
+    max_record_bytes: int
 
     def classifying(self, *, hand_over: bool = False, hold_reports: bool = False) -> pipeline.Classifying:
         """How an import classifies: batch calls of `classifier_chunk` results, `classifier_concurrency` at once, a
@@ -313,7 +314,9 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     )
     await staging.create(connection)
     with collector_paused():  # one model per row, kept for the rules check
-        models = await _read_into_staging(connection, job=job, summary=summary)
+        models = await _read_into_staging(
+            connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes
+        )
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
         # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables
@@ -387,7 +390,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
 
 
 async def _read_into_staging(
-    connection: AsyncConnection, *, job: ClaimedJob, summary: Summary
+    connection: AsyncConnection, *, job: ClaimedJob, summary: Summary, max_record_bytes: int
 ) -> dict[int, ModulePayload]:
     """Rows into staging; returns the validated payload of each valid row (by row number) for the rules check.
 
@@ -401,7 +404,7 @@ async def _read_into_staging(
     models: dict[int, ModulePayload] = {}
     last_row = -1
     try:
-        async for parsed in parse(_chunks(connection, job.id), job.module, known):
+        async for parsed in parse(_chunks(connection, job.id), job.module, known, max_record_bytes=max_record_bytes):
             for item in parsed:
                 if item.row != last_row:  # the errors of one row arrive together: it counts once
                     summary.rows_total += 1

@@ -7,6 +7,10 @@ stored row was last imported from is passed on as a `SameRow`, without validatin
 
 Row numbers: in CSV the header is row 0 and the line below it row 1; in NDJSON the first line is row 1 (blank lines
 count, and are skipped).
+
+A record longer than `max_record_bytes` (`REGISTRY_IMPORT_MAX_RECORD_BYTES`) is that row's error (`too_long`): it is
+dropped as it streams past, chunk by chunk, keeping only its size and how many double quotes it held (a CSV record
+ends where its quotes balance), so a file of one endless line costs no more memory than a file of short ones.
 """
 
 import codecs
@@ -22,6 +26,9 @@ from pydantic import BaseModel, ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
 from registry_api.submissions.store import canonical_json, content_hash
+
+MAX_RECORD_BYTES = 64 * 1024
+"""The default longest record (a CSV record or an NDJSON line, UTF-8 bytes)."""
 
 SOURCE_FORMAT = 1
 """Part of every source hash: raise it when a change to the formats or the models would read the same record
@@ -90,30 +97,71 @@ class _Feed:
         return self.lines.popleft()
 
 
-async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
-    """Decoded lines (with their line ends), a list per chunk; raises `FileRejected` on binary or non-UTF-8 input."""
+@dataclass(frozen=True)
+class Overlong:
+    """A line longer than the limit, dropped while it was read: its size (UTF-8 bytes) and its double quotes."""
+
+    size: int
+    quotes: int
+
+
+Line = str | Overlong
+
+
+def _size(text: str) -> int:
+    """UTF-8 bytes of `text` (without encoding it when it is ASCII, as almost every line is)."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
+async def _lines(chunks: AsyncIterator[bytes], *, max_record_bytes: int) -> AsyncIterator[list[Line]]:
+    """Decoded lines (with their line ends), a list per chunk, a line longer than `max_record_bytes` as `Overlong`;
+    raises `FileRejected` on binary or non-UTF-8 input. At most one unfinished line of up to the limit is carried
+    from a chunk to the next: a longer one is dropped while it streams past."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     offset = 0
     pending = ""
+    dropping: Overlong | None = None  # the unfinished line being dropped, once it outgrew the limit
     async for chunk in chunks:
         if (nul := chunk.find(b"\x00")) >= 0:
             raise FileRejected(f"binary content (a NUL byte at byte {offset + nul}): send UTF-8 CSV or NDJSON text")
         try:
-            text = pending + decoder.decode(chunk)
+            text = decoder.decode(chunk)
         except UnicodeDecodeError as exc:
             at = offset + exc.start - len(exc.object) + len(chunk) if isinstance(exc.object, bytes) else offset
             raise FileRejected(f"not UTF-8 text: an invalid byte sequence at byte {at}") from exc
         offset += len(chunk)
-        lines = text.splitlines(keepends=True)
+        out: list[Line] = []
+        if dropping is not None:
+            first = text.splitlines(keepends=True)[:1]
+            if not first or (first[0] == text and not text.endswith(("\n", "\r"))):
+                dropping = Overlong(dropping.size + _size(text), dropping.quotes + text.count('"'))
+                continue  # the line goes on past this chunk
+            out.append(Overlong(dropping.size + _size(first[0]), dropping.quotes + first[0].count('"')))
+            dropping, text = None, text[len(first[0]) :]
+        lines = (pending + text).splitlines(keepends=True)
         pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        if lines:
-            yield lines
+        short = max_record_bytes // 4  # so many characters are at most the limit in UTF-8, whatever they are
+        out.extend([line if len(line) <= short else _line(line, max_record_bytes) for line in lines])
+        if (size := _size(pending)) > max_record_bytes:
+            dropping, pending = Overlong(size, pending.count('"')), ""
+        if out:
+            yield out
     try:
         rest = pending + decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
         raise FileRejected(f"not UTF-8 text: the body ends inside a character at byte {offset}") from exc
-    if rest:
-        yield [rest]
+    if dropping is not None:
+        yield [Overlong(dropping.size + _size(rest), dropping.quotes + rest.count('"'))]
+    elif rest:
+        yield [_line(rest, max_record_bytes)]
+
+
+def _line(text: str, max_record_bytes: int) -> Line:
+    return Overlong(size, text.count('"')) if (size := _size(text)) > max_record_bytes else text
+
+
+def _too_long(row: int, size: int, limit: int) -> RowError:
+    return RowError(row, "row", f"a record of {size} bytes: at most {limit} bytes are read", "too_long")
 
 
 class _RowValidator:
@@ -154,32 +202,68 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(map(str, loc)) or "row"
 
 
+class _Records:
+    """Whole CSV records from lines: a record ends on the line where its double quotes balance. One longer than the
+    limit comes out as `Overlong`, having kept only its size and its quotes on the way."""
+
+    def __init__(self, max_record_bytes: int) -> None:
+        self.limit = max_record_bytes
+        self.lines: list[str] = []
+        self.size = 0
+        self.quotes = 0
+
+    def feed(self, lines: list[Line]) -> Iterator[str | Overlong]:
+        for line in lines:
+            if isinstance(line, str):
+                quotes = line.count('"')
+                if not self.size and not quotes % 2:
+                    yield line  # the common case: a record on one line (`_lines` checked its length)
+                    continue
+                self.size += _size(line)
+                self.lines.append(line)
+            else:
+                quotes = line.quotes
+                self.size += line.size
+            self.quotes += quotes
+            if self.size > self.limit:
+                self.lines = []  # too long: only its size and its quotes are kept, to find where it ends
+            if self.quotes % 2:
+                continue
+            yield "".join(self.lines) if self.size <= self.limit else Overlong(self.size, self.quotes)
+            self.lines, self.size, self.quotes = [], 0, 0
+
+    @property
+    def unfinished(self) -> bool:
+        return self.size > 0
+
+
 async def parse_csv(
-    chunks: AsyncIterator[bytes], module: ImportModule, known: Mapping[str, str]
+    chunks: AsyncIterator[bytes],
+    module: ImportModule,
+    known: Mapping[str, str],
+    *,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> AsyncIterator[list[Parsed]]:
     """Rows of a CSV body, a list per chunk read; the header (row 0) is checked first. `known`: desa code -> the
     source hash its stored row was last imported from."""
     validator = _RowValidator(module, known)
     feed = _Feed()
     reader = csv.reader(feed, strict=True)
+    records = _Records(max_record_bytes)
     header: list[str] | None = None
     hasher = source_hasher(module, "")
-    record: list[str] = []
-    raw: deque[str] = deque()  # each record's text, beside the reader's lines (one whole record each)
-    quotes = 0
     row = -1
-    async for lines in _lines(chunks):
-        for line in lines:
-            record.append(line)
-            quotes += line.count('"')
-            if quotes % 2 == 0:
-                text = "".join(record)
-                feed.lines.append(text)
-                raw.append(text)
-                record, quotes = [], 0
+    async for lines in _lines(chunks, max_record_bytes=max_record_bytes):
         out: list[Parsed] = []
-        for cells in _records(reader):
-            text = raw.popleft()
+        for record in records.feed(lines):
+            if isinstance(record, Overlong):
+                if header is None:
+                    raise FileRejected(f"the first record is longer than {max_record_bytes} bytes: not a header")
+                row += 1
+                out.append(_too_long(row, record.size, max_record_bytes))
+                continue
+            feed.lines.append(record)  # one whole record: the reader takes exactly this line
+            cells = _record(reader)
             if header is None and (not cells or cells == [""]):
                 continue  # blank lines before the header
             row += 1
@@ -189,23 +273,23 @@ async def parse_csv(
                 continue
             if not cells or cells == [""]:
                 continue
-            out.extend(_csv_row(validator, header, row, cells, hasher(text.rstrip("\r\n"))))
+            out.extend(_csv_row(validator, header, row, cells, hasher(record.rstrip("\r\n"))))
         if out:
             yield out
-    if record:
+    if records.unfinished:
         yield [RowError(row + 1, "row", "a quoted cell is never closed", "unreadable")]
     if header is None:
         raise FileRejected("no header and no rows: the first line must name the columns")
 
 
-def _records(reader: Any) -> Iterator[list[str]]:
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # a malformed record is that row's error, not the file's
-            yield [f"\x00{exc}"]
+def _record(reader: Any) -> list[str]:
+    try:
+        cells: list[str] = next(reader)
+        return cells
+    except StopIteration:
+        return []
+    except csv.Error as exc:  # a malformed record is that row's error, not the file's
+        return [f"\x00{exc}"]
 
 
 def _header(module: ImportModule, cells: list[str]) -> list[str]:
@@ -234,17 +318,24 @@ def _csv_row(validator: _RowValidator, header: list[str], row: int, cells: list[
 
 
 async def parse_ndjson(
-    chunks: AsyncIterator[bytes], module: ImportModule, known: Mapping[str, str]
+    chunks: AsyncIterator[bytes],
+    module: ImportModule,
+    known: Mapping[str, str],
+    *,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> AsyncIterator[list[Parsed]]:
     """Rows of an NDJSON body: one JSON object per line, `desa_code` beside the module's fields. `known`: desa
     code -> the source hash its stored row was last imported from."""
     validator = _RowValidator(module, known)
     hasher = source_hasher(module, "ndjson")
     row = 0
-    async for lines in _lines(chunks):
+    async for lines in _lines(chunks, max_record_bytes=max_record_bytes):
         out: list[Parsed] = []
         for line in lines:
             row += 1
+            if isinstance(line, Overlong):
+                out.append(_too_long(row, line.size, max_record_bytes))
+                continue
             if not line.strip():
                 continue
             try:

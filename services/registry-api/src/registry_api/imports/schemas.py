@@ -18,7 +18,8 @@ class RowErrorRead(BaseModel):
     field: str = Field(description="the CSV column (NDJSON: the dotted field) at fault, or `row` for the whole row")
     message: str
     kind: str = Field(
-        description="invalid, unreadable, unknown_desa, no_active_kampung, out_of_scope, duplicate or cross_module"
+        description="invalid, unreadable, too_long, unknown_desa, no_active_kampung, out_of_scope, duplicate or "
+        "cross_module"
     )
 
 

@@ -1,4 +1,4 @@
-"""A report's children as a table: CSV (stdlib csv) or XLSX (openpyxl)."""
+"""A report's children as a table: CSV (stdlib csv) or XLSX (openpyxl), every cell made safe (`cells`)."""
 
 import csv
 import io
@@ -7,6 +7,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from registry_api.cells import safe_cell, safe_text
 from registry_api.reports.schemas import DesaChild, Headline, Report
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -36,10 +37,10 @@ DESA_COLUMNS = ("code", "name", "kind", "kampung_id", "kampung_name", "tier", "r
 
 
 def table(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
-    """Header and rows: one row per child region (or per desa/kelurahan of a kecamatan)."""
+    """Header and rows: one row per child region (or per desa/kelurahan of a kecamatan), each cell made safe."""
     if report.level == "kecamatan":
         return DESA_COLUMNS, [
-            [getattr(child, column) for column in DESA_COLUMNS]
+            [safe_cell(getattr(child, column)) for column in DESA_COLUMNS]
             for child in report.children
             if isinstance(child, DesaChild)
         ]
@@ -47,7 +48,7 @@ def table(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
     for child in report.children:
         if isinstance(child, Headline):
             flat = {**child.model_dump(exclude={"tiers"}), **child.tiers.model_dump()}
-            rows.append([flat[column] for column in REGION_COLUMNS])
+            rows.append([safe_cell(flat[column]) for column in REGION_COLUMNS])
     return REGION_COLUMNS, rows
 
 
@@ -67,7 +68,7 @@ def to_xlsx(report: Report) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.title = f"{report.code} {report.period}"[:31]
-    sheet.append([f"{report.name} ({report.code}), {report.period}, rule set {report.ruleset}"])
+    sheet.append([safe_text(f"{report.name} ({report.code}), {report.period}, rule set {report.ruleset}")])
     sheet.append(list(header))
     for row in rows:
         sheet.append(row)
