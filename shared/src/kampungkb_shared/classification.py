@@ -234,3 +234,12 @@ class BatchResponse(_Model):
 
     results: list[BatchResult]
     errors: list[BatchError]
+
+
+class RuleSetInfo(BaseModel):
+    """A rule set in the list: id, title, content hash and whether it is the default."""
+
+    id: str = Field(description="The rule set's id, as `ruleset` in requests and results.", examples=["kkb-2025"])
+    title: str = Field(description="What the rule set is, in a line.")
+    hash: str = Field(description="SHA-256 of the rule set's content: results name the version that scored them.")
+    default: bool = Field(description="Whether the classifier uses it when a request names none.")

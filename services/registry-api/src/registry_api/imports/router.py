@@ -22,6 +22,8 @@ FORMATS = {"text/csv": "csv", "application/x-ndjson": "ndjson", "application/ndj
 
 
 class UnsupportedMediaType(AppError):
+    """The body's `Content-Type` is not one the endpoint reads (imports: `text/csv` or `application/x-ndjson`)."""
+
     status = 415
     title = "Unsupported media type"
 
