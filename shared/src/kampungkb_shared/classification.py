@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from kampungkb_shared.codes import Instansi, Tier
 from kampungkb_shared.errors import FieldError
@@ -70,8 +71,40 @@ class Snapshot(_Model):
     )
 
 
+_SNAPSHOT_EXAMPLE: JsonDict = {
+    "profil": {
+        "pokja": {"exists": True, "sk": True, "members": 12, "trained_members": 6, "trained": True},
+        "funding_sources": ["APBD", "DANA_DESA"],
+        "poktan": ["BKB", "BKR", "BKL"],
+        "facilities": ["SEKRETARIAT"],
+        "pkb_pendamping": True,
+        "regulations": ["SK_KADES_LURAH"],
+        "data_sources": ["PK_PEMUTAKHIRAN_DATA", "POTENSI_DESA"],
+        "operational": {"RAPAT_KOORDINASI": "BULANAN", "SOSIALISASI": "TRIWULAN"},
+    },
+    "kependudukan": {
+        "pus": 100,
+        "families": 150,
+        "remaja": 60,
+        "families_with_balita": 40,
+        "families_with_remaja": 35,
+        "families_with_lansia": 30,
+    },
+    "kkbpk": {
+        "poktan_participants": {"BKB": 20, "BKR": 10},
+        "kb_users": {"KB_SUNTIK": 47, "KB_IMPLAN": 23},
+        "non_users": {"HAMIL": 15, "IAT": 15},
+    },
+    "partners": [{"code": "PUSKESMAS", "last_activity": "2026-10-10"}],
+}
+
+
 class ClassifyRequest(_Model):
     """`POST /v1/classify`: one snapshot; `ruleset` defaults to the classifier's default rule set."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ruleset": "kkb-2025", "period": "2026-10", "snapshot": _SNAPSHOT_EXAMPLE}]}
+    )
 
     ruleset: str | None = Field(default=None, description="The rule set; default: the classifier's default.")
     period: Period = Field(description="The month classified, `YYYY-MM`.")
@@ -88,6 +121,17 @@ class BatchItem(_Model):
 
 class BatchRequest(_Model):
     """`POST /v1/classify/batch`: up to 10,000 items, each scored with `ruleset` or with every one of `rulesets`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rulesets": ["bkkbn-web-2021", "kkb-2025"],
+                    "items": [{"id": 42, "period": "2026-10", "snapshot": _SNAPSHOT_EXAMPLE}],
+                }
+            ]
+        }
+    )
 
     ruleset: str | None = Field(default=None, description="The rule set; default: the classifier's default.")
     rulesets: Annotated[list[str], Field(min_length=1, json_schema_extra={"uniqueItems": True})] | None = Field(

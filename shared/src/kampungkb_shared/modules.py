@@ -71,6 +71,24 @@ class Pokja(_Payload):
 class ProfilPayload(_Payload):
     """Module `profil`: organisation, funding, poktan, facilities, direction, regulations, data use, mechanisms."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pokja": {"exists": True, "sk": True, "members": 12, "trained_members": 6, "trained": True},
+                    "funding_sources": ["APBD", "DANA_DESA"],
+                    "poktan": ["BKB", "BKR", "BKL"],
+                    "facilities": ["SEKRETARIAT"],
+                    "pkb_pendamping": True,
+                    "regulations": ["SK_KADES_LURAH"],
+                    "rkm": True,
+                    "data_sources": ["PK_PEMUTAKHIRAN_DATA", "POTENSI_DESA"],
+                    "operational": {"RAPAT_KOORDINASI": "BULANAN", "SOSIALISASI": "TRIWULAN"},
+                }
+            ]
+        }
+    )
+
     pokja: Pokja = Field(description="The working group.")
     funding_sources: CodeList[FundingSource] = Field(
         description="Where its money comes from (`GET /v1/codes/funding_source`).", default_factory=list
@@ -115,6 +133,21 @@ class Population(_Payload):
 class KependudukanPayload(_Payload):
     """Module `kependudukan`: PUS, families, remaja and families with balita / remaja / lansia."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pus": 100,
+                    "families": 150,
+                    "remaja": 60,
+                    "families_with_balita": 40,
+                    "families_with_remaja": 35,
+                    "families_with_lansia": 30,
+                }
+            ]
+        }
+    )
+
     pus: NonNegativeInt = Field(description="Couples of reproductive age (pasangan usia subur).")
     families: NonNegativeInt = Field(description="Families.")
     remaja: NonNegativeInt = Field(description="Adolescents.")
@@ -133,6 +166,18 @@ class KependudukanPayload(_Payload):
 
 class KkbpkPayload(_Payload):
     """Module `kkbpk`: poktan participants, PUS using each method, PUS not using by reason."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "poktan_participants": {"BKB": 20, "BKR": 10},
+                    "kb_users": {"KB_SUNTIK": 47, "KB_IMPLAN": 23},
+                    "non_users": {"HAMIL": 15, "IAT": 15},
+                }
+            ]
+        }
+    )
 
     poktan_participants: dict[Poktan, NonNegativeInt] = Field(
         description="Participants of each poktan present in the profil.", default_factory=dict

@@ -37,6 +37,22 @@ class _KampungFields(BaseModel):
 
 
 class KampungCreate(_KampungFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Kampung KB Mawar",
+                    "desa_code": "99.01.01.2005",
+                    "formed_on": "2021-03-15",
+                    "scope": "DESA_KELURAHAN",
+                    "formation_criteria": ["PESERTA_KB_RENDAH"],
+                    "lat": -6.2,
+                    "lon": 106.8,
+                }
+            ]
+        }
+    )
+
     name: str = Field(description="The Kampung KB's name.", min_length=1, max_length=200)
     desa_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$", description="the desa/kelurahan code")
     formed_on: dt.date = Field(description="tanggal pencanangan")
@@ -52,6 +68,8 @@ class KampungCreate(_KampungFields):
 
 
 class KampungUpdate(_KampungFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Kampung KB Mawar Indah", "scope": "RW"}]})
+
     name: str | None = Field(description="The Kampung KB's name.", default=None, min_length=1, max_length=200)
     formed_on: dt.date | None = Field(
         default=None,
@@ -106,7 +124,7 @@ PercontohanLevel = Literal["kabupaten", "provinsi"]
 
 
 class PercontohanSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"level": "kabupaten"}]})
 
     level: PercontohanLevel = Field(
         description="Which region it becomes the model of: its kabupaten/kota or its provinsi."

@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Pct = float | None
 
@@ -76,6 +76,8 @@ class TargetRead(BaseModel):
 
 
 class TargetUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"formation_pct": 80.0, "mandiri_plus_pct": 25.0}]})
+
     formation_pct: Annotated[float | None, Field(ge=0, le=100)] = Field(
         default=None, description="Target coverage: Kampung KB / desa + kelurahan, in percent."
     )

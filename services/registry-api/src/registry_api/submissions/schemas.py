@@ -67,7 +67,21 @@ def _within_programme(value: dt.date) -> dt.date:
 
 
 class KegiatanCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Penyuluhan KB dan kesehatan reproduksi",
+                    "date": "2026-10-10",
+                    "function": "REPRODUKSI",
+                    "targets": ["PUS", "REMAJA"],
+                    "partners": ["PUSKESMAS", "DINAS_KESEHATAN"],
+                    "inpres_kegiatan": "KIE_KESPRO_KB",
+                }
+            ]
+        },
+    )
 
     title: str = Field(description="What was done.", min_length=1, max_length=300)
     date: dt.date = Field(description="The day it took place (2016-01-01 or later, not in the future).")
