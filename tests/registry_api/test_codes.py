@@ -90,7 +90,8 @@ async def test_rulesets_come_from_the_classifier(client: httpx.AsyncClient, clas
     response = await client.get("/v1/rulesets")
     assert response.status_code == 200
     served = response.json()
-    direct = httpx.get(f"{classifier_url}/v1/rulesets").json()
+    async with httpx.AsyncClient() as http:
+        direct = (await http.get(f"{classifier_url}/v1/rulesets")).json()
     assert served == direct and {"bkkbn-web-2021", "kkb-2025"} <= {r["id"] for r in served}
 
 
