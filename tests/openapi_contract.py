@@ -21,7 +21,7 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def check_document(schema: dict[str, Any]) -> None:
     """Valid OpenAPI; camelCase unique operation ids, a summary and a description each; every error a problem of a
-    listed type; request bodies with examples."""
+    listed type; request bodies with examples; every field of every schema described."""
     validate(schema)
     listed = {problem["type"] for problem in schema["x-problem-types"]}
     assert {cls.type_uri() for cls in problem_kinds()} <= listed
@@ -45,6 +45,13 @@ def check_document(schema: dict[str, Any]) -> None:
                 if "$ref" in target:
                     target = schema["components"]["schemas"][target["$ref"].rsplit("/", 1)[1]]
                 assert "example" in content or "examples" in content or target.get("examples"), (where, media)
+    fields = [
+        (name, field, spec)
+        for name, s in schema["components"]["schemas"].items()
+        for field, spec in s.get("properties", {}).items()
+    ]
+    undescribed = [f"{name}.{field}" for name, field, spec in fields if "description" not in spec]
+    assert not undescribed, undescribed
 
 
 class _Assets(HTMLParser):

@@ -265,23 +265,23 @@ class ClassificationResult(_Model):
 class BatchResult(ClassificationResult):
     """A batch item's classification, with the item's id and its position in the request."""
 
-    id: str | int
-    index: int
+    id: str | int = Field(description="The item's id, as sent.")
+    index: int = Field(description="The item's position in `items`, 0 first.")
 
 
 class BatchError(_Model):
     """An invalid batch item: its id (when readable), its position and what is wrong."""
 
-    id: str | int | None
-    index: int
-    errors: list[FieldError]
+    id: str | int | None = Field(description="The item's id, when it could be read.")
+    index: int = Field(description="The item's position in `items`, 0 first.")
+    errors: list[FieldError] = Field(description="What is wrong with the item, field by field.")
 
 
 class BatchResponse(_Model):
     """`POST /v1/classify/batch`: results of the valid items, errors of the invalid ones."""
 
-    results: list[BatchResult]
-    errors: list[BatchError]
+    results: list[BatchResult] = Field(description="One per valid item and rule set, in item order.")
+    errors: list[BatchError] = Field(description="One per invalid item, in item order.")
 
 
 class RuleSetInfo(BaseModel):
