@@ -28,6 +28,9 @@ async def test_errors_statuses_headers_and_constraints_are_declared(client: http
     assert "Retry-After" in by_id["listRulesets"]["responses"]["503"]["headers"]
     report = {p["name"]: p["schema"] for p in by_id["getReport"]["parameters"]}
     assert report["code"]["pattern"] == REGION_CODE_PATTERN
+    links = by_id["createKampung"]["responses"]["201"]["links"]
+    assert links["putKkbpk"] == {"operationId": "putKkbpk", "parameters": {"kampung_id": "$response.body#/id"}}
+    assert all(target in by_id for target in links)
     for operation_id in ("getKampung", "getSubmission", "getCodeList", "listCodeLists"):
         op = by_id[operation_id]
         assert "304" in op["responses"] and "If-None-Match" in {p["name"] for p in op["parameters"]}

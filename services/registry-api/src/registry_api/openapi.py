@@ -48,6 +48,32 @@ _PARAMETER_CONSTRAINTS: dict[tuple[str, str], dict[str, Any]] = {
 }
 """Patterns of parameters the routes parse themselves; a date-typed `from`/`to` (activities) keeps its format."""
 
+_KAMPUNG_ID = {"kampung_id": "$response.body#/id"}
+LINKS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "createKampung": (
+        "201",
+        {
+            target: {"operationId": target, "parameters": _KAMPUNG_ID}
+            for target in (
+                "getKampung",
+                "updateKampung",
+                "putProfil",
+                "putKependudukan",
+                "putKkbpk",
+                "createKegiatan",
+                "listKegiatan",
+                "listSubmissions",
+                "getClassification",
+            )
+        },
+    ),
+    "createImport": (
+        "202",
+        {"getImport": {"operationId": "getImport", "parameters": {"job_id": "$response.body#/id"}}},
+    ),
+}
+"""OpenAPI links from a create to the reads and writes of what it created, by operation id and status."""
+
 _IF_NONE_MATCH = {
     "name": "If-None-Match",
     "in": "header",
@@ -65,11 +91,14 @@ ERRORS: dict[str, dict[str, str]] = {
 
 
 def prepare_document(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the response headers, the 304 of conditional reads, the parameter constraints and the errors of `ERRORS`;
-    `document_problems` then gives every error its problem schema."""
+    """Add the response headers, the links, the 304 of conditional reads, the parameter constraints and the errors of
+    `ERRORS`; `document_problems` then gives every error its problem schema."""
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             responses = operation.get("responses", {})
+            if link := LINKS.get(operation.get("operationId", "")):
+                status, links = link
+                responses[status]["links"] = links
             for status, description in ERRORS.get(operation.get("operationId", ""), {}).items():
                 responses.setdefault(status, {"description": description})
             for status, headers in RESPONSE_HEADERS.get(operation.get("operationId", ""), {}).items():
