@@ -121,10 +121,10 @@ def _problem_table(types: list[dict[str, Any]]) -> str:
 
 def _response_description(status: int, types: list[dict[str, Any]], given: str | None) -> str:
     kinds = "; ".join(f"`{t['type']}`" for t in types if t["status"] == status)
-    lead = given if given and given not in {"Problem", "Validation Error"} else None
-    if lead is None:
-        lead = next((t["title"] for t in types if t["status"] == status), "Problem")
-    return f"{lead}. Problem `type`: {kinds}." if kinds else lead
+    summary = given if given and given not in {"Problem", "Validation Error"} else None
+    if summary is None:
+        summary = next((t["title"] for t in types if t["status"] == status), "Problem")
+    return f"{summary}. Problem `type`: {kinds}." if kinds else summary
 
 
 def _own_content(response: dict[str, Any]) -> bool:
