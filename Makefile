@@ -2,10 +2,13 @@
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench lint fmt migrate install
+.PHONY: run key test bench lint fmt migrate install
 
 run: install ## start PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, start every service
 	$(UV) run --locked python -m kampungkb_local run
+
+key: $(UV) ## while `make run` is up, print a new API key: make key ROLE=kabupaten SCOPE=99.01 (default admin, 00)
+	$(UV) run --locked python -m kampungkb_local key --role $(or $(ROLE),admin) --scope $(or $(SCOPE),00)
 
 test: install ## the whole suite against real PostgreSQL and Redis
 	$(UV) run --locked pytest

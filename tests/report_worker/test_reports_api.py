@@ -138,7 +138,7 @@ async def test_unknown_uncomputed_and_invalid(client: httpx.AsyncClient, compute
     assert missing.json()["type"] == "/problems/report-not-computed"
     assert (await client.get("/v1/reports/97.01")).status_code == 404  # the current month: not computed here
     unknown = await client.get(f"/v1/reports/55.01?period={MONTH}")
-    assert unknown.status_code == 404 and unknown.json()["type"] == "about:blank"
+    assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"
     assert (await client.get(f"/v1/reports/97.01.01.2001?period={MONTH}")).status_code == 404
     assert (await client.get("/v1/reports/97.01?period=2025-13")).status_code == 422
     bad = await client.get(f"/v1/reports/97.01?period={MONTH}&ruleset=nope")

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from kampungkb_shared.codes import Instansi, Tier
 from kampungkb_shared.errors import FieldError
@@ -55,37 +56,82 @@ class _Model(BaseModel):
 class PartnerActivity(_Model):
     """One distinct partner institution of the Kampung KB's activities and the date of its latest activity."""
 
-    code: Instansi
-    last_activity: dt.date
+    code: Instansi = Field(description="The partner institution.")
+    last_activity: dt.date = Field(description="The date of its newest activity with the Kampung KB.")
 
 
 class Snapshot(_Model):
     """The modules in force for a Kampung KB as of a period (None where never submitted) and its partners."""
 
-    profil: ProfilPayload | None = None
-    kependudukan: KependudukanPayload | None = None
-    kkbpk: KkbpkPayload | None = None
-    partners: list[PartnerActivity] = Field(default_factory=list)
+    profil: ProfilPayload | None = Field(default=None, description="The profil in force, or null.")
+    kependudukan: KependudukanPayload | None = Field(default=None, description="The kependudukan in force, or null.")
+    kkbpk: KkbpkPayload | None = Field(default=None, description="The kkbpk in force, or null.")
+    partners: list[PartnerActivity] = Field(
+        description="Distinct partner institutions of its activities up to the period.", default_factory=list
+    )
+
+
+_SNAPSHOT_EXAMPLE: JsonDict = {
+    "profil": {
+        "pokja": {"exists": True, "sk": True, "members": 12, "trained_members": 6, "trained": True},
+        "funding_sources": ["APBD", "DANA_DESA"],
+        "poktan": ["BKB", "BKR", "BKL"],
+        "facilities": ["SEKRETARIAT"],
+        "pkb_pendamping": True,
+        "regulations": ["SK_KADES_LURAH"],
+        "data_sources": ["PK_PEMUTAKHIRAN_DATA", "POTENSI_DESA"],
+        "operational": {"RAPAT_KOORDINASI": "BULANAN", "SOSIALISASI": "TRIWULAN"},
+    },
+    "kependudukan": {
+        "pus": 100,
+        "families": 150,
+        "remaja": 60,
+        "families_with_balita": 40,
+        "families_with_remaja": 35,
+        "families_with_lansia": 30,
+    },
+    "kkbpk": {
+        "poktan_participants": {"BKB": 20, "BKR": 10},
+        "kb_users": {"KB_SUNTIK": 47, "KB_IMPLAN": 23},
+        "non_users": {"HAMIL": 15, "IAT": 15},
+    },
+    "partners": [{"code": "PUSKESMAS", "last_activity": "2026-10-10"}],
+}
 
 
 class ClassifyRequest(_Model):
     """`POST /v1/classify`: one snapshot; `ruleset` defaults to the classifier's default rule set."""
 
-    ruleset: str | None = None
-    period: Period
-    snapshot: Snapshot
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ruleset": "kkb-2025", "period": "2026-10", "snapshot": _SNAPSHOT_EXAMPLE}]}
+    )
+
+    ruleset: str | None = Field(default=None, description="The rule set; default: the classifier's default.")
+    period: Period = Field(description="The month classified, `YYYY-MM`.")
+    snapshot: Snapshot = Field(description="What is in force for the Kampung KB as of the period.")
 
 
 class BatchItem(_Model):
     """One snapshot of a batch, with the caller's id, echoed in the result or error."""
 
-    id: str | int
-    period: Period
-    snapshot: Snapshot
+    id: str | int = Field(description="The caller's id of the item, repeated in its result.")
+    period: Period = Field(description="The month classified, `YYYY-MM`.")
+    snapshot: Snapshot = Field(description="What is in force as of the period.")
 
 
 class BatchRequest(_Model):
     """`POST /v1/classify/batch`: up to 10,000 items, each scored with `ruleset` or with every one of `rulesets`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rulesets": ["bkkbn-web-2021", "kkb-2025"],
+                    "items": [{"id": 42, "period": "2026-10", "snapshot": _SNAPSHOT_EXAMPLE}],
+                }
+            ]
+        }
+    )
 
     ruleset: str | None = Field(default=None, description="The rule set; default: the classifier's default.")
     rulesets: Annotated[list[str], Field(min_length=1, json_schema_extra={"uniqueItems": True})] | None = Field(
@@ -95,7 +141,7 @@ class BatchRequest(_Model):
             "its results in this order."
         ),
     )
-    items: list[BatchItem]
+    items: list[BatchItem] = Field(description="The snapshots to classify (at most 10,000).")
 
     @model_validator(mode="after")
     def _one_way_to_name_rule_sets(self) -> "BatchRequest":
@@ -109,68 +155,68 @@ class BatchRequest(_Model):
 class Scores(_Model):
     """The 12 sub-scores (1-4; sarana and PKB/regulasi reach 3), None where the rule set could not score."""
 
-    i_pokja: int | None = None
-    i_sumber_dana: int | None = None
-    i_poktan: int | None = None
-    i_sarana: int | None = None
-    i_pkb_regulasi: int | None = None
-    p_penggunaan_data: int | None = None
-    p_mekop: int | None = None
-    p_lintas_sektor: int | None = None
-    o_poktan: int | None = None
-    o_cpr: int | None = None
-    o_mkjp: int | None = None
-    o_unmet: int | None = None
+    i_pokja: int | None = Field(default=None, description="Input: the Pokja (1-4).")
+    i_sumber_dana: int | None = Field(default=None, description="Input: funding sources (1-4).")
+    i_poktan: int | None = Field(default=None, description="Input: poktan present (1-4).")
+    i_sarana: int | None = Field(default=None, description="Input: facilities (1-3).")
+    i_pkb_regulasi: int | None = Field(default=None, description="Input: PKB pendamping and regulations (1-3).")
+    p_penggunaan_data: int | None = Field(default=None, description="Proses: data use (1-4).")
+    p_mekop: int | None = Field(default=None, description="Proses: operational mechanisms (1-4).")
+    p_lintas_sektor: int | None = Field(default=None, description="Proses: partner institutions (1-4).")
+    o_poktan: int | None = Field(default=None, description="Output: poktan participation (1-4).")
+    o_cpr: int | None = Field(default=None, description="Output: contraceptive prevalence (1-4).")
+    o_mkjp: int | None = Field(default=None, description="Output: long-acting methods (1-4).")
+    o_unmet: int | None = Field(default=None, description="Output: unmet need (1-4, higher is less unmet need).")
 
 
 class Indices(_Model):
     """Group indices: the mean of the group's sub-scores rounded to 2 decimals, None if the group was not scored."""
 
-    input: float | None = None
-    proses: float | None = None
-    output: float | None = None
+    input: float | None = Field(default=None, description="Mean of the input sub-scores.")
+    proses: float | None = Field(default=None, description="Mean of the proses sub-scores.")
+    output: float | None = Field(default=None, description="Mean of the output sub-scores.")
 
 
 class Passed(_Model):
     """Whether each group's index reaches the threshold; None if the group was not scored."""
 
-    input: bool | None = None
-    proses: bool | None = None
-    output: bool | None = None
+    input: bool | None = Field(default=None, description="Whether the input index reaches the threshold.")
+    proses: bool | None = Field(default=None, description="Whether the proses index reaches the threshold.")
+    output: bool | None = Field(default=None, description="Whether the output index reaches the threshold.")
 
 
 class RawMeasures(_Model):
     """The measures the sub-scores were banded from. Percentages are the whole numbers the bands saw."""
 
-    pokja_exists: bool | None = None
-    pokja_members: int | None = None
-    pokja_trained: bool | None = None
-    n_funding_sources: int | None = None
-    n_poktan: int | None = None
-    n_facilities: int | None = None
-    pkb_pendamping: bool | None = None
-    has_regulation: bool | None = None
-    n_data_sources: int | None = None
-    n_operational: int | None = None
+    pokja_exists: bool | None = Field(default=None, description="The Pokja exists.")
+    pokja_members: int | None = Field(default=None, description="Pokja members.")
+    pokja_trained: bool | None = Field(default=None, description="The Pokja was trained.")
+    n_funding_sources: int | None = Field(default=None, description="Funding sources.")
+    n_poktan: int | None = Field(default=None, description="Poktan present.")
+    n_facilities: int | None = Field(default=None, description="Facilities present.")
+    pkb_pendamping: bool | None = Field(default=None, description="A PKB/PLKB accompanies it.")
+    has_regulation: bool | None = Field(default=None, description="At least one regulation.")
+    n_data_sources: int | None = Field(default=None, description="Data sources used.")
+    n_operational: int | None = Field(default=None, description="Operational mechanisms that run.")
     n_partners: int | None = Field(default=None, description="Distinct partners the rule set counts.")
     poktan_pct: dict[str, int | None] | None = Field(default=None, description="Participation % per poktan.")
-    poktan_participation_pct: int | None = None
-    pus: int | None = None
-    kb_users: int | None = None
-    mkjp_users: int | None = None
+    poktan_participation_pct: int | None = Field(default=None, description="Mean poktan participation, in percent.")
+    pus: int | None = Field(default=None, description="PUS in force.")
+    kb_users: int | None = Field(default=None, description="KB users.")
+    mkjp_users: int | None = Field(default=None, description="Users of long-acting methods.")
     unmet_need: int | None = Field(default=None, description="PUS not using KB because of IAT or TIAL.")
-    cpr_pct: int | None = None
-    mkjp_pct: int | None = None
-    unmet_pct: int | None = None
+    cpr_pct: int | None = Field(default=None, description="Contraceptive prevalence, in percent.")
+    mkjp_pct: int | None = Field(default=None, description="Long-acting methods among users, in percent.")
+    unmet_pct: int | None = Field(default=None, description="Unmet need, in percent.")
 
 
 class MissingItem(_Model):
     """Data a group lacked: a machine code (`profil`, `kependudukan`, `kkbpk`, `kependudukan.pus`, ...) and text."""
 
-    code: str
-    groups: list[Group]
+    code: str = Field(description="What is missing.")
+    groups: list[Group] = Field(description="The groups that lack it.")
     message: str = Field(description="What to submit, in Indonesian.")
-    message_en: str
+    message_en: str = Field(description="What to submit, in English.")
 
 
 class Action(_Model):
@@ -180,57 +226,68 @@ class Action(_Model):
     maximum) lifts the sub-score from `from_score` to `to_score`.
     """
 
-    indicator: Indicator
-    from_score: int
-    to_score: int
+    indicator: Indicator = Field(description="The sub-score to raise.")
+    from_score: int = Field(description="Its score now.")
+    to_score: int = Field(description="Its score once done.")
     action: str = Field(description="Indonesian.")
-    action_en: str
-    measure: str
-    current: int | None
-    target: int
+    action_en: str = Field(description="English.")
+    measure: str = Field(description="The raw measure to change.")
+    current: int | None = Field(description="The measure's value now.")
+    target: int = Field(description="The value to reach (a minimum; for `unmet_pct` a maximum).")
 
 
 class NextTier(_Model):
     """The cheapest set of sub-score improvements (fewest total score steps) that lifts the tier."""
 
-    tier: Tier
-    steps: int
-    actions: list[Action]
+    tier: Tier = Field(description="The next tier.")
+    steps: int = Field(description="Score steps the actions add up to.")
+    actions: list[Action] = Field(description="What to do, cheapest set first.")
 
 
 class ClassificationResult(_Model):
     """A classification with its explanation, as the classifier returns it and the registry stores it."""
 
-    ruleset: str
-    ruleset_hash: str
-    period: Period
-    tier: Tier
-    scores: Scores
-    indices: Indices
-    passed: Passed
-    threshold: float
-    raw: RawMeasures
-    missing: list[MissingItem]
-    next_tier: NextTier | None
+    ruleset: str = Field(description="The rule set that scored it.")
+    ruleset_hash: str = Field(description="SHA-256 of that rule set's content.")
+    period: Period = Field(description="The month classified, `YYYY-MM`.")
+    tier: Tier = Field(description="The tier.")
+    scores: Scores = Field(description="The 12 sub-scores.")
+    indices: Indices = Field(description="The three indices.")
+    passed: Passed = Field(description="Which indices reach the threshold.")
+    threshold: float = Field(description="The index each group must reach (3.00).")
+    raw: RawMeasures = Field(description="The measures the scores come from.")
+    missing: list[MissingItem] = Field(
+        description="Data a group lacked (kkb-2025 leaves such a Kampung KB belum_terklasifikasi)."
+    )
+    next_tier: NextTier | None = Field(description="The cheapest way to the next tier; null at the top.")
 
 
 class BatchResult(ClassificationResult):
     """A batch item's classification, with the item's id and its position in the request."""
 
-    id: str | int
-    index: int
+    id: str | int = Field(description="The item's id, as sent.")
+    index: int = Field(description="The item's position in `items`, 0 first.")
 
 
 class BatchError(_Model):
     """An invalid batch item: its id (when readable), its position and what is wrong."""
 
-    id: str | int | None
-    index: int
-    errors: list[FieldError]
+    id: str | int | None = Field(description="The item's id, when it could be read.")
+    index: int = Field(description="The item's position in `items`, 0 first.")
+    errors: list[FieldError] = Field(description="What is wrong with the item, field by field.")
 
 
 class BatchResponse(_Model):
     """`POST /v1/classify/batch`: results of the valid items, errors of the invalid ones."""
 
-    results: list[BatchResult]
-    errors: list[BatchError]
+    results: list[BatchResult] = Field(description="One per valid item and rule set, in item order.")
+    errors: list[BatchError] = Field(description="One per invalid item, in item order.")
+
+
+class RuleSetInfo(BaseModel):
+    """A rule set in the list: id, title, content hash and whether it is the default."""
+
+    id: str = Field(description="The rule set's id, as `ruleset` in requests and results.", examples=["kkb-2025"])
+    title: str = Field(description="What the rule set is, in a line.")
+    hash: str = Field(description="SHA-256 of the rule set's content: results name the version that scored them.")
+    default: bool = Field(description="Whether the classifier uses it when a request names none.")

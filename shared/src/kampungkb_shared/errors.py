@@ -1,15 +1,25 @@
-"""The error base: every expected failure carries its HTTP status and renders as problem+json (RFC 9457)."""
+"""The error base: every expected failure carries its HTTP status and renders as problem+json (RFC 9457).
 
+Each kind of problem has a `type` URI, `/problems/<kind>`, so that a client branches on it without reading `detail`.
+"""
+
+import re
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+PROBLEM_TYPE_PREFIX = "/problems/"
 
 
 class FieldError(BaseModel):
     """One invalid field: where it is and what is wrong with it."""
 
-    loc: list[str | int]
-    msg: str
+    loc: list[str | int] = Field(
+        description="Where the field is: `body`, `query`, `path` or `header`, then the names and list indexes down "
+        'to it, e.g. `["body", "pokja", "members"]`.'
+    )
+    msg: str = Field(description="What is wrong with it, in English.")
 
 
 class Problem(BaseModel):
@@ -17,18 +27,40 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[FieldError] | None = None
+    type: str = Field(
+        default="about:blank",
+        description="The kind of problem, `/problems/<kind>`: branch on it (the kinds are listed in the API "
+        "description).",
+        examples=["/problems/not-found"],
+    )
+    title: str = Field(description="A short summary of the kind of problem.", examples=["Not found"])
+    status: int = Field(description="The HTTP status code.", ge=400, le=599, examples=[404])
+    detail: str | None = Field(
+        default=None, description="What went wrong in this request.", examples=["no Kampung KB 42"]
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="For validation problems: every invalid field, with where it is and why."
+    )
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
 class AppError(Exception):
-    """Base of the services' expected failures; subclasses set `status` and `title`."""
+    """The request cannot be taken as it is.
+
+    The base of every expected failure: subclasses set `status`, `title` and `kind` (else derived from the title),
+    and the first paragraph of their docstring, which the API description lists, says when the problem happens."""
 
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
+    kind: ClassVar[str] = "bad-request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" not in cls.__dict__ and "title" in cls.__dict__:
+            cls.kind = _slug(cls.title)
 
     def __init__(
         self,
@@ -44,29 +76,52 @@ class AppError(Exception):
         self.headers = headers
         self.extra = extra
 
+    @classmethod
+    def type_uri(cls) -> str:
+        """The problem's `type`: `/problems/<kind>`."""
+        return f"{PROBLEM_TYPE_PREFIX}{cls.kind}"
+
     def problem(self) -> Problem:
         """The problem document for this error, with its extension members."""
-        return Problem(title=self.title, status=self.status, detail=self.detail, errors=self.errors, **self.extra)
+        return Problem(
+            type=self.type_uri(),
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            errors=self.errors,
+            **self.extra,
+        )
 
 
 class NotFound(AppError):
+    """The resource does not exist, or is outside what the caller may read."""
+
     status = 404
     title = "Not found"
 
 
 class Conflict(AppError):
+    """The request conflicts with the current state: the desa already has an active Kampung KB, the region already
+    has a percontohan, the idempotency key was used for another request."""
+
     status = 409
     title = "Conflict"
 
 
 class PreconditionFailed(AppError):
+    """`If-Match` names another version than the current one (or `If-None-Match: *` and the resource exists):
+    read it again, then retry with its `ETag`."""
+
     status = 412
     title = "Precondition failed"
 
 
 class Unprocessable(AppError):
+    """A field is invalid (`errors` names each, with where it is), or a rule across fields or modules is broken."""
+
     status = 422
     title = "Unprocessable entity"
+    kind = "validation"
 
     @classmethod
     def field(cls, loc: list[str | int], msg: str) -> "Unprocessable":
@@ -75,20 +130,69 @@ class Unprocessable(AppError):
 
 
 class Unauthorized(AppError):
+    """No API key, or one that is unknown, expired or revoked."""
+
     status = 401
     title = "Unauthorized"
 
 
 class Forbidden(AppError):
+    """The key is valid, but its role or region scope does not allow this request."""
+
     status = 403
     title = "Forbidden"
 
 
+class MethodNotAllowed(AppError):
+    """The path exists, but not with this method."""
+
+    status = 405
+    title = "Method not allowed"
+
+
 class Gone(AppError):
+    """What the request names existed, but is no longer there (a used or expired code, an expired cursor)."""
+
     status = 410
     title = "Gone"
 
 
 class PayloadTooLarge(AppError):
+    """The request body is over the limit of the endpoint (or a batch holds too many items)."""
+
     status = 413
     title = "Payload too large"
+
+
+class TooManyRequests(AppError):
+    """Over the request limit: wait for the seconds `Retry-After` says."""
+
+    status = 429
+    title = "Too many requests"
+
+
+class InternalError(AppError):
+    """An unexpected failure on the server side; it is logged with the request id."""
+
+    status = 500
+    title = "Internal server error"
+    kind = "internal"
+
+
+class ServiceUnavailable(AppError):
+    """A service this request needs is unreachable; retry later (`Retry-After` when known)."""
+
+    status = 503
+    title = "Service unavailable"
+    kind = "unavailable"
+
+
+def problem_kinds() -> Iterator[type[AppError]]:
+    """Every kind of problem the loaded code can raise, one class per kind (the first defined), by status."""
+    seen: dict[str, type[AppError]] = {}
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        cls = pending.pop(0)
+        seen.setdefault(cls.kind, cls)
+        pending.extend(cls.__subclasses__())
+    return iter(sorted(seen.values(), key=lambda cls: (cls.status, cls.kind)))

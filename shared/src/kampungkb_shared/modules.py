@@ -55,11 +55,11 @@ class _Payload(BaseModel):
 class Pokja(_Payload):
     """The Kampung KB working group: whether it exists, has an SK, its members and their training."""
 
-    exists: bool
-    sk: bool = False
-    members: NonNegativeInt = 0
-    trained_members: NonNegativeInt = 0
-    trained: bool = False
+    exists: bool = Field(description="Whether the Kampung KB has a Pokja (working group).")
+    sk: bool = Field(default=False, description="Whether the Pokja has an SK (decree).")
+    members: NonNegativeInt = Field(default=0, description="Pokja members.")
+    trained_members: NonNegativeInt = Field(default=0, description="Members who were trained (at most `members`).")
+    trained: bool = Field(default=False, description="Whether the Pokja took part in training.")
 
     @model_validator(mode="after")
     def _trained_within_members(self) -> "Pokja":
@@ -71,15 +71,44 @@ class Pokja(_Payload):
 class ProfilPayload(_Payload):
     """Module `profil`: organisation, funding, poktan, facilities, direction, regulations, data use, mechanisms."""
 
-    pokja: Pokja
-    funding_sources: CodeList[FundingSource] = Field(default_factory=list)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pokja": {"exists": True, "sk": True, "members": 12, "trained_members": 6, "trained": True},
+                    "funding_sources": ["APBD", "DANA_DESA"],
+                    "poktan": ["BKB", "BKR", "BKL"],
+                    "facilities": ["SEKRETARIAT"],
+                    "pkb_pendamping": True,
+                    "regulations": ["SK_KADES_LURAH"],
+                    "rkm": True,
+                    "data_sources": ["PK_PEMUTAKHIRAN_DATA", "POTENSI_DESA"],
+                    "operational": {"RAPAT_KOORDINASI": "BULANAN", "SOSIALISASI": "TRIWULAN"},
+                }
+            ]
+        }
+    )
+
+    pokja: Pokja = Field(description="The working group.")
+    funding_sources: CodeList[FundingSource] = Field(
+        description="Where its money comes from (`GET /v1/codes/funding_source`).", default_factory=list
+    )
     poktan: CodeList[Poktan] = Field(default_factory=list, description="The poktan present (ADA).")
-    facilities: CodeList[Facility] = Field(default_factory=list)
-    pkb_pendamping: bool = False
+    facilities: CodeList[Facility] = Field(
+        description="Secretariat and Rumah DataKu, where present (`GET /v1/codes/facility`).", default_factory=list
+    )
+    pkb_pendamping: bool = Field(
+        default=False,
+        description="Whether a PKB/PLKB accompanies it; if not, say who directs activities in `pengarah`.",
+    )
     pengarah: Pengarah | None = Field(default=None, description="Who directs activities when no PKB/PLKB does.")
-    regulations: CodeList[Regulation] = Field(default_factory=list)
-    rkm: bool = False
-    data_sources: CodeList[DataSource] = Field(default_factory=list)
+    regulations: CodeList[Regulation] = Field(
+        description="Regulations that support it (`GET /v1/codes/regulation`).", default_factory=list
+    )
+    rkm: bool = Field(default=False, description="Whether it has a community work plan (RKM).")
+    data_sources: CodeList[DataSource] = Field(
+        description="The data it uses for planning (`GET /v1/codes/data_source`).", default_factory=list
+    )
     operational: dict[OperationalItem, Frequency] = Field(
         default_factory=dict, description="The operational mechanisms that run, each with its frequency."
     )
@@ -97,20 +126,35 @@ AgeCounts = Annotated[list[NonNegativeInt], AfterValidator(_sixteen)]
 class Population(_Payload):
     """Population by sex and the 16 age groups of `AgeGroup`, in that order."""
 
-    male: AgeCounts
-    female: AgeCounts
+    male: AgeCounts = Field(description="Men per age group: 16 counts, youngest first (`GET /v1/codes/age_group`).")
+    female: AgeCounts = Field(description="Women per age group: 16 counts, youngest first.")
 
 
 class KependudukanPayload(_Payload):
     """Module `kependudukan`: PUS, families, remaja and families with balita / remaja / lansia."""
 
-    pus: NonNegativeInt
-    families: NonNegativeInt
-    remaja: NonNegativeInt
-    families_with_balita: NonNegativeInt
-    families_with_remaja: NonNegativeInt
-    families_with_lansia: NonNegativeInt
-    population: Population | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pus": 100,
+                    "families": 150,
+                    "remaja": 60,
+                    "families_with_balita": 40,
+                    "families_with_remaja": 35,
+                    "families_with_lansia": 30,
+                }
+            ]
+        }
+    )
+
+    pus: NonNegativeInt = Field(description="Couples of reproductive age (pasangan usia subur).")
+    families: NonNegativeInt = Field(description="Families.")
+    remaja: NonNegativeInt = Field(description="Adolescents.")
+    families_with_balita: NonNegativeInt = Field(description="Families with children under five (at most `families`).")
+    families_with_remaja: NonNegativeInt = Field(description="Families with adolescents (at most `families`).")
+    families_with_lansia: NonNegativeInt = Field(description="Families with elderly members (at most `families`).")
+    population: Population | None = Field(default=None, description="Population by sex and age group, optional.")
 
     @model_validator(mode="after")
     def _subsets_of_families(self) -> "KependudukanPayload":
@@ -123,9 +167,28 @@ class KependudukanPayload(_Payload):
 class KkbpkPayload(_Payload):
     """Module `kkbpk`: poktan participants, PUS using each method, PUS not using by reason."""
 
-    poktan_participants: dict[Poktan, NonNegativeInt] = Field(default_factory=dict)
-    kb_users: dict[Contraception, NonNegativeInt] = Field(default_factory=dict)
-    non_users: dict[NonUseReason, NonNegativeInt] = Field(default_factory=dict)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "poktan_participants": {"BKB": 20, "BKR": 10},
+                    "kb_users": {"KB_SUNTIK": 47, "KB_IMPLAN": 23},
+                    "non_users": {"HAMIL": 15, "IAT": 15},
+                }
+            ]
+        }
+    )
+
+    poktan_participants: dict[Poktan, NonNegativeInt] = Field(
+        description="Participants of each poktan present in the profil.", default_factory=dict
+    )
+    kb_users: dict[Contraception, NonNegativeInt] = Field(
+        description="PUS using each contraceptive method (`GET /v1/codes/contraception`).", default_factory=dict
+    )
+    non_users: dict[NonUseReason, NonNegativeInt] = Field(
+        description="PUS not using KB, by reason (`GET /v1/codes/non_use_reason`); users + non-users = PUS.",
+        default_factory=dict,
+    )
 
 
 POKTAN_DENOMINATOR: dict[Poktan, str] = {

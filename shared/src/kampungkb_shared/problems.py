@@ -4,6 +4,8 @@ Needs the `http` extra (FastAPI); the workers do not import it.
 """
 
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,11 +13,39 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from kampungkb_shared.errors import AppError, FieldError, Problem
+from kampungkb_shared.errors import (
+    AppError,
+    FieldError,
+    Forbidden,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+    problem_kinds,
+)
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+_BY_STATUS: dict[int, type[AppError]] = {
+    cls.status: cls
+    for cls in (
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        Unprocessable,
+        TooManyRequests,
+        ServiceUnavailable,
+    )
+}
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -40,20 +70,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _field_errors(exc)
     detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
-    return problem_response(Problem(title="Unprocessable entity", status=422, detail=detail, errors=errors))
+    return problem_response(Unprocessable(detail, errors=errors).problem())
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
-    return problem_response(
-        Problem(title=title, status=exc.status_code, detail=str(exc.detail)), headers=getattr(exc, "headers", None)
+    kind = _BY_STATUS.get(exc.status_code)
+    problem = Problem(
+        type=kind.type_uri() if kind else "about:blank",
+        title=kind.title if kind else "Error",
+        status=exc.status_code,
+        detail=str(exc.detail),
     )
+    return problem_response(problem, headers=getattr(exc, "headers", None))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(Problem(title="Internal server error", status=500, detail="unexpected error, logged"))
+    return problem_response(InternalError("unexpected error, logged").problem())
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -64,33 +98,102 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
-    """Describe the errors in an OpenAPI document as they are sent: `422` and every other error status
-    (`default`) are `application/problem+json` bodies of the `Problem` schema."""
+def _doc(cls: type[AppError]) -> str:
+    return " ".join((cls.__doc__ or cls.title).split("\n\n")[0].split())
+
+
+def problem_types() -> list[dict[str, Any]]:
+    """Every problem `type` the services send, with its status, title and when it happens."""
+    return [
+        {"type": cls.type_uri(), "status": cls.status, "title": cls.title, "description": _doc(cls)}
+        for cls in problem_kinds()
+    ]
+
+
+def _problem_table(types: list[dict[str, Any]]) -> str:
+    rows = "\n".join(f"| `{t['type']}` | {t['status']} | {t['title']} | {t['description']} |" for t in types)
+    return (
+        "\n\n## Problem types\n\nEvery error is `application/problem+json` (RFC 9457) whose `type` names its kind; "
+        "branch on `type`, not on `detail`. The same list is in `x-problem-types`.\n\n"
+        "| type | status | title | when |\n|---|---|---|---|\n" + rows + "\n"
+    )
+
+
+def _response_description(status: int, types: list[dict[str, Any]], given: str | None) -> str:
+    kinds = "; ".join(f"`{t['type']}`" for t in types if t["status"] == status)
+    summary = given if given and given not in {"Problem", "Validation Error"} else None
+    if summary is None:
+        summary = next((t["title"] for t in types if t["status"] == status), "Problem")
+    return f"{summary}. Problem `type`: {kinds}." if kinds else summary
+
+
+def _own_content(response: dict[str, Any]) -> bool:
+    content = response.get("content", {})
+    return bool(content) and PROBLEM_JSON not in content and "HTTPValidationError" not in repr(content)
+
+
+_PATH_PARAM = re.compile(r"\{[^}]+\}")
+
+
+def document_problems(schema: dict[str, Any], *, every_body_limited: bool = False) -> dict[str, Any]:
+    """Describe the errors in an OpenAPI document as they are sent: each error status an operation can answer is an
+    `application/problem+json` body of the `Problem` schema, and the problem types are listed.
+
+    The statuses follow from the operation: 422 with parameters or a body, 401 and 403 with security, 404 with path
+    parameters, 412 with `If-Match`, 413 with a body when `every_body_limited`; those declared by the route stay."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem.pop("$defs", {}))
     components["Problem"] = problem
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+    types = problem_types()
+    schema["x-problem-types"] = types
+    info = schema.setdefault("info", {})
+    info["description"] = info.get("description", "") + _problem_table(types)
     content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
             responses = operation.setdefault("responses", {})
-            for status, response in list(responses.items()):
-                if status == "422" or (status[:1] in "45" and "content" not in response):
-                    responses[status] = {"description": response.get("description", "Problem"), "content": content}
-            responses.setdefault("default", {"description": "Problem (RFC 9457)", "content": content})
+            responses.pop("default", None)
+            statuses = {int(status) for status in responses if status[:1] in "45"}
+            parameters = operation.get("parameters", [])
+            if parameters or "requestBody" in operation:
+                statuses.add(422)
+            if "requestBody" in operation and every_body_limited:
+                statuses.add(413)
+            if operation.get("security"):
+                statuses |= {401, 403}
+            if _PATH_PARAM.search(path):
+                statuses.add(404)
+            if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
+                statuses.add(412)
+            for status in sorted(statuses):
+                given = responses.get(str(status), {})
+                if _own_content(given):
+                    continue  # a non-problem answer the route documents itself (a readiness report)
+                documented = {"description": _response_description(status, types, given.get("description"))}
+                if "headers" in given:
+                    documented["headers"] = given["headers"]
+                responses[str(status)] = {**documented, "content": content}
     return schema
 
 
-def install_problem_docs(app: FastAPI) -> None:
-    """Generate the app's OpenAPI document with its errors described by `document_problems`."""
+def install_problem_docs(
+    app: FastAPI,
+    *,
+    every_body_limited: bool = False,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
+    """Generate the app's OpenAPI document, let `prepare` add to it, then describe its errors (`document_problems`)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate())
+            schema = generate()
+            app.openapi_schema = document_problems(
+                prepare(schema) if prepare else schema, every_body_limited=every_body_limited
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,7 +1,9 @@
 """`make run`: PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set), migrations, regions,
-then every service, until Ctrl-C stops them all, the embedded servers included."""
+then every service, until Ctrl-C stops them all, the embedded servers included. `make key` prints another key."""
 
+import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -12,12 +14,17 @@ from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 
 from kampungkb_local import processes
 from kampungkb_local.demo import demo_regions, seed_demo, to_csv
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
 
 DATABASE_NAME = "kampungkb"
+ADMIN_KEY_FILE = "admin-key"
+"""The local admin key, kept for the next start (mode 0600): local use only."""
+STACK_FILE = "stack.json"
+"""What `make key` needs from a running `make run`: the database and registry URLs (mode 0600)."""
 
 
 def _say(message: str) -> None:
@@ -52,6 +59,32 @@ def _create_key(env: dict[str, str], *, role: str, scope: str, name: str) -> str
     )
     output = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
     return output.strip().splitlines()[-1]
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from its creation on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)
+    path.chmod(0o600)
+
+
+def _key_works(registry_url: str, key: str) -> bool:
+    response = httpx.get(f"{registry_url}/v1/kampung?limit=1", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    return response.status_code == 200
+
+
+def _admin_key(env: dict[str, str], local_dir: Path, registry_url: str) -> str:
+    """The admin key kept in `.local/` if the running registry still takes it, else a new one, kept there."""
+    path = local_dir / ADMIN_KEY_FILE
+    if path.exists():
+        kept = path.read_text().strip()
+        if kept and _key_works(registry_url, kept):
+            path.chmod(0o600)
+            return kept
+    key = _create_key(env, role="admin", scope="00", name="local admin (make run)")
+    _write_private(path, key + "\n")
+    return key
 
 
 def run(local_dir: Path) -> int:
@@ -90,7 +123,7 @@ def run(local_dir: Path) -> int:
             env["REDIS_URL"] = redis.url
             _say(f"Redis (embedded) at {redis.url}")
         _registry_command(env, "migrate")
-        seed_key = None
+        seed_demo_province = False
         wilayah_csv = env.get("WILAYAH_CSV")
         if wilayah_csv:
             _registry_command(env, "load-wilayah", wilayah_csv)
@@ -98,7 +131,7 @@ def run(local_dir: Path) -> int:
             demo_csv = local_dir / "demo-wilayah.csv"
             demo_csv.write_bytes(to_csv(demo_regions()))
             _registry_command(env, "load-wilayah", str(demo_csv))
-            seed_key = _create_key(env, role="admin", scope="00", name="demo seed")
+            seed_demo_province = True
         registry_port = int(env.get("REGISTRY_PORT", "8000"))
         classifier_port = int(env.get("CLASSIFIER_PORT", "8001"))
         env.setdefault("REGISTRY_CLASSIFIER_URL", f"http://127.0.0.1:{classifier_port}")
@@ -117,14 +150,22 @@ def run(local_dir: Path) -> int:
             service.start(base_env=env)
         for service in services:
             service.wait_ready()
-        if seed_key:
-            seeded = seed_demo(f"http://127.0.0.1:{registry_port}", seed_key)
-            _say(f"demo province 99 loaded with {seeded} Kampung KB")
+        registry_url = f"http://127.0.0.1:{registry_port}"
+        _write_private(
+            local_dir / STACK_FILE,
+            json.dumps({"database_url": env["DATABASE_URL"], "registry_url": registry_url}) + "\n",
+        )
+        admin_key = _admin_key(env, local_dir, registry_url)
+        if seed_demo_province:
+            seeded = seed_demo(registry_url, admin_key)
+            _say(f"demo province 99 loaded with {seeded} Kampung KB and a year of monthly submissions")
         _say(f"ready in {time.monotonic() - started:.1f} s")
         _say(f"registry-api  http://127.0.0.1:{registry_port}/docs")
         _say(f"classifier    http://127.0.0.1:{classifier_port}/docs")
         metrics = f"registry worker :{env['REGISTRY_WORKER_METRICS_PORT']}, report-worker :{env['WORKER_METRICS_PORT']}"
         _say(f"metrics       {metrics}")
+        _say(f"admin key     {admin_key}")
+        _say(f"              (kept in {local_dir / ADMIN_KEY_FILE}; another one: make key ROLE=kabupaten SCOPE=99.01)")
         _say("Ctrl-C stops everything")
         while all(service.running for service in services):
             time.sleep(0.5)
@@ -137,9 +178,34 @@ def run(local_dir: Path) -> int:
         shutdown()
 
 
+def key(local_dir: Path, *, role: str, scope: str, name: str) -> int:
+    """Print a new key of a running `make run`, from the URLs it left in `.local/`."""
+    try:
+        stack = json.loads((local_dir / STACK_FILE).read_text())
+        httpx.get(f"{stack['registry_url']}/healthz", timeout=5).raise_for_status()
+    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        print("the local stack is not running: start it with `make run` (in another terminal)", file=sys.stderr)
+        return 1
+    env = {**os.environ, "DATABASE_URL": stack["database_url"], "LOG_LEVEL": "WARNING"}
+    try:
+        print(_create_key(env, role=role, scope=scope, name=name or f"{role} {scope} (make key)"))
+    except subprocess.CalledProcessError as exc:
+        print(exc.stderr.strip() or exc.stdout.strip(), file=sys.stderr)
+        return 2
+    return 0
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] != "run":
-        sys.exit("usage: python -m kampungkb_local run")
+    parser = argparse.ArgumentParser(prog="python -m kampungkb_local")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the local stack")
+    new_key = commands.add_parser("key", help="print a new API key of the running local stack")
+    new_key.add_argument("--role", default="admin")
+    new_key.add_argument("--scope", default="00")
+    new_key.add_argument("--name", default="")
+    args = parser.parse_args()
     local_dir = Path(os.environ.get("KAMPUNGKB_LOCAL_DIR", ".local")).resolve()
     local_dir.mkdir(parents=True, exist_ok=True)
+    if args.command == "key":
+        sys.exit(key(local_dir, role=args.role, scope=args.scope, name=args.name))
     sys.exit(run(local_dir))

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 from classifier.middleware import AccessLog
 from classifier.routes import router
@@ -16,10 +17,17 @@ from classifier.state import AppState, Metrics
 from kampungkb_shared.classification import BatchRequest
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.openapi import operation_id
 from kampungkb_shared.problems import document_problems, install_problem_handlers
 from kampungkb_shared.security import install_security_headers
 
 log = logging.getLogger("classifier")
+
+DESCRIPTION = """
+Scores a Kampung KB's snapshot (profil, kependudukan, kkbpk and partner activities as of a period) into its tier
+(dasar, berkembang, mandiri, berkelanjutan) under a rule set, with the 12 sub-scores, the three indices and the
+cheapest way to the next tier. Stateless; the registry calls it for every write.
+"""
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = False) -> FastAPI:
@@ -41,7 +49,14 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
         yield
         app.state.classifier = None
 
-    app = FastAPI(title="Kampung KB classifier", version="1.0.0", lifespan=lifespan)
+    # Swagger UI and ReDoc with their scripts and styles served by the app itself: docs work without internet.
+    app = FastAPIOffline(
+        title="Kampung KB classifier",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
     app.state.classifier = None
     app.state.metrics = Metrics.create()
     app.include_router(router)
@@ -53,7 +68,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             batch = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(batch.pop("$defs", {}))

@@ -3,19 +3,12 @@
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pydantic import BaseModel
 
 from classifier.ruleset import RuleSet
 from classifier.settings import Settings
+from kampungkb_shared.classification import RuleSetInfo
 
-
-class RuleSetInfo(BaseModel):
-    """A rule set in the list: id, title, content hash and whether it is the default."""
-
-    id: str
-    title: str
-    hash: str
-    default: bool
+__all__ = ["AppState", "Metrics", "RuleSetInfo"]
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""Entity tags for optimistic concurrency: a resource's version as `ETag`, checked against `If-Match`."""
+"""Entity tags: a resource's version as `ETag`, checked against `If-Match` on writes and `If-None-Match` on reads."""
+
+import hashlib
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kampungkb_shared.errors import PreconditionFailed
 
@@ -7,10 +12,63 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
+def content_etag(content: bytes) -> str:
+    """A strong tag of a representation that has no version number: a hash of its bytes."""
+    return f'"{hashlib.blake2b(content, digest_size=12).hexdigest()}"'
+
+
+def _tags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
+
+
 def check_if_match(if_match: str | None, version: int) -> None:
     """Pass when there is no `If-Match`, or when it names the current version (or `*`); otherwise 412."""
     if if_match is None:
         return
-    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    tags = _tags(if_match)
     if "*" not in tags and etag(version) not in tags:
         raise PreconditionFailed(f"If-Match {if_match} does not match the current version {etag(version)}")
+
+
+def none_match(if_none_match: str, current: str) -> bool:
+    """False when `If-None-Match` names the current tag (weak comparison, RFC 9110 13.1.2) or is `*`."""
+    tags = _tags(if_none_match)
+    return "*" not in tags and current.removeprefix("W/") not in tags
+
+
+_KEPT_ON_304 = {b"etag", b"cache-control", b"vary", b"content-location", b"date", b"expires", b"x-request-id"}
+
+
+class NotModifiedMiddleware:
+    """`304 Not Modified` to a `GET` or `HEAD` whose `If-None-Match` names the `ETag` of the 200 the route answers.
+
+    One mechanism for every single-resource read: a route sets `ETag` and nothing else; the body is dropped here,
+    so that a phone that has the current version pays only the headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in {"GET", "HEAD"}:
+            await self.app(scope, receive, send)
+            return
+        if_none_match = Headers(scope=scope).get("if-none-match")
+        if if_none_match is None:
+            await self.app(scope, receive, send)
+            return
+        not_modified = False
+
+        async def send_or_drop(message: Message) -> None:
+            nonlocal not_modified
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                current = Headers(raw=message["headers"]).get("etag")
+                if current is not None and not none_match(if_none_match, current):
+                    not_modified = True
+                    headers = [(name, value) for name, value in message["headers"] if name.lower() in _KEPT_ON_304]
+                    await send({"type": "http.response.start", "status": 304, "headers": headers})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            if not not_modified:
+                await send(message)
+
+        await self.app(scope, receive, send_or_drop)

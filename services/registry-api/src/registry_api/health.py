@@ -11,7 +11,25 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "a dependency is unreachable"}})
+_READINESS = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "not ready"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"content": {"application/json": {"schema": _READINESS}}},
+        503: {
+            "description": "a dependency is unreachable",
+            "content": {"application/json": {"schema": _READINESS}},
+        },
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: PostgreSQL and Redis both answer (503 naming the one that does not)."""
     checks: dict[str, str] = {}

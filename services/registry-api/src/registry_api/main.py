@@ -9,11 +9,14 @@ from functools import lru_cache
 import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.openapi import operation_id
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from kampungkb_shared.security import install_security_headers
 from registry_api import health
@@ -28,10 +31,14 @@ from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
 from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
+from registry_api.codes.router import router as codes_router
+from registry_api.codes.rulesets import RulesetCatalogue
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.enrolments.router import router as enrolments_router
+from registry_api.etags import NotModifiedMiddleware
 from registry_api.imports.router import router as imports_router
 from registry_api.kampung.router import router as kampung_router
+from registry_api.openapi import prepare_document
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
@@ -45,8 +52,14 @@ Calls need an API key (`Authorization: Bearer <key>` or `X-API-Key`), or a beare
 Connect issuer, whose role and region scope allow them; a Kampung KB and what it holds are visible only inside the
 caller's scope (404 outside it). Region and report reads may be public (`REGISTRY_PUBLIC_READS`). Over a rate limit:
 429 with `Retry-After` and `RateLimit-*` headers.
-Errors are `application/problem+json`.
+Errors are `application/problem+json`. Single-resource reads send an `ETag` and answer `304 Not Modified` to a
+matching `If-None-Match`; responses over 1 KiB are gzip-compressed for clients that send `Accept-Encoding: gzip`.
+Code lists with Indonesian and English labels are at `/v1/codes`. Every committed change is in the change feed,
+`/v1/changes`.
 """
+
+GZIP_MINIMUM_BYTES = 1024
+"""Smaller responses go as they are: below a packet or two, compressing saves a phone nothing."""
 
 
 @asynccontextmanager
@@ -57,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     app.state.classifier_http = httpx.AsyncClient(base_url=settings.classifier_url)
     app.state.classifier = create_classifier(app.state.classifier_http, settings)
+    app.state.rulesets = RulesetCatalogue(app.state.classifier_http)
     app.state.report_queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     app.state.oidc_http = httpx.AsyncClient(timeout=5.0)
     app.state.oidc = create_verifier(settings, app.state.oidc_http)
@@ -140,12 +154,19 @@ def create_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Kampung KB registry", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    # Swagger UI and ReDoc with their scripts and styles served by the app itself: docs work without internet.
+    app = FastAPIOffline(
+        title="Kampung KB registry",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
     app.state.settings = settings
     app.state.oidc = None
     app.state.rate_limiter = None
     install_problem_handlers(app)
-    install_problem_docs(app)
+    install_problem_docs(app, every_body_limited=True, prepare=prepare_document)
     routers: tuple[APIRouter, ...] = (
         health.router,
         access_router,
@@ -157,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports_router,
         reports_router,
         changes_router,
+        codes_router,
     )
     for router in routers:
         app.include_router(router)
@@ -168,12 +190,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_limit=settings.max_body_bytes,
         limits={"/v1/imports": settings.max_import_bytes, "/v1/wilayah/import": settings.max_import_bytes},
     )
+    app.add_middleware(NotModifiedMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=6)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Location", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
     )
     app.add_middleware(RequestIdMiddleware)
     install_security_headers(app, hsts_max_age_s=settings.hsts_max_age_s)

@@ -15,7 +15,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from prometheus_client import Counter
 
-from kampungkb_shared.errors import AppError
+from kampungkb_shared.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,6 @@ UNAVAILABLE = Counter("registry_rate_limit_unavailable_total", "Requests let thr
 
 GROUPS = ("read", "write", "import", "keys", "anonymous", "enrol")
 """Route groups with a limit each (`REGISTRY_RATE_LIMITS`); `anonymous` and `enrol` count per client address."""
-
-
-class TooManyRequests(AppError):
-    status = 429
-    title = "Too many requests"
 
 
 class RateLimiter:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.errors import AppError, Unprocessable
+from kampungkb_shared.errors import Gone, Unprocessable
 from registry_api.auth.readable import scope_limits
 from registry_api.auth.service import Principal
 from registry_api.db import session_driver
@@ -63,8 +63,9 @@ _RAISE_HORIZON = """
 PRUNE_BATCH = 50_000
 
 
-class ChangesExpired(AppError):
-    status = 410
+class ChangesExpired(Gone):
+    """The cursor is older than the change feed keeps: pull the current state again, then follow from the head."""
+
     title = "Changes expired"
 
 

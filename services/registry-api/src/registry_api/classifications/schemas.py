@@ -1,6 +1,8 @@
 import datetime as dt
 from typing import Any, Literal
 
+from pydantic import Field
+
 from kampungkb_shared.classification import ClassificationResult, Snapshot
 from registry_api.classifications.models import Classification
 
@@ -8,11 +10,13 @@ from registry_api.classifications.models import Classification
 class ClassificationRead(ClassificationResult):
     """A stored classification: the classifier's result and explanation, with the input it saw."""
 
-    status: Literal["classified"] = "classified"
-    kampung_id: int
-    computed_at: dt.datetime
-    snapshot_hash: str
-    snapshot: Snapshot
+    status: Literal["classified"] = Field(
+        default="classified", description='Always `classified` (a pending one is `{"status": "pending"}`).'
+    )
+    kampung_id: int = Field(description="The Kampung KB.")
+    computed_at: dt.datetime = Field(description="When the classification was stored.")
+    snapshot_hash: str = Field(description="SHA-256 of the snapshot it was computed from.")
+    snapshot: Snapshot = Field(description="What the classifier saw: the modules in force and the partners.")
 
     @classmethod
     def of(cls, row: Classification) -> "ClassificationRead":

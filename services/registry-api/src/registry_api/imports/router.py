@@ -13,6 +13,15 @@ from registry_api.imports.formats import ImportModule
 from registry_api.imports.schemas import ImportRead
 from registry_api.settings import Settings
 
+_CSV_EXAMPLE = (
+    "desa_code,pus,families,remaja,families_with_balita,families_with_remaja,families_with_lansia,"
+    "population_male,population_female\n99.01.01.2001,100,150,60,40,35,30,,\n"
+)
+_NDJSON_EXAMPLE = (
+    '{"desa_code": "99.01.01.2001", "pus": 100, "families": 150, "remaja": 60, "families_with_balita": 40, '
+    '"families_with_remaja": 35, "families_with_lansia": 30}\n'
+)
+
 ImportId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the import job's id")]
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -21,6 +30,8 @@ FORMATS = {"text/csv": "csv", "application/x-ndjson": "ndjson", "application/ndj
 
 
 class UnsupportedMediaType(AppError):
+    """The body's `Content-Type` is not one the endpoint reads (imports: `text/csv` or `application/x-ndjson`)."""
+
     status = 415
     title = "Unsupported media type"
 
@@ -65,8 +76,8 @@ def _status_url(request: Request, job_id: int) -> str:
         "requestBody": {
             "required": True,
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
+                "application/x-ndjson": {"schema": {"type": "string"}, "example": _NDJSON_EXAMPLE},
             },
         }
     },

@@ -3,38 +3,38 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Pct = float | None
 
 
 class Tiers(BaseModel):
-    dasar: int
-    berkembang: int
-    mandiri: int
-    berkelanjutan: int
-    belum_terklasifikasi: int
+    dasar: int = Field(description="Kampung KB in tier dasar.")
+    berkembang: int = Field(description="Kampung KB in tier berkembang.")
+    mandiri: int = Field(description="Kampung KB in tier mandiri.")
+    berkelanjutan: int = Field(description="Kampung KB in tier berkelanjutan.")
+    belum_terklasifikasi: int = Field(description="Kampung KB the rule set could not classify (or never classified).")
 
 
 class TierChange(BaseModel):
     """Against the month before: the change in each tier's count, and Kampung KB that moved up or down."""
 
-    previous_period: str
-    previous: Tiers
-    delta: Tiers
-    promoted: int
-    demoted: int
+    previous_period: str = Field(description="The month before, `YYYY-MM`.")
+    previous: Tiers = Field(description="The tiers of the month before.")
+    delta: Tiers = Field(description="This month's count minus the previous one, per tier.")
+    promoted: int = Field(description="Kampung KB in a higher tier than the month before.")
+    demoted: int = Field(description="Kampung KB in a lower tier than the month before.")
 
 
 class Kkbpk(BaseModel):
     """Ratios of sums over the Kampung KB whose kkbpk in force (newest at or before the period) exists."""
 
     pus: int = Field(description="Σ PUS of the kependudukan in force, over the Kampung KB that have one.")
-    kependudukan_kampung: int
+    kependudukan_kampung: int = Field(description="Kampung KB with a kependudukan in force.")
     kkbpk_kampung: int = Field(description="Kampung KB with a kkbpk in force: the base of the three ratios.")
     kkbpk_pus: int = Field(description="Σ (KB users + non-users) of those kkbpk: the PUS they account for.")
-    kb_users: int
-    mkjp_users: int
+    kb_users: int = Field(description="Σ PUS using a KB method.")
+    mkjp_users: int = Field(description="Σ PUS using IUD, MOW, MOP or an implant.")
     unmet_need: int = Field(description="Σ non-users for IAT + TIAL.")
     cpr_pct: Pct = Field(description="kb_users / kkbpk_pus.")
     mkjp_pct: Pct = Field(description="mkjp_users / kb_users.")
@@ -42,114 +42,122 @@ class Kkbpk(BaseModel):
 
 
 class Share(BaseModel):
-    count: int
-    pct: Pct
+    count: int = Field(description="How many counted Kampung KB have it.")
+    pct: Pct = Field(description="count / counted with a profil, in percent.")
 
 
 class Ownership(BaseModel):
     """Active Kampung KB whose profil in force has each item, as a share of all active Kampung KB."""
 
-    profil_kampung: int
-    pokja: Share
-    sk_pokja: Share
-    pokja_trained: Share
-    rumah_dataku: Share
-    sekretariat: Share
-    pkb_pendamping: Share
-    regulation: Share
-    rkm: Share
+    profil_kampung: int = Field(description="Counted Kampung KB with a profil in force: the base of every share.")
+    pokja: Share = Field(description="With a Pokja.")
+    sk_pokja: Share = Field(description="With an SK for the Pokja.")
+    pokja_trained: Share = Field(description="With a trained Pokja.")
+    rumah_dataku: Share = Field(description="With a Rumah DataKu.")
+    sekretariat: Share = Field(description="With a secretariat.")
+    pkb_pendamping: Share = Field(description="With a PKB/PLKB pendamping.")
+    regulation: Share = Field(description="With at least one regulation.")
+    rkm: Share = Field(description="With a community work plan (RKM).")
 
 
 class Percontohan(BaseModel):
-    id: int
-    name: str
-    desa_code: str
-    level: Literal["kabupaten", "provinsi"]
+    id: int = Field(description="The Kampung KB's id.")
+    name: str = Field(description="Its name.")
+    desa_code: str = Field(description="Its desa/kelurahan.")
+    level: Literal["kabupaten", "provinsi"] = Field(description="Of which region it is the model.")
 
 
 class TargetRead(BaseModel):
-    code: str
-    year: int
-    formation_pct: float | None
-    mandiri_plus_pct: float | None
-    updated_at: dt.datetime | None = None
+    code: str = Field(description="The region.")
+    year: int = Field(description="The year.")
+    formation_pct: float | None = Field(description="Target coverage: Kampung KB / desa + kelurahan, in percent.")
+    mandiri_plus_pct: float | None = Field(description="Target share of mandiri + berkelanjutan, in percent.")
+    updated_at: dt.datetime | None = Field(default=None, description="When the target was last set.")
 
 
 class TargetUpdate(BaseModel):
-    formation_pct: Annotated[float | None, Field(ge=0, le=100)] = None
+    model_config = ConfigDict(json_schema_extra={"examples": [{"formation_pct": 80.0, "mandiri_plus_pct": 25.0}]})
+
+    formation_pct: Annotated[float | None, Field(ge=0, le=100)] = Field(
+        default=None, description="Target coverage: Kampung KB / desa + kelurahan, in percent."
+    )
     """Kampung KB formed as % of the desa/kelurahan of the region."""
-    mandiri_plus_pct: Annotated[float | None, Field(ge=0, le=100)] = None
+    mandiri_plus_pct: Annotated[float | None, Field(ge=0, le=100)] = Field(
+        default=None, description="Target share of mandiri + berkelanjutan, in percent."
+    )
     """Mandiri + berkelanjutan as % of the classified Kampung KB."""
 
 
 class TargetVsActual(TargetRead):
-    formation_actual_pct: Pct
-    mandiri_plus_actual_pct: Pct
+    formation_actual_pct: Pct = Field(description="Coverage as of the period, in percent.")
+    mandiri_plus_actual_pct: Pct = Field(description="Share of mandiri + berkelanjutan as of the period, in percent.")
 
 
 class Headline(BaseModel):
     """The figures shown per region, per child region and per period."""
 
-    code: str
-    name: str
-    level: Literal["nasional", "provinsi", "kabupaten", "kecamatan"]
-    desa_total: int
-    kampung_total: int
-    coverage_pct: Pct
-    tiers: Tiers
-    mandiri_plus_pct: Pct
-    reported: int
-    reporting_rate_pct: Pct
-    pus: int
-    cpr_pct: Pct
-    mkjp_pct: Pct
-    unmet_need_pct: Pct
+    code: str = Field(description="The region's code; `00` for the nation.")
+    name: str = Field(description="The region's name.")
+    level: Literal["nasional", "provinsi", "kabupaten", "kecamatan"] = Field(description="The region's level.")
+    desa_total: int = Field(description="Desa and kelurahan in the region.")
+    kampung_total: int = Field(description="Kampung KB counted: active and formed by the end of the period.")
+    coverage_pct: Pct = Field(description="kampung_total / desa_total, in percent.")
+    tiers: Tiers = Field(description="Kampung KB per tier as of the period.")
+    mandiri_plus_pct: Pct = Field(description="(mandiri + berkelanjutan) / classified, in percent.")
+    reported: int = Field(description="Counted Kampung KB with a profil, kependudukan or kkbpk of exactly the period.")
+    reporting_rate_pct: Pct = Field(description="reported / kampung_total, in percent.")
+    pus: int = Field(description="Σ PUS of the kependudukan in force.")
+    cpr_pct: Pct = Field(description="Contraceptive prevalence: Σ KB users / Σ (users + non-users), in percent.")
+    mkjp_pct: Pct = Field(description="Long-acting methods (IUD, MOW, MOP, implant) / KB users, in percent.")
+    unmet_need_pct: Pct = Field(description="Σ (IAT + TIAL) / Σ (users + non-users), in percent.")
 
 
 class DesaChild(BaseModel):
     """A desa/kelurahan of a kecamatan, with its Kampung KB (if one counts in the period) and that one's tier."""
 
-    code: str
-    name: str
-    level: Literal["desa"] = "desa"
-    kind: str | None
-    kampung_id: int | None
-    kampung_name: str | None
-    tier: str | None
-    reported: bool
+    code: str = Field(description="The desa/kelurahan code.")
+    name: str = Field(description="Its name.")
+    level: Literal["desa"] = Field(default="desa", description="Always desa.")
+    kind: str | None = Field(description="desa or kelurahan.")
+    kampung_id: int | None = Field(description="Its Kampung KB, if it has one.")
+    kampung_name: str | None = Field(description="The Kampung KB's name.")
+    tier: str | None = Field(description="The Kampung KB's tier as of the period.")
+    reported: bool = Field(description="Whether the Kampung KB submitted a module of exactly the period.")
 
 
 Child = Annotated[Headline | DesaChild, Field(discriminator="level")]
 
 
 class Report(Headline):
-    period: str
-    ruleset: str
-    computed_at: dt.datetime
-    desa: int
-    kelurahan: int
-    kampung_desa: int
-    kampung_kelurahan: int
-    kecamatan_total: int
-    kecamatan_with_kampung: int
-    classified: int
-    tier_change: TierChange
-    kkbpk: Kkbpk
-    ownership: Ownership
-    percontohan: list[Percontohan]
-    targets: TargetVsActual | None
-    children: list[Child]
+    period: str = Field(description="The month, `YYYY-MM`.")
+    ruleset: str = Field(description="The rule set of the tiers.")
+    computed_at: dt.datetime = Field(description="When report-worker computed these figures.")
+    desa: int = Field(description="Desa in the region.")
+    kelurahan: int = Field(description="Kelurahan in the region.")
+    kampung_desa: int = Field(description="Counted Kampung KB in a desa.")
+    kampung_kelurahan: int = Field(description="Counted Kampung KB in a kelurahan.")
+    kecamatan_total: int = Field(description="Kecamatan in the region.")
+    kecamatan_with_kampung: int = Field(description="Kecamatan with at least one counted Kampung KB.")
+    classified: int = Field(description="Counted Kampung KB with a tier.")
+    tier_change: TierChange = Field(description="The change against the month before.")
+    kkbpk: Kkbpk = Field(description="KKBPK sums and ratios.")
+    ownership: Ownership = Field(description="Shares of Kampung KB with each organisational element.")
+    percontohan: list[Percontohan] = Field(description="The region's model Kampung KB.")
+    targets: TargetVsActual | None = Field(description="The year's targets beside the actual figures, if set.")
+    children: list[Child] = Field(
+        description="The same headline figures per child region (per desa below a kecamatan)."
+    )
 
 
 class TrendPoint(Headline):
-    period: str
-    computed_at: dt.datetime
+    period: str = Field(description="The month, `YYYY-MM`.")
+    computed_at: dt.datetime = Field(description="When it was computed.")
 
 
 class Trend(BaseModel):
-    code: str
-    name: str
-    ruleset: str
-    from_period: str
-    to_period: str
+    code: str = Field(description="The region's code.")
+    name: str = Field(description="The region's name.")
+    ruleset: str = Field(description="The rule set of the tiers.")
+    from_period: str = Field(description="The first month asked for.")
+    to_period: str = Field(description="The last month asked for.")
     points: list[TrendPoint] = Field(description="One per computed period in the range, oldest first.")

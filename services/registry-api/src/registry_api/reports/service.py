@@ -2,14 +2,14 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import Tier
-from kampungkb_shared.errors import NotFound, Problem, Unprocessable
+from kampungkb_shared.errors import NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
@@ -41,11 +41,8 @@ _TIERS = tuple(tier.value for tier in Tier)
 class ReportNotComputed(NotFound):
     """The region exists, but report-worker has not written its figures for that period and rule set yet."""
 
-    type: ClassVar[str] = "/problems/report-not-computed"
     title = "Report not computed yet"
-
-    def problem(self) -> Problem:
-        return Problem(type=self.type, title=self.title, status=self.status, detail=self.detail)
+    kind = "report-not-computed"
 
 
 def pct(numerator: int, denominator: int) -> float | None:

@@ -21,17 +21,21 @@ ModulePayload = ProfilPayload | KependudukanPayload | KkbpkPayload
 
 
 class SubmissionRead(BaseModel):
-    kampung_id: int
-    module: Module
+    kampung_id: int = Field(description="The Kampung KB.")
+    module: Module = Field(description="The module: profil, kependudukan or kkbpk.")
     period: str = Field(description="YYYY-MM, the month the data describe")
-    payload: dict[str, Any]
-    revision: int
-    submitted_at: dt.datetime
-    submitted_by: str | None
+    payload: dict[str, Any] = Field(description="The module's data, as written (the `PUT` body of the module).")
+    revision: int = Field(
+        description='1 for the first write of this period, one more for each rewrite; the `ETag` is `"v<revision>"`.'
+    )
+    submitted_at: dt.datetime = Field(description="When this revision was written.")
+    submitted_by: str | None = Field(description="The name of the key that wrote it.")
 
 
 class PendingClassification(BaseModel):
-    status: Literal["pending"] = "pending"
+    status: Literal["pending"] = Field(
+        default="pending", description="The classifier could not be reached: the classification follows shortly."
+    )
 
 
 class SubmissionWritten(SubmissionRead):
@@ -41,26 +45,47 @@ class SubmissionWritten(SubmissionRead):
 
 
 class RevisionRead(BaseModel):
-    revision: int
-    payload: dict[str, Any]
-    submitted_at: dt.datetime
-    submitted_by: str | None
+    revision: int = Field(description="The revision number, 1 first.")
+    payload: dict[str, Any] = Field(description="The module's data of this revision.")
+    submitted_at: dt.datetime = Field(description="When it was written.")
+    submitted_by: str | None = Field(description="The name of the key that wrote it.")
 
 
 class SubmissionPage(BaseModel):
-    items: list[SubmissionRead]
-    next_cursor: str | None
+    items: list[SubmissionRead] = Field(description="This page's items.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
 
 
 class KegiatanCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Penyuluhan KB dan kesehatan reproduksi",
+                    "date": "2026-10-10",
+                    "function": "REPRODUKSI",
+                    "targets": ["PUS", "REMAJA"],
+                    "partners": ["PUSKESMAS", "DINAS_KESEHATAN"],
+                    "inpres_kegiatan": "KIE_KESPRO_KB",
+                }
+            ]
+        },
+    )
 
-    title: str = Field(min_length=1, max_length=300)
-    date: dt.date
-    function: FamilyFunction
-    targets: CodeList[ActivityTarget] = Field(default_factory=list)
-    partners: CodeList[Instansi] = Field(default_factory=list)
-    inpres_kegiatan: InpresKegiatan | None = None
+    title: str = Field(description="What was done.", min_length=1, max_length=300)
+    date: dt.date = Field(description="The day it took place (2016-01-01 or later, not in the future).")
+    function: FamilyFunction = Field(description="The family function it serves (`GET /v1/codes/family_function`).")
+    targets: CodeList[ActivityTarget] = Field(
+        description="Who it was for (`GET /v1/codes/activity_target`).", default_factory=list
+    )
+    partners: CodeList[Instansi] = Field(
+        description="The institutions that took part (`GET /v1/codes/instansi`); they count for lintas sektor.",
+        default_factory=list,
+    )
+    inpres_kegiatan: InpresKegiatan | None = Field(
+        default=None, description="The Inpres 3/2022 activity it implements, if any (`GET /v1/codes/inpres_kegiatan`)."
+    )
 
     _date_in_programme = field_validator("date")(within_programme)
 
@@ -68,16 +93,16 @@ class KegiatanCreate(BaseModel):
 class KegiatanRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    kampung_id: int
-    title: str
-    date: dt.date
-    function: FamilyFunction
-    targets: list[ActivityTarget]
-    partners: list[Instansi]
-    inpres_kegiatan: InpresKegiatan | None
-    created_by: str | None
-    created_at: dt.datetime
+    id: int = Field(description="The activity's id.")
+    kampung_id: int = Field(description="The Kampung KB.")
+    title: str = Field(description="What was done.")
+    date: dt.date = Field(description="The day it took place.")
+    function: FamilyFunction = Field(description="The family function it serves.")
+    targets: list[ActivityTarget] = Field(description="Who it was for.")
+    partners: list[Instansi] = Field(description="The institutions that took part.")
+    inpres_kegiatan: InpresKegiatan | None = Field(description="The Inpres 3/2022 activity it implements, if any.")
+    created_by: str | None = Field(description="The name of the key that recorded it.")
+    created_at: dt.datetime = Field(description="When it was recorded.")
 
 
 class KegiatanWritten(KegiatanRead):
@@ -87,5 +112,5 @@ class KegiatanWritten(KegiatanRead):
 
 
 class KegiatanPage(BaseModel):
-    items: list[KegiatanRead]
-    next_cursor: str | None
+    items: list[KegiatanRead] = Field(description="This page's items.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")

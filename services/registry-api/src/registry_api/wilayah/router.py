@@ -10,11 +10,17 @@ from registry_api.wilayah.schemas import WilayahDetail, WilayahImportResult, Wil
 
 router = APIRouter(prefix="/v1/wilayah", tags=["wilayah"])
 
+_CSV = (
+    "code,name,level,kind,parent_code\n99,PROVINSI DEMO 99,provinsi,,\n99.01,KABUPATEN DEMO 01,kabupaten,kabupaten,99\n"
+)
+
 
 @router.post(
     "/import",
     response_model=WilayahImportResult,
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}, "example": _CSV}}}
+    },
 )
 async def import_regions(request: Request, session: SessionDep, principal: PrincipalDep) -> WilayahImportResult:
     """Load regions from a CSV with the columns code,name,level,kind,parent_code; idempotent, all or nothing."""

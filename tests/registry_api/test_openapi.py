@@ -1,0 +1,52 @@
+"""The registry's OpenAPI document is one a client can be generated from, and its docs work without internet."""
+
+import httpx
+
+from kampungkb_shared.openapi import PERIOD_PATTERN, REGION_CODE_PATTERN
+from registry_api.db import BIGINT_MAX
+from tests.openapi_contract import check_docs_offline, check_document, operations
+
+
+async def test_the_document_is_valid_and_complete(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    check_document(schema)
+    ids = {op["operationId"] for _, _, op in operations(schema)}
+    assert {"putKkbpk", "getKampung", "listKampung", "getReport", "createKampung", "getCodeList"} <= ids
+
+
+async def test_errors_statuses_headers_and_constraints_are_declared(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    by_id = {op["operationId"]: op for _, _, op in operations(schema)}
+    put = by_id["putKkbpk"]
+    assert {"401", "403", "404", "412", "413", "422"} <= set(put["responses"])
+    assert "ETag" in put["responses"]["200"]["headers"] and "ETag" in put["responses"]["201"]["headers"]
+    params = {p["name"]: p["schema"] for p in put["parameters"]}
+    assert params["period"]["pattern"] == PERIOD_PATTERN
+    assert (params["kampung_id"]["minimum"], params["kampung_id"]["maximum"]) == (1, BIGINT_MAX)
+    assert by_id["createKampung"]["responses"]["201"]["headers"].keys() >= {"ETag", "Location"}
+    assert "409" in by_id["createKampung"]["responses"]
+    assert "Retry-After" in by_id["listRulesets"]["responses"]["503"]["headers"]
+    report = {p["name"]: p["schema"] for p in by_id["getReport"]["parameters"]}
+    assert report["code"]["pattern"] == REGION_CODE_PATTERN
+    links = by_id["createKampung"]["responses"]["201"]["links"]
+    assert links["putKkbpk"] == {"operationId": "putKkbpk", "parameters": {"kampung_id": "$response.body#/id"}}
+    assert all(target in by_id for target in links)
+    for operation_id in ("getKampung", "getSubmission", "getCodeList", "listCodeLists"):
+        op = by_id[operation_id]
+        assert "304" in op["responses"] and "If-None-Match" in {p["name"] for p in op["parameters"]}
+
+
+async def test_problems_carry_their_type(client: httpx.AsyncClient, admin: str) -> None:
+    missing = await client.get("/v1/kampung/99999", headers={"X-API-Key": admin})
+    assert missing.json()["type"] == "/problems/not-found"
+    anonymous = await client.post("/v1/kampung", json={})
+    assert anonymous.status_code == 401 and anonymous.json()["type"] == "/problems/unauthorized"
+    invalid = await client.post("/v1/kampung", json={"name": ""}, headers={"X-API-Key": admin})
+    assert invalid.status_code == 422 and invalid.json()["type"] == "/problems/validation"
+    assert invalid.json()["errors"][0]["loc"][0] == "body"
+    wrong = await client.delete("/v1/codes")
+    assert wrong.status_code == 405 and wrong.json()["type"] == "/problems/method-not-allowed"
+
+
+async def test_docs_are_served_without_internet(client: httpx.AsyncClient) -> None:
+    await check_docs_offline(client)
