@@ -13,13 +13,13 @@ class ChangeKind(StrEnum):
 
 class ChangeRead(BaseModel):
     cursor: str = Field(description="this item's position: a client that stores it and asks `after` it misses nothing")
-    kind: ChangeKind
+    kind: ChangeKind = Field(description="what changed: a Kampung KB, a submission, an activity, a classification")
     action: str = Field(
         description="`created`, `updated`, `deactivated` or `tier_changed` (kampung); `created` or `updated` "
         "(submission); `created` (kegiatan); `classified` (classification)"
     )
-    kampung_id: int
-    desa_code: str
+    kampung_id: int = Field(description="the Kampung KB it concerns")
+    desa_code: str = Field(description="its desa/kelurahan code")
     module: str | None = Field(description="submission: `profil`, `kependudukan` or `kkbpk`")
     period: str | None = Field(description="submission, classification: the month (YYYY-MM); kegiatan: its month")
     revision: int | None = Field(description="submission: its revision; kampung: its version (the ETag's number)")
@@ -30,7 +30,7 @@ class ChangeRead(BaseModel):
 
 
 class ChangePage(BaseModel):
-    items: list[ChangeRead]
+    items: list[ChangeRead] = Field(description="committed changes, in feed order")
     next_cursor: str = Field(description="ask `after` this next; stored by a client, it never misses a change")
 
 
