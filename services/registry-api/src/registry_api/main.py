@@ -20,6 +20,7 @@ from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
 from registry_api.db import create_engine, create_sessionmaker
+from registry_api.exports.router import router as exports_router
 from registry_api.imports.router import router as imports_router
 from registry_api.imports.runner import create_runner
 from registry_api.kampung.router import router as kampung_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         submissions_router,
         classification_router,
         imports_router,
+        exports_router,
         reports_router,
     )
     for router in routers:

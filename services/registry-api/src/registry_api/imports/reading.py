@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
 from registry_api.submissions.service import canonical_json, content_hash
 
-SOURCE_FORMAT = 1
+SOURCE_FORMAT = 2
 """Part of every source hash: raise it when a change to the formats or the models would read the same record
 differently, so that no stored source hash matches any more and the next import validates every row again."""
 
