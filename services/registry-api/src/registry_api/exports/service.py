@@ -169,6 +169,9 @@ async def stream(
     labels = (query.module.value, query.format.value)
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUED_CHUNKS)
 
+    async def deliver(data: bytes | bytearray | memoryview) -> None:
+        await chunks.put(bytes(data))  # asyncpg hands over a buffer of its own
+
     async def copy() -> str:
         try:
             async with sessionmaker() as session:
@@ -176,7 +179,7 @@ async def stream(
                     execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
                 )
                 driver = await session_driver(session)
-                status: str = await driver.copy_from_query(sql, *args, output=chunks.put, **options)
+                status: str = await driver.copy_from_query(sql, *args, output=deliver, **options)
                 await session.commit()
         except Exception:
             await chunks.put(None)  # not when cancelled: then nobody reads, and the queue may be full
