@@ -28,11 +28,14 @@ from registry_api.kampung.models import Kampung
 from registry_api.submissions.models import Kegiatan, Submission
 from registry_api.wilayah.models import Wilayah
 
-_NDJSON_COPY = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}
-"""One JSON text per line, as is: CSV with a quote and a delimiter that JSON text never holds raw (it escapes every
-control character), so no cell is ever quoted or escaped."""
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
-_CSV_COPY = {"format": "csv", "header": True}
+COPY_OPTIONS: dict[ExportFormat, dict[str, Any]] = {
+    ExportFormat.CSV: {"format": "csv", "header": True},
+    # One JSON text per line, as is: CSV with a quote and a delimiter that JSON text never holds raw (it escapes
+    # every control character), so no line is ever quoted or escaped.
+    ExportFormat.NDJSON: {"format": "csv", "quote": "\x01", "delimiter": "\x02"},
+}
+"""asyncpg's `copy_from_query` options of each format."""
 _QUEUED_CHUNKS = 8
 """Chunks read from PostgreSQL ahead of the socket: past them COPY waits, so memory stays a few chunks whatever the
 file's size."""
@@ -165,7 +168,7 @@ async def stream(
 ) -> AsyncIterator[bytes]:
     """The export's bytes as PostgreSQL writes them, in one repeatable-read, read-only transaction."""
     sql, args = as_copy_query(statement)
-    options = _CSV_COPY if query.format is ExportFormat.CSV else _NDJSON_COPY
+    options = COPY_OPTIONS[query.format]
     labels = (query.module.value, query.format.value)
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUED_CHUNKS)
 
