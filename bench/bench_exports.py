@@ -5,7 +5,7 @@ Run: `uv run python bench/bench_exports.py` (part of `make bench`). Loads a nati
 per Kampung KB in the month with one set-based INSERT (there is no kegiatan generator), restarts registry-api so that
 its peak RSS counts the exports only, then exports every module in CSV and NDJSON over HTTP one after another. Each
 export is compared with PostgreSQL's own `COPY (SELECT the same rows) TO STDOUT` (the same statement, run directly
-on a connection, in the same kind of transaction), which is the physical limit.
+on a connection, in the same kind of transaction, with the export's planner settings), which is the physical limit.
 """
 
 import asyncio
@@ -28,7 +28,7 @@ from stack import WILAYAH_CSV, local_stack
 from kampungkb_shared.periods import add_months, parse_period
 from registry_api.auth.service import Principal, Role
 from registry_api.exports.schemas import ExportFormat, ExportModule, ExportQuery
-from registry_api.exports.service import COPY_OPTIONS, as_copy_query, export_statement
+from registry_api.exports.service import COPY_OPTIONS, STREAMING_PLAN, as_copy_query, export_statement
 
 KEGIATAN = """
     INSERT INTO kegiatan (kampung_id, title, date, function, targets, partners)
@@ -96,6 +96,7 @@ async def own_copy(database_url: str, module: ExportModule, fmt: ExportFormat) -
     try:
         started = time.perf_counter()
         async with connection.transaction(isolation="repeatable_read", readonly=True):
+            await connection.execute(STREAMING_PLAN)
             await connection.copy_from_query(sql, *args, output=count, **COPY_OPTIONS[fmt])
         return size, time.perf_counter() - started
     finally:
