@@ -1,4 +1,5 @@
-"""An export is a snapshot of one moment: an import that commits while the file streams is in none of its rows.
+"""An export is a snapshot of one moment: an import that commits while the file streams is in none of its rows; a
+client that goes away stops the export in PostgreSQL too.
 
 registry-api runs as a process; the export is read over real HTTP a chunk at a time. After the first chunk, a
 kegiatan import (a new activity for every Kampung KB, dated after all the others so that each would end its Kampung
@@ -21,7 +22,7 @@ from tests.exports.test_round_trip import KEGIATAN_COLUMNS, kampung_file
 from tests.factories import auth, load_demo_regions, make_key
 from tests.imports.files import DESA, to_csv
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]  # 25 MB exports, on a busy machine
 
 PER_KAMPUNG = 3000
 """Activities per Kampung KB: some 25 MB of CSV, far more than the socket buffers between PostgreSQL and the test
@@ -113,3 +114,35 @@ async def test_an_import_committed_mid_export_is_in_none_of_its_rows(
         after = (await http.get("/v1/exports/kegiatan", params=params, headers=auth(key))).text.splitlines()
         assert len(after) == 1 + len(DESA) * (PER_KAMPUNG + 1)
         assert sum("Rapat akhir bulan" in line for line in after) == len(DESA)
+
+
+async def test_a_client_gone_mid_file_stops_the_copy(
+    registry_process: tuple[str, str], fresh_database_url: str
+) -> None:
+    url, key = registry_process
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        created = await http.post(
+            "/v1/imports",
+            params={"module": "kampung"},
+            content=kampung_file(DESA),
+            headers=auth(key) | {"Content-Type": "text/csv"},
+        )
+        assert (await _job_done(http, created.json()["status_url"], key))["status"] == "succeeded"
+        database = await asyncpg.connect(fresh_database_url)
+        try:
+            await database.execute(_FILL, PER_KAMPUNG)
+            async with http.stream("GET", "/v1/exports/kegiatan", headers=auth(key)) as export:
+                await anext(export.aiter_bytes())
+                assert await database.fetchval(_COPYING) == 1
+            # The response is closed after one chunk: the registry cancels the COPY and returns its connection.
+            for _ in range(300):
+                if await database.fetchval(_COPYING) == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await database.fetchval(_COPYING) == 0
+        finally:
+            await database.close()
+        metrics = (await http.get("/metrics")).text
+        assert 'registry_exports_total{format="csv",module="kegiatan",outcome="disconnected"} 1.0' in metrics
+        again = await http.get("/v1/exports/kampung", headers=auth(key))
+        assert len(again.text.splitlines()) == 1 + len(DESA)  # the pool still serves
