@@ -36,6 +36,7 @@ from registry_api.codes.rulesets import RulesetCatalogue
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.enrolments.router import router as enrolments_router
 from registry_api.etags import NotModifiedMiddleware
+from registry_api.exports.router import router as exports_router
 from registry_api.imports.router import router as imports_router
 from registry_api.kampung.router import router as kampung_router
 from registry_api.openapi import prepare_document
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         submissions_router,
         classification_router,
         imports_router,
+        exports_router,
         reports_router,
         changes_router,
         codes_router,

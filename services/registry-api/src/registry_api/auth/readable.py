@@ -22,6 +22,11 @@ def _in_region(column: Any, region: str) -> ColumnElement[bool]:
     return or_(column == region, column.startswith(region + ".", autoescape=True))
 
 
+def in_region(code: str) -> ColumnElement[bool]:
+    """Kampung KB under a region code (a prefix of whole segments); every one for `00`."""
+    return true() if code == NATION_CODE else _in_region(Kampung.desa_code, code)
+
+
 def kampung_in_scope(principal: Principal) -> ColumnElement[bool]:
     """The condition on `kampung` rows that a principal's scope covers."""
     if principal.scope == NATION_CODE:

@@ -69,6 +69,8 @@ class ModuleFormat:
     to_payload: Callable[[dict[str, str]], dict[str, Any]]
     column_of: Callable[[tuple[str | int, ...]], str]
     """The CSV column a validation error's `loc` (within the payload) points at."""
+    text: tuple[str, ...] = ()
+    """The free-text columns: an export neutralises a formula in them (`FORMULA_QUOTE`) and the import undoes it."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -79,8 +81,25 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(map(str, loc)) or "row"
 
 
-def _plain(cells: dict[str, str], *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {name: (_codes(value) if name in lists else value) for name, value in cells.items() if value != ""}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may run as a formula when a cell starts with it (CSV injection)."""
+FORMULA_QUOTE = "'"
+"""Put before a free-text cell that starts with one of `FORMULA_STARTS` by an export, so no spreadsheet runs it."""
+
+
+def unquote_formula(cell: str) -> str:
+    """A free-text cell as written before an export neutralised it: the quote before a formula start taken off."""
+    if cell.startswith(FORMULA_QUOTE) and cell[1:2] in FORMULA_STARTS:
+        return cell[1:]
+    return cell
+
+
+def _plain(cells: dict[str, str], *, lists: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        name: (_codes(value) if name in lists else unquote_formula(value) if name in text else value)
+        for name, value in cells.items()
+        if value != ""
+    }
 
 
 _PROFIL_LISTS = frozenset({"funding_sources", "poktan", "facilities", "regulations", "data_sources"})
@@ -138,13 +157,17 @@ def _kkbpk_column(loc: tuple[str | int, ...]) -> str:
     return str(loc[1]) if len(loc) >= 2 else _dotted(loc)
 
 
+_KAMPUNG_TEXT = ("name", "rw_dusun_name")
+_KEGIATAN_TEXT = ("title",)
+
 FORMATS: dict[ImportModule, ModuleFormat] = {
     ImportModule.KAMPUNG: ModuleFormat(
         model=KampungCreate,
         required=("name", "formed_on"),
         optional=("scope", "rw_dusun_name", "formation_criteria", "lat", "lon"),
-        to_payload=lambda cells: _plain(cells, lists=("formation_criteria",)),
+        to_payload=lambda cells: _plain(cells, lists=("formation_criteria",), text=_KAMPUNG_TEXT),
         column_of=_dotted,
+        text=_KAMPUNG_TEXT,
     ),
     ImportModule.PROFIL: ModuleFormat(
         model=ProfilPayload,
@@ -185,8 +208,9 @@ FORMATS: dict[ImportModule, ModuleFormat] = {
         model=KegiatanCreate,
         required=("title", "date", "function"),
         optional=("targets", "partners", "inpres_kegiatan"),
-        to_payload=lambda cells: _plain(cells, lists=("targets", "partners")),
+        to_payload=lambda cells: _plain(cells, lists=("targets", "partners"), text=_KEGIATAN_TEXT),
         column_of=_dotted,
+        text=_KEGIATAN_TEXT,
     ),
 }
 

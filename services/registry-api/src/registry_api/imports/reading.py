@@ -30,7 +30,7 @@ from registry_api.submissions.store import canonical_json, content_hash
 MAX_RECORD_BYTES = 64 * 1024
 """The default longest record (a CSV record or an NDJSON line, UTF-8 bytes)."""
 
-SOURCE_FORMAT = 1
+SOURCE_FORMAT = 2
 """Part of every source hash: raise it when a change to the formats or the models would read the same record
 differently, so that no stored source hash matches any more and the next import validates every row again."""
 

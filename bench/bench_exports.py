@@ -1,0 +1,170 @@
+"""A national month out through `GET /v1/exports/{module}`: rows/s, time to first byte, the registry's memory.
+
+Run: `uv run python bench/bench_exports.py` (part of `make bench`). Loads a national month as `bench_import.py` does
+(its generators; the four files imported through the API, classified by the real classifier), adds three kegiatan
+per Kampung KB in the month with one set-based INSERT (there is no kegiatan generator), restarts registry-api so that
+its peak RSS counts the exports only, then exports every module in CSV and NDJSON over HTTP one after another. Each
+export is compared with PostgreSQL's own `COPY (SELECT the same rows) TO STDOUT` (the same statement, run directly
+on a connection, in the same kind of transaction, with the export's planner settings), which is the physical limit.
+"""
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from kampungkb_local import processes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_import import PERIOD, generate, import_month
+from stack import WILAYAH_CSV, local_stack
+
+from kampungkb_shared.periods import add_months, parse_period
+from registry_api.auth.service import Principal, Role
+from registry_api.exports.schemas import ExportFormat, ExportModule, ExportQuery
+from registry_api.exports.service import COPY_OPTIONS, STREAMING_PLAN, as_copy_query, export_statement
+
+KEGIATAN = """
+    INSERT INTO kegiatan (kampung_id, title, date, function, targets, partners)
+    SELECT k.id, 'Kegiatan ' || n || ' ' || k.name, $1::date + (k.id % 9 + n * 7)::int, 'REPRODUKSI',
+           '{PUS,REMAJA}', '{PUSKESMAS}'
+      FROM kampung k CROSS JOIN generate_series(1, 3) AS n
+"""
+
+
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def month_end() -> dt.date:
+    return add_months(parse_period(PERIOD), 1) - dt.timedelta(days=1)
+
+
+def params(module: ExportModule, fmt: ExportFormat) -> dict[str, str]:
+    month = parse_period(PERIOD)
+    if module is ExportModule.KEGIATAN:
+        return {"from": month.isoformat(), "to": month_end().isoformat(), "format": fmt.value}
+    return {"period": PERIOD, "format": fmt.value}
+
+
+def over_http(http: httpx.Client, module: ExportModule, fmt: ExportFormat) -> tuple[int, int, float, float]:
+    """(rows, bytes, seconds to first byte, seconds in all) of one export read to the end."""
+    started = time.perf_counter()
+    first = None
+    size = 0
+    lines = 0
+    with http.stream("GET", f"/v1/exports/{module.value}", params=params(module, fmt)) as response:
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            if first is None:
+                first = time.perf_counter() - started
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    rows = lines - 1 if fmt is ExportFormat.CSV else lines
+    return rows, size, first or 0.0, time.perf_counter() - started
+
+
+async def own_copy(database_url: str, module: ExportModule, fmt: ExportFormat) -> tuple[int, float]:
+    """(bytes, seconds) of PostgreSQL's COPY of the same statement, read on a connection of our own."""
+    period = parse_period(PERIOD)
+    query = ExportQuery(
+        module=module,
+        format=fmt,
+        region="00",
+        period=None if module is ExportModule.KEGIATAN else period,
+        start=period if module is ExportModule.KEGIATAN else None,
+        end=month_end() if module is ExportModule.KEGIATAN else None,
+        ruleset="bkkbn-web-2021" if module is ExportModule.CLASSIFICATIONS else None,
+    )
+    nation = Principal(key_id=0, name="bench", role=Role.ADMIN, scope="00")
+    sql, args = as_copy_query(export_statement(principal=nation, query=query))
+    size = 0
+
+    async def count(data: bytes) -> None:
+        nonlocal size
+        size += len(data)
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        started = time.perf_counter()
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            await connection.execute(STREAMING_PLAN)
+            await connection.copy_from_query(sql, *args, output=count, **COPY_OPTIONS[fmt])
+        return size, time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def add_kegiatan(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(KEGIATAN, parse_period(PERIOD))
+        await connection.execute("ANALYZE kegiatan")
+        return int(await connection.fetchval("SELECT count(*) FROM kegiatan"))
+    finally:
+        await connection.close()
+
+
+def main() -> int:
+    if not WILAYAH_CSV.exists():
+        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+        return 0
+    regions = WILAYAH_CSV.read_bytes()
+    desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
+    files = generate(desa)
+    env = {"REGISTRY_IMPORTS_IN_API": "false", "REGISTRY_IMPORT_POLL_S": "0.2", "REGISTRY_OUTBOX_POLL_S": "0.2"}
+    services = ("classifier", "registry-api", "registry-worker")
+    with local_stack("bench_exports", regions_csv=regions, services=services, **env) as stack:
+        began = time.monotonic()
+        with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http:
+            jobs = import_month(http, files)
+        failed = {module: job["status"] for module, job in jobs.items() if job["status"] != "succeeded"}
+        if failed:
+            print(f"the month did not import: {failed}")
+            return 1
+        kegiatan = asyncio.run(add_kegiatan(stack.database_url))
+        print(
+            f"loaded a national month ({len(desa):,} Kampung KB, profil, kependudukan, kkbpk through the import API; "
+            f"{kegiatan:,} kegiatan by one INSERT) in {time.monotonic() - began:.0f} s",
+            flush=True,
+        )
+        # A fresh registry process: its VmHWM is then the peak of the exports alone.
+        old = stack.services[1]
+        old.stop()
+        port = int(stack.registry_url.rsplit(":", 1)[1])
+        registry = processes.registry_api(port).start(base_env=stack.env, quiet=True).wait_ready()
+        stack.services[1] = registry
+        assert registry.process is not None
+        pid = registry.process.pid
+        rss, _ = peak_rss_mb(pid)
+        print(f"registry-api RSS before the exports: {rss:.0f} MB", flush=True)
+        print(
+            f"  {'module':<16}{'format':<8}{'rows':>9}{'MB':>8}{'first byte':>12}{'seconds':>9}{'rows/s':>10}"
+            f"{'PG COPY s':>11}{'ratio':>7}{'peak RSS':>10}"
+        )
+        with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http:
+            for module in ExportModule:
+                for fmt in ExportFormat:
+                    rows, size, first, seconds = over_http(http, module, fmt)
+                    own_size, own_seconds = asyncio.run(own_copy(stack.database_url, module, fmt))
+                    assert own_size == size, (module, fmt, own_size, size)
+                    _, peak = peak_rss_mb(pid)
+                    print(
+                        f"  {module.value:<16}{fmt.value:<8}{rows:>9,}{size / 1e6:>8.1f}{first:>11.3f}s"
+                        f"{seconds:>9.2f}{rows / seconds:>10,.0f}{own_seconds:>11.2f}{seconds / own_seconds:>6.1f}x"
+                        f"{peak:>8.0f}MB",
+                        flush=True,
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
