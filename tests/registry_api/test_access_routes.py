@@ -85,6 +85,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/codes":                                 "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/codes/{list}":                          "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/rulesets":                              "200 200 200 200 200 200 200 200 200 200 200",
+    "GET /v1/exports/{module}":                      "401 200 200 200 200 200 200 200 200 200 200",
 }
 # fmt: on
 
@@ -115,6 +116,7 @@ CALLS: dict[str, Call] = {
     "POST /v1/wilayah/import": lambda w: {"content": to_csv(demo_regions()), "headers": {"Content-Type": "text/csv"}},
     "GET /v1/wilayah/{code}": lambda w: {"path": {"code": "99"}},
     "GET /v1/codes/{list}": lambda w: {"path": {"list": "poktan"}},
+    "GET /v1/exports/{module}": lambda w: {"path": {"module": "kampung"}},
     "POST /v1/kampung": lambda w: {"json": {"name": "Baru", "desa_code": "99.01.01.2002", "formed_on": "2021-01-01"}},
     "PATCH /v1/kampung/{kampung_id}": lambda w: {"json": {"name": "Nama baru"}},
     "PUT /v1/kampung/{kampung_id}/percontohan": lambda w: {"json": {"level": "kabupaten"}},

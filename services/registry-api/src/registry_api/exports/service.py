@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, cast, literal_column, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kampungkb_shared.errors import Forbidden, NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, parse_period
@@ -185,9 +185,10 @@ async def stream(
     async def copy() -> str:
         try:
             async with sessionmaker() as session:
-                await session.connection(
-                    execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-                )
+                # A snapshot of one moment, on a connection of its own; a sessionmaker bound to a connection whose
+                # transaction another owns (in-process tests) reads in that transaction instead.
+                snapshot = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                await session.connection(execution_options=snapshot if isinstance(session.bind, AsyncEngine) else None)
                 driver = await session_driver(session)
                 await driver.execute(STREAMING_PLAN)
                 status: str = await driver.copy_from_query(sql, *args, output=deliver, **options)
