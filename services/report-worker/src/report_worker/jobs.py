@@ -75,6 +75,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             period=parse_period(job.period),
             kabupaten_code=job.kabupaten_code,
             rulesets=settings.rulesets,
+            deadline=settings.deadline,
             debug_sleep_s=settings.debug_job_sleep_s,
         )
 
@@ -86,7 +87,11 @@ async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) ->
 
     async def work(connection: asyncpg.Connection) -> Outcome:
         return await rebuild_period(
-            connection, period=period, rulesets=settings.rulesets, debug_sleep_s=settings.debug_job_sleep_s
+            connection,
+            period=period,
+            rulesets=settings.rulesets,
+            deadline=settings.deadline,
+            debug_sleep_s=settings.debug_job_sleep_s,
         )
 
     return await _run(ctx, name, rid, work)
