@@ -244,7 +244,8 @@ async def generate(connection: asyncpg.Connection, *, seed: int = 20251123) -> D
                     await upsert_submission(connection, kampung_id, module, period, make(rng), at=first, by="op")
                     if kampung_id % 4 == 0:  # corrected later: the first revision's time still decides
                         payload = await connection.fetchval(
-                            "SELECT payload::text FROM submission WHERE kampung_id = $1 AND module = $2 AND period = $3",
+                            "SELECT payload::text FROM submission"
+                            " WHERE kampung_id = $1 AND module = $2 AND period = $3",
                             kampung_id,
                             module,
                             period,

@@ -219,6 +219,7 @@ async def test_targets_need_a_scoped_writer_and_show_in_the_report(
         "year": 2025,
         "formation_pct": 75.0,
         "mandiri_plus_pct": 60.5,
+        "mandiri_plus_increase_pts": None,
         "updated_at": None,
     }
     again = await client.put("/v1/targets/97.01/2025", json={"formation_pct": 80}, headers=auth(kabupaten))

@@ -72,6 +72,7 @@ class TargetRead(BaseModel):
     year: int
     formation_pct: float | None
     mandiri_plus_pct: float | None
+    mandiri_plus_increase_pts: float | None
     updated_at: dt.datetime | None = None
 
 
@@ -80,11 +81,53 @@ class TargetUpdate(BaseModel):
     """Kampung KB formed as % of the desa/kelurahan of the region."""
     mandiri_plus_pct: Annotated[float | None, Field(ge=0, le=100)] = None
     """Mandiri + berkelanjutan as % of the classified Kampung KB."""
+    mandiri_plus_increase_pts: Annotated[float | None, Field(ge=0, le=100)] = None
+    """Increase of the mandiri + berkelanjutan % over the year, in points (Inpres 3/2022 is quoted as at least 5)."""
 
 
 class TargetVsActual(TargetRead):
     formation_actual_pct: Pct
     mandiri_plus_actual_pct: Pct
+
+
+TargetKind = Literal["formation_pct", "mandiri_plus_pct", "mandiri_plus_increase_pts"]
+
+
+class TargetProgress(BaseModel):
+    """One target in force for the region and year, against the actual figure as of the report's last month."""
+
+    target: TargetKind
+    value: float = Field(description="The target for the end of the year (% or, for the increase, points).")
+    source: str = Field(
+        description="The region whose target applies (the region itself or one above it), or `inpres-3-2022`."
+    )
+    baseline: Pct = Field(description="The same figure in December of the year before; null if not computed.")
+    actual: Pct = Field(description="The figure now; for the increase, its change in points since December.")
+    gap: Pct = Field(description="value - actual: what is still to gain by the end of the year (negative: beyond).")
+    expected_now: Pct = Field(
+        description="The straight line from the baseline (the increase: from 0) to the target at the year's end, "
+        "read at the report's last month."
+    )
+    on_track: bool | None = Field(description="actual >= expected_now; null when either is unknown.")
+
+
+class ModuleTimeliness(BaseModel):
+    """Of the Kampung KB counted in each month, those whose month came by the deadline, after it, or not at all."""
+
+    on_time: int
+    late: int
+    missing: int
+    on_time_pct: Pct
+    late_pct: Pct
+    missing_pct: Pct
+
+
+class TimelinessRead(BaseModel):
+    """Per module; over a quarter or year, counts are Kampung KB-months and rates are over `kampung_months`."""
+
+    profil: ModuleTimeliness
+    kependudukan: ModuleTimeliness
+    kkbpk: ModuleTimeliness
 
 
 class Headline(BaseModel):
@@ -117,13 +160,19 @@ class DesaChild(BaseModel):
     kampung_name: str | None
     tier: str | None
     reported: bool
+    months_reported: int = Field(description="Months of the period with a submission of any module.")
 
 
 Child = Annotated[Headline | DesaChild, Field(discriminator="level")]
 
 
 class Report(Headline):
-    period: str
+    period: str = Field(description="YYYY-MM, YYYY-Qn or YYYY, as asked.")
+    months: list[str] = Field(description="The months the figures cover (a quarter or year in progress: so far).")
+    kampung_months: int = Field(
+        description="Σ over the months of the Kampung KB counted in each: the base of `reporting_rate_pct` and "
+        "of the timeliness rates (for a month, `kampung_total`)."
+    )
     ruleset: str
     computed_at: dt.datetime
     desa: int
@@ -138,6 +187,10 @@ class Report(Headline):
     ownership: Ownership
     percontohan: list[Percontohan]
     targets: TargetVsActual | None
+    target_progress: list[TargetProgress] = Field(
+        description="Every target in force (the region's own, one above it, or the Instruction's national default)."
+    )
+    timeliness: TimelinessRead
     children: list[Child]
 
 
