@@ -202,3 +202,31 @@ def expected(rows: Rows, periods: list[dt.date], rulesets: list[str]) -> dict[tu
 
 def pct(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(100 * numerator / denominator, 2)
+
+
+FLOWS = [
+    "reported",
+    "kkbpk_kampung",
+    "kkbpk_pus",
+    "kb_users",
+    "mkjp_users",
+    "unmet_need",
+    "promoted",
+    "demoted",
+    *[f"{module}_{status}" for module in TIMELY for status in ("on_time", "late")],
+]
+
+
+def span_figures(rows: Rows, region: str, months: list[dt.date], ruleset: str) -> dict[str, int]:
+    """A quarter or year from raw rows: what the region is as of the last month, what happened summed over the
+    months, the tiers before it as of the month before the first, and the Kampung KB-months counted."""
+    monthly = [figures_of(rows, region, month, ruleset) for month in months]
+    out = dict(monthly[-1])
+    for name in FLOWS:
+        out[name] = sum(f[name] for f in monthly)
+    out["kampung_months"] = sum(f["kampung_total"] for f in monthly)
+    before = previous(months[0])
+    counted_before = {k["id"] for k in counted(rows, before) if in_region(k["desa_code"], region)}
+    for tier in TIERS:
+        out[f"prev_{tier}"] = sum(1 for k in counted_before if tier_as_of(rows, k, ruleset, before) == tier)
+    return out
