@@ -26,6 +26,7 @@ class Rows:
 async def read_rows(connection: asyncpg.Connection) -> Rows:
     submissions = [
         {
+            "id": r["id"],
             "kampung_id": r["kampung_id"],
             "module": r["module"],
             "period": r["period"],
@@ -35,7 +36,7 @@ async def read_rows(connection: asyncpg.Connection) -> Rows:
             "submitted_by": r["submitted_by"],
         }
         for r in await connection.fetch(
-            """SELECT s.kampung_id, s.module, s.period, s.payload::text, s.submitted_at, s.submitted_by,
+            """SELECT s.id, s.kampung_id, s.module, s.period, s.payload::text, s.submitted_at, s.submitted_by,
                       (SELECT v.submitted_at FROM submission_revision v WHERE v.submission_id = s.id
                         AND v.revision = (SELECT min(w.revision) FROM submission_revision w
                                            WHERE w.submission_id = s.id)) AS first_at

@@ -18,6 +18,13 @@ TIMELY_MODULES = ("profil", "kependudukan", "kkbpk")
 """The period-keyed modules whose timeliness is counted."""
 
 
+FIRST_WRITTEN_SQL = """coalesce(
+    (SELECT r.submitted_at FROM submission_revision r WHERE r.submission_id = s.id ORDER BY r.revision LIMIT 1),
+    s.submitted_at)"""
+"""SQL: when the submission `s` was first written (its first revision; one index probe), for the registry's and the
+report worker's statements alike."""
+
+
 class Timeliness(StrEnum):
     """A counted Kampung KB's month, per module; listed in the order an officer chases them."""
 

@@ -4,14 +4,12 @@ The deadline of each period is computed once in Python (`kampungkb_shared.timeli
 statement beside the period, so the worker and the registry's list apply the same rule.
 """
 
-from kampungkb_shared.timeliness import TIMELY_MODULES
+from kampungkb_shared.timeliness import FIRST_WRITTEN_SQL, TIMELY_MODULES
 
 ALIASES = {"profil": "prof", "kependudukan": "kep", "kkbpk": "kb"}
 """The alias of each module's in-force lateral in the aggregate statement."""
 
-FIRST_WRITTEN = """CASE WHEN s.period = kk.period THEN coalesce(
-                   (SELECT r.submitted_at FROM submission_revision r
-                     WHERE r.submission_id = s.id ORDER BY r.revision LIMIT 1), s.submitted_at) END AS first_at"""
+FIRST_WRITTEN = f"CASE WHEN s.period = kk.period THEN {FIRST_WRITTEN_SQL} END AS first_at"
 """Of the submission in force, when its first revision was written, if it is the period's own (one index probe)."""
 
 BASE_COLUMNS = ", ".join(
