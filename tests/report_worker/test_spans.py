@@ -120,12 +120,14 @@ async def test_trend_by_quarter_and_by_year(client: httpx.AsyncClient, computed:
         assert picked(point, want) == want
     years = (await client.get("/v1/reports/97/trend?from=2024&to=2025")).json()["points"]
     assert [p["period"] for p in years] == ["2025"]
+    last_years = await client.get("/v1/reports/97/trend?from=2990&to=2999")
+    assert last_years.status_code == 200 and last_years.json()["points"] == []
     mixed = await client.get("/v1/reports/97/trend?from=2025-01&to=2025-Q4")
     assert mixed.status_code == 422 and mixed.json()["errors"][0]["loc"] == ["query", "to"]
 
 
 async def test_bad_and_uncomputed_spans(client: httpx.AsyncClient, computed: oracle.Rows) -> None:
-    for bad in ("2025-Q5", "2025-Q0", "25", "2025-1"):
+    for bad in ("2025-Q5", "2025-Q0", "25", "2025-1", "0000", "0000-Q1", "3000-01"):
         response = await client.get(f"/v1/reports/97?period={bad}")
         assert response.status_code == 422, bad
         assert response.json()["errors"][0]["loc"] == ["query", "period"]

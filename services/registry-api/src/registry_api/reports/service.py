@@ -35,7 +35,7 @@ from registry_api.reports.schemas import (
     Trend,
     TrendPoint,
 )
-from registry_api.reports.spans import Combined, Span, combine, parse_span
+from registry_api.reports.spans import Combined, Span, combine, parse_span, spans_between
 from registry_api.wilayah.models import Wilayah
 
 NATION_NAME = "INDONESIA"
@@ -330,14 +330,13 @@ async def get_trend(
         .order_by(ReportAggregate.period)
     )
     by_month = {row.period: row for row in rows}
-    points, span, today = [], start, parse_period(current_period())
-    while span.first <= end.first:
+    points, today = [], parse_period(current_period())
+    for span in spans_between(start, end):
         months = span.months(until=today)
         if months and all(m in by_month for m in months):
             combined = combine([by_month[m] for m in months])
             figures = headline(combined.row, name, kampung_months=combined.kampung_months)
             points.append(TrendPoint(**figures, period=span.label, computed_at=combined.row.computed_at))
-        span = span.shifted(1)
     return Trend(code=code, name=name, ruleset=ruleset, from_period=from_period, to_period=to_period, points=points)
 
 

@@ -64,16 +64,30 @@ class Span:
         return Span(self.kind, add_months(self.first, count * self.months_count), self.months_count)
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Years a report period may name: far enough from the calendar's ends for any span before or after it."""
+
+
 def parse_span(text: str) -> Span:
     """`YYYY-MM`, `YYYY-Qn` or `YYYY`."""
     if quarter := _QUARTER.match(text):
-        return Span("quarter", dt.date(int(quarter[1]), 3 * int(quarter[2]) - 2, 1), 3)
-    if _YEAR.match(text):
-        return Span("year", dt.date(int(text), 1, 1), 12)
-    try:
-        return Span("month", parse_period(text), 1)
-    except ValueError:
-        raise ValueError("must be a month YYYY-MM, a quarter YYYY-Qn or a year YYYY") from None
+        span = Span("quarter", dt.date(int(quarter[1]) or 1, 3 * int(quarter[2]) - 2, 1), 3)
+    elif _YEAR.match(text):
+        span = Span("year", dt.date(int(text) or 1, 1, 1), 12)
+    else:
+        try:
+            span = Span("month", parse_period(text), 1)
+        except ValueError:
+            raise ValueError("must be a month YYYY-MM, a quarter YYYY-Qn or a year YYYY") from None
+    if not FIRST_YEAR <= span.first.year <= LAST_YEAR:
+        raise ValueError(f"must name a year from {FIRST_YEAR} to {LAST_YEAR}")
+    return span
+
+
+def spans_between(start: Span, end: Span) -> list[Span]:
+    """`start`, `end` (of the same kind) and every span between them; none when `start` is after `end`."""
+    months = (end.first.year - start.first.year) * 12 + end.first.month - start.first.month
+    return [start.shifted(n) for n in range(months // start.months_count + 1)] if months >= 0 else []
 
 
 def _check_span(text: str) -> str:
