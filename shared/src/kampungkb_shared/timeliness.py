@@ -18,11 +18,13 @@ TIMELY_MODULES = ("profil", "kependudukan", "kkbpk")
 """The period-keyed modules whose timeliness is counted."""
 
 
-FIRST_WRITTEN_SQL = """coalesce(
+FIRST_WRITTEN_SQL = """CASE WHEN s.revision = 1 THEN s.submitted_at ELSE coalesce(
     (SELECT r.submitted_at FROM submission_revision r WHERE r.submission_id = s.id ORDER BY r.revision LIMIT 1),
-    s.submitted_at)"""
-"""SQL: when the submission `s` was first written (its first revision; one index probe), for the registry's and the
-report worker's statements alike."""
+    s.submitted_at) END"""
+"""SQL: when the submission `s` was first written, for the registry's and the report worker's statements alike.
+
+A submission carries the time of its newest revision, so at revision 1 that is the answer; a corrected one looks up
+its first revision (one index probe). A national rebuild probes only the corrected few."""
 
 
 class Timeliness(StrEnum):
