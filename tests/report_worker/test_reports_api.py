@@ -67,6 +67,8 @@ async def test_report_holds_every_figure(client: httpx.AsyncClient, computed: or
     assert change["previous"] == {tier: f[f"prev_{tier}"] for tier in oracle.TIERS}
     assert change["delta"] == {tier: f[f"tier_{tier}"] - f[f"prev_{tier}"] for tier in oracle.TIERS}
     assert (change["promoted"], change["demoted"]) == (f["promoted"], f["demoted"])
+    before = headline_of(oracle.figures_of(computed, "97.01", PERIODS[1], ruleset))
+    assert report["previous"]["period"] == PERIODS[1].strftime("%Y-%m") and picked(report["previous"], before) == before
     kkbpk = report["kkbpk"]
     for name in ("pus", "kependudukan_kampung", "kkbpk_kampung", "kkbpk_pus", "kb_users", "mkjp_users", "unmet_need"):
         assert kkbpk[name] == f[name], name

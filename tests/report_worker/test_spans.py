@@ -78,6 +78,12 @@ async def check_span(client: httpx.AsyncClient, computed: oracle.Rows, span: str
     assert change["previous"] == {tier: f[f"prev_{tier}"] for tier in oracle.TIERS}
     assert change["delta"] == {tier: f[f"tier_{tier}"] - f[f"prev_{tier}"] for tier in oracle.TIERS}
     assert (change["promoted"], change["demoted"]) == (f["promoted"], f["demoted"])
+    previous = {"2025-Q2": "2025-Q1", "2025-Q3": "2025-Q2"}.get(span)  # 2024-Q4 and 2024 are not all computed
+    if previous is None:
+        assert report["previous"] is None
+    else:
+        before = span_headline(oracle.span_figures(computed, code, SPANS[previous], ruleset))
+        assert report["previous"]["period"] == previous and picked(report["previous"], before) == before
     for child in report["children"]:
         child_want = span_headline(oracle.span_figures(computed, child["code"], months, ruleset))
         assert picked(child, child_want) == child_want, child["code"]

@@ -166,6 +166,11 @@ class DesaChild(BaseModel):
 Child = Annotated[Headline | DesaChild, Field(discriminator="level")]
 
 
+class TrendPoint(Headline):
+    period: str
+    computed_at: dt.datetime
+
+
 class Report(Headline):
     period: str = Field(description="YYYY-MM, YYYY-Qn or YYYY, as asked.")
     months: list[str] = Field(description="The months the figures cover (a quarter or year in progress: so far).")
@@ -191,12 +196,11 @@ class Report(Headline):
         description="Every target in force (the region's own, one above it, or the Instruction's national default)."
     )
     timeliness: TimelinessRead
+    previous: TrendPoint | None = Field(
+        description="The same headline figures for the month, quarter or year before, for the change against it; "
+        "null when that one is not computed."
+    )
     children: list[Child]
-
-
-class TrendPoint(Headline):
-    period: str
-    computed_at: dt.datetime
 
 
 class Trend(BaseModel):

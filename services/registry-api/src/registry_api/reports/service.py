@@ -270,6 +270,16 @@ async def _target_progress(session: AsyncSession, *, row: ReportAggregate, name:
     )
 
 
+async def _previous(session: AsyncSession, *, code: str, span: Span, ruleset: str, name: str) -> TrendPoint | None:
+    before = span.shifted(-1)
+    try:
+        combined = await _aggregate(session, code=code, span=before, ruleset=ruleset)
+    except ReportNotComputed:
+        return None
+    figures = headline(combined.row, name, kampung_months=combined.kampung_months)
+    return TrendPoint(**figures, period=before.label, computed_at=combined.row.computed_at)
+
+
 async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: str, rulesets: list[str]) -> Report:
     """A month, quarter or year (`spans`): figures as of its last month, reporting and services over its months."""
     _check_ruleset(ruleset, rulesets)
@@ -303,6 +313,7 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
         targets=targets,
         target_progress=await _target_progress(session, row=row, name=name),
         timeliness=_timeliness(combined),
+        previous=await _previous(session, code=code, span=span, ruleset=ruleset, name=name),
         children=list(children),
     )
 
