@@ -2,11 +2,14 @@
 
 import datetime as dt
 import functools
+from typing import Any
 
 import asyncpg
 
 from kampungkb_shared.timeliness import DeadlineSettings, deadline
+from report_worker import jobs
 from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.settings import Settings
 from tests.report_worker import oracle
 from tests.report_worker.data import PERIODS, RULESETS, WIB, Dataset, upsert_submission
 from tests.report_worker.test_aggregates import assert_same, stored
@@ -83,3 +86,39 @@ async def test_a_submission_a_microsecond_late_is_late(pg: asyncpg.Connection, d
     assert after["kkbpk_on_time"] == before["kkbpk_on_time"] + 1
     assert after["kkbpk_late"] == before["kkbpk_late"] + 1
     assert_same(await stored(pg), oracle.expected(await oracle.read_rows(pg), PERIODS, RULESETS))
+
+
+async def test_the_worker_counts_by_the_configured_deadline(pg: asyncpg.Connection, dataset: Dataset) -> None:
+    class Pool:
+        """The test's own connection, so that the job sees the test's rows."""
+
+        def acquire(self) -> Any:
+            class Acquired:
+                async def __aenter__(self) -> asyncpg.Connection:
+                    return pg
+
+                async def __aexit__(self, *exc: object) -> None:
+                    return None
+
+            return Acquired()
+
+    config = Settings(  # type: ignore[call-arg]
+        DATABASE_URL="postgresql://unused", LOG_JSON=False, REPORTING_DEADLINE_DAY=20, REPORTING_TIME_ZONE="UTC"
+    )
+    period = PERIODS[4]
+    await jobs.rebuild_whole_period({"pool": Pool(), "settings": config, "job_id": "j"}, {"period": "2025-05"})
+    rows = await oracle.read_rows(pg)
+    got = await pg.fetchrow("SELECT * FROM report_aggregate WHERE period = $1 AND code = '00'", period)
+    assert got is not None
+    utc_20th = dt.datetime(2025, 6, 21, tzinfo=dt.UTC)
+    for module in oracle.TIMELY:
+        firsts = [
+            s["first_at"]
+            for k in oracle.counted(rows, period)
+            for s in rows.submissions
+            if s["kampung_id"] == k["id"] and s["module"] == module and s["period"] == period
+        ]
+        assert (got[f"{module}_on_time"], got[f"{module}_late"]) == (
+            sum(at < utc_20th for at in firsts),
+            sum(at >= utc_20th for at in firsts),
+        )
