@@ -20,6 +20,23 @@ PERIOD = PERIODS[2]
 MONTH = PERIOD.strftime("%Y-%m")
 
 
+def timeliness_of(f: dict[str, Any], base: int) -> dict[str, Any]:
+    """On time, late and missing per module, with rates over `base` (counted Kampung KB, or KB-months)."""
+    out = {}
+    for module in oracle.TIMELY:
+        on_time, late = f[f"{module}_on_time"], f[f"{module}_late"]
+        missing = base - on_time - late
+        out[module] = {
+            "on_time": on_time,
+            "late": late,
+            "missing": missing,
+            "on_time_pct": oracle.pct(on_time, base),
+            "late_pct": oracle.pct(late, base),
+            "missing_pct": oracle.pct(missing, base),
+        }
+    return out
+
+
 def headline_of(f: dict[str, Any]) -> dict[str, Any]:
     """The headline figures the way a reader would compute them from the oracle's counts."""
     classified = f["kampung_total"] - f["tier_belum_terklasifikasi"]
@@ -35,6 +52,7 @@ def headline_of(f: dict[str, Any]) -> dict[str, Any]:
         "cpr_pct": oracle.pct(f["kb_users"], f["kkbpk_pus"]),
         "mkjp_pct": oracle.pct(f["mkjp_users"], f["kb_users"]),
         "unmet_need_pct": oracle.pct(f["unmet_need"], f["kkbpk_pus"]),
+        "timeliness": timeliness_of(f, f["kampung_total"]),
     }
 
 
@@ -173,6 +191,8 @@ async def test_export_csv_and_xlsx(client: httpx.AsyncClient, computed: oracle.R
         assert int(row["kampung_total"]) == child["kampung_total"]
         assert int(row["mandiri"]) == child["tiers"]["mandiri"]
         assert (float(row["cpr_pct"]) if row["cpr_pct"] else None) == child["cpr_pct"]
+        on_time = child["timeliness"]["kkbpk"]["on_time_pct"]
+        assert (float(row["kkbpk_on_time_pct"]) if row["kkbpk_on_time_pct"] else None) == on_time
 
     response = await client.get(f"/v1/reports/98/export?period={MONTH}&format=xlsx")
     assert response.status_code == 200

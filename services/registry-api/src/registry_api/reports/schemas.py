@@ -147,6 +147,7 @@ class Headline(BaseModel):
     cpr_pct: Pct
     mkjp_pct: Pct
     unmet_need_pct: Pct
+    timeliness: TimelinessRead
 
 
 class DesaChild(BaseModel):
@@ -195,7 +196,6 @@ class Report(Headline):
     target_progress: list[TargetProgress] = Field(
         description="Every target in force (the region's own, one above it, or the Instruction's national default)."
     )
-    timeliness: TimelinessRead
     previous: TrendPoint | None = Field(
         description="The same headline figures for the month, quarter or year before, for the change against it; "
         "null when that one is not computed."

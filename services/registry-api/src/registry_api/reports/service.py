@@ -78,8 +78,25 @@ def _tiers(row: ReportAggregate, prefix: str) -> Tiers:
     return Tiers(**{tier: getattr(row, f"{prefix}{tier}") for tier in _TIERS})
 
 
+def _timeliness(row: ReportAggregate, base: int) -> TimelinessRead:
+    def module(name: str) -> ModuleTimeliness:
+        on_time, late = getattr(row, f"{name}_on_time"), getattr(row, f"{name}_late")
+        missing = base - on_time - late
+        return ModuleTimeliness(
+            on_time=on_time,
+            late=late,
+            missing=missing,
+            on_time_pct=pct(on_time, base),
+            late_pct=pct(late, base),
+            missing_pct=pct(missing, base),
+        )
+
+    return TimelinessRead(**{name: module(name) for name in TIMELY_MODULES})
+
+
 def headline(row: ReportAggregate, name: str, *, kampung_months: int | None = None) -> dict[str, Any]:
     """The headline figures; over a quarter or year, reporting is over `kampung_months` (see `spans`)."""
+    base = row.kampung_total if kampung_months is None else kampung_months
     classified = row.kampung_total - row.tier_belum_terklasifikasi
     return {
         "code": row.code,
@@ -91,11 +108,12 @@ def headline(row: ReportAggregate, name: str, *, kampung_months: int | None = No
         "tiers": _tiers(row, "tier_"),
         "mandiri_plus_pct": pct(row.tier_mandiri + row.tier_berkelanjutan, classified),
         "reported": row.reported,
-        "reporting_rate_pct": pct(row.reported, row.kampung_total if kampung_months is None else kampung_months),
+        "reporting_rate_pct": pct(row.reported, base),
         "pus": row.pus,
         "cpr_pct": pct(row.kb_users, row.kkbpk_pus),
         "mkjp_pct": pct(row.mkjp_users, row.kb_users),
         "unmet_need_pct": pct(row.unmet_need, row.kkbpk_pus),
+        "timeliness": _timeliness(row, base),
     }
 
 
@@ -140,24 +158,6 @@ def _details(row: ReportAggregate) -> dict[str, Any]:
             },
         ),
     }
-
-
-def _timeliness(combined: Combined) -> TimelinessRead:
-    row, base = combined.row, combined.kampung_months
-
-    def module(name: str) -> ModuleTimeliness:
-        on_time, late = getattr(row, f"{name}_on_time"), getattr(row, f"{name}_late")
-        missing = base - on_time - late
-        return ModuleTimeliness(
-            on_time=on_time,
-            late=late,
-            missing=missing,
-            on_time_pct=pct(on_time, base),
-            late_pct=pct(late, base),
-            missing_pct=pct(missing, base),
-        )
-
-    return TimelinessRead(**{name: module(name) for name in TIMELY_MODULES})
 
 
 def _months_of(span: Span) -> list[dt.date]:
@@ -312,7 +312,6 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
         percontohan=await _percontohan(session, code=code, period=month),
         targets=targets,
         target_progress=await _target_progress(session, row=row, name=name),
-        timeliness=_timeliness(combined),
         previous=await _previous(session, code=code, span=span, ruleset=ruleset, name=name),
         children=list(children),
     )
