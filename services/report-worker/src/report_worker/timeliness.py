@@ -10,7 +10,7 @@ ALIASES = {"profil": "prof", "kependudukan": "kep", "kkbpk": "kb"}
 """The alias of each module's in-force lateral in the aggregate statement."""
 
 FIRST_WRITTEN = f"CASE WHEN s.period = kk.period THEN {FIRST_WRITTEN_SQL} END AS first_at"
-"""Of the submission in force, when its first revision was written, if it is the period's own (one index probe)."""
+"""Of the submission in force, when it was first written (`FIRST_WRITTEN_SQL`), if it is the period's own."""
 
 BASE_COLUMNS = ", ".join(
     f"{ALIASES[m]}.first_at < kk.deadline AS {m}_on_time, {ALIASES[m]}.first_at >= kk.deadline AS {m}_late"
