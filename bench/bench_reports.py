@@ -70,6 +70,8 @@ SELECT k.id, $P, r.ruleset, 'r',
        (ARRAY['dasar', 'berkembang', 'mandiri', 'berkelanjutan', 'belum_terklasifikasi'])[1 + floor(random() * 5)::int],
        's', '{}'::json
   FROM kampung k CROSS JOIN unnest(ARRAY['bkkbn-web-2021', 'kkb-2025']) AS r(ruleset) ORDER BY k.id, r.ruleset;
+INSERT INTO submission_revision (submission_id, revision, payload, submitted_at)
+SELECT id, 1, payload, submitted_at FROM submission ORDER BY id;
 ANALYZE;
 """
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from registry_api.auth.service import Role
-from registry_api.db import create_engine, create_sessionmaker
 from registry_api.background.imports import ImportRunner, create_runner
+from registry_api.db import create_engine, create_sessionmaker
 from registry_api.main import create_app
 from tests.factories import auth, load_demo_regions, make_key
 from tests.imports.conftest import import_settings

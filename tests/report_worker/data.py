@@ -132,18 +132,61 @@ async def insert_kampung(
 
 
 async def upsert_submission(
-    connection: asyncpg.Connection, kampung_id: int, module: str, period: dt.date, payload: dict[str, Any]
+    connection: asyncpg.Connection,
+    kampung_id: int,
+    module: str,
+    period: dt.date,
+    payload: dict[str, Any],
+    *,
+    at: dt.datetime | None = None,
+    by: str | None = None,
 ) -> None:
-    await connection.execute(
-        """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
-           VALUES ($1, $2, $3, $4::jsonb, 'h', 1)
+    """A revision written at `at` (default now), kept as the registry keeps them."""
+    written = await connection.fetchrow(
+        """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision, submitted_at,
+                                   submitted_by)
+           VALUES ($1, $2, $3, $4::jsonb, 'h', 1, coalesce($5, now()), $6)
            ON CONFLICT (kampung_id, module, period)
-           DO UPDATE SET payload = excluded.payload, revision = submission.revision + 1, submitted_at = now()""",
+           DO UPDATE SET payload = excluded.payload, revision = submission.revision + 1,
+                         submitted_at = excluded.submitted_at, submitted_by = excluded.submitted_by
+           RETURNING id, revision, submitted_at""",
         kampung_id,
         module,
         period,
         json.dumps(payload),
+        at,
+        by,
     )
+    assert written is not None
+    await connection.execute(
+        """INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
+           VALUES ($1, $2, $3::jsonb, $4, $5)""",
+        written["id"],
+        written["revision"],
+        json.dumps(payload),
+        by,
+        written["submitted_at"],
+    )
+
+
+WIB = dt.timezone(dt.timedelta(hours=7))
+
+
+def written_at(kampung_id: int, module: str, period: dt.date) -> dt.datetime:
+    """When a generated submission was first written: in the month after its period, many around the 10th's end
+    in WIB (the default deadline), some before the month was over (early), a few months later (very late)."""
+    rng = random.Random(f"{kampung_id}:{module}:{period}")
+    following = add_months(period, 1)
+    choice = rng.random()
+    if choice < 0.3:  # the last minute of the deadline day, or the first of the next
+        return dt.datetime.combine(following.replace(day=10), dt.time(23, 59, 59, 999_999), WIB) + dt.timedelta(
+            microseconds=rng.choice([0, 1])
+        )
+    if choice < 0.4:
+        return dt.datetime.combine(period.replace(day=20), dt.time(8), WIB)
+    if choice < 0.5:
+        return dt.datetime.combine(add_months(period, 3).replace(day=2), dt.time(9), WIB)
+    return dt.datetime.combine(following.replace(day=rng.randint(1, 28)), dt.time(rng.randint(0, 23)), WIB)
 
 
 async def upsert_classification(
@@ -197,7 +240,20 @@ async def generate(connection: asyncpg.Connection, *, seed: int = 20251123) -> D
         for module, make in MODULES.items():
             for period in data_periods:
                 if rng.random() < 0.35:
-                    await upsert_submission(connection, kampung_id, module, period, make(rng))
+                    first = written_at(kampung_id, module, period)
+                    await upsert_submission(connection, kampung_id, module, period, make(rng), at=first, by="op")
+                    if kampung_id % 4 == 0:  # corrected later: the first revision's time still decides
+                        payload = await connection.fetchval(
+                            "SELECT payload::text FROM submission"
+                            " WHERE kampung_id = $1 AND module = $2 AND period = $3",
+                            kampung_id,
+                            module,
+                            period,
+                        )
+                        later = first + dt.timedelta(days=40)
+                        await upsert_submission(
+                            connection, kampung_id, module, period, json.loads(payload), at=later, by="fixer"
+                        )
         for ruleset in RULESETS:
             for period in data_periods:
                 if rng.random() < 0.3:

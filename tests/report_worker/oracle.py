@@ -11,6 +11,8 @@ MKJP = {"KB_IUD", "KB_MOW", "KB_MOP", "KB_IMPLAN"}
 UNMET = {"IAT", "TIAL"}
 RANK = {"belum_terklasifikasi": 0, "dasar": 1, "berkembang": 2, "mandiri": 3, "berkelanjutan": 4}
 TIERS = ["dasar", "berkembang", "mandiri", "berkelanjutan", "belum_terklasifikasi"]
+TIMELY = ["profil", "kependudukan", "kkbpk"]
+WIB = dt.timezone(dt.timedelta(hours=7))
 
 
 @dataclass
@@ -24,12 +26,22 @@ class Rows:
 async def read_rows(connection: asyncpg.Connection) -> Rows:
     submissions = [
         {
+            "id": r["id"],
             "kampung_id": r["kampung_id"],
             "module": r["module"],
             "period": r["period"],
             "payload": json.loads(r["payload"]),
+            "first_at": r["first_at"] or r["submitted_at"],
+            "submitted_at": r["submitted_at"],
+            "submitted_by": r["submitted_by"],
         }
-        for r in await connection.fetch("SELECT kampung_id, module, period, payload::text FROM submission")
+        for r in await connection.fetch(
+            """SELECT s.id, s.kampung_id, s.module, s.period, s.payload::text, s.submitted_at, s.submitted_by,
+                      (SELECT v.submitted_at FROM submission_revision v WHERE v.submission_id = s.id
+                        AND v.revision = (SELECT min(w.revision) FROM submission_revision w
+                                           WHERE w.submission_id = s.id)) AS first_at
+                 FROM submission s"""
+        )
     ]
     return Rows(
         wilayah=await connection.fetch("SELECT * FROM wilayah"),
@@ -46,6 +58,19 @@ def month_end(period: dt.date) -> dt.date:
 
 def previous(period: dt.date) -> dt.date:
     return (period - dt.timedelta(days=1)).replace(day=1)
+
+
+def deadline(period: dt.date, day: int = 10) -> dt.datetime:
+    """The first late instant: midnight WIB (UTC+7, no daylight saving) after `day` of the following month."""
+    following = dt.date(period.year + period.month // 12, period.month % 12 + 1, day)
+    return dt.datetime(following.year, following.month, following.day, tzinfo=WIB) + dt.timedelta(days=1)
+
+
+def timeliness(rows: Rows, kampung_id: int, module: str, period: dt.date, day: int = 10) -> str:
+    for s in rows.submissions:
+        if s["kampung_id"] == kampung_id and s["module"] == module and s["period"] == period:
+            return "on_time" if s["first_at"] < deadline(period, day) else "late"
+    return "missing"
 
 
 def in_region(desa_code: str, region: str) -> bool:
@@ -144,6 +169,10 @@ def figures_of(rows: Rows, region: str, period: dt.date, ruleset: str) -> dict[s
         f["kkbpk_pus"] += users + sum(p["non_users"].values())
         f["mkjp_users"] += sum(n for code, n in p["kb_users"].items() if code in MKJP)
         f["unmet_need"] += sum(n for code, n in p["non_users"].items() if code in UNMET)
+    for module in TIMELY:
+        statuses = [timeliness(rows, k["id"], module, period) for k in kampungs]
+        f[f"{module}_on_time"] = statuses.count("on_time")
+        f[f"{module}_late"] = statuses.count("late")
     return {name: int(value) for name, value in f.items()}
 
 
@@ -174,3 +203,31 @@ def expected(rows: Rows, periods: list[dt.date], rulesets: list[str]) -> dict[tu
 
 def pct(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(100 * numerator / denominator, 2)
+
+
+FLOWS = [
+    "reported",
+    "kkbpk_kampung",
+    "kkbpk_pus",
+    "kb_users",
+    "mkjp_users",
+    "unmet_need",
+    "promoted",
+    "demoted",
+    *[f"{module}_{status}" for module in TIMELY for status in ("on_time", "late")],
+]
+
+
+def span_figures(rows: Rows, region: str, months: list[dt.date], ruleset: str) -> dict[str, int]:
+    """A quarter or year from raw rows: what the region is as of the last month, what happened summed over the
+    months, the tiers before it as of the month before the first, and the Kampung KB-months counted."""
+    monthly = [figures_of(rows, region, month, ruleset) for month in months]
+    out = dict(monthly[-1])
+    for name in FLOWS:
+        out[name] = sum(f[name] for f in monthly)
+    out["kampung_months"] = sum(f["kampung_total"] for f in monthly)
+    before = previous(months[0])
+    counted_before = {k["id"] for k in counted(rows, before) if in_region(k["desa_code"], region)}
+    for tier in TIERS:
+        out[f"prev_{tier}"] = sum(1 for k in counted_before if tier_as_of(rows, k, ruleset, before) == tier)
+    return out

@@ -20,6 +20,23 @@ PERIOD = PERIODS[2]
 MONTH = PERIOD.strftime("%Y-%m")
 
 
+def timeliness_of(f: dict[str, Any], base: int) -> dict[str, Any]:
+    """On time, late and missing per module, with rates over `base` (counted Kampung KB, or KB-months)."""
+    out = {}
+    for module in oracle.TIMELY:
+        on_time, late = f[f"{module}_on_time"], f[f"{module}_late"]
+        missing = base - on_time - late
+        out[module] = {
+            "on_time": on_time,
+            "late": late,
+            "missing": missing,
+            "on_time_pct": oracle.pct(on_time, base),
+            "late_pct": oracle.pct(late, base),
+            "missing_pct": oracle.pct(missing, base),
+        }
+    return out
+
+
 def headline_of(f: dict[str, Any]) -> dict[str, Any]:
     """The headline figures the way a reader would compute them from the oracle's counts."""
     classified = f["kampung_total"] - f["tier_belum_terklasifikasi"]
@@ -35,6 +52,7 @@ def headline_of(f: dict[str, Any]) -> dict[str, Any]:
         "cpr_pct": oracle.pct(f["kb_users"], f["kkbpk_pus"]),
         "mkjp_pct": oracle.pct(f["mkjp_users"], f["kb_users"]),
         "unmet_need_pct": oracle.pct(f["unmet_need"], f["kkbpk_pus"]),
+        "timeliness": timeliness_of(f, f["kampung_total"]),
     }
 
 
@@ -67,6 +85,8 @@ async def test_report_holds_every_figure(client: httpx.AsyncClient, computed: or
     assert change["previous"] == {tier: f[f"prev_{tier}"] for tier in oracle.TIERS}
     assert change["delta"] == {tier: f[f"tier_{tier}"] - f[f"prev_{tier}"] for tier in oracle.TIERS}
     assert (change["promoted"], change["demoted"]) == (f["promoted"], f["demoted"])
+    before = headline_of(oracle.figures_of(computed, "97.01", PERIODS[1], ruleset))
+    assert report["previous"]["period"] == PERIODS[1].strftime("%Y-%m") and picked(report["previous"], before) == before
     kkbpk = report["kkbpk"]
     for name in ("pus", "kependudukan_kampung", "kkbpk_kampung", "kkbpk_pus", "kb_users", "mkjp_users", "unmet_need"):
         assert kkbpk[name] == f[name], name
@@ -171,6 +191,8 @@ async def test_export_csv_and_xlsx(client: httpx.AsyncClient, computed: oracle.R
         assert int(row["kampung_total"]) == child["kampung_total"]
         assert int(row["mandiri"]) == child["tiers"]["mandiri"]
         assert (float(row["cpr_pct"]) if row["cpr_pct"] else None) == child["cpr_pct"]
+        on_time = child["timeliness"]["kkbpk"]["on_time_pct"]
+        assert (float(row["kkbpk_on_time_pct"]) if row["kkbpk_on_time_pct"] else None) == on_time
 
     response = await client.get(f"/v1/reports/98/export?period={MONTH}&format=xlsx")
     assert response.status_code == 200
@@ -219,6 +241,7 @@ async def test_targets_need_a_scoped_writer_and_show_in_the_report(
         "year": 2025,
         "formation_pct": 75.0,
         "mandiri_plus_pct": 60.5,
+        "mandiri_plus_increase_pts": None,
         "updated_at": None,
     }
     again = await client.put("/v1/targets/97.01/2025", json={"formation_pct": 80}, headers=auth(kabupaten))

@@ -28,7 +28,7 @@ from kampungkb_shared.jobs import (
 )
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import current_period, parse_period
-from registry_api.outbox.queue import Enqueued, ReportQueue
+from registry_api.background.report_queue import Enqueued, ReportQueue
 from report_worker import jobs, worker
 from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
 from report_worker.settings import Settings

@@ -64,3 +64,16 @@ class InpresKegiatan(StrEnum):
     STBM = "STBM"
     PERUMAHAN_PERMUKIMAN_LAYAK = "PERUMAHAN_PERMUKIMAN_LAYAK"
     PENGENDALIAN_VEKTOR = "PENGENDALIAN_VEKTOR"
+
+
+INPRES_SOURCE = "inpres-3-2022"
+"""How a report names a target that comes from the Instruction rather than from a region."""
+
+INPRES_TARGETS: dict[str, float] = {"formation_pct": 100.0}
+"""National defaults of the Instruction, applied where neither a region nor any region above it set the target.
+
+Inpres 3/2022 makes every desa/kelurahan a Kampung KB (a formation of 100 %). The "60 % mandiri or better" and
+"at least 5 points more each year" circulated with it are not found in the Instruction or any national source
+(see the domain notes, section 4.1), so they are no defaults: set them for `00` and every region without its own
+takes them.
+"""

@@ -40,6 +40,7 @@ from registry_api.exports.router import router as exports_router
 from registry_api.imports.router import router as imports_router
 from registry_api.kampung.router import router as kampung_router
 from registry_api.openapi import prepare_document
+from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         changes_router,
         codes_router,
+        reporting_router,
     )
     for router in routers:
         app.include_router(router)

@@ -6,9 +6,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, HttpSettings, RedisSettings
+from kampungkb_shared.timeliness import DeadlineSettings
 
 
-class Settings(DatabaseSettings, RedisSettings, HttpSettings):
+class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", frozen=True)
 
     classifier_url: str = "http://127.0.0.1:8001"

@@ -5,11 +5,13 @@ current kabupaten rows, whichever jobs run at the same time (see the locks below
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
 
 from kampungkb_shared.statistics import analyze_stale
+from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
 
 # What the aggregates read: after a bulk import their statistics lag, and the national statement's plan with them.
@@ -24,6 +26,10 @@ _LOCK_KABUPATEN = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:kabup
 _LOCK_ALL_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtext('kampungkb:report:all'))"
 _LOCK_ALL = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:all'))"
 _LOCK_ROLLUP = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:rollup'))"
+
+
+Deadline = Callable[[dt.date], dt.datetime]
+"""A period's reporting deadline (`kampungkb_shared.timeliness.DeadlineSettings.deadline`)."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,9 @@ async def _begin(connection: asyncpg.Connection) -> None:
     await connection.execute("SET LOCAL work_mem = '64MB'")
 
 
-async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> int:
+async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], deadline: Deadline) -> int:
     await connection.execute(sql.DELETE_PERIOD, [period], rulesets)
-    rows = _count(await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets))
+    rows = _count(await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets, [deadline(period)]))
     await connection.execute(sql.MARK_REBUILT, [period], rulesets)
     return rows
 
@@ -55,13 +61,15 @@ async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets
     return [row["period"] for row in await connection.fetch(sql.COMPUTED_PERIODS, period, rulesets)]
 
 
-async def rebuild_period(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> Outcome:
+async def rebuild_period(
+    connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], deadline: Deadline = default_deadline
+) -> Outcome:
     """Every region's rows of one period, from base data, in one statement (grouping sets)."""
     await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
         await connection.execute(_LOCK_ALL)
         await _begin(connection)
-        rows = await _rebuild(connection, period=period, rulesets=rulesets)
+        rows = await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
     return Outcome(rebuilt=[period], refreshed=[], rows=rows)
 
 
@@ -71,6 +79,7 @@ async def refresh_chain(
     period: dt.date,
     kabupaten_code: str,
     rulesets: list[str],
+    deadline: Deadline = default_deadline,
 ) -> Outcome:
     """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one.
 
@@ -88,11 +97,12 @@ async def refresh_chain(
         if period not in computed:
             computed = await _computed(connection, period=period, rulesets=rulesets)
         if period not in computed:
-            rows += await _rebuild(connection, period=period, rulesets=rulesets)
+            rows += await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
             rebuilt.append(period)
         if computed:
             await connection.execute(sql.DELETE_CHAIN, computed, kabupaten_code, rulesets)
-            rows += _count(await connection.execute(sql.INSERT_CHAIN, computed, kabupaten_code, rulesets))
+            deadlines = [deadline(p) for p in computed]
+            rows += _count(await connection.execute(sql.INSERT_CHAIN, computed, kabupaten_code, rulesets, deadlines))
             await connection.execute(_LOCK_ROLLUP)
             rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)

@@ -75,6 +75,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             period=parse_period(job.period),
             kabupaten_code=job.kabupaten_code,
             rulesets=settings.rulesets,
+            deadline=settings.deadline,
         )
 
     return await _run(ctx, "refresh_region_chain", job.request_id, work)
@@ -84,7 +85,7 @@ async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) ->
     settings: Settings = ctx["settings"]
 
     async def work(connection: asyncpg.Connection) -> Outcome:
-        return await rebuild_period(connection, period=period, rulesets=settings.rulesets)
+        return await rebuild_period(connection, period=period, rulesets=settings.rulesets, deadline=settings.deadline)
 
     return await _run(ctx, name, rid, work)
 

@@ -4,9 +4,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
+from kampungkb_shared.timeliness import DeadlineSettings
 
 
-class Settings(DatabaseSettings, RedisSettings):
+class Settings(DatabaseSettings, RedisSettings, DeadlineSettings):
     model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore", frozen=True)
 
     rulesets: CommaSeparated = Field(default=["bkkbn-web-2021", "kkb-2025"])

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from kampungkb_shared.codes import MKJP_METHODS, UNMET_NEED_REASONS, Contraception, Facility, NonUseReason, Tier
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
+from report_worker import timeliness
 
 TIERS = [tier.value for tier in Tier]
 
@@ -38,6 +39,7 @@ _KAMPUNG_FIGURES: list[tuple[str, str]] = [
     ("kb_users", "coalesce(sum(b.kb_users), 0)"),
     ("mkjp_users", "coalesce(sum(b.mkjp_users), 0)"),
     ("unmet_need", "coalesce(sum(b.unmet_need), 0)"),
+    *timeliness.FIGURES,
 ]
 """Of the Kampung KB counted in a period, the same under every rule set (over `b`: one row per Kampung KB)."""
 
@@ -65,7 +67,7 @@ def _in_force(module: str, columns: str, alias: str, joins: str = "") -> str:
     """The module's submission in force for the period: the newest at or before it (one index probe)."""
     return f"""
       LEFT JOIN LATERAL (
-            SELECT s.period, {columns} FROM submission s{joins}
+            SELECT s.period, {columns}, {timeliness.FIRST_WRITTEN} FROM submission s{joins}
              WHERE s.kampung_id = kk.id AND s.module = '{module}' AND s.period <= kk.period
              ORDER BY s.period DESC LIMIT 1
       ) {alias} ON true"""
@@ -136,17 +138,18 @@ def _branch(source: str, keys: str, own: list[tuple[str, str]]) -> str:
 
 
 def _insert_grouped(grouping_sets: str) -> str:
-    """$1 periods (date[]), $2 a kabupaten code or NULL for the nation, $3 rule sets (text[])."""
+    """$1 periods (date[]), $2 a kabupaten code or NULL for the nation, $3 rule sets (text[]), $4 each period's
+    reporting deadline (timestamptz[])."""
     keys = "period, ruleset, left(kec, 2) AS prov, left(kec, 5) AS kab, kec"
     return f"""
 WITH periods AS (
     SELECT p AS period, (p + interval '1 month' - interval '1 day')::date AS period_end,
-           (p - interval '1 month')::date AS prev_period, (p - interval '1 day')::date AS prev_end
-      FROM unnest($1::date[]) AS p
+           (p - interval '1 month')::date AS prev_period, (p - interval '1 day')::date AS prev_end, deadline
+      FROM unnest($1::date[], $4::timestamptz[]) AS x(p, deadline)
 ),
 kk AS (
     -- the Kampung KB counted in a period: active, formed by its last day
-    SELECT pr.period, pr.prev_period, k.id, k.provinsi_code AS prov, k.kabupaten_code AS kab,
+    SELECT pr.period, pr.prev_period, pr.deadline, k.id, k.provinsi_code AS prov, k.kabupaten_code AS kab,
            k.kecamatan_code AS kec, w.kind, k.formed_on <= pr.prev_end AS in_prev,
            k.percontohan_kabupaten OR k.percontohan_provinsi AS percontohan
       FROM periods pr
@@ -158,7 +161,7 @@ base AS MATERIALIZED (
     -- with the modules in force; "reported" means one of them was submitted for exactly this period
     SELECT kk.*, kk.period IN (prof.period, kep.period, kb.period) AS reported,
            prof.period IS NOT NULL AS has_profil, {", ".join(f"prof.own_{name}" for name in OWNERSHIP_FLAGS)},
-           kep.pus, kb.kb_users, kb.mkjp_users, kb.unmet_need, kb.non_users
+           kep.pus, kb.kb_users, kb.mkjp_users, kb.unmet_need, kb.non_users, {timeliness.BASE_COLUMNS}
       FROM kk{_in_force("profil", _PROFIL_COLUMNS, "prof", _PROFIL_JOINS)}{
         _in_force("kependudukan", "(s.payload->>'pus')::bigint AS pus", "kep")
     }{_in_force("kkbpk", _KKBPK_COLUMNS, "kb", _KKBPK_JOINS)}

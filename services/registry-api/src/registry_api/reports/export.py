@@ -7,6 +7,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.cells import safe_cell, safe_text
 from registry_api.reports.schemas import DesaChild, Headline, Report
 
@@ -32,6 +33,9 @@ REGION_COLUMNS = (
     "cpr_pct",
     "mkjp_pct",
     "unmet_need_pct",
+    "profil_on_time_pct",
+    "kependudukan_on_time_pct",
+    "kkbpk_on_time_pct",
 )
 DESA_COLUMNS = ("code", "name", "kind", "kampung_id", "kampung_name", "tier", "reported")
 
@@ -47,7 +51,8 @@ def table(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
     rows = []
     for child in report.children:
         if isinstance(child, Headline):
-            flat = {**child.model_dump(exclude={"tiers"}), **child.tiers.model_dump()}
+            flat = {**child.model_dump(exclude={"tiers", "timeliness"}), **child.tiers.model_dump()}
+            flat |= {f"{name}_on_time_pct": getattr(child.timeliness, name).on_time_pct for name in TIMELY_MODULES}
             rows.append([safe_cell(flat[column]) for column in REGION_COLUMNS])
     return REGION_COLUMNS, rows
 

@@ -63,6 +63,14 @@ class ReportAggregate(Base):
     kb_users: Mapped[int] = mapped_column(BigInteger)
     mkjp_users: Mapped[int] = mapped_column(BigInteger)
     unmet_need: Mapped[int] = mapped_column(BigInteger)
+    # Timeliness (`kampungkb_shared.timeliness`): of the counted Kampung KB, those whose submission of exactly this
+    # period was first written by the deadline, and after it; the rest are missing.
+    profil_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    profil_late: Mapped[int] = mapped_column(Integer, server_default="0")
+    kependudukan_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    kependudukan_late: Mapped[int] = mapped_column(Integer, server_default="0")
+    kkbpk_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    kkbpk_late: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         Index("ix_report_aggregate_children", "period", "ruleset", "parent_code"),
@@ -92,6 +100,8 @@ class Target(Base):
     """Kampung KB formed, as % of the desa/kelurahan of the region."""
     mandiri_plus_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     """Mandiri + berkelanjutan, as % of the classified Kampung KB."""
+    mandiri_plus_increase_pts: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    """Increase of `mandiri_plus_pct` over the year, in percentage points (from December of the year before)."""
     updated_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -2,17 +2,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from kampungkb_shared.periods import Period, add_months, current_period, format_period, parse_period
+from kampungkb_shared.periods import current_period
 from registry_api.auth.deps import PublicReaderDep, WriterDep
 from registry_api.db import SessionDep
 from registry_api.reports import export, service
 from registry_api.reports.schemas import Report, TargetRead, TargetUpdate, Trend
+from registry_api.reports.spans import ReportPeriod, parse_span
 from registry_api.settings import Settings
 
 router = APIRouter(tags=["reports"])
 
 RegionPath = Annotated[str, Path(description="a region code (kecamatan and above), `00` for the nation")]
-PeriodQuery = Annotated[Period | None, Query(description="YYYY-MM; default: the current month")]
+PeriodQuery = Annotated[
+    ReportPeriod | None,
+    Query(description="a month YYYY-MM, a quarter YYYY-Qn or a year YYYY; default: the current month"),
+]
 RulesetQuery = Annotated[str | None, Query(description="default: the primary rule set")]
 Year = Annotated[int, Path(ge=2016, le=2100)]
 
@@ -42,7 +46,7 @@ async def get_report(
     period: PeriodQuery = None,
     ruleset: RulesetQuery = None,
 ) -> Report:
-    """A region's figures as of a period, with one entry per child region; 404 `report-not-computed` if not yet."""
+    """A region's figures for a month, quarter or year, per child region too; 404 `report-not-computed` if not yet."""
     return await _report(request, session, code, period, ruleset)
 
 
@@ -52,17 +56,23 @@ async def get_trend(
     code: RegionPath,
     session: SessionDep,
     reader: PublicReaderDep,
-    from_: Annotated[Period | None, Query(alias="from", description="YYYY-MM; default: 11 months before `to`")] = None,
-    to: Annotated[Period | None, Query(description="YYYY-MM; default: the current month")] = None,
+    from_: Annotated[
+        ReportPeriod | None,
+        Query(alias="from", description="of the same kind as `to`; default: a year of points before `to`"),
+    ] = None,
+    to: Annotated[
+        ReportPeriod | None, Query(description="YYYY-MM, YYYY-Qn or YYYY; default: the current month")
+    ] = None,
     ruleset: RulesetQuery = None,
 ) -> Trend:
-    """The headline figures of a region for every computed period in a range (at most 120 months)."""
+    """The headline figures of a region per month, quarter or year in a range (at most 120 months)."""
     settings = _settings(request)
     to = to or current_period()
+    end = parse_span(to)
     return await service.get_trend(
         session,
         code=code,
-        from_period=from_ or format_period(add_months(parse_period(to), -11)),
+        from_period=from_ or end.shifted(-(12 // end.months_count - 1) if end.kind != "year" else -4).label,
         to_period=to,
         ruleset=ruleset or settings.primary_ruleset,
         rulesets=settings.rulesets,

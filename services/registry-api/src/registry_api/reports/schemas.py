@@ -72,6 +72,9 @@ class TargetRead(BaseModel):
     year: int = Field(description="The year.")
     formation_pct: float | None = Field(description="Target coverage: Kampung KB / desa + kelurahan, in percent.")
     mandiri_plus_pct: float | None = Field(description="Target share of mandiri + berkelanjutan, in percent.")
+    mandiri_plus_increase_pts: float | None = Field(
+        description="Target yearly increase of the mandiri + berkelanjutan share, in points."
+    )
     updated_at: dt.datetime | None = Field(default=None, description="When the target was last set.")
 
 
@@ -86,11 +89,53 @@ class TargetUpdate(BaseModel):
         default=None, description="Target share of mandiri + berkelanjutan, in percent."
     )
     """Mandiri + berkelanjutan as % of the classified Kampung KB."""
+    mandiri_plus_increase_pts: Annotated[float | None, Field(ge=0, le=100)] = None
+    """Increase of the mandiri + berkelanjutan % over the year, in points (Inpres 3/2022 is quoted as at least 5)."""
 
 
 class TargetVsActual(TargetRead):
     formation_actual_pct: Pct = Field(description="Coverage as of the period, in percent.")
     mandiri_plus_actual_pct: Pct = Field(description="Share of mandiri + berkelanjutan as of the period, in percent.")
+
+
+TargetKind = Literal["formation_pct", "mandiri_plus_pct", "mandiri_plus_increase_pts"]
+
+
+class TargetProgress(BaseModel):
+    """One target in force for the region and year, against the actual figure as of the report's last month."""
+
+    target: TargetKind
+    value: float = Field(description="The target for the end of the year (% or, for the increase, points).")
+    source: str = Field(
+        description="The region whose target applies (the region itself or one above it), or `inpres-3-2022`."
+    )
+    baseline: Pct = Field(description="The same figure in December of the year before; null if not computed.")
+    actual: Pct = Field(description="The figure now; for the increase, its change in points since December.")
+    gap: Pct = Field(description="value - actual: what is still to gain by the end of the year (negative: beyond).")
+    expected_now: Pct = Field(
+        description="The straight line from the baseline (the increase: from 0) to the target at the year's end, "
+        "read at the report's last month."
+    )
+    on_track: bool | None = Field(description="actual >= expected_now; null when either is unknown.")
+
+
+class ModuleTimeliness(BaseModel):
+    """Of the Kampung KB counted in each month, those whose month came by the deadline, after it, or not at all."""
+
+    on_time: int
+    late: int
+    missing: int
+    on_time_pct: Pct
+    late_pct: Pct
+    missing_pct: Pct
+
+
+class TimelinessRead(BaseModel):
+    """Per module; over a quarter or year, counts are Kampung KB-months and rates are over `kampung_months`."""
+
+    profil: ModuleTimeliness
+    kependudukan: ModuleTimeliness
+    kkbpk: ModuleTimeliness
 
 
 class Headline(BaseModel):
@@ -110,6 +155,7 @@ class Headline(BaseModel):
     cpr_pct: Pct = Field(description="Contraceptive prevalence: Σ KB users / Σ (users + non-users), in percent.")
     mkjp_pct: Pct = Field(description="Long-acting methods (IUD, MOW, MOP, implant) / KB users, in percent.")
     unmet_need_pct: Pct = Field(description="Σ (IAT + TIAL) / Σ (users + non-users), in percent.")
+    timeliness: TimelinessRead = Field(description="On time, late and missing per module.")
 
 
 class DesaChild(BaseModel):
@@ -123,13 +169,24 @@ class DesaChild(BaseModel):
     kampung_name: str | None = Field(description="The Kampung KB's name.")
     tier: str | None = Field(description="The Kampung KB's tier as of the period.")
     reported: bool = Field(description="Whether the Kampung KB submitted a module of exactly the period.")
+    months_reported: int = Field(description="Months of the period with a submission of any module.")
 
 
 Child = Annotated[Headline | DesaChild, Field(discriminator="level")]
 
 
+class TrendPoint(Headline):
+    period: str = Field(description="The month, quarter or year.")
+    computed_at: dt.datetime = Field(description="When it was computed.")
+
+
 class Report(Headline):
-    period: str = Field(description="The month, `YYYY-MM`.")
+    period: str = Field(description="YYYY-MM, YYYY-Qn or YYYY, as asked.")
+    months: list[str] = Field(description="The months the figures cover (a quarter or year in progress: so far).")
+    kampung_months: int = Field(
+        description="Σ over the months of the Kampung KB counted in each: the base of `reporting_rate_pct` and "
+        "of the timeliness rates (for a month, `kampung_total`)."
+    )
     ruleset: str = Field(description="The rule set of the tiers.")
     computed_at: dt.datetime = Field(description="When report-worker computed these figures.")
     desa: int = Field(description="Desa in the region.")
@@ -144,14 +201,16 @@ class Report(Headline):
     ownership: Ownership = Field(description="Shares of Kampung KB with each organisational element.")
     percontohan: list[Percontohan] = Field(description="The region's model Kampung KB.")
     targets: TargetVsActual | None = Field(description="The year's targets beside the actual figures, if set.")
+    target_progress: list[TargetProgress] = Field(
+        description="Every target in force (the region's own, one above it, or the Instruction's national default)."
+    )
+    previous: TrendPoint | None = Field(
+        description="The same headline figures for the month, quarter or year before, for the change against it; "
+        "null when that one is not computed."
+    )
     children: list[Child] = Field(
         description="The same headline figures per child region (per desa below a kecamatan)."
     )
-
-
-class TrendPoint(Headline):
-    period: str = Field(description="The month, `YYYY-MM`.")
-    computed_at: dt.datetime = Field(description="When it was computed.")
 
 
 class Trend(BaseModel):

@@ -10,15 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import NotFound, Unprocessable
-from kampungkb_shared.periods import add_months, format_period, parse_period
+from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
+from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.auth.service import Principal, Role
+from registry_api.reports import targets as target_rules
 from registry_api.reports.models import ReportAggregate, Target
 from registry_api.reports.schemas import (
     DesaChild,
     Headline,
     Kkbpk,
+    ModuleTimeliness,
     Ownership,
     Percontohan,
     Report,
@@ -28,9 +31,11 @@ from registry_api.reports.schemas import (
     TargetVsActual,
     TierChange,
     Tiers,
+    TimelinessRead,
     Trend,
     TrendPoint,
 )
+from registry_api.reports.spans import Combined, Span, combine, parse_span, spans_between
 from registry_api.wilayah.models import Wilayah
 
 NATION_NAME = "INDONESIA"
@@ -70,7 +75,25 @@ def _tiers(row: ReportAggregate, prefix: str) -> Tiers:
     return Tiers(**{tier: getattr(row, f"{prefix}{tier}") for tier in _TIERS})
 
 
-def headline(row: ReportAggregate, name: str) -> dict[str, Any]:
+def _timeliness(row: ReportAggregate, base: int) -> TimelinessRead:
+    def module(name: str) -> ModuleTimeliness:
+        on_time, late = getattr(row, f"{name}_on_time"), getattr(row, f"{name}_late")
+        missing = base - on_time - late
+        return ModuleTimeliness(
+            on_time=on_time,
+            late=late,
+            missing=missing,
+            on_time_pct=pct(on_time, base),
+            late_pct=pct(late, base),
+            missing_pct=pct(missing, base),
+        )
+
+    return TimelinessRead(**{name: module(name) for name in TIMELY_MODULES})
+
+
+def headline(row: ReportAggregate, name: str, *, kampung_months: int | None = None) -> dict[str, Any]:
+    """The headline figures; over a quarter or year, reporting is over `kampung_months` (see `spans`)."""
+    base = row.kampung_total if kampung_months is None else kampung_months
     classified = row.kampung_total - row.tier_belum_terklasifikasi
     return {
         "code": row.code,
@@ -82,11 +105,12 @@ def headline(row: ReportAggregate, name: str) -> dict[str, Any]:
         "tiers": _tiers(row, "tier_"),
         "mandiri_plus_pct": pct(row.tier_mandiri + row.tier_berkelanjutan, classified),
         "reported": row.reported,
-        "reporting_rate_pct": pct(row.reported, row.kampung_total),
+        "reporting_rate_pct": pct(row.reported, base),
         "pus": row.pus,
         "cpr_pct": pct(row.kb_users, row.kkbpk_pus),
         "mkjp_pct": pct(row.mkjp_users, row.kb_users),
         "unmet_need_pct": pct(row.unmet_need, row.kkbpk_pus),
+        "timeliness": _timeliness(row, base),
     }
 
 
@@ -133,34 +157,57 @@ def _details(row: ReportAggregate) -> dict[str, Any]:
     }
 
 
-async def _aggregate(session: AsyncSession, *, code: str, period: dt.date, ruleset: str) -> ReportAggregate:
-    row = await session.get(ReportAggregate, (period, ruleset, code))
-    if row is None:
-        raise ReportNotComputed(
-            f"the {format_period(period)} figures of {code} under {ruleset} have not been computed yet; they are "
-            "after the first submission of that period in the region, or the nightly rebuild"
+def _months_of(span: Span) -> list[dt.date]:
+    """The months a report of the span covers: none after the current one (a quarter or year in progress)."""
+    months = span.months(until=parse_period(current_period()))
+    if not months:
+        raise ReportNotComputed(f"{span.label} has not begun")
+    return months
+
+
+async def _aggregate(session: AsyncSession, *, code: str, span: Span, ruleset: str) -> Combined:
+    months = _months_of(span)
+    rows = list(
+        await session.scalars(
+            select(ReportAggregate)
+            .where(ReportAggregate.code == code, ReportAggregate.ruleset == ruleset, ReportAggregate.period.in_(months))
+            .order_by(ReportAggregate.period)
         )
-    return row
+    )
+    if len(rows) < len(months):
+        missing = sorted(set(months) - {row.period for row in rows})
+        raise ReportNotComputed(
+            f"the {', '.join(map(format_period, missing))} figures of {code} under {ruleset} have not been computed "
+            "yet; they are after the first submission of that period in the region, or the nightly rebuild"
+        )
+    return combine(rows)
 
 
-async def _region_children(session: AsyncSession, row: ReportAggregate) -> list[Headline]:
+async def _region_children(session: AsyncSession, *, code: str, months: list[dt.date], ruleset: str) -> list[Headline]:
     rows = await session.execute(
         select(ReportAggregate, Wilayah.name)
         .join(Wilayah, Wilayah.code == ReportAggregate.code)
         .where(
-            ReportAggregate.period == row.period,
-            ReportAggregate.ruleset == row.ruleset,
-            ReportAggregate.parent_code == row.code,
+            ReportAggregate.period.in_(months),
+            ReportAggregate.ruleset == ruleset,
+            ReportAggregate.parent_code == code,
         )
-        .order_by(ReportAggregate.code)
+        .order_by(ReportAggregate.code, ReportAggregate.period)
     )
-    return [Headline(**headline(child, name)) for child, name in rows]
+    by_code: dict[str, tuple[str, list[ReportAggregate]]] = {}
+    for child, name in rows:
+        by_code.setdefault(child.code, (name, []))[1].append(child)
+    children = []
+    for name, monthly in by_code.values():
+        combined = combine(monthly)
+        children.append(Headline(**headline(combined.row, name, kampung_months=combined.kampung_months)))
+    return children
 
 
 _DESA_CHILDREN = text("""
 SELECT w.code, w.name, w.kind, k.id AS kampung_id, k.name AS kampung_name,
        CASE WHEN k.id IS NOT NULL THEN coalesce(c.tier, 'belum_terklasifikasi') END AS tier,
-       coalesce(EXISTS (SELECT FROM submission s WHERE s.kampung_id = k.id AND s.period = :period), false) AS reported
+       coalesce(r.months, 0) > 0 AS reported, coalesce(r.months, 0) AS months_reported
   FROM wilayah w
   LEFT JOIN kampung k ON k.desa_code = w.code AND k.active AND k.formed_on <= :period_end
   LEFT JOIN LATERAL (
@@ -168,14 +215,20 @@ SELECT w.code, w.name, w.kind, k.id AS kampung_id, k.name AS kampung_name,
          WHERE c.kampung_id = k.id AND c.ruleset = :ruleset AND c.period <= :period
          ORDER BY c.period DESC LIMIT 1
   ) c ON true
+  LEFT JOIN LATERAL (
+        SELECT count(DISTINCT s.period) AS months FROM submission s
+         WHERE s.kampung_id = k.id AND s.period BETWEEN :first AND :period
+  ) r ON true
  WHERE w.parent_code = :code AND w.level = 'desa'
  ORDER BY w.code""")
 
 
-async def _desa_children(session: AsyncSession, *, code: str, period: dt.date, ruleset: str) -> list[DesaChild]:
-    rows = await session.execute(
-        _DESA_CHILDREN, {"code": code, "period": period, "period_end": _month_end(period), "ruleset": ruleset}
-    )
+async def _desa_children(
+    session: AsyncSession, *, code: str, first: dt.date, period: dt.date, ruleset: str
+) -> list[DesaChild]:
+    """As of the last month `period`; `months_reported` counts from `first`."""
+    params = {"code": code, "first": first, "period": period, "period_end": _month_end(period), "ruleset": ruleset}
+    rows = await session.execute(_DESA_CHILDREN, params)
     return [DesaChild(**row._asdict()) for row in rows]
 
 
@@ -201,17 +254,42 @@ def _check_ruleset(ruleset: str, rulesets: list[str]) -> None:
         raise Unprocessable.field(["query", "ruleset"], f"must be one of {', '.join(rulesets)}")
 
 
+async def _target_progress(session: AsyncSession, *, row: ReportAggregate, name: str) -> list[Any]:
+    applied = await target_rules.applied_targets(session, code=row.code, year=row.period.year)
+    if not applied:
+        return []
+    december = await session.get(ReportAggregate, (dt.date(row.period.year - 1, 12, 1), row.ruleset, row.code))
+    return target_rules.progress(
+        applied,
+        month=row.period,
+        now=headline(row, name),
+        december=None if december is None else headline(december, name),
+    )
+
+
+async def _previous(session: AsyncSession, *, code: str, span: Span, ruleset: str, name: str) -> TrendPoint | None:
+    before = span.shifted(-1)
+    try:
+        combined = await _aggregate(session, code=code, span=before, ruleset=ruleset)
+    except ReportNotComputed:
+        return None
+    figures = headline(combined.row, name, kampung_months=combined.kampung_months)
+    return TrendPoint(**figures, period=before.label, computed_at=combined.row.computed_at)
+
+
 async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: str, rulesets: list[str]) -> Report:
+    """A month, quarter or year (`spans`): figures as of its last month, reporting and services over its months."""
     _check_ruleset(ruleset, rulesets)
     name, level = await region_name(session, code)
-    month = parse_period(period)
-    row = await _aggregate(session, code=code, period=month, ruleset=ruleset)
+    span = parse_span(period)
+    combined = await _aggregate(session, code=code, span=span, ruleset=ruleset)
+    row, month = combined.row, combined.row.period
     children: list[Headline] | list[DesaChild]
     if level is Level.KECAMATAN:
-        children = await _desa_children(session, code=code, period=month, ruleset=ruleset)
+        children = await _desa_children(session, code=code, first=span.first, period=month, ruleset=ruleset)
     else:
-        children = await _region_children(session, row)
-    figures = headline(row, name)
+        children = await _region_children(session, code=code, months=combined.months, ruleset=ruleset)
+    figures = headline(row, name, kampung_months=combined.kampung_months)
     target = await session.get(Target, (code, month.year))
     targets = None
     if target is not None:
@@ -220,11 +298,18 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
             formation_actual_pct=figures["coverage_pct"],
             mandiri_plus_actual_pct=figures["mandiri_plus_pct"],
         )
+    details = _details(row)
+    details["period"] = span.label
+    details["tier_change"].previous_period = span.shifted(-1).label
     return Report(
         **figures,
-        **_details(row),
+        **details,
+        months=[format_period(m) for m in combined.months],
+        kampung_months=combined.kampung_months,
         percontohan=await _percontohan(session, code=code, period=month),
         targets=targets,
+        target_progress=await _target_progress(session, row=row, name=name),
+        previous=await _previous(session, code=code, span=span, ruleset=ruleset, name=name),
         children=list(children),
     )
 
@@ -232,11 +317,14 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
 async def get_trend(
     session: AsyncSession, *, code: str, from_period: str, to_period: str, ruleset: str, rulesets: list[str]
 ) -> Trend:
+    """One point per month, quarter or year (both ends of one kind) whose months so far are all computed."""
     _check_ruleset(ruleset, rulesets)
-    start, end = parse_period(from_period), parse_period(to_period)
-    if start > end:
+    start, end = parse_span(from_period), parse_span(to_period)
+    if start.kind != end.kind:
+        raise Unprocessable.field(["query", "to"], f"must be a {start.kind} like `from`")
+    if start.first > end.first:
         raise Unprocessable.field(["query", "from"], "must not be after `to`")
-    if (end.year - start.year) * 12 + end.month - start.month >= MAX_TREND_MONTHS:
+    if (end.last.year - start.first.year) * 12 + end.last.month - start.first.month >= MAX_TREND_MONTHS:
         raise Unprocessable.field(["query", "from"], f"a trend spans at most {MAX_TREND_MONTHS} months")
     name, _ = await region_name(session, code)
     rows = await session.scalars(
@@ -244,13 +332,18 @@ async def get_trend(
         .where(
             ReportAggregate.code == code,
             ReportAggregate.ruleset == ruleset,
-            ReportAggregate.period.between(start, end),
+            ReportAggregate.period.between(start.first, end.last),
         )
         .order_by(ReportAggregate.period)
     )
-    points = [
-        TrendPoint(**headline(row, name), period=format_period(row.period), computed_at=row.computed_at) for row in rows
-    ]
+    by_month = {row.period: row for row in rows}
+    points, today = [], parse_period(current_period())
+    for span in spans_between(start, end):
+        months = span.months(until=today)
+        if months and all(m in by_month for m in months):
+            combined = combine([by_month[m] for m in months])
+            figures = headline(combined.row, name, kampung_months=combined.kampung_months)
+            points.append(TrendPoint(**figures, period=span.label, computed_at=combined.row.computed_at))
     return Trend(code=code, name=name, ruleset=ruleset, from_period=from_period, to_period=to_period, points=points)
 
 
@@ -263,6 +356,7 @@ def _target_read(target: Target) -> TargetRead:
         year=target.year,
         formation_pct=number(target.formation_pct),
         mandiri_plus_pct=number(target.mandiri_plus_pct),
+        mandiri_plus_increase_pts=number(target.mandiri_plus_increase_pts),
         updated_at=target.updated_at,
     )
 

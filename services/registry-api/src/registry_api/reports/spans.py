@@ -1,0 +1,125 @@
+"""Quarters and years: a report period is a month (`YYYY-MM`), a quarter (`YYYY-Qn`) or a year (`YYYY`).
+
+A longer period is read from the monthly aggregates, never from raw rows: what a region is (Kampung KB, tiers,
+ownership, PUS) as of its last month; what happened in it (reporting, timeliness, KKBPK service counts, tier
+moves) summed over its months, so rates are ratios of the sums; the tier change against the previous quarter or
+year from the first month's previous tiers.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
+
+from kampungkb_shared.periods import add_months, format_period, parse_period
+from kampungkb_shared.timeliness import TIMELY_MODULES
+from registry_api.reports.models import ReportAggregate
+
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+FLOWS = (
+    "reported",
+    "kkbpk_kampung",
+    "kkbpk_pus",
+    "kb_users",
+    "mkjp_users",
+    "unmet_need",
+    "promoted",
+    "demoted",
+    *(f"{module}_{status}" for module in TIMELY_MODULES for status in ("on_time", "late")),
+)
+"""Figures summed over the months of a span; every other figure is its last month's."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of whole months named the way a report names it."""
+
+    kind: Literal["month", "quarter", "year"]
+    first: dt.date
+    months_count: int
+
+    @property
+    def last(self) -> dt.date:
+        return add_months(self.first, self.months_count - 1)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return format_period(self.first)
+        if self.kind == "quarter":
+            return f"{self.first.year}-Q{(self.first.month - 1) // 3 + 1}"
+        return str(self.first.year)
+
+    def months(self, *, until: dt.date | None = None) -> list[dt.date]:
+        """Its months, oldest first; with `until`, only those up to that month (a quarter or year in progress)."""
+        every = [add_months(self.first, n) for n in range(self.months_count)]
+        return [m for m in every if until is None or m <= until]
+
+    def shifted(self, count: int) -> "Span":
+        """The span `count` spans later (earlier when negative)."""
+        return Span(self.kind, add_months(self.first, count * self.months_count), self.months_count)
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Years a report period may name: far enough from the calendar's ends for any span before or after it."""
+
+
+def parse_span(text: str) -> Span:
+    """`YYYY-MM`, `YYYY-Qn` or `YYYY`."""
+    if quarter := _QUARTER.match(text):
+        span = Span("quarter", dt.date(int(quarter[1]) or 1, 3 * int(quarter[2]) - 2, 1), 3)
+    elif _YEAR.match(text):
+        span = Span("year", dt.date(int(text) or 1, 1, 1), 12)
+    else:
+        try:
+            span = Span("month", parse_period(text), 1)
+        except ValueError:
+            raise ValueError("must be a month YYYY-MM, a quarter YYYY-Qn or a year YYYY") from None
+    if not FIRST_YEAR <= span.first.year <= LAST_YEAR:
+        raise ValueError(f"must name a year from {FIRST_YEAR} to {LAST_YEAR}")
+    return span
+
+
+def spans_between(start: Span, end: Span) -> list[Span]:
+    """`start`, `end` (of the same kind) and every span between them; none when `start` is after `end`."""
+    months = (end.first.year - start.first.year) * 12 + end.first.month - start.first.month
+    return [start.shifted(n) for n in range(months // start.months_count + 1)] if months >= 0 else []
+
+
+def _check_span(text: str) -> str:
+    parse_span(text)
+    return text
+
+
+ReportPeriod = Annotated[str, AfterValidator(_check_span)]
+"""A report period: `YYYY-MM`, `YYYY-Qn` or `YYYY`."""
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A span's figures in the shape of one monthly row, and the base its rates take."""
+
+    row: ReportAggregate
+    months: list[dt.date]
+    kampung_months: int
+    """Σ over the months of the Kampung KB counted in each: the base of reporting and timeliness rates."""
+
+
+_COLUMNS = tuple(column.key for column in ReportAggregate.__table__.columns)
+
+
+def combine(rows: list[ReportAggregate]) -> Combined:
+    """One region's monthly rows of a span (oldest first, at least one) as one row, never stored."""
+    if len(rows) == 1:
+        return Combined(rows[0], [rows[0].period], rows[0].kampung_total)
+    first, last = rows[0], rows[-1]
+    values = {name: getattr(last, name) for name in _COLUMNS}
+    values.update({name: sum(getattr(row, name) for row in rows) for name in FLOWS})
+    # The tiers before the span: the first month's view of the month before it.
+    values.update({name: getattr(first, name) for name in _COLUMNS if name.startswith("prev_")})
+    values["computed_at"] = min(row.computed_at for row in rows)
+    return Combined(ReportAggregate(**values), [row.period for row in rows], sum(row.kampung_total for row in rows))

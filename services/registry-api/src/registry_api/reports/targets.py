@@ -1,0 +1,91 @@
+"""Targets beside the actual figures: which applies, how far the region is, and whether it is on track.
+
+A target applies from the nearest region that set it (the region itself, then each region above it up to `00`),
+else from the Instruction's national defaults (`kampungkb_shared.inpres.INPRES_TARGETS`). A region is on track
+when its actual figure is at least the straight line from where it stood at the end of the year before
+(December's figures) to the target at the end of the year, read at the report's last month.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kampungkb_shared.inpres import INPRES_SOURCE, INPRES_TARGETS
+from kampungkb_shared.regions import NATION_CODE, ancestors
+from registry_api.reports.models import Target
+from registry_api.reports.schemas import TargetKind, TargetProgress
+
+KINDS: tuple[TargetKind, ...] = ("formation_pct", "mandiri_plus_pct", "mandiri_plus_increase_pts")
+
+
+MEASURES: dict[TargetKind, str] = {
+    "formation_pct": "coverage_pct",
+    "mandiri_plus_pct": "mandiri_plus_pct",
+    "mandiri_plus_increase_pts": "mandiri_plus_pct",
+}
+"""The headline figure each target is read against (an increase: its change since December)."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    value: float
+    source: str
+
+
+async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
+    """Each target in force for the region and year, with the region that set it (or the Instruction)."""
+    chain = [code, *reversed(ancestors(code))] if code != NATION_CODE else []
+    chain.append(NATION_CODE)
+    rows = {t.code: t for t in await session.scalars(select(Target).where(Target.code.in_(chain), Target.year == year))}
+    out: dict[TargetKind, Applied] = {}
+    for kind in KINDS:
+        for region in chain:
+            target = rows.get(region)
+            if target is not None and getattr(target, kind) is not None:
+                out[kind] = Applied(float(getattr(target, kind)), region)
+                break
+        else:
+            if kind in INPRES_TARGETS:
+                out[kind] = Applied(INPRES_TARGETS[kind], INPRES_SOURCE)
+    return out
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def progress(
+    applied: dict[TargetKind, Applied],
+    *,
+    month: dt.date,
+    now: dict[str, float | None],
+    december: dict[str, float | None] | None,
+) -> list[TargetProgress]:
+    """Each applied target against the headline figures as of `month` and as of December of the year before."""
+    share = month.month / 12
+    out = []
+    for kind, target in applied.items():
+        measure = MEASURES[kind]
+        actual, baseline = now[measure], None if december is None else december[measure]
+        expected: float | None
+        if kind == "mandiri_plus_increase_pts":
+            actual = None if actual is None or baseline is None else actual - baseline
+            expected = target.value * share
+        else:
+            expected = None if baseline is None else baseline + (target.value - baseline) * share
+        actual, expected = _rounded(actual), _rounded(expected)
+        out.append(
+            TargetProgress(
+                target=kind,
+                value=target.value,
+                source=target.source,
+                baseline=baseline,
+                actual=actual,
+                gap=_rounded(None if actual is None else target.value - actual),
+                expected_now=expected,
+                on_track=None if actual is None or expected is None else actual >= expected,
+            )
+        )
+    return out
