@@ -86,6 +86,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/codes/{list}":                          "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/rulesets":                              "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/exports/{module}":                      "401 200 200 200 200 200 200 200 200 200 200",
+    "GET /v1/reports/{code}/reporting":              "401 200 200 200 404 404 200 404 404 200 404",
 }
 # fmt: on
 
@@ -117,6 +118,7 @@ CALLS: dict[str, Call] = {
     "GET /v1/wilayah/{code}": lambda w: {"path": {"code": "99"}},
     "GET /v1/codes/{list}": lambda w: {"path": {"list": "poktan"}},
     "GET /v1/exports/{module}": lambda w: {"path": {"module": "kampung"}},
+    "GET /v1/reports/{code}/reporting": lambda w: {"path": {"code": "99.01"}, "params": {"period": "2024-01"}},
     "POST /v1/kampung": lambda w: {"json": {"name": "Baru", "desa_code": "99.01.01.2002", "formed_on": "2021-01-01"}},
     "PATCH /v1/kampung/{kampung_id}": lambda w: {"json": {"name": "Nama baru"}},
     "PUT /v1/kampung/{kampung_id}/percontohan": lambda w: {"json": {"level": "kabupaten"}},

@@ -5,8 +5,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import current_period
-from registry_api.auth.deps import PublicReaderDep
+from registry_api.auth.deps import PrincipalDep
 from registry_api.db import SessionDep
 from registry_api.reporting import export, service
 from registry_api.reporting.schemas import ReportingPage
@@ -35,7 +36,7 @@ async def get_reporting(
     request: Request,
     code: Annotated[str, Path(description="a region code (kecamatan and above), `00` for the nation")],
     session: SessionDep,
-    reader: PublicReaderDep,
+    principal: PrincipalDep,
     period: Annotated[
         ReportPeriod | None, Query(description="YYYY-MM, YYYY-Qn or YYYY; default: the current month")
     ] = None,
@@ -44,6 +45,8 @@ async def get_reporting(
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> ReportingPage | Response:
     """Each counted Kampung KB under the region with its timeliness per module, missing first; CSV/XLSX: all rows."""
+    if not principal.covers_region(code):  # who wrote what, per Kampung KB: only inside the caller's scope
+        raise NotFound(f"no region {code} in the scope {principal.scope}")
     settings: Settings = request.app.state.settings
     query = await service.prepare(session, code=code, period=period or current_period(), deadline=settings)
     filename = f"kampungkb-reporting-{code.replace('.', '')}-{query.period}.{format}"

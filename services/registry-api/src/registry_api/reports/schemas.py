@@ -89,7 +89,9 @@ class TargetUpdate(BaseModel):
         default=None, description="Target share of mandiri + berkelanjutan, in percent."
     )
     """Mandiri + berkelanjutan as % of the classified Kampung KB."""
-    mandiri_plus_increase_pts: Annotated[float | None, Field(ge=0, le=100)] = None
+    mandiri_plus_increase_pts: Annotated[float | None, Field(ge=0, le=100)] = Field(
+        default=None, description="Target increase of mandiri + berkelanjutan over the year, in points."
+    )
     """Increase of the mandiri + berkelanjutan % over the year, in points (Inpres 3/2022 is quoted as at least 5)."""
 
 
@@ -104,7 +106,7 @@ TargetKind = Literal["formation_pct", "mandiri_plus_pct", "mandiri_plus_increase
 class TargetProgress(BaseModel):
     """One target in force for the region and year, against the actual figure as of the report's last month."""
 
-    target: TargetKind
+    target: TargetKind = Field(description="Which target.")
     value: float = Field(description="The target for the end of the year (% or, for the increase, points).")
     source: str = Field(
         description="The region whose target applies (the region itself or one above it), or `inpres-3-2022`."
@@ -122,20 +124,20 @@ class TargetProgress(BaseModel):
 class ModuleTimeliness(BaseModel):
     """Of the Kampung KB counted in each month, those whose month came by the deadline, after it, or not at all."""
 
-    on_time: int
-    late: int
-    missing: int
-    on_time_pct: Pct
-    late_pct: Pct
-    missing_pct: Pct
+    on_time: int = Field(description="Written by the deadline day of the next month.")
+    late: int = Field(description="Written after the deadline.")
+    missing: int = Field(description="Not written.")
+    on_time_pct: Pct = Field(description="on_time over the Kampung KB (-months) counted, in percent.")
+    late_pct: Pct = Field(description="late over the Kampung KB (-months) counted, in percent.")
+    missing_pct: Pct = Field(description="missing over the Kampung KB (-months) counted, in percent.")
 
 
 class TimelinessRead(BaseModel):
     """Per module; over a quarter or year, counts are Kampung KB-months and rates are over `kampung_months`."""
 
-    profil: ModuleTimeliness
-    kependudukan: ModuleTimeliness
-    kkbpk: ModuleTimeliness
+    profil: ModuleTimeliness = Field(description="The profil module.")
+    kependudukan: ModuleTimeliness = Field(description="The kependudukan module.")
+    kkbpk: ModuleTimeliness = Field(description="The kkbpk module.")
 
 
 class Headline(BaseModel):
