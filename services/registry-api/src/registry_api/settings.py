@@ -66,8 +66,19 @@ class Settings(DatabaseSettings, RedisSettings):
     import_handover_s: float = 120.0
     """A module import with a later one queued leaves its classification to it; if that one has not taken it over
     after this long, the outbox relay classifies it."""
+    percontohan_limit_kecamatan: int = Field(default=1, ge=1)
+    """Percontohan Kampung KB a kecamatan may have (Kota Tangerang: one in each of five kecamatan)."""
+    percontohan_limit_kabupaten: int = Field(default=1, ge=1)
+    """Per kabupaten/kota: the official website allowed one."""
+    percontohan_limit_provinsi: int = Field(default=1, ge=1)
+    """Per provinsi: the official website allowed one."""
     import_test_phase_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long between an import's phases, inside its transaction, to kill it midway."""
+
+    def percontohan_limit(self, level: str) -> int:
+        """At most this many active percontohan per region at `level` (kecamatan, kabupaten or provinsi)."""
+        limit: int = getattr(self, f"percontohan_limit_{level}")
+        return limit
 
     @property
     def primary_ruleset(self) -> str:

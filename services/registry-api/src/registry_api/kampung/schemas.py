@@ -74,6 +74,7 @@ class KampungRead(BaseModel):
     lat: float | None
     lon: float | None
     active: bool
+    percontohan_kecamatan: bool
     percontohan_kabupaten: bool
     percontohan_provinsi: bool
     tier: Tier | None
@@ -87,7 +88,7 @@ class KampungPage(BaseModel):
     next_cursor: str | None
 
 
-PercontohanLevel = Literal["kabupaten", "provinsi"]
+PercontohanLevel = Literal["kecamatan", "kabupaten", "provinsi"]
 
 
 class PercontohanSet(BaseModel):

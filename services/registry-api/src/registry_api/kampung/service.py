@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +16,6 @@ from registry_api.wilayah.models import Wilayah
 
 _UNIQUE_MESSAGES = {
     "uq_kampung_active_desa": "this desa/kelurahan already has an active Kampung KB",
-    "uq_kampung_percontohan_kabupaten": "this kabupaten/kota already has a percontohan Kampung KB",
-    "uq_kampung_percontohan_provinsi": "this provinsi already has a percontohan Kampung KB",
 }
 
 
@@ -82,14 +80,32 @@ async def update_kampung(
     return kampung
 
 
+_LOCK_PERCONTOHAN = text("SELECT pg_advisory_xact_lock(hashtext('kampungkb:percontohan:' || :level || ':' || :code))")
+
+
 async def set_percontohan(
-    session: AsyncSession, *, kampung_id: int, level: str, on: bool, principal: Principal
+    session: AsyncSession, *, kampung_id: int, level: str, on: bool, limit: int, principal: Principal
 ) -> Kampung:
-    """Mark (or unmark) the percontohan of a kabupaten/kota or provinsi; at most one each (409)."""
+    """Mark (or unmark) the percontohan of its kecamatan, kabupaten/kota or provinsi; at most `limit` each (409).
+
+    The limit is a setting, so no unique index can hold it: designations in one region take its lock, then count.
+    """
     kampung = await get_kampung(session, kampung_id)
-    principal.require_region(kampung.provinsi_code if level == "provinsi" else kampung.kabupaten_code)
-    if on and not kampung.active:
-        raise Conflict("an inactive Kampung KB cannot be percontohan")
+    region = getattr(kampung, f"{level}_code")
+    principal.require_region(region)
+    if on:
+        await session.execute(_LOCK_PERCONTOHAN, {"level": level, "code": region})
+        kampung = await session.get_one(Kampung, kampung_id, with_for_update=True, populate_existing=True)
+        if not kampung.active:
+            raise Conflict("an inactive Kampung KB cannot be percontohan")
+        flag = getattr(Kampung, f"percontohan_{level}")
+        others = await session.scalar(
+            select(func.count()).where(
+                Kampung.active, flag, getattr(Kampung, f"{level}_code") == region, Kampung.id != kampung_id
+            )
+        )
+        if others and others >= limit:
+            raise Conflict(f"{level} {region} already has {others} percontohan Kampung KB, the most it may have")
     setattr(kampung, f"percontohan_{level}", on)
     kampung.updated_at = func.now()
     await _flush(session)

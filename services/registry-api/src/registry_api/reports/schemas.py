@@ -61,10 +61,13 @@ class Ownership(BaseModel):
 
 
 class Percontohan(BaseModel):
+    """A percontohan (model) Kampung KB of the region, once per level it holds, with its tier as of the period."""
+
     id: int
     name: str
     desa_code: str
-    level: Literal["kabupaten", "provinsi"]
+    level: Literal["kecamatan", "kabupaten", "provinsi"]
+    tier: str = Field(description="Under the report's rule set, as of its period; `belum_terklasifikasi` if none.")
 
 
 class TargetRead(BaseModel):
