@@ -34,9 +34,10 @@ async def _run(
         async with pool.acquire() as connection:
             outcome = await work(connection)
         log.info(
-            "%s wrote %d rows: rebuilt %s, refreshed %s",
+            "%s wrote %d rows and %d quality flags: rebuilt %s, refreshed %s",
             name,
             outcome.rows,
+            outcome.flags,
             [f"{p:%Y-%m}" for p in outcome.rebuilt],
             [f"{p:%Y-%m}" for p in outcome.refreshed],
         )
@@ -75,6 +76,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             period=parse_period(job.period),
             kabupaten_code=job.kabupaten_code,
             rulesets=settings.rulesets,
+            quality=settings.quality_rules(),
             debug_sleep_s=settings.debug_job_sleep_s,
         )
 
@@ -86,7 +88,11 @@ async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) ->
 
     async def work(connection: asyncpg.Connection) -> Outcome:
         return await rebuild_period(
-            connection, period=period, rulesets=settings.rulesets, debug_sleep_s=settings.debug_job_sleep_s
+            connection,
+            period=period,
+            rulesets=settings.rulesets,
+            quality=settings.quality_rules(),
+            debug_sleep_s=settings.debug_job_sleep_s,
         )
 
     return await _run(ctx, name, rid, work)

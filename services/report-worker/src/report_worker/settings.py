@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
+from report_worker.quality import QualityRules
 
 
 class Settings(DatabaseSettings, RedisSettings):
@@ -25,5 +26,22 @@ class Settings(DatabaseSettings, RedisSettings):
     nightly_minute: int = 30
     rebuild_on_startup: bool = True
     """Queue a rebuild of the current period at startup when it has not been computed yet."""
+    quality_min_history: int = Field(default=6, ge=1, le=12)
+    """kkbpk of the 12 months before that a month's outlier check needs (fewer: no outlier flag)."""
+    quality_outlier_z: float = Field(default=3.5, gt=0)
+    """Modified z-score over which (with the min-max check) a kkbpk count is an outlier."""
+    quality_jump_share: float = Field(default=0.5, gt=0)
+    """A PUS or population that changes by more than this share of the month before is flagged."""
+    quality_single_method_users: int = Field(default=100, ge=1)
+    """Users from which one method only is implausible."""
     debug_job_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long inside each job's transaction, to kill a worker mid-job."""
+
+    def quality_rules(self) -> QualityRules:
+        """The thresholds of the data-quality flags."""
+        return QualityRules(
+            min_history=self.quality_min_history,
+            outlier_z=self.quality_outlier_z,
+            jump_share=self.quality_jump_share,
+            single_method_users=self.quality_single_method_users,
+        )

@@ -1,0 +1,176 @@
+"""Data-quality flags, raised after each refresh over the same Kampung KB and periods, in the same transaction.
+
+Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exactly the period:
+- *kkbpk outlier*: a method's users, or all users, against the same count in the Kampung KB's kkbpk of the 12 months
+  before (at least `min_history` of them): modified z-score 0.6745 × (x − median) ÷ MAD over `outlier_z` in absolute
+  value, and x outside the history's min-max, as DHIS2 does. MAD is taken as at least 1 (counts are whole people),
+  so that a history that never moved does not flag a change of one or two.
+- *jump*: the PUS, or the population (16 age groups × sex), against the kependudukan in force the month before
+  (the newest earlier one): |x − previous| > `jump_share` × previous; from 0 to more than 0 is a jump.
+- *implausible ratio*: one method only across `single_method_users` users or more; a CPR of 100 % (users, no
+  non-users).
+
+Flags are written set-based: raised ones inserted, ones no longer raised deleted, and one raised again with other
+values reopened. The same values keep a checked flag checked, so a recomputation never reopens it.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from kampungkb_shared.codes import Contraception
+from kampungkb_shared.quality import CPR_100, SINGLE_METHOD, TOTAL_USERS, FlagKind
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    """The thresholds of the flags (report-worker settings `WORKER_QUALITY_*`)."""
+
+    min_history: int = 6
+    outlier_z: float = 3.5
+    jump_share: float = 0.5
+    single_method_users: int = 100
+
+
+_METHODS = [code.value for code in Contraception]
+_USERS_RECORD = ", ".join(f'"{code}" bigint' for code in _METHODS)
+
+
+def _counts(alias: str) -> str:
+    """One row per method, and one for all users, of the kkbpk `alias` (a missing method counts as zero)."""
+    values = ", ".join(f"('{code}', coalesce(u.\"{code}\", 0))" for code in _METHODS)
+    total = " + ".join(f'coalesce(u."{code}", 0)' for code in _METHODS)
+    return f"""CROSS JOIN LATERAL jsonb_to_record({alias}.payload->'kb_users') AS u({_USERS_RECORD})
+      CROSS JOIN LATERAL (VALUES {values}, ('{TOTAL_USERS}', {total})) AS v(subject, value)"""
+
+
+def _population(payload: str) -> str:
+    return f"""(SELECT sum(e::bigint) FROM jsonb_array_elements_text(
+                   coalesce({payload}->'population'->'male', '[]') || coalesce({payload}->'population'->'female', '[]')
+               ) AS e)"""
+
+
+FLAG_QUALITY = f"""
+WITH periods AS (
+    SELECT unnest($1::date[]) AS period
+),
+mine AS (
+    -- submissions of exactly a period, of the active Kampung KB in scope ($2: a kabupaten, or NULL for all)
+    SELECT k.id AS kampung_id, k.desa_code, k.kabupaten_code, s.module, s.period, s.payload
+      FROM periods p
+      JOIN submission s ON s.period = p.period AND s.module IN ('kkbpk', 'kependudukan')
+      JOIN kampung k ON k.id = s.kampung_id AND k.active
+     WHERE $2::text IS NULL OR k.kabupaten_code = $2::text
+),
+current_counts AS (
+    SELECT c.kampung_id, c.period, v.subject, v.value
+      FROM mine c {_counts("c")}
+     WHERE c.module = 'kkbpk'
+),
+history AS (
+    SELECT c.kampung_id, c.period, h.period AS month, v.subject, v.value
+      FROM mine c
+      JOIN submission h ON h.kampung_id = c.kampung_id AND h.module = 'kkbpk'
+                       AND h.period >= (c.period - interval '12 months')::date AND h.period < c.period
+      {_counts("h")}
+     WHERE c.module = 'kkbpk'
+),
+centre AS (
+    SELECT kampung_id, period, subject, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS median,
+           min(value) AS low, max(value) AS high,
+           jsonb_agg(jsonb_build_object('period', to_char(month, 'YYYY-MM'), 'value', value) ORDER BY month) AS months
+      FROM history GROUP BY kampung_id, period, subject HAVING count(*) >= $3::int
+),
+spread AS (
+    SELECT h.kampung_id, h.period, h.subject,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(h.value - m.median)) AS mad
+      FROM history h JOIN centre m USING (kampung_id, period, subject)
+     GROUP BY h.kampung_id, h.period, h.subject
+),
+outliers AS (
+    SELECT c.kampung_id, c.period, '{FlagKind.KKBPK_OUTLIER.value}' AS kind, c.subject, c.value,
+           jsonb_build_object('history', m.months, 'median', m.median, 'mad', d.mad, 'min', m.low, 'max', m.high,
+                              'z', round(z.z::numeric, 2)) AS evidence
+      FROM current_counts c
+      JOIN centre m USING (kampung_id, period, subject)
+      JOIN spread d USING (kampung_id, period, subject)
+      CROSS JOIN LATERAL (SELECT 0.6745 * (c.value - m.median) / greatest(d.mad, 1) AS z) z
+     WHERE abs(z.z) > $4::float8 AND (c.value < m.low OR c.value > m.high)
+),
+jumps AS (
+    SELECT c.kampung_id, c.period, '{FlagKind.JUMP.value}' AS kind, v.subject, v.value,
+           jsonb_build_object('previous', v.previous, 'previous_period', to_char(b.period, 'YYYY-MM'),
+                              'change_pct', CASE WHEN v.previous > 0
+                                            THEN round(100.0 * (v.value - v.previous) / v.previous, 2) END) AS evidence
+      FROM mine c
+      CROSS JOIN LATERAL (
+            SELECT s.period, s.payload FROM submission s
+             WHERE s.kampung_id = c.kampung_id AND s.module = 'kependudukan' AND s.period < c.period
+             ORDER BY s.period DESC LIMIT 1
+      ) b
+      CROSS JOIN LATERAL (VALUES ('pus', (c.payload->>'pus')::bigint, (b.payload->>'pus')::bigint),
+                                 ('population', {_population("c.payload")}, {_population("b.payload")})
+      ) AS v(subject, value, previous)
+     WHERE c.module = 'kependudukan' AND v.value IS NOT NULL AND v.previous IS NOT NULL
+       AND CASE WHEN v.previous = 0 THEN v.value > 0 ELSE abs(v.value - v.previous) > $5::float8 * v.previous END
+),
+mix AS (
+    SELECT c.kampung_id, c.period, t.users, t.methods, t.method, n.non_users
+      FROM mine c
+      CROSS JOIN LATERAL (
+            SELECT coalesce(sum(e.value::bigint), 0) AS users, count(*) FILTER (WHERE e.value::bigint > 0) AS methods,
+                   min(e.key) FILTER (WHERE e.value::bigint > 0) AS method
+              FROM jsonb_each_text(c.payload->'kb_users') AS e
+      ) t
+      CROSS JOIN LATERAL (
+            SELECT coalesce(sum(e.value::bigint), 0) AS non_users FROM jsonb_each_text(c.payload->'non_users') AS e
+      ) n
+     WHERE c.module = 'kkbpk'
+),
+ratios AS (
+    SELECT m.kampung_id, m.period, '{FlagKind.IMPLAUSIBLE_RATIO.value}' AS kind, r.subject, m.users AS value,
+           r.evidence
+      FROM mix m
+      CROSS JOIN LATERAL (VALUES
+            ('{SINGLE_METHOD}', m.methods = 1 AND m.users >= $6::bigint,
+             jsonb_build_object('method', m.method, 'users', m.users)),
+            ('{CPR_100}', m.users > 0 AND m.non_users = 0,
+             jsonb_build_object('users', m.users, 'non_users', m.non_users, 'cpr_pct', 100))
+      ) AS r(subject, raised, evidence)
+     WHERE r.raised
+),
+raised AS (
+    SELECT f.*, k.desa_code, k.kabupaten_code
+      FROM (SELECT * FROM outliers UNION ALL SELECT * FROM jumps UNION ALL SELECT * FROM ratios) f
+      JOIN kampung k ON k.id = f.kampung_id
+),
+gone AS (
+    DELETE FROM quality_flag q
+     WHERE q.period = ANY($1::date[]) AND ($2::text IS NULL OR q.kabupaten_code = $2::text)
+       AND NOT EXISTS (SELECT FROM raised r WHERE r.kampung_id = q.kampung_id AND r.period = q.period
+                                              AND r.kind = q.kind AND r.subject = q.subject)
+)
+INSERT INTO quality_flag (kampung_id, desa_code, kabupaten_code, period, kind, subject, value, evidence)
+SELECT kampung_id, desa_code, kabupaten_code, period, kind, subject, value, evidence FROM raised
+ON CONFLICT (kampung_id, period, kind, subject) DO UPDATE
+   SET value = excluded.value, evidence = excluded.evidence, status = 'open', raised_at = now(),
+       checked_by = NULL, checked_at = NULL, note = NULL
+ WHERE quality_flag.value <> excluded.value OR quality_flag.evidence <> excluded.evidence"""
+"""$1 periods, $2 a kabupaten or NULL, $3 min history, $4 z threshold, $5 jump share, $6 single-method users."""
+
+
+async def flag_quality(
+    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules
+) -> int:
+    """Raise, keep, reopen or drop the flags of the periods (in one kabupaten, or everywhere); rows written."""
+    status = await connection.execute(
+        FLAG_QUALITY,
+        periods,
+        kabupaten_code,
+        rules.min_history,
+        rules.outlier_z,
+        rules.jump_share,
+        rules.single_method_users,
+    )
+    return int(status.rsplit(" ", 1)[-1])
