@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from registry_api.quality.schemas import QualityCounts
+
 Pct = float | None
 
 
@@ -140,6 +142,7 @@ class Report(Headline):
     kkbpk: Kkbpk
     ownership: Ownership
     percontohan: list[Percontohan]
+    quality: QualityCounts
     targets: TargetVsActual | None
     children: list[Child]
 

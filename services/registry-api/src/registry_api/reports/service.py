@@ -14,6 +14,7 @@ from kampungkb_shared.periods import add_months, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from registry_api.auth.service import Principal, Role
+from registry_api.quality.repository import open_counts
 from registry_api.reports.models import ReportAggregate, Target
 from registry_api.reports.schemas import (
     DesaChild,
@@ -236,6 +237,7 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
         **figures,
         **_details(row),
         percontohan=await _percontohan(session, code=code, period=month, ruleset=ruleset),
+        quality=await open_counts(session, code=code, period=month),
         targets=targets,
         children=list(children),
     )
