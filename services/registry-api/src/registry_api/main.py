@@ -26,6 +26,7 @@ from registry_api.kampung.router import router as kampung_router
 from registry_api.outbox.queue import ReportQueue
 from registry_api.outbox.relay import create_relay
 from registry_api.quality.router import router as quality_router
+from registry_api.ranking.router import router as ranking_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         submissions_router,
         classification_router,
         imports_router,
+        ranking_router,
         reports_router,
         quality_router,
     )
