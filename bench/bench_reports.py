@@ -4,7 +4,8 @@ Run: `uv run python bench/bench_reports.py`. Starts its own embedded PostgreSQL 
 loads ../shared/data/wilayah.csv (skips when absent), generates with SQL (fixed seed) one Kampung KB in every
 desa/kelurahan with profil, kependudukan and kkbpk for one period plus classifications under both rule sets, then
 times the worker's statements and, with report-worker running as a real process, how long a submission takes to
-show in its kabupaten's report while others keep arriving. Bounded to about two minutes.
+show in its kabupaten's report while others keep arriving; last, the data-quality pass of a national rebuild, alone
+and within the rebuild, once without history and once with six earlier months. Bounded to about three minutes.
 """
 
 import asyncio
@@ -28,6 +29,7 @@ from registry_api import migrate
 from registry_api.db import create_engine
 from registry_api.wilayah.service import import_csv
 from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.quality import QualityRules, flag_quality
 
 WILAYAH_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wilayah.csv"
 PERIOD = dt.date(2025, 6, 1)
@@ -135,6 +137,68 @@ async def time_statements(url: str) -> None:
                 f"report chain refresh, {label} {kab} + provinsi + nation: median "
                 f"{statistics.median(runs) * 1000:.0f} ms, max {max(runs) * 1000:.0f} ms"
             )
+    finally:
+        await connection.close()
+
+
+HISTORY_MONTHS = 6
+
+HISTORY = """
+SELECT setseed(0.7);
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT s.kampung_id, 'kkbpk', ($P - make_interval(months => m))::date,
+       jsonb_set(s.payload, '{kb_users,KB_PIL}', to_jsonb(55 + (random() * 10)::int)), 'h', 1
+  FROM submission s CROSS JOIN generate_series(1, $N) AS m
+ WHERE s.module = 'kkbpk' AND s.period = $P;
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT s.kampung_id, 'kependudukan', ($P - interval '1 month')::date,
+       jsonb_set(s.payload, '{pus}', to_jsonb(CASE WHEN random() < 0.01 THEN 200 ELSE 400 END)), 'h', 1
+  FROM submission s WHERE s.module = 'kependudukan' AND s.period = $P;
+ANALYZE submission;
+"""
+"""Six earlier months of kkbpk (the pill's users moving a little) and the month before's kependudukan (one in a
+hundred with half the PUS): every Kampung KB has the history the outlier and jump checks read."""
+
+
+async def time_quality(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+
+        async def flags_alone() -> tuple[float, int]:
+            async with connection.transaction():
+                started = time.perf_counter()
+                written = await flag_quality(connection, periods=[PERIOD], kabupaten_code=None, rules=QualityRules())
+                return time.perf_counter() - started, written
+
+        seconds, _ = await flags_alone()
+        line(f"quality pass, whole nation, one period, no history: {seconds:.2f} s")
+        started = time.perf_counter()
+        await connection.execute(
+            HISTORY.replace("$P", f"date '{PERIOD.isoformat()}'").replace("$N", str(HISTORY_MONTHS))
+        )
+        line(f"generated {HISTORY_MONTHS} earlier months of kkbpk in {time.perf_counter() - started:.1f} s")
+        runs = [await flags_alone() for _ in range(3)]
+        flags = await connection.fetch("SELECT kind, count(*) FROM quality_flag GROUP BY 1 ORDER BY 1")
+        line(
+            f"quality pass, whole nation, one period, {HISTORY_MONTHS} months of history: "
+            f"{min(t for t, _ in runs):.2f} s (runs: {', '.join(f'{t:.2f}' for t, _ in runs)}); flags: "
+            + ", ".join(f"{r['kind']} {r['count']:,}" for r in flags)
+        )
+        started = time.perf_counter()
+        await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)
+        line(f"report rebuild with its quality pass, with that history: {time.perf_counter() - started:.2f} s")
+        biggest = await connection.fetchval(
+            "SELECT kabupaten_code FROM kampung GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        runs_chain = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await refresh_chain(connection, period=PERIOD, kabupaten_code=biggest, rulesets=RULESETS)
+            runs_chain.append(time.perf_counter() - started)
+        line(
+            f"report chain refresh with its quality pass, the largest kabupaten {biggest}, with that history: "
+            f"median {statistics.median(runs_chain) * 1000:.0f} ms"
+        )
     finally:
         await connection.close()
 
@@ -274,6 +338,7 @@ async def main() -> None:
             await load(url)
             await time_statements(url)
             await freshness(url, redis_server.url)
+            await time_quality(url)
         finally:
             redis_server.stop()
             stop_postgres(pg_dir)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from kampungkb_shared.codes import Contraception
+from kampungkb_shared.codes import Contraception, NonUseReason
 from kampungkb_shared.quality import CPR_100, SINGLE_METHOD, TOTAL_USERS, FlagKind
 
 
@@ -34,15 +34,17 @@ class QualityRules:
 
 
 _METHODS = [code.value for code in Contraception]
-_USERS_RECORD = ", ".join(f'"{code}" bigint' for code in _METHODS)
+_SUBJECTS = [*_METHODS, TOTAL_USERS]
+_USERS = ", ".join(f'"{code}" bigint' for code in _METHODS)
+_NON_USERS = ", ".join(f'"{code.value}" bigint' for code in NonUseReason)
 
 
-def _counts(alias: str) -> str:
-    """One row per method, and one for all users, of the kkbpk `alias` (a missing method counts as zero)."""
-    values = ", ".join(f"('{code}', coalesce(u.\"{code}\", 0))" for code in _METHODS)
+def _users(alias: str) -> str:
+    """Each method's users of the kkbpk `alias` (a missing method counts as zero), and all of them as TOTAL."""
+    methods = ", ".join(f'coalesce(u."{code}", 0) AS "{code}"' for code in _METHODS)
     total = " + ".join(f'coalesce(u."{code}", 0)' for code in _METHODS)
-    return f"""CROSS JOIN LATERAL jsonb_to_record({alias}.payload->'kb_users') AS u({_USERS_RECORD})
-      CROSS JOIN LATERAL (VALUES {values}, ('{TOTAL_USERS}', {total})) AS v(subject, value)"""
+    return f"""SELECT {methods}, {total} AS "{TOTAL_USERS}"
+                FROM jsonb_to_record({alias}.payload->'kb_users') AS u({_USERS})"""
 
 
 def _population(payload: str) -> str:
@@ -51,36 +53,61 @@ def _population(payload: str) -> str:
                ) AS e)"""
 
 
+_BOUNDS = ", ".join(f'min(x."{code}") AS "low_{code}", max(x."{code}") AS "high_{code}"' for code in _SUBJECTS)
+_OUTSIDE = ", ".join(f'(\'{code}\', n."{code}", b."low_{code}", b."high_{code}")' for code in _SUBJECTS)
+_SUBJECT_VALUE = "CASE c.subject " + " ".join(f"WHEN '{code}' THEN x.\"{code}\"" for code in _SUBJECTS) + " END"
+_METHODS_USED = " + ".join(f'(n."{code}" > 0)::int' for code in _METHODS)
+_ONLY_METHOD = "CASE " + " ".join(f"WHEN n.\"{code}\" > 0 THEN '{code}'" for code in _METHODS) + " END"
+_NON_USERS_SUM = " + ".join(f'coalesce(r."{code.value}", 0)' for code in NonUseReason)
+
 FLAG_QUALITY = f"""
 WITH periods AS (
     SELECT unnest($1::date[]) AS period
 ),
 mine AS (
     -- submissions of exactly a period, of the active Kampung KB in scope ($2: a kabupaten, or NULL for all)
-    SELECT k.id AS kampung_id, k.desa_code, k.kabupaten_code, s.module, s.period, s.payload
+    SELECT k.id AS kampung_id, s.module, s.period, s.payload
       FROM periods p
       JOIN submission s ON s.period = p.period AND s.module IN ('kkbpk', 'kependudukan')
       JOIN kampung k ON k.id = s.kampung_id AND k.active
      WHERE $2::text IS NULL OR k.kabupaten_code = $2::text
 ),
-current_counts AS (
-    SELECT c.kampung_id, c.period, v.subject, v.value
-      FROM mine c {_counts("c")}
+users_now AS (
+    SELECT c.kampung_id, c.period, x.*,
+           (SELECT {_NON_USERS_SUM} FROM jsonb_to_record(c.payload->'non_users') AS r({_NON_USERS})) AS non_users
+      FROM mine c CROSS JOIN LATERAL ({_users("c")}) x
      WHERE c.module = 'kkbpk'
 ),
+bounds AS (
+    -- the min-max of each count over the months before: only a value outside it can be an outlier
+    SELECT n.kampung_id, n.period, b.*
+      FROM users_now n
+      CROSS JOIN LATERAL (
+            SELECT count(*) AS months, {_BOUNDS}
+              FROM submission h CROSS JOIN LATERAL ({_users("h")}) x
+             WHERE h.kampung_id = n.kampung_id AND h.module = 'kkbpk'
+               AND h.period >= (n.period - interval '12 months')::date AND h.period < n.period
+      ) b
+     WHERE b.months >= $3::int
+),
+candidates AS (
+    SELECT n.kampung_id, n.period, v.subject, v.value
+      FROM bounds b JOIN users_now n USING (kampung_id, period)
+      CROSS JOIN LATERAL (VALUES {_OUTSIDE}) AS v(subject, value, low, high)
+     WHERE v.value < v.low OR v.value > v.high
+),
 history AS (
-    SELECT c.kampung_id, c.period, h.period AS month, v.subject, v.value
-      FROM mine c
+    SELECT c.kampung_id, c.period, c.subject, h.period AS month, {_SUBJECT_VALUE} AS value
+      FROM candidates c
       JOIN submission h ON h.kampung_id = c.kampung_id AND h.module = 'kkbpk'
                        AND h.period >= (c.period - interval '12 months')::date AND h.period < c.period
-      {_counts("h")}
-     WHERE c.module = 'kkbpk'
+      CROSS JOIN LATERAL ({_users("h")}) x
 ),
 centre AS (
     SELECT kampung_id, period, subject, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS median,
            min(value) AS low, max(value) AS high,
            jsonb_agg(jsonb_build_object('period', to_char(month, 'YYYY-MM'), 'value', value) ORDER BY month) AS months
-      FROM history GROUP BY kampung_id, period, subject HAVING count(*) >= $3::int
+      FROM history GROUP BY kampung_id, period, subject
 ),
 spread AS (
     SELECT h.kampung_id, h.period, h.subject,
@@ -92,11 +119,11 @@ outliers AS (
     SELECT c.kampung_id, c.period, '{FlagKind.KKBPK_OUTLIER.value}' AS kind, c.subject, c.value,
            jsonb_build_object('history', m.months, 'median', m.median, 'mad', d.mad, 'min', m.low, 'max', m.high,
                               'z', round(z.z::numeric, 2)) AS evidence
-      FROM current_counts c
+      FROM candidates c
       JOIN centre m USING (kampung_id, period, subject)
       JOIN spread d USING (kampung_id, period, subject)
       CROSS JOIN LATERAL (SELECT 0.6745 * (c.value - m.median) / greatest(d.mad, 1) AS z) z
-     WHERE abs(z.z) > $4::float8 AND (c.value < m.low OR c.value > m.high)
+     WHERE abs(z.z) > $4::float8
 ),
 jumps AS (
     SELECT c.kampung_id, c.period, '{FlagKind.JUMP.value}' AS kind, v.subject, v.value,
@@ -115,28 +142,15 @@ jumps AS (
      WHERE c.module = 'kependudukan' AND v.value IS NOT NULL AND v.previous IS NOT NULL
        AND CASE WHEN v.previous = 0 THEN v.value > 0 ELSE abs(v.value - v.previous) > $5::float8 * v.previous END
 ),
-mix AS (
-    SELECT c.kampung_id, c.period, t.users, t.methods, t.method, n.non_users
-      FROM mine c
-      CROSS JOIN LATERAL (
-            SELECT coalesce(sum(e.value::bigint), 0) AS users, count(*) FILTER (WHERE e.value::bigint > 0) AS methods,
-                   min(e.key) FILTER (WHERE e.value::bigint > 0) AS method
-              FROM jsonb_each_text(c.payload->'kb_users') AS e
-      ) t
-      CROSS JOIN LATERAL (
-            SELECT coalesce(sum(e.value::bigint), 0) AS non_users FROM jsonb_each_text(c.payload->'non_users') AS e
-      ) n
-     WHERE c.module = 'kkbpk'
-),
 ratios AS (
-    SELECT m.kampung_id, m.period, '{FlagKind.IMPLAUSIBLE_RATIO.value}' AS kind, r.subject, m.users AS value,
+    SELECT n.kampung_id, n.period, '{FlagKind.IMPLAUSIBLE_RATIO.value}' AS kind, r.subject, n."{TOTAL_USERS}" AS value,
            r.evidence
-      FROM mix m
+      FROM users_now n
       CROSS JOIN LATERAL (VALUES
-            ('{SINGLE_METHOD}', m.methods = 1 AND m.users >= $6::bigint,
-             jsonb_build_object('method', m.method, 'users', m.users)),
-            ('{CPR_100}', m.users > 0 AND m.non_users = 0,
-             jsonb_build_object('users', m.users, 'non_users', m.non_users, 'cpr_pct', 100))
+            ('{SINGLE_METHOD}', {_METHODS_USED} = 1 AND n."{TOTAL_USERS}" >= $6::bigint,
+             jsonb_build_object('method', {_ONLY_METHOD}, 'users', n."{TOTAL_USERS}")),
+            ('{CPR_100}', n."{TOTAL_USERS}" > 0 AND n.non_users = 0,
+             jsonb_build_object('users', n."{TOTAL_USERS}", 'non_users', n.non_users, 'cpr_pct', 100))
       ) AS r(subject, raised, evidence)
      WHERE r.raised
 ),
