@@ -60,17 +60,20 @@ _METHODS_USED = " + ".join(f'(n."{code}" > 0)::int' for code in _METHODS)
 _ONLY_METHOD = "CASE " + " ".join(f"WHEN n.\"{code}\" > 0 THEN '{code}'" for code in _METHODS) + " END"
 _NON_USERS_SUM = " + ".join(f'coalesce(r."{code.value}", 0)' for code in NonUseReason)
 
-FLAG_QUALITY = f"""
+
+def _flag_quality(in_scope: str) -> str:
+    """The statement, its scope written out: a generic plan of `$2 IS NULL OR ...` would read the whole nation."""
+    return f"""
 WITH periods AS (
     SELECT unnest($1::date[]) AS period
 ),
 mine AS (
-    -- submissions of exactly a period, of the active Kampung KB in scope ($2: a kabupaten, or NULL for all)
+    -- submissions of exactly a period, of the active Kampung KB in scope
     SELECT k.id AS kampung_id, s.module, s.period, s.payload
       FROM periods p
       JOIN submission s ON s.period = p.period AND s.module IN ('kkbpk', 'kependudukan')
       JOIN kampung k ON k.id = s.kampung_id AND k.active
-     WHERE $2::text IS NULL OR k.kabupaten_code = $2::text
+     WHERE {in_scope.format(alias="k")}
 ),
 users_now AS (
     SELECT c.kampung_id, c.period, x.*,
@@ -161,7 +164,7 @@ raised AS (
 ),
 gone AS (
     DELETE FROM quality_flag q
-     WHERE q.period = ANY($1::date[]) AND ($2::text IS NULL OR q.kabupaten_code = $2::text)
+     WHERE q.period = ANY($1::date[]) AND {in_scope.format(alias="q")}
        AND NOT EXISTS (SELECT FROM raised r WHERE r.kampung_id = q.kampung_id AND r.period = q.period
                                               AND r.kind = q.kind AND r.subject = q.subject)
 )
@@ -171,7 +174,12 @@ ON CONFLICT (kampung_id, period, kind, subject) DO UPDATE
    SET value = excluded.value, evidence = excluded.evidence, status = 'open', raised_at = now(),
        checked_by = NULL, checked_at = NULL, note = NULL
  WHERE quality_flag.value <> excluded.value OR quality_flag.evidence <> excluded.evidence"""
-"""$1 periods, $2 a kabupaten or NULL, $3 min history, $4 z threshold, $5 jump share, $6 single-method users."""
+
+
+FLAG_QUALITY_NATION = _flag_quality("$2::text IS NULL")
+"""$1 periods, $2 NULL, $3 min history, $4 z threshold, $5 jump share, $6 single-method users."""
+FLAG_QUALITY_KABUPATEN = _flag_quality("{alias}.kabupaten_code = $2::text")
+"""The same, in the kabupaten $2."""
 
 
 async def flag_quality(
@@ -179,7 +187,7 @@ async def flag_quality(
 ) -> int:
     """Raise, keep, reopen or drop the flags of the periods (in one kabupaten, or everywhere); rows written."""
     status = await connection.execute(
-        FLAG_QUALITY,
+        FLAG_QUALITY_NATION if kabupaten_code is None else FLAG_QUALITY_KABUPATEN,
         periods,
         kabupaten_code,
         rules.min_history,
