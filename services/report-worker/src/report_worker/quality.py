@@ -83,15 +83,13 @@ users_now AS (
 ),
 bounds AS (
     -- the min-max of each count over the months before: only a value outside it can be an outlier
-    SELECT n.kampung_id, n.period, b.*
+    SELECT n.kampung_id, n.period, count(*) AS months, {_BOUNDS}
       FROM users_now n
-      CROSS JOIN LATERAL (
-            SELECT count(*) AS months, {_BOUNDS}
-              FROM submission h CROSS JOIN LATERAL ({_users("h")}) x
-             WHERE h.kampung_id = n.kampung_id AND h.module = 'kkbpk'
-               AND h.period >= (n.period - interval '12 months')::date AND h.period < n.period
-      ) b
-     WHERE b.months >= $3::int
+      JOIN submission h ON h.kampung_id = n.kampung_id AND h.module = 'kkbpk'
+                       AND h.period >= (n.period - interval '12 months')::date AND h.period < n.period
+      CROSS JOIN LATERAL ({_users("h")}) x
+     GROUP BY n.kampung_id, n.period
+    HAVING count(*) >= $3::int
 ),
 candidates AS (
     SELECT n.kampung_id, n.period, v.subject, v.value
