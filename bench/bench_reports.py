@@ -174,12 +174,13 @@ async def time_quality(url: str) -> None:
         async def flags_alone() -> tuple[float, float]:
             cpu, started = backend_cpu_s(pid), time.perf_counter()
             async with connection.transaction():
+                await connection.execute("SET LOCAL work_mem = '64MB'")  # as in a rebuild
                 await flag_quality(connection, periods=[PERIOD], kabupaten_code=None, rules=QualityRules())
             return time.perf_counter() - started, backend_cpu_s(pid) - cpu
 
-        async def rebuild() -> tuple[float, float]:
+        async def rebuild(quality: QualityRules | None) -> tuple[float, float]:
             cpu, started = backend_cpu_s(pid), time.perf_counter()
-            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)
+            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS, quality=quality)
             return time.perf_counter() - started, backend_cpu_s(pid) - cpu
 
         def measured(label: str, runs: list[tuple[float, float]]) -> None:
@@ -196,7 +197,10 @@ async def time_quality(url: str) -> None:
                 line(f"generated {HISTORY_MONTHS} earlier months of kkbpk in {time.perf_counter() - started:.1f} s")
             label = f"{HISTORY_MONTHS} months of history" if history else "no history"
             measured(f"quality pass alone, whole nation, one period, {label}", [await flags_alone() for _ in range(3)])
-            measured(f"report rebuild with its quality pass, {label}", [await rebuild() for _ in range(2)])
+            measured(f"report rebuild without the quality pass, {label}", [await rebuild(None) for _ in range(2)])
+            measured(
+                f"report rebuild with its quality pass, {label}", [await rebuild(QualityRules()) for _ in range(2)]
+            )
         flags = await connection.fetch("SELECT kind, count(*) FROM quality_flag GROUP BY 1 ORDER BY 1")
         line("flags raised: " + (", ".join(f"{r['kind']} {r['count']:,}" for r in flags) or "none"))
         biggest = await connection.fetchval(

@@ -10,6 +10,7 @@ import asyncpg
 from kampungkb_local.demo import demo_regions
 from report_worker.aggregates import rebuild_period, refresh_chain
 from report_worker.quality import QualityRules
+from report_worker.settings import Settings
 from tests.report_worker import oracle
 from tests.report_worker.data import PERIODS, RULESETS, Dataset, insert_kampung, insert_regions, upsert_submission
 from tests.report_worker.quality_oracle import Key, expected_flags, months_before
@@ -226,3 +227,15 @@ async def test_checked_flags_stay_checked_for_the_same_values(pg: asyncpg.Connec
     await village.kependudukan(0, people(120))  # corrected: no flag any more
     assert await raised(pg) == set()
     assert await pg.fetchval("SELECT count(*) FROM quality_flag") == 0
+
+
+async def test_the_pass_can_be_turned_off(pg: asyncpg.Connection) -> None:
+    (village,) = await villages(pg, 1)
+    await village.kependudukan(1, people(100))
+    await village.kependudukan(0, people(200))
+    settings = Settings(DATABASE_URL="postgresql://x/y", REDIS_URL="redis://x", quality_flags=False)  # type: ignore[call-arg]
+    assert settings.quality_rules() is None
+    outcome = await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, quality=settings.quality_rules())
+    assert outcome.flags == 0 and await pg.fetchval("SELECT count(*) FROM quality_flag") == 0
+    assert Settings(DATABASE_URL="postgresql://x/y", REDIS_URL="redis://x").quality_rules() == DEFAULT_RULES  # type: ignore[call-arg]
+    assert (await rebuild_period(pg, period=PERIOD, rulesets=RULESETS)).flags == 1

@@ -58,6 +58,15 @@ async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets:
     return rows
 
 
+async def _flag_quality(
+    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules | None
+) -> int:
+    # None: the quality pass is turned off (WORKER_QUALITY_FLAGS=false).
+    if rules is None:
+        return 0
+    return await flag_quality(connection, periods=periods, kabupaten_code=kabupaten_code, rules=rules)
+
+
 async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> list[dt.date]:
     return [row["period"] for row in await connection.fetch(sql.COMPUTED_PERIODS, period, rulesets)]
 
@@ -67,7 +76,7 @@ async def rebuild_period(
     *,
     period: dt.date,
     rulesets: list[str],
-    quality: QualityRules = DEFAULT_QUALITY,
+    quality: QualityRules | None = DEFAULT_QUALITY,
     debug_sleep_s: float = 0.0,
 ) -> Outcome:
     """Every region's rows of one period, from base data, in one statement (grouping sets); then its flags."""
@@ -76,7 +85,7 @@ async def rebuild_period(
         await connection.execute(_LOCK_ALL)
         await _begin(connection, debug_sleep_s)
         rows = await _rebuild(connection, period=period, rulesets=rulesets)
-        flags = await flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
+        flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
     return Outcome(rebuilt=[period], refreshed=[], rows=rows, flags=flags)
 
 
@@ -86,7 +95,7 @@ async def refresh_chain(
     period: dt.date,
     kabupaten_code: str,
     rulesets: list[str],
-    quality: QualityRules = DEFAULT_QUALITY,
+    quality: QualityRules | None = DEFAULT_QUALITY,
     debug_sleep_s: float = 0.0,
 ) -> Outcome:
     """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one;
@@ -108,7 +117,7 @@ async def refresh_chain(
             computed = await _computed(connection, period=period, rulesets=rulesets)
         if period not in computed:
             rows += await _rebuild(connection, period=period, rulesets=rulesets)
-            flags += await flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
+            flags += await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
             rebuilt.append(period)
         if computed:
             await connection.execute(sql.DELETE_CHAIN, computed, kabupaten_code, rulesets)
@@ -116,5 +125,5 @@ async def refresh_chain(
             await connection.execute(_LOCK_ROLLUP)
             rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
-            flags += await flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
+            flags += await _flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
     return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows, flags=flags)

@@ -48,9 +48,11 @@ def _users(alias: str) -> str:
 
 
 def _population(payload: str) -> str:
-    return f"""(SELECT sum(e::bigint) FROM jsonb_array_elements_text(
+    # Most kependudukan carry no population: the sum's subquery runs only for those that do.
+    return f"""CASE WHEN jsonb_typeof({payload}->'population') = 'object' THEN (SELECT sum(e::bigint)
+                FROM jsonb_array_elements_text(
                    coalesce({payload}->'population'->'male', '[]') || coalesce({payload}->'population'->'female', '[]')
-               ) AS e)"""
+               ) AS e) END"""
 
 
 _BOUNDS = ", ".join(f'min(x."{code}") AS "low_{code}", max(x."{code}") AS "high_{code}"' for code in _SUBJECTS)

@@ -26,6 +26,8 @@ class Settings(DatabaseSettings, RedisSettings):
     nightly_minute: int = 30
     rebuild_on_startup: bool = True
     """Queue a rebuild of the current period at startup when it has not been computed yet."""
+    quality_flags: bool = True
+    """Raise data-quality flags after each refresh and rebuild (see `report_worker.quality`)."""
     quality_min_history: int = Field(default=6, ge=1, le=12)
     """kkbpk of the 12 months before that a month's outlier check needs (fewer: no outlier flag)."""
     quality_outlier_z: float = Field(default=3.5, gt=0)
@@ -37,8 +39,10 @@ class Settings(DatabaseSettings, RedisSettings):
     debug_job_sleep_s: float = 0.0
     """Tests only: `pg_sleep` this long inside each job's transaction, to kill a worker mid-job."""
 
-    def quality_rules(self) -> QualityRules:
-        """The thresholds of the data-quality flags."""
+    def quality_rules(self) -> QualityRules | None:
+        """The thresholds of the data-quality flags; None when they are turned off."""
+        if not self.quality_flags:
+            return None
         return QualityRules(
             min_history=self.quality_min_history,
             outlier_z=self.quality_outlier_z,
