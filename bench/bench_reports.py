@@ -4,7 +4,8 @@ Run: `uv run python bench/bench_reports.py`. Starts its own embedded PostgreSQL 
 loads ../shared/data/wilayah.csv (skips when absent), generates with SQL (fixed seed) one Kampung KB in every
 desa/kelurahan with profil, kependudukan and kkbpk for one period plus classifications under both rule sets, then
 times the worker's statements and, with report-worker running as a real process, how long a submission takes to
-show in its kabupaten's report while others keep arriving. Bounded to about two minutes.
+show in its kabupaten's report while others keep arriving; last, the data-quality pass of a national rebuild, alone
+and within the rebuild, once without history and once with six earlier months. Bounded to about three minutes.
 """
 
 import asyncio
@@ -28,6 +29,7 @@ from registry_api import migrate
 from registry_api.db import create_engine
 from registry_api.wilayah.service import import_csv
 from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.quality import QualityRules, flag_quality
 
 WILAYAH_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wilayah.csv"
 PERIOD = dt.date(2025, 6, 1)
@@ -137,6 +139,84 @@ async def time_statements(url: str) -> None:
                 f"report chain refresh, {label} {kab} + provinsi + nation: median "
                 f"{statistics.median(runs) * 1000:.0f} ms, max {max(runs) * 1000:.0f} ms"
             )
+    finally:
+        await connection.close()
+
+
+HISTORY_MONTHS = 6
+
+HISTORY = """
+SELECT setseed(0.7);
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT s.kampung_id, 'kkbpk', ($P - make_interval(months => m))::date,
+       jsonb_set(s.payload, '{kb_users,KB_PIL}', to_jsonb(55 + (random() * 10)::int)), 'h', 1
+  FROM submission s CROSS JOIN generate_series(1, $N) AS m
+ WHERE s.module = 'kkbpk' AND s.period = $P;
+INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+SELECT s.kampung_id, 'kependudukan', ($P - interval '1 month')::date,
+       jsonb_set(s.payload, '{pus}', to_jsonb(CASE WHEN random() < 0.01 THEN 200 ELSE 400 END)), 'h', 1
+  FROM submission s WHERE s.module = 'kependudukan' AND s.period = $P;
+ANALYZE submission;
+"""
+"""Six earlier months of kkbpk (the pill's users moving a little) and the month before's kependudukan (one in a
+hundred with half the PUS): every Kampung KB has the history the outlier and jump checks read."""
+
+
+def backend_cpu_s(pid: int) -> float:
+    """CPU seconds a PostgreSQL backend of this machine has used: unlike wall time, hardly moved by other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def time_quality(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    pid = await connection.fetchval("SELECT pg_backend_pid()")
+    try:
+
+        async def flags_alone() -> tuple[float, float]:
+            cpu, started = backend_cpu_s(pid), time.perf_counter()
+            async with connection.transaction():
+                await connection.execute("SET LOCAL work_mem = '64MB'")  # as in a rebuild
+                await flag_quality(connection, periods=[PERIOD], kabupaten_code=None, rules=QualityRules())
+            return time.perf_counter() - started, backend_cpu_s(pid) - cpu
+
+        async def rebuild(quality: QualityRules | None) -> tuple[float, float]:
+            cpu, started = backend_cpu_s(pid), time.perf_counter()
+            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS, quality=quality)
+            return time.perf_counter() - started, backend_cpu_s(pid) - cpu
+
+        def measured(label: str, runs: list[tuple[float, float]]) -> None:
+            best = min(runs)
+            walls = ", ".join(f"{t:.2f}" for t, _ in runs)
+            line(f"{label}: {best[0]:.2f} s ({best[1]:.2f} s of PostgreSQL CPU); runs: {walls}")
+
+        for history in (False, True):
+            if history:
+                started = time.perf_counter()
+                await connection.execute(
+                    HISTORY.replace("$P", f"date '{PERIOD.isoformat()}'").replace("$N", str(HISTORY_MONTHS))
+                )
+                line(f"generated {HISTORY_MONTHS} earlier months of kkbpk in {time.perf_counter() - started:.1f} s")
+            label = f"{HISTORY_MONTHS} months of history" if history else "no history"
+            measured(f"quality pass alone, whole nation, one period, {label}", [await flags_alone() for _ in range(3)])
+            measured(f"report rebuild without the quality pass, {label}", [await rebuild(None) for _ in range(2)])
+            measured(
+                f"report rebuild with its quality pass, {label}", [await rebuild(QualityRules()) for _ in range(2)]
+            )
+        flags = await connection.fetch("SELECT kind, count(*) FROM quality_flag GROUP BY 1 ORDER BY 1")
+        line("flags raised: " + (", ".join(f"{r['kind']} {r['count']:,}" for r in flags) or "none"))
+        biggest = await connection.fetchval(
+            "SELECT kabupaten_code FROM kampung GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        runs_chain = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await refresh_chain(connection, period=PERIOD, kabupaten_code=biggest, rulesets=RULESETS)
+            runs_chain.append(time.perf_counter() - started)
+        line(
+            f"report chain refresh with its quality pass, the largest kabupaten {biggest}, with that history: "
+            f"median {statistics.median(runs_chain) * 1000:.0f} ms"
+        )
     finally:
         await connection.close()
 
@@ -278,6 +358,7 @@ async def main() -> None:
             await load(url)
             await time_statements(url)
             await freshness(url, redis_server.url)
+            await time_quality(url)
         finally:
             redis_server.stop()
             stop_postgres(pg_dir)

@@ -132,7 +132,9 @@ def figures_of(rows: Rows, region: str, period: dt.date, ruleset: str) -> dict[s
     for k in kampungs:
         if any(s["kampung_id"] == k["id"] and s["period"] == period for s in rows.submissions):
             f["reported"] += 1
-    f["percontohan"] = len([k for k in kampungs if k["percontohan_kabupaten"] or k["percontohan_provinsi"]])
+    f["percontohan"] = len(
+        [k for k in kampungs if k["percontohan_kecamatan"] or k["percontohan_kabupaten"] or k["percontohan_provinsi"]]
+    )
     names = ["pokja", "sk_pokja", "pokja_trained", "rumah_dataku", "sekretariat", "pkb_pendamping", "regulation", "rkm"]
     f["profil_kampung"] = 0
     for name in names:

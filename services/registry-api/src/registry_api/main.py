@@ -40,6 +40,8 @@ from registry_api.exports.router import router as exports_router
 from registry_api.imports.router import router as imports_router
 from registry_api.kampung.router import router as kampung_router
 from registry_api.openapi import prepare_document
+from registry_api.quality.router import router as quality_router
+from registry_api.ranking.router import router as ranking_router
 from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
@@ -179,7 +181,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         classification_router,
         imports_router,
         exports_router,
+        ranking_router,
         reports_router,
+        quality_router,
         changes_router,
         codes_router,
         reporting_router,

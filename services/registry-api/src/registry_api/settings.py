@@ -111,6 +111,17 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     """Prefix of the counters' Redis keys."""
     import_running_per_principal: int = 2
     """Import jobs of one principal that run at once; claims go to the principal with the fewest running first."""
+    percontohan_limit_kecamatan: int = Field(default=1, ge=1)
+    """Percontohan Kampung KB a kecamatan may have (Kota Tangerang: one in each of five kecamatan)."""
+    percontohan_limit_kabupaten: int = Field(default=1, ge=1)
+    """Per kabupaten/kota: the official website allowed one."""
+    percontohan_limit_provinsi: int = Field(default=1, ge=1)
+    """Per provinsi: the official website allowed one."""
+
+    def percontohan_limit(self, level: str) -> int:
+        """At most this many active percontohan per region at `level` (kecamatan, kabupaten or provinsi)."""
+        limit: int = getattr(self, f"percontohan_limit_{level}")
+        return limit
 
     @property
     def primary_ruleset(self) -> str:

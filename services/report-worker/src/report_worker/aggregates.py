@@ -13,6 +13,9 @@ import asyncpg
 from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
+from report_worker.quality import QualityRules, flag_quality
+
+DEFAULT_QUALITY = QualityRules()
 
 # What the aggregates read: after a bulk import their statistics lag, and the national statement's plan with them.
 _SOURCES = ("kampung", "submission", "classification", "kegiatan")
@@ -34,11 +37,13 @@ Deadline = Callable[[dt.date], dt.datetime]
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a job wrote: periods rebuilt whole, periods whose chain was refreshed, and rows inserted."""
+    """What a job wrote: periods rebuilt whole, periods whose chain was refreshed, aggregate rows inserted, and
+    data-quality flags raised or reopened."""
 
     rebuilt: list[dt.date]
     refreshed: list[dt.date]
     rows: int
+    flags: int = 0
 
 
 def _count(status: str) -> int:
@@ -57,20 +62,35 @@ async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets:
     return rows
 
 
+async def _flag_quality(
+    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules | None
+) -> int:
+    # None: the quality pass is turned off (WORKER_QUALITY_FLAGS=false).
+    if rules is None:
+        return 0
+    return await flag_quality(connection, periods=periods, kabupaten_code=kabupaten_code, rules=rules)
+
+
 async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> list[dt.date]:
     return [row["period"] for row in await connection.fetch(sql.COMPUTED_PERIODS, period, rulesets)]
 
 
 async def rebuild_period(
-    connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], deadline: Deadline = default_deadline
+    connection: asyncpg.Connection,
+    *,
+    period: dt.date,
+    rulesets: list[str],
+    deadline: Deadline = default_deadline,
+    quality: QualityRules | None = DEFAULT_QUALITY,
 ) -> Outcome:
-    """Every region's rows of one period, from base data, in one statement (grouping sets)."""
+    """Every region's rows of one period, from base data, in one statement (grouping sets); then its flags."""
     await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
         await connection.execute(_LOCK_ALL)
         await _begin(connection)
         rows = await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
-    return Outcome(rebuilt=[period], refreshed=[], rows=rows)
+        flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
+    return Outcome(rebuilt=[period], refreshed=[], rows=rows, flags=flags)
 
 
 async def refresh_chain(
@@ -80,11 +100,14 @@ async def refresh_chain(
     kabupaten_code: str,
     rulesets: list[str],
     deadline: Deadline = default_deadline,
+    quality: QualityRules | None = DEFAULT_QUALITY,
 ) -> Outcome:
-    """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one.
+    """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one;
+    then the data-quality flags of the same Kampung KB and periods.
 
-    Later periods are included because a back-dated submission stays in force after its own month. A period
-    never rebuilt has no kabupaten rows to sum, so it is rebuilt whole instead.
+    Later periods are included because a back-dated submission stays in force after its own month (and is the
+    history of later months' flags). A period never rebuilt has no kabupaten rows to sum, so it is rebuilt whole
+    instead, with every kabupaten's flags.
     """
     await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
@@ -93,11 +116,12 @@ async def refresh_chain(
         # A rebuild needs the period to itself; checked again once alone, as another job may have done it.
         await connection.execute(_LOCK_ALL_SHARED if period in computed else _LOCK_ALL)
         await _begin(connection)
-        rebuilt, rows = [], 0
+        rebuilt, rows, flags = [], 0, 0
         if period not in computed:
             computed = await _computed(connection, period=period, rulesets=rulesets)
         if period not in computed:
             rows += await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
+            flags += await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
             rebuilt.append(period)
         if computed:
             await connection.execute(sql.DELETE_CHAIN, computed, kabupaten_code, rulesets)
@@ -106,4 +130,5 @@ async def refresh_chain(
             await connection.execute(_LOCK_ROLLUP)
             rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
-    return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows)
+            flags += await _flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
+    return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows, flags=flags)

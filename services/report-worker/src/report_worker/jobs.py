@@ -34,9 +34,10 @@ async def _run(
         async with pool.acquire() as connection:
             outcome = await work(connection)
         log.info(
-            "%s wrote %d rows: rebuilt %s, refreshed %s",
+            "%s wrote %d rows and %d quality flags: rebuilt %s, refreshed %s",
             name,
             outcome.rows,
+            outcome.flags,
             [f"{p:%Y-%m}" for p in outcome.rebuilt],
             [f"{p:%Y-%m}" for p in outcome.refreshed],
         )
@@ -76,6 +77,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             kabupaten_code=job.kabupaten_code,
             rulesets=settings.rulesets,
             deadline=settings.deadline,
+            quality=settings.quality_rules(),
         )
 
     return await _run(ctx, "refresh_region_chain", job.request_id, work)
@@ -85,7 +87,13 @@ async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) ->
     settings: Settings = ctx["settings"]
 
     async def work(connection: asyncpg.Connection) -> Outcome:
-        return await rebuild_period(connection, period=period, rulesets=settings.rulesets, deadline=settings.deadline)
+        return await rebuild_period(
+            connection,
+            period=period,
+            rulesets=settings.rulesets,
+            deadline=settings.deadline,
+            quality=settings.quality_rules(),
+        )
 
     return await _run(ctx, name, rid, work)
 

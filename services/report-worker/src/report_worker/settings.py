@@ -5,6 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, RedisSettings
 from kampungkb_shared.timeliness import DeadlineSettings
+from report_worker.quality import QualityRules
 
 
 class Settings(DatabaseSettings, RedisSettings, DeadlineSettings):
@@ -26,3 +27,24 @@ class Settings(DatabaseSettings, RedisSettings, DeadlineSettings):
     nightly_minute: int = 30
     rebuild_on_startup: bool = True
     """Queue a rebuild of the current period at startup when it has not been computed yet."""
+    quality_flags: bool = True
+    """Raise data-quality flags after each refresh and rebuild (see `report_worker.quality`)."""
+    quality_min_history: int = Field(default=6, ge=1, le=12)
+    """kkbpk of the 12 months before that a month's outlier check needs (fewer: no outlier flag)."""
+    quality_outlier_z: float = Field(default=3.5, gt=0)
+    """Modified z-score over which (with the min-max check) a kkbpk count is an outlier."""
+    quality_jump_share: float = Field(default=0.5, gt=0)
+    """A PUS or population that changes by more than this share of the month before is flagged."""
+    quality_single_method_users: int = Field(default=100, ge=1)
+    """Users from which one method only is implausible."""
+
+    def quality_rules(self) -> QualityRules | None:
+        """The thresholds of the data-quality flags; None when they are turned off."""
+        if not self.quality_flags:
+            return None
+        return QualityRules(
+            min_history=self.quality_min_history,
+            outlier_z=self.quality_outlier_z,
+            jump_share=self.quality_jump_share,
+            single_method_users=self.quality_single_method_users,
+        )

@@ -151,7 +151,7 @@ kk AS (
     -- the Kampung KB counted in a period: active, formed by its last day
     SELECT pr.period, pr.prev_period, pr.deadline, k.id, k.provinsi_code AS prov, k.kabupaten_code AS kab,
            k.kecamatan_code AS kec, w.kind, k.formed_on <= pr.prev_end AS in_prev,
-           k.percontohan_kabupaten OR k.percontohan_provinsi AS percontohan
+           k.percontohan_kecamatan OR k.percontohan_kabupaten OR k.percontohan_provinsi AS percontohan
       FROM periods pr
       JOIN kampung k ON k.active AND k.formed_on <= pr.period_end
       JOIN wilayah w ON w.code = k.desa_code

@@ -38,6 +38,7 @@ class Kampung(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    percontohan_kecamatan: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     percontohan_kabupaten: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     percontohan_provinsi: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     tier: Mapped[str | None] = mapped_column(String(24))
@@ -54,18 +55,6 @@ class Kampung(Base):
 
     __table_args__ = (
         Index("uq_kampung_active_desa", "desa_code", unique=True, postgresql_where=text("active")),
-        Index(
-            "uq_kampung_percontohan_kabupaten",
-            "kabupaten_code",
-            unique=True,
-            postgresql_where=text("percontohan_kabupaten AND active"),
-        ),
-        Index(
-            "uq_kampung_percontohan_provinsi",
-            "provinsi_code",
-            unique=True,
-            postgresql_where=text("percontohan_provinsi AND active"),
-        ),
         Index("ix_kampung_desa_prefix", "desa_code", postgresql_ops={"desa_code": "text_pattern_ops"}),
         Index("ix_kampung_kabupaten", "kabupaten_code"),
         Index("ix_kampung_updated_at", "updated_at"),

@@ -1,12 +1,12 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from kampungkb_shared.codes import Tier
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.auth.readable import get_readable_kampung
-from registry_api.auth.service import Role
+from registry_api.auth.service import Principal, Role
 from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.etags import etag
 from registry_api.kampung import service
@@ -19,6 +19,7 @@ from registry_api.kampung.schemas import (
     PercontohanLevel,
     PercontohanSet,
 )
+from registry_api.settings import Settings
 
 router = APIRouter(prefix="/v1/kampung", tags=["kampung"])
 
@@ -65,14 +66,33 @@ async def update_kampung(
     return _read(kampung, response)
 
 
+def _require_designator(principal: Principal, level: PercontohanLevel) -> None:
+    # A kabupaten/kota designates its kecamatan's percontohan; the provinsi the higher levels, as on the official site.
+    if level == "kecamatan":
+        principal.require_role(Role.ADMIN, Role.PROVINSI, Role.KABUPATEN)
+    else:
+        principal.require_role(Role.ADMIN, Role.PROVINSI)
+
+
 @router.put("/{kampung_id}/percontohan", response_model=KampungRead)
 async def set_percontohan(
-    kampung_id: KampungId, data: PercontohanSet, session: SessionDep, principal: WriterDep, response: Response
+    kampung_id: KampungId,
+    data: PercontohanSet,
+    request: Request,
+    session: SessionDep,
+    principal: WriterDep,
+    response: Response,
 ) -> KampungRead:
-    """Make it the percontohan of its kabupaten/kota or provinsi (409 if that region already has one)."""
-    principal.require_role(Role.ADMIN, Role.PROVINSI)
+    """Make it a percontohan of its kecamatan, kabupaten/kota or provinsi (409 once the region has its limit)."""
+    _require_designator(principal, data.level)
+    settings: Settings = request.app.state.settings
     kampung = await service.set_percontohan(
-        session, kampung_id=kampung_id, level=data.level, on=True, principal=principal
+        session,
+        kampung_id=kampung_id,
+        level=data.level,
+        on=True,
+        limit=settings.percontohan_limit(data.level),
+        principal=principal,
     )
     return _read(kampung, response)
 
@@ -86,8 +106,10 @@ async def cancel_percontohan(
     response: Response,
 ) -> KampungRead:
     """Cancel ("batal") its percontohan status at that level."""
-    principal.require_role(Role.ADMIN, Role.PROVINSI)
-    kampung = await service.set_percontohan(session, kampung_id=kampung_id, level=level, on=False, principal=principal)
+    _require_designator(principal, level)
+    kampung = await service.set_percontohan(
+        session, kampung_id=kampung_id, level=level, on=False, limit=0, principal=principal
+    )
     return _read(kampung, response)
 
 

@@ -97,6 +97,7 @@ class KampungRead(BaseModel):
     lat: float | None = Field(description="Latitude, WGS 84.")
     lon: float | None = Field(description="Longitude, WGS 84.")
     active: bool = Field(description="False once deactivated: it no longer counts in reports.")
+    percontohan_kecamatan: bool = Field(description="The model (percontohan) Kampung KB of its kecamatan.")
     percontohan_kabupaten: bool = Field(description="The model (percontohan) Kampung KB of its kabupaten/kota.")
     percontohan_provinsi: bool = Field(description="The model (percontohan) Kampung KB of its provinsi.")
     tier: Tier | None = Field(
@@ -112,7 +113,7 @@ class KampungPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
 
 
-PercontohanLevel = Literal["kabupaten", "provinsi"]
+PercontohanLevel = Literal["kecamatan", "kabupaten", "provinsi"]
 
 
 class PercontohanSet(BaseModel):

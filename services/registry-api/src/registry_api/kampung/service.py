@@ -3,8 +3,7 @@
 import datetime as dt
 
 import asyncpg
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
@@ -18,26 +17,6 @@ from registry_api.kampung.models import Kampung
 from registry_api.kampung.rules import desa_level_error
 from registry_api.kampung.schemas import KampungCreate, KampungPage, KampungRead, KampungUpdate
 from registry_api.wilayah.models import Wilayah
-
-_UNIQUE_MESSAGES = {
-    "uq_kampung_percontohan_kabupaten": "this kabupaten/kota already has a percontohan Kampung KB",
-    "uq_kampung_percontohan_provinsi": "this provinsi already has a percontohan Kampung KB",
-}
-
-
-def _conflict(exc: IntegrityError) -> Conflict | None:
-    text = str(exc.orig)
-    return next((Conflict(message) for name, message in _UNIQUE_MESSAGES.items() if name in text), None)
-
-
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        conflict = _conflict(exc)
-        if conflict is None:
-            raise
-        raise conflict from exc
 
 
 async def get_kampung(session: AsyncSession, kampung_id: int, *, fresh: bool = False) -> Kampung:
@@ -109,18 +88,37 @@ async def _active_exists(session: AsyncSession, desa_code: str) -> Conflict:
     )
 
 
+_LOCK_PERCONTOHAN = text("SELECT pg_advisory_xact_lock(hashtext('kampungkb:percontohan:' || :level || ':' || :code))")
+
+
 async def set_percontohan(
-    session: AsyncSession, *, kampung_id: int, level: str, on: bool, principal: Principal
+    session: AsyncSession, *, kampung_id: int, level: str, on: bool, limit: int, principal: Principal
 ) -> Kampung:
-    """Mark (or unmark) the percontohan of a kabupaten/kota or provinsi; at most one each (409)."""
+    """Mark (or unmark) the percontohan of its kecamatan, kabupaten/kota or provinsi; at most `limit` each (409).
+
+    The limit is a setting, so no unique index can hold it: designations in one region take its lock, then count.
+    """
     kampung = await get_kampung(session, kampung_id)
-    principal.require_region(kampung.provinsi_code if level == "provinsi" else kampung.kabupaten_code)
-    if on and not kampung.active:
-        raise Conflict("an inactive Kampung KB cannot be percontohan")
+    region = getattr(kampung, f"{level}_code")
+    principal.require_region(region)
+    if on:
+        await session.execute(_LOCK_PERCONTOHAN, {"level": level, "code": region})
     await pipeline.lock(session, [kampung.id])
+    kampung = await get_kampung(session, kampung_id, fresh=True)
+    if on:
+        if not kampung.active:
+            raise Conflict("an inactive Kampung KB cannot be percontohan")
+        flag = getattr(Kampung, f"percontohan_{level}")
+        others = await session.scalar(
+            select(func.count()).where(
+                Kampung.active, flag, getattr(Kampung, f"{level}_code") == region, Kampung.id != kampung_id
+            )
+        )
+        if others and others >= limit:
+            raise Conflict(f"{level} {region} already has {others} percontohan Kampung KB, the most it may have")
     setattr(kampung, f"percontohan_{level}", on)
     kampung.updated_at = func.now()
-    await _flush(session)
+    await session.flush()
     await session.refresh(kampung)
     # Reports list their percontohan: the region's reports from its formation on.
     await pipeline.record(
@@ -150,7 +148,7 @@ async def list_kampung(
     if tier:
         query = query.where(Kampung.tier == tier)
     if percontohan is not None:
-        either = or_(Kampung.percontohan_kabupaten, Kampung.percontohan_provinsi)
+        either = or_(Kampung.percontohan_kecamatan, Kampung.percontohan_kabupaten, Kampung.percontohan_provinsi)
         query = query.where(either if percontohan else ~either)
     if active is not None:
         query = query.where(Kampung.active.is_(active))

@@ -1,18 +1,15 @@
 """A report's children as a table: CSV (stdlib csv) or XLSX (openpyxl), every cell made safe (`cells`)."""
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from openpyxl import Workbook
-
 from kampungkb_shared.timeliness import TIMELY_MODULES
-from registry_api.cells import safe_cell, safe_text
+from registry_api.cells import safe_cell
+from registry_api.reports import tables
 from registry_api.reports.schemas import DesaChild, Headline, Report
+from registry_api.reports.tables import CSV_TYPE, XLSX_TYPE
 
-CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+__all__ = ["CSV_TYPE", "XLSX_TYPE", "filename", "table", "to_csv", "to_xlsx"]
 
 REGION_COLUMNS = (
     "code",
@@ -53,34 +50,18 @@ def table(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
         if isinstance(child, Headline):
             flat = {**child.model_dump(exclude={"tiers", "timeliness"}), **child.tiers.model_dump()}
             flat |= {f"{name}_on_time_pct": getattr(child.timeliness, name).on_time_pct for name in TIMELY_MODULES}
-            rows.append([safe_cell(flat[column]) for column in REGION_COLUMNS])
+            rows.append([flat[column] for column in REGION_COLUMNS])
     return REGION_COLUMNS, rows
 
 
 def to_csv(report: Report) -> bytes:
-    header, rows = table(report)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
-    # A byte-order mark so that spreadsheet programs read the names as UTF-8.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return tables.to_csv(*table(report))
 
 
 def to_xlsx(report: Report) -> bytes:
     header, rows = table(report)
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = f"{report.code} {report.period}"[:31]
-    sheet.append([safe_text(f"{report.name} ({report.code}), {report.period}, rule set {report.ruleset}")])
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append(row)
-    sheet.freeze_panes = "A3"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    caption = f"{report.name} ({report.code}), {report.period}, rule set {report.ruleset}"
+    return tables.to_xlsx(title=f"{report.code} {report.period}", caption=caption, header=header, rows=rows)
 
 
 def filename(report: Report, extension: str) -> str:

@@ -61,10 +61,13 @@ class Ownership(BaseModel):
 
 
 class Percontohan(BaseModel):
+    """A percontohan (model) Kampung KB of the region, once per level it holds, with its tier as of the period."""
+
     id: int = Field(description="The Kampung KB's id.")
     name: str = Field(description="Its name.")
     desa_code: str = Field(description="Its desa/kelurahan.")
-    level: Literal["kabupaten", "provinsi"] = Field(description="Of which region it is the model.")
+    level: Literal["kecamatan", "kabupaten", "provinsi"] = Field(description="Of which region it is the model.")
+    tier: str = Field(description="Under the report's rule set, as of its period; `belum_terklasifikasi` if none.")
 
 
 class TargetRead(BaseModel):

@@ -15,6 +15,7 @@ from kampungkb_shared.regions import NATION_CODE, Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.auth.service import Principal, Role
+from registry_api.quality.repository import open_counts
 from registry_api.reports import targets as target_rules
 from registry_api.reports.models import ReportAggregate, Target
 from registry_api.reports.schemas import (
@@ -233,19 +234,28 @@ async def _desa_children(
 
 
 _PERCONTOHAN = text("""
-SELECT id, name, desa_code, percontohan_kabupaten, percontohan_provinsi FROM kampung
- WHERE active AND (percontohan_kabupaten OR percontohan_provinsi) AND formed_on <= :period_end
-   AND (:code = '00' OR desa_code LIKE :code || '.%')
- ORDER BY id""")
+SELECT k.id, k.name, k.desa_code, k.percontohan_kecamatan, k.percontohan_kabupaten, k.percontohan_provinsi,
+       coalesce(c.tier, 'belum_terklasifikasi') AS tier
+  FROM kampung k
+  LEFT JOIN LATERAL (
+        SELECT c.tier FROM classification c
+         WHERE c.kampung_id = k.id AND c.ruleset = :ruleset AND c.period <= :period
+         ORDER BY c.period DESC LIMIT 1
+  ) c ON true
+ WHERE k.active AND (k.percontohan_kecamatan OR k.percontohan_kabupaten OR k.percontohan_provinsi)
+   AND k.formed_on <= :period_end AND (:code = '00' OR k.desa_code LIKE :code || '.%')
+ ORDER BY k.desa_code, k.id""")
+_PERCONTOHAN_LEVELS = ("provinsi", "kabupaten", "kecamatan")
 
 
-async def _percontohan(session: AsyncSession, *, code: str, period: dt.date) -> list[Percontohan]:
-    rows = await session.execute(_PERCONTOHAN, {"code": code, "period_end": _month_end(period)})
+async def _percontohan(session: AsyncSession, *, code: str, period: dt.date, ruleset: str) -> list[Percontohan]:
+    params = {"code": code, "period": period, "period_end": _month_end(period), "ruleset": ruleset}
+    rows = list(await session.execute(_PERCONTOHAN, params))
     return [
-        Percontohan(id=row.id, name=row.name, desa_code=row.desa_code, level=level)
+        Percontohan(id=row.id, name=row.name, desa_code=row.desa_code, level=level, tier=row.tier)
+        for level in _PERCONTOHAN_LEVELS
         for row in rows
-        for level, flag in (("kabupaten", row.percontohan_kabupaten), ("provinsi", row.percontohan_provinsi))
-        if flag
+        if getattr(row, f"percontohan_{level}")
     ]
 
 
@@ -306,7 +316,8 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
         **details,
         months=[format_period(m) for m in combined.months],
         kampung_months=combined.kampung_months,
-        percontohan=await _percontohan(session, code=code, period=month),
+        percontohan=await _percontohan(session, code=code, period=month, ruleset=ruleset),
+        quality=await open_counts(session, code=code, period=month),
         targets=targets,
         target_progress=await _target_progress(session, row=row, name=name),
         previous=await _previous(session, code=code, span=span, ruleset=ruleset, name=name),

@@ -1,0 +1,54 @@
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry_api.db import Base
+
+
+class QualityFlag(Base):
+    """A data-quality warning report-worker raised on one Kampung KB's month; it never blocks a write.
+
+    report-worker writes the rows after each refresh (the same values keep a checked flag checked); the registry
+    lists them and records who checked one.
+    """
+
+    __tablename__ = "quality_flag"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"))
+    desa_code: Mapped[str] = mapped_column(String(13))
+    kabupaten_code: Mapped[str] = mapped_column(String(5))
+    period: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(24))
+    """`kkbpk_outlier`, `jump` or `implausible_ratio` (`kampungkb_shared.quality.FlagKind`)."""
+    subject: Mapped[str] = mapped_column(String(24))
+    """What is flagged: a method code or `TOTAL`; `pus` or `population`; `single_method` or `cpr_100`."""
+    value: Mapped[int] = mapped_column(BigInteger)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """The values that raised it: the history, median, MAD and z-score; the previous value; the counts."""
+    status: Mapped[str] = mapped_column(String(8), server_default="open")
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    checked_by: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+    __table_args__ = (
+        UniqueConstraint("kampung_id", "period", "kind", "subject"),
+        Index("ix_quality_flag_period_desa", "period", "desa_code", postgresql_ops={"desa_code": "text_pattern_ops"}),
+        Index("ix_quality_flag_kabupaten_period", "kabupaten_code", "period"),
+        CheckConstraint("status IN ('open', 'checked')", name="status_known"),
+    )

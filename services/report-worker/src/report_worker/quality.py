@@ -1,0 +1,198 @@
+"""Data-quality flags, raised after each refresh over the same Kampung KB and periods, in the same transaction.
+
+Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exactly the period:
+- *kkbpk outlier*: a method's users, or all users, against the same count in the Kampung KB's kkbpk of the 12 months
+  before (at least `min_history` of them): modified z-score 0.6745 × (x − median) ÷ MAD over `outlier_z` in absolute
+  value, and x outside the history's min-max, as DHIS2 does. MAD is taken as at least 1 (counts are whole people),
+  so that a history that never moved does not flag a change of one or two.
+- *jump*: the PUS, or the population (16 age groups × sex), against the kependudukan in force the month before
+  (the newest earlier one): |x − previous| > `jump_share` × previous; from 0 to more than 0 is a jump.
+- *implausible ratio*: one method only across `single_method_users` users or more; a CPR of 100 % (users, no
+  non-users).
+
+Flags are written set-based: raised ones inserted, ones no longer raised deleted, and one raised again with other
+values reopened. The same values keep a checked flag checked, so a recomputation never reopens it.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from kampungkb_shared.codes import Contraception, NonUseReason
+from kampungkb_shared.quality import CPR_100, SINGLE_METHOD, TOTAL_USERS, FlagKind
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    """The thresholds of the flags (report-worker settings `WORKER_QUALITY_*`)."""
+
+    min_history: int = 6
+    outlier_z: float = 3.5
+    jump_share: float = 0.5
+    single_method_users: int = 100
+
+
+_METHODS = [code.value for code in Contraception]
+_SUBJECTS = [*_METHODS, TOTAL_USERS]
+_USERS = ", ".join(f'"{code}" bigint' for code in _METHODS)
+_NON_USERS = ", ".join(f'"{code.value}" bigint' for code in NonUseReason)
+
+
+def _users(alias: str) -> str:
+    """Each method's users of the kkbpk `alias` (a missing method counts as zero), and all of them as TOTAL."""
+    methods = ", ".join(f'coalesce(u."{code}", 0) AS "{code}"' for code in _METHODS)
+    total = " + ".join(f'coalesce(u."{code}", 0)' for code in _METHODS)
+    return f"""SELECT {methods}, {total} AS "{TOTAL_USERS}"
+                FROM jsonb_to_record({alias}.payload->'kb_users') AS u({_USERS})"""
+
+
+def _population(payload: str) -> str:
+    # Most kependudukan carry no population: the sum's subquery runs only for those that do.
+    return f"""CASE WHEN jsonb_typeof({payload}->'population') = 'object' THEN (SELECT sum(e::bigint)
+                FROM jsonb_array_elements_text(
+                   coalesce({payload}->'population'->'male', '[]') || coalesce({payload}->'population'->'female', '[]')
+               ) AS e) END"""
+
+
+_BOUNDS = ", ".join(f'min(x."{code}") AS "low_{code}", max(x."{code}") AS "high_{code}"' for code in _SUBJECTS)
+_OUTSIDE = ", ".join(f'(\'{code}\', n."{code}", b."low_{code}", b."high_{code}")' for code in _SUBJECTS)
+_SUBJECT_VALUE = "CASE c.subject " + " ".join(f"WHEN '{code}' THEN x.\"{code}\"" for code in _SUBJECTS) + " END"
+_METHODS_USED = " + ".join(f'(n."{code}" > 0)::int' for code in _METHODS)
+_ONLY_METHOD = "CASE " + " ".join(f"WHEN n.\"{code}\" > 0 THEN '{code}'" for code in _METHODS) + " END"
+_NON_USERS_SUM = " + ".join(f'coalesce(r."{code.value}", 0)' for code in NonUseReason)
+
+
+def _flag_quality(in_scope: str) -> str:
+    """The statement, its scope written out: a generic plan of `$2 IS NULL OR ...` would read the whole nation."""
+    return f"""
+WITH periods AS (
+    SELECT unnest($1::date[]) AS period
+),
+mine AS (
+    -- submissions of exactly a period, of the active Kampung KB in scope
+    SELECT k.id AS kampung_id, s.module, s.period, s.payload
+      FROM periods p
+      JOIN submission s ON s.period = p.period AND s.module IN ('kkbpk', 'kependudukan')
+      JOIN kampung k ON k.id = s.kampung_id AND k.active
+     WHERE {in_scope.format(alias="k")}
+),
+users_now AS (
+    SELECT c.kampung_id, c.period, x.*,
+           (SELECT {_NON_USERS_SUM} FROM jsonb_to_record(c.payload->'non_users') AS r({_NON_USERS})) AS non_users
+      FROM mine c CROSS JOIN LATERAL ({_users("c")}) x
+     WHERE c.module = 'kkbpk'
+),
+bounds AS (
+    -- the min-max of each count over the months before: only a value outside it can be an outlier
+    SELECT n.kampung_id, n.period, count(*) AS months, {_BOUNDS}
+      FROM users_now n
+      JOIN submission h ON h.kampung_id = n.kampung_id AND h.module = 'kkbpk'
+                       AND h.period >= (n.period - interval '12 months')::date AND h.period < n.period
+      CROSS JOIN LATERAL ({_users("h")}) x
+     GROUP BY n.kampung_id, n.period
+    HAVING count(*) >= $3::int
+),
+candidates AS (
+    SELECT n.kampung_id, n.period, v.subject, v.value
+      FROM bounds b JOIN users_now n USING (kampung_id, period)
+      CROSS JOIN LATERAL (VALUES {_OUTSIDE}) AS v(subject, value, low, high)
+     WHERE v.value < v.low OR v.value > v.high
+),
+history AS (
+    SELECT c.kampung_id, c.period, c.subject, h.period AS month, {_SUBJECT_VALUE} AS value
+      FROM candidates c
+      JOIN submission h ON h.kampung_id = c.kampung_id AND h.module = 'kkbpk'
+                       AND h.period >= (c.period - interval '12 months')::date AND h.period < c.period
+      CROSS JOIN LATERAL ({_users("h")}) x
+),
+centre AS (
+    SELECT kampung_id, period, subject, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS median,
+           min(value) AS low, max(value) AS high,
+           jsonb_agg(jsonb_build_object('period', to_char(month, 'YYYY-MM'), 'value', value) ORDER BY month) AS months
+      FROM history GROUP BY kampung_id, period, subject
+),
+spread AS (
+    SELECT h.kampung_id, h.period, h.subject,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(h.value - m.median)) AS mad
+      FROM history h JOIN centre m USING (kampung_id, period, subject)
+     GROUP BY h.kampung_id, h.period, h.subject
+),
+outliers AS (
+    SELECT c.kampung_id, c.period, '{FlagKind.KKBPK_OUTLIER.value}' AS kind, c.subject, c.value,
+           jsonb_build_object('history', m.months, 'median', m.median, 'mad', d.mad, 'min', m.low, 'max', m.high,
+                              'z', round(z.z::numeric, 2)) AS evidence
+      FROM candidates c
+      JOIN centre m USING (kampung_id, period, subject)
+      JOIN spread d USING (kampung_id, period, subject)
+      CROSS JOIN LATERAL (SELECT 0.6745 * (c.value - m.median) / greatest(d.mad, 1) AS z) z
+     WHERE abs(z.z) > $4::float8
+),
+jumps AS (
+    SELECT c.kampung_id, c.period, '{FlagKind.JUMP.value}' AS kind, v.subject, v.value,
+           jsonb_build_object('previous', v.previous, 'previous_period', to_char(b.period, 'YYYY-MM'),
+                              'change_pct', CASE WHEN v.previous > 0
+                                            THEN round(100.0 * (v.value - v.previous) / v.previous, 2) END) AS evidence
+      FROM mine c
+      CROSS JOIN LATERAL (
+            SELECT s.period, s.payload FROM submission s
+             WHERE s.kampung_id = c.kampung_id AND s.module = 'kependudukan' AND s.period < c.period
+             ORDER BY s.period DESC LIMIT 1
+      ) b
+      CROSS JOIN LATERAL (VALUES ('pus', (c.payload->>'pus')::bigint, (b.payload->>'pus')::bigint),
+                                 ('population', {_population("c.payload")}, {_population("b.payload")})
+      ) AS v(subject, value, previous)
+     WHERE c.module = 'kependudukan' AND v.value IS NOT NULL AND v.previous IS NOT NULL
+       AND CASE WHEN v.previous = 0 THEN v.value > 0 ELSE abs(v.value - v.previous) > $5::float8 * v.previous END
+),
+ratios AS (
+    SELECT n.kampung_id, n.period, '{FlagKind.IMPLAUSIBLE_RATIO.value}' AS kind, r.subject, n."{TOTAL_USERS}" AS value,
+           r.evidence
+      FROM users_now n
+      CROSS JOIN LATERAL (VALUES
+            ('{SINGLE_METHOD}', {_METHODS_USED} = 1 AND n."{TOTAL_USERS}" >= $6::bigint,
+             jsonb_build_object('method', {_ONLY_METHOD}, 'users', n."{TOTAL_USERS}")),
+            ('{CPR_100}', n."{TOTAL_USERS}" > 0 AND n.non_users = 0,
+             jsonb_build_object('users', n."{TOTAL_USERS}", 'non_users', n.non_users, 'cpr_pct', 100))
+      ) AS r(subject, raised, evidence)
+     WHERE r.raised
+),
+raised AS (
+    SELECT f.*, k.desa_code, k.kabupaten_code
+      FROM (SELECT * FROM outliers UNION ALL SELECT * FROM jumps UNION ALL SELECT * FROM ratios) f
+      JOIN kampung k ON k.id = f.kampung_id
+),
+gone AS (
+    DELETE FROM quality_flag q
+     WHERE q.period = ANY($1::date[]) AND {in_scope.format(alias="q")}
+       AND NOT EXISTS (SELECT FROM raised r WHERE r.kampung_id = q.kampung_id AND r.period = q.period
+                                              AND r.kind = q.kind AND r.subject = q.subject)
+)
+INSERT INTO quality_flag (kampung_id, desa_code, kabupaten_code, period, kind, subject, value, evidence)
+SELECT kampung_id, desa_code, kabupaten_code, period, kind, subject, value, evidence FROM raised
+ON CONFLICT (kampung_id, period, kind, subject) DO UPDATE
+   SET value = excluded.value, evidence = excluded.evidence, status = 'open', raised_at = now(),
+       checked_by = NULL, checked_at = NULL, note = NULL
+ WHERE quality_flag.value <> excluded.value OR quality_flag.evidence <> excluded.evidence"""
+
+
+FLAG_QUALITY_NATION = _flag_quality("$2::text IS NULL")
+"""$1 periods, $2 NULL, $3 min history, $4 z threshold, $5 jump share, $6 single-method users."""
+FLAG_QUALITY_KABUPATEN = _flag_quality("{alias}.kabupaten_code = $2::text")
+"""The same, in the kabupaten $2."""
+
+
+async def flag_quality(
+    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules
+) -> int:
+    """Raise, keep, reopen or drop the flags of the periods (in one kabupaten, or everywhere); rows written."""
+    status = await connection.execute(
+        FLAG_QUALITY_NATION if kabupaten_code is None else FLAG_QUALITY_KABUPATEN,
+        periods,
+        kabupaten_code,
+        rules.min_history,
+        rules.outlier_z,
+        rules.jump_share,
+        rules.single_method_users,
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,179 @@
+"""The yearly shortlist against a plain-Python ranking of the same rows, and its CSV and XLSX."""
+
+import csv
+import datetime as dt
+import io
+import json
+import random
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from report_worker.aggregates import rebuild_period
+from report_worker.quality import QualityRules
+from tests.report_worker import oracle
+from tests.report_worker.data import PERIODS, RULESETS, Dataset
+
+YEAR = 2025
+PRIMARY = RULESETS[0]
+PARTNERS = ["DINKES", "DINSOS", "DISDIK", "KEMENAG", "PKK", "PUSKESMAS"]
+
+
+async def enrich(pg: asyncpg.Connection, dataset: Dataset) -> None:
+    """Indices in the stored results, kegiatan with partners around the year, flags, some of them checked."""
+    rng = random.Random(7)
+    for row in await pg.fetch("SELECT kampung_id, period, ruleset FROM classification ORDER BY 1, 2, 3"):
+        indices = {
+            group: round(rng.uniform(1, 4), 2) if rng.random() < 0.9 else None
+            for group in ("input", "proses", "output")
+        }
+        await pg.execute(
+            "UPDATE classification SET result = $4::json WHERE kampung_id = $1 AND period = $2 AND ruleset = $3",
+            row["kampung_id"],
+            row["period"],
+            row["ruleset"],
+            json.dumps({"indices": indices}),
+        )
+    for kampung_id in dataset.kampung_ids:
+        for _ in range(rng.randint(0, 4)):
+            day = dt.date(2024, 11, 1) + dt.timedelta(days=rng.randint(0, 500))
+            await pg.execute(
+                "INSERT INTO kegiatan (kampung_id, title, date, function, partners)"
+                " VALUES ($1, 'x', $2, 'REPRODUKSI', $3)",
+                kampung_id,
+                day,
+                rng.sample(PARTNERS, rng.randint(0, 3)),
+            )
+    for period in PERIODS:
+        await rebuild_period(pg, period=period, rulesets=RULESETS, quality=QualityRules(min_history=2))
+    await pg.execute("UPDATE quality_flag SET status = 'checked' WHERE id % 3 = 0")
+
+
+async def expected(pg: asyncpg.Connection, code: str, as_of: dt.date) -> list[dict[str, Any]]:
+    rows = await oracle.read_rows(pg)
+    results = {
+        (r["kampung_id"], r["period"]): json.loads(r["result"])
+        for r in await pg.fetch(
+            "SELECT kampung_id, period, result::text FROM classification WHERE ruleset = $1", PRIMARY
+        )
+    }
+    flags = await pg.fetch("SELECT kampung_id, period, status FROM quality_flag")
+    kegiatan = await pg.fetch("SELECT kampung_id, date, partners FROM kegiatan")
+    first, last = dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)
+    out = []
+    for k in rows.kampung:
+        if not (k["active"] and k["formed_on"] <= last and oracle.in_region(k["desa_code"], code)):
+            continue
+        mine = [
+            c
+            for c in rows.classifications
+            if c["kampung_id"] == k["id"] and c["ruleset"] == PRIMARY and c["period"] <= as_of
+        ]
+        newest = max(mine, key=lambda c: c["period"]) if mine else None
+        indices = results[(k["id"], newest["period"])]["indices"] if newest else {}
+        partners: dict[str, int] = {}
+        for g in kegiatan:
+            if g["kampung_id"] == k["id"] and first <= g["date"] <= last:
+                for p in g["partners"]:
+                    partners[p] = partners.get(p, 0) + 1
+        out.append(
+            {
+                "kampung_id": k["id"],
+                "tier": newest["tier"] if newest else "belum_terklasifikasi",
+                "index_sum": round(sum(indices.get(g) or 0 for g in ("input", "proses", "output")), 2),
+                "months_reported": len(
+                    {
+                        s["period"]
+                        for s in rows.submissions
+                        if s["kampung_id"] == k["id"] and first <= s["period"] <= as_of
+                    }
+                ),
+                "open_flags": len(
+                    [
+                        f
+                        for f in flags
+                        if f["kampung_id"] == k["id"] and f["status"] == "open" and first <= f["period"] <= as_of
+                    ]
+                ),
+                "activities": len([g for g in kegiatan if g["kampung_id"] == k["id"] and first <= g["date"] <= last]),
+                "activities_by_partner": dict(sorted(partners.items())),
+            }
+        )
+    out.sort(
+        key=lambda r: (
+            -oracle.RANK[r["tier"]],
+            -r["index_sum"],
+            -r["months_reported"],
+            r["open_flags"],
+            r["kampung_id"],
+        )
+    )
+    return out
+
+
+def picked(item: dict[str, Any]) -> dict[str, Any]:
+    keys = ("kampung_id", "tier", "index_sum", "months_reported", "open_flags", "activities", "activities_by_partner")
+    return {key: item[key] for key in keys}
+
+
+@pytest.mark.parametrize("code", ["00", "97", "98.71", "97.01.02"])
+async def test_ranking_matches_a_plain_ranking(
+    client: httpx.AsyncClient, pg: asyncpg.Connection, dataset: Dataset, code: str
+) -> None:
+    await enrich(pg, dataset)
+    want = await expected(pg, code, dt.date(YEAR, 12, 1))
+    response = await client.get(f"/v1/reports/{code}/ranking", params={"year": YEAR, "limit": 1000})
+    assert response.status_code == 200, response.text
+    ranking = response.json()
+    assert ranking["year"] == YEAR and ranking["ruleset"] == PRIMARY and ranking["as_of"] == "2025-12"
+    assert (
+        "tier" in ranking["rule"] and "months of 2025 reported" in ranking["rule"] and "timeliness" in ranking["rule"]
+    )
+    assert ranking["total"] == len(want) >= 3
+    assert [picked(i) for i in ranking["items"]] == want
+    assert [i["rank"] for i in ranking["items"]] == list(range(1, len(want) + 1))
+    if code == "00":  # the data cover what the ranking orders by
+        assert len({i["tier"] for i in ranking["items"]}) == 5 and any(
+            i["activities_by_partner"] for i in ranking["items"]
+        )
+        assert any(i["open_flags"] for i in ranking["items"]) and any(
+            i["indices"]["proses"] is None for i in ranking["items"]
+        )
+    top = await client.get(f"/v1/reports/{code}/ranking", params={"year": YEAR, "limit": 3})
+    assert [i["kampung_id"] for i in top.json()["items"]] == [w["kampung_id"] for w in want[:3]]
+    assert top.json()["total"] == len(want)
+
+
+async def test_percontohan_and_exports(client: httpx.AsyncClient, pg: asyncpg.Connection, dataset: Dataset) -> None:
+    await enrich(pg, dataset)
+    want = await expected(pg, "97", dt.date(YEAR, 12, 1))
+    await pg.execute("UPDATE kampung SET percontohan_kecamatan = true WHERE id = $1", want[0]["kampung_id"])
+    ranking = (await client.get("/v1/reports/97/ranking", params={"year": YEAR, "limit": 5})).json()
+    assert ranking["items"][0]["percontohan"] == ["kecamatan"]
+    exported = await client.get("/v1/reports/97/ranking", params={"year": YEAR, "limit": 5, "format": "csv"})
+    assert exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [int(r["kampung_id"]) for r in table] == [i["kampung_id"] for i in ranking["items"]]
+    assert table[0]["percontohan"] == "kecamatan" and table[0]["rank"] == "1"
+    assert table[0]["activities_by_partner"] == ";".join(
+        f"{p}:{n}" for p, n in ranking["items"][0]["activities_by_partner"].items()
+    )
+    xlsx = await client.get("/v1/reports/97/ranking", params={"year": YEAR, "limit": 5, "format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    values = list(sheet.values)
+    assert "ranked by" in str(values[0][0]) and values[1][0] == "rank"
+    assert [row[1] for row in values[2:]] == [i["kampung_id"] for i in ranking["items"]]
+
+
+async def test_bad_input(client: httpx.AsyncClient, pg: asyncpg.Connection, dataset: Dataset) -> None:
+    future = await client.get("/v1/reports/97/ranking", params={"year": dt.date.today().year + 1})
+    assert future.status_code == 422 and future.json()["errors"][0]["loc"][-1] == "year"
+    assert (await client.get("/v1/reports/97/ranking", params={"limit": 0})).status_code == 422
+    assert (await client.get("/v1/reports/97/ranking", params={"format": "pdf"})).status_code == 422
+    assert (await client.get("/v1/reports/94/ranking", params={"year": YEAR})).status_code == 404
+    empty = (await client.get("/v1/reports/96/ranking", params={"year": YEAR})).json()
+    assert (empty["total"], empty["items"]) == (0, [])
