@@ -87,6 +87,10 @@ EXPECTED: dict[str, str] = {
     "GET /v1/rulesets":                              "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/exports/{module}":                      "401 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/reports/{code}/reporting":              "401 200 200 200 404 404 200 404 404 200 404",
+    "GET /v1/quality/{code}":                        "401 200 200 200 404 200 200 200 200 200 404",
+    "PUT /v1/quality/flags/{flag_id}/check":         "401 404 404 404 404 403 403 404 404 403 403",
+    "DELETE /v1/quality/flags/{flag_id}/check":      "401 404 404 404 404 403 403 404 404 403 403",
+    "GET /v1/reports/{code}/ranking":                "200 200 200 200 200 200 200 200 200 200 200",
 }
 # fmt: on
 
@@ -118,6 +122,10 @@ CALLS: dict[str, Call] = {
     "GET /v1/wilayah/{code}": lambda w: {"path": {"code": "99"}},
     "GET /v1/codes/{list}": lambda w: {"path": {"list": "poktan"}},
     "GET /v1/exports/{module}": lambda w: {"path": {"module": "kampung"}},
+    "GET /v1/quality/{code}": lambda w: {"path": {"code": "99.01"}, "params": {"period": "2024-01"}},
+    "PUT /v1/quality/flags/{flag_id}/check": lambda w: {"path": {"flag_id": 1}, "json": {"note": "diperiksa"}},
+    "DELETE /v1/quality/flags/{flag_id}/check": lambda w: {"path": {"flag_id": 1}},
+    "GET /v1/reports/{code}/ranking": lambda w: {"path": {"code": "99"}, "params": {"year": 2024}},
     "GET /v1/reports/{code}/reporting": lambda w: {"path": {"code": "99.01"}, "params": {"period": "2024-01"}},
     "POST /v1/kampung": lambda w: {"json": {"name": "Baru", "desa_code": "99.01.01.2002", "formed_on": "2021-01-01"}},
     "PATCH /v1/kampung/{kampung_id}": lambda w: {"json": {"name": "Nama baru"}},

@@ -99,7 +99,7 @@ async def test_check_counts_and_survives_recomputation(
     assert checked.status_code == 200, checked.text
     body = checked.json()
     assert body["status"] == "checked" and body["note"] == "a new housing estate"
-    assert body["checked_by"].startswith("key:") and body["checked_at"]
+    assert body["checked_by"].startswith("principal:") and body["checked_at"]
     kota = (await client.get("/v1/reports/95.71", params={"period": MONTH})).json()["quality"]
     assert (kota["open"], kota["checked"]) == (0, 1)
     assert (await client.get("/v1/reports/95", params={"period": MONTH})).json()["quality"]["open_by_kind"]["jump"] == 1

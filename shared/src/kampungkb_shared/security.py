@@ -18,17 +18,17 @@ if TYPE_CHECKING:
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 """Nothing may load, nothing may frame a response."""
 
-_ASSETS = "https://cdn.jsdelivr.net"
 DOCS_POLICY = (
     "default-src 'none'; "
-    f"script-src 'self' 'unsafe-inline' {_ASSETS}; "
-    f"style-src 'self' 'unsafe-inline' {_ASSETS} https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; "
+    "img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
-"""The documentation pages (FastAPI's Swagger UI and ReDoc): their inline start-up script and CDN assets."""
+"""The documentation pages (Swagger UI and ReDoc, served by the service itself): their inline start-up script and
+their own assets, nothing from elsewhere."""
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 

@@ -13,12 +13,12 @@ FlagStatus = Literal["open", "checked"]
 class FlagRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    kampung_id: int
-    kampung_name: str
-    desa_code: str
+    id: int = Field(description="The flag's id.")
+    kampung_id: int = Field(description="The Kampung KB it is about.")
+    kampung_name: str = Field(description="Its name.")
+    desa_code: str = Field(description="Its desa/kelurahan code.")
     period: str = Field(description="The month of the submission the flag is about, YYYY-MM.")
-    kind: FlagKind
+    kind: FlagKind = Field(description="kkbpk_outlier, jump or implausible_ratio.")
     subject: str = Field(
         description="kkbpk_outlier: a method code or TOTAL; jump: pus or population; "
         "implausible_ratio: single_method or cpr_100."
@@ -28,22 +28,25 @@ class FlagRead(BaseModel):
         description="What raised it: the history (period, value), median, MAD, min, max and z; the previous value "
         "and its period; the users and non-users."
     )
-    status: FlagStatus
-    raised_at: dt.datetime
-    checked_by: str | None
-    checked_at: dt.datetime | None
-    note: str | None
+    status: FlagStatus = Field(description="open, or checked (it stops counting).")
+    raised_at: dt.datetime = Field(description="When report-worker raised it.")
+    checked_by: str | None = Field(description="Who checked it.")
+    checked_at: dt.datetime | None = Field(description="When it was checked.")
+    note: str | None = Field(description="What the checker found.")
 
 
 class FlagPage(BaseModel):
-    code: str
-    period: str
-    items: list[FlagRead]
-    next_cursor: str | None
+    code: str = Field(description="The region.")
+    period: str = Field(description="The month, YYYY-MM.")
+    items: list[FlagRead] = Field(description="Flags, by id.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
 
 
 class FlagCheck(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"note": "Dicek ke PKB: jumlah peserta KB benar, ada pelayanan KB massal."}]},
+    )
 
     note: str = Field(min_length=1, max_length=1000, description="What was checked, and what was found.")
 
@@ -51,6 +54,6 @@ class FlagCheck(BaseModel):
 class QualityCounts(BaseModel):
     """Data-quality flags of the region's Kampung KB for the period: open ones by kind (checked ones stop counting)."""
 
-    open: int
-    checked: int
-    open_by_kind: dict[FlagKind, int]
+    open: int = Field(description="Flags not checked.")
+    checked: int = Field(description="Flags checked.")
+    open_by_kind: dict[FlagKind, int] = Field(description="Flags not checked, by kind.")

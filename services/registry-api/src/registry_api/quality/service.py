@@ -12,7 +12,7 @@ from registry_api.auth.service import Principal, Role
 from registry_api.quality.models import QualityFlag
 from registry_api.quality.repository import flags_under, readable_flags
 from registry_api.quality.schemas import FlagPage, FlagRead, FlagStatus
-from registry_api.reports.service import region_name
+from registry_api.wilayah.service import region_name
 
 CHECKERS = (Role.ADMIN, Role.PROVINSI, Role.KABUPATEN, Role.OPERATOR)
 

@@ -10,7 +10,8 @@ from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import format_period
 from registry_api.ranking.schemas import Ranked, RankedIndices, Ranking
-from registry_api.reports.service import pct, region_name
+from registry_api.reports.service import pct
+from registry_api.wilayah.service import region_name
 
 _RANK = "CASE c.tier " + " ".join(f"WHEN '{tier.value}' THEN {tier.rank}" for tier in Tier) + " ELSE 0 END"
 _INDEX = "coalesce((c.result->'indices'->>'{group}')::numeric, 0)"

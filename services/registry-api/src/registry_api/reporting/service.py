@@ -16,8 +16,9 @@ from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
 from kampungkb_shared.timeliness import FIRST_WRITTEN_SQL, TIMELY_MODULES, DeadlineSettings, Timeliness
 from registry_api.reporting.schemas import LastSubmission, ModuleStatus, ReportingPage, ReportingRow
-from registry_api.reports.service import ReportNotComputed, region_name
+from registry_api.reports.service import ReportNotComputed
 from registry_api.reports.spans import parse_span
+from registry_api.wilayah.service import region_name
 
 _RANKS = list(Timeliness)
 

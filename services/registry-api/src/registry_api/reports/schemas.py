@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry_api.quality.schemas import QualityCounts
+
 Pct = float | None
 
 
@@ -205,6 +207,7 @@ class Report(Headline):
     kkbpk: Kkbpk = Field(description="KKBPK sums and ratios.")
     ownership: Ownership = Field(description="Shares of Kampung KB with each organisational element.")
     percontohan: list[Percontohan] = Field(description="The region's model Kampung KB.")
+    quality: QualityCounts = Field(description="Open data-quality flags by kind, and how many were checked.")
     targets: TargetVsActual | None = Field(description="The year's targets beside the actual figures, if set.")
     target_progress: list[TargetProgress] = Field(
         description="Every target in force (the region's own, one above it, or the Instruction's national default)."

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
-from kampungkb_shared.regions import NATION_CODE, Level
+from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.auth.service import Principal, Role
@@ -38,8 +38,8 @@ from registry_api.reports.schemas import (
 )
 from registry_api.reports.spans import Combined, Span, combine, parse_span, spans_between
 from registry_api.wilayah.models import Wilayah
+from registry_api.wilayah.service import region_name
 
-NATION_NAME = "INDONESIA"
 MAX_TREND_MONTHS = 120
 _TIERS = tuple(tier.value for tier in Tier)
 
@@ -58,18 +58,6 @@ def pct(numerator: int, denominator: int) -> float | None:
 
 def _month_end(period: dt.date) -> dt.date:
     return add_months(period, 1) - dt.timedelta(days=1)
-
-
-async def region_name(session: AsyncSession, code: str) -> tuple[str, Level]:
-    """The region's name and level; 404 for an unknown code, or one below the kecamatan."""
-    if code == NATION_CODE:
-        return NATION_NAME, Level.NASIONAL
-    region = await session.get(Wilayah, code)
-    if region is None:
-        raise NotFound(f"no region with code {code}")
-    if region.level == Level.DESA:
-        raise NotFound(f"{code} is a desa/kelurahan: reports exist for kecamatan and above; see its kecamatan")
-    return region.name, Level(region.level)
 
 
 def _tiers(row: ReportAggregate, prefix: str) -> Tiers:

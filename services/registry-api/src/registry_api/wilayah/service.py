@@ -5,6 +5,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import FieldError, NotFound, Unprocessable
+from kampungkb_shared.regions import NATION_CODE, Level
 from registry_api.db import driver_connection
 from registry_api.wilayah.models import Wilayah
 from registry_api.wilayah.schemas import WilayahCounts, WilayahDetail, WilayahImportResult, WilayahPage, WilayahRead
@@ -169,3 +170,18 @@ async def list_regions(
         items=[WilayahRead.model_validate(r, from_attributes=True) for r in page],
         next_cursor=page[-1].code if len(regions) > limit else None,
     )
+
+
+NATION_NAME = "INDONESIA"
+
+
+async def region_name(session: AsyncSession, code: str) -> tuple[str, Level]:
+    """The region's name and level; 404 for an unknown code, or one below the kecamatan."""
+    if code == NATION_CODE:
+        return NATION_NAME, Level.NASIONAL
+    region = await session.get(Wilayah, code)
+    if region is None:
+        raise NotFound(f"no region with code {code}")
+    if region.level == Level.DESA:
+        raise NotFound(f"{code} is a desa/kelurahan: reports exist for kecamatan and above; see its kecamatan")
+    return region.name, Level(region.level)
