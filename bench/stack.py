@@ -100,6 +100,9 @@ def local_stack(
                     "DATABASE_URL": database_url,
                     "REDIS_URL": redis.url,
                     "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
+                    # Free ports, not the workers' defaults: another stack on the machine may hold those.
+                    "REGISTRY_WORKER_METRICS_PORT": str(free_port()),
+                    "WORKER_METRICS_PORT": str(free_port()),
                     "LOG_LEVEL": "WARNING",
                     # limits far above what a benchmark sends: each request still pays for its count in Redis
                     "REGISTRY_RATE_LIMITS": json.dumps(dict.fromkeys(BENCH_LIMIT_GROUPS, "10000000/minute")),

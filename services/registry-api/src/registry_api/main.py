@@ -30,7 +30,6 @@ from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
 from registry_api.classifications.client import create_classifier
-from registry_api.classifications.router import router as classification_router
 from registry_api.codes.router import router as codes_router
 from registry_api.codes.rulesets import RulesetCatalogue
 from registry_api.db import create_engine, create_sessionmaker
@@ -38,6 +37,7 @@ from registry_api.enrolments.router import router as enrolments_router
 from registry_api.etags import NotModifiedMiddleware
 from registry_api.exports.router import router as exports_router
 from registry_api.imports.router import router as imports_router
+from registry_api.kampung.classification_router import router as classification_router
 from registry_api.kampung.router import router as kampung_router
 from registry_api.openapi import prepare_document
 from registry_api.quality.router import router as quality_router

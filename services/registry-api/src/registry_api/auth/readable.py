@@ -1,39 +1,25 @@
-"""Who may read what, in one place: for each resource, the statement of the rows a principal may read.
+"""What a principal's scope lets it read, as conditions inside statements (never a check after the rows are loaded).
 
-Lists build on these statements, so the scope is part of the SQL rather than a check after the rows are loaded; a
-single resource outside the scope is absent from the statement and answers 404, as an unknown one does. What a
-Kampung KB holds (submissions, revisions, activities, classifications, enrolments) is readable with the Kampung KB.
+Each resource builds the statement of its readable rows from these: `kampung.readable` (Kampung KB and what they
+hold), `imports.readable` (import jobs), the keys below, and the change feed (`scope_limits`).
 """
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, exists, false, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, cast, column, exists, false, literal, or_, select, table, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.errors import NotFound
 from kampungkb_shared.regions import NATION_CODE
 from registry_api.auth.models import ApiKey, PrincipalRecord
 from registry_api.auth.service import Principal, granted_roles
-from registry_api.imports.models import ImportJob
-from registry_api.kampung.models import Kampung
+
+_KAMPUNG = table("kampung", column("id"), column("desa_code"))
+"""The Kampung KB table as far as scopes need it (a scope `kampung:<id>` lies where its desa does)."""
 
 
-def _in_region(column: Any, region: str) -> ColumnElement[bool]:
+def under_region(column: Any, region: str) -> ColumnElement[bool]:
+    """`column` (a region code) is `region` or lies below it."""
     return or_(column == region, column.startswith(region + ".", autoescape=True))
-
-
-def in_region(code: str) -> ColumnElement[bool]:
-    """Kampung KB under a region code (a prefix of whole segments); every one for `00`."""
-    return true() if code == NATION_CODE else _in_region(Kampung.desa_code, code)
-
-
-def kampung_in_scope(principal: Principal) -> ColumnElement[bool]:
-    """The condition on `kampung` rows that a principal's scope covers."""
-    if principal.scope == NATION_CODE:
-        return true()
-    if principal.scope.startswith("kampung:"):
-        return Kampung.id == int(principal.scope.removeprefix("kampung:"))
-    return _in_region(Kampung.desa_code, principal.scope)
 
 
 def scope_limits(principal: Principal) -> tuple[str | None, int | None]:
@@ -44,19 +30,6 @@ def scope_limits(principal: Principal) -> tuple[str | None, int | None]:
     return (None if principal.scope == NATION_CODE else principal.scope), None
 
 
-def readable_kampung(principal: Principal) -> Select[Kampung]:
-    """The Kampung KB a principal may read: those inside its scope."""
-    return select(Kampung).where(kampung_in_scope(principal))
-
-
-async def get_readable_kampung(session: AsyncSession, *, principal: Principal, kampung_id: int) -> Kampung:
-    """The Kampung KB if the principal may read it; 404 as if absent otherwise."""
-    kampung = await session.scalar(readable_kampung(principal).where(Kampung.id == kampung_id))
-    if kampung is None:
-        raise NotFound(f"no Kampung KB with id {kampung_id}")
-    return kampung
-
-
 def scope_within(column: Any, principal: Principal) -> ColumnElement[bool]:
     """The condition that a scope held in `column` lies inside the principal's scope (a Kampung KB's by its desa)."""
     if principal.scope == NATION_CODE:
@@ -65,9 +38,9 @@ def scope_within(column: Any, principal: Principal) -> ColumnElement[bool]:
         same: ColumnElement[bool] = column == principal.scope
         return same
     kampung_inside = exists().where(
-        literal("kampung:") + cast(Kampung.id, String) == column, kampung_in_scope(principal)
+        literal("kampung:") + cast(_KAMPUNG.c.id, String) == column, under_region(_KAMPUNG.c.desa_code, principal.scope)
     )
-    inside: ColumnElement[bool] = or_(_in_region(column, principal.scope), kampung_inside)
+    inside: ColumnElement[bool] = or_(under_region(column, principal.scope), kampung_inside)
     return inside
 
 
@@ -87,11 +60,3 @@ def readable_keys(principal: Principal) -> Select[ApiKey, PrincipalRecord]:
         .join(PrincipalRecord, PrincipalRecord.id == ApiKey.principal_id)
         .where(or_(own, managed))
     )
-
-
-def readable_imports(principal: Principal) -> Select[ImportJob]:
-    """Import jobs a principal may read: those sent with its own keys, and those of scopes inside its own."""
-    own: ColumnElement[bool] = false()
-    if principal.principal_id is not None:
-        own = ImportJob.key_id.in_(select(ApiKey.id).where(ApiKey.principal_id == principal.principal_id))
-    return select(ImportJob).where(or_(own, scope_within(ImportJob.scope, principal)))

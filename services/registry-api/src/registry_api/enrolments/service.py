@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, Gone, NotFound
 from registry_api.auth.models import Enrolment
-from registry_api.auth.readable import get_readable_kampung
 from registry_api.auth.service import OFFICERS, Principal, PrincipalKind, Role, create_key
+from registry_api.kampung.readable import get_readable_kampung
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kampungkb_shared.errors import Forbidden, NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, parse_period
 from kampungkb_shared.regions import NATION_CODE, is_region_code
-from registry_api.auth.readable import in_region, kampung_in_scope
 from registry_api.auth.service import Principal
 from registry_api.classifications.models import Classification
 from registry_api.db import session_driver
 from registry_api.exports import columns, metrics
 from registry_api.exports.schemas import ExportFormat, ExportModule, ExportQuery
 from registry_api.kampung.models import Kampung
+from registry_api.kampung.readable import in_region, kampung_in_scope
 from registry_api.submissions.models import Kegiatan, Submission
 from registry_api.wilayah.models import Wilayah
 

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from kampungkb_shared.periods import format_period
-from registry_api.auth.readable import readable_imports
 from registry_api.auth.service import Principal
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.models import ImportChunk, ImportJob
+from registry_api.imports.readable import readable_imports
 from registry_api.imports.schemas import ImportRead, ImportStatus, ImportTimings, RowErrorRead
 
 

@@ -5,11 +5,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from kampungkb_shared.codes import Tier
 from registry_api.auth.deps import PrincipalDep, WriterDep
-from registry_api.auth.readable import get_readable_kampung
 from registry_api.auth.service import Principal, Role
 from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.etags import etag
 from registry_api.kampung import service
+from registry_api.kampung.readable import get_readable_kampung
 from registry_api.kampung.schemas import (
     KampungCreate,
     KampungId,

@@ -7,13 +7,13 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
-from registry_api.auth.readable import readable_kampung
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.db import session_driver
 from registry_api.etags import check_if_match
 from registry_api.kampung import store
 from registry_api.kampung.models import Kampung
+from registry_api.kampung.readable import readable_kampung
 from registry_api.kampung.rules import desa_level_error
 from registry_api.kampung.schemas import KampungCreate, KampungPage, KampungRead, KampungUpdate
 from registry_api.wilayah.models import Wilayah

@@ -7,11 +7,11 @@ from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
 from kampungkb_shared.periods import parse_period, within_programme
 from registry_api.auth.deps import PrincipalDep, WriterDep
-from registry_api.auth.readable import get_readable_kampung
 from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.db import SessionDep
 from registry_api.etags import etag
+from registry_api.kampung.readable import get_readable_kampung
 from registry_api.kampung.schemas import KampungId
 from registry_api.submissions import kegiatan as kegiatan_service
 from registry_api.submissions import service

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Query, Request
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.deps import PrincipalDep
-from registry_api.auth.readable import get_readable_kampung
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import classification_as_of
 from registry_api.db import SessionDep
+from registry_api.kampung.readable import get_readable_kampung
 from registry_api.kampung.schemas import KampungId
 
 router = APIRouter(prefix="/v1/kampung", tags=["classification"])
