@@ -28,6 +28,9 @@ _SOURCES = ("kampung", "submission", "classification", "kegiatan")
 _LOCK_KABUPATEN = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:kabupaten:' || $1::text))"
 _LOCK_ALL_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtext('kampungkb:report:all'))"
 _LOCK_ALL = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:all'))"
+_LOCK_QUALITY_KABUPATEN = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:quality:kabupaten:' || $1::text))"
+_LOCK_QUALITY_ALL_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtext('kampungkb:quality:all'))"
+_LOCK_QUALITY_ALL = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:quality:all'))"
 _LOCK_ROLLUP = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:rollup'))"
 
 
@@ -65,10 +68,19 @@ async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets:
 async def _flag_quality(
     connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules | None
 ) -> int:
-    # None: the quality pass is turned off (WORKER_QUALITY_FLAGS=false).
-    if rules is None:
+    """The data-quality flags of the periods (the nation's, or one kabupaten's), in a transaction of their own once
+    the figures have committed: a report is fresh without waiting for its flags. Their own locks keep two passes over
+    the same Kampung KB apart (the nation's alone, a kabupaten's beside other kabupaten's)."""
+    if rules is None or not periods:  # None: the pass is turned off (WORKER_QUALITY_FLAGS=false)
         return 0
-    return await flag_quality(connection, periods=periods, kabupaten_code=kabupaten_code, rules=rules)
+    async with connection.transaction():
+        if kabupaten_code is None:
+            await connection.execute(_LOCK_QUALITY_ALL)
+        else:
+            await connection.execute(_LOCK_QUALITY_ALL_SHARED)
+            await connection.execute(_LOCK_QUALITY_KABUPATEN, kabupaten_code)
+        await _begin(connection)
+        return await flag_quality(connection, periods=periods, kabupaten_code=kabupaten_code, rules=rules)
 
 
 async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> list[dt.date]:
@@ -89,7 +101,7 @@ async def rebuild_period(
         await connection.execute(_LOCK_ALL)
         await _begin(connection)
         rows = await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
-        flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
+    flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
     return Outcome(rebuilt=[period], refreshed=[], rows=rows, flags=flags)
 
 
@@ -116,12 +128,11 @@ async def refresh_chain(
         # A rebuild needs the period to itself; checked again once alone, as another job may have done it.
         await connection.execute(_LOCK_ALL_SHARED if period in computed else _LOCK_ALL)
         await _begin(connection)
-        rebuilt, rows, flags = [], 0, 0
+        rebuilt, rows = [], 0
         if period not in computed:
             computed = await _computed(connection, period=period, rulesets=rulesets)
         if period not in computed:
             rows += await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
-            flags += await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
             rebuilt.append(period)
         if computed:
             await connection.execute(sql.DELETE_CHAIN, computed, kabupaten_code, rulesets)
@@ -130,5 +141,6 @@ async def refresh_chain(
             await connection.execute(_LOCK_ROLLUP)
             rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
-            flags += await _flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
+    flags = await _flag_quality(connection, periods=rebuilt, kabupaten_code=None, rules=quality)
+    flags += await _flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
     return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows, flags=flags)
