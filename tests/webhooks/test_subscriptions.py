@@ -106,9 +106,7 @@ async def test_bad_input_names_the_field(client: httpx.AsyncClient, admin: str) 
     ):
         assert errors_of(await client.post("/v1/webhooks", json=body, headers=auth(admin))) == [field], body
     created = (await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(admin))).json()
-    replay = await client.post(
-        f"/v1/webhooks/{created['id']}/replay", params={"after": "1-2-3"}, headers=auth(admin)
-    )
+    replay = await client.post(f"/v1/webhooks/{created['id']}/replay", params={"after": "1-2-3"}, headers=auth(admin))
     assert errors_of(replay) == [["query", "after"]]
 
 
@@ -138,8 +136,6 @@ async def test_enable_and_replay_answer_the_subscription(client: httpx.AsyncClie
     await make_kampung(client, admin, DEMO_KELURAHAN)
     enabled = await client.post(f"/v1/webhooks/{created['id']}/enable", headers=auth(admin))
     assert enabled.status_code == 200 and enabled.json()["enabled"] is True
-    replayed = await client.post(
-        f"/v1/webhooks/{created['id']}/replay", params={"after": "0-0"}, headers=auth(admin)
-    )
+    replayed = await client.post(f"/v1/webhooks/{created['id']}/replay", params={"after": "0-0"}, headers=auth(admin))
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["cursor"] == "0-0"
