@@ -111,7 +111,7 @@ async def create(
         cursor=await feed.head(session),
     )
     session.add(row)
-    await session.commit()
+    await session.flush()
     await session.refresh(row)
     return WebhookCreated(**_read(row).model_dump(), secret=secret)
 
@@ -138,7 +138,7 @@ async def _own(session: AsyncSession, *, principal: Principal, webhook_id: int) 
 async def delete(session: AsyncSession, *, principal: Principal, webhook_id: int) -> None:
     """Remove a subscription and its delivery log; a batch in flight is not retried."""
     await session.delete(await _own(session, principal=principal, webhook_id=webhook_id))
-    await session.commit()
+    await session.flush()
 
 
 async def _restart(
@@ -157,7 +157,7 @@ async def _restart(
     if cursor is not None:
         values["cursor"] = cursor
     await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == row.id).values(**values))
-    await session.commit()
+    await session.flush()
     await session.refresh(row)
     return _read(row)
 
