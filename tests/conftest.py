@@ -95,7 +95,9 @@ async def fresh_database_url(servers: tuple[str, str], database_url: str) -> Asy
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
-    return Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, LOG_JSON=False)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        DATABASE_URL=database_url, REDIS_URL=redis_url, LOG_JSON=False, webhooks_in_api=False
+    )
 
 
 @pytest.fixture

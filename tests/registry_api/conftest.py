@@ -22,7 +22,7 @@ def registry_settings(database_url: str, redis_url: str, classifier_url: str, **
         REDIS_URL=redis_url,
         LOG_JSON=False,
         classifier_url=classifier_url,
-        **{"outbox_relay_in_api": False, **fields},
+        **{"outbox_relay_in_api": False, "webhooks_in_api": False, **fields},
     )
 
 

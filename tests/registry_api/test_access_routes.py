@@ -91,6 +91,12 @@ EXPECTED: dict[str, str] = {
     "PUT /v1/quality/flags/{flag_id}/check":         "401 404 404 404 404 403 403 404 404 403 403",
     "DELETE /v1/quality/flags/{flag_id}/check":      "401 404 404 404 404 403 403 404 404 403 403",
     "GET /v1/reports/{code}/ranking":                "200 200 200 200 200 200 200 200 200 200 200",
+    "POST /v1/webhooks":                             "401 201 201 201 201 201 201 201 201 201 201",
+    "GET /v1/webhooks":                              "401 200 200 200 200 200 200 200 200 200 200",
+    "DELETE /v1/webhooks/{webhook_id}":              "401 204 404 404 404 404 404 404 404 404 404",
+    "GET /v1/webhooks/{webhook_id}/deliveries":      "401 200 404 404 404 404 404 404 404 404 404",
+    "POST /v1/webhooks/{webhook_id}/replay":         "401 200 404 404 404 404 404 404 404 404 404",
+    "POST /v1/webhooks/{webhook_id}/enable":         "401 200 404 404 404 404 404 404 404 404 404",
 }
 # fmt: on
 
@@ -102,6 +108,7 @@ class World:
     job_id: int
     key_prefix: str
     enrolment_code: str
+    webhook_id: int
 
 
 Call = Callable[[World], dict[str, Any]]
@@ -149,6 +156,8 @@ CALLS: dict[str, Call] = {
     "GET /v1/reports/{code}/trend": lambda w: {"path": {"code": "99"}},
     "GET /v1/reports/{code}/export": lambda w: {"path": {"code": "99"}, "params": {"period": "2024-01"}},
     "GET /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}},
+    "POST /v1/webhooks": lambda w: {"json": {"url": "https://8.8.8.8/hook"}},
+    "POST /v1/webhooks/{webhook_id}/replay": lambda w: {"params": {"after": "0-0"}},
     "PUT /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}, "json": {"formation_pct": 70}},
 }
 
@@ -156,7 +165,12 @@ CALLS: dict[str, Call] = {
 def _request(route: str, world: World, caller: str) -> dict[str, Any]:
     method, template = route.split(" ", 1)
     spec = CALLS.get(route, lambda w: {})(world)
-    path = {"kampung_id": world.kampung_id, "period": "2024-01", **spec.pop("path", {})}
+    path = {
+        "kampung_id": world.kampung_id,
+        "period": "2024-01",
+        "webhook_id": world.webhook_id,
+        **spec.pop("path", {}),
+    }
     key = world.keys[caller]
     headers = {**(auth(key) if key else {}), **spec.pop("headers", {})}
     return {"method": method, "url": template.format(**path), "headers": headers, **spec}
@@ -194,7 +208,9 @@ async def world(client: httpx.AsyncClient, session: AsyncSession) -> World:
     await session.commit()
     enrolment = await client.post("/v1/enrolments", json={"kampung_id": target, "name": "HP"}, headers=auth(admin))
     assert enrolment.status_code == 201, enrolment.text
-    return World(keys, target, job.json()["id"], managed.prefix, enrolment.json()["code"])
+    webhook = await client.post("/v1/webhooks", json={"url": "https://8.8.8.8/hook"}, headers=auth(admin))
+    assert webhook.status_code == 201, webhook.text
+    return World(keys, target, job.json()["id"], managed.prefix, enrolment.json()["code"], webhook.json()["id"])
 
 
 async def test_every_route_has_a_decision(client: httpx.AsyncClient) -> None:

@@ -26,6 +26,7 @@ from registry_api.auth.router import router as access_router
 from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay, deliver_after_commit
 from registry_api.background.report_queue import ReportQueue
+from registry_api.background.webhooks import create_dispatcher, webhook_http
 from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
@@ -46,6 +47,7 @@ from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
+from registry_api.webhooks.router import router as webhooks_router
 from registry_api.wilayah.router import router as wilayah_router
 
 DESCRIPTION = """
@@ -116,12 +118,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             queue=app.state.report_queue,
         )
         import_task = asyncio.create_task(app.state.import_runner.run(stopping), name="import-runner")
+    webhook_task = None
+    app.state.webhook_http = webhook_http()
+    if settings.webhooks_in_api:
+        app.state.webhooks = create_dispatcher(
+            settings, sessionmaker=app.state.sessionmaker, http=app.state.webhook_http
+        )
+        webhook_task = asyncio.create_task(app.state.webhooks.run(stopping), name="webhook-dispatcher")
     freeze_startup_objects()
     try:
         yield
     finally:
         stopping.set()
-        for task in (relay_task, import_task):
+        for task in (relay_task, import_task, webhook_task):
             if task is None:
                 continue
             try:
@@ -134,6 +143,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.report_queue.close()
         await app.state.classifier_http.aclose()
         await app.state.oidc_http.aclose()
+        await app.state.webhook_http.aclose()
         await app.state.redis.aclose()
         await app.state.engine.dispose()
 
@@ -187,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         changes_router,
         codes_router,
         reporting_router,
+        webhooks_router,
     )
     for router in routers:
         app.include_router(router)

@@ -9,6 +9,7 @@ from registry_api.kampung.models import Kampung
 from registry_api.quality.models import QualityFlag
 from registry_api.reports.models import ReportAggregate, ReportPeriod, Target
 from registry_api.submissions.models import Kegiatan, Submission, SubmissionRevision
+from registry_api.webhooks.models import WebhookDelivery, WebhookSubscription
 from registry_api.wilayah.models import Wilayah
 
 __all__ = [
@@ -31,5 +32,7 @@ __all__ = [
     "Submission",
     "SubmissionRevision",
     "Target",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Wilayah",
 ]

@@ -1,8 +1,9 @@
 """Registry settings, read from the environment (`REGISTRY_*`, plus the shared `DATABASE_URL` and `REDIS_URL`)."""
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, HttpSettings, RedisSettings
@@ -122,6 +123,36 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
         """At most this many active percontohan per region at `level` (kecamatan, kabupaten or provinsi)."""
         limit: int = getattr(self, f"percontohan_limit_{level}")
         return limit
+
+    webhooks_in_api: bool = True
+    """Deliver webhooks inside the API process too, beside `registry-api worker` (both claim with a lease)."""
+    webhook_allowed_networks: CommaSeparated = Field(default=[])
+    """CIDRs receivers may resolve into besides public addresses (`127.0.0.0/8,10.0.0.0/8`); by default loopback,
+    private, link-local, multicast and reserved addresses are refused."""
+    webhook_batch: int = Field(default=100, ge=1, le=1000)
+    """The most feed items one delivery holds."""
+    webhook_timeout_s: float = 10.0
+    """A receiver's time to answer one delivery (connect included)."""
+    webhook_concurrency: int = Field(default=16, ge=1)
+    """Subscriptions one process delivers to at once."""
+    webhook_lease_s: float = 60.0
+    """How long a claimed subscription stays with its worker (longer than a delivery); then another may take it."""
+    webhook_poll_s: float = 1.0
+    """How often a worker looks for due subscriptions and new changes."""
+    webhook_retry_base_s: float = 5.0
+    """The first retry's delay, doubling with each failed attempt up to `webhook_retry_max_s`."""
+    webhook_retry_max_s: float = 3600.0
+    webhook_retry_window_s: float = 86_400.0
+    """A subscription failing for this long is disabled (its owner enables it again)."""
+    webhook_log_retention_days: float = 30.0
+    """Delivery attempts (`GET /v1/webhooks/{id}/deliveries`) are kept this long."""
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad one at start
+        return value
 
     @property
     def primary_ruleset(self) -> str:

@@ -1,4 +1,5 @@
-"""`registry-api worker`: the outbox relay and the import job runner as a process, with Prometheus metrics on a port."""
+"""`registry-api worker`: the outbox relay, the import job runner and webhook delivery as a process, with Prometheus
+metrics on a port."""
 
 import asyncio
 import logging
@@ -11,6 +12,7 @@ from kampungkb_shared.collector import freeze_startup_objects
 from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay
 from registry_api.background.report_queue import ReportQueue
+from registry_api.background.webhooks import create_dispatcher, webhook_http
 from registry_api.classifications.client import create_classifier
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.settings import Settings
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings) -> None:
-    """Relay outbox events and run import jobs until SIGTERM or SIGINT."""
+    """Relay outbox events, run import jobs and deliver webhooks until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -27,7 +29,7 @@ async def run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=3)
     queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     try:
-        async with httpx.AsyncClient(base_url=settings.classifier_url) as http:
+        async with httpx.AsyncClient(base_url=settings.classifier_url) as http, webhook_http() as hooks_http:
             await queue.open()
             sessionmaker = create_sessionmaker(engine)
             classifier = create_classifier(http, settings)
@@ -35,8 +37,9 @@ async def run_worker(settings: Settings) -> None:
             runner = create_runner(
                 settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue
             )
+            dispatcher = create_dispatcher(settings, sessionmaker=sessionmaker, http=hooks_http)
             freeze_startup_objects()
-            await asyncio.gather(relay.run(stop), runner.run(stop))
+            await asyncio.gather(relay.run(stop), runner.run(stop), dispatcher.run(stop))
     finally:
         await queue.close()
         await engine.dispose()

@@ -1,0 +1,339 @@
+"""Webhook delivery: each subscription follows the change feed from its own cursor and POSTs signed batches.
+
+A pass claims due subscriptions with `FOR UPDATE SKIP LOCKED` and a lease (`lease_token`, `leased_until`), so any
+number of processes share the work and never deliver to one receiver at once; each claimed subscription is served
+by its own task with its own timeout, so a slow or dead receiver holds up only itself. A batch is a page of the
+feed (`feed.page`, read as the subscription's creator) signed with Standard Webhooks; the cursor moves only on a 2xx,
+so batches go in feed order. A failure is retried with exponential backoff; failing for the whole retry window
+disables the subscription. Replaying or deleting drops the lease: a batch in flight then moves nothing.
+"""
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from registry_api.background.polling import any_set
+from registry_api.background.webhook_metrics import DELIVERIES, ITEMS, LAG, LAG_ITEMS
+from registry_api.changes import feed
+from registry_api.changes.feed import ChangesExpired
+from registry_api.settings import Settings
+from registry_api.webhooks.service import AddressRefused, Network, check_receiver, delivery_principal, parse_networks
+
+log = logging.getLogger(__name__)
+
+_CLAIM = text("""
+    WITH due AS (
+        SELECT id FROM webhook_subscription
+         WHERE disabled_at IS NULL AND next_attempt_at <= now()
+           AND (leased_until IS NULL OR leased_until < now())
+           AND NOT (id = ANY(CAST(:busy AS bigint[])))
+         ORDER BY next_attempt_at, id LIMIT :limit
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE webhook_subscription s
+       SET leased_until = now() + :lease * interval '1 second', lease_token = :token
+      FROM due WHERE s.id = due.id
+    RETURNING s.id, s.url, s.secret, s.kinds, s.wilayah, s.scope, s.owner_role, s.cursor
+""")
+# Every update is conditional on the lease: a replay, an enable or a delete in the meantime wins.
+_MOVED = text("""
+    UPDATE webhook_subscription
+       SET cursor = :cursor, attempts = 0, failing_since = NULL, next_attempt_at = now(),
+           last_delivered_at = CASE WHEN :delivered THEN now() ELSE last_delivered_at END,
+           leased_until = CASE WHEN :keep THEN now() + :lease * interval '1 second' END,
+           lease_token = CASE WHEN :keep THEN lease_token END
+     WHERE id = :id AND lease_token = :token
+    RETURNING id
+""")
+_FAILED = text("""
+    UPDATE webhook_subscription
+       SET attempts = attempts + 1, failing_since = coalesce(failing_since, :started),
+           next_attempt_at = now() + least(:base * power(2, attempts), :max) * interval '1 second',
+           disabled_at = CASE
+               WHEN :expired OR now() - coalesce(failing_since, :started) >= :window * interval '1 second' THEN now()
+           END,
+           leased_until = NULL, lease_token = NULL
+     WHERE id = :id AND lease_token = :token
+    RETURNING CASE WHEN disabled_at IS NULL THEN next_attempt_at END AS next_retry_at
+""")
+_LOG = text("""
+    INSERT INTO webhook_delivery
+        (subscription_id, message_id, attempted_at, status_code, error, items, cursor_from, cursor_to, next_retry_at)
+    VALUES (:id, :message_id, :started, :status, :error, :items, :cursor_from, :cursor_to, :next_retry_at)
+""")
+_PRUNE = text("DELETE FROM webhook_delivery WHERE attempted_at < now() - :retention * interval '1 second'")
+PRUNE_EVERY_S = 300.0
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    url: str
+    secret: str
+    kinds: list[str] | None
+    wilayah: str | None
+    scope: str
+    owner_role: str
+    cursor: str
+    token: str
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    outcome: str
+    status: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "delivered"
+
+
+@dataclass
+class WebhookDispatcher:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    allowed: list[Network]
+    batch: int = 100
+    timeout_s: float = 10.0
+    concurrency: int = 16
+    lease_s: float = 60.0
+    poll_s: float = 1.0
+    retry_base_s: float = 5.0
+    retry_max_s: float = 3600.0
+    retry_window_s: float = 86_400.0
+    log_retention_s: float = 30 * 86_400.0
+    _busy: dict[int, "asyncio.Task[None]"] = field(default_factory=dict, init=False)
+    _freed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _next_prune: float = field(default=0.0, init=False)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim due subscriptions and serve each in its own task until `stop` is set."""
+        log.info("webhook dispatcher started")
+        while not stop.is_set():
+            try:
+                await self.claim_and_start()
+                await self._housekeeping()
+            except Exception:  # a database blip must not end the loop; the next pass retries
+                log.exception("webhook pass failed")
+            self._freed.clear()
+            await any_set(stop, self._freed, timeout_s=self.poll_s)
+        for task in self._busy.values():
+            task.cancel()  # its lease runs out and another process takes the subscription
+        await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        log.info("webhook dispatcher stopped")
+
+    async def claim_and_start(self) -> int:
+        """Claim up to the free concurrency and start serving each claim; returns how many were claimed."""
+        free = self.concurrency - len(self._busy)
+        if free <= 0:
+            return 0
+        token = uuid.uuid4().hex
+        async with self.sessionmaker() as session, session.begin():
+            rows = (
+                await session.execute(
+                    _CLAIM, {"busy": list(self._busy), "limit": free, "lease": self.lease_s, "token": token}
+                )
+            ).all()
+        for row in rows:
+            claim = _Claim(
+                id=row.id,
+                url=row.url,
+                secret=row.secret,
+                kinds=row.kinds,
+                wilayah=row.wilayah,
+                scope=row.scope,
+                owner_role=row.owner_role,
+                cursor=row.cursor,
+                token=token,
+            )
+            task = asyncio.create_task(self._serve(claim), name=f"webhook-{claim.id}")
+            self._busy[claim.id] = task
+            task.add_done_callback(functools.partial(self._release, claim.id))
+        return len(rows)
+
+    def _release(self, webhook_id: int, _: "asyncio.Task[None]") -> None:
+        self._busy.pop(webhook_id, None)
+        self._freed.set()
+
+    async def _serve(self, claim: _Claim) -> None:
+        """Deliver batch after batch while full ones come and each is answered with a 2xx."""
+        cursor = claim.cursor
+        try:
+            while True:
+                started = dt.datetime.now(dt.UTC)
+                try:
+                    page = await self._page(claim, cursor)
+                except ChangesExpired as exc:
+                    await self._failed(claim, cursor, cursor, 0, started, _Attempt("expired", error=str(exc)))
+                    return
+                if not page.items:
+                    await self._moved(claim, page.next_cursor, delivered=False, keep=False)
+                    return
+                attempt = await self._post(claim, cursor, page, started)
+                if not attempt.ok:
+                    await self._failed(claim, cursor, page.next_cursor, len(page.items), started, attempt)
+                    return
+                full = len(page.items) == self.batch
+                if not await self._delivered(claim, cursor, page, started, attempt, keep=full) or not full:
+                    return
+                cursor = page.next_cursor
+        except Exception:
+            log.exception("webhook %d: delivery failed", claim.id)
+
+    async def _page(self, claim: _Claim, cursor: str) -> feed.Page:
+        principal = delivery_principal(webhook_id=claim.id, role=claim.owner_role, scope=claim.scope)
+        async with self.sessionmaker() as session:
+            return await feed.page(
+                session, principal=principal, after=cursor, limit=self.batch, kinds=claim.kinds, wilayah=claim.wilayah
+            )
+
+    async def _post(self, claim: _Claim, cursor: str, page: feed.Page, started: dt.datetime) -> _Attempt:
+        body = page.json().decode()
+        message_id = _message_id(claim.id, cursor)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(started.timestamp())),
+            "webhook-signature": Webhook(claim.secret).sign(message_id, started, body),
+        }
+        try:
+            await check_receiver(claim.url, allowed=self.allowed)  # DNS may have changed since the subscription
+            response = await self.http.post(claim.url, content=body, headers=headers, timeout=self.timeout_s)
+        except AddressRefused as exc:
+            return _Attempt("refused", error=str(exc))
+        except httpx.TimeoutException as exc:
+            return _Attempt("timeout", error=f"no answer within {self.timeout_s:g} s ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return _Attempt("unreachable", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if 200 <= response.status_code < 300:
+            return _Attempt("delivered", status=response.status_code)
+        return _Attempt("http_error", status=response.status_code, error=f"answered {response.status_code}")
+
+    async def _moved(self, claim: _Claim, cursor: str, *, delivered: bool, keep: bool) -> bool:
+        async with self.sessionmaker() as session, session.begin():
+            return await _move(session, claim, cursor, delivered=delivered, keep=keep, lease_s=self.lease_s)
+
+    async def _delivered(
+        self, claim: _Claim, cursor: str, page: feed.Page, started: dt.datetime, attempt: _Attempt, *, keep: bool
+    ) -> bool:
+        DELIVERIES.labels(outcome=attempt.outcome).inc()
+        ITEMS.inc(len(page.items))
+        now = dt.datetime.now(dt.UTC)
+        lags = [
+            (now - dt.datetime.fromisoformat(orjson.loads(item)["changed_at"])).total_seconds() for item in page.items
+        ]
+        for lag in lags:
+            LAG_ITEMS.observe(lag)
+        LAG.labels(subscription=str(claim.id)).set(lags[-1])
+        async with self.sessionmaker() as session, session.begin():
+            if not await _move(session, claim, page.next_cursor, delivered=True, keep=keep, lease_s=self.lease_s):
+                return False
+            await session.execute(
+                _LOG,
+                {
+                    "id": claim.id,
+                    "message_id": _message_id(claim.id, cursor),
+                    "started": started,
+                    "status": attempt.status,
+                    "error": None,
+                    "items": len(page.items),
+                    "cursor_from": cursor,
+                    "cursor_to": page.next_cursor,
+                    "next_retry_at": None,
+                },
+            )
+        return True
+
+    async def _failed(
+        self, claim: _Claim, cursor: str, cursor_to: str, items: int, started: dt.datetime, attempt: _Attempt
+    ) -> None:
+        DELIVERIES.labels(outcome=attempt.outcome).inc()
+        async with self.sessionmaker() as session, session.begin():
+            row = (
+                await session.execute(
+                    _FAILED,
+                    {
+                        "id": claim.id,
+                        "token": claim.token,
+                        "started": started,
+                        "base": self.retry_base_s,
+                        "max": self.retry_max_s,
+                        "window": self.retry_window_s,
+                        "expired": attempt.outcome == "expired",
+                    },
+                )
+            ).first()
+            if row is None:
+                return
+            if row.next_retry_at is None:
+                log.warning("webhook %d disabled after failing: %s", claim.id, attempt.error)
+            await session.execute(
+                _LOG,
+                {
+                    "id": claim.id,
+                    "message_id": _message_id(claim.id, cursor),
+                    "started": started,
+                    "status": attempt.status,
+                    "error": attempt.error,
+                    "items": items,
+                    "cursor_from": cursor,
+                    "cursor_to": cursor_to,
+                    "next_retry_at": row.next_retry_at,
+                },
+            )
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY_S
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(_PRUNE, {"retention": self.log_retention_s})
+
+
+def _message_id(webhook_id: int, cursor: str) -> str:
+    """The same for every attempt at a batch (the batch after `cursor`), so that receivers can drop repeats."""
+    return f"msg_{webhook_id}_{cursor}"
+
+
+async def _move(
+    session: AsyncSession, claim: _Claim, cursor: str, *, delivered: bool, keep: bool, lease_s: float
+) -> bool:
+    params = {"id": claim.id, "token": claim.token, "cursor": cursor, "delivered": delivered, "keep": keep}
+    row = (await session.execute(_MOVED, {**params, "lease": lease_s})).first()
+    return row is not None
+
+
+def create_dispatcher(
+    settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+) -> WebhookDispatcher:
+    return WebhookDispatcher(
+        sessionmaker=sessionmaker,
+        http=http,
+        allowed=parse_networks(settings.webhook_allowed_networks),
+        batch=settings.webhook_batch,
+        timeout_s=settings.webhook_timeout_s,
+        concurrency=settings.webhook_concurrency,
+        lease_s=settings.webhook_lease_s,
+        poll_s=settings.webhook_poll_s,
+        retry_base_s=settings.webhook_retry_base_s,
+        retry_max_s=settings.webhook_retry_max_s,
+        retry_window_s=settings.webhook_retry_window_s,
+        log_retention_s=settings.webhook_log_retention_days * 86_400.0,
+    )
+
+
+def webhook_http() -> httpx.AsyncClient:
+    """The client deliveries go out with: no redirects (a redirect could lead past the allow-list), no proxies from
+    the environment."""
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False)

@@ -1,0 +1,86 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from registry_api.auth.deps import PrincipalDep
+from registry_api.db import BIGINT_MAX, SessionDep
+from registry_api.settings import Settings
+from registry_api.webhooks import service
+from registry_api.webhooks.schemas import DeliveryPage, WebhookCreate, WebhookCreated, WebhookList, WebhookRead
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+WebhookId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the subscription's id")]
+_CURSOR = r"^\d{1,19}-\d{1,19}$"
+
+CREATE_DESCRIPTION = """
+Changes of the feed (`GET /v1/changes`) committed from now on are POSTed to `url` in batches of up to 100, as
+`{"items": [...], "next_cursor": "..."}` (the items of `GET /v1/changes`), in feed order: a batch is sent only after
+the one before it was answered with a 2xx. Each request is signed per the Standard Webhooks specification
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the `secret` of this answer, shown only here.
+
+A failed batch is retried with exponential backoff; a subscription failing for the whole retry window (24 hours by
+default) is disabled, and `POST /v1/webhooks/{id}/enable` resumes it where it stopped. The URL's host must resolve
+to a public address (or one in `REGISTRY_WEBHOOK_ALLOWED_NETWORKS`), at subscription and at every delivery.
+`wilayah` must lie inside the key's scope (403 otherwise); a Kampung KB's key gets its own Kampung KB only.
+"""
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    description=CREATE_DESCRIPTION,
+    responses={403: {"description": "wilayah outside the key's scope"}},
+)
+async def create_webhook(
+    data: WebhookCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+) -> WebhookCreated:
+    """Subscribe a URL to the change feed; answers the signing secret once."""
+    settings: Settings = request.app.state.settings
+    allowed = service.parse_networks(settings.webhook_allowed_networks)
+    created = await service.create(session, principal=principal, data=data, allowed=allowed)
+    response.headers["Location"] = f"/v1/webhooks/{created.id}"
+    return created
+
+
+@router.get("", response_model=WebhookList)
+async def list_webhooks(session: SessionDep, principal: PrincipalDep) -> WebhookList:
+    """The caller's subscriptions, with where each stands in the feed."""
+    return await service.list_own(session, principal=principal)
+
+
+@router.delete("/{webhook_id}", status_code=204, response_class=Response)
+async def delete_webhook(webhook_id: WebhookId, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Remove a subscription and its delivery log."""
+    await service.delete(session, principal=principal, webhook_id=webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
+async def list_deliveries(
+    webhook_id: WebhookId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description="`next_cursor` of the page before")] = None,
+) -> DeliveryPage:
+    """Delivery attempts, newest first: when, the status code or error, the items, the next retry."""
+    return await service.deliveries(session, principal=principal, webhook_id=webhook_id, limit=limit, cursor=cursor)
+
+
+@router.post("/{webhook_id}/replay", response_model=WebhookRead, responses={410: {"description": "cursor expired"}})
+async def replay_webhook(
+    webhook_id: WebhookId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    after: Annotated[str, Query(pattern=_CURSOR, description="a feed cursor: every change after it is sent again")],
+) -> WebhookRead:
+    """Deliver again every change after a cursor (the subscription moves there; a disabled one is enabled)."""
+    return await service.replay(session, principal=principal, webhook_id=webhook_id, after=after)
+
+
+@router.post("/{webhook_id}/enable", response_model=WebhookRead)
+async def enable_webhook(webhook_id: WebhookId, session: SessionDep, principal: PrincipalDep) -> WebhookRead:
+    """Enable a subscription disabled after failing: it resumes after the last batch it delivered."""
+    return await service.enable(session, principal=principal, webhook_id=webhook_id)

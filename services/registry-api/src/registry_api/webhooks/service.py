@@ -1,0 +1,204 @@
+"""Webhook subscriptions: who may subscribe to what, where a receiver may be, and the secret that signs batches.
+
+Only the key's principal that created a subscription sees and manages it; its deliveries hold what that key may
+read (`scope`), narrowed by `kinds` and `wilayah`. Delivery itself runs in the background package.
+"""
+
+import asyncio
+import base64
+import ipaddress
+import secrets
+import socket
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kampungkb_shared.errors import Forbidden, NotFound, Unprocessable
+from kampungkb_shared.regions import NATION_CODE
+from registry_api.auth.service import Principal, Role
+from registry_api.changes import feed
+from registry_api.changes.schemas import ChangeKind
+from registry_api.webhooks.models import WebhookDelivery, WebhookSubscription
+from registry_api.webhooks.schemas import (
+    DeliveryPage,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookRead,
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_URL_FIELD: list[str | int] = ["body", "url"]
+
+
+class AddressRefused(Exception):
+    """The receiver's host resolves to an address outside the allowed networks, or does not resolve."""
+
+
+def parse_networks(cidrs: Sequence[str]) -> list[Network]:
+    """The allow-list setting as networks (a bad CIDR stops the process at start)."""
+    return [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip()]
+
+
+def address_allowed(address: str, allowed: Sequence[Network]) -> bool:
+    """A public address, or one inside a network the setting allows (loopback, private, ... are refused else)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in network for network in allowed):
+        return True
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved)
+
+
+async def check_receiver(url: str, *, allowed: Sequence[Network]) -> None:
+    """Every address the URL's host resolves to must be allowed; `AddressRefused` saying why otherwise."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise AddressRefused("the URL has no host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise AddressRefused(f"{host} does not resolve: {exc}") from exc
+    refused = sorted({str(info[4][0]) for info in infos if not address_allowed(str(info[4][0]), allowed)})
+    if refused or not infos:
+        raise AddressRefused(
+            f"{host} resolves to {', '.join(refused) or 'nothing'}, outside the allowed networks "
+            "(REGISTRY_WEBHOOK_ALLOWED_NETWORKS)"
+        )
+
+
+def _read(row: WebhookSubscription) -> WebhookRead:
+    return WebhookRead(
+        id=row.id,
+        url=row.url,
+        kinds=[ChangeKind(kind) for kind in row.kinds] if row.kinds else None,
+        wilayah=row.wilayah,
+        cursor=row.cursor,
+        created_at=row.created_at,
+        enabled=row.disabled_at is None,
+        disabled_at=row.disabled_at,
+        failing_since=row.failing_since,
+        next_attempt_at=None if row.disabled_at else row.next_attempt_at,
+        last_delivered_at=row.last_delivered_at,
+    )
+
+
+async def create(
+    session: AsyncSession, *, principal: Principal, data: WebhookCreate, allowed: Sequence[Network]
+) -> WebhookCreated:
+    """A subscription from now on (the feed's head), inside the caller's scope; its secret is returned once."""
+    wilayah = None if data.wilayah == NATION_CODE else data.wilayah
+    if wilayah is not None and not principal.covers_region(wilayah):
+        raise Forbidden(f"wilayah {wilayah} lies outside the key's scope {principal.scope}")
+    try:
+        await check_receiver(str(data.url), allowed=allowed)
+    except AddressRefused as exc:
+        raise Unprocessable.field(_URL_FIELD, str(exc)) from exc
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    row = WebhookSubscription(
+        owner=principal.actor,
+        owner_role=principal.role.value,
+        scope=principal.scope,
+        url=str(data.url),
+        kinds=sorted({kind.value for kind in data.kinds}) if data.kinds else None,
+        wilayah=wilayah,
+        secret=secret,
+        cursor=await feed.head(session),
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return WebhookCreated(**_read(row).model_dump(), secret=secret)
+
+
+async def list_own(session: AsyncSession, *, principal: Principal) -> WebhookList:
+    """The caller's subscriptions."""
+    rows = await session.scalars(
+        select(WebhookSubscription).where(WebhookSubscription.owner == principal.actor).order_by(WebhookSubscription.id)
+    )
+    return WebhookList(items=[_read(row) for row in rows])
+
+
+async def _own(session: AsyncSession, *, principal: Principal, webhook_id: int) -> WebhookSubscription:
+    row = await session.scalar(
+        select(WebhookSubscription).where(
+            WebhookSubscription.id == webhook_id, WebhookSubscription.owner == principal.actor
+        )
+    )
+    if row is None:
+        raise NotFound(f"no webhook with id {webhook_id}")
+    return row
+
+
+async def delete(session: AsyncSession, *, principal: Principal, webhook_id: int) -> None:
+    """Remove a subscription and its delivery log; a batch in flight is not retried."""
+    await session.delete(await _own(session, principal=principal, webhook_id=webhook_id))
+    await session.flush()
+
+
+async def _restart(
+    session: AsyncSession, *, principal: Principal, webhook_id: int, cursor: str | None = None
+) -> WebhookRead:
+    """Enabled, due now, failure state cleared, any lease dropped (a batch in flight then moves nothing)."""
+    row = await _own(session, principal=principal, webhook_id=webhook_id)
+    values: dict[str, object] = {
+        "disabled_at": None,
+        "failing_since": None,
+        "attempts": 0,
+        "next_attempt_at": func.now(),
+        "leased_until": None,
+        "lease_token": None,
+    }
+    if cursor is not None:
+        values["cursor"] = cursor
+    await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == row.id).values(**values))
+    await session.flush()
+    await session.refresh(row)
+    return _read(row)
+
+
+async def enable(session: AsyncSession, *, principal: Principal, webhook_id: int) -> WebhookRead:
+    """Enable a subscription again: it resumes after the last batch it delivered."""
+    return await _restart(session, principal=principal, webhook_id=webhook_id)
+
+
+async def replay(session: AsyncSession, *, principal: Principal, webhook_id: int, after: str) -> WebhookRead:
+    """Move a subscription back (or on) to `after`: every change after it is delivered again; enables it too."""
+    row = await _own(session, principal=principal, webhook_id=webhook_id)
+    # A page of one tells an unknown cursor (422) or one older than the feed keeps (410) before anything moves.
+    await feed.page(
+        session,
+        principal=delivery_principal(webhook_id=row.id, role=row.owner_role, scope=row.scope),
+        after=after,
+        limit=1,
+        kinds=row.kinds,
+        wilayah=row.wilayah,
+    )
+    return await _restart(session, principal=principal, webhook_id=webhook_id, cursor=after)
+
+
+async def deliveries(
+    session: AsyncSession, *, principal: Principal, webhook_id: int, limit: int, cursor: int | None
+) -> DeliveryPage:
+    """The subscription's delivery attempts, newest first."""
+    row = await _own(session, principal=principal, webhook_id=webhook_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id)
+    if cursor is not None:
+        query = query.where(WebhookDelivery.id < cursor)
+    attempts = list(await session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
+    more = len(attempts) > limit
+    attempts = attempts[:limit]
+    return DeliveryPage(
+        items=[DeliveryRead.model_validate(a, from_attributes=True) for a in attempts],
+        next_cursor=attempts[-1].id if more else None,
+    )
+
+
+def delivery_principal(*, webhook_id: int, role: str, scope: str) -> Principal:
+    """Who a subscription reads the feed as: its creator's role and scope."""
+    return Principal(name=f"webhook:{webhook_id}", role=Role(role), scope=scope)

@@ -1,0 +1,141 @@
+"""Subscriptions as a client manages them: create (secret once), list, delete, scope, and the receiver allow-list."""
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry_api.auth.service import Role
+from registry_api.settings import Settings
+from registry_api.webhooks.service import address_allowed, parse_networks
+from tests.factories import DEMO_KELURAHAN, auth, errors_of, make_kampung, make_key
+from tests.webhooks.conftest import app_client
+
+PUBLIC = "https://8.8.8.8/hooks/kampungkb"
+LOOPBACK = "http://127.0.0.1:9/hook"
+
+
+async def test_create_list_delete_and_the_secret_shown_once(client: httpx.AsyncClient, admin: str) -> None:
+    created = await client.post(
+        "/v1/webhooks", json={"url": PUBLIC, "kinds": ["submission"], "wilayah": "99.01"}, headers=auth(admin)
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and body["enabled"] is True
+    assert created.headers["Location"] == f"/v1/webhooks/{body['id']}"
+    head = (await client.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]
+    assert body["cursor"] <= head or body["cursor"].split("-")[0] <= head.split("-")[0]
+    listed = await client.get("/v1/webhooks", headers=auth(admin))
+    assert [(w["id"], w["url"], w["kinds"], w["wilayah"]) for w in listed.json()["items"]] == [
+        (body["id"], PUBLIC, ["submission"], "99.01")
+    ]
+    assert "secret" not in listed.json()["items"][0]
+    assert (await client.get(f"/v1/webhooks/{body['id']}/deliveries", headers=auth(admin))).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+    assert (await client.delete(f"/v1/webhooks/{body['id']}", headers=auth(admin))).status_code == 204
+    assert (await client.get("/v1/webhooks", headers=auth(admin))).json()["items"] == []
+    assert (await client.delete(f"/v1/webhooks/{body['id']}", headers=auth(admin))).status_code == 404
+
+
+async def test_only_the_owner_sees_and_manages_a_subscription(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    other = await make_key(session, Role.ADMIN, "00")
+    created = (await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(admin))).json()
+    assert (await client.get("/v1/webhooks", headers=auth(other))).json()["items"] == []
+    for method, path in (
+        ("DELETE", ""),
+        ("GET", "/deliveries"),
+        ("POST", "/enable"),
+    ):
+        response = await client.request(method, f"/v1/webhooks/{created['id']}{path}", headers=auth(other))
+        assert response.status_code == 404, (method, path)
+
+
+async def test_a_region_outside_the_scope_is_forbidden(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    kabupaten = await make_key(session, Role.KABUPATEN, "99.01")
+    outside = await client.post("/v1/webhooks", json={"url": PUBLIC, "wilayah": "99.71"}, headers=auth(kabupaten))
+    assert outside.status_code == 403, outside.text
+    nation = await client.post("/v1/webhooks", json={"url": PUBLIC, "wilayah": "00"}, headers=auth(kabupaten))
+    assert nation.status_code == 201 and nation.json()["wilayah"] is None  # `00`: the key's whole scope
+    inside = await client.post("/v1/webhooks", json={"url": PUBLIC, "wilayah": "99.01.01"}, headers=auth(kabupaten))
+    assert inside.status_code == 201, inside.text
+    whole = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(kabupaten))
+    assert whole.status_code == 201 and whole.json()["wilayah"] is None
+
+
+async def test_a_kampung_key_subscribes_to_its_own_kampung_only(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    kampung = await make_kampung(client, admin)
+    operator = await make_key(session, Role.OPERATOR, f"kampung:{kampung['id']}")
+    region = await client.post("/v1/webhooks", json={"url": PUBLIC, "wilayah": "99.01"}, headers=auth(operator))
+    assert region.status_code == 403, region.text
+    own = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(operator))
+    assert own.status_code == 201, own.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        LOOPBACK,
+        "http://localhost:8080/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://224.0.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+    ],
+)
+async def test_internal_addresses_are_refused_by_default(client: httpx.AsyncClient, admin: str, url: str) -> None:
+    response = await client.post("/v1/webhooks", json={"url": url}, headers=auth(admin))
+    assert errors_of(response) == [["body", "url"]]
+
+
+async def test_bad_input_names_the_field(client: httpx.AsyncClient, admin: str) -> None:
+    for body, field in (
+        ({"url": "ftp://8.8.8.8/x"}, ["body", "url"]),
+        ({"url": PUBLIC, "kinds": ["nothing"]}, ["body", "kinds", 0]),
+        ({"url": PUBLIC, "kinds": []}, ["body", "kinds"]),
+        ({"url": PUBLIC, "wilayah": "9"}, ["body", "wilayah"]),
+    ):
+        assert errors_of(await client.post("/v1/webhooks", json=body, headers=auth(admin))) == [field], body
+    created = (await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(admin))).json()
+    replay = await client.post(f"/v1/webhooks/{created['id']}/replay", params={"after": "1-2-3"}, headers=auth(admin))
+    assert errors_of(replay) == [["query", "after"]]
+
+
+async def test_loopback_is_allowed_by_the_setting(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], admin: str
+) -> None:
+    allowing = settings.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8"]})
+    async with app_client(allowing, session_factory) as (_, client):
+        allowed = await client.post("/v1/webhooks", json={"url": LOOPBACK}, headers=auth(admin))
+        assert allowed.status_code == 201, allowed.text
+        private = await client.post("/v1/webhooks", json={"url": "http://10.0.0.1/"}, headers=auth(admin))
+        assert errors_of(private) == [["body", "url"]]
+
+
+def test_the_allow_list_adds_networks_to_public_addresses() -> None:
+    allowed = parse_networks(["10.20.0.0/16"])
+    assert address_allowed("8.8.8.8", [])
+    assert address_allowed("2001:4860:4860::8888", [])
+    assert not address_allowed("10.20.1.1", [])
+    assert address_allowed("10.20.1.1", allowed)
+    assert not address_allowed("10.21.1.1", allowed)
+    assert not address_allowed("fe80::1%eth0", allowed)
+
+
+async def test_enable_and_replay_answer_the_subscription(client: httpx.AsyncClient, admin: str) -> None:
+    created = (await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(admin))).json()
+    await make_kampung(client, admin, DEMO_KELURAHAN)
+    enabled = await client.post(f"/v1/webhooks/{created['id']}/enable", headers=auth(admin))
+    assert enabled.status_code == 200 and enabled.json()["enabled"] is True
+    replayed = await client.post(f"/v1/webhooks/{created['id']}/replay", params={"after": "0-0"}, headers=auth(admin))
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["cursor"] == "0-0"
