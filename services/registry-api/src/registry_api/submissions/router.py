@@ -23,16 +23,27 @@ from registry_api.submissions.schemas import (
     Module,
     ModulePayload,
     PendingClassification,
+    PeriodWrite,
+    PeriodWritten,
     RevisionRead,
     SubmissionPage,
     SubmissionRead,
     SubmissionWritten,
+    WrittenClassification,
 )
 
 router = APIRouter(prefix="/v1/kampung", tags=["submissions"])
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+Prefer = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="`return=minimal`: the classification as a summary (tier, indices, passed), without explanation "
+        "and snapshot",
+    ),
+]
 
 
 def _period(period: Annotated[str, Path(description="the month the data describe, YYYY-MM")]) -> dt.date:
@@ -63,6 +74,20 @@ def _classification(stored: ClassificationRead | None) -> ClassificationRead | P
     return stored if stored is not None else PendingClassification()
 
 
+def _minimal(prefer: str | None, response: Response) -> bool:
+    """Whether `Prefer` asks for `return=minimal` (RFC 7240); if so, says it is applied."""
+    wanted = prefer is not None and "return=minimal" in {p.split(";")[0].strip() for p in prefer.split(",")}
+    if wanted:
+        response.headers["Preference-Applied"] = "return=minimal"
+    return wanted
+
+
+def _written(stored: ClassificationRead | None, *, minimal: bool) -> WrittenClassification:
+    if stored is not None and minimal:
+        return stored.summary()
+    return _classification(stored)
+
+
 _PUT_DOCS = {
     Module.PROFIL: "Write the profil (organisation, poktan, facilities, ...) of a month; 201 new, 200 replaced.",
     Module.KEPENDUDUKAN: "Write the population figures (PUS, families, ...) of a month; 201 new, 200 replaced.",
@@ -83,6 +108,7 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
         response: Response,
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
+        prefer: Prefer = None,
     ) -> SubmissionWritten:
         written = await service.write_submission(
             session,
@@ -95,10 +121,12 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
             if_none_match=if_none_match,
             classifying=classifying,
         )
-        response.status_code = 201 if written.created else 200
-        response.headers["ETag"] = etag(written.submission.revision)
-        read = service.to_read(written.submission)
-        return SubmissionWritten(**read.model_dump(), classification=_classification(written.classification))
+        submission = written.submissions[module]
+        response.status_code = 201 if module in written.created else 200
+        response.headers["ETag"] = etag(submission.revision)
+        read = service.to_read(submission)
+        classification = _written(written.classification, minimal=_minimal(prefer, response))
+        return SubmissionWritten(**read.model_dump(), classification=classification)
 
     put.__doc__ = _PUT_DOCS[module]
     router.put(
@@ -115,6 +143,50 @@ for _module, _payload_model in (
     (Module.KKBPK, KkbpkPayload),
 ):
     _put_route(_module, _payload_model)
+
+
+@router.put(
+    "/{kampung_id}/periods/{period}",
+    response_model=PeriodWritten,
+    responses={
+        412: {"description": "`if_match` names another revision of a module; `current` holds that module as stored"},
+        422: {
+            "description": "invalid payload, or a rule across modules broken by the set; `errors[].loc` names the "
+            "module's field, e.g. `body.kkbpk.kb_users`"
+        },
+    },
+)
+async def put_period(
+    kampung_id: KampungId,
+    period: WritablePeriodDep,
+    data: PeriodWrite,
+    session: SessionDep,
+    principal: WriterDep,
+    classifying: WriteClassifyingDep,
+    response: Response,
+    prefer: Prefer = None,
+) -> PeriodWritten:
+    """Write several modules of a month in one transaction, the rules across modules checked on the set together."""
+    payloads = data.payloads()
+    written = await service.write_submissions(
+        session,
+        kampung_id=kampung_id,
+        period=period,
+        payloads=payloads,
+        principal=principal,
+        if_match=data.if_match,
+        if_none_match={},
+        classifying=classifying,
+    )
+    reads = {module.value: service.to_read(s) for module, s in written.submissions.items()}
+    return PeriodWritten(
+        kampung_id=kampung_id,
+        period=f"{period:%Y-%m}",
+        profil=reads.get("profil"),
+        kependudukan=reads.get("kependudukan"),
+        kkbpk=reads.get("kkbpk"),
+        classification=_written(written.classification, minimal=_minimal(prefer, response)),
+    )
 
 
 @router.get("/{kampung_id}/submissions", response_model=SubmissionPage)
