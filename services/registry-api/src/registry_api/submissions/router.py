@@ -206,7 +206,18 @@ async def list_submissions(
     )
 
 
-@router.post("/{kampung_id}/kegiatan", status_code=201, response_model=KegiatanWritten)
+@router.post(
+    "/{kampung_id}/kegiatan",
+    status_code=201,
+    response_model=KegiatanWritten,
+    responses={
+        200: {
+            "description": "a replay: the activity first recorded with this Idempotency-Key",
+            "model": KegiatanWritten,
+        },
+        422: {"description": "invalid activity, or the Idempotency-Key was used for another one"},
+    },
+)
 async def create_kegiatan(
     kampung_id: KampungId,
     data: KegiatanCreate,
@@ -214,14 +225,31 @@ async def create_kegiatan(
     principal: WriterDep,
     classifying: WriteClassifyingDep,
     response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="A key of the client's choosing per activity (a UUID): a retry with it answers the activity "
+            "already recorded (200) instead of recording a second one",
+        ),
+    ] = None,
 ) -> KegiatanWritten:
     """Record an activity; its partners count from its month on, so that month and later ones are reclassified."""
-    kegiatan, classification = await kegiatan_service.create_kegiatan(
-        session, kampung_id=kampung_id, data=data, principal=principal, classifying=classifying
+    recorded = await kegiatan_service.create_kegiatan(
+        session,
+        kampung_id=kampung_id,
+        data=data,
+        principal=principal,
+        classifying=classifying,
+        idempotency_key=idempotency_key,
     )
+    kegiatan = recorded.kegiatan
+    response.status_code = 201 if recorded.created else 200
     response.headers["Location"] = f"/v1/kampung/{kampung_id}/kegiatan/{kegiatan.id}"
     read = KegiatanRead.model_validate(kegiatan)
-    return KegiatanWritten(**read.model_dump(), classification=_classification(classification))
+    return KegiatanWritten(**read.model_dump(), classification=_classification(recorded.classification))
 
 
 @router.get("/{kampung_id}/kegiatan", response_model=KegiatanPage)
