@@ -62,6 +62,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/kampung":                               "401 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/kampung/{kampung_id}":                  "401 200 200 200 404 200 200 200 404 200 404",
     "PATCH /v1/kampung/{kampung_id}":                "401 200 200 200 403 200 200 200 403 403 403",
+    "GET /v1/kampung/{kampung_id}/in-force":         "401 200 200 200 404 200 200 200 404 200 404",
     "PUT /v1/kampung/{kampung_id}/percontohan":      "401 200 200 403 403 403 403 403 403 403 403",
     "DELETE /v1/kampung/{kampung_id}/percontohan/{level}": "401 200 200 403 403 403 403 403 403 403 403",
     "PUT /v1/kampung/{kampung_id}/profil/{period}":  "401 201 201 201 403 201 201 201 403 403 403",

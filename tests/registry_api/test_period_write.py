@@ -4,6 +4,7 @@ revision per changed module, `if_match` per module; a 412 with the current state
 from typing import Any
 
 import httpx
+
 from tests.factories import auth, errors_of, kependudukan_payload, kkbpk_payload, profil_payload, put_module
 
 

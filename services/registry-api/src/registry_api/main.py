@@ -44,6 +44,7 @@ from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
+from registry_api.sync.router import router as sync_router
 from registry_api.wilayah.router import router as wilayah_router
 
 DESCRIPTION = """
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         changes_router,
         codes_router,
         reporting_router,
+        sync_router,
     )
     for router in routers:
         app.include_router(router)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
@@ -203,6 +204,17 @@ async def get_submission(
     if found is None:
         raise NotFound(f"Kampung KB {kampung_id} has no {module} submission in force for {period:%Y-%m}")
     return found
+
+
+async def in_force(session: AsyncSession, *, kampung_id: int, period: dt.date) -> dict[Module, Submission]:
+    """Every module's submission in force for the period (as `get_submission` finds each), in one query."""
+    query = (
+        select(Submission)
+        .where(Submission.kampung_id == kampung_id, Submission.period <= period)
+        .ext(distinct_on(Submission.module))
+        .order_by(Submission.module, Submission.period.desc())
+    )
+    return {Module(s.module): s for s in await session.scalars(query)}
 
 
 async def list_revisions(
