@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
@@ -63,8 +63,8 @@ def _writable_period(day: Annotated[dt.date, Depends(_period)]) -> dt.date:
 PeriodDep = Annotated[dt.date, Depends(_period)]
 WritablePeriodDep = Annotated[dt.date, Depends(_writable_period)]
 
-_WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
-    201: {"description": "created (revision 1)"},
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "created (revision 1)", "model": SubmissionWritten},
     412: {"description": "If-Match names another revision (or If-None-Match: * and it exists)"},
     422: {"description": "invalid payload, or a rule across modules broken; `errors[].loc` names the field"},
 }
