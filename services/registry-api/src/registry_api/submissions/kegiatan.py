@@ -4,6 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Unprocessable
@@ -63,11 +64,17 @@ async def create_kegiatan(
     await session.flush()
     await session.refresh(kegiatan)
     if idempotency_key is not None:
-        key = KegiatanIdempotency(
-            actor=principal.actor, key=idempotency_key, request_hash=request_hash, kegiatan_id=kegiatan.id
+        values = {"actor": principal.actor, "key": idempotency_key, "request_hash": request_hash}
+        kept = await session.scalar(
+            pg_insert(KegiatanIdempotency)
+            .values(**values, kegiatan_id=kegiatan.id)
+            .on_conflict_do_nothing()
+            .returning(KegiatanIdempotency.kegiatan_id)
         )
-        session.add(key)
-        await session.flush()
+        if kept is None:
+            # The same key sent at once to another Kampung KB (whose lock this one does not wait for).
+            msg = "this key is being used for another activity: send a new key for a new activity"
+            raise Unprocessable.field(["header", "Idempotency-Key"], msg)
     change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: month})
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
