@@ -203,7 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Preference-Applied"],
     )
     app.add_middleware(RequestIdMiddleware)
     install_security_headers(app, hsts_max_age_s=settings.hsts_max_age_s)
