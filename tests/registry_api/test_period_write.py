@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from tests.changes.test_feed import follow
 from tests.factories import auth, errors_of, kependudukan_payload, kkbpk_payload, profil_payload, put_module
 
 
@@ -29,6 +30,7 @@ async def test_a_pus_correction_goes_in_with_its_kkbpk(client: httpx.AsyncClient
     assert ["body", "pus"] in errors_of(alone)
     alone = await put_module(client, admin, kampung_id, "kkbpk", "2024-01", kkbpk_payload(84, 36))
     assert alone.status_code == 422
+    start = (await client.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]
 
     both = await _put_period(
         client,
@@ -48,6 +50,14 @@ async def test_a_pus_correction_goes_in_with_its_kkbpk(client: httpx.AsyncClient
     assert body["classification"]["status"] == "classified"
     assert body["classification"]["raw"] is not None
     assert (await _stored(client, admin, kampung_id, "kependudukan"))["revision"] == 2
+    # One revision per module and one classification per rule set for the set, as the feed shows them.
+    items, _ = await follow(client, admin, start)
+    assert sorted((i["module"], i["revision"]) for i in items if i["kind"] == "submission") == [
+        ("kependudukan", 2),
+        ("kkbpk", 2),
+    ]
+    classified = [i["ruleset"] for i in items if i["kind"] == "classification" and i["period"] == "2024-01"]
+    assert sorted(classified) == sorted(set(classified)) and classified
     assert (await _stored(client, admin, kampung_id, "kkbpk"))["payload"]["kb_users"] == {
         "KB_SUNTIK": 56,
         "KB_IMPLAN": 28,
