@@ -62,11 +62,13 @@ EXPECTED: dict[str, str] = {
     "GET /v1/kampung":                               "401 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/kampung/{kampung_id}":                  "401 200 200 200 404 200 200 200 404 200 404",
     "PATCH /v1/kampung/{kampung_id}":                "401 200 200 200 403 200 200 200 403 403 403",
+    "GET /v1/kampung/{kampung_id}/in-force":         "401 200 200 200 404 200 200 200 404 200 404",
     "PUT /v1/kampung/{kampung_id}/percontohan":      "401 200 200 403 403 403 403 403 403 403 403",
     "DELETE /v1/kampung/{kampung_id}/percontohan/{level}": "401 200 200 403 403 403 403 403 403 403 403",
     "PUT /v1/kampung/{kampung_id}/profil/{period}":  "401 201 201 201 403 201 201 201 403 403 403",
     "PUT /v1/kampung/{kampung_id}/kependudukan/{period}": "401 200 200 200 403 200 200 200 403 403 403",
     "PUT /v1/kampung/{kampung_id}/kkbpk/{period}":   "401 201 201 201 403 201 201 201 403 403 403",
+    "PUT /v1/kampung/{kampung_id}/periods/{period}": "401 200 200 200 403 200 200 200 403 403 403",
     "GET /v1/kampung/{kampung_id}/submissions":      "401 200 200 200 404 200 200 200 404 200 404",
     "POST /v1/kampung/{kampung_id}/kegiatan":        "401 201 201 201 403 201 201 201 403 403 403",
     "GET /v1/kampung/{kampung_id}/kegiatan":         "401 200 200 200 404 200 200 200 404 200 404",
@@ -141,6 +143,7 @@ CALLS: dict[str, Call] = {
     "PUT /v1/kampung/{kampung_id}/profil/{period}": lambda w: {"json": profil_payload()},
     "PUT /v1/kampung/{kampung_id}/kependudukan/{period}": lambda w: {"json": kependudukan_payload()},
     "PUT /v1/kampung/{kampung_id}/kkbpk/{period}": lambda w: {"json": kkbpk_payload()},
+    "PUT /v1/kampung/{kampung_id}/periods/{period}": lambda w: {"json": {"profil": profil_payload()}},
     "POST /v1/kampung/{kampung_id}/kegiatan": lambda w: {
         "json": {"title": "Penyuluhan", "date": "2024-01-10", "function": "REPRODUKSI", "partners": ["LAINNYA"]}
     },

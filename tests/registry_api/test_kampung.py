@@ -27,6 +27,8 @@ async def test_one_active_kampung_per_desa(client: httpx.AsyncClient, admin: str
     )
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["id"] == first["id"]
+    assert again.headers["Location"] == f"/v1/kampung/{first['id']}"
     await client.patch(f"/v1/kampung/{first['id']}", json={"active": False}, headers=auth(admin))
     await make_kampung(client, admin)
 

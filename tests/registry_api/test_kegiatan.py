@@ -1,11 +1,13 @@
-"""Activities: validation of dates and codes, listing by date range with pagination."""
+"""Activities: validation of dates and codes, listing by date range with pagination, replays by Idempotency-Key."""
 
 import datetime as dt
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import auth, make_kegiatan, today
+from registry_api.auth.service import Role
+from tests.factories import auth, make_kegiatan, make_key, today
 
 
 async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
@@ -65,3 +67,50 @@ async def test_list_by_date_range_and_pages(client: httpx.AsyncClient, admin: st
             break
     assert len(seen) == len(set(seen)) == 5
     assert (await client.get("/v1/kampung/999999/kegiatan", headers=auth(admin))).status_code == 404
+
+
+async def _post(
+    client: httpx.AsyncClient, key: str, kampung_id: int, body: dict[str, object], idem: str
+) -> httpx.Response:
+    headers = {**auth(key), "Idempotency-Key": idem}
+    return await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json=body, headers=headers)
+
+
+async def _count(client: httpx.AsyncClient, key: str, kampung_id: int) -> int:
+    listed = await client.get(f"/v1/kampung/{kampung_id}/kegiatan", headers=auth(key))
+    assert listed.status_code == 200, listed.text
+    return len(listed.json()["items"])
+
+
+async def test_a_replay_with_its_idempotency_key_answers_the_stored_activity(
+    client: httpx.AsyncClient, admin: str, kampung_id: int
+) -> None:
+    body: dict[str, object] = {"title": "Penyuluhan KB", "date": "2024-02-10", "function": "REPRODUKSI"}
+    first = await _post(client, admin, kampung_id, body, "a1b2")
+    assert first.status_code == 201, first.text
+    replay = await _post(client, admin, kampung_id, body, "a1b2")
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.headers["Location"] == first.headers["Location"]
+    assert replay.json()["classification"] == first.json()["classification"]
+    assert await _count(client, admin, kampung_id) == 1
+
+    other = await _post(client, admin, kampung_id, {**body, "title": "Rapat Pokja"}, "a1b2")
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert await _count(client, admin, kampung_id) == 1
+
+    fresh = await _post(client, admin, kampung_id, body, "c3d4")
+    assert fresh.status_code == 201
+    assert fresh.json()["id"] != first.json()["id"]
+    assert await _count(client, admin, kampung_id) == 2
+
+
+async def test_idempotency_keys_belong_to_their_principal(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+) -> None:
+    body: dict[str, object] = {"title": "Penyuluhan KB", "date": "2024-02-10", "function": "REPRODUKSI"}
+    other_key = await make_key(session, Role.OPERATOR, f"kampung:{kampung_id}")
+    assert (await _post(client, admin, kampung_id, body, "same")).status_code == 201
+    assert (await _post(client, other_key, kampung_id, body, "same")).status_code == 201
+    assert await _count(client, admin, kampung_id) == 2

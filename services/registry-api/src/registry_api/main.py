@@ -47,6 +47,7 @@ from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
+from registry_api.sync.router import router as sync_router
 from registry_api.webhooks.router import router as webhooks_router
 from registry_api.wilayah.router import router as wilayah_router
 
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codes_router,
         reporting_router,
         webhooks_router,
+        sync_router,
     )
     for router in routers:
         app.include_router(router)
@@ -216,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Preference-Applied"],
     )
     app.add_middleware(RequestIdMiddleware)
     install_security_headers(app, hsts_max_age_s=settings.hsts_max_age_s)

@@ -30,7 +30,8 @@ async def create_job(
 ) -> tuple[ImportJob, bool]:
     """Store the job and its body as it streams (chunks of `chunk_bytes`); returns (job, created).
 
-    With an `Idempotency-Key` the key's first job is returned instead (created False) and this body is not read.
+    With an `Idempotency-Key` the key's first job is returned instead (created False) and this body is read to its end
+    and dropped.
     A concurrent request with the same key waits on the unique index until the first one commits or rolls back.
     """
     if principal.key_id is None:
@@ -64,6 +65,10 @@ async def create_job(
         assert existing is not None
         if (existing.module, existing.period, existing.dry_run) != (module.value, period, dry_run):
             raise Conflict(f"Idempotency-Key {idempotency_key!r} was used for another import (job {existing.id})")
+        # Answered once the body is in: a client that reads its response only after sending everything (`urllib`,
+        # `HttpURLConnection`) would meet a connection closed under its upload, not the first job.
+        async for _ in body:
+            pass
         return existing, False
     seq, size, buffer = 0, 0, bytearray(first)
     async for part in body:

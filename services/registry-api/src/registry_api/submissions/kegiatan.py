@@ -1,17 +1,32 @@
 """Activities (kegiatan): dated, many per month. A new one can change the partner set, so it reclassifies."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.errors import Unprocessable
 from registry_api import cursors
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.classifications.schemas import ClassificationRead
-from registry_api.submissions.models import Kegiatan
+from registry_api.classifications.service import stored_classification
+from registry_api.submissions.models import Kegiatan, KegiatanIdempotency
 from registry_api.submissions.schemas import KegiatanCreate, KegiatanPage, KegiatanRead
 from registry_api.submissions.service import classification_written, lock_kampung
+from registry_api.submissions.store import canonical_json, content_hash
+
+
+@dataclass
+class Recorded:
+    """An activity's answer: the activity, whether this request created it, and its month's classification under the
+    primary rule set (None: pending)."""
+
+    kegiatan: Kegiatan
+    created: bool
+    classification: ClassificationRead | None
 
 
 async def create_kegiatan(
@@ -21,20 +36,49 @@ async def create_kegiatan(
     data: KegiatanCreate,
     principal: Principal,
     classifying: pipeline.Classifying,
-) -> tuple[Kegiatan, ClassificationRead | None]:
-    """Store the activity and reclassify its month and every later classified period; returns it with its month's
-    classification (None: pending)."""
+    idempotency_key: str | None,
+) -> Recorded:
+    """Store the activity and reclassify its month and every later classified period. With an `Idempotency-Key` the
+    principal used before for the same request, the activity then stored is answered instead (422 for another
+    request)."""
     kampung = await lock_kampung(session, kampung_id, principal)
+    month = data.date.replace(day=1)
+    request_hash = content_hash(canonical_json({"kampung_id": kampung_id, **data.model_dump(mode="json")}))
+    if idempotency_key is not None:
+        # Under the Kampung KB's lock: a concurrent replay to it waits here until the first one has committed.
+        seen = await session.get(KegiatanIdempotency, (principal.actor, idempotency_key))
+        if seen is not None:
+            if seen.request_hash != request_hash:
+                msg = "this key was used for another activity: send a new key for a new activity"
+                raise Unprocessable.field(["header", "Idempotency-Key"], msg)
+            stored = await session.get(Kegiatan, seen.kegiatan_id)
+            assert stored is not None
+            stored_month = stored.date.replace(day=1)
+            classification = await stored_classification(
+                session, kampung_id=kampung_id, period=stored_month, ruleset=classifying.primary
+            )
+            return Recorded(stored, created=False, classification=classification)
     kegiatan = Kegiatan(kampung_id=kampung_id, **data.model_dump(mode="json", exclude={"date"}), date=data.date)
     kegiatan.created_by = principal.actor
     session.add(kegiatan)
     await session.flush()
     await session.refresh(kegiatan)
-    month = data.date.replace(day=1)
+    if idempotency_key is not None:
+        values = {"actor": principal.actor, "key": idempotency_key, "request_hash": request_hash}
+        kept = await session.scalar(
+            pg_insert(KegiatanIdempotency)
+            .values(**values, kegiatan_id=kegiatan.id)
+            .on_conflict_do_nothing()
+            .returning(KegiatanIdempotency.kegiatan_id)
+        )
+        if kept is None:
+            # The same key sent at once to another Kampung KB (whose lock this one does not wait for).
+            msg = "this key is being used for another activity: send a new key for a new activity"
+            raise Unprocessable.field(["header", "Idempotency-Key"], msg)
     change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: month})
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
-    return kegiatan, classification
+    return Recorded(kegiatan, created=True, classification=classification)
 
 
 async def list_kegiatan(

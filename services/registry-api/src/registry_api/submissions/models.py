@@ -78,3 +78,16 @@ class Kegiatan(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_kegiatan_kampung_date", "kampung_id", "date"),)
+
+
+class KegiatanIdempotency(Base):
+    """An `Idempotency-Key` a principal sent with an activity: a replay answers the activity it created."""
+
+    __tablename__ = "kegiatan_idempotency"
+
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    """`content_hash` of the request (the Kampung KB and the activity): the same key with another request is refused."""
+    kegiatan_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kegiatan.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
@@ -23,16 +23,27 @@ from registry_api.submissions.schemas import (
     Module,
     ModulePayload,
     PendingClassification,
+    PeriodWrite,
+    PeriodWritten,
     RevisionRead,
     SubmissionPage,
     SubmissionRead,
     SubmissionWritten,
+    WrittenClassification,
 )
 
 router = APIRouter(prefix="/v1/kampung", tags=["submissions"])
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+Prefer = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="`return=minimal`: the classification as a summary (tier, indices, passed), without explanation "
+        "and snapshot",
+    ),
+]
 
 
 def _period(period: Annotated[str, Path(description="the month the data describe, YYYY-MM")]) -> dt.date:
@@ -52,8 +63,8 @@ def _writable_period(day: Annotated[dt.date, Depends(_period)]) -> dt.date:
 PeriodDep = Annotated[dt.date, Depends(_period)]
 WritablePeriodDep = Annotated[dt.date, Depends(_writable_period)]
 
-_WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
-    201: {"description": "created (revision 1)"},
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "created (revision 1)", "model": SubmissionWritten},
     412: {"description": "If-Match names another revision (or If-None-Match: * and it exists)"},
     422: {"description": "invalid payload, or a rule across modules broken; `errors[].loc` names the field"},
 }
@@ -61,6 +72,20 @@ _WRITE_RESPONSES: dict[int | str, dict[str, str]] = {
 
 def _classification(stored: ClassificationRead | None) -> ClassificationRead | PendingClassification:
     return stored if stored is not None else PendingClassification()
+
+
+def _minimal(prefer: str | None, response: Response) -> bool:
+    """Whether `Prefer` asks for `return=minimal` (RFC 7240); if so, says it is applied."""
+    wanted = prefer is not None and "return=minimal" in {p.split(";")[0].strip() for p in prefer.split(",")}
+    if wanted:
+        response.headers["Preference-Applied"] = "return=minimal"
+    return wanted
+
+
+def _written(stored: ClassificationRead | None, *, minimal: bool) -> WrittenClassification:
+    if stored is not None and minimal:
+        return stored.summary()
+    return _classification(stored)
 
 
 _PUT_DOCS = {
@@ -83,6 +108,7 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
         response: Response,
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
+        prefer: Prefer = None,
     ) -> SubmissionWritten:
         written = await service.write_submission(
             session,
@@ -95,10 +121,12 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
             if_none_match=if_none_match,
             classifying=classifying,
         )
-        response.status_code = 201 if written.created else 200
-        response.headers["ETag"] = etag(written.submission.revision)
-        read = service.to_read(written.submission)
-        return SubmissionWritten(**read.model_dump(), classification=_classification(written.classification))
+        submission = written.submissions[module]
+        response.status_code = 201 if module in written.created else 200
+        response.headers["ETag"] = etag(submission.revision)
+        read = service.to_read(submission)
+        classification = _written(written.classification, minimal=_minimal(prefer, response))
+        return SubmissionWritten(**read.model_dump(), classification=classification)
 
     put.__doc__ = _PUT_DOCS[module]
     router.put(
@@ -115,6 +143,50 @@ for _module, _payload_model in (
     (Module.KKBPK, KkbpkPayload),
 ):
     _put_route(_module, _payload_model)
+
+
+@router.put(
+    "/{kampung_id}/periods/{period}",
+    response_model=PeriodWritten,
+    responses={
+        412: {"description": "`if_match` names another revision of a module; `current` holds that module as stored"},
+        422: {
+            "description": "invalid payload, or a rule across modules broken by the set; `errors[].loc` names the "
+            "module's field, e.g. `body.kkbpk.kb_users`"
+        },
+    },
+)
+async def put_period(
+    kampung_id: KampungId,
+    period: WritablePeriodDep,
+    data: PeriodWrite,
+    session: SessionDep,
+    principal: WriterDep,
+    classifying: WriteClassifyingDep,
+    response: Response,
+    prefer: Prefer = None,
+) -> PeriodWritten:
+    """Write several modules of a month in one transaction, the rules across modules checked on the set together."""
+    payloads = data.payloads()
+    written = await service.write_submissions(
+        session,
+        kampung_id=kampung_id,
+        period=period,
+        payloads=payloads,
+        principal=principal,
+        if_match=data.if_match,
+        if_none_match={},
+        classifying=classifying,
+    )
+    reads = {module.value: service.to_read(s) for module, s in written.submissions.items()}
+    return PeriodWritten(
+        kampung_id=kampung_id,
+        period=f"{period:%Y-%m}",
+        profil=reads.get("profil"),
+        kependudukan=reads.get("kependudukan"),
+        kkbpk=reads.get("kkbpk"),
+        classification=_written(written.classification, minimal=_minimal(prefer, response)),
+    )
 
 
 @router.get("/{kampung_id}/submissions", response_model=SubmissionPage)
@@ -134,7 +206,18 @@ async def list_submissions(
     )
 
 
-@router.post("/{kampung_id}/kegiatan", status_code=201, response_model=KegiatanWritten)
+@router.post(
+    "/{kampung_id}/kegiatan",
+    status_code=201,
+    response_model=KegiatanWritten,
+    responses={
+        200: {
+            "description": "a replay: the activity first recorded with this Idempotency-Key",
+            "model": KegiatanWritten,
+        },
+        422: {"description": "invalid activity, or the Idempotency-Key was used for another one"},
+    },
+)
 async def create_kegiatan(
     kampung_id: KampungId,
     data: KegiatanCreate,
@@ -142,14 +225,31 @@ async def create_kegiatan(
     principal: WriterDep,
     classifying: WriteClassifyingDep,
     response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="A key of the client's choosing per activity (a UUID): a retry with it answers the activity "
+            "already recorded (200) instead of recording a second one",
+        ),
+    ] = None,
 ) -> KegiatanWritten:
     """Record an activity; its partners count from its month on, so that month and later ones are reclassified."""
-    kegiatan, classification = await kegiatan_service.create_kegiatan(
-        session, kampung_id=kampung_id, data=data, principal=principal, classifying=classifying
+    recorded = await kegiatan_service.create_kegiatan(
+        session,
+        kampung_id=kampung_id,
+        data=data,
+        principal=principal,
+        classifying=classifying,
+        idempotency_key=idempotency_key,
     )
+    kegiatan = recorded.kegiatan
+    response.status_code = 201 if recorded.created else 200
     response.headers["Location"] = f"/v1/kampung/{kampung_id}/kegiatan/{kegiatan.id}"
     read = KegiatanRead.model_validate(kegiatan)
-    return KegiatanWritten(**read.model_dump(), classification=_classification(classification))
+    return KegiatanWritten(**read.model_dump(), classification=_classification(recorded.classification))
 
 
 @router.get("/{kampung_id}/kegiatan", response_model=KegiatanPage)

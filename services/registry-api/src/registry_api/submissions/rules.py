@@ -7,6 +7,7 @@
 - `kependudukan` and `profil` must not break a kkbpk already stored whose period they would govern: the kkbpk
   submissions from their period up to the next submission of the same module. Such a write is refused with
   a 422 naming the conflicting kkbpk period, rather than leaving stored data that violates the rules.
+- Several modules of one period written together are checked as a set: each against the others as written.
 """
 
 import datetime as dt
@@ -45,12 +46,19 @@ class Write:
 
 
 async def check_cross_module(
-    session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date, payload: ModulePayload
+    session: AsyncSession, *, kampung_id: int, period: dt.date, payloads: Mapping[Module, ModulePayload], nested: bool
 ) -> None:
-    """Raise a 422 listing every violation, each with `loc` naming the field of the written payload."""
-    [errors] = await cross_module_violations(
-        session, module=module, writes=[Write(kampung_id=kampung_id, period=period, payload=payload)]
-    )
+    """Raise a 422 listing every violation of the modules written, each `loc` naming the field of its payload (under
+    the module's name when `nested`: `body.kkbpk.kb_users`).
+
+    Called once the modules are written, in the writer's transaction (rolled back by the 422): each module then meets
+    the others of its set as the ones in force, so a PUS change is checked together with its kkbpk."""
+    errors: list[FieldError] = []
+    for module, payload in payloads.items():
+        write = Write(kampung_id=kampung_id, period=period, payload=payload)
+        [found] = await cross_module_violations(session, module=module, writes=[write])
+        prefix: list[str | int] = ["body", module.value] if nested else ["body"]
+        errors += [FieldError(loc=[*prefix, *error.loc[1:]], msg=error.msg) for error in found]
     if errors:
         detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
         raise Unprocessable(detail, errors=errors)

@@ -2,13 +2,13 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kampungkb_shared.codes import ActivityTarget, FamilyFunction, Instansi
 from kampungkb_shared.inpres import InpresKegiatan
 from kampungkb_shared.modules import CodeList, KependudukanPayload, KkbpkPayload, ProfilPayload
 from kampungkb_shared.periods import within_programme
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 
 
 class Module(StrEnum):
@@ -38,9 +38,13 @@ class PendingClassification(BaseModel):
     )
 
 
+WrittenClassification = ClassificationRead | ClassificationSummary | PendingClassification
+
+
 class SubmissionWritten(SubmissionRead):
-    classification: ClassificationRead | PendingClassification = Field(
-        description="The stored classification of the period under the primary rule set, or pending"
+    classification: WrittenClassification = Field(
+        description="The stored classification of the period under the primary rule set (its summary under "
+        "`Prefer: return=minimal`), or pending"
     )
 
 
@@ -114,3 +118,75 @@ class KegiatanWritten(KegiatanRead):
 class KegiatanPage(BaseModel):
     items: list[KegiatanRead] = Field(description="This page's items.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
+
+
+class PeriodWrite(BaseModel):
+    """Any of the three modules of one period, written together: the rules across modules hold for the set."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kependudukan": {
+                        "pus": 120,
+                        "families": 150,
+                        "remaja": 60,
+                        "families_with_balita": 40,
+                        "families_with_remaja": 35,
+                        "families_with_lansia": 30,
+                    },
+                    "kkbpk": {
+                        "poktan_participants": {"BKB": 20, "BKR": 10},
+                        "kb_users": {"KB_SUNTIK": 56, "KB_IMPLAN": 28},
+                        "non_users": {"HAMIL": 18, "IAT": 18},
+                    },
+                    "if_match": {"kependudukan": '"v1"', "kkbpk": '"v1"'},
+                }
+            ]
+        },
+    )
+
+    profil: ProfilPayload | None = Field(default=None, description="The profil, as `PUT .../profil/{period}` takes.")
+    kependudukan: KependudukanPayload | None = Field(
+        default=None, description="The population figures, as `PUT .../kependudukan/{period}` takes."
+    )
+    kkbpk: KkbpkPayload | None = Field(
+        default=None, description="The KKBPK figures, as `PUT .../kkbpk/{period}` takes."
+    )
+    if_match: dict[Module, str] = Field(
+        default_factory=dict,
+        description='Per module, the `ETag` the change is based on (`"v<revision>"`, or `*`): a module whose stored '
+        "revision is another one is refused with 412 and its current state. A module left out is not checked.",
+    )
+
+    @model_validator(mode="after")
+    def _some_module(self) -> "PeriodWrite":
+        if not self.payloads():
+            raise ValueError("name at least one of profil, kependudukan, kkbpk")
+        if unknown := set(self.if_match) - set(self.payloads()):
+            raise ValueError(f"if_match names modules not written: {', '.join(sorted(unknown))}")
+        return self
+
+    def payloads(self) -> dict[Module, ModulePayload]:
+        return {
+            module: payload
+            for module, payload in (
+                (Module.PROFIL, self.profil),
+                (Module.KEPENDUDUKAN, self.kependudukan),
+                (Module.KKBPK, self.kkbpk),
+            )
+            if payload is not None
+        }
+
+
+class PeriodWritten(BaseModel):
+    kampung_id: int = Field(description="The Kampung KB.")
+    period: str = Field(description="YYYY-MM, the month written.")
+    profil: SubmissionRead | None = Field(description="The profil as stored, if written.")
+    kependudukan: SubmissionRead | None = Field(description="The kependudukan as stored, if written.")
+    kkbpk: SubmissionRead | None = Field(description="The kkbpk as stored, if written.")
+    classification: WrittenClassification = Field(
+        description="The period's classification under the primary rule set (its summary under "
+        "`Prefer: return=minimal`), or pending"
+    )

@@ -6,9 +6,11 @@ is computed from a snapshot that includes every earlier write.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
@@ -25,7 +27,8 @@ from registry_api.submissions.rules import check_cross_module
 from registry_api.submissions.schemas import Module, ModulePayload, SubmissionPage, SubmissionRead
 
 _CURRENT = """
-    SELECT revision, content_hash FROM submission WHERE kampung_id = $1 AND module = $2 AND period = $3
+    SELECT module, revision, content_hash FROM submission
+     WHERE kampung_id = $1 AND module = ANY(CAST($2 AS text[])) AND period = $3
 """
 
 
@@ -40,11 +43,11 @@ async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Princi
 
 @dataclass
 class Written:
-    """A write's answer: the stored submission, whether it is new, and its period's classification under the primary
-    rule set (None: pending)."""
+    """A write's answer: every module of the set as stored, those new (revision 1), and the period's classification
+    under the primary rule set (None: pending)."""
 
-    submission: Submission
-    created: bool
+    submissions: dict[Module, Submission]
+    created: set[Module]
     classification: ClassificationRead | None
 
 
@@ -60,29 +63,88 @@ async def write_submission(
     if_none_match: str | None,
     classifying: pipeline.Classifying,
 ) -> Written:
+    """One module's write: `write_submissions` with a set of one, errors located in the body itself."""
+    return await write_submissions(
+        session,
+        kampung_id=kampung_id,
+        period=period,
+        payloads={module: payload},
+        principal=principal,
+        if_match={module: if_match},
+        if_none_match={module: if_none_match},
+        classifying=classifying,
+        nested=False,
+    )
+
+
+async def write_submissions(
+    session: AsyncSession,
+    *,
+    kampung_id: int,
+    period: dt.date,
+    payloads: Mapping[Module, ModulePayload],
+    principal: Principal,
+    if_match: Mapping[Module, str | None],
+    if_none_match: Mapping[Module, str | None],
+    classifying: pipeline.Classifying,
+    nested: bool = True,
+) -> Written:
+    """Write one to three modules of a period in one statement: a revision per changed module, the rules across
+    modules checked against the new set as a whole, one classification. `nested`: errors are located under the
+    module (`body.kkbpk.kb_users`) rather than at the body's root."""
     kampung = await lock_kampung(session, kampung_id, principal)
     driver = await session_driver(session)
     # Read after the lock, in a statement of its own: a lock that waited re-reads only the locked row, so a
     # submission joined to it would be the one from before the other writer's commit.
-    current = await driver.fetchrow(_CURRENT, kampung_id, module.value, period)
-    data = payload.model_dump(mode="json")
-    encoded = store.canonical_json(data)
-    digest = store.content_hash(encoded)
-    if current is not None and current["content_hash"] == digest:
-        # The same content again (a retry whose answer was lost): nothing to do, whatever version it was based on.
-        same = await _exact(session, kampung_id=kampung_id, module=module, period=period)
-        assert same is not None
-        stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=classifying.primary)
-        return Written(same, created=False, classification=stored)
-    _check_preconditions(current["revision"] if current else None, if_match=if_match, if_none_match=if_none_match)
-    await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
-    row = store.Row(kampung.id, module.value, period, encoded.decode(), digest)
-    [stored_row] = await store.write(driver, [row], actor=principal.actor)
-    submission = Submission(**{**dict(stored_row), "payload": data})  # as stored (not attached to the session)
+    modules = sorted(payloads, key=_ORDER.index)
+    current = {
+        row["module"]: row for row in await driver.fetch(_CURRENT, kampung_id, [m.value for m in modules], period)
+    }
+    rows: list[store.Row] = []
+    for module in modules:
+        encoded = store.canonical_json(payloads[module].model_dump(mode="json"))
+        digest = store.content_hash(encoded)
+        stored = current.get(module.value)
+        if stored is not None and stored["content_hash"] == digest:
+            # The same content again (a retry whose answer was lost): nothing to do, whatever version it was based on.
+            continue
+        await _check_preconditions(
+            session,
+            kampung_id=kampung_id,
+            module=module,
+            period=period,
+            revision=stored["revision"] if stored else None,
+            if_match=if_match.get(module),
+            if_none_match=if_none_match.get(module),
+        )
+        rows.append(store.Row(kampung.id, module.value, period, encoded.decode(), digest))
+    if not rows:
+        stored_now = await stored_classification(
+            session, kampung_id=kampung_id, period=period, ruleset=classifying.primary
+        )
+        return Written(await _as_stored(session, kampung_id, period, modules), set(), stored_now)
+    written = await store.write(driver, rows, actor=principal.actor)
+    changed = {Module(row.module): payloads[Module(row.module)] for row in rows}
+    await check_cross_module(session, kampung_id=kampung_id, period=period, payloads=changed, nested=nested)
     change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: period})
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=period)
-    return Written(submission, submission.revision == 1, classification)
+    submissions = await _as_stored(session, kampung_id, period, modules)
+    return Written(submissions, {Module(r["module"]) for r in written if r["revision"] == 1}, classification)
+
+
+_ORDER = [Module.PROFIL, Module.KEPENDUDUKAN, Module.KKBPK]
+
+
+async def _as_stored(
+    session: AsyncSession, kampung_id: int, period: dt.date, modules: list[Module]
+) -> dict[Module, Submission]:
+    found = {}
+    for module in modules:
+        submission = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+        assert submission is not None
+        found[module] = submission
+    return found
 
 
 async def classification_written(
@@ -95,15 +157,34 @@ async def classification_written(
     return await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=primary)
 
 
-def _check_preconditions(revision: int | None, *, if_match: str | None, if_none_match: str | None) -> None:
-    """`revision`: the stored submission's, None when there is none."""
+async def _check_preconditions(
+    session: AsyncSession,
+    *,
+    kampung_id: int,
+    module: Module,
+    period: dt.date,
+    revision: int | None,
+    if_match: str | None,
+    if_none_match: str | None,
+) -> None:
+    """`revision`: the stored submission's, None when there is none. A 412 carries the current `ETag` and, in
+    `current`, the stored submission, so that a client merges without another read."""
     if revision is None:
         if if_match is not None:
-            raise PreconditionFailed(f"If-Match {if_match}: there is no submission for this period yet")
+            raise PreconditionFailed(f"If-Match {if_match}: there is no {module} submission for this period yet")
         return
-    if if_none_match is not None and (if_none_match.strip() == "*" or etag(revision) in if_none_match):
-        raise PreconditionFailed(f"If-None-Match {if_none_match}: a submission exists, at {etag(revision)}")
-    check_if_match(if_match, revision)
+    try:
+        if if_none_match is not None and (if_none_match.strip() == "*" or etag(revision) in if_none_match):
+            raise PreconditionFailed(
+                f"If-None-Match {if_none_match}: a {module} submission exists, at {etag(revision)}"
+            )
+        check_if_match(if_match, revision)
+    except PreconditionFailed as exc:
+        stored = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+        assert stored is not None
+        raise PreconditionFailed(
+            exc.detail, headers={"ETag": etag(revision)}, current=to_read(stored).model_dump(mode="json")
+        ) from None
 
 
 async def _exact(session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date) -> Submission | None:
@@ -123,6 +204,17 @@ async def get_submission(
     if found is None:
         raise NotFound(f"Kampung KB {kampung_id} has no {module} submission in force for {period:%Y-%m}")
     return found
+
+
+async def in_force(session: AsyncSession, *, kampung_id: int, period: dt.date) -> dict[Module, Submission]:
+    """Every module's submission in force for the period (as `get_submission` finds each), in one query."""
+    query = (
+        select(Submission)
+        .where(Submission.kampung_id == kampung_id, Submission.period <= period)
+        .ext(distinct_on(Submission.module))
+        .order_by(Submission.module, Submission.period.desc())
+    )
+    return {Module(s.module): s for s in await session.scalars(query)}
 
 
 async def list_revisions(

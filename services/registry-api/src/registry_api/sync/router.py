@@ -1,0 +1,39 @@
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from kampungkb_shared.errors import Unprocessable
+from kampungkb_shared.periods import parse_period
+from registry_api.auth.deps import PrincipalDep
+from registry_api.db import SessionDep
+from registry_api.kampung.schemas import KampungId
+from registry_api.sync import service
+from registry_api.sync.schemas import InForce
+
+router = APIRouter(prefix="/v1/kampung", tags=["sync"])
+
+
+@router.get("/{kampung_id}/in-force", response_model=InForce)
+async def get_in_force(
+    kampung_id: KampungId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    request: Request,
+    period: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; default: the current month"),
+    ] = None,
+) -> InForce:
+    """A Kampung KB with everything in force for a month and the change-feed cursor: an offline client's first pull."""
+    try:
+        as_of = parse_period(period) if period is not None else dt.date.today().replace(day=1)
+    except ValueError as exc:
+        raise Unprocessable.field(["query", "period"], str(exc)) from exc
+    return await service.in_force(
+        session,
+        principal=principal,
+        kampung_id=kampung_id,
+        period=as_of,
+        ruleset=request.app.state.settings.primary_ruleset,
+    )
