@@ -20,6 +20,7 @@ from kampungkb_shared.openapi import operation_id
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from kampungkb_shared.security import install_security_headers
 from registry_api import health
+from registry_api.approvals.router import router as approvals_router
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.oidc import OidcVerifier
 from registry_api.auth.router import router as access_router
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports_router,
         exports_router,
         reports_router,
+        approvals_router,
         changes_router,
         codes_router,
         reporting_router,

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
 from registry_api import cursors
+from registry_api.approvals.closing import Closing
+from registry_api.approvals.service import refuse_approved
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.classifications.schemas import ClassificationRead
@@ -59,6 +61,7 @@ async def write_submission(
     if_match: str | None,
     if_none_match: str | None,
     classifying: pipeline.Classifying,
+    closing: Closing,
 ) -> Written:
     kampung = await lock_kampung(session, kampung_id, principal)
     driver = await session_driver(session)
@@ -75,6 +78,7 @@ async def write_submission(
         stored = await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=classifying.primary)
         return Written(same, created=False, classification=stored)
     _check_preconditions(current["revision"] if current else None, if_match=if_match, if_none_match=if_none_match)
+    await refuse_approved(session, kampung_ids=[kampung.id], periods=[period], principal=principal, closing=closing)
     await check_cross_module(session, kampung_id=kampung_id, module=module, period=period, payload=payload)
     row = store.Row(kampung.id, module.value, period, encoded.decode(), digest)
     [stored_row] = await store.write(driver, [row], actor=principal.actor)
