@@ -45,6 +45,7 @@ from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
+from registry_api.unavailable import install_unavailable_handlers
 from registry_api.wilayah.router import router as wilayah_router
 
 DESCRIPTION = """
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.oidc = None
     app.state.rate_limiter = None
     install_problem_handlers(app)
+    install_unavailable_handlers(app)
     install_problem_docs(app, every_body_limited=True, prepare=prepare_document)
     routers: tuple[APIRouter, ...] = (
         health.router,
