@@ -38,6 +38,9 @@ FASTER = 5
 POLL_S = 0.25
 MODULES = ("kependudukan", "profil", "kkbpk")
 
+Seen = list[tuple[float, float]]
+"""(seen at, computed at) of each new computation of the report a poll found."""
+
 
 def banten_csv() -> tuple[bytes, list[str]]:
     """The province's rows of the region list (CSV with its header) and its desa/kelurahan codes."""
@@ -106,9 +109,7 @@ async def write_day(http: httpx.AsyncClient, phase: Phase, ids: list[int]) -> No
     await asyncio.gather(*(kampung(n, kampung_id) for n, kampung_id in enumerate(ids)))
 
 
-async def watch(
-    http: httpx.AsyncClient, database_url: str, phase: Phase, done: asyncio.Event
-) -> list[tuple[float, float]]:
+async def watch(http: httpx.AsyncClient, database_url: str, phase: Phase, done: asyncio.Event) -> Seen:
     """Poll the province report and the outbox until `done` and the report has caught up with the last write;
     returns (seen at, computed at) of each new computation of the report."""
     seen: list[tuple[float, float]] = []
