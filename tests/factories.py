@@ -127,4 +127,6 @@ def csp_allows(policy: str, directive: str, url: str) -> bool:
     )
     if url == "'unsafe-inline'":
         return url in sources
+    if url.startswith("/"):  # a path of the page's own origin
+        return "'self'" in sources
     return any(url.startswith(source.rstrip("/") + "/") for source in sources if source.startswith("https://"))
