@@ -56,6 +56,7 @@ async def test_a_write_committed_after_later_ones_is_served_on_the_next_page(
                 classifying=Classifying(
                     classifier=create_classifier(http, settings), rulesets=settings.rulesets, budget_s=5.0
                 ),
+                closing=settings.closing(),
             )
             # Another snapshot than the held one's: an equal one would wait for its stored twin to commit.
             other = kependudukan_payload(pus=120)

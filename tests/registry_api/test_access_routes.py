@@ -82,6 +82,9 @@ EXPECTED: dict[str, str] = {
     "GET /v1/reports/{code}/export":                 "404 404 404 404 404 404 404 404 404 404 404",
     "GET /v1/targets/{code}/{year}":                 "404 404 404 404 404 404 404 404 404 404 404",
     "PUT /v1/targets/{code}/{year}":                 "401 200 200 200 403 403 403 403 403 403 403",
+    "PUT /v1/approvals/{code}/{period}":             "401 200 200 200 403 200 403 403 403 403 403",
+    "DELETE /v1/approvals/{code}/{period}":          "401 200 200 200 403 200 403 403 403 403 403",
+    "GET /v1/approvals/{code}":                      "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/changes":                               "401 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/changes/head":                          "401 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/codes":                                 "200 200 200 200 200 200 200 200 200 200 200",
@@ -161,6 +164,9 @@ CALLS: dict[str, Call] = {
     "GET /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}},
     "POST /v1/webhooks": lambda w: {"json": {"url": "https://8.8.8.8/hook"}},
     "POST /v1/webhooks/{webhook_id}/replay": lambda w: {"params": {"after": "0-0"}},
+    "PUT /v1/approvals/{code}/{period}": lambda w: {"path": {"code": "99.01.01"}},
+    "DELETE /v1/approvals/{code}/{period}": lambda w: {"path": {"code": "99.01.01"}},
+    "GET /v1/approvals/{code}": lambda w: {"path": {"code": "99.01"}, "params": {"period": "2024-01"}},
     "PUT /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}, "json": {"formation_pct": 70}},
 }
 

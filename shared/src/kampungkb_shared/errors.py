@@ -108,6 +108,14 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class PeriodApproved(Conflict):
+    """The month is approved (or closed by the passing of time) for a region holding the Kampung KB: only an officer
+    whose scope covers that region may still write into it, or reopen it."""
+
+    title = "Period approved"
+    kind = "period-approved"
+
+
 class PreconditionFailed(AppError):
     """`If-Match` names another version than the current one (or `If-None-Match: *` and the resource exists):
     read it again, then retry with its `ETag`."""

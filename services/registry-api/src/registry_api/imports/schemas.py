@@ -18,8 +18,8 @@ class RowErrorRead(BaseModel):
     field: str = Field(description="the CSV column (NDJSON: the dotted field) at fault, or `row` for the whole row")
     message: str = Field(description="What is wrong, in English.")
     kind: str = Field(
-        description="invalid, unreadable, too_long, unknown_desa, no_active_kampung, out_of_scope, duplicate or "
-        "cross_module"
+        description="invalid, unreadable, too_long, unknown_desa, no_active_kampung, out_of_scope, duplicate, "
+        "cross_module or period_approved"
     )
 
 

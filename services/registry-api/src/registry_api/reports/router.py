@@ -34,6 +34,7 @@ async def _report(request: Request, session: SessionDep, code: str, period: str 
         period=period or current_period(),
         ruleset=ruleset or settings.primary_ruleset,
         rulesets=settings.rulesets,
+        closing=settings.closing(),
     )
 
 

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry_api.approvals.schemas import ApprovalStatus
 from registry_api.quality.schemas import QualityCounts
 
 Pct = float | None
@@ -163,6 +164,11 @@ class Headline(BaseModel):
     mkjp_pct: Pct = Field(description="Long-acting methods (IUD, MOW, MOP, implant) / KB users, in percent.")
     unmet_need_pct: Pct = Field(description="Σ (IAT + TIAL) / Σ (users + non-users), in percent.")
     timeliness: TimelinessRead = Field(description="On time, late and missing per module.")
+    approval: ApprovalStatus | None = Field(
+        default=None,
+        description="In a report and its child regions: whether the month (a quarter or year: its last month) is "
+        "approved, closed or open for writes by operators; null in trend points.",
+    )
 
 
 class DesaChild(BaseModel):

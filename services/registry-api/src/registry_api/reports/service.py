@@ -14,6 +14,8 @@ from kampungkb_shared.periods import add_months, current_period, format_period, 
 from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
+from registry_api.approvals import service as approvals
+from registry_api.approvals.closing import Closing
 from registry_api.auth.service import Principal, Role
 from registry_api.quality.repository import open_counts
 from registry_api.reports import targets as target_rules
@@ -275,7 +277,9 @@ async def _previous(session: AsyncSession, *, code: str, span: Span, ruleset: st
     return TrendPoint(**figures, period=before.label, computed_at=combined.row.computed_at)
 
 
-async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: str, rulesets: list[str]) -> Report:
+async def get_report(
+    session: AsyncSession, *, code: str, period: str, ruleset: str, rulesets: list[str], closing: Closing
+) -> Report:
     """A month, quarter or year (`spans`): figures as of its last month, reporting and services over its months."""
     _check_ruleset(ruleset, rulesets)
     name, level = await region_name(session, code)
@@ -287,6 +291,12 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
         children = await _desa_children(session, code=code, first=span.first, period=month, ruleset=ruleset)
     else:
         children = await _region_children(session, code=code, months=combined.months, ruleset=ruleset)
+    approval = await approvals.statuses(
+        session, codes=[code, *(child.code for child in children)], period=month, closing=closing
+    )
+    for child in children:
+        if isinstance(child, Headline):
+            child.approval = approval[child.code]
     figures = headline(row, name, kampung_months=combined.kampung_months)
     target = await session.get(Target, (code, month.year))
     targets = None
@@ -310,6 +320,7 @@ async def get_report(session: AsyncSession, *, code: str, period: str, ruleset: 
         target_progress=await _target_progress(session, row=row, name=name),
         previous=await _previous(session, code=code, span=span, ruleset=ruleset, name=name),
         children=list(children),
+        approval=approval[code],
     )
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
 from kampungkb_shared.periods import parse_period, within_programme
+from registry_api.approvals.deps import ClosingDep
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead
@@ -65,6 +66,7 @@ WritablePeriodDep = Annotated[dt.date, Depends(_writable_period)]
 
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"description": "created (revision 1)", "model": SubmissionWritten},
+    409: {"description": "`period-approved`: the month is approved (or closed) for a region holding the Kampung KB"},
     412: {"description": "If-Match names another revision (or If-None-Match: * and it exists)"},
     422: {"description": "invalid payload, or a rule across modules broken; `errors[].loc` names the field"},
 }
@@ -105,6 +107,7 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
         session: SessionDep,
         principal: WriterDep,
         classifying: WriteClassifyingDep,
+        closing: ClosingDep,
         response: Response,
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
@@ -120,6 +123,7 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
             if_match=if_match,
             if_none_match=if_none_match,
             classifying=classifying,
+            closing=closing,
         )
         submission = written.submissions[module]
         response.status_code = 201 if module in written.created else 200
@@ -163,6 +167,7 @@ async def put_period(
     session: SessionDep,
     principal: WriterDep,
     classifying: WriteClassifyingDep,
+    closing: ClosingDep,
     response: Response,
     prefer: Prefer = None,
 ) -> PeriodWritten:
@@ -177,6 +182,7 @@ async def put_period(
         if_match=data.if_match,
         if_none_match={},
         classifying=classifying,
+        closing=closing,
     )
     reads = {module.value: service.to_read(s) for module, s in written.submissions.items()}
     return PeriodWritten(

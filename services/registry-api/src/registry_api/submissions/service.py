@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import NotFound, PreconditionFailed
 from registry_api import cursors
+from registry_api.approvals.closing import Closing
+from registry_api.approvals.service import refuse_approved
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.classifications.schemas import ClassificationRead
@@ -62,6 +64,7 @@ async def write_submission(
     if_match: str | None,
     if_none_match: str | None,
     classifying: pipeline.Classifying,
+    closing: Closing,
 ) -> Written:
     """One module's write: `write_submissions` with a set of one, errors located in the body itself."""
     return await write_submissions(
@@ -73,6 +76,7 @@ async def write_submission(
         if_match={module: if_match},
         if_none_match={module: if_none_match},
         classifying=classifying,
+        closing=closing,
         nested=False,
     )
 
@@ -87,6 +91,7 @@ async def write_submissions(
     if_match: Mapping[Module, str | None],
     if_none_match: Mapping[Module, str | None],
     classifying: pipeline.Classifying,
+    closing: Closing,
     nested: bool = True,
 ) -> Written:
     """Write one to three modules of a period in one statement: a revision per changed module, the rules across
@@ -118,6 +123,8 @@ async def write_submissions(
             if_none_match=if_none_match.get(module),
         )
         rows.append(store.Row(kampung.id, module.value, period, encoded.decode(), digest))
+    if rows:
+        await refuse_approved(session, kampung_ids=[kampung.id], periods=[period], principal=principal, closing=closing)
     if not rows:
         stored_now = await stored_classification(
             session, kampung_id=kampung_id, period=period, ruleset=classifying.primary

@@ -1,0 +1,21 @@
+"""When a month closes by itself (a setting), apart from the rules so that settings can name it."""
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from kampungkb_shared.periods import add_months
+
+
+@dataclass(frozen=True)
+class Closing:
+    """When a month closes by itself: `after_days` after its end (0: never), counted in `time_zone`."""
+
+    after_days: int
+    time_zone: str
+
+    def closed(self, period: dt.date, *, now: dt.datetime) -> bool:
+        if self.after_days <= 0:
+            return False
+        closes = add_months(period, 1) + dt.timedelta(days=self.after_days)
+        return now >= dt.datetime.combine(closes, dt.time(), tzinfo=ZoneInfo(self.time_zone))

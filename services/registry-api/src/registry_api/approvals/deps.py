@@ -1,0 +1,16 @@
+"""The closing of months as the process's settings give it, for the routes that write or read approvals."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from registry_api.approvals.closing import Closing
+from registry_api.settings import Settings
+
+
+def closing(request: Request) -> Closing:
+    settings: Settings = request.app.state.settings
+    return settings.closing()
+
+
+ClosingDep = Annotated[Closing, Depends(closing)]

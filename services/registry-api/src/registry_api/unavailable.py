@@ -1,0 +1,62 @@
+"""A database that cannot be reached (down, restarting, shutting down, the connection lost) answers 503 with
+`Retry-After`, never 500: the request did not happen, and the client retries."""
+
+import logging
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+
+from kampungkb_shared.errors import InternalError, ServiceUnavailable
+from kampungkb_shared.problems import problem_response
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2
+"""A restart of PostgreSQL takes a second or two; a client's retry sooner would find it still away."""
+
+_SHUTTING_DOWN = frozenset({"57P01", "57P02", "57P03"})
+"""admin_shutdown, crash_shutdown, cannot_connect_now."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OSError | asyncpg.PostgresConnectionError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in _SHUTTING_DOWN:
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc) and "closed" in str(exc)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when `exc`, or one it was raised from, says the database cannot be reached now."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _unreachable(current):
+            return True
+        pending.extend([current.__cause__, current.__context__, getattr(current, "orig", None)])
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if database_unreachable(exc):
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        error = ServiceUnavailable(
+            "the database cannot be reached right now; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+        return problem_response(error.problem(), headers=error.headers)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(InternalError("unexpected error, logged").problem())
+
+
+def install_unavailable_handlers(app: FastAPI) -> None:
+    """Map the errors of an unreachable database to 503 (others stay 500, logged)."""
+    for kind in (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(kind, _database_error)

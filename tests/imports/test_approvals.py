@@ -1,0 +1,38 @@
+"""Imports honour approved months row by row: a row into an approved month is a row error, the others load."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry_api.auth.service import Role
+from tests.factories import auth, make_key
+from tests.imports.conftest import Api
+from tests.imports.files import DESA, KEPENDUDUKAN_COLUMNS, PERIOD, kampung_rows, kependudukan_row, to_csv
+
+KECAMATAN = DESA[0][:8]
+
+
+async def test_rows_into_an_approved_month_are_row_errors(api: Api, session: AsyncSession) -> None:
+    await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:20])))
+    approved = [code for code in DESA[:20] if code.startswith(KECAMATAN + ".")]
+    assert 0 < len(approved) < 20
+    kecamatan = await make_key(session, Role.KECAMATAN, KECAMATAN)
+    integration = await make_key(session, Role.INTEGRATION, "99")
+    response = await api.http.put(f"/v1/approvals/{KECAMATAN}/{PERIOD}", headers=auth(kecamatan))
+    assert response.status_code == 200, response.text
+
+    rows = [kependudukan_row(code) for code in DESA[:20]]
+    job = await api.run("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, rows), period=PERIOD, key=integration)
+    assert job["status"] == "succeeded", job
+    assert (job["rows_failed"], job["rows_inserted"]) == (len(approved), 20 - len(approved))
+    failed = {(error["row"], error["field"], error["kind"]) for error in job["errors"]}
+    assert failed == {(DESA.index(code) + 1, "desa_code", "period_approved") for code in approved}
+    assert job["error_totals"] == {"period_approved": len(approved)}
+
+    # The officer who approved it still corrects it by import; after reopening, the integration's rows load.
+    own = [kependudukan_row(code) for code in approved]
+    job = await api.run("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, own), period=PERIOD, key=kecamatan)
+    assert (job["rows_failed"], job["rows_inserted"]) == (0, len(approved)), job
+    response = await api.http.delete(f"/v1/approvals/{KECAMATAN}/{PERIOD}", headers=auth(kecamatan))
+    assert response.status_code == 200, response.text
+    changed = [kependudukan_row(code, pus=120) for code in DESA[:20]]
+    job = await api.run("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, changed), period=PERIOD, key=integration)
+    assert (job["rows_failed"], job["rows_updated"]) == (0, 20), job
