@@ -6,9 +6,9 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from kampungkb_shared.closing import Closing
 from kampungkb_shared.settings import CommaSeparated, DatabaseSettings, HttpSettings, RedisSettings
 from kampungkb_shared.timeliness import DeadlineSettings
-from registry_api.approvals.closing import Closing
 
 
 class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):

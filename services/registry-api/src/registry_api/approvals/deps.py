@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from registry_api.approvals.closing import Closing
+from kampungkb_shared.closing import Closing
 from registry_api.settings import Settings
 
 

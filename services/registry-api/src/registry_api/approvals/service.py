@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.closing import Closing
 from kampungkb_shared.errors import Forbidden, NotFound, PeriodApproved, Unprocessable
 from kampungkb_shared.periods import format_period
 from kampungkb_shared.regions import Level, level_of
-from registry_api.approvals.closing import Closing
 from registry_api.approvals.models import PeriodApproval
 from registry_api.approvals.schemas import ApprovalEvent, ApprovalRead, ApprovalStatus
 from registry_api.auth.service import OFFICERS, RANK, Principal, Role

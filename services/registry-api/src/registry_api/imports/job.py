@@ -19,9 +19,9 @@ import orjson
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kampungkb_shared.closing import Closing
 from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.statistics import analyze_stale
-from registry_api.approvals.closing import Closing
 from registry_api.approvals.service import refusal, refused_writes
 from registry_api.auth.service import WRITERS, Principal, Role, key_still_valid
 from registry_api.changes import handover, pipeline

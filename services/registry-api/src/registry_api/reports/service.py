@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.closing import Closing
 from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
@@ -15,7 +16,6 @@ from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.approvals import service as approvals
-from registry_api.approvals.closing import Closing
 from registry_api.auth.service import Principal, Role
 from registry_api.quality.repository import open_counts
 from registry_api.reports import targets as target_rules

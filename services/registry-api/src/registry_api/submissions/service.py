@@ -13,9 +13,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.closing import Closing
 from kampungkb_shared.errors import NotFound, PreconditionFailed
 from registry_api import cursors
-from registry_api.approvals.closing import Closing
 from registry_api.approvals.service import refuse_approved
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline

@@ -1,4 +1,4 @@
-"""When a month closes by itself (a setting), apart from the rules so that settings can name it."""
+"""When a month closes by itself (a setting): a value the registry's settings name and its approval rules apply."""
 
 import datetime as dt
 from dataclasses import dataclass
