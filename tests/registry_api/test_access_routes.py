@@ -78,6 +78,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/reports/{code}":                        "404 404 404 404 404 404 404 404 404 404 404",
     "GET /v1/reports/{code}/trend":                  "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/reports/{code}/export":                 "404 404 404 404 404 404 404 404 404 404 404",
+    "GET /v1/reports/{code}/charts/{chart}.svg":     "404 404 404 404 404 404 404 404 404 404 404",
     "GET /v1/targets/{code}/{year}":                 "404 404 404 404 404 404 404 404 404 404 404",
     "PUT /v1/targets/{code}/{year}":                 "401 200 200 200 403 403 403 403 403 403 403",
     "GET /v1/changes":                               "401 200 200 200 200 200 200 200 200 200 200",
@@ -140,6 +141,10 @@ CALLS: dict[str, Call] = {
     "GET /v1/reports/{code}": lambda w: {"path": {"code": "99"}, "params": {"period": "2024-01"}},
     "GET /v1/reports/{code}/trend": lambda w: {"path": {"code": "99"}},
     "GET /v1/reports/{code}/export": lambda w: {"path": {"code": "99"}, "params": {"period": "2024-01"}},
+    "GET /v1/reports/{code}/charts/{chart}.svg": lambda w: {
+        "path": {"code": "99", "chart": "tiers"},
+        "params": {"period": "2024-01"},
+    },
     "GET /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}},
     "PUT /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}, "json": {"formation_pct": 70}},
 }

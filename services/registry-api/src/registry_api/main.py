@@ -29,6 +29,7 @@ from registry_api.background.report_queue import ReportQueue
 from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
+from registry_api.charts.router import router as charts_router
 from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
 from registry_api.codes.router import router as codes_router
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports_router,
         exports_router,
         reports_router,
+        charts_router,
         changes_router,
         codes_router,
         reporting_router,
