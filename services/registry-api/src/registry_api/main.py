@@ -34,6 +34,8 @@ from registry_api.classifications.client import create_classifier
 from registry_api.classifications.router import router as classification_router
 from registry_api.codes.router import router as codes_router
 from registry_api.codes.rulesets import RulesetCatalogue
+from registry_api.dashboard.router import router as dashboard_router
+from registry_api.dashboard.router import static as dashboard_static
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.enrolments.router import router as enrolments_router
 from registry_api.etags import NotModifiedMiddleware
@@ -186,6 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codes_router,
         reporting_router,
     )
+    app.mount("/dashboard/static", dashboard_static, name="dashboard-static")
+    app.include_router(dashboard_router)
     for router in routers:
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(

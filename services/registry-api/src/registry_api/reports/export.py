@@ -3,7 +3,7 @@
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from openpyxl import Workbook
 
@@ -85,3 +85,9 @@ def to_xlsx(report: Report) -> bytes:
 
 def filename(report: Report, extension: str) -> str:
     return f"kampungkb-report-{report.code.replace('.', '')}-{report.period}-{report.ruleset}.{extension}"
+
+
+def as_file(report: Report, format: Literal["csv", "xlsx"]) -> tuple[bytes, str, str]:
+    """The children table as a download: its bytes, media type and `Content-Disposition`."""
+    body, media_type = (to_csv(report), CSV_TYPE) if format == "csv" else (to_xlsx(report), XLSX_TYPE)
+    return body, media_type, f'attachment; filename="{filename(report, format)}"'

@@ -94,10 +94,7 @@ async def export_report(
 ) -> Response:
     """The region's children as a CSV or XLSX table (for a kecamatan: its desa/kelurahan and their tiers)."""
     report = await _report(request, session, code, period, ruleset)
-    body, media_type = (
-        (export.to_csv(report), export.CSV_TYPE) if format == "csv" else (export.to_xlsx(report), export.XLSX_TYPE)
-    )
-    disposition = f'attachment; filename="{export.filename(report, format)}"'
+    body, media_type, disposition = export.as_file(report, format)
     return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
