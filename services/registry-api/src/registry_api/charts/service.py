@@ -57,6 +57,8 @@ def _style(colours: tuple[str, ...]) -> Style:
         foreground_subtle="#4b5563",
         colors=colours,
         font_family="system-ui, sans-serif",
+        opacity="1",  # pygal's default translucent fill would lower the colours' contrast
+        opacity_hover=".85",
     )
 
 
@@ -124,7 +126,12 @@ def draw_kkbpk(report: Report, lang: Lang) -> bytes:
 
 def draw_trend(trend: Trend, target: float | None, lang: Lang) -> bytes:
     """Lines of each tier's count per period, with the mandiri-or-better share and its target on the right axis."""
-    chart = _chart(pygal.Line, title=f"{word('trend_title', lang)}: {trend.name}", colours=TREND_COLOURS)
+    chart = _chart(
+        pygal.Line,
+        title=f"{word('trend_title', lang)}: {trend.name}",
+        colours=TREND_COLOURS,
+        secondary_range=(0, 100),
+    )
     chart.x_labels = [point.period for point in trend.points]
     for tier in TIER_ORDER:
         chart.add(tier_label(tier, lang), [getattr(point.tiers, tier.value) for point in trend.points])
