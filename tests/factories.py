@@ -127,4 +127,6 @@ def csp_allows(policy: str, directive: str, url: str) -> bool:
     )
     if url == "'unsafe-inline'":
         return url in sources
+    if url.startswith("/") and not url.startswith("//"):
+        return "'self'" in sources  # an asset of the same origin
     return any(url.startswith(source.rstrip("/") + "/") for source in sources if source.startswith("https://"))
