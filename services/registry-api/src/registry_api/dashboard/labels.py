@@ -75,12 +75,9 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def translator(lang: Lang) -> "Translate":
-    """The page's `t(key)`: a word in the language of the page."""
-    return Translate(lang)
-
-
 class Translate:
+    """The page's `t(key)`: a word in the language of the page."""
+
     def __init__(self, lang: Lang) -> None:
         self.index = 0 if lang == "id" else 1
 
