@@ -127,6 +127,6 @@ def csp_allows(policy: str, directive: str, url: str) -> bool:
     )
     if url == "'unsafe-inline'":
         return url in sources
-    if url.startswith("/"):  # served by the service itself, as the offline docs' assets are
-        return "'self'" in sources
+    if url.startswith("/") and not url.startswith("//"):
+        return "'self'" in sources  # an asset of the same origin
     return any(url.startswith(source.rstrip("/") + "/") for source in sources if source.startswith("https://"))

@@ -80,6 +80,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/reports/{code}":                        "404 404 404 404 404 404 404 404 404 404 404",
     "GET /v1/reports/{code}/trend":                  "200 200 200 200 200 200 200 200 200 200 200",
     "GET /v1/reports/{code}/export":                 "404 404 404 404 404 404 404 404 404 404 404",
+    "GET /v1/reports/{code}/charts/{chart}.svg":     "404 404 404 404 404 404 404 404 404 404 404",
     "GET /v1/targets/{code}/{year}":                 "404 404 404 404 404 404 404 404 404 404 404",
     "PUT /v1/targets/{code}/{year}":                 "401 200 200 200 403 403 403 403 403 403 403",
     "PUT /v1/approvals/{code}/{period}":             "401 200 200 200 403 200 403 403 403 403 403",
@@ -161,6 +162,10 @@ CALLS: dict[str, Call] = {
     "GET /v1/reports/{code}": lambda w: {"path": {"code": "99"}, "params": {"period": "2024-01"}},
     "GET /v1/reports/{code}/trend": lambda w: {"path": {"code": "99"}},
     "GET /v1/reports/{code}/export": lambda w: {"path": {"code": "99"}, "params": {"period": "2024-01"}},
+    "GET /v1/reports/{code}/charts/{chart}.svg": lambda w: {
+        "path": {"code": "99", "chart": "tiers"},
+        "params": {"period": "2024-01"},
+    },
     "GET /v1/targets/{code}/{year}": lambda w: {"path": {"code": "99.01", "year": 2025}},
     "POST /v1/webhooks": lambda w: {"json": {"url": "https://8.8.8.8/hook"}},
     "POST /v1/webhooks/{webhook_id}/replay": lambda w: {"params": {"after": "0-0"}},

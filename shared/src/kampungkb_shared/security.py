@@ -2,9 +2,10 @@
 
 `install_security_headers` wraps the whole application (outside Starlette's error middleware), so that an
 unexpected 500 carries the headers too. Every response gets `X-Content-Type-Options`, `Referrer-Policy`,
-`X-Frame-Options` and a `Content-Security-Policy` that allows nothing (the API serves JSON, CSV, XLSX and NDJSON,
-never a page), except the interactive documentation, whose policy allows the Swagger UI and ReDoc assets FastAPI
-loads. `Strict-Transport-Security` is off unless asked for: TLS ends at the Ingress, which knows the host names.
+`X-Frame-Options` and a `Content-Security-Policy` that allows nothing (the API serves JSON, CSV, XLSX and NDJSON),
+except the registry's dashboard, whose policy allows its own script, style sheet and charts, and the interactive
+documentation, whose policy allows the Swagger UI and ReDoc assets FastAPI loads. `Strict-Transport-Security` is
+off unless asked for: TLS ends at the Ingress, which knows the host names.
 A response to a request that carries credentials is `Cache-Control: no-store`, so no shared cache keeps it.
 """
 
@@ -32,6 +33,14 @@ their own assets, nothing from elsewhere."""
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
+DASHBOARD_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""The registry's dashboard pages: only their own script, style sheet and charts, served by the service itself."""
+
+DASHBOARD_PREFIX = "/dashboard"
+
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
 
 
@@ -52,7 +61,10 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = DOCS_POLICY if scope["path"] in DOCS_PATHS else API_POLICY
+        path: str = scope["path"]
+        policy = DOCS_POLICY if path in DOCS_PATHS else API_POLICY
+        if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
+            policy = DASHBOARD_POLICY
         added = [*self.common, (b"content-security-policy", policy.encode())]
         credentials = any(name in CREDENTIAL_HEADERS for name, _ in scope["headers"])
 

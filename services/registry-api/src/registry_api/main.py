@@ -31,9 +31,12 @@ from registry_api.background.webhooks import create_dispatcher, webhook_http
 from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
+from registry_api.charts.router import router as charts_router
 from registry_api.classifications.client import create_classifier
 from registry_api.codes.router import router as codes_router
 from registry_api.codes.rulesets import RulesetCatalogue
+from registry_api.dashboard.router import router as dashboard_router
+from registry_api.dashboard.router import static as dashboard_static
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.enrolments.router import router as enrolments_router
 from registry_api.etags import NotModifiedMiddleware
@@ -199,12 +202,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         quality_router,
         approvals_router,
+        charts_router,
         changes_router,
         codes_router,
         reporting_router,
         webhooks_router,
         sync_router,
     )
+    app.mount("/dashboard/static", dashboard_static, name="dashboard-static")
+    app.include_router(dashboard_router)
     for router in routers:
         app.include_router(router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(

@@ -81,6 +81,11 @@ async def optional_reader(
     request: Request, session: SessionDep, credential: Annotated[str | None, Depends(_presented)]
 ) -> Principal | None:
     """For region and report reads: public when the settings say so, otherwise any valid key."""
+    return await reader_of(request, session, credential)
+
+
+async def reader_of(request: Request, session: SessionDep, credential: str | None) -> Principal | None:
+    """The reader behind a credential however it came (a header, the dashboard's cookie), or None for a public read."""
     if credential:
         return await _identify(request, session, credential)
     if request.app.state.settings.public_reads:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import asyncpg
 import orjson
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
@@ -270,3 +272,21 @@ async def classification_as_of(
         as_of = f" as of {format_period(period)}" if period else ""
         raise NotFound(f"Kampung KB {kampung_id} has no classification under {ruleset}{as_of}")
     return found
+
+
+async def classifications_as_of(
+    session: AsyncSession, *, kampung_ids: list[int], period: dt.date, ruleset: str
+) -> dict[int, Classification]:
+    """The newest classification at or before `period` of each of the Kampung KB, in one statement."""
+    query = (
+        select(Classification)
+        .where(
+            Classification.kampung_id.in_(kampung_ids),
+            Classification.ruleset == ruleset,
+            Classification.period <= period,
+        )
+        .order_by(Classification.kampung_id, Classification.period.desc())
+        .ext(distinct_on(Classification.kampung_id))
+        .options(lazyload(Classification.snapshot))  # the explanation is in the result: the snapshot is never read
+    )
+    return {row.kampung_id: row for row in await session.scalars(query)}

@@ -1,7 +1,7 @@
 """A report's children as a table: CSV (stdlib csv) or XLSX (openpyxl), every cell made safe (`cells`)."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.cells import safe_cell
@@ -66,3 +66,9 @@ def to_xlsx(report: Report) -> bytes:
 
 def filename(report: Report, extension: str) -> str:
     return f"kampungkb-report-{report.code.replace('.', '')}-{report.period}-{report.ruleset}.{extension}"
+
+
+def as_file(report: Report, format: Literal["csv", "xlsx"]) -> tuple[bytes, str, str]:
+    """The children table as a download: its bytes, media type and `Content-Disposition`."""
+    body, media_type = (to_csv(report), CSV_TYPE) if format == "csv" else (to_xlsx(report), XLSX_TYPE)
+    return body, media_type, f'attachment; filename="{filename(report, format)}"'

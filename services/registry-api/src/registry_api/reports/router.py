@@ -7,7 +7,7 @@ from registry_api.auth.deps import PublicReaderDep, WriterDep
 from registry_api.db import SessionDep
 from registry_api.reports import export, service
 from registry_api.reports.schemas import Report, TargetRead, TargetUpdate, Trend
-from registry_api.reports.spans import ReportPeriod, parse_span
+from registry_api.reports.spans import ReportPeriod, trend_start
 from registry_api.settings import Settings
 
 router = APIRouter(tags=["reports"])
@@ -69,11 +69,10 @@ async def get_trend(
     """The headline figures of a region per month, quarter or year in a range (at most 120 months)."""
     settings = _settings(request)
     to = to or current_period()
-    end = parse_span(to)
     return await service.get_trend(
         session,
         code=code,
-        from_period=from_ or end.shifted(-(12 // end.months_count - 1) if end.kind != "year" else -4).label,
+        from_period=from_ or trend_start(to),
         to_period=to,
         ruleset=ruleset or settings.primary_ruleset,
         rulesets=settings.rulesets,
@@ -96,10 +95,7 @@ async def export_report(
 ) -> Response:
     """The region's children as a CSV or XLSX table (for a kecamatan: its desa/kelurahan and their tiers)."""
     report = await _report(request, session, code, period, ruleset)
-    body, media_type = (
-        (export.to_csv(report), export.CSV_TYPE) if format == "csv" else (export.to_xlsx(report), export.XLSX_TYPE)
-    )
-    disposition = f'attachment; filename="{export.filename(report, format)}"'
+    body, media_type, disposition = export.as_file(report, format)
     return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 

@@ -64,6 +64,12 @@ class Span:
         return Span(self.kind, add_months(self.first, count * self.months_count), self.months_count)
 
 
+def trend_start(to: str) -> str:
+    """The default start of a trend ending at `to`: a year of months or four quarters, or five years."""
+    end = parse_span(to)
+    return end.shifted(-(12 // end.months_count - 1) if end.kind != "year" else -4).label
+
+
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 """Years a report period may name: far enough from the calendar's ends for any span before or after it."""
 

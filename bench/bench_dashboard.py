@@ -1,0 +1,105 @@
+"""Charts and the officer's page at national scale: chart render time (drawn, and answered 304 from its tag) and
+the dashboard page's server time for the nation and for the largest kabupaten.
+
+Run: `uv run python bench/bench_dashboard.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
+loads ../shared/data/wilayah.csv (skips when absent) and the same generated Kampung KB as `bench_reports`, computes
+the period's reports, starts the registry as a real process and times its answers over HTTP from this machine.
+"""
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from bench_reports import PERIOD, RULESETS, WILAYAH_CSV, line, load
+
+from kampungkb_local import processes
+from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
+from registry_api import migrate
+from report_worker.aggregates import rebuild_period
+
+RUNS = 15
+MONTH = PERIOD.strftime("%Y-%m")
+
+
+async def timed(http: httpx.AsyncClient, url: str, *, headers: dict[str, str] | None = None) -> tuple[float, int]:
+    """The median and the status of RUNS requests, after one not counted."""
+    await http.get(url, headers=headers)
+    runs, status = [], 0
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        response = await http.get(url, headers=headers)
+        runs.append(time.perf_counter() - started)
+        status = response.status_code
+    return statistics.median(runs), status
+
+
+async def measure(base: str, biggest: str, desa: int) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for code, label in (("00", "the nation"), (biggest, f"the largest kabupaten {biggest} ({desa} desa)")):
+            for chart in ("tiers", "trend", "kkbpk"):
+                url = f"/v1/reports/{code}/charts/{chart}.svg?period={MONTH}"
+                drawn, status = await timed(http, url)
+                tag = (await http.get(url)).headers["etag"]
+                cached, cached_status = await timed(http, url, headers={"If-None-Match": tag})
+                line(
+                    f"chart {chart}, {label}: drawn {drawn * 1000:.0f} ms ({status}), "
+                    f"cached {cached * 1000:.0f} ms ({cached_status}), median of {RUNS}"
+                )
+            page = "/dashboard/" if code == "00" else f"/dashboard/{code}"
+            median, status = await timed(http, f"{page}?period={MONTH}")
+            size = len((await http.get(f"{page}?period={MONTH}")).content)
+            line(f"dashboard page, {label}: {median * 1000:.0f} ms ({status}, {size / 1024:.0f} KiB), median of {RUNS}")
+
+
+async def main() -> None:
+    if not WILAYAH_CSV.exists():
+        line(f"skipped: {WILAYAH_CSV.resolve()} is absent (the official region list is not in this project)")
+        return
+    with tempfile.TemporaryDirectory(prefix="kkb-bench-dashboard-") as tmp:
+        pg_dir = Path(tmp) / "pg"
+        url = start_postgres(pg_dir)
+        redis_server = RedisServer(Path(tmp) / "redis", free_port()).start()
+        service = None
+        try:
+            await asyncio.to_thread(migrate.upgrade, url)
+            await load(url)
+            connection = await asyncpg.connect(url)
+            try:
+                await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)
+                biggest, desa = await connection.fetchrow(
+                    "SELECT kabupaten_code, count(*) FROM kampung GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+                )
+            finally:
+                await connection.close()
+            port = free_port()
+            service = processes.registry_api(port)
+            service.env = {
+                "DATABASE_URL": url,
+                "REDIS_URL": redis_server.url,
+                "REGISTRY_OUTBOX_RELAY_IN_API": "false",
+                "REGISTRY_IMPORTS_IN_API": "false",
+                "REGISTRY_RATE_LIMITS_ENABLED": "false",
+                "LOG_LEVEL": "WARNING",
+            }
+            service.start(quiet=True)
+            await asyncio.to_thread(service.wait_ready)
+            await measure(f"http://127.0.0.1:{port}", biggest, desa)
+        finally:
+            if service is not None:
+                service.stop()
+            redis_server.stop()
+            stop_postgres(pg_dir)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    started = time.perf_counter()
+    asyncio.run(main())
+    line(f"bench_dashboard took {time.perf_counter() - started:.0f} s")
+    sys.exit(0)

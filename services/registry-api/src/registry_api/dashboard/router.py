@@ -1,0 +1,209 @@
+"""The officer's page: server-rendered HTML, outside the OpenAPI document (it is a page, not an API)."""
+
+from pathlib import Path as FilePath
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Header, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from kampungkb_shared.errors import Unauthorized
+from kampungkb_shared.regions import NATION_CODE
+from registry_api.auth.deps import reader_of
+from registry_api.auth.service import Principal, authenticate
+from registry_api.charts import service as charts
+from registry_api.charts.labels import Lang, tier_label
+from registry_api.charts.router import chart_response
+from registry_api.dashboard import service
+from registry_api.dashboard.labels import Translate
+from registry_api.db import SessionDep
+from registry_api.reports import export
+from registry_api.reports import service as reports
+from registry_api.reports.spans import ReportPeriod
+from registry_api.settings import Settings
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+HERE = FilePath(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+static = StaticFiles(directory=HERE / "static")
+
+COOKIE = "kkb_dashboard"
+"""Holds the API key the officer signed in with: HttpOnly (no script reads it), SameSite=Strict (no other site
+sends it), Secure over HTTPS, limited to `/dashboard`, gone when the browser closes or on sign-out."""
+PAGE_CACHE = "private, no-store"
+"""A page may show what only the signed-in officer may read."""
+
+PeriodQuery = Annotated[ReportPeriod | None, Query()]
+LangQuery = Annotated[Lang, Query()]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _reader(request: Request, session: SessionDep) -> Principal | None:
+    return await reader_of(request, session, request.cookies.get(COOKIE))
+
+
+def _login(request: Request, *, lang: Lang, target: str, failed: bool = False, status: int = 401) -> Response:
+    context = {"t": Translate(lang), "lang": lang, "next": target, "failed": failed, "principal": None}
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+    response.headers["Cache-Control"] = PAGE_CACHE
+    return response
+
+
+def _safe_target(target: str) -> str:
+    """Only a path of the dashboard: a sign-in never sends the browser elsewhere."""
+    return target if target.startswith("/dashboard/") and not target.startswith("//") else "/dashboard/"
+
+
+async def _page(
+    request: Request, session: SessionDep, *, code: str, period: str | None, ruleset: str | None, lang: Lang
+) -> Response:
+    try:
+        principal = await _reader(request, session)
+    except Unauthorized:
+        return _login(request, lang=lang, target=str(request.url.path) + "?" + request.url.query)
+    page = await service.load(
+        session, code=code, period=period, ruleset=ruleset, principal=principal, settings=_settings(request)
+    )
+
+    def link(target: str, **changes: str) -> str:
+        """A dashboard URL of `target` keeping the period, rule set and language unless changed."""
+        params = {"period": page.period, "ruleset": page.ruleset, "lang": lang, **changes}
+        return f"/dashboard/{target}?{urlencode(params)}"
+
+    context = {
+        "t": Translate(lang),
+        "lang": lang,
+        "page": page,
+        "report": page.report,
+        "principal": principal,
+        "rulesets": _settings(request).rulesets,
+        "link": link,
+        "tier_label": lambda tier: tier_label(tier, lang) if tier else "",
+        "charts": ("tiers", "trend", "reporting", "kkbpk"),
+    }
+    status = 200 if page.report is not None else 404
+    response = templates.TemplateResponse(request, "page.html", context, status_code=status)
+    response.headers["Cache-Control"] = PAGE_CACHE
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def nation_page(
+    request: Request,
+    session: SessionDep,
+    period: PeriodQuery = None,
+    ruleset: str | None = None,
+    lang: LangQuery = "id",
+) -> Response:
+    """The nation's page."""
+    return await _page(request, session, code=NATION_CODE, period=period, ruleset=ruleset, lang=lang)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, lang: LangQuery = "id", next: str = "/dashboard/") -> Response:
+    """The sign-in form."""
+    return _login(request, lang=lang, target=_safe_target(next), status=200)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form(min_length=1, max_length=200)],
+    next: Annotated[str, Form()] = "/dashboard/",
+    lang: Annotated[Lang, Form()] = "id",
+) -> Response:
+    """Check the key, keep it in the session cookie and go back to the page."""
+    try:
+        await authenticate(session, key.strip())
+    except Unauthorized:
+        return _login(request, lang=lang, target=_safe_target(next), failed=True)
+    response = RedirectResponse(_safe_target(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        key.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/dashboard",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(lang: Annotated[Lang, Form()] = "id") -> Response:
+    """Forget the session cookie."""
+    response = RedirectResponse(f"/dashboard/?lang={lang}", status_code=303)
+    response.delete_cookie(COOKIE, path="/dashboard", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/{code}", response_class=HTMLResponse)
+async def region_page(
+    request: Request,
+    session: SessionDep,
+    code: str,
+    period: PeriodQuery = None,
+    ruleset: str | None = None,
+    lang: LangQuery = "id",
+) -> Response:
+    """A region's page: figures, targets, charts, children down to the desa, the list to chase, downloads."""
+    return await _page(request, session, code=code, period=period, ruleset=ruleset, lang=lang)
+
+
+@router.get("/{code}/charts/{chart}.svg")
+async def page_chart(
+    request: Request,
+    session: SessionDep,
+    code: str,
+    chart: Annotated[charts.ChartName, Path()],
+    period: PeriodQuery = None,
+    ruleset: str | None = None,
+    lang: LangQuery = "id",
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A chart of the page, read with the page's session."""
+    await _reader(request, session)
+    response = await chart_response(
+        request,
+        session,
+        chart=chart,
+        code=code,
+        period=period,
+        ruleset=ruleset,
+        lang=lang,
+        module="profil",
+        if_none_match=if_none_match,
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@router.get("/{code}/export.{format}")
+async def page_export(
+    request: Request,
+    session: SessionDep,
+    code: str,
+    format: Literal["csv", "xlsx"],
+    period: PeriodQuery = None,
+    ruleset: str | None = None,
+) -> Response:
+    """The children table of the page as CSV or XLSX, as `GET /v1/reports/{code}/export` gives it."""
+    await _reader(request, session)
+    settings = _settings(request)
+    report = await reports.get_report(
+        session,
+        code=code,
+        period=period or await service.latest_period(session, ruleset=ruleset or settings.primary_ruleset),
+        ruleset=ruleset or settings.primary_ruleset,
+        rulesets=settings.rulesets,
+        closing=settings.closing(),
+    )
+    body, media_type, disposition = export.as_file(report, format)
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})

@@ -1,0 +1,127 @@
+"""The officer's page, server-side: the API's figures, scope, the session cookie, its policy and its absence from
+the OpenAPI document. The browser drives it in `tests/dashboard`."""
+
+import json
+import re
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry_api.auth.service import Role
+from registry_api.settings import Settings
+from report_worker.aggregates import rebuild_period
+from tests.factories import make_key
+from tests.registry_api.conftest import app_client
+from tests.report_worker import oracle
+from tests.report_worker.data import PERIODS, RULESETS, Dataset
+
+MONTH = PERIODS[-1].strftime("%Y-%m")
+ACTION = {"action": "Bentuk Rumah DataKu", "action_en": "Set up a Rumah DataKu"}
+
+
+@pytest.fixture
+async def computed(pg: asyncpg.Connection, dataset: Dataset) -> oracle.Rows:
+    for period in PERIODS:
+        await rebuild_period(pg, period=period, rulesets=RULESETS)
+    return await oracle.read_rows(pg)
+
+
+def figure(html: str, name: str) -> str:
+    found = re.search(rf'<dd data-figure="{name}">([^<]*)</dd>', html)
+    assert found, name
+    return found.group(1)
+
+
+async def test_nation_page_shows_the_api_figures_of_the_newest_period(
+    client: httpx.AsyncClient, computed: oracle.Rows
+) -> None:
+    page = await client.get("/dashboard/")
+    assert page.status_code == 200, page.text
+    report = (await client.get(f"/v1/reports/00?period={MONTH}")).json()
+    assert f'<option value="{MONTH}" selected>' in page.text  # the newest computed month by default
+    assert figure(page.text, "kampung_total") == str(report["kampung_total"])
+    assert figure(page.text, "mandiri_plus_pct") == f"{report['mandiri_plus_pct']:.2f}"
+    assert '<html lang="id">' in page.text and "Angka utama" in page.text
+    for child in report["children"]:
+        assert f'href="/dashboard/{child["code"]}?period={MONTH}' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "default-src 'none'" in policy
+    assert page.headers["cache-control"] == "private, no-store"
+    english = await client.get(f"/dashboard/?period={MONTH}&lang=en")
+    assert '<html lang="en">' in english.text and "Headline figures" in english.text
+    document = (await client.get("/openapi.json")).json()
+    assert not [path for path in document["paths"] if path.startswith("/dashboard")]
+    css = await client.get("/dashboard/static/dashboard.css")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+
+
+async def test_kecamatan_desa_list_and_the_list_to_chase_need_a_key_in_scope(
+    client: httpx.AsyncClient, computed: oracle.Rows, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    code = "97.01.01"
+    report = (await client.get(f"/v1/reports/{code}?period={MONTH}")).json()
+    public = await client.get(f"/dashboard/{code}?period={MONTH}")
+    assert public.status_code == 200, public.text
+    for desa in report["children"]:
+        assert f'data-code="{desa["code"]}"' in public.text
+        if desa["tier"]:
+            assert f'data-tier="{desa["tier"]}"' in public.text
+    assert 'id="chase"' not in public.text, "the list to chase names Kampung KB: only for a key in scope"
+    outside = await make_key(session, Role.KABUPATEN, "98.01")
+    login = await client.post("/dashboard/login", data={"key": outside, "next": f"/dashboard/{code}"})
+    assert login.status_code == 303 and login.headers["location"] == f"/dashboard/{code}"
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/dashboard" in cookie
+    assert 'id="chase"' not in (await client.get(f"/dashboard/{code}?period={MONTH}")).text
+    classified = next(d for d in report["children"] if d["tier"])
+    explanation = {"next_tier": {"tier": "berkelanjutan", "steps": 1, "actions": [ACTION]}}
+    await pg.execute(
+        "UPDATE classification SET result = $1::text::json WHERE kampung_id = $2",
+        json.dumps(explanation),
+        classified["kampung_id"],
+    )
+    assert ACTION["action"] not in (await client.get(f"/dashboard/{code}?period={MONTH}")).text
+    inside = await make_key(session, Role.KABUPATEN, "97.01")
+    await client.post("/dashboard/login", data={"key": inside, "next": f"/dashboard/{code}"})
+    signed_in = await client.get(f"/dashboard/{code}?period={MONTH}")
+    assert 'id="chase"' in signed_in.text and "kabupaten 97.01" in signed_in.text
+    chase = (await client.get(f"/v1/reports/{code}/reporting?period={MONTH}", headers={"X-API-Key": inside})).json()
+    for row in chase["items"][:5]:
+        assert row["kampung_name"] in signed_in.text
+    assert ACTION["action"] in signed_in.text and "Berkelanjutan" in signed_in.text  # its next-tier actions
+    english = (await client.get(f"/dashboard/{code}?period={MONTH}&lang=en")).text
+    assert ACTION["action_en"] in english and ACTION["action"] not in english
+
+
+async def test_bad_key_page_and_period_are_answered_not_crashed(
+    client: httpx.AsyncClient, computed: oracle.Rows
+) -> None:
+    failed = await client.post("/dashboard/login", data={"key": "kkb_nope_nope", "next": "https://evil.example/"})
+    assert failed.status_code == 401 and 'role="alert"' in failed.text
+    assert 'value="/dashboard/"' in failed.text, "a sign-in never sends the browser to another site"
+    assert (await client.get("/dashboard/97.01?period=2025-13")).status_code == 422
+    assert (await client.get("/dashboard/12.34")).status_code == 404
+    uncomputed = await client.get("/dashboard/97?period=2019-01")
+    assert uncomputed.status_code == 404 and 'id="not-computed"' in uncomputed.text
+
+
+async def test_without_public_reads_the_page_asks_for_a_key(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    computed: oracle.Rows,
+    session: AsyncSession,
+) -> None:
+    closed = settings.model_copy(update={"public_reads": False})
+    async with app_client(closed, session_factory) as (_, http):
+        page = await http.get(f"/dashboard/97?period={MONTH}")
+        assert page.status_code == 401 and 'name="key"' in page.text
+        assert (await http.get(f"/dashboard/97/charts/tiers.svg?period={MONTH}")).status_code == 401
+        viewer = await make_key(session, Role.VIEWER, "00")
+        await http.post("/dashboard/login", data={"key": viewer})
+        assert (await http.get(f"/dashboard/97?period={MONTH}")).status_code == 200
+        chart = await http.get(f"/dashboard/97/charts/tiers.svg?period={MONTH}")
+        assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+        export = await http.get(f"/dashboard/97/export.csv?period={MONTH}")
+        assert export.status_code == 200 and export.text.count("\n") > 1
