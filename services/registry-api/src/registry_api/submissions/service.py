@@ -106,8 +106,9 @@ async def write_submissions(
         row["module"]: row for row in await driver.fetch(_CURRENT, kampung_id, [m.value for m in modules], period)
     }
     rows: list[store.Row] = []
+    data = {module: payloads[module].model_dump(mode="json") for module in modules}
     for module in modules:
-        encoded = store.canonical_json(payloads[module].model_dump(mode="json"))
+        encoded = store.canonical_json(data[module])
         digest = store.content_hash(encoded)
         stored = current.get(module.value)
         if stored is not None and stored["content_hash"] == digest:
@@ -136,8 +137,17 @@ async def write_submissions(
     change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: period})
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=period)
-    submissions = await _as_stored(session, kampung_id, period, modules)
-    return Written(submissions, {Module(r["module"]) for r in written if r["revision"] == 1}, classification)
+    # As stored: what the write returned, with the payload it wrote (not read again); unchanged modules are read.
+    submissions = {
+        Module(r["module"]): Submission(**{**dict(r), "payload": data[Module(r["module"])]}) for r in written
+    }
+    unchanged = [module for module in modules if module not in submissions]
+    submissions |= await _as_stored(session, kampung_id, period, unchanged)
+    return Written(
+        {module: submissions[module] for module in modules},
+        {Module(r["module"]) for r in written if r["revision"] == 1},
+        classification,
+    )
 
 
 _ORDER = [Module.PROFIL, Module.KEPENDUDUKAN, Module.KKBPK]
