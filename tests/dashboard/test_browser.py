@@ -1,5 +1,5 @@
 """The officer's page in a real Chromium against a real registry process: drill down from the nation to a desa,
-switch period and language, download, sign in; the figures on the page are the API's."""
+switch period and language, download, sign in; the figures and data-quality flags on the page are the API's."""
 
 import csv
 import io
@@ -36,6 +36,27 @@ async def charts_drawn(page: Page) -> list[int]:
     """The natural width of each chart image: 0 when the browser could not load or decode it."""
     widths: list[int] = await page.eval_on_selector_all(".charts img", "imgs => imgs.map(i => i.naturalWidth)")
     return widths
+
+
+async def quality_section_is_the_apis(page: Page, site: Site, code: str) -> None:
+    """The section's counts are the report's `quality`; its rows (for the signed-in key) the API's open flags."""
+    section = page.locator("#h-quality")
+    await section.scroll_into_view_if_needed()
+    assert await section.is_visible()
+    quality = (await api_report(site, code, MONTH))["quality"]
+    assert isinstance(quality, dict)
+    shown = page.locator("#quality dd")
+    counts = {await dd.get_attribute("data-quality"): int(await dd.inner_text()) for dd in await shown.all()}
+    assert counts == {"open": quality["open"], "checked": quality["checked"], **quality["open_by_kind"]}
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        listed = (
+            await http.get(
+                f"/v1/quality/{code}", params={"period": MONTH, "status": "open"}, headers={"X-API-Key": site.key}
+            )
+        ).json()
+    rows = [int(row) for row in await page.locator("#flags tbody tr").evaluate_all("rs => rs.map(r => r.dataset.flag)")]
+    assert rows == [item["id"] for item in listed["items"]][:50]
+    assert await page.locator("#no-flags").is_visible() == (not rows)
 
 
 async def test_drill_down_from_the_nation_to_a_desa(site: Site, browser: Browser, tmp_path: Path) -> None:
@@ -109,6 +130,7 @@ async def test_sign_in_shows_the_list_to_chase_and_fits_a_phone(site: Site, brow
         ).json()
     first = (await page.locator("#chase tbody tr th").first.inner_text()).strip()
     assert first == chase["items"][0]["kampung_name"]
+    await quality_section_is_the_apis(page, site, "97.01")
     cookies = await context.cookies()
     session = next(c for c in cookies if c["name"] == "kkb_dashboard")
     assert session["httpOnly"] and session["sameSite"] == "Strict"

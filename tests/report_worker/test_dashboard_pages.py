@@ -1,5 +1,5 @@
-"""The officer's page, server-side: the API's figures, scope, the session cookie, its policy and its absence from
-the OpenAPI document. The browser drives it in `tests/dashboard`."""
+"""The officer's page, server-side: the API's figures and data-quality flags, scope, the session cookie, its policy
+and its absence from the OpenAPI document. The browser drives it in `tests/dashboard`."""
 
 import json
 import re
@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry_api.auth.service import Role
 from registry_api.settings import Settings
 from report_worker.aggregates import rebuild_period
-from tests.factories import make_key
+from tests.factories import auth, make_key
 from tests.registry_api.conftest import app_client
 from tests.report_worker import oracle
 from tests.report_worker.data import PERIODS, RULESETS, Dataset
+from tests.report_worker.test_quality_api import PERIOD as FLAGGED_PERIOD
+from tests.report_worker.test_quality_api import flagged
 
 MONTH = PERIODS[-1].strftime("%Y-%m")
 ACTION = {"action": "Bentuk Rumah DataKu", "action_en": "Set up a Rumah DataKu"}
@@ -125,3 +127,55 @@ async def test_without_public_reads_the_page_asks_for_a_key(
         assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
         export = await http.get(f"/dashboard/97/export.csv?period={MONTH}")
         assert export.status_code == 200 and export.text.count("\n") > 1
+
+
+def flag_ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<tr data-flag="(\d+)">', html)]
+
+
+async def test_quality_section_counts_and_lists_the_open_flags_as_the_api(
+    client: httpx.AsyncClient, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    ids = await flagged(pg)
+    month = FLAGGED_PERIOD.strftime("%Y-%m")
+    public = await client.get(f"/dashboard/95?period={month}")
+    assert public.status_code == 200, public.text
+    quality = (await client.get(f"/v1/reports/95?period={month}")).json()["quality"]
+    assert quality["open"] == 3
+    assert quality_figure(public.text, "open") == quality["open"]
+    assert quality_figure(public.text, "checked") == quality["checked"] == 0
+    for kind, count in quality["open_by_kind"].items():
+        assert quality_figure(public.text, kind) == count
+    assert "Lonjakan PUS/penduduk" in public.text
+    assert flag_ids(public.text) == [], "flags name Kampung KB: listed only for a key in scope"
+
+    admin = await make_key(session)
+    await client.post("/dashboard/login", data={"key": admin})
+    listed = (
+        await client.get("/v1/quality/95", params={"period": month, "status": "open"}, headers=auth(admin))
+    ).json()
+    signed_in = await client.get(f"/dashboard/95?period={month}&lang=en")
+    assert flag_ids(signed_in.text) == [item["id"] for item in listed["items"]] and len(listed["items"]) == 3
+    assert "Jump in PUS or population" in signed_in.text and "CPR of 100 %" in signed_in.text
+    checked = listed["items"][0]
+    answer = await client.put(f"/v1/quality/flags/{checked['id']}/check", json={"note": "x"}, headers=auth(admin))
+    assert answer.status_code == 200, answer.text
+    after = (await client.get(f"/dashboard/95?period={month}")).text
+    assert checked["id"] not in flag_ids(after) and len(flag_ids(after)) == 2
+    assert quality_figure(after, "open") == 2 and quality_figure(after, "checked") == 1
+
+    kabupaten = await make_key(session, Role.KABUPATEN, "95.01")
+    await client.post("/dashboard/login", data={"key": kabupaten})
+    mine = (
+        await client.get("/v1/quality/95.01", params={"period": month, "status": "open"}, headers=auth(kabupaten))
+    ).json()
+    kabupaten_page = (await client.get(f"/dashboard/95.01?period={month}")).text
+    assert flag_ids(kabupaten_page) == [item["id"] for item in mine["items"]]
+    assert {item["kampung_id"] for item in mine["items"]} <= {ids["kab"]}
+    assert flag_ids((await client.get(f"/dashboard/95?period={month}")).text) == [], "95 is beyond its scope"
+
+
+def quality_figure(html: str, name: str) -> int:
+    found = re.search(rf'<dd data-quality="{name}">(\d+)</dd>', html)
+    assert found, name
+    return int(found.group(1))

@@ -64,6 +64,24 @@ WORDS: dict[str, tuple[str, str]] = {
     "on_time": ("Tepat waktu", "On time"),
     "late": ("Terlambat", "Late"),
     "missing": ("Belum lapor", "Missing"),
+    "quality": ("Catatan kualitas data", "Data-quality flags"),
+    "quality_open": ("Terbuka", "Open"),
+    "quality_checked": ("Sudah dicek", "Checked"),
+    "quality_none": ("Tidak ada catatan terbuka.", "No open flags."),
+    "quality_more": (
+        "Hanya catatan pertama yang ditampilkan; daftar lengkap lewat GET /v1/quality/{code}.",
+        "Only the first flags are shown; the whole list is GET /v1/quality/{code}.",
+    ),
+    "flag_kkbpk_outlier": ("Pencilan KKBPK", "KKBPK outlier"),
+    "flag_jump": ("Lonjakan PUS/penduduk", "Jump in PUS or population"),
+    "flag_implausible_ratio": ("Rasio tidak wajar", "Implausible ratio"),
+    "subject": ("Tentang", "About"),
+    "value": ("Nilai", "Value"),
+    "subject_TOTAL": ("Semua peserta KB", "All KB users"),
+    "subject_pus": ("PUS", "PUS"),
+    "subject_population": ("Jumlah penduduk", "Population"),
+    "subject_single_method": ("Satu metode saja", "One method only"),
+    "subject_cpr_100": ("CPR 100 %", "CPR of 100 %"),
     "export": ("Unduh", "Download"),
     "percontohan": ("Kampung KB percontohan", "Model Kampung KB"),
     "computed_at": ("Dihitung pada", "Computed at"),
@@ -83,3 +101,8 @@ class Translate:
 
     def __call__(self, key: str) -> str:
         return WORDS[key][self.index]
+
+    def subject(self, subject: str) -> str:
+        """A flag's subject in words; a method code (an outlier's) stays as it is."""
+        words = WORDS.get(f"subject_{subject}")
+        return subject if words is None else words[self.index]

@@ -1,7 +1,8 @@
-"""What the officer's page shows, read through the report, reporting and classification services.
+"""What the officer's page shows, read through the report, reporting, quality and classification services.
 
-Report figures are public reads (as `GET /v1/reports/{code}`); the list to chase and each Kampung KB's next-tier
-actions name single Kampung KB, so they appear only for a signed-in reader whose scope covers them.
+Report figures are public reads (as `GET /v1/reports/{code}`); the list to chase, the open data-quality flags and
+each Kampung KB's next-tier actions name single Kampung KB, so they appear only for a signed-in reader whose scope
+covers them.
 """
 
 import datetime as dt
@@ -15,6 +16,8 @@ from kampungkb_shared.periods import add_months, current_period, format_period, 
 from kampungkb_shared.regions import NATION_CODE, ancestors
 from registry_api.auth.service import Principal
 from registry_api.classifications.service import classifications_as_of
+from registry_api.quality import service as quality
+from registry_api.quality.schemas import FlagPage
 from registry_api.reporting import service as reporting
 from registry_api.reporting.schemas import ReportingPage
 from registry_api.reports import service as reports
@@ -26,6 +29,8 @@ from registry_api.wilayah.service import NATION_NAME, region_name
 
 CHASE_ROWS = 50
 """The first rows of the list to chase on the page; the whole list is a download."""
+FLAG_ROWS = 50
+"""The first open data-quality flags on the page; the whole list is `GET /v1/quality/{code}`."""
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Page:
     crumbs: list[Crumb]
     report: Report | None = None
     chase: ReportingPage | None = None
+    flags: FlagPage | None = None
     actions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     next_tiers: dict[int, str] = field(default_factory=dict)
 
@@ -110,9 +116,12 @@ async def load(
         return page
     query = await reporting.prepare(session, code=code, period=period, deadline=settings)
     page.chase = await reporting.page(session, query=query, limit=CHASE_ROWS, cursor=None)
+    as_of: dt.date = parse_period(page.report.months[-1]) if page.report.months else parse_span(period).last
+    page.flags = await quality.list_flags(
+        session, code=code, period=as_of, kind=None, status="open", limit=FLAG_ROWS, cursor=None, principal=principal
+    )
     ids = [desa.kampung_id for desa in page.desa if desa.kampung_id is not None]
     if ids:
-        as_of: dt.date = parse_period(page.report.months[-1]) if page.report.months else parse_span(period).last
         found = await classifications_as_of(session, kampung_ids=ids, period=as_of, ruleset=ruleset)
         for kampung_id, row in found.items():
             next_tier = row.result.get("next_tier")
