@@ -177,6 +177,9 @@ def national_part() -> None:
     regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
     files = generate(desa)
+    print(
+        f"national month: {len(desa):,} desa, the kampung file then the kependudukan file, period {PERIOD}", flush=True
+    )
     port = free_port()
     received = Received()
     server = receiver(port, received)
@@ -206,7 +209,6 @@ def national_part() -> None:
             lags, kinds, batches = list(received.lags), list(received.kinds), received.batches
             first_at, last_at, last_wall = received.first_at, received.last_at, received.last_wall
     server.shutdown()
-    print(f"national month: {len(desa):,} desa, the kampung file then the kependudukan file, period {PERIOD}")
     for module, job in jobs.items():
         print(
             f"  {module} import: {job['status']}, {job['rows_ok']:,} rows ok in {job['timings'].get('total', 0):.1f} s"
