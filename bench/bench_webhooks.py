@@ -10,7 +10,7 @@ answers 204 and notes when each item arrives; one subscription of every kind for
    items replayed as one backlog.
 2. A national month, on `../shared/data/wilayah.csv` (skipped where it is absent): `bench_import.py`'s files, the
    kampung file (a Kampung KB in every desa), then the kependudukan file, through the bulk import API to the
-   classifier, registry-api and `registry-api worker`, some 400,000 feed items. Figures: items delivered,
+   classifier, registry-api and `registry-api worker`, some 420,000 feed items. Figures: items delivered,
    throughput, lag per item, and how long after the last import job finished the receiver had every item.
 """
 
