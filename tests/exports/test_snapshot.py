@@ -33,7 +33,11 @@ _FILL = """
            '{PUS}', '{PUSKESMAS}'
       FROM kampung k CROSS JOIN generate_series(1, $1) AS n
 """
-_COPYING = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY (SELECT %'"
+_COPYING = """
+    SELECT count(*) FROM pg_stat_activity
+     WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY (SELECT %'
+"""
+"""Exports running in this test's own database (other tests' databases share the server)."""
 
 
 async def _job_done(http: httpx.AsyncClient, url: str, key: str) -> dict[str, object]:
