@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
@@ -252,3 +253,58 @@ async def test_a_receiver_failing_for_the_whole_window_is_disabled_until_enabled
         await eventually(delivered, "a delivery after enabling")
         items = delivered_items(receiver.received(), hook["secret"])
         assert items[0]["kind"] == "kampung" and items[0]["action"] == "created"
+
+
+async def test_a_subscription_stops_when_its_creator_has_no_key_in_force(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.mode("ok")
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        given = await http.post(
+            "/v1/keys",
+            json={
+                "name": "kabupaten feed",
+                "kind": "integration",
+                "role": "kabupaten",
+                "scope": REGION,
+                "expires_in_days": 30,
+            },
+            headers=auth(admin),
+        )
+        assert given.status_code == 201, given.text
+        officer = given.json()
+        hook = (await http.post("/v1/webhooks", json={"url": receiver.url}, headers=auth(officer["key"]))).json()
+        first = await make_kampung(http, admin)
+
+        async def delivered(kampung_id: int) -> bool:
+            items = delivered_items(receiver.received(), hook["secret"])
+            return any(item["kampung_id"] == kampung_id for item in items)
+
+        await eventually(lambda: delivered(first["id"]), "a delivery while the creator's key is in force")
+        revoked = await http.delete(f"/v1/keys/{officer['prefix']}", headers=auth(admin))
+        assert revoked.status_code == 204, revoked.text
+
+        async def disabled() -> bool:
+            row = (
+                await committed_session.execute(
+                    text("SELECT disabled_at IS NOT NULL FROM webhook_subscription WHERE id = :id"), {"id": hook["id"]}
+                )
+            ).scalar_one()
+            await committed_session.rollback()
+            return bool(row)
+
+        await eventually(disabled, "the subscription disabled once its creator's only key is revoked")
+        later = await make_kampung(http, admin, "99.01.01.2002")
+        after_revoke = len(receiver.received())
+        await asyncio.sleep(1.0)  # several dispatcher passes (poll 0.05 s): none may deliver
+        assert not await delivered(later["id"]), "delivered to a subscription whose creator lost every key"
+        assert len(receiver.received()) == after_revoke
+        reason = (
+            await committed_session.execute(
+                text("SELECT error FROM webhook_delivery WHERE subscription_id = :id ORDER BY id DESC LIMIT 1"),
+                {"id": hook["id"]},
+            )
+        ).scalar_one()
+        assert "no key in force" in reason

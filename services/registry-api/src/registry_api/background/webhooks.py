@@ -71,6 +71,27 @@ _LOG = text("""
         (subscription_id, message_id, attempted_at, status_code, error, items, cursor_from, cursor_to, next_retry_at)
     VALUES (:id, :message_id, :started, :status, :error, :items, :cursor_from, :cursor_to, :next_retry_at)
 """)
+# A subscription delivers what its creator may read, so it stops when its creator can no longer read: a principal with
+# no key in force (every key revoked or expired) has its subscriptions disabled, each with a line in its log. Enabling
+# again needs a key of that principal. Owners from the identity provider (`oidc:`) carry no key to check.
+_ORPHANED = text("""
+    WITH off AS (
+        UPDATE webhook_subscription s
+           SET disabled_at = now(), leased_until = NULL, lease_token = NULL
+         WHERE s.disabled_at IS NULL AND s.owner LIKE 'principal:%'
+           AND NOT EXISTS (
+               SELECT 1 FROM api_key k
+                WHERE k.principal_id = CAST(substr(s.owner, 11) AS bigint)
+                  AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+           )
+        RETURNING s.id, s.cursor
+    )
+    INSERT INTO webhook_delivery
+        (subscription_id, message_id, attempted_at, status_code, error, items, cursor_from, cursor_to, next_retry_at)
+    SELECT id, 'msg_' || id || '_' || cursor, now(), NULL, :error, 0, cursor, cursor, NULL FROM off
+    RETURNING subscription_id
+""")
+OWNER_GONE = "disabled: the principal that created it has no key in force (revoked or expired)"
 _PRUNE = text("DELETE FROM webhook_delivery WHERE attempted_at < now() - :retention * interval '1 second'")
 PRUNE_EVERY_S = 300.0
 
@@ -140,6 +161,9 @@ class WebhookDispatcher:
             return 0
         token = uuid.uuid4().hex
         async with self.sessionmaker() as session, session.begin():
+            for gone in (await session.execute(_ORPHANED, {"error": OWNER_GONE})).scalars():
+                DELIVERIES.labels(outcome="owner_gone").inc()
+                log.warning("webhook %d %s", gone, OWNER_GONE)
             rows = (
                 await session.execute(
                     _CLAIM, {"busy": list(self._busy), "limit": free, "lease": self.lease_s, "token": token}
