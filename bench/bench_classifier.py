@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from classifier.inputs import from_model
 from classifier.ruleset import load_rulesets
 from classifier.scoring import classify, score
 from kampungkb_shared.classification import Snapshot
@@ -99,7 +100,7 @@ def free_port() -> int:
 def in_process(raw: list[dict[str, Any]]) -> None:
     rulesets = load_rulesets()
     snapshots = [Snapshot.model_validate(s) for s in raw]
-    data = [s.model_dump(mode="json") for s in snapshots]
+    data = [from_model(s) for s in snapshots]
     for ruleset in rulesets.values():
         started = time.perf_counter()
         for snap in data:

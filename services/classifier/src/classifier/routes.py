@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from classifier.batch import Item, named_ruleset, parse_batch
+from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
@@ -75,7 +76,7 @@ async def classify_one(request: Request, body: ClassifyRequest) -> Response:
     """Classify one snapshot as of a period."""
     state = _state(request)
     ruleset = _ruleset(state, body.ruleset)
-    result = score(body.snapshot.model_dump(mode="json"), body.period, ruleset)
+    result = score(from_model(body.snapshot), body.period, ruleset)
     request.app.state.metrics.classifications.labels(tier=result["tier"], ruleset=ruleset.id).inc()
     return _json(result)
 
