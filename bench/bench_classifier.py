@@ -36,6 +36,7 @@ from kampungkb_shared.codes import (
 )
 
 BATCH = 10_000
+BOTH = "both rule sets, NDJSON"
 ROUNDS = 4
 POPULATION = 20_000
 
@@ -121,18 +122,24 @@ def in_process(raw: list[dict[str, Any]]) -> dict[str, float]:
     return rates
 
 
-def _post(client: httpx.Client, body: bytes) -> int:
-    response = client.post("/v1/classify/batch", content=body, headers={"content-type": "application/json"})
+NDJSON = "application/x-ndjson"
+
+
+def _post(client: httpx.Client, body: bytes, accept: str) -> int:
+    headers = {"content-type": "application/json", "accept": accept}
+    response = client.post("/v1/classify/batch", content=body, headers=headers)
     response.raise_for_status()
+    if accept == NDJSON:
+        return response.content.count(b"\n")  # one line per result: the bench's items are all valid
     return len(orjson.loads(response.content)["results"])
 
 
-def _throughput(client: httpx.Client, bodies: list[bytes]) -> float:
-    """Two requests in flight, so the one-worker server never waits for the client to read a response."""
+def _throughput(client: httpx.Client, bodies: list[bytes], accept: str = "application/json") -> tuple[int, float]:
+    """Results and results/s. Two requests in flight, so the one-worker server never waits for the client."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        total = sum(pool.map(lambda body: _post(client, body), bodies))
-    return total / (time.perf_counter() - started)
+        total = sum(pool.map(lambda body: _post(client, body, accept), bodies))
+    return total, total / (time.perf_counter() - started)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -194,11 +201,21 @@ def over_http(raw: list[dict[str, Any]]) -> dict[str, float]:
                     body.replace(b'{"items"', b'{"ruleset":"' + ruleset.encode() + b'","items"', 1) for body in bodies
                 ]
                 before = _cpu_seconds(server.pid)
-                rate = _throughput(client, tagged * ROUNDS)
-                per_cpu = BATCH * len(tagged) * ROUNDS / (_cpu_seconds(server.pid) - before)
+                total, rate = _throughput(client, tagged * ROUNDS)
+                per_cpu = total / (_cpu_seconds(server.pid) - before)
                 print(f"classifier HTTP batch ({ruleset}, {BATCH:,}/request, 1 worker): {rate:,.0f} classifications/s")
                 print(f"  per second of server CPU (the client shares the machine): {per_cpu:,.0f} classifications/s")
                 rates[ruleset] = per_cpu
+            # What the registry asks for: both rule sets in one call, answered as NDJSON.
+            both = [
+                body.replace(b'{"items"', b'{"rulesets":["bkkbn-web-2021","kkb-2025"],"items"', 1) for body in bodies
+            ]
+            before = _cpu_seconds(server.pid)
+            total, rate = _throughput(client, both * ROUNDS, NDJSON)
+            per_cpu = total / (_cpu_seconds(server.pid) - before)
+            print(f"classifier HTTP batch (both rule sets, NDJSON, as the registry asks): {rate:,.0f} results/s")
+            print(f"  per second of server CPU: {per_cpu:,.0f} results/s")
+            rates[BOTH] = per_cpu
             return rates
     finally:
         server.terminate()
@@ -209,6 +226,8 @@ def main() -> None:
     rng = random.Random(20250601)
     raw = [snapshot(rng) for _ in range(POPULATION)]
     scoring = in_process(raw)
+    # Both rule sets, one result each: the in-process time per result is the mean of the two.
+    scoring[BOTH] = 2 / sum(1 / rate for rate in scoring.values())
     served = over_http(raw)
     for ruleset, rate in served.items():
         print(f"HTTP batch per server CPU-second / in-process score() ({ruleset}): {rate / scoring[ruleset]:.0%}")

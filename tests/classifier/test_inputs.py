@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from classifier import inputs
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchItem
-from tests.classifier.classifier_factories import OFFICIAL, STRICT, worked_example
+from tests.classifier.classifier_factories import OFFICIAL, STRICT, output, partners, profil, snapshot, worked_example
 
 
 def accept(item: Any) -> bool:
@@ -95,3 +95,19 @@ def test_minimal_snapshot_is_accepted() -> None:
 def test_lax_values_are_left_to_the_models(item: dict[str, Any]) -> None:
     assert not accept(item)
     BatchItem.model_validate(item)
+
+
+@pytest.mark.parametrize(
+    "snap",
+    [
+        {},
+        snapshot(profil(pokja=(False, 0, False), funding=0, poktan=0, facilities=0, regulations=0)),
+        snapshot(None, *output(cpr=0, unmet=0)),
+        snapshot(profil(), output()[0], None, partners(6)),
+        snapshot(profil(operational=0), {**output()[0], "pus": 0}, output()[1], partners(1, "2016-01-01")),
+    ],
+)
+def test_inputs_decoded_from_json_are_what_the_models_give(snap: dict[str, Any]) -> None:
+    item = {"id": "k", "period": "2025-06", "snapshot": snap}
+    strict = msgspec.json.decode(orjson.dumps(item), type=inputs.Item)
+    assert strict.snapshot == inputs.from_model(BatchItem.model_validate(item).snapshot)

@@ -61,7 +61,7 @@ else:
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 AgeCounts = Annotated[list[Count], msgspec.Meta(min_length=AGE_GROUP_COUNT, max_length=AGE_GROUP_COUNT)]
-PeriodText = Annotated[str, msgspec.Meta(pattern=r"^(?!0000)\d{4}-(?:0[1-9]|1[0-2])\Z")]
+PeriodText = Annotated[str, msgspec.Meta(pattern=r"^(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])\Z")]
 """`YYYY-MM`, as `kampungkb_shared.periods.Period` reads it."""
 
 
