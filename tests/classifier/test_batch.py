@@ -121,6 +121,12 @@ async def test_ndjson_of_an_empty_batch_is_an_empty_body(client: httpx.AsyncClie
     assert (content, lines) == (b"", [])
 
 
+async def test_json_of_a_batch_without_a_valid_item_holds_no_result(client: httpx.AsyncClient) -> None:
+    assert await _json(client, {"items": []}) == {"results": [], "errors": []}
+    answer = await _json(client, {"rulesets": [OFFICIAL.id, STRICT.id], "items": ["not an object", _item(1, {"x": 1})]})
+    assert answer["results"] == [] and [(e["id"], e["index"]) for e in answer["errors"]] == [(None, 0), ("k1", 1)]
+
+
 async def test_json_stays_the_answer_without_the_ndjson_accept_header(client: httpx.AsyncClient) -> None:
     response = await client.post(BATCH, json={"items": [_item(0)]}, headers={"accept": "application/json, */*"})
     assert response.headers["content-type"] == "application/json"

@@ -83,7 +83,7 @@ async def test_batch_results_match_single_classification(client: httpx.AsyncClie
 
 async def test_batch_item_coerced_by_the_models_is_still_scored(client: httpx.AsyncClient) -> None:
     item = _item(7)
-    item["snapshot"]["kependudukan"]["pus"] = "10000"  # lax JSON a model accepts, the fast path does not
+    item["snapshot"]["kependudukan"]["pus"] = "10000"  # lax JSON a model accepts, the strict inputs do not
     body = (await client.post("/v1/classify/batch", json={"ruleset": "kkb-2025", "items": [item]})).json()
     assert body["errors"] == []
     assert body["results"][0]["raw"]["pus"] == 10000

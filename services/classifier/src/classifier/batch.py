@@ -1,18 +1,29 @@
-"""Batch parsing: orjson and a strict fast check on the happy path, the pydantic models for the rest."""
+"""Batch parsing: one msgspec decode into the scoring's inputs on the happy path, the pydantic models for the rest."""
 
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import orjson
 from pydantic import ValidationError
 
-from classifier.fastpath import accept
+from classifier import inputs
 from classifier.ruleset import RuleSet
 from kampungkb_shared.classification import BatchItem
 from kampungkb_shared.errors import FieldError, PayloadTooLarge, Unprocessable
 
-Item = tuple[int, Any, str, dict[str, Any]]
-"""A valid batch item: its index in the request, its id, its period and its snapshot data."""
+Item = tuple[int, Any, str, inputs.Snapshot]
+"""A valid batch item: its index in the request, its id, its period and its snapshot."""
+
+
+class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    items: list[inputs.Item]
+    ruleset: str | None = None
+    rulesets: list[str] | None = None
+
+
+_BATCH = msgspec.json.Decoder(_Batch)
+_ITEM = msgspec.json.Decoder(inputs.Item)
 
 
 def field_errors(error: ValidationError) -> list[dict[str, Any]]:
@@ -59,6 +70,22 @@ def parse_batch(
     Raises 413 above `max_items` items and 422 when the body itself, not an item, is malformed.
     """
     try:
+        batch = _BATCH.decode(body)
+    except msgspec.DecodeError:  # not valid at once (ValidationError is a DecodeError): item by item
+        return _parse_each(body, max_items=max_items, known=known, default=default)
+    rulesets = chosen_rulesets({"ruleset": batch.ruleset, "rulesets": batch.rulesets}, known, default)
+    items = batch.items
+    if len(items) > max_items:
+        raise PayloadTooLarge(f"{len(items)} items; a batch holds at most {max_items}")
+    return rulesets, [(index, item.id, item.period, item.snapshot) for index, item in enumerate(items)], []
+
+
+def _parse_each(
+    body: bytes, *, max_items: int, known: Mapping[str, RuleSet], default: str
+) -> tuple[list[RuleSet], list[Item], list[dict[str, Any]]]:
+    """`parse_batch` for a body that holds an invalid item or is malformed: each item on its own, so that one bad
+    item never fails the batch, and the models say what is wrong."""
+    try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Unprocessable.field(["body"], f"invalid JSON: {exc}") from None
@@ -76,8 +103,12 @@ def parse_batch(
     valid: list[Item] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        if accept(item):
-            valid.append((index, item["id"], item["period"], item["snapshot"]))
+        try:
+            strict = _ITEM.decode(orjson.dumps(item))
+        except msgspec.DecodeError:
+            pass
+        else:
+            valid.append((index, strict.id, strict.period, strict.snapshot))
             continue
         try:
             model = BatchItem.model_validate(item)
@@ -87,5 +118,5 @@ def parse_batch(
                 {"id": item_id if type(item_id) in (str, int) else None, "index": index, "errors": field_errors(exc)}
             )
         else:
-            valid.append((index, model.id, model.period, model.snapshot.model_dump(mode="json")))
+            valid.append((index, model.id, model.period, inputs.from_model(model.snapshot)))
     return rulesets, valid, errors

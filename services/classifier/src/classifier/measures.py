@@ -1,28 +1,27 @@
 """Raw measures of a snapshot, as a rule set reads them: counts and whole-number percentages.
 
-Snapshots arrive here as JSON-shaped dicts (codes as strings, dates as ISO strings), the shape of
-`Snapshot.model_dump(mode="json")`; absent optional keys take their model defaults. In `official`
-mode this mirrors the official SQL (master-lists.md, "classification query"), null for null;
-`strict` mode leaves a measure None where the data it needs is missing.
+Snapshots arrive here as `classifier.inputs.Snapshot` structs (codes as strings, absent optional fields at their
+model defaults). In `official` mode this mirrors the official SQL (master-lists.md, "classification query"), null
+for null; `strict` mode leaves a measure None where the data it needs is missing.
 """
 
+import datetime as dt
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
+from classifier.inputs import Kependudukan, Kkbpk, Partner, Snapshot
 from classifier.ruleset import Tables
 from kampungkb_shared.codes import MKJP_METHODS, UNMET_NEED_REASONS
 from kampungkb_shared.modules import POKTAN_DENOMINATOR
 from kampungkb_shared.periods import add_months, parse_period
 
-POKTAN_FIELDS = tuple((poktan.value, field) for poktan, field in POKTAN_DENOMINATOR.items())
+POKTAN_FIELDS = tuple((poktan.value, attrgetter(field)) for poktan, field in POKTAN_DENOMINATOR.items())
 _MKJP = frozenset(m.value for m in MKJP_METHODS)
 _UNMET = frozenset(r.value for r in UNMET_NEED_REASONS)
 _MKJP_CODES = tuple(sorted(_MKJP))
 _UNMET_CODES = tuple(sorted(_UNMET))
-_EMPTY: dict[str, Any] = {}
-_NO_PARTNERS: list[dict[str, Any]] = []
-_CODE = itemgetter("code")
+_CODE = attrgetter("code")
 
 
 def pct_half_away(part: int, whole: int) -> int:
@@ -36,50 +35,47 @@ def pct_float8(part: int, whole: int) -> int:
 
 
 @lru_cache(maxsize=4096)
-def partner_window(period: str, months: int | None) -> tuple[str, str] | None:
-    """[start, end) as ISO dates of the `months` months ending with the period, or None for all time."""
+def partner_window(period: str, months: int | None) -> tuple[dt.date, dt.date] | None:
+    """[start, end) of the `months` months ending with the period, or None for all time."""
     if months is None:
         return None
     start = parse_period(period)
-    return add_months(start, 1 - months).isoformat(), add_months(start, 1).isoformat()
+    return add_months(start, 1 - months), add_months(start, 1)
 
 
-def count_partners(partners: list[dict[str, Any]], period: str, t: Tables) -> int:
-    """Distinct partner codes the rule set counts (ISO date strings compare like dates)."""
+def count_partners(partners: list[Partner], period: str, t: Tables) -> int:
+    """Distinct partner codes the rule set counts."""
     exclude = t.exclude
     if t.window_months is None:
         if not exclude:
             return len(set(map(_CODE, partners)))
-        return len({p["code"] for p in partners if p["code"] not in exclude})
+        return len({p.code for p in partners if p.code not in exclude})
     start, end = partner_window(period, t.window_months)  # type: ignore[misc]
-    return len({p["code"] for p in partners if p["code"] not in exclude and start <= p["last_activity"] < end})
+    return len({p.code for p in partners if p.code not in exclude and start <= p.last_activity < end})
 
 
-def measure(snap: dict[str, Any], period: str, t: Tables) -> dict[str, Any]:
+def measure(snap: Snapshot, period: str, t: Tables) -> dict[str, Any]:
     """Every raw measure of the snapshot under the rule set's policies; keys are `RawMeasures` fields."""
-    get = snap.get
-    profil = get("profil")
+    profil = snap.profil
     if profil is None:
         exists = members = trained = pkb = regulation = None
         n_funding = n_poktan = n_facilities = n_data = n_operational = 0 if t.official else None
     else:
-        pokja = profil["pokja"]
-        exists = pokja["exists"]
-        members = pokja.get("members", 0)
-        trained = pokja.get("trained", False)
-        p = profil.get
-        n_funding = len(p("funding_sources", ()))
-        n_poktan = len(p("poktan", ()))
-        n_facilities = len(p("facilities", ()))
-        pkb = p("pkb_pendamping", False)
-        regulation = bool(p("regulations"))
-        n_data = len(p("data_sources", ()))
-        n_operational = len(p("operational", ()))
-    n_partners = count_partners(get("partners") or _NO_PARTNERS, period, t)
+        pokja = profil.pokja
+        exists, members, trained = pokja.exists, pokja.members, pokja.trained
+        n_funding = len(profil.funding_sources)
+        n_poktan = len(profil.poktan)
+        n_facilities = len(profil.facilities)
+        pkb = profil.pkb_pendamping
+        regulation = bool(profil.regulations)
+        n_data = len(profil.data_sources)
+        n_operational = len(profil.operational)
+    partners = snap.partners
+    n_partners = count_partners(partners, period, t) if partners else 0
     pct = pct_half_away if t.half_away else pct_float8
     poktan_pct, participation, pus, users, mkjp_users, unmet_need, cpr, mkjp, unmet = (
         _official if t.official else _strict
-    )(get("kependudukan"), get("kkbpk"), pct)
+    )(snap.kependudukan, snap.kkbpk, pct)
     return {
         "pokja_exists": exists,
         "pokja_members": members,
@@ -109,14 +105,14 @@ Outputs = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any]
 
 
 def _poktan(
-    kep: dict[str, Any], participants: dict[str, int] | None, pct: Any, null_absent: bool
+    kep: Kependudukan, participants: dict[str, int] | None, pct: Any, null_absent: bool
 ) -> tuple[dict[str, int | None], int | None]:
     per: dict[str, int | None] = {}
     total = 0
     seen = False
     half_away = pct is pct_half_away  # the two `pct` functions, inlined below
     for code, field in POKTAN_FIELDS:
-        denominator = kep[field]
+        denominator = field(kep)
         value: int | None
         if denominator <= 0:
             value = 0
@@ -139,28 +135,28 @@ def _poktan(
     return per, (2 * total + 5) // 10 if seen else None
 
 
-def _official(kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -> Outputs:
+def _official(kep: Kependudukan | None, kk: Kkbpk | None, pct: Any) -> Outputs:
     """The SQL's joins: a missing row gives null, a zero denominator gives 0 %."""
     users = mkjp_users = unmet_need = pus = cpr = mkjp = unmet = None
     participants = None
     if kk is not None:
-        kb_users = kk.get("kb_users", _EMPTY)
+        kb_users = kk.kb_users
         users = sum(kb_users.values())
         # Codes present with any count (0 included) make a row; no row at all gives null.
         for method in _MKJP_CODES:
             n = kb_users.get(method)
             if n is not None:
                 mkjp_users = n if mkjp_users is None else mkjp_users + n
-        non_users = kk.get("non_users", _EMPTY)
+        non_users = kk.non_users
         for reason in _UNMET_CODES:
             n = non_users.get(reason)
             if n is not None:
                 unmet_need = n if unmet_need is None else unmet_need + n
-        participants = kk.get("poktan_participants", _EMPTY)
+        participants = kk.poktan_participants
     if kep is None:
         per = participation = None
     else:
-        pus = kep["pus"]
+        pus = kep.pus
         per, participation = _poktan(kep, participants, pct, True)
         # PUS 0 gives CPR 0 %, no users MKJP 0 %; a missing KKBPK (users None) or MKJP rows give null.
         cpr = (None if users is None else pct(users, pus)) if pus > 0 else 0
@@ -170,25 +166,25 @@ def _official(kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -
     return per, participation, pus, users, mkjp_users, unmet_need, cpr, mkjp, unmet
 
 
-def _strict(kep: dict[str, Any] | None, kk: dict[str, Any] | None, pct: Any) -> Outputs:
+def _strict(kep: Kependudukan | None, kk: Kkbpk | None, pct: Any) -> Outputs:
     """Absent codes count 0; a missing module or a PUS of 0 leaves the measures that need it None."""
     users = mkjp_users = unmet_need = pus = cpr = mkjp = unmet = None
     per = participation = None
     if kk is not None:
-        kb_users = kk.get("kb_users", _EMPTY)
+        kb_users = kk.kb_users
         users = sum(kb_users.values())
         mkjp_users = 0
         for method in _MKJP_CODES:
             mkjp_users += kb_users.get(method, 0)
-        non_users = kk.get("non_users", _EMPTY)
+        non_users = kk.non_users
         unmet_need = 0
         for reason in _UNMET_CODES:
             unmet_need += non_users.get(reason, 0)
         mkjp = pct(mkjp_users, users) if users else 0
     if kep is not None:
-        pus = kep["pus"]
+        pus = kep.pus
         if kk is not None:
-            per, participation = _poktan(kep, kk.get("poktan_participants", _EMPTY), pct, False)
+            per, participation = _poktan(kep, kk.poktan_participants, pct, False)
             if pus > 0:
                 cpr = pct(users, pus)
                 unmet = pct(unmet_need, pus)

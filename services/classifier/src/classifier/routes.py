@@ -1,7 +1,6 @@
 """HTTP endpoints: thin wrappers around `classifier.scoring`."""
 
 from collections import Counter
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from classifier.batch import Item, named_ruleset, parse_batch
+from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
@@ -75,7 +75,7 @@ async def classify_one(request: Request, body: ClassifyRequest) -> Response:
     """Classify one snapshot as of a period."""
     state = _state(request)
     ruleset = _ruleset(state, body.ruleset)
-    result = score(body.snapshot.model_dump(mode="json"), body.period, ruleset)
+    result = score(from_model(body.snapshot), body.period, ruleset)
     request.app.state.metrics.classifications.labels(tier=result["tier"], ruleset=ruleset.id).inc()
     return _json(result)
 
@@ -143,20 +143,29 @@ def _classify_batch(state: AppState, body: bytes, *, ndjson: bool) -> tuple[list
     return rulesets, content, tiers
 
 
-_TIER = itemgetter("tier")
-
-
 def _json_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
     """`{results, errors}` and the results' tiers."""
-    results: list[dict[str, Any]] = []
-    append = results.append
+    # Each result is serialised as soon as it is scored, while it is still in the processor's cache, and freed at
+    # once: the list of all of them, kept until one `dumps`, cost more to walk and free than the serialising itself.
+    content = bytearray(b'{"results":[')
+    write = content.extend
+    dumps = orjson.dumps
+    tiers: list[str] = []
+    tier = tiers.append
     for index, item_id, period, snapshot in items:
         for ruleset in rulesets:
             result = score(snapshot, period, ruleset)
             result["id"] = item_id
             result["index"] = index
-            append(result)
-    return orjson.dumps({"results": results, "errors": errors}), list(map(_TIER, results))
+            tier(result["tier"])
+            write(dumps(result))
+            write(b",")
+    if tiers:
+        del content[-1]  # the last result's comma
+    write(b'],"errors":')
+    write(dumps(errors))
+    write(b"}")
+    return bytes(content), tiers
 
 
 def _ndjson_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
@@ -171,16 +180,26 @@ def _ndjson_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict
     tier = tiers.append
     pending = iter(errors)  # in item order, as `items` are
     error = next(pending, None)
+    # The three fields a consumer files a result by come before it, so that it need not parse the result for them.
+    # Their text is made once per rule set and the line written around the result, not around a copy of it.
+    heads = [
+        (ruleset, b',"ruleset":' + dumps(ruleset.id) + b',"ruleset_hash":' + dumps(ruleset.hash) + b',"tier":')
+        for ruleset in rulesets
+    ]
     for index, item_id, period, snapshot in items:
         while error is not None and error["index"] < index:
             write(dumps(error, option=line))
             error = next(pending, None)
-        for ruleset in rulesets:
+        item = b'{"id":' + dumps(item_id) + b',"index":' + dumps(index)
+        for ruleset, head in heads:
             result = score(snapshot, period, ruleset)
             tier(result["tier"])
-            # The three fields a consumer files a result by, beside it: it need not parse the result for them.
-            head = {"id": item_id, "index": index, "ruleset": ruleset.id, "ruleset_hash": result["ruleset_hash"]}
-            write(dumps({**head, "tier": result["tier"], "result": result}, option=line))
+            write(item)
+            write(head)
+            write(dumps(result["tier"]))
+            write(b',"result":')
+            write(dumps(result))
+            write(b"}\n")
     while error is not None:
         write(dumps(error, option=line))
         error = next(pending, None)

@@ -1,12 +1,14 @@
 """Pure scoring: a snapshot, a period and a rule set in; the tier with its explanation out. No I/O.
 
-`classify` takes and returns the shared pydantic models; `score` is the same on JSON-shaped dicts,
-which is what the batch endpoint uses.
+`classify` takes and returns the shared pydantic models; `score` is the same on the scoring's own inputs
+(`classifier.inputs`), which the HTTP endpoints decode straight from the request body, and returns result data.
 """
 
 from typing import Any
 
 from classifier.explain import plan_next_tier, pokja_floor
+from classifier.inputs import Snapshot as Inputs
+from classifier.inputs import from_model
 from classifier.measures import measure
 from classifier.ruleset import WIDE, RuleSet, Tables
 from kampungkb_shared.classification import ClassificationResult, Snapshot
@@ -65,19 +67,19 @@ def index_hundredths(total: int, count: int) -> int:
     return (200 * total + count) // (2 * count)
 
 
-def missing_data(snap: dict[str, Any]) -> list[dict[str, Any]]:
+def missing_data(snap: Inputs) -> list[dict[str, Any]]:
     """What the snapshot lacks for a full classification, whatever the rule set does about it."""
-    kep = snap.get("kependudukan")
-    if kep is not None and kep["pus"] > 0 and snap.get("profil") is not None and snap.get("kkbpk") is not None:
+    kep = snap.kependudukan
+    if kep is not None and kep.pus > 0 and snap.profil is not None and snap.kkbpk is not None:
         return []
     codes: list[tuple[str, list[str]]] = []
-    if snap.get("profil") is None:
+    if snap.profil is None:
         codes.append(("profil", ["input", "proses"]))
     if kep is None:
         codes.append(("kependudukan", ["output"]))
-    elif kep["pus"] <= 0:
+    elif kep.pus <= 0:
         codes.append(("kependudukan.pus", ["output"]))
-    if snap.get("kkbpk") is None:
+    if snap.kkbpk is None:
         codes.append(("kkbpk", ["output"]))
     return [
         {"code": code, "groups": groups, "message": _MISSING_TEXT[code][0], "message_en": _MISSING_TEXT[code][1]}
@@ -85,8 +87,8 @@ def missing_data(snap: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def score(snap: dict[str, Any], period: str, ruleset: RuleSet) -> dict[str, Any]:
-    """The classification of a JSON-shaped snapshot as result data (the shape of `ClassificationResult`)."""
+def score(snap: Inputs, period: str, ruleset: RuleSet) -> dict[str, Any]:
+    """The classification of a snapshot as result data (the shape of `ClassificationResult`)."""
     t = ruleset.tables
     raw = measure(snap, period, t)
     s = sub_scores(raw, t)
@@ -150,4 +152,4 @@ def score(snap: dict[str, Any], period: str, ruleset: RuleSet) -> dict[str, Any]
 
 def classify(snapshot: Snapshot, period: str, ruleset: RuleSet) -> ClassificationResult:
     """Classify one snapshot as of `period` (`YYYY-MM`) with a rule set: pure, no I/O."""
-    return ClassificationResult.model_validate(score(snapshot.model_dump(mode="json"), period, ruleset))
+    return ClassificationResult.model_validate(score(from_model(snapshot), period, ruleset))

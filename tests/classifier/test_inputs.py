@@ -1,16 +1,26 @@
-"""The batch fast path accepts only what the models accept, and scores the same as the model path."""
+"""The scoring's inputs (msgspec structs) accept only what the models accept, and score the same as the models."""
 
 import copy
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from pydantic import ValidationError
 
-from classifier.fastpath import accept
+from classifier import inputs
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchItem
-from tests.classifier.classifier_factories import OFFICIAL, STRICT, worked_example
+from tests.classifier.classifier_factories import OFFICIAL, STRICT, output, partners, profil, snapshot, worked_example
+
+
+def accept(item: Any) -> bool:
+    """Whether the structs take the item as it stands, decoded from its JSON."""
+    try:
+        msgspec.json.decode(orjson.dumps(item), type=inputs.Item)
+    except msgspec.ValidationError:
+        return False
+    return True
 
 
 def _item() -> dict[str, Any]:
@@ -55,21 +65,22 @@ INVALID = [
 
 
 @pytest.mark.parametrize("item", INVALID)
-def test_fast_path_rejects_what_the_models_reject(item: dict[str, Any]) -> None:
+def test_inputs_reject_what_the_models_reject(item: dict[str, Any]) -> None:
     assert not accept(item)
     with pytest.raises(ValidationError):
         BatchItem.model_validate(item)
 
 
-def test_fast_path_accepts_a_valid_item_and_scores_like_the_models() -> None:
+def test_inputs_take_a_valid_item_and_score_like_the_models() -> None:
     item = orjson.loads(orjson.dumps(_item()))
     item["snapshot"]["kependudukan"]["population"] = {"male": [1] * 16, "female": [2] * 16}
     item["snapshot"]["profil"]["pengarah"] = "KADER"
-    assert accept(item)
+    strict = msgspec.json.decode(orjson.dumps(item), type=inputs.Item)
     model = BatchItem.model_validate(copy.deepcopy(item))
+    assert strict.snapshot == inputs.from_model(model.snapshot)
     for ruleset in (OFFICIAL, STRICT):
-        fast = score(item["snapshot"], item["period"], ruleset)
-        slow = score(model.snapshot.model_dump(mode="json"), model.period, ruleset)
+        fast = score(strict.snapshot, strict.period, ruleset)
+        slow = score(inputs.from_model(model.snapshot), model.period, ruleset)
         assert fast == slow
 
 
@@ -84,3 +95,19 @@ def test_minimal_snapshot_is_accepted() -> None:
 def test_lax_values_are_left_to_the_models(item: dict[str, Any]) -> None:
     assert not accept(item)
     BatchItem.model_validate(item)
+
+
+@pytest.mark.parametrize(
+    "snap",
+    [
+        {},
+        snapshot(profil(pokja=(False, 0, False), funding=0, poktan=0, facilities=0, regulations=0)),
+        snapshot(None, *output(cpr=0, unmet=0)),
+        snapshot(profil(), output()[0], None, partners(6)),
+        snapshot(profil(operational=0), {**output()[0], "pus": 0}, output()[1], partners(1, "2016-01-01")),
+    ],
+)
+def test_inputs_decoded_from_json_are_what_the_models_give(snap: dict[str, Any]) -> None:
+    item = {"id": "k", "period": "2025-06", "snapshot": snap}
+    strict = msgspec.json.decode(orjson.dumps(item), type=inputs.Item)
+    assert strict.snapshot == inputs.from_model(BatchItem.model_validate(item).snapshot)
