@@ -159,6 +159,17 @@ class ExplainRequest(_Model):
     this derives it again, exactly, whatever content the classifier has loaded now.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ruleset": {"id": "kkb-2025", "hash": "<sha256>", "...": "as GET /v1/rulesets/kkb-2025 serves it"},
+                    "items": [{"id": 42, "period": "2026-10", "snapshot": _SNAPSHOT_EXAMPLE}],
+                }
+            ]
+        }
+    )
+
     ruleset: dict[str, Any] = Field(
         description="The rule set's content as `GET /v1/rulesets/{id}` served it, `hash` included."
     )

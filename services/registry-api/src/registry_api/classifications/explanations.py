@@ -25,7 +25,10 @@ from registry_api.unavailable import RETRY_AFTER_S
 
 log = logging.getLogger(__name__)
 
-_KEPT = "SELECT hash, CAST(content AS text) AS content FROM ruleset_content WHERE hash = ANY(CAST($1 AS text[]))"
+_KEPT = """
+    SELECT DISTINCT ON (hash) hash, CAST(content AS text) AS content
+      FROM ruleset_content WHERE hash = ANY(CAST($1 AS text[]))
+"""
 _PER_CALL = 5_000
 
 

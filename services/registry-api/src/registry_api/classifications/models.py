@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Numeric,
     SmallInteger,
@@ -44,7 +45,10 @@ class RulesetContent(Base):
 
     __tablename__ = "ruleset_content"
 
-    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), index=True)
+    """Not unique: writers that first see a hash together each keep it rather than wait for one another's commit
+    (a unique key would make the second wait for the first); a hash names one content, so the copies are equal."""
     name: Mapped[str] = mapped_column(String(32))
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
 

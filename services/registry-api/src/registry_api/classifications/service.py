@@ -47,8 +47,8 @@ def _array(alias: str, model: type[BaseModel]) -> str:
 # derived again on read (`classifications.explanations`). A line of a refused item has no `threshold` and is skipped
 # (the caller logs it); a line that is not what it should be fails the statement. `,"threshold":` cannot occur
 # earlier in a line: a quote inside a JSON string is always escaped.
-# The same statement keeps each rule set's content by its hash (the first time it is seen) and writes the feed's row of
-# every classification it stored, in (Kampung KB, period, rule set) order, in the upsert's own transaction.
+# The same statement keeps each rule set's content by its hash (where it sees no copy yet) and writes the feed's row
+# of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement.
 _UPSERT = f"""
     WITH raw AS (
         SELECT l.text, position(',"threshold":' IN l.text) AS at FROM unnest(CAST($1 AS text[])) AS l(text)
@@ -82,7 +82,7 @@ _UPSERT = f"""
         INSERT INTO ruleset_content (hash, name, content)
         SELECT k.hash, k.name, CAST(k.content AS jsonb)
           FROM unnest(CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[])) AS k(hash, name, content)
-            ON CONFLICT (hash) DO NOTHING
+         WHERE NOT EXISTS (SELECT 1 FROM ruleset_content r WHERE r.hash = k.hash)
     ),
     feed AS (
         INSERT INTO change_log (kind, action, kampung_id, desa_code, period, ruleset, tier)

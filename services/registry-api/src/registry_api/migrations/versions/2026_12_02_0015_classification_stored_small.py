@@ -20,7 +20,20 @@ depends_on: str | Sequence[str] | None = None
 
 # The order of `kampungkb_shared.classification.Scores`, `Indices` and `Passed` (which the upsert and the reads use);
 # a migration states it as it was when written.
-_SCORES = ["i_pokja", "i_sumber_dana", "i_poktan", "i_sarana", "i_pkb_regulasi", "p_penggunaan_data", "p_mekop", "p_lintas_sektor", "o_poktan", "o_cpr", "o_mkjp", "o_unmet"]
+_SCORES = [
+    "i_pokja",
+    "i_sumber_dana",
+    "i_poktan",
+    "i_sarana",
+    "i_pkb_regulasi",
+    "p_penggunaan_data",
+    "p_mekop",
+    "p_lintas_sektor",
+    "o_poktan",
+    "o_cpr",
+    "o_mkjp",
+    "o_unmet",
+]
 _GROUPS = ("input", "proses", "output")
 
 _FEED_FUNCTION = """
@@ -37,11 +50,13 @@ def _array(section: str, names: Sequence[str], sql_type: str) -> str:
 def upgrade() -> None:
     op.create_table(
         "ruleset_content",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("content", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.PrimaryKeyConstraint("hash", name=op.f("pk_ruleset_content")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ruleset_content")),
     )
+    op.create_index(op.f("ix_ruleset_content_hash"), "ruleset_content", ["hash"], unique=False)
     op.add_column("classification", sa.Column("scores", postgresql.ARRAY(sa.SmallInteger()), nullable=True))
     op.add_column("classification", sa.Column("indices", postgresql.ARRAY(sa.Numeric()), nullable=True))
     op.add_column("classification", sa.Column("passed", postgresql.ARRAY(sa.Boolean()), nullable=True))
