@@ -240,10 +240,11 @@ async def raw_copy(database_url: str, files: dict[str, bytes]) -> tuple[int, flo
 async def _postmaster(database_url: str) -> psutil.Process:
     connection = await asyncpg.connect(database_url)
     try:
-        backend = await connection.fetchval("SELECT pg_backend_pid()")
+        postmaster = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()")).parent()
     finally:
         await connection.close()
-    return psutil.Process(backend).parent()
+    assert postmaster is not None
+    return postmaster
 
 
 def postgres_cpu_s(postmaster: psutil.Process) -> float:
