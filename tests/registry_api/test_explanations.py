@@ -113,3 +113,14 @@ async def test_a_classification_under_an_older_rule_set_version_is_explained_und
             k: v for k, v in expected.items() if k not in ("tier", "scores", "indices", "passed")
         }
         assert read.threshold == 2.5
+
+
+async def test_a_writes_answer_the_classifier_gave_is_what_a_read_derives_again(
+    client: httpx.AsyncClient, admin: str, kampung_id: int
+) -> None:
+    await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    written = (await put_module(client, admin, kampung_id, "kkbpk", "2024-01", kkbpk_payload())).json()
+    read = await client.get(f"/v1/kampung/{kampung_id}/classification", headers=auth(admin))
+    assert written["classification"]["next_tier"] is not None
+    assert written["classification"] == read.json()

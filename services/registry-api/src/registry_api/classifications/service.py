@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import orjson
@@ -99,6 +100,9 @@ _STORED_HASHES = """
       JOIN classification c ON c.kampung_id = p.kampung_id AND c.period = p.period
 """
 
+KEPT_ANSWERS = 16
+"""An answer of at most this many results is kept parsed (`Reclassified.answers`)."""
+
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
 
@@ -113,6 +117,9 @@ class Reclassified:
     """Rule set -> why its call failed."""
     tiers: dict[int, str] = field(default_factory=dict)
     """The primary rule set's tier of each Kampung KB's newest period, where it was just stored."""
+    answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
+    """(Kampung KB, period, rule set) -> the classifier's result with its explanation, for the answers of at most
+    `KEPT_ANSWERS` results (a write's): its answer is the classifier's own, not derived again."""
 
 
 async def reclassify(
@@ -173,6 +180,12 @@ async def reclassify(
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
             return
+        if len(lines) <= KEPT_ANSWERS:
+            for line in lines:
+                answer = orjson.loads(line)
+                if "result" in answer:
+                    snap = snaps[answer["id"]]
+                    outcome.answers[(snap.kampung_id, snap.period, answer["ruleset"])] = answer["result"]
         for kampung_id, period, ruleset, tier in stored_rows:
             outcome.changed.add((kampung_id, period))
             if ruleset == primary and period == newest[kampung_id]:
@@ -302,13 +315,22 @@ async def _stored_hashes(
 
 
 async def stored_classification(
-    session: AsyncSession, *, classifier: ClassifierClient, kampung_id: int, period: dt.date, ruleset: str
+    session: AsyncSession,
+    *,
+    classifier: ClassifierClient,
+    kampung_id: int,
+    period: dt.date,
+    ruleset: str,
+    answer: dict[str, Any] | None = None,
 ) -> ClassificationRead | None:
     """The classification of exactly this period with the snapshot it saw and its explanation, if stored (the write
-    path's answer); None too when the classifier cannot derive the explanation now."""
+    path's answer): `answer` when the classifier just gave it (`Reclassified.answers`), else derived again; None too
+    when the classifier cannot derive it now."""
     row = await session.get(Classification, (kampung_id, period, ruleset), populate_existing=True)
     if row is None:
         return None
+    if answer is not None:
+        return ClassificationRead.explained(row, answer)
     try:
         [read] = await explain(session, classifier=classifier, rows=[row])
     except ClassifierUnavailable:

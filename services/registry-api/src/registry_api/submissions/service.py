@@ -176,7 +176,12 @@ async def classification_written(
         return None
     primary = recorded.classifying.primary
     return await stored_classification(
-        session, classifier=recorded.classifying.classifier, kampung_id=kampung_id, period=period, ruleset=primary
+        session,
+        classifier=recorded.classifying.classifier,
+        kampung_id=kampung_id,
+        period=period,
+        ruleset=primary,
+        answer=recorded.answers.get((kampung_id, period, primary)),
     )
 
 
