@@ -57,6 +57,8 @@ class ClassifierClient:
         self._open_until = 0.0
         self._contents: dict[str, str] = {}
         """Rule set content (JSON text) by hash: what a hash names never changes."""
+        self._current: dict[str, str] = {}
+        """Rule set -> the hash of the content last fetched."""
 
     @property
     def breaker_open(self) -> bool:
@@ -123,26 +125,36 @@ class ClassifierClient:
     def remember_content(self, ruleset_hash: str, content: str) -> None:
         self._contents[ruleset_hash] = content
 
+    def knows(self, ruleset: str) -> bool:
+        """Whether this process has fetched the rule set's content (some version of it)."""
+        return ruleset in self._current
+
+    async def fetch_content(self, ruleset: str, *, budget_s: float) -> str:
+        """The content of `ruleset` as the classifier serves it now (JSON text, `hash` included), remembered by its
+        hash; returns the hash. Raises `ClassifierUnavailable` when it cannot be fetched."""
+        try:
+            async with asyncio.timeout(budget_s):
+                response = await self.http.get(f"/v1/rulesets/{ruleset}", timeout=budget_s)
+                response.raise_for_status()
+            content = orjson.loads(response.content)
+            ruleset_hash = content["hash"]
+        except (TimeoutError, httpx.HTTPError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ClassifierUnavailable(f"rule set {ruleset} not fetched: {_describe(exc)}") from exc
+        self._contents[ruleset_hash] = orjson.dumps(content).decode()
+        self._current[ruleset] = ruleset_hash
+        return str(ruleset_hash)
+
     async def current_content(self, ruleset: str, ruleset_hash: str, *, budget_s: float) -> str:
-        """The content of `ruleset` (JSON text) as the classifier serves it now, which must be `ruleset_hash`'s.
+        """The content of `ruleset` (JSON text) under `ruleset_hash`: remembered, else as the classifier serves it now.
 
         Raises `ClassifierUnavailable` when it cannot be fetched or the classifier now has another version of it.
         """
-        if (known := self._contents.get(ruleset_hash)) is not None:
-            return known
-        try:
-            async with asyncio.timeout(budget_s):
-                response = await self.http.get(f"/v1/rulesets/{ruleset}", timeout=self.timeout_s)
-                response.raise_for_status()
-            content = orjson.loads(response.content)
-        except (TimeoutError, httpx.HTTPError, orjson.JSONDecodeError) as exc:
-            raise ClassifierUnavailable(f"rule set {ruleset} not fetched: {_describe(exc)}") from exc
-        if not isinstance(content, dict) or content.get("hash") != ruleset_hash:
-            served = content.get("hash") if isinstance(content, dict) else None
-            raise ClassifierUnavailable(f"the classifier serves {ruleset} as {served}, not {ruleset_hash}")
-        text = orjson.dumps(content).decode()
-        self._contents[ruleset_hash] = text
-        return text
+        if (known := self._contents.get(ruleset_hash)) is None:
+            served = await self.fetch_content(ruleset, budget_s=budget_s)
+            if served != ruleset_hash:
+                raise ClassifierUnavailable(f"the classifier serves {ruleset} as {served}, not {ruleset_hash}")
+            known = self._contents[ruleset_hash]
+        return known
 
     async def _post_with_retries(
         self, path: str, body: bytes, headers: dict[str, str], deadline: float, attempt_timeout_s: float

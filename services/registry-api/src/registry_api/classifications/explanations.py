@@ -33,7 +33,7 @@ _PER_CALL = 5_000
 
 
 async def ruleset_contents(
-    session: AsyncSession, *, classifier: ClassifierClient, wanted: dict[str, str]
+    session: AsyncSession, *, classifier: ClassifierClient, wanted: dict[str, str], budget_s: float | None = None
 ) -> dict[str, str]:
     """The content (JSON text) of each rule set hash of `wanted` (hash -> rule set id): remembered by this process,
     else kept by the registry, else the classifier's current version where it is that hash.
@@ -47,7 +47,9 @@ async def ruleset_contents(
             found[row["hash"]] = row["content"]
     for ruleset_hash, ruleset in wanted.items():
         if ruleset_hash not in found:
-            found[ruleset_hash] = await classifier.current_content(ruleset, ruleset_hash, budget_s=classifier.budget_s)
+            found[ruleset_hash] = await classifier.current_content(
+                ruleset, ruleset_hash, budget_s=budget_s or classifier.budget_s
+            )
     return found
 
 

@@ -147,6 +147,15 @@ async def reclassify(
     outcome = Reclassified(pairs=pairs)
     if not pairs:
         return outcome
+    if not (use_breaker and classifier.breaker_open):
+        # Each rule set's content is kept with the first results under its hash: fetched now, while the classifier is
+        # idle, rather than between the answers of a large run, when it is busy scoring the next batch.
+        for ruleset in rulesets:
+            if not classifier.knows(ruleset):
+                try:
+                    await classifier.fetch_content(ruleset, budget_s=budget_s)
+                except ClassifierUnavailable as exc:
+                    log.warning("%s", exc)  # the batch call says whether the classifier is away
     gate = asyncio.Semaphore(max(1, concurrency))
 
     def give_up(todo: tuple[str, ...], exc: ClassifierUnavailable) -> None:
@@ -176,7 +185,7 @@ async def reclassify(
         if lines is None:
             return
         try:
-            stored_rows = await _store(session, classifier, todo, snaps, lines)
+            stored_rows = await _store(session, classifier, todo, snaps, lines, budget_s)
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
             return
@@ -268,6 +277,7 @@ async def _store(
     rulesets: tuple[str, ...],
     snaps: list[SnapshotRow],
     lines: list[bytes],
+    budget_s: float,
 ) -> list[tuple[int, dt.date, str, str]]:
     """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set, tier) stored.
 
@@ -281,7 +291,9 @@ async def _store(
         hashes = _answer_hashes(lines)
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
-    kept = await ruleset_contents(session, classifier=classifier, wanted={h: r for r, h in hashes.items()})
+    kept = await ruleset_contents(
+        session, classifier=classifier, wanted={h: r for r, h in hashes.items()}, budget_s=budget_s
+    )
     driver = await session_driver(session)
     # A savepoint of our own (not the session's): an answer that cannot be stored leaves the write's transaction whole.
     await driver.execute("SAVEPOINT store_answer")
