@@ -70,7 +70,8 @@ INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}') ON CONFL
 INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, scores, indices, passed)
 SELECT k.id, $P, r.ruleset, 'r',
        (ARRAY['dasar', 'berkembang', 'mandiri', 'berkelanjutan', 'belum_terklasifikasi'])[1 + floor(random() * 5)::int],
-       's', array_fill(NULL::smallint, ARRAY[12]), array_fill(NULL::numeric, ARRAY[3]), array_fill(NULL::boolean, ARRAY[3])
+       's', array_fill(NULL::smallint, ARRAY[12]), array_fill(NULL::numeric, ARRAY[3]),
+       array_fill(NULL::boolean, ARRAY[3])
   FROM kampung k CROSS JOIN unnest(ARRAY['bkkbn-web-2021', 'kkb-2025']) AS r(ruleset) ORDER BY k.id, r.ruleset;
 INSERT INTO submission_revision (submission_id, revision, payload, submitted_at)
 SELECT id, 1, payload, submitted_at FROM submission ORDER BY id;
