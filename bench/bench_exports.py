@@ -22,7 +22,7 @@ import httpx
 from kampungkb_local import processes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import PERIOD, generate, import_month
+from bench_import import ORDERS, PERIOD, generate, import_month
 from stack import WILAYAH_CSV, local_stack
 
 from kampungkb_shared.periods import add_months, parse_period
@@ -125,7 +125,7 @@ def main() -> int:
     with local_stack("bench_exports", regions_csv=regions, services=services, **env) as stack:
         began = time.monotonic()
         with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http:
-            jobs = import_month(http, files)
+            jobs = import_month(http, files, next(iter(ORDERS.values())))
         failed = {module: job["status"] for module, job in jobs.items() if job["status"] != "succeeded"}
         if failed:
             print(f"the month did not import: {failed}")

@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 from kampungkb_local.servers import free_port
 
@@ -236,11 +237,53 @@ async def raw_copy(database_url: str, files: dict[str, bytes]) -> tuple[int, flo
     return rows, seconds
 
 
+async def _postmaster(database_url: str) -> psutil.Process:
+    connection = await asyncpg.connect(database_url)
+    try:
+        postmaster = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()")).parent()
+    finally:
+        await connection.close()
+    assert postmaster is not None
+    return postmaster
+
+
+def postgres_cpu_s(postmaster: psutil.Process) -> float:
+    """CPU seconds of the PostgreSQL server so far: the postmaster, its ended backends (reaped into its children's
+    times) and the running ones."""
+    times = postmaster.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in postmaster.children():
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
+async def classification_bytes(database_url: str) -> None:
+    """Bytes per classification row: the table with its indexes and TOAST, and the row itself."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows, total, row = await connection.fetchrow(
+            "SELECT count(*), pg_total_relation_size('classification'), avg(pg_column_size(c.*)) FROM classification c"
+        )
+    finally:
+        await connection.close()
+    print(
+        f"  classification: {rows:,} rows, {total / 1e6:.1f} MB with indexes ({total / rows:,.0f} bytes a row), "
+        f"the row itself {row:,.0f} bytes on average",
+        flush=True,
+    )
+
+
 def first_month(
     http: httpx.Client, stack: Stack, files: dict[str, bytes], order: tuple[str, ...], fresh_reports: bool
 ) -> tuple[dict[str, dict[str, Any]], float | None]:
     """Import the month on an empty registry and print its figures; returns the jobs and the end-to-end seconds (first
     byte to every kabupaten report fresh, or to the last job finished without the report worker)."""
+    postmaster = asyncio.run(_postmaster(stack.database_url))
+    cpu_before = postgres_cpu_s(postmaster)
     began = time.monotonic()
     jobs = import_month(http, files, order)
     since = max(dt.datetime.fromisoformat(job["finished_at"]) for job in jobs.values())
@@ -249,6 +292,8 @@ def first_month(
         report(module, job)
     total_rows = sum(job["rows_total"] for job in jobs.values())
     print(f"  all four imported in {imported - began:.1f} s ({total_rows / (imported - began):,.0f} rows/s)")
+    print(f"  PostgreSQL CPU until every job finished: {postgres_cpu_s(postmaster) - cpu_before:.1f} s", flush=True)
+    asyncio.run(classification_bytes(stack.database_url))
     if not fresh_reports:
         return jobs, imported - began
     fresh = asyncio.run(reports_fresh(stack.database_url, since, timeout_s=300))
@@ -286,7 +331,9 @@ def main() -> int:
         "REGISTRY_OUTBOX_POLL_S": "0.2",
     }
     end_to_end: dict[str, float | None] = {}
-    for number, (label, order) in enumerate(ORDERS.items()):
+    # `bench_import.py first`: the first order only (its re-import and COPY too), to compare two versions quickly.
+    orders = list(ORDERS.items())[: 1 if sys.argv[1:] == ["first"] else None]
+    for number, (label, order) in enumerate(orders):
         with local_stack("bench_import", regions_csv=regions, services=services, **env) as stack:
             with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=300) as http:
                 print(f"first import, period {PERIOD}, {label} (posted: kampung, then {', '.join(order)}):", flush=True)

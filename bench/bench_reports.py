@@ -67,10 +67,11 @@ SELECT id, 'kkbpk', $P, jsonb_build_object(
          'non_users', jsonb_build_object('HAMIL', 100, 'INGIN_ANAK_SEGERA', 20, 'IAT', 30, 'TIAL', 24)), 'h', 1
   FROM kampung ORDER BY id;
 INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}') ON CONFLICT DO NOTHING;
-INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
+INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, scores, indices, passed)
 SELECT k.id, $P, r.ruleset, 'r',
        (ARRAY['dasar', 'berkembang', 'mandiri', 'berkelanjutan', 'belum_terklasifikasi'])[1 + floor(random() * 5)::int],
-       's', '{}'::json
+       's', array_fill(NULL::smallint, ARRAY[12]), array_fill(NULL::numeric, ARRAY[3]),
+       array_fill(NULL::boolean, ARRAY[3])
   FROM kampung k CROSS JOIN unnest(ARRAY['bkkbn-web-2021', 'kkb-2025']) AS r(ruleset) ORDER BY k.id, r.ruleset;
 INSERT INTO submission_revision (submission_id, revision, payload, submitted_at)
 SELECT id, 1, payload, submitted_at FROM submission ORDER BY id;

@@ -45,7 +45,11 @@ async def test_put_returns_the_primary_classification_and_stores_every_ruleset(
     assert "next_tier" in classification and "missing" in classification
     rows = await stored(session, kampung_id)
     assert set(rows) == {("2024-01", "bkkbn-web-2021"), ("2024-01", "kkb-2025")}
-    assert rows[("2024-01", "kkb-2025")].result["ruleset"] == "kkb-2025"
+    kkb = await client.get(
+        f"/v1/kampung/{kampung_id}/classification", params={"ruleset": "kkb-2025"}, headers=auth(admin)
+    )
+    assert kkb.json()["ruleset"] == "kkb-2025" and kkb.json()["tier"] == rows[("2024-01", "kkb-2025")].tier
+    assert list(kkb.json()["scores"].values()) == rows[("2024-01", "kkb-2025")].scores
 
 
 async def test_kampung_tier_follows_the_primary_rulesets_newest_classification(

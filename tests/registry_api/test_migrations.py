@@ -2,15 +2,18 @@ import asyncio
 import uuid
 
 import asyncpg
+import orjson
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+from kampungkb_shared.classification import Scores
 from registry_api import migrate
-from registry_api.db import create_engine
+from registry_api.db import create_engine, create_sessionmaker
 from registry_api.models import Base
 from tests.conftest import create_database, drop_database
+from tests.factories import DEMO_DESA, load_demo_regions
 
 
 @pytest.fixture
@@ -56,3 +59,52 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == []
+
+
+async def test_the_migration_to_small_classifications_keeps_what_they_stored(empty_database_url: str) -> None:
+    """0015 moves each stored result's tier, sub-scores, indices and passes into columns, in one statement, and back."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0014")
+    engine = create_engine(empty_database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await load_demo_regions(session)
+    finally:
+        await engine.dispose()
+    result = {
+        "ruleset": "kkb-2025",
+        "ruleset_hash": "h",
+        "period": "2024-01",
+        "tier": "berkembang",
+        "scores": {name: (n % 4) + 1 if n != 3 else None for n, name in enumerate(Scores.model_fields)},
+        "indices": {"input": 3.0, "proses": 2.67, "output": None},
+        "passed": {"input": True, "proses": False, "output": None},
+        "threshold": 3.0,
+        "raw": {"pus": 100},
+        "missing": [],
+        "next_tier": None,
+    }
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute(
+            f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
+                VALUES ('K', '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}', '2020-01-01');
+                INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{{}}')"""
+        )
+        await connection.execute(
+            """INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
+               SELECT id, '2024-01-01', 'kkb-2025', 'h', 'berkembang', 's', $1::text::json FROM kampung""",
+            orjson.dumps(result).decode(),
+        )
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        row = await connection.fetchrow(
+            "SELECT scores, CAST(indices AS text[]) AS indices, passed, tier FROM classification"
+        )
+        assert row["scores"] == list(result["scores"].values())  # type: ignore[attr-defined]
+        assert row["indices"] == ["3.0", "2.67", None] and row["passed"] == [True, False, None]
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0014")
+        back = orjson.loads(await connection.fetchval("SELECT CAST(result AS text) FROM classification"))
+        assert {k: back[k] for k in ("tier", "scores", "indices", "passed")} == {
+            k: result[k] for k in ("tier", "scores", "indices", "passed")
+        }
+    finally:
+        await connection.close()

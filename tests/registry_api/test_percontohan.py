@@ -87,8 +87,11 @@ async def test_kota_tangerang_designates_five_and_its_report_lists_them(
     assert isinstance(pg, asyncpg.Connection)
     await pg.execute(
         "INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}') ON CONFLICT DO NOTHING;"
-        "INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)"
-        f" VALUES ({jimpitan}, '2025-05-01', 'bkkbn-web-2021', 'r', 'berkelanjutan', 's', '{{}}')"
+        "INSERT INTO classification"
+        " (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, scores, indices, passed)"
+        f" VALUES ({jimpitan}, '2025-05-01', 'bkkbn-web-2021', 'r', 'berkelanjutan', 's',"
+        " array_fill(NULL::smallint, ARRAY[12]), array_fill(NULL::numeric, ARRAY[3]),"
+        " array_fill(NULL::boolean, ARRAY[3]))"
     )
     await rebuild_period(pg, period=dt.date(2025, 6, 1), rulesets=["bkkbn-web-2021", "kkb-2025"])
     report = (await client.get(f"/v1/reports/{KOTA_TANGERANG}", params={"period": "2025-06"})).json()

@@ -196,8 +196,10 @@ async def upsert_classification(
         "INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}') ON CONFLICT DO NOTHING"
     )
     await connection.execute(
-        """INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
-           VALUES ($1, $2, $3, 'r', $4, 's', '{}')
+        """INSERT INTO classification
+                  (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, scores, indices, passed)
+           VALUES ($1, $2, $3, 'r', $4, 's', array_fill(NULL::smallint, ARRAY[12]),
+                   array_fill(NULL::numeric, ARRAY[3]), array_fill(NULL::boolean, ARRAY[3]))
            ON CONFLICT (kampung_id, period, ruleset) DO UPDATE SET tier = excluded.tier, computed_at = now()""",
         kampung_id,
         period,

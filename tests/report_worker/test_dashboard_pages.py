@@ -3,6 +3,7 @@ and its absence from the OpenAPI document. The browser drives it in `tests/dashb
 
 import json
 import re
+from typing import Any
 
 import asyncpg
 import httpx
@@ -10,17 +11,47 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
+from registry_api.charts.labels import tier_label
 from registry_api.settings import Settings
 from report_worker.aggregates import rebuild_period
-from tests.factories import auth, make_key
-from tests.registry_api.conftest import app_client
+from tests.factories import auth, kependudukan_payload, kkbpk_payload, make_key, profil_payload
+from tests.registry_api.conftest import app_client, registry_settings
 from tests.report_worker import oracle
 from tests.report_worker.data import PERIODS, RULESETS, Dataset
 from tests.report_worker.test_quality_api import PERIOD as FLAGGED_PERIOD
 from tests.report_worker.test_quality_api import flagged
 
 MONTH = PERIODS[-1].strftime("%Y-%m")
-ACTION = {"action": "Bentuk Rumah DataKu", "action_en": "Set up a Rumah DataKu"}
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, classifier_url: str) -> Settings:
+    """Pointed at the real classifier: a page's next-tier actions are the classifications' explanations, derived by
+    it again."""
+    return registry_settings(database_url, redis_url, classifier_url)
+
+
+async def explained_as(
+    pg: asyncpg.Connection, classifier_url: str, *, kampung_id: int, ruleset: str, period: str
+) -> dict[str, Any]:
+    """The Kampung KB's classifications given a real snapshot (a complete month short of the top tier) and the rule
+    set's content under the hash the generated rows name; returns the classifier's own `next_tier` for it."""
+    snapshot = {"profil": profil_payload(), "kependudukan": kependudukan_payload(), "kkbpk": kkbpk_payload()}
+    async with httpx.AsyncClient(base_url=classifier_url) as http:
+        content = (await http.get(f"/v1/rulesets/{ruleset}")).json()
+        direct = await http.post("/v1/classify", json={"ruleset": ruleset, "period": period, "snapshot": snapshot})
+    await pg.execute(
+        "INSERT INTO ruleset_content (hash, name, content) VALUES ('r', $1, $2::jsonb)",
+        ruleset,
+        json.dumps({**content, "hash": "r"}),
+    )
+    await pg.execute(
+        "INSERT INTO classification_snapshot (hash, snapshot) VALUES ('real', $1::jsonb)", json.dumps(snapshot)
+    )
+    await pg.execute("UPDATE classification SET snapshot_hash = 'real' WHERE kampung_id = $1", kampung_id)
+    next_tier = direct.json()["next_tier"]
+    assert next_tier and next_tier["actions"]
+    return next_tier
 
 
 @pytest.fixture
@@ -60,7 +91,11 @@ async def test_nation_page_shows_the_api_figures_of_the_newest_period(
 
 
 async def test_kecamatan_desa_list_and_the_list_to_chase_need_a_key_in_scope(
-    client: httpx.AsyncClient, computed: oracle.Rows, session: AsyncSession, pg: asyncpg.Connection
+    client: httpx.AsyncClient,
+    computed: oracle.Rows,
+    session: AsyncSession,
+    pg: asyncpg.Connection,
+    classifier_url: str,
 ) -> None:
     code = "97.01.01"
     report = (await client.get(f"/v1/reports/{code}?period={MONTH}")).json()
@@ -78,13 +113,11 @@ async def test_kecamatan_desa_list_and_the_list_to_chase_need_a_key_in_scope(
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/dashboard" in cookie
     assert 'id="chase"' not in (await client.get(f"/dashboard/{code}?period={MONTH}")).text
     classified = next(d for d in report["children"] if d["tier"])
-    explanation = {"next_tier": {"tier": "berkelanjutan", "steps": 1, "actions": [ACTION]}}
-    await pg.execute(
-        "UPDATE classification SET result = $1::text::json WHERE kampung_id = $2",
-        json.dumps(explanation),
-        classified["kampung_id"],
+    next_tier = await explained_as(
+        pg, classifier_url, kampung_id=classified["kampung_id"], ruleset=RULESETS[0], period=MONTH
     )
-    assert ACTION["action"] not in (await client.get(f"/dashboard/{code}?period={MONTH}")).text
+    action = next_tier["actions"][0]
+    assert action["action"] not in (await client.get(f"/dashboard/{code}?period={MONTH}")).text
     inside = await make_key(session, Role.KABUPATEN, "97.01")
     await client.post("/dashboard/login", data={"key": inside, "next": f"/dashboard/{code}"})
     signed_in = await client.get(f"/dashboard/{code}?period={MONTH}")
@@ -92,9 +125,10 @@ async def test_kecamatan_desa_list_and_the_list_to_chase_need_a_key_in_scope(
     chase = (await client.get(f"/v1/reports/{code}/reporting?period={MONTH}", headers={"X-API-Key": inside})).json()
     for row in chase["items"][:5]:
         assert row["kampung_name"] in signed_in.text
-    assert ACTION["action"] in signed_in.text and "Berkelanjutan" in signed_in.text  # its next-tier actions
+    assert action["action"] in signed_in.text  # its next-tier actions, as the classifier explains them
+    assert tier_label(next_tier["tier"], "id") in signed_in.text
     english = (await client.get(f"/dashboard/{code}?period={MONTH}&lang=en")).text
-    assert ACTION["action_en"] in english and ACTION["action"] not in english
+    assert action["action_en"] in english and action["action"] not in english
 
 
 async def test_bad_key_page_and_period_are_answered_not_crashed(

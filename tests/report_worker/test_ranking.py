@@ -3,7 +3,6 @@
 import csv
 import datetime as dt
 import io
-import json
 import random
 from typing import Any
 
@@ -26,16 +25,14 @@ async def enrich(pg: asyncpg.Connection, dataset: Dataset) -> None:
     """Indices in the stored results, kegiatan with partners around the year, flags, some of them checked."""
     rng = random.Random(7)
     for row in await pg.fetch("SELECT kampung_id, period, ruleset FROM classification ORDER BY 1, 2, 3"):
-        indices = {
-            group: round(rng.uniform(1, 4), 2) if rng.random() < 0.9 else None
-            for group in ("input", "proses", "output")
-        }
+        indices = [round(rng.uniform(1, 4), 2) if rng.random() < 0.9 else None for _ in range(3)]
         await pg.execute(
-            "UPDATE classification SET result = $4::json WHERE kampung_id = $1 AND period = $2 AND ruleset = $3",
+            "UPDATE classification SET indices = $4::text::numeric[]"
+            " WHERE kampung_id = $1 AND period = $2 AND ruleset = $3",
             row["kampung_id"],
             row["period"],
             row["ruleset"],
-            json.dumps({"indices": indices}),
+            "{" + ",".join("NULL" if i is None else str(i) for i in indices) + "}",
         )
     for kampung_id in dataset.kampung_ids:
         for _ in range(rng.randint(0, 4)):
@@ -55,10 +52,13 @@ async def enrich(pg: asyncpg.Connection, dataset: Dataset) -> None:
 async def expected(pg: asyncpg.Connection, code: str, as_of: dt.date) -> list[dict[str, Any]]:
     rows = await oracle.read_rows(pg)
     results = {
-        (r["kampung_id"], r["period"]): json.loads(r["result"])
-        for r in await pg.fetch(
-            "SELECT kampung_id, period, result::text FROM classification WHERE ruleset = $1", PRIMARY
-        )
+        (r["kampung_id"], r["period"]): {
+            "indices": {
+                group: None if index is None else float(index)
+                for group, index in zip(("input", "proses", "output"), r["indices"], strict=True)
+            }
+        }
+        for r in await pg.fetch("SELECT kampung_id, period, indices FROM classification WHERE ruleset = $1", PRIMARY)
     }
     flags = await pg.fetch("SELECT kampung_id, period, status FROM quality_flag")
     kegiatan = await pg.fetch("SELECT kampung_id, date, partners FROM kegiatan")

@@ -8,7 +8,7 @@ to the next tier.
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
@@ -150,6 +150,30 @@ class BatchRequest(_Model):
         if self.rulesets is not None and len(set(self.rulesets)) != len(self.rulesets):
             raise ValueError("rulesets must be distinct")
         return self
+
+
+class ExplainRequest(_Model):
+    """`POST /v1/explain`: snapshots scored again, with their explanation, under a rule set given by its content.
+
+    The registry keeps every rule set's content by its hash and stores a classification without its explanation:
+    this derives it again, exactly, whatever content the classifier has loaded now.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ruleset": {"id": "kkb-2025", "hash": "<sha256>", "...": "as GET /v1/rulesets/kkb-2025 serves it"},
+                    "items": [{"id": 42, "period": "2026-10", "snapshot": _SNAPSHOT_EXAMPLE}],
+                }
+            ]
+        }
+    )
+
+    ruleset: dict[str, Any] = Field(
+        description="The rule set's content as `GET /v1/rulesets/{id}` served it, `hash` included."
+    )
+    items: list[BatchItem] = Field(description="The snapshots (at most 10,000), each with its period.")
 
 
 class Scores(_Model):

@@ -85,17 +85,63 @@ def _parse_each(
 ) -> tuple[list[RuleSet], list[Item], list[dict[str, Any]]]:
     """`parse_batch` for a body that holds an invalid item or is malformed: each item on its own, so that one bad
     item never fails the batch, and the models say what is wrong."""
+    data = _object(body)
+    unknown = sorted(set(data) - {"ruleset", "rulesets", "items"})
+    if unknown:
+        raise Unprocessable.field(["body", unknown[0]], "extra inputs are not permitted")
+    rulesets = chosen_rulesets(data, known, default)
+    valid, errors = parse_items(data.get("items"), max_items=max_items)
+    return rulesets, valid, errors
+
+
+def kept_ruleset(known: Mapping[str, RuleSet], content: Any) -> RuleSet:
+    """A rule set given by its content (as `GET /v1/rulesets/{id}` served it, `hash` included): the loaded one when
+    its id and hash match, else the content itself, validated (a 422 at `body.ruleset` when it is not a rule set)."""
+    if type(content) is not dict or not content.get("hash"):
+        raise Unprocessable.field(["body", "ruleset"], "must be a rule set's content with its hash")
+    loaded = known.get(content.get("id"))  # type: ignore[arg-type]
+    if loaded is not None and loaded.hash == content["hash"]:
+        return loaded
+    try:
+        return RuleSet.model_validate(content)
+    except ValidationError as exc:
+        errors = [FieldError(loc=["body", "ruleset", *e["loc"]], msg=e["msg"]) for e in exc.errors(include_url=False)]
+        raise Unprocessable("body.ruleset: not a valid rule set", errors=errors) from None
+
+
+def parse_explain(body: bytes, *, max_items: int, known: Mapping[str, RuleSet]) -> tuple[RuleSet, list[Item]]:
+    """`POST /v1/explain`: the rule set of `ruleset` (see `kept_ruleset`) and the items, every one valid (422 else)."""
+    data = _object(body)
+    unknown = sorted(set(data) - {"ruleset", "items"})
+    if unknown:
+        raise Unprocessable.field(["body", unknown[0]], "extra inputs are not permitted")
+    ruleset = kept_ruleset(known, data.get("ruleset"))
+    valid, errors = parse_items(data.get("items"), max_items=max_items)
+    if errors:
+        first = errors[0]
+        raise Unprocessable(
+            f"body.items.{first['index']}: invalid item",
+            errors=[
+                FieldError(loc=["body", "items", first["index"], *e["loc"]], msg=e["msg"]) for e in first["errors"]
+            ],
+        )
+    return ruleset, valid
+
+
+def _object(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Unprocessable.field(["body"], f"invalid JSON: {exc}") from None
     if type(data) is not dict:
         raise Unprocessable.field(["body"], "must be an object with `items`")
-    unknown = sorted(set(data) - {"ruleset", "rulesets", "items"})
-    if unknown:
-        raise Unprocessable.field(["body", unknown[0]], "extra inputs are not permitted")
-    rulesets = chosen_rulesets(data, known, default)
-    items = data.get("items")
+    return data
+
+
+def parse_items(items: Any, *, max_items: int) -> tuple[list[Item], list[dict[str, Any]]]:
+    """The valid items and the invalid items' errors, in item order; 413 above `max_items` items. Each item is tried
+    strictly first (msgspec, as the fast path decodes), then by the models, which accept lax JSON or name what is
+    wrong."""
     if type(items) is not list:
         raise Unprocessable.field(["body", "items"], "must be a list")
     if len(items) > max_items:
@@ -119,4 +165,4 @@ def _parse_each(
             )
         else:
             valid.append((index, model.id, model.period, inputs.from_model(model.snapshot)))
-    return rulesets, valid, errors
+    return valid, errors

@@ -14,7 +14,7 @@ from classifier.routes import router
 from classifier.ruleset import load_rulesets
 from classifier.settings import Settings
 from classifier.state import AppState, Metrics
-from kampungkb_shared.classification import BatchRequest
+from kampungkb_shared.classification import BatchRequest, ExplainRequest
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
 from kampungkb_shared.openapi import operation_id
@@ -70,9 +70,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            batch = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(batch.pop("$defs", {}))
-            components["BatchRequest"] = batch
+            for model in (BatchRequest, ExplainRequest):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
             app.openapi_schema = document_problems(schema)
         return app.openapi_schema
 

@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from classifier.batch import Item, named_ruleset, parse_batch
+from classifier.batch import Item, named_ruleset, parse_batch, parse_explain
 from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
@@ -114,13 +114,7 @@ _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def classify_batch(request: Request) -> Response:
     """Classify up to 10,000 snapshots under one or more rule sets; an invalid item never fails the batch."""
     state = _state(request)
-    settings = state.settings
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > settings.max_body_bytes:
-        raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
-    body = await request.body()
-    if len(body) > settings.max_body_bytes:
-        raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
+    body = await _body(request, state.settings.max_body_bytes)
     ndjson = _NDJSON in request.headers.get("accept", "").lower()
     # A batch allocates millions of acyclic containers. Collection resumes only once the batch has been built and
     # its containers are freed: a collector enabled while they are still alive would make one pass over all of them.
@@ -132,6 +126,38 @@ async def classify_batch(request: Request) -> Response:
         for tier, count in Counter(tiers[position :: len(rulesets)]).items():
             classifications.labels(tier=tier, ruleset=ruleset.id).inc(count)
     return Response(content, media_type=_NDJSON if ndjson else "application/json")
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    return body
+
+
+@router.post(
+    "/v1/explain",
+    tags=["classify"],
+    response_model=BatchResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExplainRequest"}}},
+        }
+    },
+    responses={413: {"description": "More items than a batch may hold"}, 422: {"description": "Malformed body"}},
+)
+async def explain(request: Request) -> Response:
+    """Score snapshots again under a rule set given by its content (an older version too): results as the batch's."""
+    state = _state(request)
+    body = await _body(request, state.settings.max_body_bytes)
+    with collector_paused():
+        ruleset, items = parse_explain(body, max_items=state.settings.max_batch_items, known=state.rulesets)
+        content, _ = _json_answer([ruleset], items, [])
+    return Response(content, media_type="application/json")
 
 
 def _classify_batch(state: AppState, body: bytes, *, ndjson: bool) -> tuple[list[RuleSet], bytes, list[str]]:

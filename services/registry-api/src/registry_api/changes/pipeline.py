@@ -116,6 +116,8 @@ class Recorded:
     report_event_ids: list[int] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """Rule set -> why the classifier could not classify under it."""
+    answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
+    """The classifier's results of a small run, with their explanation (`Reclassified.answers`)."""
 
 
 async def record(session: AsyncSession, change: Change, *, classifying: Classifying | None = None) -> Recorded:
@@ -141,6 +143,7 @@ async def record(session: AsyncSession, change: Change, *, classifying: Classify
                 attempt_timeout_s=classifying.attempt_timeout_s,
             )
             recorded.failed = outcome.failed
+            recorded.answers = outcome.answers
             await _set_tiers(driver, outcome.tiers)
             if outcome.failed and classifying.fallback:
                 await outbox.add_classify(driver, earliest=classify_from)

@@ -3,8 +3,10 @@
 import asyncio
 import logging
 import time
+from typing import Any
 
 import httpx
+import orjson
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from kampungkb_shared.observability import REQUEST_ID_HEADER, request_id
@@ -31,6 +33,7 @@ def create_classifier(http: httpx.AsyncClient, settings: Settings) -> "Classifie
         attempts=settings.classifier_attempts,
         timeout_s=settings.classifier_timeout_s,
         breaker_s=settings.classifier_breaker_s,
+        budget_s=settings.classifier_budget_s,
     )
 
 
@@ -42,12 +45,20 @@ class ClassifierClient:
     classifier coming back.
     """
 
-    def __init__(self, http: httpx.AsyncClient, *, attempts: int, timeout_s: float, breaker_s: float) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, attempts: int, timeout_s: float, breaker_s: float, budget_s: float = 1.5
+    ) -> None:
         self.http = http
+        self.budget_s = budget_s
+        """A read's budget for the classifier (an explanation derived again), retries included."""
         self.attempts = attempts
         self.timeout_s = timeout_s
         self.breaker_s = breaker_s
         self._open_until = 0.0
+        self._contents: dict[str, str] = {}
+        """Rule set content (JSON text) by hash: what a hash names never changes."""
+        self._current: dict[str, str] = {}
+        """Rule set -> the hash of the content last fetched."""
 
     @property
     def breaker_open(self) -> bool:
@@ -71,7 +82,9 @@ class ClassifierClient:
         deadline = time.monotonic() + budget_s
         try:
             async with asyncio.timeout(budget_s):
-                response = await self._post_with_retries(body, headers, deadline, attempt_timeout_s or self.timeout_s)
+                response = await self._post_with_retries(
+                    "/v1/classify/batch", body, headers, deadline, attempt_timeout_s or self.timeout_s
+                )
         except (TimeoutError, httpx.HTTPError) as exc:
             self._open_until = time.monotonic() + self.breaker_s
             log.warning("classifier unavailable: %s", _describe(exc))
@@ -86,8 +99,65 @@ class ClassifierClient:
             raise ClassifierUnavailable("the classifier's answer did not match the contract")
         return [line for line in response.content.split(b"\n") if line]
 
+    async def explain(self, body: bytes, *, budget_s: float) -> list[dict[str, Any]]:
+        """`POST /v1/explain`: the results (with their explanation) of snapshots scored under a rule set's content.
+
+        Raises `ClassifierUnavailable` when every attempt failed, the budget ran out, or the answer is not the batch's.
+        """
+        headers = {"Content-Type": "application/json"}
+        if rid := request_id.get():
+            headers[REQUEST_ID_HEADER] = rid
+        deadline = time.monotonic() + budget_s
+        try:
+            async with asyncio.timeout(budget_s):
+                response = await self._post_with_retries("/v1/explain", body, headers, deadline, self.timeout_s)
+            results = orjson.loads(response.content)["results"]
+        except (TimeoutError, httpx.HTTPError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            log.warning("classifier did not explain: %s", _describe(exc))
+            raise ClassifierUnavailable(_describe(exc)) from exc
+        assert isinstance(results, list)
+        return results
+
+    def known_content(self, ruleset_hash: str) -> str | None:
+        """The content of a rule set hash, if this process has seen it."""
+        return self._contents.get(ruleset_hash)
+
+    def remember_content(self, ruleset_hash: str, content: str) -> None:
+        self._contents[ruleset_hash] = content
+
+    def knows(self, ruleset: str) -> bool:
+        """Whether this process has fetched the rule set's content (some version of it)."""
+        return ruleset in self._current
+
+    async def fetch_content(self, ruleset: str, *, budget_s: float) -> str:
+        """The content of `ruleset` as the classifier serves it now (JSON text, `hash` included), remembered by its
+        hash; returns the hash. Raises `ClassifierUnavailable` when it cannot be fetched."""
+        try:
+            async with asyncio.timeout(budget_s):
+                response = await self.http.get(f"/v1/rulesets/{ruleset}", timeout=budget_s)
+                response.raise_for_status()
+            content = orjson.loads(response.content)
+            ruleset_hash = content["hash"]
+        except (TimeoutError, httpx.HTTPError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ClassifierUnavailable(f"rule set {ruleset} not fetched: {_describe(exc)}") from exc
+        self._contents[ruleset_hash] = orjson.dumps(content).decode()
+        self._current[ruleset] = ruleset_hash
+        return str(ruleset_hash)
+
+    async def current_content(self, ruleset: str, ruleset_hash: str, *, budget_s: float) -> str:
+        """The content of `ruleset` (JSON text) under `ruleset_hash`: remembered, else as the classifier serves it now.
+
+        Raises `ClassifierUnavailable` when it cannot be fetched or the classifier now has another version of it.
+        """
+        if (known := self._contents.get(ruleset_hash)) is None:
+            served = await self.fetch_content(ruleset, budget_s=budget_s)
+            if served != ruleset_hash:
+                raise ClassifierUnavailable(f"the classifier serves {ruleset} as {served}, not {ruleset_hash}")
+            known = self._contents[ruleset_hash]
+        return known
+
     async def _post_with_retries(
-        self, body: bytes, headers: dict[str, str], deadline: float, attempt_timeout_s: float
+        self, path: str, body: bytes, headers: dict[str, str], deadline: float, attempt_timeout_s: float
     ) -> httpx.Response:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
@@ -98,7 +168,7 @@ class ClassifierClient:
         async for attempt in retrying:
             with attempt:
                 timeout = max(0.05, min(attempt_timeout_s, deadline - time.monotonic()))
-                response = await self.http.post("/v1/classify/batch", content=body, headers=headers, timeout=timeout)
+                response = await self.http.post(path, content=body, headers=headers, timeout=timeout)
                 response.raise_for_status()
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -1,8 +1,22 @@
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DDL, BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, event, func
-from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kampungkb_shared.codes import Tier
@@ -22,8 +36,26 @@ class ClassificationSnapshot(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
+class RulesetContent(Base):
+    """A rule set's content as the classifier served it, kept by its hash when a classification first named it.
+
+    A classification stores no explanation: it is derived again from its snapshot under this content, so that one
+    computed under an older version of a rule set is explained as it was computed.
+    """
+
+    __tablename__ = "ruleset_content"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), index=True)
+    """Not unique: writers that first see a hash together each keep it rather than wait for one another's commit
+    (a unique key would make the second wait for the first); a hash names one content, so the copies are equal."""
+    name: Mapped[str] = mapped_column(String(32))
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
 class Classification(Base):
-    """The classifier's result for one Kampung KB, period and rule set. The tier as of P: the newest at or before P."""
+    """The classifier's result for one Kampung KB, period and rule set, without its explanation (derived again on
+    read, `classifications.explanations`). The tier as of P: the newest at or before P."""
 
     __tablename__ = "classification"
 
@@ -34,8 +66,12 @@ class Classification(Base):
     tier: Mapped[str] = mapped_column(String(24))
     snapshot_hash: Mapped[str] = mapped_column(String(64), ForeignKey("classification_snapshot.hash"))
     """Hash of the snapshot it was computed from: an unchanged snapshot is not sent again."""
-    result: Mapped[dict[str, Any]] = mapped_column(JSON)
-    """The classifier's result as the JSON text it answered: stored and served, never queried inside."""
+    scores: Mapped[list[int | None]] = mapped_column(ARRAY(SmallInteger))
+    """The 12 sub-scores, in the order of `Scores` (null where the rule set could not score)."""
+    indices: Mapped[list[Decimal | None]] = mapped_column(ARRAY(Numeric))
+    """The three group indices, in the order of `Indices`, as the classifier wrote them (`3.0`, `2.67`)."""
+    passed: Mapped[list[bool | None]] = mapped_column(ARRAY(Boolean))
+    """Whether each group passes, in the order of `Passed`."""
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     snapshot: Mapped[ClassificationSnapshot] = relationship(lazy="joined", innerjoin=True)
@@ -46,9 +82,3 @@ class Classification(Base):
         Index("ix_classification_snapshot_hash", "snapshot_hash"),
         CheckConstraint(f"tier IN ({', '.join(repr(t.value) for t in Tier)})", name="tier_known"),
     )
-
-
-STORAGE = DDL("ALTER TABLE classification SET (toast_tuple_target = 8160)")  # type: ignore[no-untyped-call]
-"""Rows stay inline and uncompressed (a result is ~2 KB of JSON text): without it, every row of a national import is
-pglz-compressed on the way in, about half the cost of storing it. Set by the migration too."""
-event.listen(Classification.__table__, "after_create", STORAGE)

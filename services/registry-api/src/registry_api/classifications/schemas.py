@@ -3,8 +3,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from kampungkb_shared.classification import ClassificationResult, Indices, Passed, Snapshot
+from kampungkb_shared.classification import ClassificationResult, Indices, Passed, Scores, Snapshot
 from kampungkb_shared.codes import Tier
+from kampungkb_shared.periods import format_period
 from registry_api.classifications.models import Classification
 
 
@@ -36,20 +37,22 @@ class ClassificationRead(ClassificationResult):
         )
 
     @classmethod
-    def of(cls, row: Classification) -> "ClassificationRead":
-        return cls.stored(row.result, row.kampung_id, row.computed_at, row.snapshot_hash, row.snapshot.snapshot)
-
-    @classmethod
-    def stored(
-        cls, result: dict[str, Any], kampung_id: int, computed_at: dt.datetime, snapshot_hash: str, snapshot: Any
-    ) -> "ClassificationRead":
-        """From a stored classification's parts: its result, its row's columns and the snapshot it saw."""
+    def explained(cls, row: Classification, derived: dict[str, Any]) -> "ClassificationRead":
+        """A stored classification (its row and snapshot loaded) with the explanation derived again (`derived`: the
+        classifier's result for its snapshot under its rule set's content)."""
         return cls.model_validate(
             {
-                **result,
-                "kampung_id": kampung_id,
-                "computed_at": computed_at,
-                "snapshot_hash": snapshot_hash,
-                "snapshot": snapshot,
+                **derived,
+                "ruleset": row.ruleset,
+                "ruleset_hash": row.ruleset_hash,
+                "period": format_period(row.period),
+                "tier": row.tier,
+                "scores": dict(zip(Scores.model_fields, row.scores, strict=True)),
+                "indices": dict(zip(Indices.model_fields, row.indices, strict=True)),
+                "passed": dict(zip(Passed.model_fields, row.passed, strict=True)),
+                "kampung_id": row.kampung_id,
+                "computed_at": row.computed_at,
+                "snapshot_hash": row.snapshot_hash,
+                "snapshot": row.snapshot.snapshot,
             }
         )

@@ -11,17 +11,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import lazyload
 
+from kampungkb_shared.classification import Indices, Passed, Scores
 from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
+from registry_api.classifications.explanations import explain, ruleset_contents
 from registry_api.classifications.models import Classification
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
@@ -29,34 +32,66 @@ from registry_api.db import session_driver
 
 log = logging.getLogger(__name__)
 
+
+def _record(model: type[BaseModel], sql_type: str) -> str:
+    return ", ".join(f"{name} {sql_type}" for name in model.model_fields)
+
+
+def _array(alias: str, model: type[BaseModel]) -> str:
+    return "ARRAY[" + ", ".join(f"{alias}.{name}" for name in model.model_fields) + "]"
+
+
 # One statement per classifier answer: its NDJSON lines go in as text. Each line is
-# `{"id":..,"index":..,"ruleset":..,"ruleset_hash":..,"tier":..,"result":{...}}`, `result` last: PostgreSQL parses
-# only the short head before it (for the `id`, rule set, hash and tier) and keeps the result as the text it came as
-# (one pass to check it is JSON), rather than parsing the whole line and cutting the result out of it. A line of a
-# refused item has no `result` and is skipped (the caller logs it); a line that is not what it should be fails the
-# statement. `,"result":` cannot occur earlier in a line: a quote inside a JSON string is always escaped.
-_UPSERT = """
+# `{"id":..,"index":..,"ruleset":..,"ruleset_hash":..,"tier":..,"result":{...,"passed":{..},"threshold":..}}`. What is
+# stored (tier, sub-scores, indices, passes) comes before the result's `threshold`: PostgreSQL parses only the line up
+# to there, closed with `}}`, and never the explanation after it (raw measures, missing data, next tier), which is
+# derived again on read (`classifications.explanations`). A line of a refused item has no `threshold` and is skipped
+# (the caller logs it); a line that is not what it should be fails the statement. `,"threshold":` cannot occur
+# earlier in a line: a quote inside a JSON string is always escaped.
+# The same statement keeps each rule set's content by its hash (where it sees no copy yet) and writes the feed's row
+# of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement.
+_UPSERT = f"""
     WITH raw AS (
-        SELECT l.text, position(',"result":' IN l.text) AS at FROM unnest(CAST($1 AS text[])) AS l(text)
+        SELECT l.text, position(',"threshold":' IN l.text) AS at FROM unnest(CAST($1 AS text[])) AS l(text)
     ),
     answer AS (
         SELECT head.id, head.ruleset, head.ruleset_hash, head.tier,
-               CAST(substr(r.text, r.at + 10, length(r.text) - r.at - 10) AS json) AS result
+               {_array("s", Scores)} AS scores, {_array("i", Indices)} AS indices, {_array("p", Passed)} AS passed
           FROM raw r
-         CROSS JOIN LATERAL json_to_record(CAST(left(r.text, r.at - 1) || '}' AS json))
-                 AS head(id integer, ruleset text, ruleset_hash text, tier text)
+         CROSS JOIN LATERAL json_to_record(CAST(left(r.text, r.at - 1) || '}}}}' AS json))
+                 AS head(id integer, ruleset text, ruleset_hash text, tier text, result json)
+         CROSS JOIN LATERAL json_to_record(head.result) AS part(scores json, indices json, passed json)
+         CROSS JOIN LATERAL json_to_record(part.scores) AS s({_record(Scores, "smallint")})
+         CROSS JOIN LATERAL json_to_record(part.indices) AS i({_record(Indices, "numeric")})
+         CROSS JOIN LATERAL json_to_record(part.passed) AS p({_record(Passed, "boolean")})
          WHERE r.at > 0
+    ),
+    written AS (
+        INSERT INTO classification AS c
+               (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, scores, indices, passed)
+        SELECT s.kampung_id, s.period, a.ruleset, a.ruleset_hash, a.tier, s.hash, a.scores, a.indices, a.passed
+          FROM answer a
+          JOIN unnest(CAST($2 AS bigint[]), CAST($3 AS date[]), CAST($4 AS text[]))
+               WITH ORDINALITY AS s(kampung_id, period, hash, id) ON s.id = a.id + 1
+           AND a.ruleset = ANY(CAST($5 AS text[]))
+            ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
+           SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
+               scores = excluded.scores, indices = excluded.indices, passed = excluded.passed, computed_at = now()
+        RETURNING c.kampung_id, c.period, c.ruleset, c.tier
+    ),
+    kept AS (
+        INSERT INTO ruleset_content (hash, name, content)
+        SELECT k.hash, k.name, CAST(k.content AS jsonb)
+          FROM unnest(CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[])) AS k(hash, name, content)
+         WHERE NOT EXISTS (SELECT 1 FROM ruleset_content r WHERE r.hash = k.hash)
+    ),
+    feed AS (
+        INSERT INTO change_log (kind, action, kampung_id, desa_code, period, ruleset, tier)
+        SELECT 'classification', 'classified', w.kampung_id, k.desa_code, w.period, w.ruleset, w.tier
+          FROM written w JOIN kampung k ON k.id = w.kampung_id
+         ORDER BY w.kampung_id, w.period, w.ruleset
     )
-    INSERT INTO classification AS c (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
-    SELECT s.kampung_id, s.period, a.ruleset, a.ruleset_hash, a.tier, s.hash, a.result
-      FROM answer a
-      JOIN unnest(CAST($2 AS bigint[]), CAST($3 AS date[]), CAST($4 AS text[]))
-           WITH ORDINALITY AS s(kampung_id, period, hash, id) ON s.id = a.id + 1
-       AND a.ruleset = ANY(CAST($5 AS text[]))
-        ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
-       SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
-           result = excluded.result, computed_at = now()
-    RETURNING c.kampung_id, c.period, c.ruleset, c.tier
+    SELECT kampung_id, period, ruleset, tier FROM written
 """
 
 _STORED_HASHES = """
@@ -64,6 +99,9 @@ _STORED_HASHES = """
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)
       JOIN classification c ON c.kampung_id = p.kampung_id AND c.period = p.period
 """
+
+KEPT_ANSWERS = 16
+"""An answer of at most this many results is kept parsed (`Reclassified.answers`)."""
 
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
@@ -79,6 +117,9 @@ class Reclassified:
     """Rule set -> why its call failed."""
     tiers: dict[int, str] = field(default_factory=dict)
     """The primary rule set's tier of each Kampung KB's newest period, where it was just stored."""
+    answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
+    """(Kampung KB, period, rule set) -> the classifier's result with its explanation, for the answers of at most
+    `KEPT_ANSWERS` results (a write's): its answer is the classifier's own, not derived again."""
 
 
 async def reclassify(
@@ -106,6 +147,15 @@ async def reclassify(
     outcome = Reclassified(pairs=pairs)
     if not pairs:
         return outcome
+    if not (use_breaker and classifier.breaker_open):
+        # Each rule set's content is kept with the first results under its hash: fetched now, while the classifier is
+        # idle, rather than between the answers of a large run, when it is busy scoring the next batch.
+        for ruleset in rulesets:
+            if not classifier.knows(ruleset):
+                try:
+                    await classifier.fetch_content(ruleset, budget_s=budget_s)
+                except ClassifierUnavailable as exc:
+                    log.warning("%s", exc)  # the batch call says whether the classifier is away
     gate = asyncio.Semaphore(max(1, concurrency))
 
     def give_up(todo: tuple[str, ...], exc: ClassifierUnavailable) -> None:
@@ -135,10 +185,16 @@ async def reclassify(
         if lines is None:
             return
         try:
-            stored_rows = await _store(session, todo, snaps, lines)
+            stored_rows = await _store(session, classifier, todo, snaps, lines, budget_s)
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
             return
+        if len(lines) <= KEPT_ANSWERS:
+            for line in lines:
+                answer = orjson.loads(line)
+                if "result" in answer:
+                    snap = snaps[answer["id"]]
+                    outcome.answers[(snap.kampung_id, snap.period, answer["ruleset"])] = answer["result"]
         for kampung_id, period, ruleset, tier in stored_rows:
             outcome.changed.add((kampung_id, period))
             if ruleset == primary and period == newest[kampung_id]:
@@ -198,16 +254,46 @@ def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bytes:
     return f'{{"rulesets":{orjson.dumps(list(rulesets)).decode()},"items":[{items}]}}'.encode()
 
 
+def _answer_hashes(lines: list[bytes]) -> dict[str, str]:
+    """Rule set -> the content hash it was scored with, read from the heads of the first lines that name each.
+
+    One answer comes from one classifier process: every result of a rule set in it names the same hash.
+    """
+    hashes: dict[str, str] = {}
+    for line in lines:
+        at = line.find(b',"tier":')  # absent from a refused item's line
+        if at < 0:
+            continue
+        head = orjson.loads(line[:at] + b"}")
+        if head["ruleset"] in hashes:  # the next item: results run item by item, each in rule set order
+            break
+        hashes[head["ruleset"]] = head["ruleset_hash"]
+    return hashes
+
+
 async def _store(
-    session: AsyncSession, rulesets: tuple[str, ...], snaps: list[SnapshotRow], lines: list[bytes]
+    session: AsyncSession,
+    classifier: ClassifierClient,
+    rulesets: tuple[str, ...],
+    snaps: list[SnapshotRow],
+    lines: list[bytes],
+    budget_s: float,
 ) -> list[tuple[int, dt.date, str, str]]:
     """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set, tier) stored.
 
-    Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier): nothing of it is.
+    Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier, a rule set content
+    that cannot be kept): nothing of it is.
     """
     for line in lines:
         if b'"errors":' in line[:48]:  # `{"id":<index>,"index":<index>,"errors":[...]}`: a refused item
             log.error("classifier refused a snapshot under %s: %.500s", ",".join(rulesets), line)
+    try:
+        hashes = _answer_hashes(lines)
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
+    kept = await ruleset_contents(
+        session, classifier=classifier, wanted={h: r for r, h in hashes.items()}, budget_s=budget_s
+    )
     driver = await session_driver(session)
     # A savepoint of our own (not the session's): an answer that cannot be stored leaves the write's transaction whole.
     await driver.execute("SAVEPOINT store_answer")
@@ -219,6 +305,9 @@ async def _store(
             [snap.period for snap in snaps],
             [snap.hash for snap in snaps],
             list(rulesets),
+            list(hashes.values()),
+            list(hashes),
+            [kept[h] for h in hashes.values()],
         )
     except asyncpg.PostgresError as exc:
         await driver.execute("ROLLBACK TO SAVEPOINT store_answer")
@@ -237,22 +326,28 @@ async def _stored_hashes(
     return {(row["kampung_id"], row["period"], row["ruleset"]): row["snapshot_hash"] for row in rows}
 
 
-_STORED = """
-    SELECT c.computed_at, c.snapshot_hash, CAST(c.result AS text) AS result, CAST(s.snapshot AS text) AS snapshot
-      FROM classification c JOIN classification_snapshot s ON s.hash = c.snapshot_hash
-     WHERE c.kampung_id = $1 AND c.period = $2 AND c.ruleset = $3
-"""
-
-
 async def stored_classification(
-    session: AsyncSession, *, kampung_id: int, period: dt.date, ruleset: str
+    session: AsyncSession,
+    *,
+    classifier: ClassifierClient,
+    kampung_id: int,
+    period: dt.date,
+    ruleset: str,
+    answer: dict[str, Any] | None = None,
 ) -> ClassificationRead | None:
-    """The classification of exactly this period with the snapshot it saw, if stored (the write path's answer)."""
-    row = await (await session_driver(session)).fetchrow(_STORED, kampung_id, period, ruleset)
+    """The classification of exactly this period with the snapshot it saw and its explanation, if stored (the write
+    path's answer): `answer` when the classifier just gave it (`Reclassified.answers`), else derived again; None too
+    when the classifier cannot derive it now."""
+    row = await session.get(Classification, (kampung_id, period, ruleset), populate_existing=True)
     if row is None:
         return None
-    result, snapshot = orjson.loads(row["result"]), orjson.loads(row["snapshot"])
-    return ClassificationRead.stored(result, kampung_id, row["computed_at"], row["snapshot_hash"], snapshot)
+    if answer is not None:
+        return ClassificationRead.explained(row, answer)
+    try:
+        [read] = await explain(session, classifier=classifier, rows=[row])
+    except ClassifierUnavailable:
+        return None
+    return read
 
 
 async def classification_as_of(
@@ -277,7 +372,8 @@ async def classification_as_of(
 async def classifications_as_of(
     session: AsyncSession, *, kampung_ids: list[int], period: dt.date, ruleset: str
 ) -> dict[int, Classification]:
-    """The newest classification at or before `period` of each of the Kampung KB, in one statement."""
+    """The newest classification at or before `period` of each of the Kampung KB (with its snapshot), in one
+    statement."""
     query = (
         select(Classification)
         .where(
@@ -287,6 +383,5 @@ async def classifications_as_of(
         )
         .order_by(Classification.kampung_id, Classification.period.desc())
         .ext(distinct_on(Classification.kampung_id))
-        .options(lazyload(Classification.snapshot))  # the explanation is in the result: the snapshot is never read
     )
     return {row.kampung_id: row for row in await session.scalars(query)}

@@ -68,7 +68,13 @@ async def _page(
     except Unauthorized:
         return _login(request, lang=lang, target=str(request.url.path) + "?" + request.url.query)
     page = await service.load(
-        session, code=code, period=period, ruleset=ruleset, principal=principal, settings=_settings(request)
+        session,
+        code=code,
+        period=period,
+        ruleset=ruleset,
+        principal=principal,
+        settings=_settings(request),
+        classifier=request.app.state.classifier,
     )
 
     def link(target: str, **changes: str) -> str:

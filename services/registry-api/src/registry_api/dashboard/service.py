@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, ancestors
 from registry_api.auth.service import Principal
+from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
+from registry_api.classifications.explanations import explain
 from registry_api.classifications.service import classifications_as_of
 from registry_api.quality import service as quality
 from registry_api.quality.schemas import FlagPage
@@ -93,6 +95,7 @@ async def load(
     ruleset: str | None,
     principal: Principal | None,
     settings: Settings,
+    classifier: ClassifierClient,
 ) -> Page:
     """The page's figures; a period not computed yet leaves `report` empty (the page says so)."""
     ruleset = ruleset or settings.primary_ruleset
@@ -123,9 +126,12 @@ async def load(
     ids = [desa.kampung_id for desa in page.desa if desa.kampung_id is not None]
     if ids:
         found = await classifications_as_of(session, kampung_ids=ids, period=as_of, ruleset=ruleset)
-        for kampung_id, row in found.items():
-            next_tier = row.result.get("next_tier")
-            if next_tier:
-                page.next_tiers[kampung_id] = next_tier["tier"]
-                page.actions[kampung_id] = next_tier["actions"]
+        try:
+            explained = await explain(session, classifier=classifier, rows=list(found.values()))
+        except ClassifierUnavailable:
+            explained = []  # the classifier derives the next steps: without it, the page shows the tiers alone
+        for read in explained:
+            if read.next_tier is not None:
+                page.next_tiers[read.kampung_id] = read.next_tier.tier.value
+                page.actions[read.kampung_id] = [action.model_dump() for action in read.next_tier.actions]
     return page

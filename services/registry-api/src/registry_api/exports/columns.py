@@ -6,7 +6,7 @@ model the import validates with (a list is `;`-joined, a `CODE:FREQ` map is `;`-
 `population`, a kkbpk code under the map whose key type holds it). A CSV row is read back into the same payload.
 
 The expressions refer to the tables `kampung` and `kegiatan` and to the in-force row `p` (a submission's `payload`,
-a classification's `result`).
+a classification's columns).
 """
 
 import datetime as dt
@@ -20,7 +20,6 @@ from kampungkb_shared.classification import Indices, Passed, Scores
 from registry_api.imports.formats import FORMATS, FORMULA_QUOTE, FORMULA_STARTS, ImportModule
 
 PAYLOAD = "p.payload"
-RESULT = "p.result"
 
 Cell = Callable[[str], str]
 """A column name to the SQL expression of its text."""
@@ -134,9 +133,20 @@ def ndjson_object(module: ImportModule) -> str:
     return f"CAST(json_build_object('desa_code', kampung.desa_code, {fields}) AS text)"
 
 
-def _groups(model: type[BaseModel], suffix: str) -> list[tuple[str, str]]:
-    section = model.__name__.lower()
-    return [(f"{group}_{suffix}", f"{RESULT}->{_literal(section)}->>{_literal(group)}") for group in model.model_fields]
+def _elements(column: str, model: type[BaseModel], suffix: str = "") -> list[tuple[str, str]]:
+    """Each field of `model` as the element of the in-force row's array `column` that holds it, as text."""
+    return [
+        (f"{name}{suffix}", f"CAST(p.{column}[{position}] AS text)")
+        for position, name in enumerate(model.model_fields, 1)
+    ]
+
+
+def _object(column: str, model: type[BaseModel]) -> str:
+    """The in-force row's array `column` as the `jsonb` object of `model` (its keys in `jsonb`'s order)."""
+    pairs = ", ".join(
+        f"{_literal(name)}, p.{column}[{position}]" for position, name in enumerate(model.model_fields, 1)
+    )
+    return f"jsonb_build_object({pairs})"
 
 
 CLASSIFICATION_CELLS: list[tuple[str, str]] = [
@@ -145,9 +155,9 @@ CLASSIFICATION_CELLS: list[tuple[str, str]] = [
     ("ruleset", "p.ruleset"),
     ("ruleset_hash", "p.ruleset_hash"),
     ("tier", "p.tier"),
-    *_groups(Indices, "index"),
-    *[(score, f"{RESULT}->'scores'->>{_literal(score)}") for score in Scores.model_fields],
-    *_groups(Passed, "passed"),
+    *_elements("indices", Indices, "_index"),
+    *_elements("scores", Scores),
+    *_elements("passed", Passed, "_passed"),
 ]
 """A classification in force: its period, rule set and hash, tier, the group indices, the 12 sub-scores and whether
 each group passed (not the explanation)."""
@@ -155,5 +165,6 @@ each group passed (not the explanation)."""
 CLASSIFICATION_OBJECT = (
     "CAST(json_build_object('desa_code', kampung.desa_code, 'period', to_char(p.period, 'YYYY-MM'), "
     "'ruleset', p.ruleset, 'ruleset_hash', p.ruleset_hash, 'tier', p.tier, "
-    f"'indices', {RESULT}->'indices', 'scores', {RESULT}->'scores', 'passed', {RESULT}->'passed') AS text)"
+    f"'indices', {_object('indices', Indices)}, 'scores', {_object('scores', Scores)}, "
+    f"'passed', {_object('passed', Passed)}) AS text)"
 )

@@ -11,8 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, cast, literal_column, select, true
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, literal_column, select, true
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -133,9 +132,15 @@ def export_statement(*, principal: Principal, query: ExportQuery) -> Select[Any]
         source = source.join(dated.order_by(Kegiatan.date, Kegiatan.id).lateral("kegiatan"), true())
     elif module is ExportModule.CLASSIFICATIONS:
         in_force = (
-            select(Classification.period, Classification.ruleset, Classification.ruleset_hash, Classification.tier)
-            # `result` is JSON text: read once per row as jsonb, not once per cell (23 parses of some 2 KB)
-            .add_columns(cast(Classification.result, JSONB).label("result"))
+            select(
+                Classification.period,
+                Classification.ruleset,
+                Classification.ruleset_hash,
+                Classification.tier,
+                Classification.scores,
+                Classification.indices,
+                Classification.passed,
+            )
             .where(Classification.kampung_id == Kampung.id, Classification.ruleset == query.ruleset)
             .where(Classification.period <= query.period)
             .order_by(Classification.period.desc())

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.deps import PrincipalDep
+from registry_api.classifications.explanations import explain_one
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import classification_as_of
 from registry_api.db import SessionDep
@@ -35,4 +36,4 @@ async def get_classification(
     row = await classification_as_of(
         session, kampung_id=kampung_id, period=as_of, ruleset=ruleset or request.app.state.settings.primary_ruleset
     )
-    return ClassificationRead.of(row)
+    return await explain_one(session, classifier=request.app.state.classifier, row=row)

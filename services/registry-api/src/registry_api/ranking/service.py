@@ -14,16 +14,14 @@ from registry_api.reports.service import pct
 from registry_api.wilayah.service import region_name
 
 _RANK = "CASE c.tier " + " ".join(f"WHEN '{tier.value}' THEN {tier.rank}" for tier in Tier) + " ELSE 0 END"
-_INDEX = "coalesce((c.result->'indices'->>'{group}')::numeric, 0)"
+_INDEX = "coalesce(c.indices[{position}], 0)"
 
 _RANKING = text(f"""
 WITH ranked AS (
     SELECT k.id, k.name, k.desa_code, k.percontohan_kecamatan, k.percontohan_kabupaten, k.percontohan_provinsi,
            coalesce(c.tier, 'belum_terklasifikasi') AS tier, c.period AS classified_period,
-           (c.result->'indices'->>'input')::numeric AS index_input,
-           (c.result->'indices'->>'proses')::numeric AS index_proses,
-           (c.result->'indices'->>'output')::numeric AS index_output,
-           {_INDEX.format(group="input")} + {_INDEX.format(group="proses")} + {_INDEX.format(group="output")}
+           c.indices[1] AS index_input, c.indices[2] AS index_proses, c.indices[3] AS index_output,
+           {_INDEX.format(position=1)} + {_INDEX.format(position=2)} + {_INDEX.format(position=3)}
                AS index_sum,
            {_RANK} AS tier_rank,
            (SELECT count(DISTINCT s.period) FROM submission s
@@ -38,7 +36,7 @@ WITH ranked AS (
            ) AS partners
       FROM kampung k
       LEFT JOIN LATERAL (
-            SELECT c.tier, c.period, c.result FROM classification c
+            SELECT c.tier, c.period, c.indices FROM classification c
              WHERE c.kampung_id = k.id AND c.ruleset = :ruleset AND c.period <= :as_of
              ORDER BY c.period DESC LIMIT 1
       ) c ON true

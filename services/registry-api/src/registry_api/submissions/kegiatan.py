@@ -55,7 +55,11 @@ async def create_kegiatan(
             assert stored is not None
             stored_month = stored.date.replace(day=1)
             classification = await stored_classification(
-                session, kampung_id=kampung_id, period=stored_month, ruleset=classifying.primary
+                session,
+                classifier=classifying.classifier,
+                kampung_id=kampung_id,
+                period=stored_month,
+                ruleset=classifying.primary,
             )
             return Recorded(stored, created=False, classification=classification)
     kegiatan = Kegiatan(kampung_id=kampung_id, **data.model_dump(mode="json", exclude={"date"}), date=data.date)

@@ -128,7 +128,11 @@ async def write_submissions(
         await refuse_approved(session, kampung_ids=[kampung.id], periods=[period], principal=principal, closing=closing)
     if not rows:
         stored_now = await stored_classification(
-            session, kampung_id=kampung_id, period=period, ruleset=classifying.primary
+            session,
+            classifier=classifying.classifier,
+            kampung_id=kampung_id,
+            period=period,
+            ruleset=classifying.primary,
         )
         return Written(await _as_stored(session, kampung_id, period, modules), set(), stored_now)
     written = await store.write(driver, rows, actor=principal.actor)
@@ -171,7 +175,14 @@ async def classification_written(
     if recorded.classifying is None or recorded.classifying.primary in recorded.failed:
         return None
     primary = recorded.classifying.primary
-    return await stored_classification(session, kampung_id=kampung_id, period=period, ruleset=primary)
+    return await stored_classification(
+        session,
+        classifier=recorded.classifying.classifier,
+        kampung_id=kampung_id,
+        period=period,
+        ruleset=primary,
+        answer=recorded.answers.get((kampung_id, period, primary)),
+    )
 
 
 async def _check_preconditions(

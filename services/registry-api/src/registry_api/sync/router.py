@@ -33,6 +33,7 @@ async def get_in_force(
     return await service.in_force(
         session,
         principal=principal,
+        classifier=request.app.state.classifier,
         kampung_id=kampung_id,
         period=as_of,
         ruleset=request.app.state.settings.primary_ruleset,

@@ -9,6 +9,8 @@ from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import add_months
 from registry_api.auth.service import Principal
 from registry_api.changes import feed
+from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.explanations import explain_one
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import classification_as_of
 from registry_api.kampung.readable import get_readable_kampung
@@ -22,7 +24,13 @@ _KEGIATAN_MONTHS = 12
 
 
 async def in_force(
-    session: AsyncSession, *, principal: Principal, kampung_id: int, period: dt.date, ruleset: str
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    classifier: ClassifierClient,
+    kampung_id: int,
+    period: dt.date,
+    ruleset: str,
 ) -> InForce:
     # The cursor first: whatever commits after it is in the feed after it, whether or not the reads below see it.
     cursor = await feed.head(session)
@@ -40,7 +48,7 @@ async def in_force(
     )
     try:
         row = await classification_as_of(session, kampung_id=kampung_id, period=period, ruleset=ruleset)
-        classification: ClassificationRead | None = ClassificationRead.of(row)
+        classification: ClassificationRead | None = await explain_one(session, classifier=classifier, row=row)
     except NotFound:
         classification = None
 
