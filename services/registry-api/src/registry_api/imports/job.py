@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.closing import Closing
 from kampungkb_shared.collector import collector_paused
+from kampungkb_shared.regions import NATION_CODE
 from kampungkb_shared.statistics import analyze_stale
 from registry_api.approvals.service import refusal, refused_writes
 from registry_api.auth.service import WRITERS, Principal, Role, key_still_valid
@@ -33,7 +34,7 @@ from registry_api.imports.metrics import count_on_commit
 from registry_api.imports.reading import FileRejected, RowError, SameRow, parse_csv, parse_ndjson
 from registry_api.imports.schemas import ImportStatus
 from registry_api.kampung.rules import desa_level_error
-from registry_api.submissions.rules import Write, cross_module_violations
+from registry_api.submissions.rules import MERGED_AFTER, SHARED_LOCK_MODULES, Write, cross_module_violations
 from registry_api.submissions.schemas import ModulePayload
 
 MAX_ERRORS = 1000
@@ -216,7 +217,7 @@ async def finish(
     await _write_summary(session, _FINISH, job=job, claimer=claimer, summary=summary, status=status, reason=reason)
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
     if not job.dry_run:
-        await release_handed_over(session, job_id=job.id)
+        await release_handed_over(session, job=job)
     count_on_commit(
         session,
         module=job.module.value,
@@ -231,20 +232,35 @@ async def finish(
     )
 
 
+MERGE_ORDER = [(module.value, after.value) for module, modules in MERGED_AFTER.items() for after in sorted(modules)]
+"""(module, a module whose imports of its period or earlier it waits for), flattened for SQL."""
+
+# Later: filed after this one, or waiting for it (a kkbpk filed before a kependudukan or profil of its period).
 _LATER_IMPORT = text("""
-    SELECT EXISTS (SELECT 1 FROM import_job
-                    WHERE status IN ('queued', 'running') AND id > :id AND NOT dry_run AND module <> 'kampung')
+    SELECT EXISTS (SELECT 1 FROM import_job j
+                    WHERE status IN ('queued', 'running') AND id <> :id AND NOT dry_run AND module <> 'kampung'
+                      AND (id > :id OR EXISTS (
+                           SELECT 1 FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
+                            WHERE o.m = j.module AND o.after = :module AND j.period >= :period)))
 """)
 
 
-async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
-    """Whether a module import filed after this one is queued or running (it will classify what this one leaves)."""
-    return bool((await session.execute(_LATER_IMPORT, {"id": job_id})).scalar_one())
+async def later_import_pending(session: AsyncSession, *, job: ClaimedJob) -> bool:
+    """Whether a module import that merges after this one is queued or running (it will classify what this one
+    leaves)."""
+    params = {
+        "id": job.id,
+        "module": job.module.value,
+        "period": job.period,
+        "waiting": [module for module, _ in MERGE_ORDER],
+        "waited_for": [after for _, after in MERGE_ORDER],
+    }
+    return bool((await session.execute(_LATER_IMPORT, params)).scalar_one())
 
 
-async def release_handed_over(session: AsyncSession, *, job_id: int) -> None:
+async def release_handed_over(session: AsyncSession, *, job: ClaimedJob) -> None:
     """A job ends (or fails) with no later import to take what is handed over: make it due now, for the relay."""
-    if not await later_import_pending(session, job_id=job_id):
+    if not await later_import_pending(session, job=job):
         await handover.release(session)
 
 
@@ -333,7 +349,11 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
     # now is skipped as if the import had run just before any write still to come.
     await staging.mark_unchanged(connection, job.module, job.period)
-    locked = {} if job.dry_run else await pipeline.lock(session, await staging.kampung_to_write(connection))
+    # Kependudukan and profil files merge side by side (neither reads the other); a kkbpk file, which reads both,
+    # is claimed only once they are done (`background.imports`) and takes the lock whole.
+    shared = job.module.submission_module in SHARED_LOCK_MODULES
+    ids = await staging.kampung_to_write(connection)
+    locked = {} if job.dry_run else await pipeline.lock(session, ids, shared=shared)
     if job.module.submission_module is not None:
         with collector_paused():
             await _check_rules(connection, session=session, job=job, summary=summary, models=models)
@@ -370,7 +390,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     if job.module is ImportModule.KAMPUNG:
         recorded = await pipeline.record(session, pipeline.Change(kabupaten, recount_from=changed_from))
     else:
-        later = await later_import_pending(session, job_id=job.id)
+        later = await later_import_pending(session, job=job)
         apart = not later and len(changed_from) >= context.classify_apart_from
         if later or apart:
             # Handed over: to a later import, or to this one's own classification once the merge has committed.
@@ -382,6 +402,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
                 return Ran([], classify_apart=True)
             recorded = pipeline.Recorded(None)
         else:
+            if shared:  # before the tiers change; an earlier file merging beside this one commits first
+                await pipeline.lock(session, list(locked))
             # One batch run for the whole file, with what earlier imports handed over.
             taken = await handover.take(session)
             change = pipeline.Change({**taken.kabupaten, **kabupaten}, written_from=dict(taken.earliest))
@@ -439,12 +461,15 @@ async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summ
     key's scope, and a Kampung KB appears once per file (`kegiatan`: the same activity once)."""
     principal = job.principal
     creating = job.module is ImportModule.KAMPUNG
+    by_content = job.module is ImportModule.KEGIATAN
+    # A key that may write everywhere fails no row on its scope: only the rows that may fail otherwise are read.
+    everywhere = principal.covers_region(NATION_CODE) and (creating or principal.role in WRITERS)
     seen: dict[tuple[str, str | None], int] = {}
     failed: list[int] = []
-    for address in await staging.addresses(connection):
+    for address in await staging.addresses(connection, every=not everywhere, creating=creating, by_content=by_content):
         error = _address_error(address, principal=principal, creating=creating)
         if error is None:
-            key = (address.desa_code, address.content_hash if job.module is ImportModule.KEGIATAN else "")
+            key = (address.desa_code, address.content_hash if by_content else "")
             if (first := seen.setdefault(key, address.row)) != address.row:
                 what = "the same activity" if job.module is ImportModule.KEGIATAN else "this desa_code"
                 error = (f"{what} appears already at row {first}: one row per Kampung KB", "duplicate")

@@ -39,10 +39,16 @@ _RESOLVE = text("""
     UPDATE import_rows r SET kampung_id = k.id
       FROM kampung k WHERE k.desa_code = r.desa_code AND k.active AND r.state = 'ok'
 """)
+# With `every` false, only the rows an address check could fail: not a desa, no active Kampung KB (`kampung` aside),
+# or a desa (for kegiatan: an activity) that appears more than once, with all its appearances.
 _ADDRESSES = text("""
     SELECT r.row_no, r.desa_code, r.content_hash, k.id AS kampung_id, w.level
       FROM import_rows r LEFT JOIN wilayah w ON w.code = r.desa_code
       LEFT JOIN kampung k ON k.desa_code = r.desa_code AND k.active
+     WHERE :every OR w.level IS DISTINCT FROM 'desa' OR (k.id IS NULL AND NOT :creating)
+        OR (r.desa_code, coalesce(CASE WHEN :by_content THEN r.content_hash END, '')) IN (
+               SELECT desa_code, coalesce(CASE WHEN :by_content THEN content_hash END, '') FROM import_rows
+                GROUP BY 1, 2 HAVING count(*) > 1)
      ORDER BY r.row_no
 """)
 _FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
@@ -159,12 +165,15 @@ async def copy_rows(connection: AsyncConnection, records: list[Staged]) -> None:
     await raw.copy_records_to_table("import_rows", records=records, columns=COPY_COLUMNS)
 
 
-async def addresses(connection: AsyncConnection) -> list[Address]:
-    """Every staged row with the active Kampung KB of its desa (resolved into the table too) and the region level."""
+async def addresses(connection: AsyncConnection, *, every: bool, creating: bool, by_content: bool) -> list[Address]:
+    """The staged rows with the active Kampung KB of their desa (resolved into the table too) and the region level:
+    `every` row, or only those whose address may be wrong (for a key whose scope covers every desa): a desa that is
+    none, without an active Kampung KB (unless `creating` it), or repeated (`by_content`: the same desa and content).
+    """
     await connection.execute(_RESOLVE)
     # After the resolve: statistics taken while kampung_id was all null make every later join a nested loop.
     await connection.execute(text("ANALYZE import_rows"))
-    result = await connection.execute(_ADDRESSES)
+    result = await connection.execute(_ADDRESSES, {"every": every, "creating": creating, "by_content": by_content})
     return [Address(row.row_no, row.desa_code, row.content_hash, row.kampung_id, row.level) for row in result]
 
 

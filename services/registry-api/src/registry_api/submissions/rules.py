@@ -8,6 +8,10 @@
   submissions from their period up to the next submission of the same module. Such a write is refused with
   a 422 naming the conflicting kkbpk period, rather than leaving stored data that violates the rules.
 - Several modules of one period written together are checked as a set: each against the others as written.
+
+What each module's rules read (`READS`) decides which writes may go side by side: `kependudukan` and `profil` read
+only the kkbpk and neither reads the other, so their bulk writes share a Kampung KB's lock (`SHARED_LOCK_MODULES`);
+a kkbpk write reads both and waits for them.
 """
 
 import datetime as dt
@@ -31,6 +35,23 @@ from kampungkb_shared.periods import format_period
 from kampungkb_shared.statistics import analyze_stale
 from registry_api.db import session_driver
 from registry_api.submissions.schemas import Module, ModulePayload
+
+READS: dict[Module, frozenset[Module]] = {
+    Module.KKBPK: frozenset({Module.KEPENDUDUKAN, Module.PROFIL}),
+    Module.KEPENDUDUKAN: frozenset({Module.KKBPK}),
+    Module.PROFIL: frozenset({Module.KKBPK}),
+}
+"""The modules in force that the rules of a write of each module read."""
+
+SHARED_LOCK_MODULES = frozenset({Module.KEPENDUDUKAN, Module.PROFIL})
+"""Modules whose bulk writes go side by side on one Kampung KB (`changes.pipeline.lock(shared=True)`): none of them
+reads another."""
+assert not any(a in READS[b] for a in SHARED_LOCK_MODULES for b in SHARED_LOCK_MODULES)
+
+MERGED_AFTER: dict[Module, frozenset[Module]] = {Module.KKBPK: READS[Module.KKBPK]}
+"""The files of a month merge in this order whatever order they arrive in: a kkbpk import (its users and non-users
+must add up to the PUS in force, its poktan be present in the profil in force) is claimed only once no import of the
+modules it reads, for its period or an earlier one, is queued or running."""
 
 _FRESH_STATISTICS_FROM = 1_000
 """Writes checked at once from which stale planner statistics of `submission` are refreshed first."""
