@@ -57,13 +57,27 @@ _FRESH_STATISTICS_FROM = 1_000
 """Writes checked at once from which stale planner statistics of `submission` are refreshed first."""
 
 
+_MODELS: dict[Module, type[ModulePayload]] = {
+    Module.PROFIL: ProfilPayload,
+    Module.KEPENDUDUKAN: KependudukanPayload,
+    Module.KKBPK: KkbpkPayload,
+}
+
+
 @dataclass(frozen=True)
 class Write:
-    """One submission about to be stored: the Kampung KB, the period and the validated payload."""
+    """One submission about to be stored: the Kampung KB, the period and the validated payload, or its canonical
+    JSON (an import's staged row: parsed only when a rule needs it, so that a national file is never held as
+    models)."""
 
     kampung_id: int
     period: dt.date
-    payload: ModulePayload
+    payload: ModulePayload | str
+
+    def model(self, module: Module) -> ModulePayload:
+        if isinstance(self.payload, str):
+            return _MODELS[module].model_validate_json(self.payload)
+        return self.payload
 
 
 async def check_cross_module(
@@ -103,13 +117,18 @@ async def cross_module_violations(
     ids, periods = [w.kampung_id for w in writes], [w.period for w in writes]
     if module is Module.KKBPK:
         rows = {row["i"]: row for row in await driver.fetch(_IN_FORCE_FOR_KKBPK, ids, periods)}
-        return [_kkbpk_errors(write, rows.get(index)) for index, write in enumerate(writes, start=1)]
+        return [
+            _kkbpk_errors(write.model(module), write.period, rows.get(index)) for index, write in enumerate(writes, 1)
+        ]
     governed: dict[int, list[tuple[dt.date, KkbpkPayload]]] = defaultdict(list)
     for row in await driver.fetch(_GOVERNED_KKBPK, ids, periods, module.value):
         governed[row["i"]].append((row["period"], KkbpkPayload.model_validate_json(row["payload"])))
-    results = []
+    results: list[list[FieldError]] = []
     for index, write in enumerate(writes, start=1):
-        payload = write.payload
+        if not governed[index]:  # the common case: nothing to parse the payload for
+            results.append([])
+            continue
+        payload = write.model(module)
         if isinstance(payload, KependudukanPayload):
             errors = [
                 error
@@ -168,11 +187,10 @@ _GOVERNED_KKBPK = """
 """
 
 
-def _kkbpk_errors(write: Write, in_force: Mapping[str, Any] | None) -> list[FieldError]:
-    assert isinstance(write.payload, KkbpkPayload)
-    kkbpk = write.payload
+def _kkbpk_errors(kkbpk: ModulePayload, period: dt.date, in_force: Mapping[str, Any] | None) -> list[FieldError]:
+    assert isinstance(kkbpk, KkbpkPayload)
     if in_force is None or in_force["kependudukan"] is None:
-        msg = f"no kependudukan in force for {format_period(write.period)}: submit the kependudukan (PUS) first"
+        msg = f"no kependudukan in force for {format_period(period)}: submit the kependudukan (PUS) first"
         return [FieldError(loc=["body", "kb_users"], msg=msg)]
     source = f"the kependudukan of {format_period(in_force['kependudukan_period'])}"
     errors = [
