@@ -6,6 +6,8 @@ per Kampung KB in the month with one set-based INSERT (there is no kegiatan gene
 its peak RSS counts the exports only, then exports every module in CSV and NDJSON over HTTP one after another. Each
 export is compared with PostgreSQL's own `COPY (SELECT the same rows) TO STDOUT` (the same statement, run directly
 on a connection, in the same kind of transaction, with the export's planner settings), which is the physical limit.
+Then each process's peak resident memory and its CPU seconds over the exports alone (`procstat`); `--scale 0.5` loads
+every other desa, to see that no process's memory grows with the size of the export.
 """
 
 import argparse
