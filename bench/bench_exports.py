@@ -6,8 +6,11 @@ per Kampung KB in the month with one set-based INSERT (there is no kegiatan gene
 its peak RSS counts the exports only, then exports every module in CSV and NDJSON over HTTP one after another. Each
 export is compared with PostgreSQL's own `COPY (SELECT the same rows) TO STDOUT` (the same statement, run directly
 on a connection, in the same kind of transaction, with the export's planner settings), which is the physical limit.
+Then each process's peak resident memory and its CPU seconds over the exports alone (`procstat`); `--scale 0.5` loads
+every other desa, to see that no process's memory grows with the size of the export.
 """
 
+import argparse
 import asyncio
 import csv
 import datetime as dt
@@ -22,7 +25,8 @@ import httpx
 from kampungkb_local import processes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import ORDERS, PERIOD, generate, import_month
+from bench_import import ORDERS, PERIOD, generate, import_month, postmaster
+from procstat import Sampler, Usage, print_usage
 from stack import WILAYAH_CSV, local_stack
 
 from kampungkb_shared.periods import add_months, parse_period
@@ -114,11 +118,16 @@ async def add_kegiatan(database_url: str) -> int:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="the share of the desa to load (0.5: every other one)")
+    args = parser.parse_args()
     if not WILAYAH_CSV.exists():
         print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
         return 0
     regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
+    if args.scale < 1:
+        desa = desa[:: round(1 / args.scale)]
     files = generate(desa)
     env = {"REGISTRY_IMPORTS_IN_API": "false", "REGISTRY_IMPORT_POLL_S": "0.2", "REGISTRY_OUTBOX_POLL_S": "0.2"}
     services = ("classifier", "registry-api", "registry-worker")
@@ -150,10 +159,16 @@ def main() -> int:
             f"  {'module':<16}{'format':<8}{'rows':>9}{'MB':>8}{'first byte':>12}{'seconds':>9}{'rows/s':>10}"
             f"{'PG COPY s':>11}{'ratio':>7}{'peak RSS':>10}"
         )
+        server = asyncio.run(postmaster(stack.database_url))
+        usage: dict[str, Usage] = {}
         with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http:
             for module in ExportModule:
                 for fmt in ExportFormat:
+                    sampler = Sampler(stack.services, server).start()
                     rows, size, first, seconds = over_http(http, module, fmt)
+                    for name, figures in sampler.stop().items():  # the exports only, not the COPY beside them
+                        total = usage.setdefault(name, Usage(0.0, 0.0))
+                        total.peak_mb, total.cpu_s = max(total.peak_mb, figures.peak_mb), total.cpu_s + figures.cpu_s
                     own_size, own_seconds = asyncio.run(own_copy(stack.database_url, module, fmt))
                     assert own_size == size, (module, fmt, own_size, size)
                     _, peak = peak_rss_mb(pid)
@@ -163,6 +178,10 @@ def main() -> int:
                         f"{peak:>8.0f}MB",
                         flush=True,
                     )
+        print(
+            "each process over the twelve exports (registry-api restarted before them; memory: the peak since start):"
+        )
+        print_usage(usage)
     return 0
 
 

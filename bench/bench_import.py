@@ -6,7 +6,9 @@ rule; starts embedded PostgreSQL and Redis, the classifier, registry-api, `regis
 processes; imports the files over HTTP as an integration pushes a month (the kampung file, then the three module
 files together, without waiting between them); and prints rows per second per phase, the time until
 every affected kabupaten's report is fresh, the time to import the same files again (unchanged), and PostgreSQL's own
-COPY of the same rows into bare tables as the physical limit to compare ingest with.
+COPY of the same rows into bare tables as the physical limit to compare ingest with; and, for each process (the
+services and PostgreSQL), its peak resident memory and its CPU seconds over the import (`procstat`). `--scale 0.5`
+imports every other desa, to see that no process's memory grows with the size of the files.
 
 The month is imported twice, each time on a fresh stack, with the module files posted in two orders: jobs are claimed
 in the order they were posted, and each locks every Kampung KB, so the order decides which file merges first. Once
@@ -15,6 +17,7 @@ the rule that a profil must not break the kkbpk it governs then checks every row
 end-to-end times are printed, to compare.
 """
 
+import argparse
 import asyncio
 import csv
 import datetime as dt
@@ -33,6 +36,7 @@ import psutil
 from kampungkb_local.servers import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procstat import Sampler, parent_of, print_usage
 from stack import WILAYAH_CSV, Stack, local_stack
 
 PERIOD = "2025-06"
@@ -304,12 +308,30 @@ def first_month(
     return jobs, fresh - began
 
 
+async def postmaster(database_url: str) -> int:
+    """The PostgreSQL server's pid: the parent of a backend."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return parent_of(await connection.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await connection.close()
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="the share of the desa to import (0.5: every other one), to compare"
+    )
+    parser.add_argument("--first-order-only", action="store_true", help="import in the first order only")
+    args = parser.parse_args()
     if not WILAYAH_CSV.exists():
         print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
         return 0
     regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
+    if args.scale < 1:
+        step = round(1 / args.scale)
+        desa = desa[::step]
     started = time.perf_counter()
     files = generate(desa)
     print(
@@ -331,21 +353,27 @@ def main() -> int:
         "REGISTRY_OUTBOX_POLL_S": "0.2",
     }
     end_to_end: dict[str, float | None] = {}
-    # `bench_import.py first`: the first order only (its re-import and COPY too), to compare two versions quickly.
-    orders = list(ORDERS.items())[: 1 if sys.argv[1:] == ["first"] else None]
+    orders = list(ORDERS.items())[: 1 if args.first_order_only else None]
     for number, (label, order) in enumerate(orders):
         with local_stack("bench_import", regions_csv=regions, services=services, **env) as stack:
+            server = asyncio.run(postmaster(stack.database_url))
             with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=300) as http:
                 print(f"first import, period {PERIOD}, {label} (posted: kampung, then {', '.join(order)}):", flush=True)
+                sampler = Sampler(stack.services, server).start()
                 jobs, end_to_end[label] = first_month(http, stack, files, order, "report-worker" in services)
+                print("  each process over the first import (memory: the peak since it started):", flush=True)
+                print_usage(sampler.stop(), indent="    ")
                 if number:
                     continue
                 print("the same files again (unchanged):", flush=True)
+                sampler = Sampler(stack.services, server).start()
                 began = time.monotonic()
                 again = import_month(http, files, order)
                 for module, job in again.items():
                     report(module, job)
                 print(f"  re-import of all four: {time.monotonic() - began:.1f} s")
+                print("  each process over the re-import:", flush=True)
+                print_usage(sampler.stop(), indent="    ")
             rows, seconds = asyncio.run(raw_copy(stack.database_url, files))
             ingest = ingest_seconds(jobs)
             print(

@@ -107,13 +107,14 @@ async def test_a_dry_run_behind_an_import_takes_nothing_over(api: Api, session: 
 async def test_of_three_queued_imports_the_last_classifies_what_both_others_handed_over(
     api: Api, session: AsyncSession
 ) -> None:
-    await _queue_both(api, KKBPK_CSV)
-    last = await api.post("profil", to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in CODES]), period=PERIOD)
-    assert await api.runner.run_once() and await api.runner.run_once()  # kependudukan, then kkbpk: both hand over
-    # One event per Kampung KB, not one per file: kkbpk's hand-over is covered by kependudukan's (same period).
+    _, kkbpk = await _queue_both(api, KKBPK_CSV)
+    await api.post("profil", to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in CODES]), period=PERIOD)
+    # Kependudukan, then profil (the kkbpk, which reads it, waits for it): both hand over.
+    assert await api.runner.run_once() and await api.runner.run_once()
+    # One event per Kampung KB, not one per file: profil's hand-over is covered by kependudukan's (same period).
     assert tuple((await session.execute(_HANDED_OVER)).one()) == (len(CODES), 0, 0)
     assert await api.runner.run_once()
-    assert (await api.job(last.json()["id"]))["timings"]["classified"] is not None
+    assert (await api.job(kkbpk))["timings"]["classified"] is not None
     for module in ("profil", "kependudukan", "kkbpk"):
         classified = await classified_with(session, period=dt.date(2024, 6, 1), module=module)
         assert classified == 2 * len(CODES), module

@@ -102,3 +102,24 @@ async def test_recognised_rows_still_need_the_key_scope(api: Api, session: Async
     kota_key = await make_key(session, Role.KABUPATEN, "99.71")
     job = await api.run("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD, key=kota_key)
     assert job["status"] == "failed" and {e["kind"] for e in job["errors"]} == {"out_of_scope"}, job
+
+
+async def test_recognised_rows_repeated_or_beside_a_changed_row_of_their_desa_are_duplicates(api: Api) -> None:
+    await _imported(api)
+    header, *lines = KEPENDUDUKAN_CSV.splitlines()
+    changed = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(CODES[1], pus=999)]).splitlines()[1]
+    # Rows 1-6 as imported, then row 1 again (recognised), then desa 2 with new content (validated): both repeats.
+    body = "\n".join([header, *lines, lines[0], changed]) + "\n"
+    job = await api.run("kependudukan", body, period=PERIOD)
+    assert (job["rows_unchanged"], job["rows_updated"], job["rows_failed"]) == (len(CODES), 0, 2), job
+    assert [(e["row"], e["kind"], e["message"][:35]) for e in job["errors"]] == [
+        (7, "duplicate", "this desa_code appears already at r"),
+        (8, "duplicate", "this desa_code appears already at r"),
+    ]
+    assert "row 1:" in job["errors"][0]["message"] and "row 2:" in job["errors"][1]["message"]
+
+    # A changed row first, its recognised twin after it: the recognised one is the repeat.
+    body = "\n".join([header, changed, *lines]) + "\n"
+    job = await api.run("kependudukan", body, period=PERIOD)
+    assert (job["rows_unchanged"], job["rows_updated"], job["rows_failed"]) == (len(CODES) - 1, 1, 1), job
+    assert [(e["row"], e["kind"]) for e in job["errors"]] == [(3, "duplicate")]

@@ -1,7 +1,8 @@
 """Claiming and running import jobs: in `registry-api worker` and (by default) in each API process.
 
 A claim is a short transaction: the oldest job that is queued, or running with its lease run out, is taken with
-`FOR UPDATE SKIP LOCKED`, marked running with `attempts + 1`, `claimed_by` and `claimed_until`, and committed. The
+`FOR UPDATE SKIP LOCKED` (a kkbpk import only once the imports it reads are done: `submissions.rules.MERGED_AFTER`),
+marked running with `attempts + 1`, `claimed_by` and `claimed_until`, and committed. The
 job then runs in a transaction of its own while a side task renews the lease. Its final status is written only
 while `claimed_by` still names this claimer (a fence), in that same transaction. A claimer that dies leaves the job
 running with a lease that runs out; another claim runs it again from the start, until `max_attempts` claims have
@@ -27,6 +28,7 @@ from registry_api.classifications.client import ClassifierClient
 from registry_api.imports.apart import classify_apart
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.job import (
+    MERGE_ORDER,
     ClaimedJob,
     ImportRejected,
     JobContext,
@@ -53,6 +55,11 @@ _CLAIM = text("""
                     WHERE q.status IN ('queued', 'running')
                       AND (q.claimed_until IS NULL OR q.claimed_until < clock_timestamp())
                       AND running.jobs < :per_principal
+                      AND NOT EXISTS (
+                          SELECT 1 FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
+                            JOIN import_job d ON d.module = o.after
+                           WHERE o.m = q.module AND d.status IN ('queued', 'running') AND NOT d.dry_run
+                             AND d.period <= q.period)
                     ORDER BY running.jobs, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
     RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
               j.created_at, j.received_at, j.merged_at, j.last_error
@@ -129,6 +136,8 @@ class ImportRunner:
                 "claimer": self.context.claimer,
                 "lease": self.lease_s,
                 "per_principal": self.running_per_principal,
+                "waiting": [module for module, _ in MERGE_ORDER],
+                "waited_for": [after for _, after in MERGE_ORDER],
             }
             row = (await session.execute(_CLAIM, params)).first()
         if row is None:
@@ -143,7 +152,7 @@ class ImportRunner:
         log.error("import job %d failed: %s", job.id, reason)
         async with self.sessionmaker() as session, session.begin():
             await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": reason})
-            await release_handed_over(session, job_id=job.id)
+            await release_handed_over(session, job=job)
 
     async def _key_still_valid(self, job: ClaimedJob) -> bool:
         """A job whose key was revoked (or expired) since it was sent fails at its claim, having written nothing."""
@@ -152,7 +161,7 @@ class ImportRunner:
                 return True
             log.warning("import job %d failed: key revoked", job.id)
             await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": "key revoked"})
-            await release_handed_over(session, job_id=job.id)
+            await release_handed_over(session, job=job)
         return False
 
     async def _execute(self, job: ClaimedJob) -> None:

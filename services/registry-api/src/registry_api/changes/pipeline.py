@@ -28,10 +28,13 @@ REPORT_EVENTS = "report_events"
 _LOCK = """
     SELECT k.id, k.desa_code, k.kabupaten_code
       FROM kampung k JOIN unnest(CAST($1 AS bigint[])) AS p(id) ON p.id = k.id
-     ORDER BY k.id FOR NO KEY UPDATE OF k{skip}
+     ORDER BY k.id FOR {mode} OF k{skip}
 """
-_LOCK_WAIT = _LOCK.format(skip="")
-_LOCK_SKIP = _LOCK.format(skip=" SKIP LOCKED")
+_LOCKS = {
+    (shared, skip): _LOCK.format(mode="SHARE" if shared else "NO KEY UPDATE", skip=" SKIP LOCKED" if skip else "")
+    for shared in (False, True)
+    for skip in (False, True)
+}
 
 # The tier a profile shows, with a new version: a client holding the old ETag or the old `updated_at` sees it changed.
 _SET_TIER = """
@@ -58,12 +61,18 @@ class Locked:
     kabupaten_code: str
 
 
-async def lock(session: AsyncSession, ids: Sequence[int], *, skip_locked: bool = False) -> dict[int, Locked]:
+async def lock(
+    session: AsyncSession, ids: Sequence[int], *, skip_locked: bool = False, shared: bool = False
+) -> dict[int, Locked]:
     """Lock the Kampung KB rows (`FOR NO KEY UPDATE`, in id order) so that writes to one Kampung KB serialise; with
-    `skip_locked`, those another transaction holds are left out. Returns the locked ones by id."""
+    `skip_locked`, those another transaction holds are left out. Returns the locked ones by id.
+
+    `shared` (`FOR SHARE`): for a write that neither reads nor is read by the other writes holding the same lock
+    (`submissions.rules.SHARED_LOCK_MODULES`): they go side by side and every other writer waits for them. Such a
+    writer takes the lock whole (this call again, without `shared`) before it changes a Kampung KB row."""
     if not ids:
         return {}
-    rows = await (await session_driver(session)).fetch(_LOCK_SKIP if skip_locked else _LOCK_WAIT, list(ids))
+    rows = await (await session_driver(session)).fetch(_LOCKS[shared, skip_locked], list(ids))
     return {row["id"]: Locked(row["id"], row["desa_code"], row["kabupaten_code"]) for row in rows}
 
 

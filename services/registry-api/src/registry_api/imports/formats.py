@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from kampungkb_shared.codes import Contraception, NonUseReason, Poktan
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
 from registry_api.kampung.schemas import KampungCreate
-from registry_api.submissions.schemas import KegiatanCreate, Module, ModulePayload
+from registry_api.submissions.schemas import KegiatanCreate, Module
 
 
 class ImportModule(StrEnum):
@@ -217,13 +217,6 @@ FORMATS: dict[ImportModule, ModuleFormat] = {
 
 def payload_model(module: ImportModule) -> type[BaseModel]:
     return FORMATS[module].model
-
-
-def as_module_payload(module: ImportModule, data: bytes | str) -> ModulePayload:
-    """A stored row's payload (canonical JSON) as the submission model, for the rules across modules."""
-    model = FORMATS[module].model
-    assert issubclass(model, ProfilPayload | KependudukanPayload | KkbpkPayload)
-    return model.model_validate_json(data)
 
 
 def check_header(module: ImportModule, header: list[str]) -> list[str]:

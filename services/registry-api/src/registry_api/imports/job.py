@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kampungkb_shared.closing import Closing
 from kampungkb_shared.collector import collector_paused
+from kampungkb_shared.regions import NATION_CODE
 from kampungkb_shared.statistics import analyze_stale
 from registry_api.approvals.service import refusal, refused_writes
 from registry_api.auth.service import WRITERS, Principal, Role, key_still_valid
@@ -28,13 +29,12 @@ from registry_api.changes import handover, pipeline
 from registry_api.classifications.client import ClassifierClient
 from registry_api.db import driver_connection
 from registry_api.imports import staging
-from registry_api.imports.formats import ImportModule, as_module_payload
+from registry_api.imports.formats import ImportModule
 from registry_api.imports.metrics import count_on_commit
 from registry_api.imports.reading import FileRejected, RowError, SameRow, parse_csv, parse_ndjson
 from registry_api.imports.schemas import ImportStatus
 from registry_api.kampung.rules import desa_level_error
-from registry_api.submissions.rules import Write, cross_module_violations
-from registry_api.submissions.schemas import ModulePayload
+from registry_api.submissions.rules import MERGED_AFTER, SHARED_LOCK_MODULES, Write, cross_module_violations
 
 MAX_ERRORS = 1000
 _COPY_BATCH = 10_000
@@ -216,7 +216,7 @@ async def finish(
     await _write_summary(session, _FINISH, job=job, claimer=claimer, summary=summary, status=status, reason=reason)
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
     if not job.dry_run:
-        await release_handed_over(session, job_id=job.id)
+        await release_handed_over(session, job=job)
     count_on_commit(
         session,
         module=job.module.value,
@@ -231,20 +231,35 @@ async def finish(
     )
 
 
+MERGE_ORDER = [(module.value, after.value) for module, modules in MERGED_AFTER.items() for after in sorted(modules)]
+"""(module, a module whose imports of its period or earlier it waits for), flattened for SQL."""
+
+# Later: filed after this one, or waiting for it (a kkbpk filed before a kependudukan or profil of its period).
 _LATER_IMPORT = text("""
-    SELECT EXISTS (SELECT 1 FROM import_job
-                    WHERE status IN ('queued', 'running') AND id > :id AND NOT dry_run AND module <> 'kampung')
+    SELECT EXISTS (SELECT 1 FROM import_job j
+                    WHERE status IN ('queued', 'running') AND id <> :id AND NOT dry_run AND module <> 'kampung'
+                      AND (id > :id OR EXISTS (
+                           SELECT 1 FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
+                            WHERE o.m = j.module AND o.after = :module AND j.period >= :period)))
 """)
 
 
-async def later_import_pending(session: AsyncSession, *, job_id: int) -> bool:
-    """Whether a module import filed after this one is queued or running (it will classify what this one leaves)."""
-    return bool((await session.execute(_LATER_IMPORT, {"id": job_id})).scalar_one())
+async def later_import_pending(session: AsyncSession, *, job: ClaimedJob) -> bool:
+    """Whether a module import that merges after this one is queued or running (it will classify what this one
+    leaves)."""
+    params = {
+        "id": job.id,
+        "module": job.module.value,
+        "period": job.period,
+        "waiting": [module for module, _ in MERGE_ORDER],
+        "waited_for": [after for _, after in MERGE_ORDER],
+    }
+    return bool((await session.execute(_LATER_IMPORT, params)).scalar_one())
 
 
-async def release_handed_over(session: AsyncSession, *, job_id: int) -> None:
+async def release_handed_over(session: AsyncSession, *, job: ClaimedJob) -> None:
     """A job ends (or fails) with no later import to take what is handed over: make it due now, for the relay."""
-    if not await later_import_pending(session, job_id=job_id):
+    if not await later_import_pending(session, job=job):
         await handover.release(session)
 
 
@@ -317,10 +332,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         )
     )
     await staging.create(connection)
-    with collector_paused():  # one model per row, kept for the rules check
-        models = await _read_into_staging(
-            connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes
-        )
+    with collector_paused():  # many short-lived objects per row
+        same = await _read_into_staging(connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes)
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
         # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables
@@ -329,18 +342,21 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
         await analyze_stale(await driver_connection(connection), tables)
-    await _check_addresses(connection, job=job, summary=summary)
+    same_unchanged = await _check_addresses(connection, job=job, summary=summary, same=same)
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
     # now is skipped as if the import had run just before any write still to come.
     await staging.mark_unchanged(connection, job.module, job.period)
-    locked = {} if job.dry_run else await pipeline.lock(session, await staging.kampung_to_write(connection))
+    # Kependudukan and profil files merge side by side (neither reads the other); a kkbpk file, which reads both,
+    # is claimed only once they are done (`background.imports`) and takes the lock whole.
+    shared = job.module.submission_module in SHARED_LOCK_MODULES
+    ids = await staging.kampung_to_write(connection)
+    locked = {} if job.dry_run else await pipeline.lock(session, ids, shared=shared)
     if job.module.submission_module is not None:
         with collector_paused():
-            await _check_rules(connection, session=session, job=job, summary=summary, models=models)
+            await _check_rules(connection, session=session, job=job, summary=summary)
             await _check_approved(connection, session=session, job=job, summary=summary, closing=context.closing)
-    models.clear()
     states = await staging.counts(connection)
-    summary.rows_unchanged = states.get("unchanged", 0)
+    summary.rows_unchanged = states.get("unchanged", 0) + same_unchanged
     to_merge = states.get("ok", 0)
     summary.phase("validated")
     if summary.rows_failed == summary.rows_total:
@@ -370,7 +386,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     if job.module is ImportModule.KAMPUNG:
         recorded = await pipeline.record(session, pipeline.Change(kabupaten, recount_from=changed_from))
     else:
-        later = await later_import_pending(session, job_id=job.id)
+        later = await later_import_pending(session, job=job)
         apart = not later and len(changed_from) >= context.classify_apart_from
         if later or apart:
             # Handed over: to a later import, or to this one's own classification once the merge has committed.
@@ -382,6 +398,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
                 return Ran([], classify_apart=True)
             recorded = pipeline.Recorded(None)
         else:
+            if shared:  # before the tiers change; an earlier file merging beside this one commits first
+                await pipeline.lock(session, list(locked))
             # One batch run for the whole file, with what earlier imports handed over.
             taken = await handover.take(session)
             change = pipeline.Change({**taken.kabupaten, **kabupaten}, written_from=dict(taken.earliest))
@@ -394,19 +412,29 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     return Ran(recorded.report_event_ids)
 
 
+def _everywhere(job: ClaimedJob) -> bool:
+    """Whether the job's key may write to every desa: then no row fails on its scope."""
+    principal = job.principal
+    return principal.covers_region(NATION_CODE) and (job.module is ImportModule.KAMPUNG or principal.role in WRITERS)
+
+
 async def _read_into_staging(
     connection: AsyncConnection, *, job: ClaimedJob, summary: Summary, max_record_bytes: int
-) -> dict[int, ModulePayload]:
-    """Rows into staging; returns the validated payload of each valid row (by row number) for the rules check.
+) -> list[staging.Address]:
+    """Rows into staging, chunk by chunk (a file is never held whole); returns the rows recognised by their source
+    hash that were not staged.
 
-    A row whose source hash is the one its stored row was last imported from is staged `unchanged`, without a
-    payload; all others are validated.
+    A row whose source hash is the one its stored row was last imported from is not validated: its address is that
+    of its active Kampung KB. With a key that may write everywhere it is not staged either (an unchanged re-import
+    then stages nothing): it is only checked for repeats, with the staged rows of its desa (`_check_addresses`).
+    Otherwise it is staged `unchanged`, without a payload, and its address checked as any other row's.
     """
     parse = parse_csv if job.format == "csv" else parse_ndjson
-    known = await staging.source_hashes(connection, job.module, job.period)
+    stored = await staging.source_hashes(connection, job.module, job.period)
+    known = {desa_code: source_hash for desa_code, (source_hash, _) in stored.items()}
+    stage_same = not _everywhere(job)
+    same: list[staging.Address] = []
     batch: list[staging.Staged] = []
-    keep = job.module.submission_module is not None
-    models: dict[int, ModulePayload] = {}
     last_row = -1
     try:
         async for parsed in parse(_chunks(connection, job.id), job.module, known, max_record_bytes=max_record_bytes):
@@ -416,12 +444,13 @@ async def _read_into_staging(
                     last_row = item.row
                 if isinstance(item, RowError):
                     summary.add(item)
-                elif isinstance(item, SameRow):
+                elif not isinstance(item, SameRow):
+                    batch.append((item.row, item.desa_code, item.payload, item.hash, item.source_hash, "ok"))
+                elif stage_same:
                     batch.append((item.row, item.desa_code, None, None, item.source_hash, "unchanged"))
                 else:
-                    batch.append((item.row, item.desa_code, item.payload, item.hash, item.source_hash, "ok"))
-                    if keep and item.model is not None:
-                        models[item.row] = item.model  # type: ignore[assignment]
+                    kampung_id = stored[item.desa_code][1]
+                    same.append(staging.Address(item.row, item.desa_code, None, kampung_id, "desa", staged=False))
             if len(batch) >= _COPY_BATCH:
                 await staging.copy_rows(connection, batch)
                 batch = []
@@ -431,27 +460,46 @@ async def _read_into_staging(
         await staging.copy_rows(connection, batch)
     if summary.rows_total == 0:
         raise ImportRejected("no data rows: the file holds no row to import", summary)
-    return models
+    return same
 
 
-async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summary: Summary) -> None:
+async def _check_addresses(
+    connection: AsyncConnection, *, job: ClaimedJob, summary: Summary, same: list[staging.Address]
+) -> int:
     """Each row's desa must be a desa/kelurahan with an active Kampung KB (for `kampung`: the desa only) inside the
-    key's scope, and a Kampung KB appears once per file (`kegiatan`: the same activity once)."""
+    key's scope, and a Kampung KB appears once per file (`kegiatan`: the same activity once).
+
+    `same`: the rows recognised by their source hash that were not staged, checked in the same pass with the staged
+    rows of their desa; returns how many of them pass (they are unchanged)."""
     principal = job.principal
     creating = job.module is ImportModule.KAMPUNG
+    by_content = job.module is ImportModule.KEGIATAN
+    # A key that may write everywhere fails no row on its scope: only the rows that may fail otherwise are read.
+    staged = await staging.addresses(
+        connection,
+        every=not _everywhere(job),
+        creating=creating,
+        by_content=by_content,
+        also=[address.desa_code for address in same],
+    )
     seen: dict[tuple[str, str | None], int] = {}
     failed: list[int] = []
-    for address in await staging.addresses(connection):
+    same_failed = 0
+    for address in sorted([*staged, *same], key=lambda a: a.row) if same else staged:
         error = _address_error(address, principal=principal, creating=creating)
         if error is None:
-            key = (address.desa_code, address.content_hash if job.module is ImportModule.KEGIATAN else "")
+            key = (address.desa_code, address.content_hash if by_content else "")
             if (first := seen.setdefault(key, address.row)) != address.row:
                 what = "the same activity" if job.module is ImportModule.KEGIATAN else "this desa_code"
                 error = (f"{what} appears already at row {first}: one row per Kampung KB", "duplicate")
         if error is not None:
             summary.add(RowError(address.row, "desa_code", error[0], error[1]))
-            failed.append(address.row)
+            if address.staged:
+                failed.append(address.row)
+            else:
+                same_failed += 1
     await staging.fail(connection, failed)
+    return len(same) - same_failed
 
 
 def _address_error(address: staging.Address, *, principal: Principal, creating: bool) -> tuple[str, str] | None:
@@ -475,18 +523,15 @@ async def _check_rules(
     session: AsyncSession,
     job: ClaimedJob,
     summary: Summary,
-    models: dict[int, ModulePayload],
 ) -> None:
     """The rules across modules, the same functions a `PUT` runs, a page of rows (one query each) at a time."""
     module = job.module.submission_module
     assert module is not None and job.period is not None
     after = 0
     while rows := await staging.page(connection, after=after, limit=_RULES_BATCH):
-        # The model validated while reading (the staged payload is its canonical JSON), parsed again only if absent.
-        writes = [
-            Write(kampung_id, job.period, models.get(row) or as_module_payload(job.module, payload))
-            for row, kampung_id, payload in rows
-        ]
+        # The staged payload is the canonical JSON of the model validated while reading: parsed again only where a
+        # rule reads it, a page at a time.
+        writes = [Write(kampung_id, job.period, payload) for _, kampung_id, payload in rows]
         failed = []
         for (row, _, _), errors in zip(
             rows, await cross_module_violations(session, module=module, writes=writes), strict=True

@@ -18,11 +18,11 @@ import csv
 import hashlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
 from registry_api.submissions.store import canonical_json, content_hash
@@ -66,8 +66,6 @@ class ValidRow:
     """The validated payload's canonical JSON."""
     hash: str
     source_hash: str
-    model: BaseModel | None = field(default=None, compare=False, repr=False)
-    """The validated model itself, so that the rules across modules need not parse `payload` again."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +193,7 @@ class _RowValidator:
             ]
         payload = model.model_dump(mode="json", exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
         canonical = canonical_json(payload)
-        return [ValidRow(row, desa_code, canonical.decode(), content_hash(canonical), source, model)]
+        return [ValidRow(row, desa_code, canonical.decode(), content_hash(canonical), source)]
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

@@ -28,10 +28,12 @@ COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash",
 
 _SOURCE_HASHES = {
     "submission": text("""
-        SELECT k.desa_code, s.source_hash FROM submission s JOIN kampung k ON k.id = s.kampung_id AND k.active
+        SELECT k.desa_code, s.source_hash, k.id FROM submission s JOIN kampung k ON k.id = s.kampung_id AND k.active
          WHERE s.module = :module AND s.period = :period AND s.source_hash IS NOT NULL
     """),
-    ImportModule.KAMPUNG: text("SELECT desa_code, source_hash FROM kampung WHERE active AND source_hash IS NOT NULL"),
+    ImportModule.KAMPUNG: text(
+        "SELECT desa_code, source_hash, id FROM kampung WHERE active AND source_hash IS NOT NULL"
+    ),
 }
 
 # Only rows to be written carry their Kampung KB in the table; the address check reads it for every row.
@@ -39,10 +41,17 @@ _RESOLVE = text("""
     UPDATE import_rows r SET kampung_id = k.id
       FROM kampung k WHERE k.desa_code = r.desa_code AND k.active AND r.state = 'ok'
 """)
+# With `every` false, only the rows an address check could fail: not a desa, no active Kampung KB (`kampung` aside),
+# a desa (for kegiatan: an activity) that appears more than once, with all its appearances, or a desa in `also`.
 _ADDRESSES = text("""
     SELECT r.row_no, r.desa_code, r.content_hash, k.id AS kampung_id, w.level
       FROM import_rows r LEFT JOIN wilayah w ON w.code = r.desa_code
       LEFT JOIN kampung k ON k.desa_code = r.desa_code AND k.active
+     WHERE :every OR w.level IS DISTINCT FROM 'desa' OR (k.id IS NULL AND NOT :creating)
+        OR r.desa_code IN (SELECT unnest(CAST(:also AS text[])))
+        OR (r.desa_code, coalesce(CASE WHEN :by_content THEN r.content_hash END, '')) IN (
+               SELECT desa_code, coalesce(CASE WHEN :by_content THEN content_hash END, '') FROM import_rows
+                GROUP BY 1, 2 HAVING count(*) > 1)
      ORDER BY r.row_no
 """)
 _FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
@@ -121,6 +130,8 @@ class Address:
     content_hash: str | None
     kampung_id: int | None
     level: str | None
+    staged: bool = True
+    """False for a row recognised by its source hash and not staged (`imports.job`)."""
 
 
 @dataclass(frozen=True)
@@ -140,13 +151,16 @@ async def create(connection: AsyncConnection) -> None:
     await connection.execute(_CREATE)
 
 
-async def source_hashes(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> dict[str, str]:
-    """Desa code -> the source hash its active Kampung KB's row (of this module and period) was last imported from."""
+async def source_hashes(
+    connection: AsyncConnection, module: ImportModule, period: dt.date | None
+) -> dict[str, tuple[str, int]]:
+    """Desa code -> the source hash its active Kampung KB's row (of this module and period) was last imported from,
+    and that Kampung KB's id."""
     query = _SOURCE_HASHES.get("submission" if module.submission_module is not None else module)
     if query is None:  # kegiatan: every row is a new activity or an unchanged one, found by content
         return {}
     result = await connection.execute(query, {"module": module.value, "period": period})
-    return {row.desa_code: row.source_hash for row in result}
+    return {row.desa_code: (row.source_hash, row.id) for row in result}
 
 
 Staged = tuple[int, str, str | None, str | None, str, str]
@@ -159,12 +173,19 @@ async def copy_rows(connection: AsyncConnection, records: list[Staged]) -> None:
     await raw.copy_records_to_table("import_rows", records=records, columns=COPY_COLUMNS)
 
 
-async def addresses(connection: AsyncConnection) -> list[Address]:
-    """Every staged row with the active Kampung KB of its desa (resolved into the table too) and the region level."""
+async def addresses(
+    connection: AsyncConnection, *, every: bool, creating: bool, by_content: bool, also: Sequence[str] = ()
+) -> list[Address]:
+    """The staged rows with the active Kampung KB of their desa (resolved into the table too) and the region level:
+    `every` row, or only those whose address may be wrong (for a key whose scope covers every desa): a desa that is
+    none, without an active Kampung KB (unless `creating` it), repeated (`by_content`: the same desa and content),
+    or in `also`.
+    """
     await connection.execute(_RESOLVE)
     # After the resolve: statistics taken while kampung_id was all null make every later join a nested loop.
     await connection.execute(text("ANALYZE import_rows"))
-    result = await connection.execute(_ADDRESSES)
+    params = {"every": every, "creating": creating, "by_content": by_content, "also": list(also)}
+    result = await connection.execute(_ADDRESSES, params)
     return [Address(row.row_no, row.desa_code, row.content_hash, row.kampung_id, row.level) for row in result]
 
 

@@ -8,6 +8,10 @@
   submissions from their period up to the next submission of the same module. Such a write is refused with
   a 422 naming the conflicting kkbpk period, rather than leaving stored data that violates the rules.
 - Several modules of one period written together are checked as a set: each against the others as written.
+
+What each module's rules read (`READS`) decides which writes may go side by side: `kependudukan` and `profil` read
+only the kkbpk and neither reads the other, so their bulk writes share a Kampung KB's lock (`SHARED_LOCK_MODULES`);
+a kkbpk write reads both and waits for them.
 """
 
 import datetime as dt
@@ -32,17 +36,48 @@ from kampungkb_shared.statistics import analyze_stale
 from registry_api.db import session_driver
 from registry_api.submissions.schemas import Module, ModulePayload
 
+READS: dict[Module, frozenset[Module]] = {
+    Module.KKBPK: frozenset({Module.KEPENDUDUKAN, Module.PROFIL}),
+    Module.KEPENDUDUKAN: frozenset({Module.KKBPK}),
+    Module.PROFIL: frozenset({Module.KKBPK}),
+}
+"""The modules in force that the rules of a write of each module read."""
+
+SHARED_LOCK_MODULES = frozenset({Module.KEPENDUDUKAN, Module.PROFIL})
+"""Modules whose bulk writes go side by side on one Kampung KB (`changes.pipeline.lock(shared=True)`): none of them
+reads another."""
+assert not any(a in READS[b] for a in SHARED_LOCK_MODULES for b in SHARED_LOCK_MODULES)
+
+MERGED_AFTER: dict[Module, frozenset[Module]] = {Module.KKBPK: READS[Module.KKBPK]}
+"""The files of a month merge in this order whatever order they arrive in: a kkbpk import (its users and non-users
+must add up to the PUS in force, its poktan be present in the profil in force) is claimed only once no import of the
+modules it reads, for its period or an earlier one, is queued or running."""
+
 _FRESH_STATISTICS_FROM = 1_000
 """Writes checked at once from which stale planner statistics of `submission` are refreshed first."""
 
 
+_MODELS: dict[Module, type[ModulePayload]] = {
+    Module.PROFIL: ProfilPayload,
+    Module.KEPENDUDUKAN: KependudukanPayload,
+    Module.KKBPK: KkbpkPayload,
+}
+
+
 @dataclass(frozen=True)
 class Write:
-    """One submission about to be stored: the Kampung KB, the period and the validated payload."""
+    """One submission about to be stored: the Kampung KB, the period and the validated payload, or its canonical
+    JSON (an import's staged row: parsed only when a rule needs it, so that a national file is never held as
+    models)."""
 
     kampung_id: int
     period: dt.date
-    payload: ModulePayload
+    payload: ModulePayload | str
+
+    def model(self, module: Module) -> ModulePayload:
+        if isinstance(self.payload, str):
+            return _MODELS[module].model_validate_json(self.payload)
+        return self.payload
 
 
 async def check_cross_module(
@@ -82,13 +117,18 @@ async def cross_module_violations(
     ids, periods = [w.kampung_id for w in writes], [w.period for w in writes]
     if module is Module.KKBPK:
         rows = {row["i"]: row for row in await driver.fetch(_IN_FORCE_FOR_KKBPK, ids, periods)}
-        return [_kkbpk_errors(write, rows.get(index)) for index, write in enumerate(writes, start=1)]
+        return [
+            _kkbpk_errors(write.model(module), write.period, rows.get(index)) for index, write in enumerate(writes, 1)
+        ]
     governed: dict[int, list[tuple[dt.date, KkbpkPayload]]] = defaultdict(list)
     for row in await driver.fetch(_GOVERNED_KKBPK, ids, periods, module.value):
         governed[row["i"]].append((row["period"], KkbpkPayload.model_validate_json(row["payload"])))
-    results = []
+    results: list[list[FieldError]] = []
     for index, write in enumerate(writes, start=1):
-        payload = write.payload
+        if not governed[index]:  # the common case: nothing to parse the payload for
+            results.append([])
+            continue
+        payload = write.model(module)
         if isinstance(payload, KependudukanPayload):
             errors = [
                 error
@@ -147,11 +187,10 @@ _GOVERNED_KKBPK = """
 """
 
 
-def _kkbpk_errors(write: Write, in_force: Mapping[str, Any] | None) -> list[FieldError]:
-    assert isinstance(write.payload, KkbpkPayload)
-    kkbpk = write.payload
+def _kkbpk_errors(kkbpk: ModulePayload, period: dt.date, in_force: Mapping[str, Any] | None) -> list[FieldError]:
+    assert isinstance(kkbpk, KkbpkPayload)
     if in_force is None or in_force["kependudukan"] is None:
-        msg = f"no kependudukan in force for {format_period(write.period)}: submit the kependudukan (PUS) first"
+        msg = f"no kependudukan in force for {format_period(period)}: submit the kependudukan (PUS) first"
         return [FieldError(loc=["body", "kb_users"], msg=msg)]
     source = f"the kependudukan of {format_period(in_force['kependudukan_period'])}"
     errors = [

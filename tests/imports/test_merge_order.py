@@ -1,0 +1,180 @@
+"""A month's module files merge side by side where their rules allow, in the order their rules need, whatever order
+they arrive and are claimed in: kependudukan and profil share each Kampung KB's lock, a kkbpk waits for both."""
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry_api.background.imports import ImportRunner, create_runner
+from registry_api.changes import pipeline
+from registry_api.db import create_engine, create_sessionmaker
+from registry_api.main import create_app
+from registry_api.settings import Settings
+from tests.factories import auth, load_demo_regions, make_key
+from tests.imports.conftest import Api, classified_with, import_settings
+from tests.imports.files import (
+    KEPENDUDUKAN_COLUMNS,
+    KKBPK_COLUMNS,
+    MONTH_DESA,
+    PERIOD,
+    PROFIL_COLUMNS,
+    kampung_rows,
+    kependudukan_row,
+    kkbpk_csv_row,
+    profil_csv_row,
+    to_csv,
+)
+
+CODES = MONTH_DESA
+JUNE = dt.date(2024, 6, 1)
+FILES = {
+    "profil": to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in CODES]),
+    "kependudukan": to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(c) for c in CODES]),
+    # BKL counts participants: the profil marks it present, so the kkbpk is valid only beside (or after) the profil.
+    "kkbpk": to_csv([*KKBPK_COLUMNS, "BKL"], [{**kkbpk_csv_row(c), "BKL": 5} for c in CODES]),
+}
+ORDERS = [
+    ("profil", "kependudukan", "kkbpk"),
+    ("kependudukan", "kkbpk", "profil"),
+    ("kkbpk", "profil", "kependudukan"),
+]
+
+
+async def test_a_kkbpk_posted_first_is_claimed_after_the_files_it_reads(api: Api, session: AsyncSession) -> None:
+    await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    ids = {module: (await api.post(module, FILES[module], period=PERIOD)).json()["id"] for module in ORDERS[2]}
+
+    assert await api.runner.run_once() and await api.runner.run_once()
+    statuses = {module: (await api.job(job_id))["status"] for module, job_id in ids.items()}
+    assert statuses == {"kkbpk": "queued", "profil": "succeeded", "kependudukan": "succeeded"}
+    assert await api.runner.run_once()
+    kkbpk = await api.job(ids["kkbpk"])
+    assert (kkbpk["status"], kkbpk["rows_inserted"], kkbpk["rows_failed"]) == ("succeeded", len(CODES), 0)
+    assert not await api.runner.run_once()
+
+
+async def test_a_kkbpk_does_not_wait_for_a_later_period_or_a_dry_run(api: Api) -> None:
+    await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    await api.run("kependudukan", FILES["kependudukan"], period=PERIOD)
+    kkbpk = (await api.post("kkbpk", FILES["kkbpk"], period=PERIOD)).json()["id"]
+    await api.post("kependudukan", FILES["kependudukan"], period="2024-07")
+    await api.post("profil", FILES["profil"], period=PERIOD, dry_run=True)
+
+    assert await api.runner.run_once()
+    assert (await api.job(kkbpk))["status"] == "succeeded"  # claimed first: nothing it waits for is before it
+
+
+@pytest.fixture
+async def committed_session(fresh_database_url: str) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(fresh_database_url, pool_size=2)
+    async with create_sessionmaker(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+@pytest.fixture
+async def claimers(
+    committed_session: AsyncSession,
+    fresh_database_url: str,
+    redis_url: str,
+    classifier_url: str,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, list[ImportRunner]]]:
+    """The app on a committed database, and two claimers with their own connections (as the API and the worker)."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    settings: Settings = import_settings(fresh_database_url, redis_url, classifier_url, **request.param)
+    app = create_app(settings)
+    engine = create_engine(fresh_database_url, pool_size=8)
+    try:
+        async with app.router.lifespan_context(app):
+            maker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
+            runners = [
+                create_runner(
+                    settings,
+                    kind=kind,
+                    sessionmaker=maker,
+                    classifier=app.state.classifier,
+                    queue=app.state.report_queue,
+                )
+                for kind in ("api", "worker")
+            ]
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://registry.test", timeout=60) as http:
+                yield http, admin, runners
+    finally:
+        await engine.dispose()
+
+
+async def _drain(runner: ImportRunner) -> None:
+    while await runner.run_once():
+        pass
+
+
+async def _post(http: httpx.AsyncClient, admin: str, module: str, body: str, **params: str) -> int:
+    headers = {**auth(admin), "Content-Type": "text/csv"}
+    response = await http.post("/v1/imports", params={"module": module, **params}, content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return int(response.json()["id"])
+
+
+@pytest.mark.parametrize(
+    "claimers",
+    [{}, {"import_classify_apart_from": 10, "import_classify_connections": 2}],
+    ids=["in_the_merge", "apart"],
+    indirect=True,
+)
+@pytest.mark.parametrize("order", ORDERS, ids=["-".join(order) for order in ORDERS])
+async def test_a_month_posted_together_in_any_order_merges_every_row_and_classifies_with_all_three(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]],
+    committed_session: AsyncSession,
+    order: tuple[str, ...],
+) -> None:
+    http, admin, runners = claimers
+    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    await _drain(runners[0])
+    ids = {module: await _post(http, admin, module, FILES[module], period=PERIOD) for module in order}
+
+    await asyncio.gather(*(_drain(runner) for runner in runners))
+    while await runners[0].run_once():  # a claimer that found nothing to claim while the other ran
+        pass
+
+    for module, job_id in ids.items():
+        job = (await http.get(f"/v1/imports/{job_id}", headers=auth(admin))).json()
+        assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0), module
+    await committed_session.commit()  # a new snapshot
+    for module in order:
+        # Both orders: the kkbpk merged last and classified once, with every file's rows.
+        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+    owed = "SELECT count(*) FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL"
+    assert await committed_session.scalar(text(owed)) == 0
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_kependudukan_and_profil_share_a_kampung_lock_that_a_kkbpk_waits_for(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], fresh_database_url: str
+) -> None:
+    http, admin, runners = claimers
+    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES[:3])))
+    await _drain(runners[0])
+    engine = create_engine(fresh_database_url, pool_size=3)
+    try:
+        maker = create_sessionmaker(engine)
+        async with maker() as kependudukan, maker() as profil, maker() as kkbpk:
+            ids = list((await kkbpk.execute(text("SELECT id FROM kampung ORDER BY id"))).scalars())
+            assert len(ids) == 3
+            assert list(await pipeline.lock(kependudukan, ids, shared=True)) == ids
+            assert list(await pipeline.lock(profil, ids, shared=True, skip_locked=True)) == ids
+            assert await pipeline.lock(kkbpk, ids, skip_locked=True) == {}
+            await kependudukan.commit()
+            assert await pipeline.lock(kkbpk, ids, skip_locked=True) == {}  # the profil holds them still
+            await profil.commit()
+            assert list(await pipeline.lock(kkbpk, ids, skip_locked=True)) == ids
+            await kkbpk.rollback()
+    finally:
+        await engine.dispose()
