@@ -9,11 +9,13 @@ import orjson
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
+from kampungkb_shared.classification import Snapshot
 from kampungkb_shared.codes import OperationalItem
 from kampungkb_shared.periods import format_period
-from registry_api.classifications.client import create_classifier
+from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.classifications.explanations import explain
 from registry_api.classifications.models import Classification
 from registry_api.settings import Settings
@@ -102,11 +104,11 @@ async def test_a_classification_under_an_older_rule_set_version_is_explained_und
     )
     rows = [row for row in await _rows(session) if row.ruleset == "kkb-2025"]
     settings = Settings(classifier_url=classifier_url)  # type: ignore[call-arg]
-    async with httpx.AsyncClient(base_url=classifier_url) as http:
+    async with classifier_session(classifier_url) as http:
         explained = await explain(session, classifier=create_classifier(http, settings), rows=rows)
     then = RuleSet.model_validate(older)
     for row, read in zip(rows, explained, strict=True):
-        expected = score(row.snapshot.snapshot, format_period(row.period), then)
+        expected = score(from_model(Snapshot.model_validate(row.snapshot.snapshot)), format_period(row.period), then)
         assert read.ruleset_hash == older["hash"] != current_hash
         derived = _without_registry_fields(read.model_dump(mode="json"))
         assert {k: v for k, v in derived.items() if k not in ("tier", "scores", "indices", "passed")} == {

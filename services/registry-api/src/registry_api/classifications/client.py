@@ -8,6 +8,7 @@ side). httpx stays for the rest of the registry's outgoing calls, which are rare
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -158,6 +159,18 @@ class ClassifierClient:
         self._contents[ruleset_hash] = orjson.dumps(content).decode()
         self._current[ruleset] = ruleset_hash
         return str(ruleset_hash)
+
+    async def fetch_contents(self, rulesets: Sequence[str], *, budget_s: float) -> None:
+        """`fetch_content` of each rule set at once, all within `budget_s`. A failure opens the breaker, as a failed
+        batch call does. Raises `ClassifierUnavailable` when any cannot be fetched."""
+        try:
+            async with asyncio.timeout(budget_s):
+                await asyncio.gather(*(self.fetch_content(ruleset, budget_s=budget_s) for ruleset in rulesets))
+        except (TimeoutError, ClassifierUnavailable) as exc:
+            self._open_until = time.monotonic() + self.breaker_s
+            reason = exc if isinstance(exc, ClassifierUnavailable) else ClassifierUnavailable(_describe(exc))
+            log.warning("classifier unavailable: %s", reason)
+            raise reason from exc
 
     async def current_content(self, ruleset: str, ruleset_hash: str, *, budget_s: float) -> str:
         """The content of `ruleset` (JSON text) under `ruleset_hash`: remembered, else as the classifier serves it now.

@@ -147,15 +147,15 @@ async def reclassify(
     outcome = Reclassified(pairs=pairs)
     if not pairs:
         return outcome
-    if not (use_breaker and classifier.breaker_open):
+    unknown = [ruleset for ruleset in rulesets if not classifier.knows(ruleset)]
+    if unknown and not (use_breaker and classifier.breaker_open):
         # Each rule set's content is kept with the first results under its hash: fetched now, while the classifier is
-        # idle, rather than between the answers of a large run, when it is busy scoring the next batch.
-        for ruleset in rulesets:
-            if not classifier.knows(ruleset):
-                try:
-                    await classifier.fetch_content(ruleset, budget_s=budget_s)
-                except ClassifierUnavailable as exc:
-                    log.warning("%s", exc)  # the batch call says whether the classifier is away
+        # idle, rather than between the answers of a large run, when it is busy scoring the next batch. A classifier
+        # that cannot serve them will not score either: their calls are not made, and the budget is spent once.
+        try:
+            await classifier.fetch_contents(unknown, budget_s=budget_s)
+        except ClassifierUnavailable as exc:
+            outcome.failed.update(dict.fromkeys(unknown, str(exc)))
     gate = asyncio.Semaphore(max(1, concurrency))
 
     def give_up(todo: tuple[str, ...], exc: ClassifierUnavailable) -> None:

@@ -29,26 +29,39 @@ _PERIODS_FROM = """
     ORDER BY 1, 2
 """
 
+
 # Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per pair lets the planner walk the
 # (module, period) index and filter on the Kampung KB, which is quadratic for a whole province at once.
 # `snapshots` and `texts` are MATERIALIZED so that each snapshot (with its partners subquery) is built, and turned
 # into text, once: inlined, every reference (the document, its text, its hash) would build it again.
-_SNAPSHOTS = """
+def in_force(module: str, *, kampung_id: str, period: str) -> str:
+    """A subquery for `LEFT JOIN LATERAL (...) AS alias ON true`: the submission of `module` in force for the Kampung
+    KB `kampung_id` at `period` (SQL expressions of the outer query): the newest at or before it, or no row.
+
+    One descent of the `(kampung_id, module, period)` key whatever the statistics say and however long the history:
+    the row comparison is an index condition only that key can serve, so no plan can walk the `(module, period)`
+    index and filter on the Kampung KB (quadratic for a batch), nor read the Kampung KB's whole history. The step
+    back lands on the nearest key below; it is the module's only when its Kampung KB and module match, hence the
+    outer `WHERE`."""
+    return f"""
+        SELECT s.id, s.period, s.payload, s.revision
+          FROM (SELECT s.id, s.kampung_id, s.module, s.period, s.payload, s.revision FROM submission s
+                 WHERE (s.kampung_id, s.module, s.period) <= ({kampung_id}, '{module}', {period})
+                 ORDER BY s.kampung_id DESC, s.module DESC, s.period DESC LIMIT 1) s
+         WHERE s.kampung_id = {kampung_id} AND s.module = '{module}'"""
+
+
+def _module_in_force(module: str) -> str:
+    return f"(SELECT f.payload FROM ({in_force(module, kampung_id='p.kampung_id', period='p.period')}) f)"
+
+
+_SNAPSHOTS = f"""
     WITH p AS (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)),
-    in_force AS (
-        SELECT DISTINCT ON (p.kampung_id, p.period, s.module) p.kampung_id, p.period, s.module, s.payload
-          FROM p JOIN submission s ON s.kampung_id = p.kampung_id AND s.period <= p.period
-         ORDER BY p.kampung_id, p.period, s.module, s.period DESC
-    ),
-    modules AS (
-        SELECT kampung_id, period, jsonb_object_agg(module, payload) AS by_module
-          FROM in_force GROUP BY kampung_id, period
-    ),
     snapshots AS MATERIALIZED (
         SELECT p.kampung_id, p.period, jsonb_build_object(
-               'profil', m.by_module->'profil',
-               'kependudukan', m.by_module->'kependudukan',
-               'kkbpk', m.by_module->'kkbpk',
+               'profil', {_module_in_force("profil")},
+               'kependudukan', {_module_in_force("kependudukan")},
+               'kkbpk', {_module_in_force("kkbpk")},
                'partners', (SELECT coalesce(jsonb_agg(
                                    jsonb_build_object('code', x.code, 'last_activity', x.last_activity)
                                    ORDER BY x.code), '[]'::jsonb)
@@ -56,7 +69,7 @@ _SNAPSHOTS = """
                           FROM kegiatan k CROSS JOIN unnest(k.partners) AS partner
                          WHERE k.kampung_id = p.kampung_id AND k.date < p.period + interval '1 month'
                          GROUP BY partner) AS x)) AS snap
-          FROM p LEFT JOIN modules m ON m.kampung_id = p.kampung_id AND m.period = p.period
+          FROM p
     ),
     texts AS MATERIALIZED (SELECT kampung_id, period, snap, snap::text AS snapshot FROM snapshots),
     hashed AS (

@@ -33,6 +33,7 @@ from kampungkb_shared.modules import (
 )
 from kampungkb_shared.periods import format_period
 from kampungkb_shared.statistics import analyze_stale
+from registry_api.classifications.snapshots import in_force
 from registry_api.db import session_driver
 from registry_api.submissions.schemas import Module, ModulePayload
 
@@ -112,7 +113,8 @@ async def cross_module_violations(
     driver = await session_driver(session)
     if len(writes) >= _FRESH_STATISTICS_FROM:
         # A bulk caller may have waited for the locks of another import that stored thousands of the rows read here
-        # since the statistics were taken; `_IN_FORCE_FOR_KKBPK` joins set to set, and its plan depends on them.
+        # since the statistics were taken. The lookups below hold their plans whatever the statistics say; the
+        # statements of the same transaction after them (the write, the classification) are planned on these.
         await analyze_stale(driver, ["submission"])
     ids, periods = [w.kampung_id for w in writes], [w.period for w in writes]
     if module is Module.KKBPK:
@@ -147,21 +149,14 @@ async def cross_module_violations(
     return results
 
 
-# Set-based on purpose: a correlated `ORDER BY period DESC LIMIT 1` per write lets the planner walk the
-# (module, period) index and filter on the Kampung KB, which is quadratic for thousands of writes at once.
-_IN_FORCE_FOR_KKBPK = """
-    WITH w AS (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[]))
-                             WITH ORDINALITY AS w(kampung_id, period, i)),
-    f AS (
-        SELECT DISTINCT ON (w.i, s.module) w.i, s.module, s.period, s.payload
-          FROM w JOIN submission s
-            ON s.kampung_id = w.kampung_id AND s.module IN ('kependudukan', 'profil') AND s.period <= w.period
-         ORDER BY w.i, s.module, s.period DESC
-    )
+# One descent of the (kampung_id, module, period) key per write and module (`in_force`): joined set to set, a long
+# history made the planner hash every stored submission for each page of writes.
+_IN_FORCE_FOR_KKBPK = f"""
     SELECT w.i, k.period AS kependudukan_period, CAST(k.payload AS text) AS kependudukan,
            p.period AS profil_period, CAST(p.payload AS text) AS profil
-      FROM w LEFT JOIN f k ON k.i = w.i AND k.module = 'kependudukan'
-             LEFT JOIN f p ON p.i = w.i AND p.module = 'profil'
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) WITH ORDINALITY AS w(kampung_id, period, i)
+      LEFT JOIN LATERAL ({in_force("kependudukan", kampung_id="w.kampung_id", period="w.period")}) AS k ON true
+      LEFT JOIN LATERAL ({in_force("profil", kampung_id="w.kampung_id", period="w.period")}) AS p ON true
 """
 
 # The stored kkbpk whose `module` in force would be the one written at the write's period: from that period up to
