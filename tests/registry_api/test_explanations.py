@@ -9,8 +9,10 @@ import orjson
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
+from kampungkb_shared.classification import Snapshot
 from kampungkb_shared.codes import OperationalItem
 from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import create_classifier
@@ -106,7 +108,7 @@ async def test_a_classification_under_an_older_rule_set_version_is_explained_und
         explained = await explain(session, classifier=create_classifier(http, settings), rows=rows)
     then = RuleSet.model_validate(older)
     for row, read in zip(rows, explained, strict=True):
-        expected = score(row.snapshot.snapshot, format_period(row.period), then)
+        expected = score(from_model(Snapshot.model_validate(row.snapshot.snapshot)), format_period(row.period), then)
         assert read.ruleset_hash == older["hash"] != current_hash
         derived = _without_registry_fields(read.model_dump(mode="json"))
         assert {k: v for k, v in derived.items() if k not in ("tier", "scores", "indices", "passed")} == {
@@ -124,3 +126,44 @@ async def test_a_writes_answer_the_classifier_gave_is_what_a_read_derives_again(
     read = await client.get(f"/v1/kampung/{kampung_id}/classification", headers=auth(admin))
     assert written["classification"]["next_tier"] is not None
     assert written["classification"] == read.json()
+
+
+async def test_a_large_call_asks_for_results_without_the_explanation_and_stores_the_same(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int, classifier_url: str
+) -> None:
+    """A write of one month asks for its two results with the explanation (its answer keeps them); a back-dated profil
+    reclassifies ten months under both rule sets, 20 results, more than a write keeps, so its call asks without the
+    explanation; what is stored and served is what the classifier gives with it."""
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    for month in range(1, 11):
+        kkbpk = kkbpk_payload(users=40 + 5 * month, non_users=60 - 5 * month)
+        assert (await put_module(client, admin, kampung_id, "kkbpk", f"2024-{month:02d}", kkbpk)).status_code == 201
+    sent: list[dict[str, Any]] = []
+
+    async def keep(request: httpx.Request) -> None:
+        if request.url.path == "/v1/classify/batch":
+            sent.append(orjson.loads(request.content))
+
+    http = client._transport.app.state.classifier.http  # type: ignore[attr-defined]
+    http.event_hooks["request"].append(keep)
+    try:
+        await put_module(client, admin, kampung_id, "kkbpk", "2024-10", kkbpk_payload())
+        large = await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
+    finally:
+        http.event_hooks["request"].remove(keep)
+    assert [(body["explain"], len(body["rulesets"]) * len(body["items"])) for body in sent] == [(True, 2), (False, 20)]
+    path, january = f"/v1/kampung/{kampung_id}/classification", {"period": "2024-01"}
+    assert large.json()["classification"] == (await client.get(path, params=january, headers=auth(admin))).json()
+    assert large.json()["classification"]["next_tier"] is not None
+    rows = await _rows(session)
+    assert len(rows) == 20
+    async with httpx.AsyncClient(base_url=classifier_url) as direct:
+        for row in rows:
+            body = {"ruleset": row.ruleset, "period": format_period(row.period), "snapshot": row.snapshot.snapshot}
+            full = (await direct.post("/v1/classify", json=body)).json()
+            assert (row.tier, row.scores, [float(i) for i in row.indices], row.passed) == (
+                full["tier"],
+                list(full["scores"].values()),
+                list(full["indices"].values()),
+                list(full["passed"].values()),
+            )
