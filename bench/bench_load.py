@@ -15,7 +15,7 @@ import sys
 import time
 
 import httpx
-from stack import KEPENDUDUKAN, PROFIL, local_stack
+from stack import KEPENDUDUKAN, PROFIL, Stack, local_stack
 
 from kampungkb_local.demo import demo_regions, to_csv
 
@@ -77,22 +77,26 @@ def summary(kind: str, values: list[float], seconds: float) -> str:
     )
 
 
-async def run(stack_url: str, headers: dict[str, str], seconds: float) -> None:
+async def run(stack: Stack, seconds: float) -> None:
     desa = [row["code"] for row in demo_regions(**SHAPE) if row["level"] == "desa"]
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=stack_url, headers=headers, timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=stack.registry_url, headers=stack.headers, timeout=60, limits=limits) as http:
         kampung = await register(http, desa)
         for label, think_s in (("pausing 0.5-1.5 s between requests", (0.5, 1.5)), ("no pause", None)):
             timings: dict[str, list[float]] = {}
+            cpu_before = stack.cpu_seconds()
             started = time.monotonic()
             until = started + seconds
             await asyncio.gather(*(client(http, kampung, seed, until, timings, think_s) for seed in range(CLIENTS)))
             elapsed = time.monotonic() - started
+            cpu_after = stack.cpu_seconds()
             print(f"load: {CLIENTS} concurrent clients, {label}, {elapsed:.0f} s over {len(kampung)} Kampung KB")
             for kind in sorted(timings):
                 print("  " + summary(kind, timings[kind], elapsed))
             total = sum(len(v) for v in timings.values())
             print(f"  all requests: {total / elapsed:.0f} requests/s")
+            cpu = {name: (cpu_after[name] - cpu_before[name]) * 1000 / total for name in cpu_after}
+            print("  CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
 
 
 def main() -> None:
@@ -100,7 +104,7 @@ def main() -> None:
     services = ("classifier", "registry-api", "registry-worker", "report-worker")
     regions = to_csv(demo_regions(**SHAPE))
     with local_stack("load", regions_csv=regions, services=services, registry_workers=2) as stack:
-        asyncio.run(run(stack.registry_url, stack.headers, seconds))
+        asyncio.run(run(stack, seconds))
 
 
 if __name__ == "__main__":

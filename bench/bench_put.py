@@ -9,7 +9,7 @@ import statistics
 import time
 
 import httpx
-from stack import KEPENDUDUKAN, PROFIL, local_stack
+from stack import KEPENDUDUKAN, PROFIL, Stack, local_stack
 
 from kampungkb_local.demo import demo_regions, to_csv
 
@@ -28,9 +28,9 @@ def kkbpk(n: int) -> dict[str, object]:
     }
 
 
-def measure(registry_url: str, key: str) -> list[float]:
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=registry_url, headers=headers, timeout=30) as http:
+def measure(stack: Stack) -> tuple[list[float], dict[str, float]]:
+    """Latencies of the measured `PUT`s (ms), and the CPU each process spent on them (ms per `PUT`)."""
+    with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=30) as http:
         created = http.post(
             "/v1/kampung", json={"name": "Bench", "desa_code": "99.01.01.2001", "formed_on": "2020-01-01"}
         )
@@ -39,7 +39,10 @@ def measure(registry_url: str, key: str) -> list[float]:
         http.put(f"/v1/kampung/{kampung}/kependudukan/{PERIOD}", json=KEPENDUDUKAN).raise_for_status()
         http.put(f"/v1/kampung/{kampung}/profil/{PERIOD}", json=PROFIL).raise_for_status()
         timings = []
+        cpu_before: dict[str, float] = {}
         for n in range(WARMUP + N):
+            if n == WARMUP:
+                cpu_before = stack.cpu_seconds()
             started = time.perf_counter()
             response = http.put(f"/v1/kampung/{kampung}/kkbpk/{PERIOD}", json=kkbpk(n))
             elapsed = time.perf_counter() - started
@@ -47,15 +50,17 @@ def measure(registry_url: str, key: str) -> list[float]:
             assert response.json()["classification"]["status"] == "classified", response.text
             if n >= WARMUP:
                 timings.append(elapsed * 1000)
-    return timings
+        cpu_after = stack.cpu_seconds()
+    return timings, {name: (cpu_after[name] - cpu_before[name]) * 1000 / N for name in cpu_after}
 
 
 def main() -> None:
     with local_stack("put", regions_csv=to_csv(demo_regions())) as stack:
-        timings = measure(stack.registry_url, stack.key)
+        timings, cpu = measure(stack)
     p50 = statistics.median(timings)
     p95 = statistics.quantiles(timings, n=100)[94]
     print(f"PUT with classification, sequential: p50 {p50:.1f} ms, p95 {p95:.1f} ms (n={len(timings)})")
+    print("CPU per PUT: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
 
 
 if __name__ == "__main__":

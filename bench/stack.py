@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
@@ -50,10 +51,36 @@ class Stack:
     registry_url: str = ""
     classifier_url: str = ""
     services: list[processes.Service] = field(default_factory=list)
+    postgres_dir: Path | None = None
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each service's processes (with their children, say uvicorn's
+        workers) and by PostgreSQL's (its backends, the pool's connections among them): differences of two readings
+        are what a measured stretch cost each process."""
+        roots = {service.name: service.process.pid for service in self.services if service.process is not None}
+        if self.postgres_dir is not None:
+            roots["postgresql"] = int((self.postgres_dir / "postmaster.pid").read_text().split()[0])
+        return {name: _tree_cpu(pid) for name, pid in roots.items()}
+
+
+def _tree_cpu(pid: int) -> float:
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for process in tree:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 async def _prepare(server_url: str, name: str, regions_csv: bytes) -> tuple[str, str]:
@@ -110,6 +137,7 @@ def local_stack(
                 },
                 registry_url=f"http://127.0.0.1:{registry_port}",
                 classifier_url=f"http://127.0.0.1:{classifier_port}",
+                postgres_dir=root / "pg",
             )
             makers = {
                 "classifier": lambda: processes.classifier(classifier_port),

@@ -11,7 +11,7 @@ from kampungkb_shared.modules import KependudukanPayload
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.service import authenticate
 from registry_api.changes.pipeline import Classifying
-from registry_api.classifications.client import create_classifier
+from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.settings import Settings
 from registry_api.submissions.schemas import Module
@@ -41,7 +41,7 @@ async def test_a_write_committed_after_later_ones_is_served_on_the_next_page(
     engine = create_engine(fresh_database_url, pool_size=1)
     settings = Settings(DATABASE_URL=fresh_database_url, classifier_url=classifier_url)  # type: ignore[call-arg]
     try:
-        async with httpx.AsyncClient(base_url=classifier_url) as http, create_sessionmaker(engine)() as held:
+        async with classifier_session(classifier_url) as http, create_sessionmaker(engine)() as held:
             # The registry's own write path, in a transaction held open while other writes commit.
             principal = await authenticate(held, key)
             await write_submission(

@@ -2,12 +2,15 @@
 
 import httpx
 import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import OperationalItem
 from registry_api.changes.models import OutboxEvent
 from registry_api.classifications import snapshots
+from registry_api.classifications.client import classifier_session
 from registry_api.classifications.models import Classification, ClassificationSnapshot
 from tests.factories import (
     auth,
@@ -169,14 +172,17 @@ async def test_an_answer_outside_the_contract_leaves_the_write_pending(
 ) -> None:
     """A classifier answering an unknown tier: the write is kept, nothing of the answer is stored, the relay retries."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: web.Request) -> web.Response:
         result = {"ruleset": "bkkbn-web-2021", "ruleset_hash": "x", "period": "2024-01", "tier": "legendary"}
         line = orjson.dumps({"id": 0, "index": 0, **result, "result": result})
-        return httpx.Response(200, content=line, headers={"Content-Type": "application/x-ndjson"})
+        return web.Response(body=line, content_type="application/x-ndjson")
 
+    classifier = web.Application()
+    classifier.router.add_post("/v1/classify/batch", answer)
     app = client._transport.app  # type: ignore[attr-defined]
-    app.state.classifier.http = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://fake")
-    response = await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    async with TestServer(classifier, host="127.0.0.1") as server, classifier_session(str(server.make_url(""))) as http:
+        app.state.classifier.http = http
+        response = await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
     assert response.status_code == 201
     assert response.json()["classification"] == {"status": "pending"}
     assert await stored(session, kampung_id) == {}

@@ -1,9 +1,11 @@
 """Statements sent straight to the driver belong to the session's transaction, even when nothing else ran before."""
 
+import asyncio
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.db import create_engine, create_sessionmaker, session_driver
+from registry_api.db import create_engine, create_sessionmaker, session_driver, session_fetch
 
 _INSERT = "INSERT INTO outbox (topic, key, payload) VALUES ('report', 'db-test', '{}')"
 _COUNT = text("SELECT count(*) FROM outbox WHERE key = 'db-test'")
@@ -27,5 +29,51 @@ async def test_a_transaction_of_driver_statements_only_rolls_back_and_commits_wh
             await (await session_driver(session)).execute(_INSERT)  # the same transaction, begun once
             await session.commit()
         assert await committed_session.scalar(_COUNT) == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_first_statement_through_session_fetch_begins_the_transaction(
+    fresh_database_url: str, committed_session: AsyncSession
+) -> None:
+    engine = create_engine(fresh_database_url, pool_size=1)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            [row] = await session_fetch(session, _INSERT + " RETURNING key")
+            assert row["key"] == "db-test"
+            driver = await session_driver(session)
+            assert driver.is_in_transaction()
+            [again] = await session_fetch(session, "SELECT count(*) AS n FROM outbox WHERE key = $1", "db-test")
+            assert again["n"] == 1
+            await session.rollback()
+        assert await committed_session.scalar(_COUNT) == 0
+
+        async with sessionmaker() as session:  # a new transaction on the same pooled connection
+            await session_fetch(session, _INSERT)
+            assert (await session_driver(session)).is_in_transaction()
+            await session.commit()
+        assert await committed_session.scalar(_COUNT) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
+    fresh_database_url: str, committed_session: AsyncSession
+) -> None:
+    engine = create_engine(fresh_database_url, pool_size=1)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            [row] = await session_fetch(session, "SELECT pg_backend_pid() AS pid")
+            await session.commit()
+        # Waits until the backend has exited; then the loop gets a moment to read the closed socket.
+        await committed_session.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": row["pid"]})
+        await committed_session.commit()
+        await asyncio.sleep(0.1)
+        async with sessionmaker() as session:
+            [other] = await session_fetch(session, "SELECT pg_backend_pid() AS pid")
+            await session.commit()
+        assert other["pid"] != row["pid"]
     finally:
         await engine.dispose()

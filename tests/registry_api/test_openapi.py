@@ -28,9 +28,6 @@ async def test_errors_statuses_headers_and_constraints_are_declared(client: http
     assert "Retry-After" in by_id["listRulesets"]["responses"]["503"]["headers"]
     report = {p["name"]: p["schema"] for p in by_id["getReport"]["parameters"]}
     assert report["code"]["pattern"] == REGION_CODE_PATTERN
-    links = by_id["createKampung"]["responses"]["201"]["links"]
-    assert links["putKkbpk"] == {"operationId": "putKkbpk", "parameters": {"kampung_id": "$response.body#/id"}}
-    assert all(target in by_id for target in links)
     for operation_id in ("getKampung", "getSubmission", "getCodeList", "listCodeLists"):
         op = by_id[operation_id]
         assert "304" in op["responses"] and "If-None-Match" in {p["name"] for p in op["parameters"]}
@@ -50,3 +47,29 @@ async def test_problems_carry_their_type(client: httpx.AsyncClient, admin: str) 
 
 async def test_docs_are_served_without_internet(client: httpx.AsyncClient) -> None:
     await check_docs_offline(client)
+
+
+async def test_links_lead_from_a_kampung_kb_and_a_month_to_every_read_and_write(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    by_id = {op["operationId"]: op for _, _, op in operations(schema)}
+    kampung = {op["operationId"] for path, _, op in operations(schema) if path.startswith("/v1/kampung/{kampung_id}")}
+    created = by_id["createKampung"]["responses"]["201"]["links"]
+    assert by_id["createKampung"]["responses"]["409"]["links"] == created  # the 409 names the one the desa has
+    assert created["getKampung"] == {"operationId": "getKampung", "parameters": {"kampung_id": "$response.body#/id"}}
+    month = by_id["getInForce"]["responses"]["200"]["links"]
+    assert month["putKkbpk"]["parameters"] == {
+        "kampung_id": "$response.body#/kampung/id",
+        "period": "$response.body#/period",
+    }
+    assert created.keys() | month.keys() == kampung
+    written = by_id["putKkbpk"]["responses"]["201"]["links"]
+    assert written["listRevisions"]["parameters"] == {
+        name: f"$response.body#/{name}" for name in ("kampung_id", "module", "period")
+    }
+    for _, _, op in operations(schema):
+        for response in op["responses"].values():
+            for link in response.get("links", {}).values():
+                taken = {p["name"] for p in by_id[link["operationId"]].get("parameters", [])}
+                assert link["parameters"].keys() <= taken, (op["operationId"], link)
+    assert "revokeKey" in by_id["createKey"]["responses"]["201"]["links"]
+    assert "listKeys" not in {op for op, o in by_id.items() if any("links" in r for r in o["responses"].values())}

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -28,7 +29,7 @@ from registry_api.background.relay import Relay, deliver_reports
 from registry_api.background.report_queue import Enqueued, ReportQueue
 from registry_api.changes import outbox as events
 from registry_api.changes.models import OutboxEvent
-from registry_api.classifications.client import ClassifierClient
+from registry_api.classifications.client import ClassifierClient, classifier_session
 from registry_api.classifications.models import Classification
 from registry_api.db import create_engine, create_sessionmaker, session_driver
 from registry_api.kampung.models import Kampung
@@ -60,7 +61,7 @@ async def pending(session: AsyncSession, topic: str) -> list[OutboxEvent]:
     return list(await session.scalars(query.order_by(OutboxEvent.id).execution_options(populate_existing=True)))
 
 
-def relay_for(sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, queue: ReportQueue) -> Relay:
+def relay_for(sessionmaker: async_sessionmaker[AsyncSession], http: aiohttp.ClientSession, queue: ReportQueue) -> Relay:
     classifier = ClassifierClient(http, attempts=2, timeout_s=2.0, breaker_s=0.0)
     return Relay(sessionmaker=sessionmaker, classifier=classifier, queue=queue, rulesets=["bkkbn-web-2021", "kkb-2025"])
 
@@ -95,7 +96,7 @@ async def test_classifier_unreachable_put_succeeds_pending_and_the_relay_catches
     ]
     assert classify[1].payload["period"] == "2024-01"
 
-    async with httpx.AsyncClient(base_url=classifier_url) as http:
+    async with classifier_session(classifier_url) as http:
         queue = ReportQueue(redis_url, defer_s=0.3)
         relay = relay_for(session_factory, http, queue)
         assert await relay.deliver_classify() == 2
@@ -311,7 +312,7 @@ async def test_backlog_gauge_and_metrics_endpoint(
     payload: dict[str, Any] = {"kampung_id": 1, "period": "2024-01"}
     session.add_all([OutboxEvent(topic="classify", key="1", payload=payload) for _ in range(3)])
     await session.flush()
-    async with httpx.AsyncClient() as http:
+    async with aiohttp.ClientSession() as http:
         counts = await relay_for(session_factory, http, ReportQueue(redis_url, defer_s=0)).update_backlog()
     assert counts == {"classify": 3, "report": 0}
     assert REGISTRY.get_sample_value("registry_outbox_backlog", {"topic": "classify"}) == 3

@@ -6,7 +6,7 @@ Rules that one payload can check on its own are validators here; rules that need
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from kampungkb_shared.codes import (
     AGE_GROUP_COUNT,
@@ -47,6 +47,13 @@ def _distinct(codes: Any) -> Any:
 CodeList = Annotated[list[_T], BeforeValidator(_distinct)]
 """A list of codes in which each code appears at most once."""
 
+MAX_COUNT = 10_000_000
+"""No desa/kelurahan holds ten million people: a larger count is a typing error, and the bound keeps every count
+(and a nation's sums of them) far inside 64 bits."""
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+"""A count of people, families or participants: 0 to `MAX_COUNT`."""
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -57,8 +64,8 @@ class Pokja(_Payload):
 
     exists: bool = Field(description="Whether the Kampung KB has a Pokja (working group).")
     sk: bool = Field(default=False, description="Whether the Pokja has an SK (decree).")
-    members: NonNegativeInt = Field(default=0, description="Pokja members.")
-    trained_members: NonNegativeInt = Field(default=0, description="Members who were trained (at most `members`).")
+    members: Count = Field(default=0, description="Pokja members.")
+    trained_members: Count = Field(default=0, description="Members who were trained (at most `members`).")
     trained: bool = Field(default=False, description="Whether the Pokja took part in training.")
 
     @model_validator(mode="after")
@@ -120,7 +127,7 @@ def _sixteen(counts: list[int]) -> list[int]:
     return counts
 
 
-AgeCounts = Annotated[list[NonNegativeInt], AfterValidator(_sixteen)]
+AgeCounts = Annotated[list[Count], AfterValidator(_sixteen)]
 
 
 class Population(_Payload):
@@ -148,12 +155,12 @@ class KependudukanPayload(_Payload):
         }
     )
 
-    pus: NonNegativeInt = Field(description="Couples of reproductive age (pasangan usia subur).")
-    families: NonNegativeInt = Field(description="Families.")
-    remaja: NonNegativeInt = Field(description="Adolescents.")
-    families_with_balita: NonNegativeInt = Field(description="Families with children under five (at most `families`).")
-    families_with_remaja: NonNegativeInt = Field(description="Families with adolescents (at most `families`).")
-    families_with_lansia: NonNegativeInt = Field(description="Families with elderly members (at most `families`).")
+    pus: Count = Field(description="Couples of reproductive age (pasangan usia subur).")
+    families: Count = Field(description="Families.")
+    remaja: Count = Field(description="Adolescents.")
+    families_with_balita: Count = Field(description="Families with children under five (at most `families`).")
+    families_with_remaja: Count = Field(description="Families with adolescents (at most `families`).")
+    families_with_lansia: Count = Field(description="Families with elderly members (at most `families`).")
     population: Population | None = Field(default=None, description="Population by sex and age group, optional.")
 
     @model_validator(mode="after")
@@ -179,13 +186,13 @@ class KkbpkPayload(_Payload):
         }
     )
 
-    poktan_participants: dict[Poktan, NonNegativeInt] = Field(
+    poktan_participants: dict[Poktan, Count] = Field(
         description="Participants of each poktan present in the profil.", default_factory=dict
     )
-    kb_users: dict[Contraception, NonNegativeInt] = Field(
+    kb_users: dict[Contraception, Count] = Field(
         description="PUS using each contraceptive method (`GET /v1/codes/contraception`).", default_factory=dict
     )
-    non_users: dict[NonUseReason, NonNegativeInt] = Field(
+    non_users: dict[NonUseReason, Count] = Field(
         description="PUS not using KB, by reason (`GET /v1/codes/non_use_reason`); users + non-users = PUS.",
         default_factory=dict,
     )

@@ -173,8 +173,7 @@ def document_problems(schema: dict[str, Any], *, every_body_limited: bool = Fals
                 if _own_content(given):
                     continue  # a non-problem answer the route documents itself (a readiness report)
                 documented = {"description": _response_description(status, types, given.get("description"))}
-                if "headers" in given:
-                    documented["headers"] = given["headers"]
+                documented |= {kept: given[kept] for kept in ("headers", "links") if kept in given}
                 responses[str(status)] = {**documented, "content": content}
     return schema
 

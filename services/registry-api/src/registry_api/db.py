@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -37,13 +38,26 @@ CONNECT_TIMEOUT_S = 5.0
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args={"timeout": CONNECT_TIMEOUT_S},
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server closed (a restart, a terminated backend) is replaced at checkout.
+
+    This stands in for `pool_pre_ping`, whose ping with the asyncpg dialect is three round trips (BEGIN, a query,
+    ROLLBACK) on every checkout, that is on every request: the driver learns that the server closed its socket
+    without asking, so the check costs nothing. A connection lost silently (no FIN, say a network partition) is
+    found by its first statement instead, which answers 503 (`registry_api.unavailable`); SQLAlchemy then replaces
+    every connection of the pool opened before it."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -64,21 +78,49 @@ async def session_driver(session: AsyncSession) -> Any:
 
     SQLAlchemy's asyncpg adapter sends BEGIN only before the first statement that goes through it: a transaction whose
     statements all went straight to the driver would run each of them on its own (no lock held, nothing atomic). So
-    the first call of a transaction sends one statement through SQLAlchemy's public API, which begins it; the driver
-    connection is then kept for the rest of that transaction (`Connection.info` of the transaction's connection)."""
+    a transaction not begun yet is begun by one statement through SQLAlchemy's public API (`SELECT 1` here; a hot
+    path begins with its first real statement instead: `session_fetch`); the driver connection is then kept in the
+    session's `info` with the transaction it belongs to, so later calls cost a lookup."""
+    driver = _begun(session)
+    if driver is None:
+        connection = await session.connection()
+        await connection.exec_driver_sql("SELECT 1")
+        driver = await _keep(session, connection)
+    return driver
+
+
+async def session_fetch(session: AsyncSession, query: str, *args: Any) -> list[Any]:
+    """The rows of `query` (read by column name), sent to the driver in the session's transaction.
+
+    When the transaction is not begun yet, the statement goes through SQLAlchemy's public `exec_driver_sql` and begins
+    it, rather than a `SELECT 1` of `session_driver` spent on that alone: the first statement of a request (the key's
+    lookup, the lock) saves a round trip."""
+    driver = _begun(session)
+    if driver is not None:
+        return list(await driver.fetch(query, *args))
     connection = await session.connection()
-    transaction = connection.sync_connection.get_transaction() if connection.sync_connection else None
-    cached = connection.info.get(_DRIVER)
-    if cached is not None and cached[0] is transaction:
-        return cached[1]
-    await connection.exec_driver_sql("SELECT 1")
+    result = await connection.exec_driver_sql(query, args)
+    rows = list(result.mappings()) if result.returns_rows else []
+    await _keep(session, connection)
+    return rows
+
+
+def _begun(session: AsyncSession) -> Any | None:
+    """The driver connection kept for the session's current transaction, None before its first statement."""
+    kept = session.info.get(_DRIVER)
+    if kept is not None and kept[0] is session.sync_session.get_transaction():
+        return kept[1]
+    return None
+
+
+async def _keep(session: AsyncSession, connection: AsyncConnection) -> Any:
     driver = await driver_connection(connection)
-    connection.info[_DRIVER] = (transaction, driver)
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
     return driver
 
 
 _DRIVER = "kampungkb.driver"
-"""Key of (the transaction it was begun for, the driver connection) in a connection's `info`."""
+"""Key of (the session's transaction it belongs to, the driver connection) in a session's `info`."""
 
 
 COMMITTED = "kampungkb.committed"

@@ -32,7 +32,7 @@ from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
 from registry_api.charts.router import router as charts_router
-from registry_api.classifications.client import create_classifier
+from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.codes.router import router as codes_router
 from registry_api.codes.rulesets import RulesetCatalogue
 from registry_api.dashboard.router import router as dashboard_router
@@ -81,7 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     app.state.classifier_http = httpx.AsyncClient(base_url=settings.classifier_url)
-    app.state.classifier = create_classifier(app.state.classifier_http, settings)
+    app.state.classifier_session = classifier_session(settings.classifier_url)
+    app.state.classifier = create_classifier(app.state.classifier_session, settings)
     app.state.rulesets = RulesetCatalogue(app.state.classifier_http)
     app.state.report_queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     app.state.oidc_http = httpx.AsyncClient(timeout=5.0)
@@ -148,6 +149,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     await task
         await app.state.report_queue.close()
         await app.state.classifier_http.aclose()
+        await app.state.classifier_session.close()
         await app.state.oidc_http.aclose()
         await app.state.webhook_http.aclose()
         await app.state.redis.aclose()

@@ -1,7 +1,7 @@
 """The registry's OpenAPI document beyond what the routes declare: response headers, conditional reads and the
 constraints of path and query parameters the services check by hand."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from kampungkb_shared.openapi import PERIOD_PATTERN, REGION_CODE_PATTERN, constrain
 
@@ -48,31 +48,50 @@ _PARAMETER_CONSTRAINTS: dict[tuple[str, str], dict[str, Any]] = {
 }
 """Patterns of parameters the routes parse themselves; a date-typed `from`/`to` (activities) keeps its format."""
 
-_KAMPUNG_ID = {"kampung_id": "$response.body#/id"}
-LINKS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
-    "createKampung": (
-        "201",
-        {
-            target: {"operationId": target, "parameters": _KAMPUNG_ID}
-            for target in (
-                "getKampung",
-                "updateKampung",
-                "putProfil",
-                "putKependudukan",
-                "putKkbpk",
-                "createKegiatan",
-                "listKegiatan",
-                "listSubmissions",
-                "getClassification",
-            )
-        },
+
+class LinkSource(NamedTuple):
+    """Responses that give the values of the path parameters of the operations at or under a path."""
+
+    operations: tuple[str, ...]
+    statuses: tuple[str, ...]
+    under: str
+    values: dict[str, str]
+    """Runtime expressions by parameter name."""
+
+
+def _body(fields: dict[str, str], at: str = "") -> dict[str, str]:
+    """Runtime expressions of response body members, by parameter name: `{"id": "id"}` gives `$response.body#/id`."""
+    return {parameter: f"$response.body#{at}/{member}" for parameter, member in fields.items()}
+
+
+_KAMPUNG = "/v1/kampung/{kampung_id}"
+_SUBMISSION = {"kampung_id": "kampung_id", "module": "module", "period": "period"}
+LINK_SOURCES = (
+    LinkSource(("createKampung",), ("201", "409"), _KAMPUNG, _body({"kampung_id": "id"})),
+    LinkSource(("listKampung",), ("200",), _KAMPUNG, _body({"kampung_id": "id"}, "/items/0")),
+    LinkSource(
+        ("getInForce",), ("200",), _KAMPUNG, _body({"kampung_id": "id"}, "/kampung") | _body({"period": "period"})
     ),
-    "createImport": (
-        "202",
-        {"getImport": {"operationId": "getImport", "parameters": {"job_id": "$response.body#/id"}}},
+    LinkSource(("putProfil", "putKependudukan", "putKkbpk"), ("200", "201"), _KAMPUNG, _body(_SUBMISSION)),
+    LinkSource(("getSubmission",), ("200",), _KAMPUNG, _body(_SUBMISSION)),
+    LinkSource(("listSubmissions",), ("200",), _KAMPUNG, _body(_SUBMISSION, "/items/0")),
+    LinkSource(("putPeriod",), ("200",), _KAMPUNG, _body({"kampung_id": "kampung_id", "period": "period"})),
+    LinkSource(
+        ("setPercontohan",),
+        ("200",),
+        f"{_KAMPUNG}/percontohan",
+        {"kampung_id": "$request.path.kampung_id", "level": "$request.body#/level"},
     ),
-}
-"""OpenAPI links from a create to the reads and writes of what it created, by operation id and status."""
+    LinkSource(("createImport",), ("200", "202"), "/v1/imports/{job_id}", _body({"job_id": "id"})),
+    LinkSource(("createKey",), ("201",), "/v1/keys/{prefix}", _body({"prefix": "prefix"})),
+    LinkSource(("createEnrolment",), ("201",), "/v1/enrolments/{code}", _body({"code": "code"})),
+    LinkSource(("createWebhook",), ("201",), "/v1/webhooks/{webhook_id}", _body({"webhook_id": "id"})),
+    LinkSource(("listFlags",), ("200",), "/v1/quality/flags/{flag_id}", _body({"flag_id": "id"}, "/items/0")),
+)
+"""Where the values of path parameters come from. A source links to each operation at or under its path that takes
+every value it gives and needs no other but codes (which a client picks from a list): a new or listed Kampung KB to
+its reads and writes, a month in force or written to the writes and reads of that month, a written submission to
+its reads. Keys link from the ones just made, never from `listKeys` (whose first key may be the caller's own)."""
 
 _IF_NONE_MATCH = {
     "name": "If-None-Match",
@@ -90,19 +109,52 @@ ERRORS: dict[str, dict[str, str]] = {
 """Error statuses an operation answers beyond those its shape implies (see `document_problems`)."""
 
 
+def _is_code(schema: dict[str, Any], parameter: dict[str, Any]) -> bool:
+    """Whether a parameter takes a code of a list (an enum), which a client picks rather than learns from a response."""
+    target = parameter["schema"]
+    if "$ref" in target:
+        target = schema["components"]["schemas"][target["$ref"].rsplit("/", 1)[1]]
+    return "enum" in target
+
+
+def _links(schema: dict[str, Any], source: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """The OpenAPI links of an operation's responses by status, from `LINK_SOURCES`."""
+    links: dict[str, dict[str, dict[str, Any]]] = {}
+    for link_source in LINK_SOURCES:
+        if source not in link_source.operations:
+            continue
+        for path, item in schema.get("paths", {}).items():
+            if path != link_source.under and not path.startswith(f"{link_source.under}/"):
+                continue
+            for target in item.values():
+                parameters = target.get("parameters", [])
+                if not link_source.values.keys() <= {p["name"] for p in parameters}:
+                    continue
+                if any(
+                    p["in"] == "path" and p["name"] not in link_source.values and not _is_code(schema, p)
+                    for p in parameters
+                ):
+                    continue
+                for status in link_source.statuses:
+                    links.setdefault(status, {})[target["operationId"]] = {
+                        "operationId": target["operationId"],
+                        "parameters": link_source.values,
+                    }
+    return links
+
+
 def prepare_document(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the response headers, the links, the 304 of conditional reads, the parameter constraints and the errors of
     `ERRORS`; `document_problems` then gives every error its problem schema."""
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             responses = operation.get("responses", {})
-            if link := LINKS.get(operation.get("operationId", "")):
-                status, links = link
-                responses[status]["links"] = links
             for status, description in ERRORS.get(operation.get("operationId", ""), {}).items():
                 responses.setdefault(status, {"description": description})
             for status, headers in RESPONSE_HEADERS.get(operation.get("operationId", ""), {}).items():
                 responses.setdefault(status, {"description": "Problem"}).setdefault("headers", {}).update(headers)
+            for status, links in _links(schema, operation.get("operationId", "")).items():
+                responses[status]["links"] = links
             for parameter in operation.get("parameters", []):
                 constraints = _PARAMETER_CONSTRAINTS.get((parameter["in"], parameter["name"]))
                 if constraints:

@@ -8,7 +8,7 @@ from kampungkb_shared.closing import Closing
 from registry_api.settings import Settings
 
 
-def closing(request: Request) -> Closing:
+async def closing(request: Request) -> Closing:
     settings: Settings = request.app.state.settings
     return settings.closing()
 

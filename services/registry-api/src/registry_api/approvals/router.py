@@ -25,11 +25,13 @@ def _month(period: str, loc: str) -> dt.date:
         raise Unprocessable.field([loc, "period"], str(exc)) from exc
 
 
-def _path_period(period: Annotated[str, Path(description="the month, YYYY-MM", examples=["2026-10"])]) -> dt.date:
+async def _path_period(period: Annotated[str, Path(description="the month, YYYY-MM", examples=["2026-10"])]) -> dt.date:
     return _month(period, "path")
 
 
-def _query_period(period: Annotated[str, Query(description="the month, YYYY-MM", examples=["2026-10"])]) -> dt.date:
+async def _query_period(
+    period: Annotated[str, Query(description="the month, YYYY-MM", examples=["2026-10"])],
+) -> dt.date:
     return _month(period, "query")
 
 

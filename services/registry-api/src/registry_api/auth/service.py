@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from kampungkb_shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from kampungkb_shared.regions import NATION_CODE, Level, level_of
 from registry_api.auth.models import ApiKey, PrincipalRecord
-from registry_api.db import BIGINT_MAX, session_driver
+from registry_api.db import BIGINT_MAX, session_driver, session_fetch
 
 KEY_PREFIX = "kkb"
 LAST_USED_EVERY_S = 60
@@ -215,12 +215,13 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("malformed API key")
-    driver = await session_driver(session)  # on every request: no ORM
-    key = await driver.fetchrow(_ACTIVE_KEY, parts[1])
+    # On every request, mostly its first statement: straight to the driver, beginning the transaction with it.
+    found = await session_fetch(session, _ACTIVE_KEY, parts[1])
+    key = found[0] if found else None
     if key is None or not secrets.compare_digest(key["secret_hash"], _hash(parts[2])):
         raise Unauthorized("unknown, expired or revoked API key")
     if key["stale"]:
-        await driver.execute(_TOUCH, key["id"])
+        await (await session_driver(session)).execute(_TOUCH, key["id"])
     return Principal(
         principal_id=key["principal_id"],
         kind=PrincipalKind(key["kind"]),

@@ -5,7 +5,6 @@ import asyncio
 import logging
 import signal
 
-import httpx
 from prometheus_client import start_http_server
 
 from kampungkb_shared.collector import freeze_startup_objects
@@ -13,7 +12,7 @@ from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay
 from registry_api.background.report_queue import ReportQueue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
-from registry_api.classifications.client import create_classifier
+from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.settings import Settings
 
@@ -29,7 +28,7 @@ async def run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=3)
     queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     try:
-        async with httpx.AsyncClient(base_url=settings.classifier_url) as http, webhook_http() as hooks_http:
+        async with classifier_session(settings.classifier_url) as http, webhook_http() as hooks_http:
             await queue.open()
             sessionmaker = create_sessionmaker(engine)
             classifier = create_classifier(http, settings)

@@ -8,7 +8,7 @@ from registry_api.changes.pipeline import Classifying
 from registry_api.settings import Settings
 
 
-def write_classifying(request: Request) -> Classifying:
+async def write_classifying(request: Request) -> Classifying:
     """A write's classification: every rule set in one call, a short budget, the circuit breaker."""
     settings: Settings = request.app.state.settings
     return Classifying(

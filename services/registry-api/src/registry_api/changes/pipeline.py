@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry_api.changes import outbox
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import reclassify
-from registry_api.db import owe_after_commit, session_driver
+from registry_api.db import owe_after_commit, session_driver, session_fetch
 
 REPORT_EVENTS = "report_events"
 """What a request's commit owes delivery for (`db.owe_after_commit`): the report events it wrote."""
@@ -72,7 +72,7 @@ async def lock(
     writer takes the lock whole (this call again, without `shared`) before it changes a Kampung KB row."""
     if not ids:
         return {}
-    rows = await (await session_driver(session)).fetch(_LOCKS[shared, skip_locked], list(ids))
+    rows = await session_fetch(session, _LOCKS[shared, skip_locked], list(ids))
     return {row["id"]: Locked(row["id"], row["desa_code"], row["kabupaten_code"]) for row in rows}
 
 

@@ -47,14 +47,14 @@ Prefer = Annotated[
 ]
 
 
-def _period(period: Annotated[str, Path(description="the month the data describe, YYYY-MM")]) -> dt.date:
+async def _period(period: Annotated[str, Path(description="the month the data describe, YYYY-MM")]) -> dt.date:
     try:
         return parse_period(period)
     except ValueError as exc:
         raise Unprocessable.field(["path", "period"], str(exc)) from exc
 
 
-def _writable_period(day: Annotated[dt.date, Depends(_period)]) -> dt.date:
+async def _writable_period(day: Annotated[dt.date, Depends(_period)]) -> dt.date:
     try:
         return within_programme(day, month=True)
     except ValueError as exc:
