@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +16,7 @@ from classifier.scoring import score
 from kampungkb_shared.classification import Snapshot
 from kampungkb_shared.codes import OperationalItem
 from kampungkb_shared.periods import format_period
-from registry_api.classifications.client import create_classifier
+from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.classifications.explanations import explain
 from registry_api.classifications.models import Classification
 from registry_api.settings import Settings
@@ -104,7 +105,7 @@ async def test_a_classification_under_an_older_rule_set_version_is_explained_und
     )
     rows = [row for row in await _rows(session) if row.ruleset == "kkb-2025"]
     settings = Settings(classifier_url=classifier_url)  # type: ignore[call-arg]
-    async with httpx.AsyncClient(base_url=classifier_url) as http:
+    async with classifier_session(classifier_url) as http:
         explained = await explain(session, classifier=create_classifier(http, settings), rows=rows)
     then = RuleSet.model_validate(older)
     for row, read in zip(rows, explained, strict=True):
@@ -129,7 +130,12 @@ async def test_a_writes_answer_the_classifier_gave_is_what_a_read_derives_again(
 
 
 async def test_a_large_call_asks_for_results_without_the_explanation_and_stores_the_same(
-    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int, classifier_url: str
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: str,
+    kampung_id: int,
+    classifier_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A write of one month asks for its two results with the explanation (its answer keeps them); a back-dated profil
     reclassifies ten months under both rule sets, 20 results, more than a write keeps, so its call asks without the
@@ -139,18 +145,17 @@ async def test_a_large_call_asks_for_results_without_the_explanation_and_stores_
         kkbpk = kkbpk_payload(users=40 + 5 * month, non_users=60 - 5 * month)
         assert (await put_module(client, admin, kampung_id, "kkbpk", f"2024-{month:02d}", kkbpk)).status_code == 201
     sent: list[dict[str, Any]] = []
+    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
+    classify_lines = classifier.classify_lines
 
-    async def keep(request: httpx.Request) -> None:
-        if request.url.path == "/v1/classify/batch":
-            sent.append(orjson.loads(request.content))
+    async def keep(body: bytes, **options: Any) -> list[bytes]:
+        sent.append(orjson.loads(body))
+        return await classify_lines(body, **options)  # type: ignore[no-any-return]
 
-    http = client._transport.app.state.classifier.http  # type: ignore[attr-defined]
-    http.event_hooks["request"].append(keep)
-    try:
-        await put_module(client, admin, kampung_id, "kkbpk", "2024-10", kkbpk_payload())
-        large = await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
-    finally:
-        http.event_hooks["request"].remove(keep)
+    monkeypatch.setattr(classifier, "classify_lines", keep)
+    await put_module(client, admin, kampung_id, "kkbpk", "2024-10", kkbpk_payload())
+    large = await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
+    monkeypatch.undo()
     assert [(body["explain"], len(body["rulesets"]) * len(body["items"])) for body in sent] == [(True, 2), (False, 20)]
     path, january = f"/v1/kampung/{kampung_id}/classification", {"period": "2024-01"}
     assert large.json()["classification"] == (await client.get(path, params=january, headers=auth(admin))).json()
