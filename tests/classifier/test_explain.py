@@ -4,7 +4,6 @@ import copy
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from kampungkb_shared.classification import Action
 from kampungkb_shared.codes import (
@@ -26,6 +25,7 @@ from tests.classifier.classifier_factories import (
     profil,
     run,
     snapshot,
+    snapshots,
 )
 
 # A raw value inside each output band, used to rebuild the output modules around the planned targets.
@@ -85,61 +85,6 @@ def apply_actions(snap: dict[str, Any], actions: list[Action], scores: dict[str,
             pct[arg] = planned[name].target if name in planned else REPRESENTATIVE[name][scores[name]]  # type: ignore[index]
         snap["kependudukan"], snap["kkbpk"] = output(**pct)
     return snap
-
-
-profiles = st.builds(
-    profil,
-    pokja=st.tuples(st.booleans(), st.integers(0, 3), st.booleans()),
-    funding=st.integers(0, 6),
-    poktan=st.integers(0, 5),
-    facilities=st.integers(0, 2),
-    pkb=st.booleans(),
-    regulations=st.integers(0, 4),
-    data_sources=st.integers(0, 5),
-    operational=st.integers(0, 5),
-)
-
-
-@st.composite
-def kkbpk_pairs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
-    families = draw(st.integers(0, 300))
-    pus = draw(st.integers(0, 300))
-    kep = {
-        "pus": pus,
-        "families": families,
-        "remaja": draw(st.integers(0, 300)),
-        "families_with_balita": draw(st.integers(0, families)),
-        "families_with_remaja": draw(st.integers(0, families)),
-        "families_with_lansia": draw(st.integers(0, families)),
-    }
-    users = draw(st.integers(0, pus))
-    mkjp = draw(st.integers(0, users))
-    iat = draw(st.integers(0, pus - users))
-    tial = draw(st.integers(0, pus - users - iat))
-    participants = {
-        "BKB": draw(st.integers(0, kep["families_with_balita"])),
-        "BKR": draw(st.integers(0, kep["families_with_remaja"])),
-        "BKL": draw(st.integers(0, kep["families_with_lansia"])),
-        "UPPKA": draw(st.integers(0, families)),
-        "PIK_R": draw(st.integers(0, kep["remaja"])),
-    }
-    kk = {
-        "poktan_participants": participants,
-        "kb_users": {"KB_IMPLAN": mkjp, "KB_SUNTIK": users - mkjp},
-        "non_users": {"IAT": iat, "TIAL": tial, "HAMIL": pus - users - iat - tial},
-    }
-    return kep, kk
-
-
-@st.composite
-def snapshots(draw: st.DrawFn) -> dict[str, Any]:
-    pair = draw(kkbpk_pairs())
-    kep = pair[0] if draw(st.integers(0, 9)) else None
-    kk = pair[1] if draw(st.integers(0, 9)) else None
-    days = st.sampled_from(["2019-03-01", "2024-05-31", "2024-07-01", "2025-06-30", "2025-07-02"])
-    codes = draw(st.lists(st.sampled_from([c.value for c in Instansi]), max_size=9, unique=True))
-    partner_list = [{"code": c, "last_activity": draw(days)} for c in codes]
-    return snapshot(draw(profiles) if draw(st.integers(0, 9)) else None, kep, kk, partner_list)
 
 
 def improvements(snap: dict[str, Any]) -> list[dict[str, Any]]:

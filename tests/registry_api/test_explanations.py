@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,3 +127,48 @@ async def test_a_writes_answer_the_classifier_gave_is_what_a_read_derives_again(
     read = await client.get(f"/v1/kampung/{kampung_id}/classification", headers=auth(admin))
     assert written["classification"]["next_tier"] is not None
     assert written["classification"] == read.json()
+
+
+async def test_a_large_call_asks_for_results_without_the_explanation_and_stores_the_same(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: str,
+    kampung_id: int,
+    classifier_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A write of one month asks for its two results with the explanation (its answer keeps them); a back-dated profil
+    reclassifies ten months under both rule sets, 20 results, more than a write keeps, so its call asks without the
+    explanation; what is stored and served is what the classifier gives with it."""
+    await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
+    for month in range(1, 11):
+        kkbpk = kkbpk_payload(users=40 + 5 * month, non_users=60 - 5 * month)
+        assert (await put_module(client, admin, kampung_id, "kkbpk", f"2024-{month:02d}", kkbpk)).status_code == 201
+    sent: list[dict[str, Any]] = []
+    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
+    classify_lines = classifier.classify_lines
+
+    async def keep(body: bytes, **options: Any) -> list[bytes]:
+        sent.append(orjson.loads(body))
+        return await classify_lines(body, **options)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(classifier, "classify_lines", keep)
+    await put_module(client, admin, kampung_id, "kkbpk", "2024-10", kkbpk_payload())
+    large = await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
+    monkeypatch.undo()
+    assert [(body["explain"], len(body["rulesets"]) * len(body["items"])) for body in sent] == [(True, 2), (False, 20)]
+    path, january = f"/v1/kampung/{kampung_id}/classification", {"period": "2024-01"}
+    assert large.json()["classification"] == (await client.get(path, params=january, headers=auth(admin))).json()
+    assert large.json()["classification"]["next_tier"] is not None
+    rows = await _rows(session)
+    assert len(rows) == 20
+    async with httpx.AsyncClient(base_url=classifier_url) as direct:
+        for row in rows:
+            body = {"ruleset": row.ruleset, "period": format_period(row.period), "snapshot": row.snapshot.snapshot}
+            full = (await direct.post("/v1/classify", json=body)).json()
+            assert (row.tier, row.scores, [float(i) for i in row.indices], row.passed) == (
+                full["tier"],
+                list(full["scores"].values()),
+                list(full["indices"].values()),
+                list(full["passed"].values()),
+            )

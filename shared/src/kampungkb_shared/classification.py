@@ -142,6 +142,14 @@ class BatchRequest(_Model):
         ),
     )
     items: list[BatchItem] = Field(description="The snapshots to classify (at most 10,000).")
+    explain: bool = Field(
+        default=True,
+        description=(
+            "Whether each result carries its explanation (`raw`, `missing`, `next_tier`). With `false` the results "
+            "are `ShortBatchResult`s: the tier, sub-scores, indices and passes only, for a caller that stores those "
+            "and derives the explanation again when asked (`POST /v1/explain`); the classifier then does not build it."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_way_to_name_rule_sets(self) -> "BatchRequest":
@@ -268,8 +276,8 @@ class NextTier(_Model):
     actions: list[Action] = Field(description="What to do, cheapest set first.")
 
 
-class ClassificationResult(_Model):
-    """A classification with its explanation, as the classifier returns it and the registry stores it."""
+class ShortResult(_Model):
+    """A classification without its explanation: what a batch answers under `"explain": false`."""
 
     ruleset: str = Field(description="The rule set that scored it.")
     ruleset_hash: str = Field(description="SHA-256 of that rule set's content.")
@@ -279,6 +287,11 @@ class ClassificationResult(_Model):
     indices: Indices = Field(description="The three indices.")
     passed: Passed = Field(description="Which indices reach the threshold.")
     threshold: float = Field(description="The index each group must reach (3.00).")
+
+
+class ClassificationResult(ShortResult):
+    """A classification with its explanation, as the classifier returns it by default."""
+
     raw: RawMeasures = Field(description="The measures the scores come from.")
     missing: list[MissingItem] = Field(
         description="Data a group lacked (kkb-2025 leaves such a Kampung KB belum_terklasifikasi)."
@@ -288,6 +301,13 @@ class ClassificationResult(_Model):
 
 class BatchResult(ClassificationResult):
     """A batch item's classification, with the item's id and its position in the request."""
+
+    id: str | int = Field(description="The item's id, as sent.")
+    index: int = Field(description="The item's position in `items`, 0 first.")
+
+
+class ShortBatchResult(ShortResult):
+    """A batch item's classification without its explanation (`"explain": false`), with the item's id and position."""
 
     id: str | int = Field(description="The item's id, as sent.")
     index: int = Field(description="The item's position in `items`, 0 first.")
@@ -304,7 +324,9 @@ class BatchError(_Model):
 class BatchResponse(_Model):
     """`POST /v1/classify/batch`: results of the valid items, errors of the invalid ones."""
 
-    results: list[BatchResult] = Field(description="One per valid item and rule set, in item order.")
+    results: list[BatchResult | ShortBatchResult] = Field(
+        description='One per valid item and rule set, in item order; without the explanation under `"explain": false`.'
+    )
     errors: list[BatchError] = Field(description="One per invalid item, in item order.")
 
 

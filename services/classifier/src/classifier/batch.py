@@ -1,7 +1,7 @@
 """Batch parsing: one msgspec decode into the scoring's inputs on the happy path, the pydantic models for the rest."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
@@ -16,10 +16,24 @@ Item = tuple[int, Any, str, inputs.Snapshot]
 """A valid batch item: its index in the request, its id, its period and its snapshot."""
 
 
+class Batch(NamedTuple):
+    """A batch body as the scoring takes it."""
+
+    rulesets: list[RuleSet]
+    """The rule sets asked for (see `chosen_rulesets`)."""
+    items: list[Item]
+    """The valid items, in item order."""
+    errors: list[dict[str, Any]]
+    """The invalid items' errors, in item order."""
+    explain: bool
+    """Whether the results carry their explanation."""
+
+
 class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     items: list[inputs.Item]
     ruleset: str | None = None
     rulesets: list[str] | None = None
+    explain: bool = True
 
 
 _BATCH = msgspec.json.Decoder(_Batch)
@@ -62,13 +76,9 @@ def chosen_rulesets(data: dict[str, Any], known: Mapping[str, RuleSet], default:
     return chosen
 
 
-def parse_batch(
-    body: bytes, *, max_items: int, known: Mapping[str, RuleSet], default: str
-) -> tuple[list[RuleSet], list[Item], list[dict[str, Any]]]:
-    """The rule sets asked for (see `chosen_rulesets`), the valid items and the invalid items' errors, in item order.
-
-    Raises 413 above `max_items` items and 422 when the body itself, not an item, is malformed.
-    """
+def parse_batch(body: bytes, *, max_items: int, known: Mapping[str, RuleSet], default: str) -> Batch:
+    """A batch body as the scoring takes it: 413 above `max_items` items, 422 when the body itself, not an item, is
+    malformed."""
     try:
         batch = _BATCH.decode(body)
     except msgspec.DecodeError:  # not valid at once (ValidationError is a DecodeError): item by item
@@ -77,21 +87,23 @@ def parse_batch(
     items = batch.items
     if len(items) > max_items:
         raise PayloadTooLarge(f"{len(items)} items; a batch holds at most {max_items}")
-    return rulesets, [(index, item.id, item.period, item.snapshot) for index, item in enumerate(items)], []
+    valid = [(index, item.id, item.period, item.snapshot) for index, item in enumerate(items)]
+    return Batch(rulesets, valid, [], batch.explain)
 
 
-def _parse_each(
-    body: bytes, *, max_items: int, known: Mapping[str, RuleSet], default: str
-) -> tuple[list[RuleSet], list[Item], list[dict[str, Any]]]:
+def _parse_each(body: bytes, *, max_items: int, known: Mapping[str, RuleSet], default: str) -> Batch:
     """`parse_batch` for a body that holds an invalid item or is malformed: each item on its own, so that one bad
     item never fails the batch, and the models say what is wrong."""
     data = _object(body)
-    unknown = sorted(set(data) - {"ruleset", "rulesets", "items"})
+    unknown = sorted(set(data) - {"ruleset", "rulesets", "items", "explain"})
     if unknown:
         raise Unprocessable.field(["body", unknown[0]], "extra inputs are not permitted")
+    explain = data.get("explain", True)
+    if type(explain) is not bool:
+        raise Unprocessable.field(["body", "explain"], "must be true or false")
     rulesets = chosen_rulesets(data, known, default)
     valid, errors = parse_items(data.get("items"), max_items=max_items)
-    return rulesets, valid, errors
+    return Batch(rulesets, valid, errors, explain)
 
 
 def kept_ruleset(known: Mapping[str, RuleSet], content: Any) -> RuleSet:

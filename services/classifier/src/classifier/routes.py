@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from classifier.batch import Item, named_ruleset, parse_batch, parse_explain
+from classifier.batch import Batch, named_ruleset, parse_batch, parse_explain
 from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
@@ -95,12 +95,13 @@ _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
             "a line, each ending with a newline, in item order and within an item in rule set order: "
             '`{"id", "index", "ruleset", "ruleset_hash", "tier", "result": ClassificationResult}` per result (the '
             "three fields repeated from the result, so that a consumer files it without parsing it), "
-            '`{"id", "index", "errors"}` per invalid item.'
+            '`{"id", "index", "errors"}` per invalid item. Under `"explain": false` each result is a `ShortResult`: '
+            "the same without `raw`, `missing` and `next_tier`."
         ),
         "content": {_NDJSON: {"schema": {"type": "string", "description": "Newline-delimited JSON objects."}}},
     },
     413: {"description": "More items than a batch may hold"},
-    422: {"description": "Malformed body, or an unknown, repeated or conflicting rule set"},
+    422: {"description": "Malformed body, or an unknown, repeated or conflicting rule set, or `explain` not a boolean"},
 }
 
 
@@ -156,21 +157,20 @@ async def explain(request: Request) -> Response:
     body = await _body(request, state.settings.max_body_bytes)
     with collector_paused():
         ruleset, items = parse_explain(body, max_items=state.settings.max_batch_items, known=state.rulesets)
-        content, _ = _json_answer([ruleset], items, [])
+        content, _ = _json_answer(Batch([ruleset], items, [], explain=True))
     return Response(content, media_type="application/json")
 
 
 def _classify_batch(state: AppState, body: bytes, *, ndjson: bool) -> tuple[list[RuleSet], bytes, list[str]]:
     """The rule sets used, the response body and the results' tiers, in the order of the results."""
-    rulesets, items, errors = parse_batch(
-        body, max_items=state.settings.max_batch_items, known=state.rulesets, default=state.default
-    )
-    content, tiers = (_ndjson_answer if ndjson else _json_answer)(rulesets, items, errors)
-    return rulesets, content, tiers
+    batch = parse_batch(body, max_items=state.settings.max_batch_items, known=state.rulesets, default=state.default)
+    content, tiers = (_ndjson_answer if ndjson else _json_answer)(batch)
+    return batch.rulesets, content, tiers
 
 
-def _json_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
+def _json_answer(batch: Batch) -> tuple[bytes, list[str]]:
     """`{results, errors}` and the results' tiers."""
+    rulesets, items, errors, explain = batch
     # Each result is serialised as soon as it is scored, while it is still in the processor's cache, and freed at
     # once: the list of all of them, kept until one `dumps`, cost more to walk and free than the serialising itself.
     content = bytearray(b'{"results":[')
@@ -180,7 +180,7 @@ def _json_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[s
     tier = tiers.append
     for index, item_id, period, snapshot in items:
         for ruleset in rulesets:
-            result = score(snapshot, period, ruleset)
+            result = score(snapshot, period, ruleset, explain=explain)
             result["id"] = item_id
             result["index"] = index
             tier(result["tier"])
@@ -194,8 +194,9 @@ def _json_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[s
     return bytes(content), tiers
 
 
-def _ndjson_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
+def _ndjson_answer(batch: Batch) -> tuple[bytes, list[str]]:
     """One line per result and per invalid item, in item order, every line ending with a newline; the tiers."""
+    rulesets, items, errors, explain = batch
     # Lines go straight into one buffer: orjson's outputs, kept until a join, would each hold
     # several times their length and cost more to allocate than the serialising itself.
     content = bytearray()
@@ -218,7 +219,7 @@ def _ndjson_answer(rulesets: list[RuleSet], items: list[Item], errors: list[dict
             error = next(pending, None)
         item = b'{"id":' + dumps(item_id) + b',"index":' + dumps(index)
         for ruleset, head in heads:
-            result = score(snapshot, period, ruleset)
+            result = score(snapshot, period, ruleset, explain=explain)
             tier(result["tier"])
             write(item)
             write(head)

@@ -87,8 +87,9 @@ def missing_data(snap: Inputs) -> list[dict[str, Any]]:
     ]
 
 
-def score(snap: Inputs, period: str, ruleset: RuleSet) -> dict[str, Any]:
-    """The classification of a snapshot as result data (the shape of `ClassificationResult`)."""
+def score(snap: Inputs, period: str, ruleset: RuleSet, *, explain: bool = True) -> dict[str, Any]:
+    """The classification of a snapshot as result data: the shape of `ClassificationResult`, or with `explain` false
+    of `ShortResult`, its explanation (the raw measures, what is missing, the plan to the next tier) not built."""
     t = ruleset.tables
     raw = measure(snap, period, t)
     s = sub_scores(raw, t)
@@ -112,17 +113,17 @@ def score(snap: Inputs, period: str, ruleset: RuleSet) -> dict[str, Any]:
     else:
         hundredths = (200 * (o_poktan + o_cpr + o_mkjp + o_unmet) + 4) // 8  # type: ignore[operator]
         output_index, output_passed = hundredths / 100, hundredths >= threshold
+    plan = None
     if input_passed is None or proses_passed is None or output_passed is None:
         tier = _BELUM
-        plan = None
     else:
         state = (input_passed, proses_passed, output_passed)
         tier = t.tier_of[state]
-        floor = (
-            None if input_passed else pokja_floor(raw["pokja_exists"], raw["pokja_members"], raw["pokja_trained"], t)
-        )
-        plan = plan_next_tier((inputs, proses, outputs), state, floor, raw, ruleset)  # type: ignore[arg-type]
-    return {
+        if explain:
+            exists, members, trained = raw["pokja_exists"], raw["pokja_members"], raw["pokja_trained"]
+            floor = None if input_passed else pokja_floor(exists, members, trained, t)
+            plan = plan_next_tier((inputs, proses, outputs), state, floor, raw, ruleset)  # type: ignore[arg-type]
+    result: dict[str, Any] = {
         "ruleset": ruleset.id,
         "ruleset_hash": ruleset.hash,
         "period": period,
@@ -144,10 +145,12 @@ def score(snap: Inputs, period: str, ruleset: RuleSet) -> dict[str, Any]:
         "indices": {"input": input_index, "proses": proses_index, "output": output_index},
         "passed": {"input": input_passed, "proses": proses_passed, "output": output_passed},
         "threshold": t.threshold_value,
-        "raw": raw,
-        "missing": missing_data(snap),
-        "next_tier": plan,
     }
+    if explain:
+        result["raw"] = raw
+        result["missing"] = missing_data(snap)
+        result["next_tier"] = plan
+    return result
 
 
 def classify(snapshot: Snapshot, period: str, ruleset: RuleSet) -> ClassificationResult:

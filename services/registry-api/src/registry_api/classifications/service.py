@@ -44,10 +44,11 @@ def _array(alias: str, model: type[BaseModel]) -> str:
 # One statement per classifier answer: its NDJSON lines go in as text. Each line is
 # `{"id":..,"index":..,"ruleset":..,"ruleset_hash":..,"tier":..,"result":{...,"passed":{..},"threshold":..}}`. What is
 # stored (tier, sub-scores, indices, passes) comes before the result's `threshold`: PostgreSQL parses only the line up
-# to there, closed with `}}`, and never the explanation after it (raw measures, missing data, next tier), which is
-# derived again on read (`classifications.explanations`). A line of a refused item has no `threshold` and is skipped
-# (the caller logs it); a line that is not what it should be fails the statement. `,"threshold":` cannot occur
-# earlier in a line: a quote inside a JSON string is always escaped.
+# to there, closed with `}}`, and never what may follow it: the explanation (raw measures, missing data, next tier),
+# which only the small calls whose answers are kept ask for (`KEPT_ANSWERS`; a bulk call sends `"explain": false`),
+# and which is derived again on read (`classifications.explanations`). A line of a refused item has no `threshold`
+# and is skipped (the caller logs it); a line that is not what it should be fails the statement. `,"threshold":`
+# cannot occur earlier in a line: a quote inside a JSON string is always escaped.
 # The same statement keeps each rule set's content by its hash (where it sees no copy yet) and writes the feed's row
 # of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement.
 _UPSERT = f"""
@@ -101,7 +102,8 @@ _STORED_HASHES = """
 """
 
 KEPT_ANSWERS = 16
-"""An answer of at most this many results is kept parsed (`Reclassified.answers`)."""
+"""A call of at most this many results (a write's) asks for their explanation and keeps them parsed
+(`Reclassified.answers`); larger ones ask for results without it, which is all the classification table stores."""
 
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
@@ -118,7 +120,7 @@ class Reclassified:
     tiers: dict[int, str] = field(default_factory=dict)
     """The primary rule set's tier of each Kampung KB's newest period, where it was just stored."""
     answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
-    """(Kampung KB, period, rule set) -> the classifier's result with its explanation, for the answers of at most
+    """(Kampung KB, period, rule set) -> the classifier's result with its explanation, for the calls of at most
     `KEPT_ANSWERS` results (a write's): its answer is the classifier's own, not derived again."""
 
 
@@ -168,7 +170,7 @@ async def reclassify(
                 return (todo, snaps), None
             try:
                 lines = await classifier.classify_lines(
-                    _request_body(todo, snaps),
+                    _request_body(todo, snaps, explain=_kept(todo, snaps)),
                     budget_s=budget_s,
                     use_breaker=use_breaker,
                     attempt_timeout_s=attempt_timeout_s,
@@ -189,7 +191,7 @@ async def reclassify(
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
             return
-        if len(lines) <= KEPT_ANSWERS:
+        if _kept(todo, snaps):
             for line in lines:
                 answer = orjson.loads(line)
                 if "result" in answer:
@@ -244,14 +246,20 @@ async def _calls(
     ]
 
 
-def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bytes:
+def _kept(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bool:
+    """Whether a call's results are kept with their explanation (see `KEPT_ANSWERS`)."""
+    return len(rulesets) * len(snaps) <= KEPT_ANSWERS
+
+
+def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow], *, explain: bool) -> bytes:
     # The snapshots are JSON text from PostgreSQL already: the body is assembled, not serialised again. An item's
     # `id` is its index in `snaps`, which is how `_store` finds the snapshot of each answer line.
     items = ",".join(
         f'{{"id":{index},"period":"{format_period(snap.period)}","snapshot":{snap.snapshot}}}'
         for index, snap in enumerate(snaps)
     )
-    return f'{{"rulesets":{orjson.dumps(list(rulesets)).decode()},"items":[{items}]}}'.encode()
+    head = f'{{"rulesets":{orjson.dumps(list(rulesets)).decode()},"explain":{"true" if explain else "false"}'
+    return f'{head},"items":[{items}]}}'.encode()
 
 
 def _answer_hashes(lines: list[bytes]) -> dict[str, str]:
