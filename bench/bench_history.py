@@ -20,24 +20,37 @@ Kampung KB-month of each table and its indexes and the disk a decade would take.
 import argparse
 import asyncio
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
 import json
 import os
+import random
+import signal
+import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import history_data
+from bench_exports import over_http
+from bench_feed import follow
 from bench_import import post_file, reports_fresh, wait_for
+from bench_load import Target, client_pool, kkbpk, load
 from stack import WILAYAH_CSV, Servers, Stack, embedded_servers, services_on
 
+from kampungkb_shared.periods import parse_period
 from registry_api import migrate
+from registry_api.exports.schemas import ExportFormat, ExportModule
+from report_worker.aggregates import rebuild_period
 
 HERE = Path(__file__).resolve().parent
 SERVICES = ("classifier", "registry-api", "registry-worker", "report-worker")
@@ -153,7 +166,251 @@ def build(
             )
             progress["months"] = month.number
             progress["cursors"][month.period] = cursor
+            progress.setdefault("imports", {})[month.period] = [seconds, cpu.seconds() - cpu_began]
             save_progress(folder, progress)
+
+
+Figure = tuple[float, float | None]
+"""A measurement: its value (seconds or ms), and PostgreSQL's CPU-seconds over it when measured."""
+
+
+@contextmanager
+def timed(cpu: PostgresCpu, figures: dict[str, Figure], name: str, unit: str = "s") -> Iterator[None]:
+    """Record the wall time of the block (in `unit`) and PostgreSQL's CPU-seconds over it, and print them."""
+    began, cpu_began = time.perf_counter(), cpu.seconds()
+    yield
+    seconds, cpu_seconds = time.perf_counter() - began, cpu.seconds() - cpu_began
+    figures[name] = (seconds * 1000 if unit == "ms" else seconds, cpu_seconds)
+    print(f"  {name}: {figures[name][0]:.3f} {unit}, PostgreSQL {cpu_seconds:.2f} CPU-s", flush=True)
+
+
+def repeated(http: httpx.Client, path: str, params: dict[str, str], times: int) -> tuple[float, float]:
+    """(median, 95th percentile) in ms of `times` GETs, after one not counted."""
+    http.get(path, params=params).raise_for_status()
+    timings = []
+    for _ in range(times):
+        began = time.perf_counter()
+        http.get(path, params=params).raise_for_status()
+        timings.append((time.perf_counter() - began) * 1000)
+    return statistics.median(timings), statistics.quantiles(timings, n=20)[18]
+
+
+_TARGETS = """
+    SELECT k.id, k.kabupaten_code, (d.payload->>'pus')::int
+      FROM kampung k
+      JOIN submission d ON d.kampung_id = k.id AND d.module = 'kependudukan' AND d.period = $1
+      JOIN submission p ON p.kampung_id = k.id AND p.module = 'profil' AND p.period = $1
+     WHERE (d.payload->>'pus')::int >= 200 AND (d.payload->>'families_with_balita')::int >= 80
+       AND (d.payload->>'families_with_remaja')::int >= 70 AND (d.payload->>'families_with_lansia')::int >= 60
+       AND p.payload->'poktan' @> '["BKB", "BKR", "BKL"]' AND ($2::text IS NULL OR k.kabupaten_code = $2)
+     ORDER BY k.desa_code LIMIT $3
+"""
+"""Kampung KB that `bench_load.kkbpk` can write to (its participants fit their denominators and poktan)."""
+_LARGEST = "SELECT kabupaten_code FROM kampung GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+_STALE = """
+    SELECT count(*) FROM (SELECT period FROM report_aggregate WHERE level = 'kabupaten' AND code = $1 AND period >= $2
+                           GROUP BY period HAVING min(computed_at) <= $3) AS stale
+"""
+
+
+async def targets(database_url: str, period: str, count: int, kabupaten: str | None = None) -> list[Target]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(_TARGETS, parse_period(period), kabupaten, count)
+        return [(row[0], row[1], row[2]) for row in rows]
+    finally:
+        await connection.close()
+
+
+async def largest_kabupaten(database_url: str) -> str:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return str(await connection.fetchval(_LARGEST))
+    finally:
+        await connection.close()
+
+
+async def fresh_after(database_url: str, kabupaten: str, period: str, since: dt.datetime) -> None:
+    """Wait until every report of `kabupaten` from `period` on was computed after `since`."""
+    connection = await asyncpg.connect(database_url)
+    deadline = time.monotonic() + 600
+    try:
+        while await connection.fetchval(_STALE, kabupaten, parse_period(period), since):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"reports of {kabupaten} from {period} not fresh within 600 s")
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+async def rebuild(database_url: str, period: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await rebuild_period(connection, period=parse_period(period), rulesets=["bkkbn-web-2021", "kkb-2025"])
+    finally:
+        await connection.close()
+
+
+def put_sequential(http: httpx.Client, kampung: list[Target], period: str, count: int) -> list[float]:
+    rng = random.Random(1)
+    timings = []
+    for n in range(count + 20):
+        kampung_id, _, pus = kampung[n % len(kampung)]
+        began = time.perf_counter()
+        http.put(f"/v1/kampung/{kampung_id}/kkbpk/{period}", json=kkbpk(rng, pus)).raise_for_status()
+        if n >= 20:
+            timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def percentiles(timings: list[float]) -> tuple[float, float]:
+    return statistics.median(timings), statistics.quantiles(timings, n=20)[18]
+
+
+async def load_test(stack: Stack, kampung: list[Target], seconds: float, period: str) -> list[float]:
+    """`PUT` times (ms) under the load of `bench_load.py`'s clients that pause between requests."""
+    async with client_pool(stack.registry_url, stack.headers) as http:
+        timings, _ = await load(http, kampung, seconds, (0.5, 1.5), period)
+    failed = {kind: len(values) for kind, values in timings.items() if kind not in ("PUT kkbpk", "GET report")}
+    if failed:
+        print(f"    failed requests: {failed}")
+    return timings["PUT kkbpk"]
+
+
+def measure(
+    stack: Stack,
+    cpu: PostgresCpu,
+    month: history_data.Month,
+    cursor: str,
+    seconds: float,
+    imported: Figure,
+    oldest: str,
+) -> dict[str, Figure]:
+    """Every operation once on `stack` (its services running), `oldest` its first month; the figures by name."""
+    figures: dict[str, Figure] = {"import of the month, until its reports are fresh (s)": imported}
+    print(f"  import of the month: {imported[0]:.1f} s, PostgreSQL {imported[1]:.1f} CPU-s", flush=True)
+    url, period, first = stack.database_url, month.period, history_data.period_of(1)
+    kabupaten = asyncio.run(largest_kabupaten(url))
+    print(f"  the largest kabupaten: {kabupaten}; the first month: {oldest}", flush=True)
+    with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http:
+        with timed(cpu, figures, "feed: a client catching up on the month (s)"):
+            items, _ = follow(http, after=cursor)
+        print(f"    ({items:,} items)")
+        for name, path, params in (
+            ("report GET, nation (ms)", "/v1/reports/00", {"period": period}),
+            ("report GET, the largest kabupaten (ms)", f"/v1/reports/{kabupaten}", {"period": period}),
+            ("trend, nation, 36 months (ms)", "/v1/reports/00/trend", {"from": first, "to": period}),
+            (
+                "trend, the largest kabupaten, 36 months (ms)",
+                f"/v1/reports/{kabupaten}/trend",
+                {"from": first, "to": period},
+            ),
+        ):
+            figures[name] = (repeated(http, path, params, 10)[0], None)
+            print(f"  {name}: median {figures[name][0]:.1f} ms", flush=True)
+        for module in (ExportModule.KKBPK, ExportModule.CLASSIFICATIONS):
+            with timed(cpu, figures, f"export of the month, {module.value} CSV (s)"):
+                over_http(http, module, ExportFormat.CSV, period)
+        with timed(cpu, figures, "whole-nation rebuild of the month (s)"):
+            asyncio.run(rebuild(url, period))
+        kampung = asyncio.run(targets(url, period, 500))
+        with timed(cpu, figures, "300 PUT sequential (s)"):
+            timings = put_sequential(http, kampung, period, 300)
+        figures["PUT sequential p50 (ms)"], figures["PUT sequential p95 (ms)"] = (
+            (t, None) for t in percentiles(timings)
+        )
+        print(f"  PUT sequential: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
+        timings = asyncio.run(load_test(stack, kampung, seconds, period))
+        figures["PUT under load p50 (ms)"], figures["PUT under load p95 (ms)"] = (
+            (t, None) for t in percentiles(timings)
+        )
+        print(f"  PUT under load: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
+        (kampung_id, _, pus), *_ = asyncio.run(targets(url, oldest, 1, kabupaten))
+        since = dt.datetime.now(dt.UTC)
+        with timed(cpu, figures, "kkbpk correction of the first month, until every later report is fresh (s)"):
+            http.put(f"/v1/kampung/{kampung_id}/kkbpk/{oldest}", json=kkbpk(random.Random(2), pus)).raise_for_status()
+            asyncio.run(fresh_after(url, kabupaten, oldest, since))
+        activity = {
+            "title": "Koreksi",
+            "date": f"{oldest}-15",
+            "function": "REPRODUKSI",
+            "targets": ["PUS"],
+            "partners": ["DINAS_KESEHATAN", "DINAS_SOSIAL"],
+        }
+        since = dt.datetime.now(dt.UTC)
+        with timed(cpu, figures, "a kegiatan dated in the first month, until every later report is fresh (s)"):
+            http.post(f"/v1/kampung/{kampung_id}/kegiatan", json=activity).raise_for_status()
+            asyncio.run(fresh_after(url, kabupaten, oldest, since))
+    return figures
+
+
+def fresh_database(servers: Servers, name: str, regions: bytes) -> Stack:
+    """A new database `name` (dropped first if a run before left it)."""
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(servers.postgres_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+    return servers.database(name, regions_csv=regions, redis_db=1)
+
+
+_SIZES = """
+    SELECT t.relname AS "table", i.relname AS "index", pg_total_relation_size(t.oid) AS total,
+           pg_indexes_size(t.oid) AS indexes, pg_relation_size(i.oid) AS index_size
+      FROM pg_class t
+      JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+      LEFT JOIN pg_index x ON x.indrelid = t.oid
+      LEFT JOIN pg_class i ON i.oid = x.indexrelid
+     WHERE t.relkind IN ('r', 'p')
+     ORDER BY total DESC, index_size DESC
+"""
+
+
+async def table_sizes(database_url: str) -> tuple[int, list[asyncpg.Record]]:
+    """The number of Kampung KB, and each table's total and index bytes with each of its indexes' bytes."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM kampung")), await connection.fetch(_SIZES)
+    finally:
+        await connection.close()
+
+
+def print_ratios(months: int, history: dict[str, Figure], empty: dict[str, Figure]) -> None:
+    print(f"\n== history ({months} months) / empty ==")
+    print(f"  {'operation':<72}{'history':>10}{'empty':>10}{'ratio':>7}{'PG CPU-s history / empty':>27}")
+    for name, (value, cpu_seconds) in history.items():
+        other, other_cpu = empty[name]
+        cpu_text = "" if cpu_seconds is None or other_cpu is None else f"{cpu_seconds:.2f} / {other_cpu:.2f}"
+        ratio = f"{value / other:.2f}" if other else "-"
+        print(f"  {name:<72}{value:>10.3f}{other:>10.3f}{ratio:>7}{cpu_text:>27}")
+
+
+def print_sizes(months: int, sizes: tuple[int, list[asyncpg.Record]]) -> None:
+    kampung, rows = sizes
+    cells = kampung * months
+    total = sum({row["table"]: row["total"] for row in rows}.values())
+    print(f"\n== bytes per Kampung KB-month ({kampung:,} Kampung KB x {months} months) ==")
+    print(f"  {'table / index':<56}{'total MB':>10}{'B/KB-month':>12}{'of it indexes':>15}")
+    shown = set()
+    for row in rows:
+        if row["total"] < total / 1000:
+            continue
+        if row["table"] not in shown:
+            shown.add(row["table"])
+            print(
+                f"  {row['table']:<56}{row['total'] / 1e6:>10.1f}{row['total'] / cells:>12.0f}"
+                f"{row['indexes'] / cells:>15.0f}"
+            )
+        if row["index"] and row["index_size"] >= total / 1000:
+            print(f"    {row['index']:<54}{row['index_size'] / 1e6:>10.1f}{row['index_size'] / cells:>12.0f}")
+    print(
+        f"  all tables: {total / 1e9:.2f} GB, {total / cells:,.0f} B per Kampung KB-month; a decade (120 months) of "
+        f"{kampung:,} Kampung KB at that rate: {total / cells * kampung * 120 / 1e9:.0f} GB"
+    )
 
 
 def national_desa(regions: bytes) -> list[tuple[str, str]]:
@@ -167,6 +424,8 @@ def main() -> int:
     parser.add_argument("--build-only", action="store_true", help="build (or resume) the history, measure nothing")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each load test")
     args = parser.parse_args()
+    # A build in the background is stopped with SIGTERM: leave through the `finally` blocks that stop the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if not WILAYAH_CSV.exists():
         print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
         return 0
@@ -178,6 +437,28 @@ def main() -> int:
         build(servers, folder, desa, regions, args)
         if args.build_only:
             return 0
+        progress = load_progress(folder)
+        months = min(args.months, progress["months"])
+        cpu = PostgresCpu(folder / "pg")
+        history = servers.database("history", regions_csv=regions)
+        month = next(history_data.months(desa, scale=args.scale, count=months, first=months))
+        print(f"\n== with {months} months of history ({history_data.period_of(1)} to {month.period}) ==", flush=True)
+        with services_on(history, SERVICES, registry_workers=2, **ENV):
+            imported = tuple(progress["imports"][month.period])
+            cursor = progress["cursors"][month.period]
+            with_history = measure(history, cpu, month, cursor, args.seconds, imported, history_data.period_of(1))
+            sizes = asyncio.run(table_sizes(history.database_url))
+        print(f"\n== an empty database given {month.period} alone ==", flush=True)
+        empty = fresh_database(servers, f"empty_{months}", regions)
+        with services_on(empty, SERVICES, registry_workers=2, **ENV):
+            began, cpu_began = time.monotonic(), cpu.seconds()
+            http = httpx.Client(base_url=empty.registry_url, headers=empty.headers, timeout=600)
+            with http:
+                _, cursor = import_files(http, empty, dataclasses.replace(month, corrections={}), with_kampung=True)
+            imported = (time.monotonic() - began, cpu.seconds() - cpu_began)
+            without = measure(empty, cpu, month, cursor, args.seconds, imported, month.period)
+    print_ratios(months, with_history, without)
+    print_sizes(months, sizes)
     return 0
 
 
