@@ -175,13 +175,14 @@ Figure = tuple[float, float | None]
 
 
 @contextmanager
-def timed(cpu: PostgresCpu, figures: dict[str, Figure], name: str, unit: str = "s") -> Iterator[None]:
-    """Record the wall time of the block (in `unit`) and PostgreSQL's CPU-seconds over it, and print them."""
+def timed(stack: Stack, cpu: PostgresCpu, figures: dict[str, Figure], name: str) -> Iterator[None]:
+    """Once the stack is idle, record the wall time of the block and PostgreSQL's CPU-seconds over it; print them."""
+    asyncio.run(quiet(stack.database_url, cpu))
     began, cpu_began = time.perf_counter(), cpu.seconds()
     yield
     seconds, cpu_seconds = time.perf_counter() - began, cpu.seconds() - cpu_began
-    figures[name] = (seconds * 1000 if unit == "ms" else seconds, cpu_seconds)
-    print(f"  {name}: {figures[name][0]:.3f} {unit}, PostgreSQL {cpu_seconds:.2f} CPU-s", flush=True)
+    figures[name] = (seconds, cpu_seconds)
+    print(f"  {name}: {seconds:.3f} s, PostgreSQL {cpu_seconds:.2f} CPU-s", flush=True)
 
 
 def repeated(http: httpx.Client, path: str, params: dict[str, str], times: int) -> tuple[float, float]:
@@ -277,6 +278,26 @@ async def load_test(stack: Stack, kampung: list[Target], seconds: float, period:
     return timings["PUT kkbpk"]
 
 
+async def quiet(database_url: str, cpu: PostgresCpu) -> float:
+    """Wait until no outbox event is pending and PostgreSQL is idle (under 0.2 CPU-s over 2 s, autovacuum included):
+    the work an earlier
+    step left (report refreshes) must not count in the next one. Returns the seconds waited."""
+    began = time.monotonic()
+    connection = await asyncpg.connect(database_url)
+    try:
+        while True:
+            pending = await connection.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+            before = cpu.seconds()
+            await asyncio.sleep(2)
+            if not pending and cpu.seconds() - before < 0.2:
+                return time.monotonic() - began
+            if time.monotonic() - began > 300:
+                print(f"    (not idle after 300 s: {pending} events pending; measuring anyway)", flush=True)
+                return time.monotonic() - began
+    finally:
+        await connection.close()
+
+
 def measure(
     stack: Stack,
     cpu: PostgresCpu,
@@ -293,7 +314,7 @@ def measure(
     kabupaten = asyncio.run(largest_kabupaten(url))
     print(f"  the largest kabupaten: {kabupaten}; the first month: {oldest}", flush=True)
     with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http:
-        with timed(cpu, figures, "feed: a client catching up on the month (s)"):
+        with timed(stack, cpu, figures, "feed: a client catching up on the month (s)"):
             items, _ = follow(http, after=cursor)
         print(f"    ({items:,} items)")
         for name, path, params in (
@@ -306,20 +327,22 @@ def measure(
                 {"from": first, "to": period},
             ),
         ):
+            asyncio.run(quiet(url, cpu))
             figures[name] = (repeated(http, path, params, 10)[0], None)
             print(f"  {name}: median {figures[name][0]:.1f} ms", flush=True)
         for module in (ExportModule.KKBPK, ExportModule.CLASSIFICATIONS):
-            with timed(cpu, figures, f"export of the month, {module.value} CSV (s)"):
+            with timed(stack, cpu, figures, f"export of the month, {module.value} CSV (s)"):
                 over_http(http, module, ExportFormat.CSV, period)
-        with timed(cpu, figures, "whole-nation rebuild of the month (s)"):
+        with timed(stack, cpu, figures, "whole-nation rebuild of the month (s)"):
             asyncio.run(rebuild(url, period))
         kampung = asyncio.run(targets(url, period, 500))
-        with timed(cpu, figures, "300 PUT sequential (s)"):
+        with timed(stack, cpu, figures, "300 PUT sequential (s)"):
             timings = put_sequential(http, kampung, period, 300)
         figures["PUT sequential p50 (ms)"], figures["PUT sequential p95 (ms)"] = (
             (t, None) for t in percentiles(timings)
         )
         print(f"  PUT sequential: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
+        asyncio.run(quiet(url, cpu))
         timings = asyncio.run(load_test(stack, kampung, seconds, period))
         figures["PUT under load p50 (ms)"], figures["PUT under load p95 (ms)"] = (
             (t, None) for t in percentiles(timings)
@@ -327,7 +350,7 @@ def measure(
         print(f"  PUT under load: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
         (kampung_id, _, pus), *_ = asyncio.run(targets(url, oldest, 1, kabupaten))
         since = dt.datetime.now(dt.UTC)
-        with timed(cpu, figures, "kkbpk correction of the first month, until every later report is fresh (s)"):
+        with timed(stack, cpu, figures, "kkbpk correction of the first month, until every later report is fresh (s)"):
             http.put(f"/v1/kampung/{kampung_id}/kkbpk/{oldest}", json=kkbpk(random.Random(2), pus)).raise_for_status()
             asyncio.run(fresh_after(url, kabupaten, oldest, since))
         activity = {
@@ -338,7 +361,7 @@ def measure(
             "partners": ["DINAS_KESEHATAN", "DINAS_SOSIAL"],
         }
         since = dt.datetime.now(dt.UTC)
-        with timed(cpu, figures, "a kegiatan dated in the first month, until every later report is fresh (s)"):
+        with timed(stack, cpu, figures, "a kegiatan dated in the first month, until every later report is fresh (s)"):
             http.post(f"/v1/kampung/{kampung_id}/kegiatan", json=activity).raise_for_status()
             asyncio.run(fresh_after(url, kabupaten, oldest, since))
     return figures
