@@ -280,8 +280,7 @@ async def load_test(stack: Stack, kampung: list[Target], seconds: float, period:
 
 async def quiet(database_url: str, cpu: PostgresCpu) -> float:
     """Wait until no outbox event is pending and PostgreSQL is idle (under 0.2 CPU-s over 2 s, autovacuum included):
-    the work an earlier
-    step left (report refreshes) must not count in the next one. Returns the seconds waited."""
+    the work an earlier step left (report refreshes) must not count in the next one. Returns the seconds waited."""
     began = time.monotonic()
     connection = await asyncpg.connect(database_url)
     try:
