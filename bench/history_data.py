@@ -2,9 +2,10 @@
 
 Month 1 registers a Kampung KB in a share (`scale`) of the desa of the region list and gives each its three modules,
 as `bench_import.py` generates them. Every later month the integration posts the three module files again for every
-Kampung KB: most rows as the month before, a share changed (`CHANGE`: the kkbpk of a third, the kependudukan of
-one in twenty, with its kkbpk made to add up again, the profil of one in fifty, keeping its poktan), plus kegiatan of
-some Kampung KB dated in the month, and corrections of the kkbpk of a few Kampung KB one to three months back.
+Kampung KB: most rows as the month before, a share changed (`CHANGE`: the kkbpk of a third, drifting by up to a
+tenth between methods and between reasons; the kependudukan of one in twenty, with a new kkbpk that adds up to it;
+the profil of one in fifty, keeping its poktan), plus kegiatan of some Kampung KB dated in the month, and
+corrections of the kkbpk of a few Kampung KB one to three months back (drifted the same way).
 
 Months depend on the ones before, so `months()` replays the state from month 1; only the months asked for are
 written out as files (a month's state costs a fraction of a second, its files a few seconds).
@@ -16,7 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench_import import COLUMNS, _csv, _some, kampung_row, kependudukan_row, kkbpk_row, profil_row
+from bench_import import (
+    COLUMNS,
+    METHODS,
+    REASONS,
+    _csv,
+    _some,
+    kampung_row,
+    kependudukan_row,
+    kkbpk_row,
+    profil_row,
+)
 
 from kampungkb_shared.periods import add_months, format_period
 
@@ -69,6 +80,20 @@ def _state_rows(rng: random.Random, desa: list[tuple[str, str]]) -> dict[str, li
     return rows
 
 
+def _drift(rng: random.Random, kkbpk: dict[str, Any]) -> dict[str, Any]:
+    """The kkbpk a month later: up to a tenth of one method's users moved to another, and of one reason's non-users
+    to another (the totals, which must add up to the PUS, stay), as monthly figures move."""
+    row = dict(kkbpk)
+    for codes in (METHODS, REASONS):
+        present = [code for code in codes if code in row]
+        if len(present) > 1:
+            source, target = rng.sample(present, 2)
+            moved = rng.randint(0, row[source] // 10)
+            row[source] -= moved
+            row[target] += moved
+    return row
+
+
 def _change(rng: random.Random, rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """The next month: new lists, the changed rows replaced (rows are never changed in place, so that the months
     before keep theirs)."""
@@ -80,7 +105,7 @@ def _change(rng: random.Random, rows: dict[str, list[dict[str, Any]]]) -> dict[s
         new["kependudukan"][i] = kependudukan_row(rng, new["kependudukan"][i]["desa_code"])
         new["kkbpk"][i] = kkbpk_row(rng, new["kependudukan"][i], new["profil"][i]["poktan"])
     for i in rng.sample(range(count), round(count * CHANGE["kkbpk"])):
-        new["kkbpk"][i] = kkbpk_row(rng, new["kependudukan"][i], new["profil"][i]["poktan"])
+        new["kkbpk"][i] = _drift(rng, new["kkbpk"][i])
     return new
 
 
@@ -120,9 +145,7 @@ def months(desa: list[tuple[str, str]], *, scale: float, count: int, first: int 
         for i in rng.sample(range(len(codes)), round(len(codes) * CORRECTED)) if before else []:
             back = rng.randint(1, len(before))
             state = before[back - 1]
-            corrections.setdefault(back, []).append(
-                kkbpk_row(rng, state["kependudukan"][i], state["profil"][i]["poktan"])
-            )
+            corrections.setdefault(back, []).append(_drift(rng, state["kkbpk"][i]))
         if number < first:
             continue
         files = {module: _csv(COLUMNS[module], rows[module]) for module in MODULES}
