@@ -2,7 +2,7 @@
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run key test bench lint fmt migrate install
+.PHONY: run key test bench bench-history lint fmt migrate install
 
 run: install ## start PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, start every service
 	$(UV) run --locked python -m kampungkb_local run
@@ -15,6 +15,9 @@ test: install ## the whole suite against real PostgreSQL and Redis
 
 bench: install ## benchmarks; they print figures
 	$(UV) run --locked python bench/run.py
+
+bench-history: install ## years of national history against an empty database (not in `make bench`; a cached build, long the first time): ARGS="--scale 0.25 --months 36"
+	$(UV) run --locked python bench/bench_history.py $(ARGS)
 
 lint: install ## ruff and mypy
 	$(UV) run --locked ruff check . && $(UV) run --locked ruff format --check . && $(UV) run --locked mypy shared/src services/*/src

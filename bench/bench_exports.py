@@ -48,24 +48,26 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def month_end() -> dt.date:
-    return add_months(parse_period(PERIOD), 1) - dt.timedelta(days=1)
+def month_end(period: str = PERIOD) -> dt.date:
+    return add_months(parse_period(period), 1) - dt.timedelta(days=1)
 
 
-def params(module: ExportModule, fmt: ExportFormat) -> dict[str, str]:
-    month = parse_period(PERIOD)
+def params(module: ExportModule, fmt: ExportFormat, period: str = PERIOD) -> dict[str, str]:
+    month = parse_period(period)
     if module is ExportModule.KEGIATAN:
-        return {"from": month.isoformat(), "to": month_end().isoformat(), "format": fmt.value}
-    return {"period": PERIOD, "format": fmt.value}
+        return {"from": month.isoformat(), "to": month_end(period).isoformat(), "format": fmt.value}
+    return {"period": period, "format": fmt.value}
 
 
-def over_http(http: httpx.Client, module: ExportModule, fmt: ExportFormat) -> tuple[int, int, float, float]:
+def over_http(
+    http: httpx.Client, module: ExportModule, fmt: ExportFormat, period: str = PERIOD
+) -> tuple[int, int, float, float]:
     """(rows, bytes, seconds to first byte, seconds in all) of one export read to the end."""
     started = time.perf_counter()
     first = None
     size = 0
     lines = 0
-    with http.stream("GET", f"/v1/exports/{module.value}", params=params(module, fmt)) as response:
+    with http.stream("GET", f"/v1/exports/{module.value}", params=params(module, fmt, period)) as response:
         response.raise_for_status()
         for chunk in response.iter_bytes():
             if first is None:

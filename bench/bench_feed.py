@@ -55,9 +55,9 @@ async def write_month(database_url: str) -> tuple[int, str, int]:
         await connection.close()
 
 
-def follow(http: httpx.Client, **params: str) -> tuple[int, list[float]]:
-    """Every item from the start, 1,000 a page; returns how many and each page's time in ms."""
-    after: str | None = None
+def follow(http: httpx.Client, after: str | None = None, **params: str) -> tuple[int, list[float]]:
+    """Every item from the start (or after the cursor `after`), 1,000 a page; returns how many and each page's time
+    in ms."""
     items, timings = 0, []
     while True:
         started = time.perf_counter()

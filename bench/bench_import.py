@@ -78,71 +78,84 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-def generate(desa: list[tuple[str, str]]) -> dict[str, bytes]:
-    """The four files, one row per desa, with realistic varied values that pass every rule."""
-    rng = random.Random(SEED)
-    kampung, profil, kependudukan, kkbpk = [], [], [], []
+def kampung_row(rng: random.Random, code: str, name: str, formed_by: dt.date = dt.date(2025, 5, 31)) -> dict[str, Any]:
     first = dt.date(2016, 1, 1).toordinal()
-    for code, name in desa:
-        kampung.append(
-            {
-                "desa_code": code,
-                "name": f"Kampung KB {name.title()}",
-                "formed_on": dt.date.fromordinal(rng.randint(first, dt.date(2025, 5, 31).toordinal())).isoformat(),
-            }
-        )
-        exists = rng.random() < 0.9
-        members = rng.randint(5, 30) if exists else 0
-        trained = rng.randint(0, members)
-        present = _some(rng, POKTAN)
-        pkb = rng.random() < 0.6
-        profil.append(
-            {
-                "desa_code": code,
-                "pokja_exists": str(exists).lower(),
-                "pokja_sk": str(exists and rng.random() < 0.7).lower(),
-                "pokja_members": members,
-                "pokja_trained_members": trained,
-                "pokja_trained": str(trained > 0).lower(),
-                "funding_sources": ";".join(_some(rng, FUNDING)),
-                "poktan": ";".join(present),
-                "facilities": ";".join(_some(rng, ["SEKRETARIAT", "RUMAH_DATAKU"])),
-                "pkb_pendamping": str(pkb).lower(),
-                "pengarah": "" if pkb else rng.choice(PENGARAH),
-                "regulations": ";".join(_some(rng, REGULATIONS)),
-                "rkm": str(rng.random() < 0.5).lower(),
-                "data_sources": ";".join(_some(rng, DATA_SOURCES)),
-                "operational": ";".join(f"{item}:{rng.choice(FREQUENCIES)}" for item in _some(rng, OPERATIONAL)),
-            }
-        )
-        families = rng.randint(80, 1500)
-        population = {
-            "pus": int(families * rng.uniform(0.5, 0.8)),
-            "families": families,
-            "remaja": int(families * rng.uniform(0.3, 0.7)),
-            "families_with_balita": int(families * rng.uniform(0.1, 0.4)),
-            "families_with_remaja": int(families * rng.uniform(0.1, 0.4)),
-            "families_with_lansia": int(families * rng.uniform(0.1, 0.3)),
-        }
-        kependudukan.append({"desa_code": code, **population})
-        users = int(population["pus"] * rng.uniform(0.5, 0.85))
-        row: dict[str, Any] = {"desa_code": code}
-        row.update({p: rng.randint(0, population[DENOMINATOR[p]]) for p in present})
-        row.update(_split(rng, users, METHODS))
-        row.update(_split(rng, population["pus"] - users, REASONS))
-        kkbpk.append(row)
-    profil_columns = list(profil[0])
+    formed_on = dt.date.fromordinal(rng.randint(first, formed_by.toordinal()))
+    return {"desa_code": code, "name": f"Kampung KB {name.title()}", "formed_on": formed_on.isoformat()}
+
+
+def profil_row(rng: random.Random, code: str, poktan: str | None = None) -> dict[str, Any]:
+    """A profil; with `poktan` (`;`-separated) it keeps those poktan, so that the kkbpk it governs still holds."""
+    exists = rng.random() < 0.9
+    members = rng.randint(5, 30) if exists else 0
+    trained = rng.randint(0, members)
+    present = ";".join(_some(rng, POKTAN)) if poktan is None else poktan
+    pkb = rng.random() < 0.6
     return {
-        "kampung": _csv(["desa_code", "name", "formed_on"], kampung),
-        "profil": _csv(profil_columns, profil),
-        "kependudukan": _csv(list(kependudukan[0]), kependudukan),
-        "kkbpk": _csv(["desa_code", *POKTAN, *METHODS, *REASONS], kkbpk),
+        "desa_code": code,
+        "pokja_exists": str(exists).lower(),
+        "pokja_sk": str(exists and rng.random() < 0.7).lower(),
+        "pokja_members": members,
+        "pokja_trained_members": trained,
+        "pokja_trained": str(trained > 0).lower(),
+        "funding_sources": ";".join(_some(rng, FUNDING)),
+        "poktan": present,
+        "facilities": ";".join(_some(rng, ["SEKRETARIAT", "RUMAH_DATAKU"])),
+        "pkb_pendamping": str(pkb).lower(),
+        "pengarah": "" if pkb else rng.choice(PENGARAH),
+        "regulations": ";".join(_some(rng, REGULATIONS)),
+        "rkm": str(rng.random() < 0.5).lower(),
+        "data_sources": ";".join(_some(rng, DATA_SOURCES)),
+        "operational": ";".join(f"{item}:{rng.choice(FREQUENCIES)}" for item in _some(rng, OPERATIONAL)),
     }
 
 
-def post_file(http: httpx.Client, module: str, body: bytes) -> str:
+def kependudukan_row(rng: random.Random, code: str) -> dict[str, Any]:
+    families = rng.randint(80, 1500)
+    return {
+        "desa_code": code,
+        "pus": int(families * rng.uniform(0.5, 0.8)),
+        "families": families,
+        "remaja": int(families * rng.uniform(0.3, 0.7)),
+        "families_with_balita": int(families * rng.uniform(0.1, 0.4)),
+        "families_with_remaja": int(families * rng.uniform(0.1, 0.4)),
+        "families_with_lansia": int(families * rng.uniform(0.1, 0.3)),
+    }
+
+
+def kkbpk_row(rng: random.Random, kependudukan: dict[str, Any], poktan: str) -> dict[str, Any]:
+    """A kkbpk that adds up to the kependudukan's PUS, with participants of the profil's `poktan` only."""
+    users = int(kependudukan["pus"] * rng.uniform(0.5, 0.85))
+    row: dict[str, Any] = {"desa_code": kependudukan["desa_code"]}
+    row.update({p: rng.randint(0, kependudukan[DENOMINATOR[p]]) for p in poktan.split(";") if p})
+    row.update(_split(rng, users, METHODS))
+    row.update(_split(rng, kependudukan["pus"] - users, REASONS))
+    return row
+
+
+COLUMNS = {
+    "kampung": ["desa_code", "name", "formed_on"],
+    "profil": list(profil_row(random.Random(0), "")),
+    "kependudukan": list(kependudukan_row(random.Random(0), "")),
+    "kkbpk": ["desa_code", *POKTAN, *METHODS, *REASONS],
+}
+
+
+def generate(desa: list[tuple[str, str]]) -> dict[str, bytes]:
+    """The four files, one row per desa, with realistic varied values that pass every rule."""
+    rng = random.Random(SEED)
+    rows: dict[str, list[dict[str, Any]]] = {module: [] for module in COLUMNS}
+    for code, name in desa:
+        rows["kampung"].append(kampung_row(rng, code, name))
+        rows["profil"].append(profil := profil_row(rng, code))
+        rows["kependudukan"].append(population := kependudukan_row(rng, code))
+        rows["kkbpk"].append(kkbpk_row(rng, population, profil["poktan"]))
+    return {module: _csv(COLUMNS[module], module_rows) for module, module_rows in rows.items()}
+
+
+def post_file(http: httpx.Client, module: str, body: bytes, period: str = PERIOD) -> str:
     """Post one file; returns its job's status URL."""
-    params = {"module": module, "period": PERIOD}
+    params = {"module": module, "period": period}
     response = http.post("/v1/imports", params=params, content=body, headers={"Content-Type": "text/csv"})
     response.raise_for_status()
     return str(response.json()["status_url"])
@@ -163,11 +176,13 @@ ORDERS = {
 """The module files in the order they are posted (and so claimed), by what that order means."""
 
 
-def import_month(http: httpx.Client, files: dict[str, bytes], order: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """As an integration pushes a month: the Kampung KB first (the other files address them), then the module files
-    together in `order`, without waiting for one another; returns each file's finished job."""
-    jobs = {"kampung": wait_for(http, post_file(http, "kampung", files["kampung"]))}
-    urls = {module: post_file(http, module, files[module]) for module in order}
+def import_month(
+    http: httpx.Client, files: dict[str, bytes], order: tuple[str, ...], period: str = PERIOD
+) -> dict[str, dict[str, Any]]:
+    """As an integration pushes a month: the Kampung KB first (the other files address them, when `files` has them),
+    then the module files together in `order`, without waiting for one another; returns each file's finished job."""
+    jobs = {"kampung": wait_for(http, post_file(http, "kampung", files["kampung"]))} if "kampung" in files else {}
+    urls = {module: post_file(http, module, files[module], period) for module in order}
     return jobs | {module: wait_for(http, url) for module, url in urls.items()}
 
 
@@ -189,7 +204,7 @@ def report(module: str, job: dict[str, Any]) -> None:
         print(f"  {'':<12} reason: {job['reason']}; first errors: {job['errors'][:3]}", flush=True)
 
 
-async def reports_fresh(database_url: str, since: dt.datetime, timeout_s: float) -> float | None:
+async def reports_fresh(database_url: str, since: dt.datetime, timeout_s: float, period: str = PERIOD) -> float | None:
     """Wait until every kabupaten with a Kampung KB has aggregates computed after `since` (the last import's commit,
     so that they include every row); returns when, or None."""
     connection = await asyncpg.connect(database_url)
@@ -200,7 +215,7 @@ async def reports_fresh(database_url: str, since: dt.datetime, timeout_s: float)
             fresh = await connection.fetchval(
                 """SELECT count(*) FROM (SELECT code FROM report_aggregate
                      WHERE period = $1 AND level = 'kabupaten' GROUP BY code HAVING min(computed_at) > $2) AS f""",
-                dt.date.fromisoformat(f"{PERIOD}-01"),
+                dt.date.fromisoformat(f"{period}-01"),
                 since,
             )
             if fresh >= wanted:

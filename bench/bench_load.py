@@ -24,45 +24,50 @@ PERIOD = "2025-06"
 SHAPE = {"kecamatan_per_kabupaten": 5, "desa_per_kecamatan": 10}
 
 
-def kkbpk(rng: random.Random) -> dict[str, object]:
-    users = rng.randint(60, 170)
-    iat = rng.randint(0, 200 - users)
+Target = tuple[int, str, int]
+"""A Kampung KB the clients write to: id, kabupaten code, the PUS its kkbpk must add up to."""
+
+
+def kkbpk(rng: random.Random, pus: int = 200) -> dict[str, object]:
+    users = rng.randint(pus * 3 // 10, pus * 85 // 100)
+    iat = rng.randint(0, pus - users)
     return {
         "poktan_participants": {"BKB": rng.randint(0, 80), "BKR": rng.randint(0, 70), "BKL": rng.randint(0, 60)},
-        "kb_users": {"KB_SUNTIK": users - 30, "KB_IMPLAN": 20, "KB_PIL": 10},
-        "non_users": {"IAT": iat, "HAMIL": 200 - users - iat},
+        "kb_users": {"KB_SUNTIK": users - users // 4, "KB_IMPLAN": users // 8, "KB_PIL": users // 4 - users // 8},
+        "non_users": {"IAT": iat, "HAMIL": pus - users - iat},
     }
 
 
-async def register(http: httpx.AsyncClient, desa_codes: list[str]) -> list[tuple[int, str]]:
-    """One Kampung KB per desa with its kependudukan and profil: (id, kabupaten code)."""
+async def register(http: httpx.AsyncClient, desa_codes: list[str]) -> list[Target]:
+    """One Kampung KB per desa with its kependudukan and profil."""
     kampung = []
     for code in desa_codes:
         body = {"name": f"Kampung KB {code}", "desa_code": code, "formed_on": "2019-03-01"}
         created = (await http.post("/v1/kampung", json=body)).raise_for_status().json()
         await http.put(f"/v1/kampung/{created['id']}/kependudukan/{PERIOD}", json=KEPENDUDUKAN)
         await http.put(f"/v1/kampung/{created['id']}/profil/{PERIOD}", json=PROFIL)
-        kampung.append((created["id"], created["kabupaten_code"]))
+        kampung.append((created["id"], created["kabupaten_code"], KEPENDUDUKAN["pus"]))
     return kampung
 
 
 async def client(
     http: httpx.AsyncClient,
-    kampung: list[tuple[int, str]],
+    kampung: list[Target],
     seed: int,
     until: float,
     timings: dict[str, list[float]],
     think_s: tuple[float, float] | None,
+    period: str,
 ) -> None:
     rng = random.Random(seed)
     while time.monotonic() < until:
         if think_s:
             await asyncio.sleep(rng.uniform(*think_s))
-        kampung_id, kabupaten = rng.choice(kampung)
+        kampung_id, kabupaten, pus = rng.choice(kampung)
         if rng.random() < 0.8:
-            kind, request = "PUT kkbpk", http.put(f"/v1/kampung/{kampung_id}/kkbpk/{PERIOD}", json=kkbpk(rng))
+            kind, request = "PUT kkbpk", http.put(f"/v1/kampung/{kampung_id}/kkbpk/{period}", json=kkbpk(rng, pus))
         else:
-            kind, request = "GET report", http.get(f"/v1/reports/{kabupaten}", params={"period": PERIOD})
+            kind, request = "GET report", http.get(f"/v1/reports/{kabupaten}", params={"period": period})
         started = time.perf_counter()
         response = await request
         elapsed = (time.perf_counter() - started) * 1000
@@ -77,18 +82,33 @@ def summary(kind: str, values: list[float], seconds: float) -> str:
     )
 
 
+def client_pool(stack_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    return httpx.AsyncClient(base_url=stack_url, headers=headers, timeout=60, limits=limits)
+
+
+async def load(
+    http: httpx.AsyncClient,
+    kampung: list[Target],
+    seconds: float,
+    think_s: tuple[float, float] | None,
+    period: str = PERIOD,
+) -> tuple[dict[str, list[float]], float]:
+    """The load of `CLIENTS` clients for `seconds`: each kind of request's times in ms, and the seconds it took."""
+    timings: dict[str, list[float]] = {}
+    started = time.monotonic()
+    until = started + seconds
+    await asyncio.gather(*(client(http, kampung, seed, until, timings, think_s, period) for seed in range(CLIENTS)))
+    return timings, time.monotonic() - started
+
+
 async def run(stack: Stack, seconds: float) -> None:
     desa = [row["code"] for row in demo_regions(**SHAPE) if row["level"] == "desa"]
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=stack.registry_url, headers=stack.headers, timeout=60, limits=limits) as http:
+    async with client_pool(stack.registry_url, stack.headers) as http:
         kampung = await register(http, desa)
         for label, think_s in (("pausing 0.5-1.5 s between requests", (0.5, 1.5)), ("no pause", None)):
-            timings: dict[str, list[float]] = {}
             cpu_before = stack.cpu_seconds()
-            started = time.monotonic()
-            until = started + seconds
-            await asyncio.gather(*(client(http, kampung, seed, until, timings, think_s) for seed in range(CLIENTS)))
-            elapsed = time.monotonic() - started
+            timings, elapsed = await load(http, kampung, seconds, think_s)
             cpu_after = stack.cpu_seconds()
             print(f"load: {CLIENTS} concurrent clients, {label}, {elapsed:.0f} s over {len(kampung)} Kampung KB")
             for kind in sorted(timings):

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+APART = {"history"}
+"""Benchmarks with a target of their own (`make bench-history`), run here only when named."""
 
 
 def machine() -> str:
@@ -32,7 +34,11 @@ def machine() -> str:
 
 def main() -> int:
     wanted = set(sys.argv[1:])
-    scripts = [p for p in sorted(HERE.glob("bench_*.py")) if not wanted or p.stem.removeprefix("bench_") in wanted]
+    scripts = [
+        p
+        for p in sorted(HERE.glob("bench_*.py"))
+        if (name := p.stem.removeprefix("bench_")) in wanted or (not wanted and name not in APART)
+    ]
     print(f"machine: {machine()}", flush=True)
     failed = []
     for script in scripts:

@@ -84,9 +84,11 @@ def _tree_cpu(pid: int) -> float:
 
 
 async def _prepare(server_url: str, name: str, regions_csv: bytes) -> tuple[str, str]:
+    """Create (or keep) the database `name`, migrate it, load the regions (idempotent) and create an admin key."""
     connection = await asyncpg.connect(server_url)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        if not await connection.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
     database_url = server_url.replace("/postgres?", f"/{name}?")
@@ -101,6 +103,75 @@ async def _prepare(server_url: str, name: str, regions_csv: bytes) -> tuple[str,
     return database_url, key
 
 
+@dataclass
+class Servers:
+    """Embedded PostgreSQL and Redis, running."""
+
+    postgres_url: str
+    redis: RedisServer
+    postgres_dir: Path
+
+    def database(self, name: str, *, regions_csv: bytes, redis_db: int = 0) -> Stack:
+        """A migrated database `name` (kept if it exists) with the regions and an admin key; no services yet."""
+        database_url, key = asyncio.run(_prepare(self.postgres_url, name, regions_csv))
+        redis_url = self.redis.url.replace("/0", f"/{redis_db}")
+        return Stack(database_url=database_url, redis_url=redis_url, key=key, env={}, postgres_dir=self.postgres_dir)
+
+
+@contextmanager
+def embedded_servers(name: str, root: Path | None = None) -> Iterator[Servers]:
+    """Start PostgreSQL and Redis in a temporary folder, or with `root` in that folder, whose data are kept."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        folder = root or Path(tmp)
+        redis = RedisServer(Path(tmp) / "redis", free_port()).start()
+        try:
+            yield Servers(start_postgres(folder / "pg"), redis, folder / "pg")
+        finally:
+            redis.stop()
+            stop_postgres(folder / "pg")
+
+
+@contextmanager
+def services_on(
+    stack: Stack, services: tuple[str, ...] = ("classifier", "registry-api"), registry_workers: int = 1, **env: str
+) -> Iterator[Stack]:
+    """Run the named services (classifier, registry-api, registry-worker, report-worker) on `stack`'s database as
+    real processes; stopped on exit."""
+    classifier_port, registry_port = free_port(), free_port()
+    stack.env = {
+        **os.environ,
+        "DATABASE_URL": stack.database_url,
+        "REDIS_URL": stack.redis_url,
+        "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
+        # Free ports, not the workers' defaults: another stack on the machine may hold those.
+        "REGISTRY_WORKER_METRICS_PORT": str(free_port()),
+        "WORKER_METRICS_PORT": str(free_port()),
+        "LOG_LEVEL": "WARNING",
+        # limits far above what a benchmark sends: each request still pays for its count in Redis
+        "REGISTRY_RATE_LIMITS": json.dumps(dict.fromkeys(BENCH_LIMIT_GROUPS, "10000000/minute")),
+        **env,
+    }
+    stack.registry_url = f"http://127.0.0.1:{registry_port}"
+    stack.classifier_url = f"http://127.0.0.1:{classifier_port}"
+    makers = {
+        "classifier": lambda: processes.classifier(classifier_port),
+        "registry-api": lambda: processes.registry_api(registry_port, workers=registry_workers),
+        "registry-worker": processes.registry_worker,
+        "report-worker": processes.report_worker,
+    }
+    stack.services = [makers[service]() for service in services]
+    try:
+        for service in stack.services:
+            service.start(base_env=stack.env, quiet=True)
+        for service in stack.services:
+            service.wait_ready()
+        yield stack
+    finally:
+        for service in reversed(stack.services):
+            service.stop()
+        stack.services = []
+
+
 @contextmanager
 def local_stack(
     name: str,
@@ -111,48 +182,7 @@ def local_stack(
     **env: str,
 ) -> Iterator[Stack]:
     """Start the servers and the named services (classifier, registry-api, registry-worker, report-worker)."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-        root = Path(tmp)
-        redis = RedisServer(root / "redis", free_port()).start()
-        stack: Stack | None = None
-        try:
-            database_url, key = asyncio.run(_prepare(start_postgres(root / "pg"), name, regions_csv))
-            classifier_port, registry_port = free_port(), free_port()
-            stack = Stack(
-                database_url=database_url,
-                redis_url=redis.url,
-                key=key,
-                env={
-                    **os.environ,
-                    "DATABASE_URL": database_url,
-                    "REDIS_URL": redis.url,
-                    "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
-                    # Free ports, not the workers' defaults: another stack on the machine may hold those.
-                    "REGISTRY_WORKER_METRICS_PORT": str(free_port()),
-                    "WORKER_METRICS_PORT": str(free_port()),
-                    "LOG_LEVEL": "WARNING",
-                    # limits far above what a benchmark sends: each request still pays for its count in Redis
-                    "REGISTRY_RATE_LIMITS": json.dumps(dict.fromkeys(BENCH_LIMIT_GROUPS, "10000000/minute")),
-                    **env,
-                },
-                registry_url=f"http://127.0.0.1:{registry_port}",
-                classifier_url=f"http://127.0.0.1:{classifier_port}",
-                postgres_dir=root / "pg",
-            )
-            makers = {
-                "classifier": lambda: processes.classifier(classifier_port),
-                "registry-api": lambda: processes.registry_api(registry_port, workers=registry_workers),
-                "registry-worker": processes.registry_worker,
-                "report-worker": processes.report_worker,
-            }
-            stack.services = [makers[service]() for service in services]
-            for service in stack.services:
-                service.start(base_env=stack.env, quiet=True)
-            for service in stack.services:
-                service.wait_ready()
+    with embedded_servers(name) as servers:
+        stack = servers.database(name, regions_csv=regions_csv)
+        with services_on(stack, services, registry_workers, **env):
             yield stack
-        finally:
-            for service in reversed(stack.services if stack else []):
-                service.stop()
-            redis.stop()
-            stop_postgres(root / "pg")
