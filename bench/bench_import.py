@@ -31,12 +31,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-import psutil
 
 from kampungkb_local.servers import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procstat import Sampler, parent_of, print_usage
+from procstat import Sampler, parent_of, print_usage, tree_cpu_seconds
 from stack import WILAYAH_CSV, Stack, local_stack
 
 PERIOD = "2025-06"
@@ -256,30 +255,6 @@ async def raw_copy(database_url: str, files: dict[str, bytes]) -> tuple[int, flo
     return rows, seconds
 
 
-async def _postmaster(database_url: str) -> psutil.Process:
-    connection = await asyncpg.connect(database_url)
-    try:
-        postmaster = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()")).parent()
-    finally:
-        await connection.close()
-    assert postmaster is not None
-    return postmaster
-
-
-def postgres_cpu_s(postmaster: psutil.Process) -> float:
-    """CPU seconds of the PostgreSQL server so far: the postmaster, its ended backends (reaped into its children's
-    times) and the running ones."""
-    times = postmaster.cpu_times()
-    total = times.user + times.system + times.children_user + times.children_system
-    for child in postmaster.children():
-        try:
-            child_times = child.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += child_times.user + child_times.system
-    return total
-
-
 async def classification_bytes(database_url: str) -> None:
     """Bytes per classification row: the table with its indexes and TOAST, and the row itself."""
     connection = await asyncpg.connect(database_url)
@@ -301,8 +276,8 @@ def first_month(
 ) -> tuple[dict[str, dict[str, Any]], float | None]:
     """Import the month on an empty registry and print its figures; returns the jobs and the end-to-end seconds (first
     byte to every kabupaten report fresh, or to the last job finished without the report worker)."""
-    postmaster = asyncio.run(_postmaster(stack.database_url))
-    cpu_before = postgres_cpu_s(postmaster)
+    server = asyncio.run(postmaster(stack.database_url))
+    cpu_before = tree_cpu_seconds(server)
     began = time.monotonic()
     jobs = import_month(http, files, order)
     since = max(dt.datetime.fromisoformat(job["finished_at"]) for job in jobs.values())
@@ -311,7 +286,7 @@ def first_month(
         report(module, job)
     total_rows = sum(job["rows_total"] for job in jobs.values())
     print(f"  all four imported in {imported - began:.1f} s ({total_rows / (imported - began):,.0f} rows/s)")
-    print(f"  PostgreSQL CPU until every job finished: {postgres_cpu_s(postmaster) - cpu_before:.1f} s", flush=True)
+    print(f"  PostgreSQL CPU until every job finished: {tree_cpu_seconds(server) - cpu_before:.1f} s", flush=True)
     asyncio.run(classification_bytes(stack.database_url))
     if not fresh_reports:
         return jobs, imported - began

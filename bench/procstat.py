@@ -38,6 +38,18 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     return ticks / _TICK
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a server so far: `pid`, its ended children (reaped into its `cutime`/`cstime`) and the running
+    ones (PostgreSQL's backends, uvicorn's workers)."""
+    live = 0.0
+    for child in _children(pid):
+        try:
+            live += cpu_seconds(child)
+        except OSError:  # ended between the listing and the read: counted in the parent's cutime by now
+            continue
+    return cpu_seconds(pid, children=True) + live
+
+
 def _children(parent: int) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):
@@ -77,13 +89,7 @@ class Sampler:
         return {s.name: s.process.pid for s in self.services if s.process is not None and s.running}
 
     def _pg_cpu(self) -> float:
-        live = 0.0
-        for pid in _children(self.postmaster):
-            try:
-                live += cpu_seconds(pid)
-            except OSError:  # ended between the listing and the read: counted in the server's cutime by now
-                continue
-        return cpu_seconds(self.postmaster, children=True) + live
+        return tree_cpu_seconds(self.postmaster)
 
     def _pg_private_kib(self) -> int:
         total = 0

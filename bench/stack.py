@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-import psutil
+from procstat import tree_cpu_seconds
 
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
@@ -64,23 +64,7 @@ class Stack:
         roots = {service.name: service.process.pid for service in self.services if service.process is not None}
         if self.postgres_dir is not None:
             roots["postgresql"] = int((self.postgres_dir / "postmaster.pid").read_text().split()[0])
-        return {name: _tree_cpu(pid) for name, pid in roots.items()}
-
-
-def _tree_cpu(pid: int) -> float:
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return total
-    for process in tree:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
+        return {name: tree_cpu_seconds(pid) for name, pid in roots.items()}
 
 
 async def _prepare(server_url: str, name: str, regions_csv: bytes) -> tuple[str, str]:
