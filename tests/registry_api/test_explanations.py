@@ -86,7 +86,12 @@ async def test_the_served_explanation_is_the_classifiers_own(
 
 
 async def test_a_classification_under_an_older_rule_set_version_is_explained_under_that_version(
-    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int, classifier_url: str
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: str,
+    kampung_id: int,
+    classifier_url: str,
+    database_url: str,
 ) -> None:
     await _varied(client, admin, kampung_id)
     [(current_hash, content)] = (
@@ -104,7 +109,7 @@ async def test_a_classification_under_an_older_rule_set_version_is_explained_und
         update(Classification).where(Classification.ruleset == "kkb-2025").values(ruleset_hash=older["hash"])
     )
     rows = [row for row in await _rows(session) if row.ruleset == "kkb-2025"]
-    settings = Settings(classifier_url=classifier_url)  # type: ignore[call-arg]
+    settings = Settings(DATABASE_URL=database_url, classifier_url=classifier_url)  # type: ignore[call-arg]
     async with classifier_session(classifier_url) as http:
         explained = await explain(session, classifier=create_classifier(http, settings), rows=rows)
     then = RuleSet.model_validate(older)

@@ -172,10 +172,11 @@ async def upsert_submission(
 WIB = dt.timezone(dt.timedelta(hours=7))
 
 
-def written_at(kampung_id: int, module: str, period: dt.date) -> dt.datetime:
+def written_at(position: int, module: str, period: dt.date) -> dt.datetime:
     """When a generated submission was first written: in the month after its period, many around the 10th's end
-    in WIB (the default deadline), some before the month was over (early), a few months later (very late)."""
-    rng = random.Random(f"{kampung_id}:{module}:{period}")
+    in WIB (the default deadline), some before the month was over (early), a few months later (very late). Keyed by
+    the Kampung KB's position in the dataset, not its id: ids depend on what the tests before wrote."""
+    rng = random.Random(f"{position}:{module}:{period}")
     following = add_months(period, 1)
     choice = rng.random()
     if choice < 0.3:  # the last minute of the deadline day, or the first of the next
@@ -236,15 +237,15 @@ async def generate(connection: asyncpg.Connection, *, seed: int = 20251123) -> D
         if flag:
             percontohan_done.add(kab)
         dataset.kampung_ids.append(await insert_kampung(connection, desa, formed_on=start, percontohan_kabupaten=flag))
-    for kampung_id in dataset.kampung_ids:
+    for position, kampung_id in enumerate(dataset.kampung_ids):
         if rng.random() < 0.1:
             continue  # never reported anything
         for module, make in MODULES.items():
             for period in data_periods:
                 if rng.random() < 0.35:
-                    first = written_at(kampung_id, module, period)
+                    first = written_at(position, module, period)
                     await upsert_submission(connection, kampung_id, module, period, make(rng), at=first, by="op")
-                    if kampung_id % 4 == 0:  # corrected later: the first revision's time still decides
+                    if position % 4 == 0:  # corrected later: the first revision's time still decides
                         payload = await connection.fetchval(
                             "SELECT payload::text FROM submission"
                             " WHERE kampung_id = $1 AND module = $2 AND period = $3",
