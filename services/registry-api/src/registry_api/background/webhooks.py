@@ -75,21 +75,15 @@ _LOG = text("""
 # no key in force (every key revoked or expired) has its subscriptions disabled, each with a line in its log. Enabling
 # again needs a key of that principal. Owners from the identity provider (`oidc:`) carry no key to check.
 _ORPHANED = text("""
-    WITH off AS (
-        UPDATE webhook_subscription s
-           SET disabled_at = now(), leased_until = NULL, lease_token = NULL
-         WHERE s.disabled_at IS NULL AND s.owner LIKE 'principal:%'
-           AND NOT EXISTS (
-               SELECT 1 FROM api_key k
-                WHERE k.principal_id = CAST(substr(s.owner, 11) AS bigint)
-                  AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-           )
-        RETURNING s.id, s.cursor
-    )
-    INSERT INTO webhook_delivery
-        (subscription_id, message_id, attempted_at, status_code, error, items, cursor_from, cursor_to, next_retry_at)
-    SELECT id, 'msg_' || id || '_' || cursor, now(), NULL, :error, 0, cursor, cursor, NULL FROM off
-    RETURNING subscription_id
+    UPDATE webhook_subscription s
+       SET disabled_at = now(), leased_until = NULL, lease_token = NULL
+     WHERE s.disabled_at IS NULL AND s.owner LIKE 'principal:%'
+       AND NOT EXISTS (
+           SELECT 1 FROM api_key k
+            WHERE k.principal_id = CAST(substr(s.owner, 11) AS bigint)
+              AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+       )
+    RETURNING s.id, s.cursor
 """)
 OWNER_GONE = "disabled: the principal that created it has no key in force (revoked or expired)"
 _PRUNE = text("DELETE FROM webhook_delivery WHERE attempted_at < now() - :retention * interval '1 second'")
@@ -161,9 +155,11 @@ class WebhookDispatcher:
             return 0
         token = uuid.uuid4().hex
         async with self.sessionmaker() as session, session.begin():
-            for gone in (await session.execute(_ORPHANED, {"error": OWNER_GONE})).scalars():
+            for gone in (await session.execute(_ORPHANED)).all():
                 DELIVERIES.labels(outcome="owner_gone").inc()
-                log.warning("webhook %d %s", gone, OWNER_GONE)
+                log.warning("webhook %d %s", gone.id, OWNER_GONE)
+                attempt = _Attempt("owner_gone", error=OWNER_GONE)
+                await _log(session, gone.id, gone.cursor, gone.cursor, dt.datetime.now(dt.UTC), attempt, items=0)
             rows = (
                 await session.execute(
                     _CLAIM, {"busy": list(self._busy), "limit": free, "lease": self.lease_s, "token": token}
@@ -263,20 +259,7 @@ class WebhookDispatcher:
         async with self.sessionmaker() as session, session.begin():
             if not await _move(session, claim, page.next_cursor, delivered=True, keep=keep, lease_s=self.lease_s):
                 return False
-            await session.execute(
-                _LOG,
-                {
-                    "id": claim.id,
-                    "message_id": _message_id(claim.id, cursor),
-                    "started": started,
-                    "status": attempt.status,
-                    "error": None,
-                    "items": len(page.items),
-                    "cursor_from": cursor,
-                    "cursor_to": page.next_cursor,
-                    "next_retry_at": None,
-                },
-            )
+            await _log(session, claim.id, cursor, page.next_cursor, started, attempt, items=len(page.items))
         return True
 
     async def _failed(
@@ -302,19 +285,8 @@ class WebhookDispatcher:
                 return
             if row.next_retry_at is None:
                 log.warning("webhook %d disabled after failing: %s", claim.id, attempt.error)
-            await session.execute(
-                _LOG,
-                {
-                    "id": claim.id,
-                    "message_id": _message_id(claim.id, cursor),
-                    "started": started,
-                    "status": attempt.status,
-                    "error": attempt.error,
-                    "items": items,
-                    "cursor_from": cursor,
-                    "cursor_to": cursor_to,
-                    "next_retry_at": row.next_retry_at,
-                },
+            await _log(
+                session, claim.id, cursor, cursor_to, started, attempt, items=items, next_retry_at=row.next_retry_at
             )
 
     async def _housekeeping(self) -> None:
@@ -328,6 +300,34 @@ class WebhookDispatcher:
 def _message_id(webhook_id: int, cursor: str) -> str:
     """The same for every attempt at a batch (the batch after `cursor`), so that receivers can drop repeats."""
     return f"msg_{webhook_id}_{cursor}"
+
+
+async def _log(
+    session: AsyncSession,
+    webhook_id: int,
+    cursor: str,
+    cursor_to: str,
+    started: dt.datetime,
+    attempt: _Attempt,
+    *,
+    items: int,
+    next_retry_at: dt.datetime | None = None,
+) -> None:
+    """One line of a subscription's deliveries log: an attempt at the batch after `cursor`."""
+    await session.execute(
+        _LOG,
+        {
+            "id": webhook_id,
+            "message_id": _message_id(webhook_id, cursor),
+            "started": started,
+            "status": attempt.status,
+            "error": attempt.error,
+            "items": items,
+            "cursor_from": cursor,
+            "cursor_to": cursor_to,
+            "next_retry_at": next_retry_at,
+        },
+    )
 
 
 async def _move(
