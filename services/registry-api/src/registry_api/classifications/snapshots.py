@@ -44,8 +44,8 @@ def in_force(module: str, *, kampung_id: str, period: str) -> str:
     back lands on the nearest key below; it is the module's only when its Kampung KB and module match, hence the
     outer `WHERE`."""
     return f"""
-        SELECT s.id, s.period, s.payload, s.revision
-          FROM (SELECT s.id, s.kampung_id, s.module, s.period, s.payload, s.revision FROM submission s
+        SELECT s.period, s.payload
+          FROM (SELECT s.kampung_id, s.module, s.period, s.payload FROM submission s
                  WHERE (s.kampung_id, s.module, s.period) <= ({kampung_id}, '{module}', {period})
                  ORDER BY s.kampung_id DESC, s.module DESC, s.period DESC LIMIT 1) s
          WHERE s.kampung_id = {kampung_id} AND s.module = '{module}'"""
