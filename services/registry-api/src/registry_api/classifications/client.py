@@ -6,9 +6,10 @@ side). httpx stays for the rest of the registry's outgoing calls, which are rare
 """
 
 import asyncio
+import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ import orjson
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from kampungkb_shared.observability import REQUEST_ID_HEADER, request_id
+from kampungkb_shared.periods import format_period
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,14 @@ class ClassifierStatusError(Exception):
 
 _UNAVAILABLE = (TimeoutError, aiohttp.ClientError, ClassifierStatusError)
 _MALFORMED = (orjson.JSONDecodeError, KeyError, TypeError)
+
+
+def batch_items(items: Iterable[tuple[int, dt.date, str]]) -> str:
+    """The `items` of a batch or explain body from (id, period, snapshot as JSON text): the snapshots come as text
+    (from PostgreSQL, or dumped once), so the body is assembled, not serialised again."""
+    return ",".join(
+        f'{{"id":{id_},"period":"{format_period(period)}","snapshot":{snapshot}}}' for id_, period, snapshot in items
+    )
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import ServiceUnavailable
 from kampungkb_shared.periods import format_period
-from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
+from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable, batch_items
 from registry_api.classifications.models import Classification
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.db import session_driver
@@ -71,9 +71,8 @@ async def explain(
     derived: dict[int, dict[str, Any]] = {}
     for ruleset_hash, indexes in by_hash.items():
         for start in range(0, len(indexes), _PER_CALL):
-            items = ",".join(
-                f'{{"id":{i},"period":"{format_period(rows[i].period)}",'
-                f'"snapshot":{orjson.dumps(rows[i].snapshot.snapshot).decode()}}}'
+            items = batch_items(
+                (i, rows[i].period, orjson.dumps(rows[i].snapshot.snapshot).decode())
                 for i in indexes[start : start + _PER_CALL]
             )
             body = f'{{"ruleset":{contents[ruleset_hash]},"items":[{items}]}}'.encode()

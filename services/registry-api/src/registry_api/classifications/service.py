@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.classification import Indices, Passed, Scores
 from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
-from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
+from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable, batch_items
 from registry_api.classifications.explanations import explain, ruleset_contents
 from registry_api.classifications.models import Classification
 from registry_api.classifications.schemas import ClassificationRead
@@ -254,10 +254,7 @@ def _kept(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bool:
 def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow], *, explain: bool) -> bytes:
     # The snapshots are JSON text from PostgreSQL already: the body is assembled, not serialised again. An item's
     # `id` is its index in `snaps`, which is how `_store` finds the snapshot of each answer line.
-    items = ",".join(
-        f'{{"id":{index},"period":"{format_period(snap.period)}","snapshot":{snap.snapshot}}}'
-        for index, snap in enumerate(snaps)
-    )
+    items = batch_items((index, snap.period, snap.snapshot) for index, snap in enumerate(snaps))
     head = f'{{"rulesets":{orjson.dumps(list(rulesets)).decode()},"explain":{"true" if explain else "false"}'
     return f'{head},"items":[{items}]}}'.encode()
 
