@@ -5,7 +5,7 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.db import create_engine, create_sessionmaker, session_driver, session_fetch
+from registry_api.db import create_engine, create_sessionmaker, plan_once, session_driver, session_fetch
 
 _INSERT = "INSERT INTO outbox (topic, key, payload) VALUES ('report', 'db-test', '{}')"
 _COUNT = text("SELECT count(*) FROM outbox WHERE key = 'db-test'")
@@ -75,5 +75,22 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
             [other] = await session_fetch(session, "SELECT pg_backend_pid() AS pid")
             await session.commit()
         assert other["pid"] != row["pid"]
+    finally:
+        await engine.dispose()
+
+
+async def test_generic_plans_last_as_long_as_the_transaction(fresh_database_url: str) -> None:
+    engine = create_engine(fresh_database_url, pool_size=1)
+    sessionmaker = create_sessionmaker(engine)
+    mode = "SELECT current_setting('plan_cache_mode') AS mode"
+    try:
+        async with sessionmaker() as session:
+            await plan_once(session)
+            [during] = await session_fetch(session, mode)
+            await session.commit()
+        async with sessionmaker() as session:  # the same pooled connection, a new transaction
+            [after] = await session_fetch(session, mode)
+            await session.commit()
+        assert (during["mode"], after["mode"]) == ("force_generic_plan", "auto")
     finally:
         await engine.dispose()

@@ -105,6 +105,21 @@ async def session_fetch(session: AsyncSession, query: str, *args: Any) -> list[A
     return rows
 
 
+_GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+
+async def plan_once(session: AsyncSession) -> None:
+    """Run the rest of the session's transaction with generic plans: each prepared statement is planned once per
+    connection rather than on every execution.
+
+    PostgreSQL plans a statement over `unnest` of array parameters again on every execution (a custom plan knows the
+    arrays' lengths; the generic one guesses ten rows and looks dearer), which for a write of one Kampung KB costs
+    more than running it: 0.5 ms to plan the snapshots' assembly against 0.2 ms to run it, 0.35 ms to plan the check
+    of approved months against 0.03 ms. When the arrays hold one Kampung KB, the generic plan is the right one; not
+    for bulk writes, whose plans depend on how many rows the arrays hold. `SET LOCAL`: it ends with the transaction."""
+    await (await session_driver(session)).execute(_GENERIC_PLANS)
+
+
 def _begun(session: AsyncSession) -> Any | None:
     """The driver connection kept for the session's current transaction, None before its first statement."""
     kept = session.info.get(_DRIVER)
