@@ -71,6 +71,23 @@ async def test_a_new_tier_gives_the_kampung_a_new_version_and_etag(client: httpx
     assert [k["id"] for k in changed.json()["items"]] == [kampung["id"]]
 
 
+async def test_a_write_that_keeps_the_tier_leaves_the_profile_alone(client: httpx.AsyncClient, admin: str) -> None:
+    kampung = await make_kampung(client, admin)
+    first = await put_module(client, admin, kampung["id"], "kependudukan", "2024-06", kependudukan_payload())
+    before = await client.get(f"/v1/kampung/{kampung['id']}", headers=auth(admin))
+    start = (await client.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]
+    again = await put_module(
+        client, admin, kampung["id"], "kependudukan", "2024-06", kependudukan_payload(families=151)
+    )
+    assert again.status_code == 200 and again.json()["revision"] == 2
+    assert again.json()["classification"]["tier"] == first.json()["classification"]["tier"]
+    after = await client.get(f"/v1/kampung/{kampung['id']}", headers=auth(admin))
+    assert after.headers["ETag"] == before.headers["ETag"]
+    assert after.json()["version"] == before.json()["version"]
+    items, _ = await follow(client, admin, start)
+    assert {(i["kind"], i["action"]) for i in items} == {("submission", "updated"), ("classification", "classified")}
+
+
 async def test_deactivation_and_activities_are_changes_too(client: httpx.AsyncClient, admin: str) -> None:
     kampung = await make_kampung(client, admin)
     start = (await client.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]

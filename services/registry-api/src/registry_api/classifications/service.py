@@ -50,7 +50,8 @@ def _array(alias: str, model: type[BaseModel]) -> str:
 # and is skipped (the caller logs it); a line that is not what it should be fails the statement. `,"threshold":`
 # cannot occur earlier in a line: a quote inside a JSON string is always escaped.
 # The same statement keeps each rule set's content by its hash (where it sees no copy yet) and writes the feed's row
-# of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement.
+# of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement. It
+# answers, with each classification stored, whether its tier differs from the one the profile shows (`retiers`).
 _UPSERT = f"""
     WITH raw AS (
         SELECT l.text, position(',"threshold":' IN l.text) AS at FROM unnest(CAST($1 AS text[])) AS l(text)
@@ -86,13 +87,16 @@ _UPSERT = f"""
           FROM unnest(CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[])) AS k(hash, name, content)
          WHERE NOT EXISTS (SELECT 1 FROM ruleset_content r WHERE r.hash = k.hash)
     ),
+    shown AS (
+        SELECT w.kampung_id, w.period, w.ruleset, w.tier, k.desa_code, k.tier AS profile_tier
+          FROM written w JOIN kampung k ON k.id = w.kampung_id
+    ),
     feed AS (
         INSERT INTO change_log (kind, action, kampung_id, desa_code, period, ruleset, tier)
-        SELECT 'classification', 'classified', w.kampung_id, k.desa_code, w.period, w.ruleset, w.tier
-          FROM written w JOIN kampung k ON k.id = w.kampung_id
-         ORDER BY w.kampung_id, w.period, w.ruleset
+        SELECT 'classification', 'classified', kampung_id, desa_code, period, ruleset, tier
+          FROM shown ORDER BY kampung_id, period, ruleset
     )
-    SELECT kampung_id, period, ruleset, tier FROM written
+    SELECT kampung_id, period, ruleset, tier, tier IS DISTINCT FROM profile_tier AS retiers FROM shown
 """
 
 _STORED_HASHES = """
@@ -118,7 +122,8 @@ class Reclassified:
     failed: dict[str, str] = field(default_factory=dict)
     """Rule set -> why its call failed."""
     tiers: dict[int, str] = field(default_factory=dict)
-    """The primary rule set's tier of each Kampung KB's newest period, where it was just stored."""
+    """The primary rule set's tier of each Kampung KB's newest period, where it was just stored and differs from the
+    tier its profile shows."""
     answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
     """(Kampung KB, period, rule set) -> the classifier's result with its explanation, for the calls of at most
     `KEPT_ANSWERS` results (a write's): its answer is the classifier's own, not derived again."""
@@ -197,9 +202,9 @@ async def reclassify(
                 if "result" in answer:
                     snap = snaps[answer["id"]]
                     outcome.answers[(snap.kampung_id, snap.period, answer["ruleset"])] = answer["result"]
-        for kampung_id, period, ruleset, tier in stored_rows:
+        for kampung_id, period, ruleset, tier, retiers in stored_rows:
             outcome.changed.add((kampung_id, period))
-            if ruleset == primary and period == newest[kampung_id]:
+            if retiers and ruleset == primary and period == newest[kampung_id]:
                 outcome.tiers[kampung_id] = tier
 
     in_flight: set[asyncio.Future[tuple[Call, list[bytes] | None]]] = set()
@@ -283,8 +288,9 @@ async def _store(
     snaps: list[SnapshotRow],
     lines: list[bytes],
     budget_s: float,
-) -> list[tuple[int, dt.date, str, str]]:
-    """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set, tier) stored.
+) -> list[tuple[int, dt.date, str, str, bool]]:
+    """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set, tier) stored,
+    each with whether that tier differs from the one the Kampung KB's profile shows.
 
     Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier, a rule set content
     that cannot be kept): nothing of it is.
@@ -320,7 +326,7 @@ async def _store(
         raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
     finally:
         await driver.execute("RELEASE SAVEPOINT store_answer")
-    return [(row["kampung_id"], row["period"], row["ruleset"], row["tier"]) for row in rows]
+    return [(row["kampung_id"], row["period"], row["ruleset"], row["tier"], row["retiers"]) for row in rows]
 
 
 async def _stored_hashes(
