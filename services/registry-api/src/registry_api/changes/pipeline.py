@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.changes import outbox
 from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.service import reclassify
+from registry_api.classifications.service import Answer, reclassify
 from registry_api.db import owe_after_commit, session_driver, session_fetch
 
 REPORT_EVENTS = "report_events"
@@ -125,7 +125,7 @@ class Recorded:
     report_event_ids: list[int] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """Rule set -> why the classifier could not classify under it."""
-    answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
+    answers: dict[tuple[int, dt.date, str], Answer] = field(default_factory=dict)
     """The classifier's results of a small run, with their explanation (`Reclassified.answers`)."""
 
 

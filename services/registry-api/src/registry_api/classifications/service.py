@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.classification import Indices, Passed, Scores
+from kampungkb_shared.classification import Indices, Passed, Scores, Snapshot
 from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable, batch_items
@@ -79,7 +79,7 @@ _UPSERT = f"""
             ON CONFLICT (kampung_id, period, ruleset) DO UPDATE
            SET ruleset_hash = excluded.ruleset_hash, tier = excluded.tier, snapshot_hash = excluded.snapshot_hash,
                scores = excluded.scores, indices = excluded.indices, passed = excluded.passed, computed_at = now()
-        RETURNING c.kampung_id, c.period, c.ruleset, c.tier
+        RETURNING c.kampung_id, c.period, c.ruleset, c.tier, c.computed_at
     ),
     kept AS (
         INSERT INTO ruleset_content (hash, name, content)
@@ -88,7 +88,7 @@ _UPSERT = f"""
          WHERE NOT EXISTS (SELECT 1 FROM ruleset_content r WHERE r.hash = k.hash)
     ),
     shown AS (
-        SELECT w.kampung_id, w.period, w.ruleset, w.tier, k.desa_code, k.tier AS profile_tier
+        SELECT w.kampung_id, w.period, w.ruleset, w.tier, w.computed_at, k.desa_code, k.tier AS profile_tier
           FROM written w JOIN kampung k ON k.id = w.kampung_id
     ),
     feed AS (
@@ -96,7 +96,7 @@ _UPSERT = f"""
         SELECT 'classification', 'classified', kampung_id, desa_code, period, ruleset, tier
           FROM shown ORDER BY kampung_id, period, ruleset
     )
-    SELECT kampung_id, period, ruleset, tier, tier IS DISTINCT FROM profile_tier AS retiers FROM shown
+    SELECT kampung_id, period, ruleset, tier, computed_at, tier IS DISTINCT FROM profile_tier AS retiers FROM shown
 """
 
 _STORED_HASHES = """
@@ -108,6 +108,39 @@ _STORED_HASHES = """
 KEPT_ANSWERS = 16
 """A call of at most this many results (a write's) asks for their explanation and keeps them parsed
 (`Reclassified.answers`); larger ones ask for results without it, which is all the classification table stores."""
+
+
+class _Stored(NamedTuple):
+    """A classification an answer stored, and whether its tier differs from the one the profile shows."""
+
+    kampung_id: int
+    period: dt.date
+    ruleset: str
+    tier: str
+    computed_at: dt.datetime
+    retiers: bool
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The classifier's result for a snapshot (with its explanation), as stored a moment ago: a write's answer is
+    the classifier's own, with no read of what was just stored and nothing derived again."""
+
+    result: dict[str, Any]
+    snapshot: SnapshotRow
+    computed_at: dt.datetime
+
+    def read(self) -> ClassificationRead:
+        return ClassificationRead.model_validate(
+            {
+                **self.result,
+                "kampung_id": self.snapshot.kampung_id,
+                "computed_at": self.computed_at,
+                "snapshot_hash": self.snapshot.hash,
+                "snapshot": Snapshot.model_validate_json(self.snapshot.snapshot),
+            }
+        )
+
 
 Call = tuple[tuple[str, ...], list[SnapshotRow]]
 """One classifier call: the rule sets it asks for and the snapshots it sends."""
@@ -124,9 +157,9 @@ class Reclassified:
     tiers: dict[int, str] = field(default_factory=dict)
     """The primary rule set's tier of each Kampung KB's newest period, where it was just stored and differs from the
     tier its profile shows."""
-    answers: dict[tuple[int, dt.date, str], dict[str, Any]] = field(default_factory=dict)
+    answers: dict[tuple[int, dt.date, str], Answer] = field(default_factory=dict)
     """(Kampung KB, period, rule set) -> the classifier's result with its explanation, for the calls of at most
-    `KEPT_ANSWERS` results (a write's): its answer is the classifier's own, not derived again."""
+    `KEPT_ANSWERS` results (a write's) and what they stored."""
 
 
 async def reclassify(
@@ -197,15 +230,18 @@ async def reclassify(
             give_up(todo, exc)
             return
         if _kept(todo, snaps):
+            stored = {(row.kampung_id, row.period, row.ruleset): row for row in stored_rows}
             for line in lines:
                 answer = orjson.loads(line)
                 if "result" in answer:
                     snap = snaps[answer["id"]]
-                    outcome.answers[(snap.kampung_id, snap.period, answer["ruleset"])] = answer["result"]
-        for kampung_id, period, ruleset, tier, retiers in stored_rows:
-            outcome.changed.add((kampung_id, period))
-            if retiers and ruleset == primary and period == newest[kampung_id]:
-                outcome.tiers[kampung_id] = tier
+                    key = (snap.kampung_id, snap.period, answer["ruleset"])
+                    if (row := stored.get(key)) is not None:
+                        outcome.answers[key] = Answer(answer["result"], snap, row.computed_at)
+        for row in stored_rows:
+            outcome.changed.add((row.kampung_id, row.period))
+            if row.retiers and row.ruleset == primary and row.period == newest[row.kampung_id]:
+                outcome.tiers[row.kampung_id] = row.tier
 
     in_flight: set[asyncio.Future[tuple[Call, list[bytes] | None]]] = set()
 
@@ -288,9 +324,8 @@ async def _store(
     snaps: list[SnapshotRow],
     lines: list[bytes],
     budget_s: float,
-) -> list[tuple[int, dt.date, str, str, bool]]:
-    """Upsert the results of one answer in one statement; returns the (Kampung KB, period, rule set, tier) stored,
-    each with whether that tier differs from the one the Kampung KB's profile shows.
+) -> list[_Stored]:
+    """Upsert the results of one answer in one statement; returns what it stored.
 
     Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier, a rule set content
     that cannot be kept): nothing of it is.
@@ -326,7 +361,7 @@ async def _store(
         raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
     finally:
         await driver.execute("RELEASE SAVEPOINT store_answer")
-    return [(row["kampung_id"], row["period"], row["ruleset"], row["tier"], row["retiers"]) for row in rows]
+    return [_Stored(*row) for row in rows]
 
 
 async def _stored_hashes(
@@ -344,16 +379,13 @@ async def stored_classification(
     kampung_id: int,
     period: dt.date,
     ruleset: str,
-    answer: dict[str, Any] | None = None,
 ) -> ClassificationRead | None:
-    """The classification of exactly this period with the snapshot it saw and its explanation, if stored (the write
-    path's answer): `answer` when the classifier just gave it (`Reclassified.answers`), else derived again; None too
-    when the classifier cannot derive it now."""
+    """The classification of exactly this period with the snapshot it saw and its explanation derived again, if
+    stored; None too when the classifier cannot derive it now. (A write that just classified it answers the
+    classifier's own result instead: `Reclassified.answers`.)"""
     row = await session.get(Classification, (kampung_id, period, ruleset), populate_existing=True)
     if row is None:
         return None
-    if answer is not None:
-        return ClassificationRead.explained(row, answer)
     try:
         [read] = await explain(session, classifier=classifier, rows=[row])
     except ClassifierUnavailable:

@@ -177,13 +177,10 @@ async def classification_written(
     if recorded.classifying is None or recorded.classifying.primary in recorded.failed:
         return None
     primary = recorded.classifying.primary
+    if (answer := recorded.answers.get((kampung_id, period, primary))) is not None:
+        return answer.read()
     return await stored_classification(
-        session,
-        classifier=recorded.classifying.classifier,
-        kampung_id=kampung_id,
-        period=period,
-        ruleset=primary,
-        answer=recorded.answers.get((kampung_id, period, primary)),
+        session, classifier=recorded.classifying.classifier, kampung_id=kampung_id, period=period, ruleset=primary
     )
 
 
