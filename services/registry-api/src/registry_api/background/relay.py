@@ -29,6 +29,7 @@ from registry_api.changes import feed, pipeline
 from registry_api.changes import outbox as events
 from registry_api.classifications import snapshots
 from registry_api.classifications.client import ClassifierClient
+from registry_api.db import plan_once
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ async def deliver_reports(
 ) -> int:
     """Enqueue the due report events (or exactly `ids`, right after the commit that wrote them)."""
     async with sessionmaker() as session, session.begin():
+        await plan_once(session)
         claimed = await _claim(session, events.REPORT, limit=limit, ids=ids)
         by_key: dict[str, list[_Event]] = defaultdict(list)
         for event in claimed:
