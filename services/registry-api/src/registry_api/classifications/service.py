@@ -99,12 +99,6 @@ _UPSERT = f"""
     SELECT kampung_id, period, ruleset, tier, computed_at, tier IS DISTINCT FROM profile_tier AS retiers FROM shown
 """
 
-_STORED_HASHES = """
-    SELECT c.kampung_id, c.period, c.ruleset, c.snapshot_hash
-      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)
-      JOIN classification c ON c.kampung_id = p.kampung_id AND c.period = p.period
-"""
-
 KEPT_ANSWERS = 16
 """A call of at most this many results (a write's) asks for their explanation and keeps them parsed
 (`Reclassified.answers`); larger ones ask for results without it, which is all the classification table stores."""
@@ -273,11 +267,9 @@ async def _calls(
 ) -> list[Call]:
     """The snapshots of `pairs` (assembled and stored), each going out once with the rule sets that have not
     classified it yet (usually all of them), in calls of at most `chunk` results."""
-    snapshots = await assemble(session, pairs=pairs)
-    stored = await _stored_hashes(session, pairs)
     wanted: dict[tuple[str, ...], list[SnapshotRow]] = defaultdict(list)
-    for snap in snapshots:
-        if todo := tuple(r for r in rulesets if stored.get((snap.kampung_id, snap.period, r)) != snap.hash):
+    for snap in await assemble(session, pairs=pairs):
+        if todo := tuple(r for r in rulesets if r not in snap.classified):
             wanted[todo].append(snap)
     return [
         (todo, snaps[start : start + per_call])
@@ -362,14 +354,6 @@ async def _store(
     finally:
         await driver.execute("RELEASE SAVEPOINT store_answer")
     return [_Stored(*row) for row in rows]
-
-
-async def _stored_hashes(
-    session: AsyncSession, pairs: list[tuple[int, dt.date]]
-) -> dict[tuple[int, dt.date, str], str]:
-    driver = await session_driver(session)
-    rows = await driver.fetch(_STORED_HASHES, [k for k, _ in pairs], [p for _, p in pairs])
-    return {(row["kampung_id"], row["period"], row["ruleset"]): row["snapshot_hash"] for row in rows}
 
 
 async def stored_classification(

@@ -79,7 +79,10 @@ _SNAPSHOTS = f"""
     stored AS (
         INSERT INTO classification_snapshot (hash, snapshot) SELECT hash, snap FROM hashed ON CONFLICT (hash) DO NOTHING
     )
-    SELECT kampung_id, period, snapshot, hash FROM hashed
+    SELECT h.kampung_id, h.period, h.snapshot, h.hash,
+           ARRAY(SELECT c.ruleset FROM classification c
+                  WHERE c.kampung_id = h.kampung_id AND c.period = h.period AND c.snapshot_hash = h.hash) AS classified
+      FROM hashed h
 """
 
 
@@ -91,6 +94,8 @@ class SnapshotRow:
     """The snapshot as JSON text (`profil`, `kependudukan`, `kkbpk`, `partners`)."""
     hash: str
     """SHA-256 of `snapshot`: an unchanged snapshot is not classified again."""
+    classified: frozenset[str] = frozenset()
+    """The rule sets whose stored classification of the pair was computed from this very snapshot."""
 
 
 async def periods_to_classify(session: AsyncSession, *, earliest: dict[int, dt.date]) -> list[tuple[int, dt.date]]:
@@ -103,12 +108,16 @@ async def periods_to_classify(session: AsyncSession, *, earliest: dict[int, dt.d
 
 
 async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -> list[SnapshotRow]:
-    """The snapshot in force for each (Kampung KB, period) pair, in one query that also stores each by its hash."""
+    """The snapshot in force for each (Kampung KB, period) pair, with the rule sets that classified it already, in one
+    query that also stores each by its hash."""
     if not pairs:
         return []
     driver = await session_driver(session)
     rows = await driver.fetch(_SNAPSHOTS, [k for k, _ in pairs], [p for _, p in pairs])
-    return [SnapshotRow(row["kampung_id"], row["period"], row["snapshot"], row["hash"]) for row in rows]
+    return [
+        SnapshotRow(row["kampung_id"], row["period"], row["snapshot"], row["hash"], frozenset(row["classified"]))
+        for row in rows
+    ]
 
 
 # Snapshots no classification points at any more (replaced by newer ones): one anti-join over both tables.
