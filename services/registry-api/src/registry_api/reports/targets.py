@@ -7,14 +7,15 @@ when its actual figure is at least the straight line from where it stood at the 
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.inpres import INPRES_SOURCE, INPRES_TARGETS
 from kampungkb_shared.regions import NATION_CODE, ancestors
-from registry_api.reports.models import Target
+from registry_api.db import session_fetch
 from registry_api.reports.schemas import TargetKind, TargetProgress
 
 KINDS: tuple[TargetKind, ...] = ("formation_pct", "mandiri_plus_pct", "mandiri_plus_increase_pts")
@@ -34,22 +35,41 @@ class Applied:
     source: str
 
 
-async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
-    """Each target in force for the region and year, with the region that set it (or the Instruction)."""
-    chain = [code, *reversed(ancestors(code))] if code != NATION_CODE else []
-    chain.append(NATION_CODE)
-    rows = {t.code: t for t in await session.scalars(select(Target).where(Target.code.in_(chain), Target.year == year))}
+def chain(code: str) -> list[str]:
+    """The region and each region above it up to `00`, nearest first: where its targets may come from."""
+    return [code, *reversed(ancestors(code)), NATION_CODE] if code != NATION_CODE else [NATION_CODE]
+
+
+CHAIN_TARGETS = """
+SELECT code, year, formation_pct, mandiri_plus_pct, mandiri_plus_increase_pts, updated_at
+  FROM target WHERE code = ANY($1::text[]) AND year = $2"""
+"""The targets a chain of regions ($1, `chain`) set for a year ($2)."""
+
+
+def applied(targets: Mapping[str, Mapping[str, Any]], *, code: str) -> dict[TargetKind, Applied]:
+    """Each target in force for the region, from the targets its chain set for the year (by region code), with the
+    region that set it (or the Instruction)."""
     out: dict[TargetKind, Applied] = {}
     for kind in KINDS:
-        for region in chain:
-            target = rows.get(region)
-            if target is not None and getattr(target, kind) is not None:
-                out[kind] = Applied(float(getattr(target, kind)), region)
+        for region in chain(code):
+            target = targets.get(region)
+            if target is not None and target[kind] is not None:
+                out[kind] = Applied(float(target[kind]), region)
                 break
         else:
             if kind in INPRES_TARGETS:
                 out[kind] = Applied(INPRES_TARGETS[kind], INPRES_SOURCE)
     return out
+
+
+async def chain_targets(session: AsyncSession, *, code: str, year: int) -> dict[str, Mapping[str, Any]]:
+    """The targets the region and each region above it set for the year (`CHAIN_TARGETS`), by region code."""
+    return {row["code"]: row for row in await session_fetch(session, CHAIN_TARGETS, chain(code), year)}
+
+
+async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
+    """Each target in force for the region and year, with the region that set it (or the Instruction)."""
+    return applied(await chain_targets(session, code=code, year=year), code=code)
 
 
 def _rounded(value: float | None) -> float | None:
