@@ -1,5 +1,6 @@
 """The database: declarative base, engine from settings, and the one dependency that owns the transaction."""
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -103,6 +104,15 @@ async def session_fetch(session: AsyncSession, query: str, *args: Any) -> list[A
     rows = list(result.mappings()) if result.returns_rows else []
     await _keep(session, connection)
     return rows
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def shifted(query: str, by: int) -> str:
+    """`query` with its parameters `$1`, `$2`... renumbered from `$1 + by`: to make a statement of this codebase (whose
+    text holds no `$` but its parameters) a part of another statement, after that statement's own parameters."""
+    return _PARAMETER.sub(lambda number: f"${int(number[1]) + by}", query)
 
 
 def _begun(session: AsyncSession) -> Any | None:

@@ -1,7 +1,8 @@
 """Reads of the aggregates report-worker writes, with the live desa list of a kecamatan; targets."""
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +17,11 @@ from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.approvals import service as approvals
+from registry_api.approvals.schemas import ApprovalStatus
 from registry_api.auth.service import Principal, Role
-from registry_api.db import session_fetch
-from registry_api.quality.repository import open_counts
+from registry_api.db import session_fetch, shifted
+from registry_api.quality.repository import OPEN_COUNTS, counts_of
+from registry_api.quality.schemas import QualityCounts
 from registry_api.reports import targets as target_rules
 from registry_api.reports.models import Target
 from registry_api.reports.repository import RegionFigures, months_between, region_figures
@@ -226,8 +229,8 @@ async def _desa_children(
 
 
 _PERCONTOHAN = """
-SELECT k.id, k.name, k.desa_code, k.percontohan_kecamatan, k.percontohan_kabupaten, k.percontohan_provinsi,
-       coalesce(c.tier, 'belum_terklasifikasi') AS tier
+SELECT k.id, k.name, k.desa_code, coalesce(c.tier, 'belum_terklasifikasi') AS tier,
+       k.percontohan_provinsi, k.percontohan_kabupaten, k.percontohan_kecamatan
   FROM kampung k
   LEFT JOIN LATERAL (
         SELECT c.tier FROM classification c
@@ -237,17 +240,62 @@ SELECT k.id, k.name, k.desa_code, k.percontohan_kecamatan, k.percontohan_kabupat
  WHERE k.active AND (k.percontohan_kecamatan OR k.percontohan_kabupaten OR k.percontohan_provinsi)
    AND k.formed_on <= $4 AND ($1 = '00' OR k.desa_code LIKE $1 || '.%')
  ORDER BY k.desa_code, k.id"""
+"""The percontohan Kampung KB of a region ($1) as of a month ($2, ending $4) under a rule set ($3)."""
 _PERCONTOHAN_LEVELS = ("provinsi", "kabupaten", "kecamatan")
 
 
-async def _percontohan(session: AsyncSession, *, code: str, period: dt.date, ruleset: str) -> list[Percontohan]:
-    rows = await session_fetch(session, _PERCONTOHAN, code, period, ruleset, _month_end(period))
+def _percontohan(rows: list[Sequence[Any]]) -> list[Percontohan]:
+    """The rows of `_PERCONTOHAN` (by position), once per level it is a percontohan of, the widest level first."""
     return [
-        Percontohan(id=row["id"], name=row["name"], desa_code=row["desa_code"], level=level, tier=row["tier"])
-        for level in _PERCONTOHAN_LEVELS
-        for row in rows
-        if row[f"percontohan_{level}"]
+        Percontohan(id=kampung_id, name=name, desa_code=desa_code, level=level, tier=tier)
+        for index, level in enumerate(_PERCONTOHAN_LEVELS)
+        for kampung_id, name, desa_code, tier, *levels in rows
+        if levels[index]
     ]
+
+
+_BESIDE = f"""
+SELECT ARRAY(SELECT s FROM ({approvals.BY_CODE}) s) AS approvals,
+       ARRAY(SELECT s FROM ({shifted(target_rules.CHAIN_TARGETS, 2)}) s) AS targets,
+       ARRAY(SELECT s FROM ({shifted(OPEN_COUNTS, 4)}) s) AS quality,
+       ARRAY(SELECT s FROM ({shifted(_PERCONTOHAN, 6)}) s) AS percontohan"""
+"""What a report shows beside its figures, each part the statement of the module that holds its rule, as an array of
+its rows: the approval status of the region and its children, the targets in force, the open data-quality flags,
+the percontohan Kampung KB."""
+
+
+@dataclass(frozen=True)
+class _Beside:
+    approval: dict[str, ApprovalStatus]
+    targets: dict[str, target_rules.TargetRow]
+    quality: QualityCounts
+    percontohan: list[Percontohan]
+
+
+async def _beside(
+    session: AsyncSession, *, code: str, children: Sequence[str], month: dt.date, ruleset: str, closing: Closing
+) -> _Beside:
+    codes = [code, *children]
+    [row] = await session_fetch(
+        session,
+        _BESIDE,
+        codes,
+        [month] * len(codes),
+        target_rules.chain(code),
+        month.year,
+        code,
+        month,
+        code,
+        month,
+        ruleset,
+        _month_end(month),
+    )
+    return _Beside(
+        approval=approvals.statuses_of(codes, row["approvals"], period=month, closing=closing),
+        targets=target_rules.by_region(row["targets"]),
+        quality=counts_of(row["quality"]),
+        percontohan=_percontohan(row["percontohan"]),
+    )
 
 
 def _check_ruleset(ruleset: str, rulesets: list[str]) -> None:
@@ -255,7 +303,7 @@ def _check_ruleset(ruleset: str, rulesets: list[str]) -> None:
         raise Unprocessable.field(["query", "ruleset"], f"must be one of {', '.join(rulesets)}")
 
 
-def _targets_vs_actual(own: Mapping[str, Any] | None, figures: dict[str, Any]) -> TargetVsActual | None:
+def _targets_vs_actual(own: target_rules.TargetRow | None, figures: dict[str, Any]) -> TargetVsActual | None:
     if own is None:
         return None
     return TargetVsActual(
@@ -288,14 +336,13 @@ async def get_report(
         children = await _desa_children(session, code=code, first=span.first, period=month, ruleset=ruleset)
     else:
         children = _region_children(found)
-    approval = await approvals.statuses(
-        session, codes=[code, *(child.code for child in children)], period=month, closing=closing
+    beside = await _beside(
+        session, code=code, children=[child.code for child in children], month=month, ruleset=ruleset, closing=closing
     )
     for child in children:
         if isinstance(child, Headline):
-            child.approval = approval[child.code]
+            child.approval = beside.approval[child.code]
     figures = headline(row, name, kampung_months=combined.kampung_months)
-    targets = await target_rules.chain_targets(session, code=code, year=month.year)
     at_december = found.months.get(december)
     details = _details(row)
     details["period"] = span.label
@@ -305,18 +352,18 @@ async def get_report(
         **details,
         months=[format_period(m) for m in combined.months],
         kampung_months=combined.kampung_months,
-        percontohan=await _percontohan(session, code=code, period=month, ruleset=ruleset),
-        quality=await open_counts(session, code=code, period=month),
-        targets=_targets_vs_actual(targets.get(code), figures),
+        percontohan=beside.percontohan,
+        quality=beside.quality,
+        targets=_targets_vs_actual(beside.targets.get(code), figures),
         target_progress=target_rules.progress(
-            target_rules.applied(targets, code=code),
+            target_rules.applied(beside.targets, code=code),
             month=month,
             now=headline(row, name),
             december=None if at_december is None else headline(at_december, name),
         ),
         previous=_previous(span, found, name),
         children=list(children),
-        approval=approval[code],
+        approval=beside.approval[code],
     )
 
 
@@ -344,19 +391,17 @@ async def get_trend(
     return Trend(code=code, name=name, ruleset=ruleset, from_period=from_period, to_period=to_period, points=points)
 
 
-def _target_read(target: Mapping[str, Any]) -> TargetRead:
-    """A region's targets for a year, from the columns of its row (`targets.CHAIN_TARGETS`, or the mapped row's)."""
-
+def _target_read(target: Target | target_rules.TargetRow) -> TargetRead:
     def number(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
 
     return TargetRead(
-        code=target["code"],
-        year=target["year"],
-        formation_pct=number(target["formation_pct"]),
-        mandiri_plus_pct=number(target["mandiri_plus_pct"]),
-        mandiri_plus_increase_pts=number(target["mandiri_plus_increase_pts"]),
-        updated_at=target["updated_at"],
+        code=target.code,
+        year=target.year,
+        formation_pct=number(target.formation_pct),
+        mandiri_plus_pct=number(target.mandiri_plus_pct),
+        mandiri_plus_increase_pts=number(target.mandiri_plus_increase_pts),
+        updated_at=target.updated_at,
     )
 
 
@@ -365,7 +410,7 @@ async def get_target(session: AsyncSession, *, code: str, year: int) -> TargetRe
     target = await session.get(Target, (code, year))
     if target is None:
         raise NotFound(f"no targets for {code} in {year}")
-    return _target_read(vars(target))
+    return _target_read(target)
 
 
 async def put_target(
@@ -382,4 +427,4 @@ async def put_target(
     )
     target = await session.get(Target, (code, year), populate_existing=True)
     assert target is not None
-    return _target_read(vars(target))
+    return _target_read(target)

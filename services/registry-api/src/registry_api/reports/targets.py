@@ -7,9 +7,10 @@ when its actual figure is at least the straight line from where it stood at the 
 """
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,21 +41,37 @@ def chain(code: str) -> list[str]:
     return [code, *reversed(ancestors(code)), NATION_CODE] if code != NATION_CODE else [NATION_CODE]
 
 
+class TargetRow(NamedTuple):
+    """A region's targets for a year, as `CHAIN_TARGETS` selects them."""
+
+    code: str
+    year: int
+    formation_pct: Decimal | None
+    mandiri_plus_pct: Decimal | None
+    mandiri_plus_increase_pts: Decimal | None
+    updated_at: dt.datetime
+
+
 CHAIN_TARGETS = """
 SELECT code, year, formation_pct, mandiri_plus_pct, mandiri_plus_increase_pts, updated_at
   FROM target WHERE code = ANY($1::text[]) AND year = $2"""
-"""The targets a chain of regions ($1, `chain`) set for a year ($2)."""
+"""The targets a chain of regions ($1, `chain`) set for a year ($2), in the order of `TargetRow`."""
 
 
-def applied(targets: Mapping[str, Mapping[str, Any]], *, code: str) -> dict[TargetKind, Applied]:
-    """Each target in force for the region, from the targets its chain set for the year (by region code), with the
+def by_region(rows: Iterable[Sequence[Any]]) -> dict[str, TargetRow]:
+    """The rows of `CHAIN_TARGETS` (read by position, so rows of a record array serve as well) by region code."""
+    return {target.code: target for target in (TargetRow(*row) for row in rows)}
+
+
+def applied(targets: Mapping[str, TargetRow], *, code: str) -> dict[TargetKind, Applied]:
+    """Each target in force for the region, from the targets its chain set for the year (`by_region`), with the
     region that set it (or the Instruction)."""
     out: dict[TargetKind, Applied] = {}
     for kind in KINDS:
         for region in chain(code):
             target = targets.get(region)
-            if target is not None and target[kind] is not None:
-                out[kind] = Applied(float(target[kind]), region)
+            if target is not None and getattr(target, kind) is not None:
+                out[kind] = Applied(float(getattr(target, kind)), region)
                 break
         else:
             if kind in INPRES_TARGETS:
@@ -62,14 +79,9 @@ def applied(targets: Mapping[str, Mapping[str, Any]], *, code: str) -> dict[Targ
     return out
 
 
-async def chain_targets(session: AsyncSession, *, code: str, year: int) -> dict[str, Mapping[str, Any]]:
-    """The targets the region and each region above it set for the year (`CHAIN_TARGETS`), by region code."""
-    return {row["code"]: row for row in await session_fetch(session, CHAIN_TARGETS, chain(code), year)}
-
-
 async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
     """Each target in force for the region and year, with the region that set it (or the Instruction)."""
-    return applied(await chain_targets(session, code=code, year=year), code=code)
+    return applied(by_region(await session_fetch(session, CHAIN_TARGETS, chain(code), year)), code=code)
 
 
 def _rounded(value: float | None) -> float | None:
