@@ -3,8 +3,9 @@
 Run: `uv run python bench/bench_report_get.py [requests]`. Starts the stack of `bench_load.py` (its regions, one
 Kampung KB per desa with its kependudukan, profil and a kkbpk), waits until the kabupaten's report is computed, then
 sends `requests` (default 2,000) `GET /v1/reports/{kabupaten}` in turn and prints the CPU seconds of registry-api
-(one uvicorn worker) and of PostgreSQL per request, and the median wall time. CPU seconds move less than wall time
-on a shared machine.
+(one uvicorn worker) and of PostgreSQL per request, and the median wall time; then the same for `GET
+/v1/wilayah/{kabupaten}` (one row), the floor any keyed `GET` pays (key, rate limit, middleware). CPU seconds move
+less than wall time on a shared machine.
 """
 
 import asyncio
@@ -40,18 +41,23 @@ async def run(stack: Stack, requests: int) -> None:
         kabupaten = kampung[0][1]
         await computed(http, kabupaten)
         await asyncio.sleep(2.0)  # the workers' last refreshes settle
-        for _ in range(50):  # warm up
-            (await http.get(f"/v1/reports/{kabupaten}", params={"period": PERIOD})).raise_for_status()
-        before, walls = stack.cpu_seconds(), []
-        for _ in range(requests):
-            started = time.perf_counter()
-            (await http.get(f"/v1/reports/{kabupaten}", params={"period": PERIOD})).raise_for_status()
-            walls.append((time.perf_counter() - started) * 1000)
-        after = stack.cpu_seconds()
+        for label, url in (("report GET of kabupaten", "/v1/reports/"), ("region GET (the floor) of", "/v1/wilayah/")):
+            await measure(http, stack, f"{label} {kabupaten}", url + kabupaten, requests)
+
+
+async def measure(http: httpx.AsyncClient, stack: Stack, label: str, url: str, requests: int) -> None:
+    for _ in range(50):  # warm up
+        (await http.get(url, params={"period": PERIOD})).raise_for_status()
+    before, walls = stack.cpu_seconds(), []
+    for _ in range(requests):
+        started = time.perf_counter()
+        (await http.get(url, params={"period": PERIOD})).raise_for_status()
+        walls.append((time.perf_counter() - started) * 1000)
+    after = stack.cpu_seconds()
     cpu = {name: (after[name] - before[name]) * 1000 / requests for name in ("registry-api", "postgresql")}
     print(
-        f"report GET of kabupaten {kabupaten}, {requests} in turn: p50 {statistics.median(walls):.2f} ms; CPU per "
-        f"request: registry-api {cpu['registry-api']:.2f} ms, postgresql {cpu['postgresql']:.2f} ms"
+        f"{label}, {requests} in turn: p50 {statistics.median(walls):.2f} ms; CPU per request: registry-api "
+        f"{cpu['registry-api']:.2f} ms, postgresql {cpu['postgresql']:.2f} ms"
     )
 
 
