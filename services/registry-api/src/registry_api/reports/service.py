@@ -218,14 +218,12 @@ SELECT w.code, w.name, w.kind, k.id AS kampung_id, k.name AS kampung_name,
   ) r ON true
  WHERE w.parent_code = $1 AND w.level = 'desa'
  ORDER BY w.code"""
+"""The desa/kelurahan of a kecamatan ($1; none for a wider region) with their Kampung KB as of the last month ($3,
+ending $4) under a rule set ($5), and the months from $2 it reported."""
 
 
-async def _desa_children(
-    session: AsyncSession, *, code: str, first: dt.date, period: dt.date, ruleset: str
-) -> list[DesaChild]:
-    """As of the last month `period`; `months_reported` counts from `first`."""
-    rows = await session_fetch(session, _DESA_CHILDREN, code, first, period, _month_end(period), ruleset)
-    return [DesaChild(**row) for row in rows]
+_DESA_FIELDS = ("code", "name", "kind", "kampung_id", "kampung_name", "tier", "reported", "months_reported")
+"""The fields of `DesaChild` in the order `_DESA_CHILDREN` selects them."""
 
 
 _PERCONTOHAN = """
@@ -258,10 +256,11 @@ _BESIDE = f"""
 SELECT ARRAY(SELECT s FROM ({approvals.BY_CODE}) s) AS approvals,
        ARRAY(SELECT s FROM ({shifted(target_rules.CHAIN_TARGETS, 2)}) s) AS targets,
        ARRAY(SELECT s FROM ({shifted(OPEN_COUNTS, 4)}) s) AS quality,
-       ARRAY(SELECT s FROM ({shifted(_PERCONTOHAN, 6)}) s) AS percontohan"""
+       ARRAY(SELECT s FROM ({shifted(_PERCONTOHAN, 6)}) s) AS percontohan,
+       ARRAY(SELECT s FROM ({shifted(_DESA_CHILDREN, 10)}) s) AS desa"""
 """What a report shows beside its figures, each part the statement of the module that holds its rule, as an array of
-its rows: the approval status of the region and its children, the targets in force, the open data-quality flags,
-the percontohan Kampung KB."""
+its rows: the approval status of the region and its child regions, the targets in force, the open data-quality
+flags, the percontohan Kampung KB; for a kecamatan, its desa/kelurahan."""
 
 
 @dataclass(frozen=True)
@@ -270,31 +269,35 @@ class _Beside:
     targets: dict[str, target_rules.TargetRow]
     quality: QualityCounts
     percontohan: list[Percontohan]
+    desa: list[DesaChild]
 
 
 async def _beside(
-    session: AsyncSession, *, code: str, children: Sequence[str], month: dt.date, ruleset: str, closing: Closing
+    session: AsyncSession,
+    *,
+    code: str,
+    children: Sequence[str],
+    span: Span,
+    month: dt.date,
+    ruleset: str,
+    closing: Closing,
 ) -> _Beside:
+    """As of the last month `month`; a desa's `months_reported` counts from the span's first."""
     codes = [code, *children]
-    [row] = await session_fetch(
-        session,
-        _BESIDE,
-        codes,
-        [month] * len(codes),
-        target_rules.chain(code),
-        month.year,
-        code,
-        month,
-        code,
-        month,
-        ruleset,
-        _month_end(month),
+    parameters = (
+        *(codes, [month] * len(codes)),  # $1, $2: approvals.BY_CODE
+        *(target_rules.chain(code), month.year),  # $3, $4: CHAIN_TARGETS
+        *(code, month),  # $5, $6: OPEN_COUNTS
+        *(code, month, ruleset, _month_end(month)),  # $7 to $10: _PERCONTOHAN
+        *(code, span.first, month, _month_end(month), ruleset),  # $11 to $15: _DESA_CHILDREN
     )
+    [row] = await session_fetch(session, _BESIDE, *parameters)
     return _Beside(
         approval=approvals.statuses_of(codes, row["approvals"], period=month, closing=closing),
         targets=target_rules.by_region(row["targets"]),
         quality=counts_of(row["quality"]),
         percontohan=_percontohan(row["percontohan"]),
+        desa=[DesaChild(**dict(zip(_DESA_FIELDS, desa, strict=True))) for desa in row["desa"]],
     )
 
 
@@ -331,17 +334,19 @@ async def get_report(
     combined, found, december = await _figures_of(session, code=code, span=span, ruleset=ruleset)
     name, level = region_of(code, found.region)
     row, month = combined.row, combined.row.period
-    children: list[Headline] | list[DesaChild]
-    if level is Level.KECAMATAN:
-        children = await _desa_children(session, code=code, first=span.first, period=month, ruleset=ruleset)
-    else:
-        children = _region_children(found)
+    regions = _region_children(found)
     beside = await _beside(
-        session, code=code, children=[child.code for child in children], month=month, ruleset=ruleset, closing=closing
+        session,
+        code=code,
+        children=[child.code for child in regions],
+        span=span,
+        month=month,
+        ruleset=ruleset,
+        closing=closing,
     )
-    for child in children:
-        if isinstance(child, Headline):
-            child.approval = beside.approval[child.code]
+    for child in regions:
+        child.approval = beside.approval[child.code]
+    children: list[Headline] | list[DesaChild] = beside.desa if level is Level.KECAMATAN else regions
     figures = headline(row, name, kampung_months=combined.kampung_months)
     at_december = found.months.get(december)
     details = _details(row)
