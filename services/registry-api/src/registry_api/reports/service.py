@@ -1,8 +1,6 @@
 """Reads of the aggregates report-worker writes, with the live desa list of a kecamatan; targets."""
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,22 +14,16 @@ from kampungkb_shared.periods import add_months, current_period, format_period, 
 from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
-from registry_api.approvals import service as approvals
-from registry_api.approvals.schemas import ApprovalStatus
 from registry_api.auth.service import Principal, Role
-from registry_api.db import session_fetch, shifted
-from registry_api.quality.repository import OPEN_COUNTS, counts_of
-from registry_api.quality.schemas import QualityCounts
 from registry_api.reports import targets as target_rules
 from registry_api.reports.models import Target
-from registry_api.reports.repository import RegionFigures, months_between, region_figures
+from registry_api.reports.repository import RegionFigures, beside_figures, months_between, region_figures
 from registry_api.reports.schemas import (
     DesaChild,
     Headline,
     Kkbpk,
     ModuleTimeliness,
     Ownership,
-    Percontohan,
     Report,
     Share,
     TargetRead,
@@ -60,10 +52,6 @@ class ReportNotComputed(NotFound):
 def pct(numerator: int, denominator: int) -> float | None:
     """A share in percent with two decimals; None when there is nothing to take a share of."""
     return None if denominator == 0 else round(100 * numerator / denominator, 2)
-
-
-def _month_end(period: dt.date) -> dt.date:
-    return add_months(period, 1) - dt.timedelta(days=1)
 
 
 def _tiers(row: Figures, prefix: str) -> Tiers:
@@ -201,106 +189,6 @@ def _region_children(found: RegionFigures) -> list[Headline]:
     return children
 
 
-_DESA_CHILDREN = """
-SELECT w.code, w.name, w.kind, k.id AS kampung_id, k.name AS kampung_name,
-       CASE WHEN k.id IS NOT NULL THEN coalesce(c.tier, 'belum_terklasifikasi') END AS tier,
-       coalesce(r.months, 0) > 0 AS reported, coalesce(r.months, 0) AS months_reported
-  FROM wilayah w
-  LEFT JOIN kampung k ON k.desa_code = w.code AND k.active AND k.formed_on <= $4
-  LEFT JOIN LATERAL (
-        SELECT c.tier FROM classification c
-         WHERE c.kampung_id = k.id AND c.ruleset = $5 AND c.period <= $3
-         ORDER BY c.period DESC LIMIT 1
-  ) c ON true
-  LEFT JOIN LATERAL (
-        SELECT count(DISTINCT s.period) AS months FROM submission s
-         WHERE s.kampung_id = k.id AND s.period BETWEEN $2 AND $3
-  ) r ON true
- WHERE w.parent_code = $1 AND w.level = 'desa'
- ORDER BY w.code"""
-"""The desa/kelurahan of a kecamatan ($1; none for a wider region) with their Kampung KB as of the last month ($3,
-ending $4) under a rule set ($5), and the months from $2 it reported."""
-
-
-_DESA_FIELDS = ("code", "name", "kind", "kampung_id", "kampung_name", "tier", "reported", "months_reported")
-"""The fields of `DesaChild` in the order `_DESA_CHILDREN` selects them."""
-
-
-_PERCONTOHAN = """
-SELECT k.id, k.name, k.desa_code, coalesce(c.tier, 'belum_terklasifikasi') AS tier,
-       k.percontohan_provinsi, k.percontohan_kabupaten, k.percontohan_kecamatan
-  FROM kampung k
-  LEFT JOIN LATERAL (
-        SELECT c.tier FROM classification c
-         WHERE c.kampung_id = k.id AND c.ruleset = $3 AND c.period <= $2
-         ORDER BY c.period DESC LIMIT 1
-  ) c ON true
- WHERE k.active AND (k.percontohan_kecamatan OR k.percontohan_kabupaten OR k.percontohan_provinsi)
-   AND k.formed_on <= $4 AND ($1 = '00' OR k.desa_code LIKE $1 || '.%')
- ORDER BY k.desa_code, k.id"""
-"""The percontohan Kampung KB of a region ($1) as of a month ($2, ending $4) under a rule set ($3)."""
-_PERCONTOHAN_LEVELS = ("provinsi", "kabupaten", "kecamatan")
-
-
-def _percontohan(rows: list[Sequence[Any]]) -> list[Percontohan]:
-    """The rows of `_PERCONTOHAN` (by position), once per level it is a percontohan of, the widest level first."""
-    return [
-        Percontohan(id=kampung_id, name=name, desa_code=desa_code, level=level, tier=tier)
-        for index, level in enumerate(_PERCONTOHAN_LEVELS)
-        for kampung_id, name, desa_code, tier, *levels in rows
-        if levels[index]
-    ]
-
-
-_BESIDE = f"""
-SELECT ARRAY(SELECT s FROM ({approvals.BY_CODE}) s) AS approvals,
-       ARRAY(SELECT s FROM ({shifted(target_rules.CHAIN_TARGETS, 2)}) s) AS targets,
-       ARRAY(SELECT s FROM ({shifted(OPEN_COUNTS, 4)}) s) AS quality,
-       ARRAY(SELECT s FROM ({shifted(_PERCONTOHAN, 6)}) s) AS percontohan,
-       ARRAY(SELECT s FROM ({shifted(_DESA_CHILDREN, 10)}) s) AS desa"""
-"""What a report shows beside its figures, each part the statement of the module that holds its rule, as an array of
-its rows: the approval status of the region and its child regions, the targets in force, the open data-quality
-flags, the percontohan Kampung KB; for a kecamatan, its desa/kelurahan."""
-
-
-@dataclass(frozen=True)
-class _Beside:
-    approval: dict[str, ApprovalStatus]
-    targets: dict[str, target_rules.TargetRow]
-    quality: QualityCounts
-    percontohan: list[Percontohan]
-    desa: list[DesaChild]
-
-
-async def _beside(
-    session: AsyncSession,
-    *,
-    code: str,
-    children: Sequence[str],
-    span: Span,
-    month: dt.date,
-    ruleset: str,
-    closing: Closing,
-) -> _Beside:
-    """As of the last month `month`; a desa's `months_reported` counts from the span's first."""
-    codes = [code, *children]
-    parameters = (
-        *(codes, [month] * len(codes)),  # $1, $2: approvals.BY_CODE
-        *(target_rules.chain(code), month.year),  # $3, $4: CHAIN_TARGETS
-        *(code, month),  # $5, $6: OPEN_COUNTS
-        *(code, month, ruleset, _month_end(month)),  # $7 to $10: _PERCONTOHAN
-        *(code, span.first, month, _month_end(month), ruleset),  # $11 to $15: _DESA_CHILDREN
-    )
-    [row] = await session_fetch(session, _BESIDE, *parameters)
-    return _Beside(
-        approval=approvals.statuses_of(codes, row["approvals"], period=month, closing=closing),
-        targets=target_rules.by_region(row["targets"]),
-        quality=counts_of(row["quality"]),
-        percontohan=_percontohan(row["percontohan"]),
-        desa=[DesaChild(**dict(zip(_DESA_FIELDS, desa, strict=True))) for desa in row["desa"]],
-    )
-
-
 def _check_ruleset(ruleset: str, rulesets: list[str]) -> None:
     if ruleset not in rulesets:
         raise Unprocessable.field(["query", "ruleset"], f"must be one of {', '.join(rulesets)}")
@@ -335,7 +223,7 @@ async def get_report(
     name, level = region_of(code, found.region)
     row, month = combined.row, combined.row.period
     regions = _region_children(found)
-    beside = await _beside(
+    beside = await beside_figures(
         session,
         code=code,
         children=[child.code for child in regions],
