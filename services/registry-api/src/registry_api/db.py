@@ -1,5 +1,6 @@
 """The database: declarative base, engine from settings, and the one dependency that owns the transaction."""
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -119,6 +120,15 @@ async def plan_once(session: AsyncSession) -> None:
     whatever the batch), the generic plan is the right one; not for bulk writes, whose plans depend on how many rows
     the arrays hold. `SET LOCAL`: it ends with the transaction (which it begins, when it is the first statement)."""
     await session_fetch(session, _GENERIC_PLANS)
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def shifted(query: str, by: int) -> str:
+    """`query` with its parameters `$1`, `$2`... renumbered from `$1 + by`: to make a statement of this codebase (whose
+    text holds no `$` but its parameters) a part of another statement, after that statement's own parameters."""
+    return _PARAMETER.sub(lambda number: f"${int(number[1]) + by}", query)
 
 
 def _begun(session: AsyncSession) -> Any | None:

@@ -8,7 +8,7 @@ region holding it (its kecamatan or kabupaten) is.
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,19 +53,25 @@ SELECT a.n, e.region_code, e.action, e.actor, e.role, e.at
   JOIN kampung k ON k.id = w.kampung_id
   CROSS JOIN LATERAL (SELECT w.n, k.desa_code AS code, w.period) a
 {_HOLDING}"""
-_BY_CODE = f"""
+BY_CODE = f"""
 SELECT a.n, e.region_code, e.action, e.actor, e.role, e.at
   FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS a(code, period, n)
 {_HOLDING}"""
+"""The approval rows holding each region ($1) in its period ($2); `statuses_of` reads them (by position)."""
+
+
+def _by_key(count: int, rows: Iterable[Sequence[Any]]) -> list[list[_Latest]]:
+    """The rows of `_BY_KAMPUNG` or `BY_CODE` (read by position, so rows of a record array serve as well) per key."""
+    found: list[list[_Latest]] = [[] for _ in range(count)]
+    for n, *latest in rows:
+        found[n - 1].append(_Latest(*latest))
+    return found
 
 
 async def _holding(
     session: AsyncSession, query: str, keys: Sequence[Any], periods: Sequence[dt.date]
 ) -> list[list[_Latest]]:
-    found: list[list[_Latest]] = [[] for _ in keys]
-    for row in await (await session_driver(session)).fetch(query, list(keys), list(periods)):
-        found[row["n"] - 1].append(_Latest(row["region_code"], row["action"], row["actor"], row["role"], row["at"]))
-    return found
+    return _by_key(len(keys), await (await session_driver(session)).fetch(query, list(keys), list(periods)))
 
 
 def _status(code: str, latest: list[_Latest], *, period: dt.date, closing: Closing, now: dt.datetime) -> ApprovalStatus:
@@ -134,16 +140,24 @@ async def refuse_approved(
             raise PeriodApproved(refusal(status, period=period), approved_in=status.approved_in)
 
 
+def statuses_of(
+    codes: Sequence[str], rows: Iterable[Sequence[Any]], *, period: dt.date, closing: Closing
+) -> dict[str, ApprovalStatus]:
+    """The status of each region's month from the rows `BY_CODE` found for the codes in that month."""
+    now = dt.datetime.now(dt.UTC)
+    latest = _by_key(len(codes), rows)
+    return {
+        code: _status(code, found, period=period, closing=closing, now=now)
+        for code, found in zip(codes, latest, strict=True)
+    }
+
+
 async def statuses(
     session: AsyncSession, *, codes: Sequence[str], period: dt.date, closing: Closing
 ) -> dict[str, ApprovalStatus]:
     """The status of each region's month (one query)."""
-    now = dt.datetime.now(dt.UTC)
-    latest = await _holding(session, _BY_CODE, codes, [period] * len(codes))
-    return {
-        code: _status(code, rows, period=period, closing=closing, now=now)
-        for code, rows in zip(codes, latest, strict=True)
-    }
+    rows = await (await session_driver(session)).fetch(BY_CODE, list(codes), [period] * len(codes))
+    return statuses_of(codes, rows, period=period, closing=closing)
 
 
 async def _check_region(session: AsyncSession, code: str) -> None:

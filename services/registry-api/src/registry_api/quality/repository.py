@@ -1,9 +1,9 @@
 """Statements over the flags, reused by the quality endpoints and the reports: who may read which, and counts."""
 
-import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, or_, select, true
 
 from kampungkb_shared.quality import FlagKind
 from kampungkb_shared.regions import NATION_CODE
@@ -28,13 +28,15 @@ def readable_flags(principal: Principal) -> Select[QualityFlag, str]:
     return statement.where(flags_under(principal.scope))
 
 
-async def open_counts(session: AsyncSession, *, code: str, period: dt.date) -> QualityCounts:
-    """Open and checked flags of a region's Kampung KB for a period, open ones by kind."""
-    rows = await session.execute(
-        select(QualityFlag.kind, QualityFlag.status, func.count())
-        .where(QualityFlag.period == period, flags_under(code))
-        .group_by(QualityFlag.kind, QualityFlag.status)
-    )
+OPEN_COUNTS = """
+SELECT kind, status, count(*) FROM quality_flag
+ WHERE period = $2 AND ($1 = '00' OR desa_code = $1 OR desa_code LIKE $1 || '.%')
+ GROUP BY kind, status"""
+"""The flags of a region's ($1, `flags_under`) Kampung KB for a period ($2), counted by kind and status."""
+
+
+def counts_of(rows: Iterable[Sequence[Any]]) -> QualityCounts:
+    """Open and checked flags from the rows of `OPEN_COUNTS` (read by position: rows of a record array serve too)."""
     by_kind = dict.fromkeys(FlagKind, 0)
     checked = 0
     for kind, status, count in rows:

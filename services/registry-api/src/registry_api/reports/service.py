@@ -4,7 +4,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,18 +14,16 @@ from kampungkb_shared.periods import add_months, current_period, format_period, 
 from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
-from registry_api.approvals import service as approvals
 from registry_api.auth.service import Principal, Role
-from registry_api.quality.repository import open_counts
 from registry_api.reports import targets as target_rules
-from registry_api.reports.models import ReportAggregate, Target
+from registry_api.reports.models import Target
+from registry_api.reports.repository import RegionFigures, beside_figures, months_between, region_figures
 from registry_api.reports.schemas import (
     DesaChild,
     Headline,
     Kkbpk,
     ModuleTimeliness,
     Ownership,
-    Percontohan,
     Report,
     Share,
     TargetRead,
@@ -38,9 +35,8 @@ from registry_api.reports.schemas import (
     Trend,
     TrendPoint,
 )
-from registry_api.reports.spans import Combined, Span, combine, parse_span, spans_between
-from registry_api.wilayah.models import Wilayah
-from registry_api.wilayah.service import region_name
+from registry_api.reports.spans import Combined, Figures, Span, combine, parse_span, spans_between
+from registry_api.wilayah.service import region_name, region_of
 
 MAX_TREND_MONTHS = 120
 _TIERS = tuple(tier.value for tier in Tier)
@@ -58,15 +54,11 @@ def pct(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(100 * numerator / denominator, 2)
 
 
-def _month_end(period: dt.date) -> dt.date:
-    return add_months(period, 1) - dt.timedelta(days=1)
-
-
-def _tiers(row: ReportAggregate, prefix: str) -> Tiers:
+def _tiers(row: Figures, prefix: str) -> Tiers:
     return Tiers(**{tier: getattr(row, f"{prefix}{tier}") for tier in _TIERS})
 
 
-def _timeliness(row: ReportAggregate, base: int) -> TimelinessRead:
+def _timeliness(row: Figures, base: int) -> TimelinessRead:
     def module(name: str) -> ModuleTimeliness:
         on_time, late = getattr(row, f"{name}_on_time"), getattr(row, f"{name}_late")
         missing = base - on_time - late
@@ -82,7 +74,7 @@ def _timeliness(row: ReportAggregate, base: int) -> TimelinessRead:
     return TimelinessRead(**{name: module(name) for name in TIMELY_MODULES})
 
 
-def headline(row: ReportAggregate, name: str, *, kampung_months: int | None = None) -> dict[str, Any]:
+def headline(row: Figures, name: str, *, kampung_months: int | None = None) -> dict[str, Any]:
     """The headline figures; over a quarter or year, reporting is over `kampung_months` (see `spans`)."""
     base = row.kampung_total if kampung_months is None else kampung_months
     classified = row.kampung_total - row.tier_belum_terklasifikasi
@@ -105,7 +97,7 @@ def headline(row: ReportAggregate, name: str, *, kampung_months: int | None = No
     }
 
 
-def _details(row: ReportAggregate) -> dict[str, Any]:
+def _details(row: Figures) -> dict[str, Any]:
     current, previous = _tiers(row, "tier_"), _tiers(row, "prev_")
     delta = Tiers(**{tier: getattr(current, tier) - getattr(previous, tier) for tier in _TIERS})
     return {
@@ -148,105 +140,53 @@ def _details(row: ReportAggregate) -> dict[str, Any]:
     }
 
 
-def _months_of(span: Span) -> list[dt.date]:
-    """The months a report of the span covers: none after the current one (a quarter or year in progress)."""
+def _combined(found: dict[dt.date, Figures], months: list[dt.date]) -> Combined | None:
+    """The figures of `months` combined, None unless every one of them was computed."""
+    if not all(month in found for month in months):
+        return None
+    return combine([found[month] for month in months])
+
+
+async def _not_computed(session: AsyncSession, *, code: str, message: str) -> ReportNotComputed:
+    """Why a report cannot be given: an unknown region first (`region_name` raises), else not computed yet."""
+    await region_name(session, code)
+    return ReportNotComputed(message)
+
+
+async def _figures_of(
+    session: AsyncSession, *, code: str, span: Span, ruleset: str
+) -> tuple[Combined, RegionFigures, dt.date]:
+    """The span's figures of the region (its months so far), with those read beside them (the span before,
+    December of the year before, the children's) and that December."""
     months = span.months(until=parse_period(current_period()))
     if not months:
-        raise ReportNotComputed(f"{span.label} has not begun")
-    return months
-
-
-async def _aggregate(session: AsyncSession, *, code: str, span: Span, ruleset: str) -> Combined:
-    months = _months_of(span)
-    rows = list(
-        await session.scalars(
-            select(ReportAggregate)
-            .where(ReportAggregate.code == code, ReportAggregate.ruleset == ruleset, ReportAggregate.period.in_(months))
-            .order_by(ReportAggregate.period)
-        )
+        raise await _not_computed(session, code=code, message=f"{span.label} has not begun")
+    december = dt.date(months[-1].year - 1, 12, 1)
+    found = await region_figures(
+        session,
+        code=code,
+        ruleset=ruleset,
+        months=[*months, *span.shifted(-1).months(), december],
+        children_months=months,
     )
-    if len(rows) < len(months):
-        missing = sorted(set(months) - {row.period for row in rows})
-        raise ReportNotComputed(
-            f"the {', '.join(map(format_period, missing))} figures of {code} under {ruleset} have not been computed "
-            "yet; they are after the first submission of that period in the region, or the nightly rebuild"
+    combined = _combined(found.months, months)
+    if combined is None:
+        missing = ", ".join(format_period(month) for month in months if month not in found.months)
+        raise await _not_computed(
+            session,
+            code=code,
+            message=f"the {missing} figures of {code} under {ruleset} have not been computed yet; they are after "
+            "the first submission of that period in the region, or the nightly rebuild",
         )
-    return combine(rows)
+    return combined, found, december
 
 
-async def _region_children(session: AsyncSession, *, code: str, months: list[dt.date], ruleset: str) -> list[Headline]:
-    rows = await session.execute(
-        select(ReportAggregate, Wilayah.name)
-        .join(Wilayah, Wilayah.code == ReportAggregate.code)
-        .where(
-            ReportAggregate.period.in_(months),
-            ReportAggregate.ruleset == ruleset,
-            ReportAggregate.parent_code == code,
-        )
-        .order_by(ReportAggregate.code, ReportAggregate.period)
-    )
-    by_code: dict[str, tuple[str, list[ReportAggregate]]] = {}
-    for child, name in rows:
-        by_code.setdefault(child.code, (name, []))[1].append(child)
+def _region_children(found: RegionFigures) -> list[Headline]:
     children = []
-    for name, monthly in by_code.values():
+    for name, monthly in found.children.values():
         combined = combine(monthly)
         children.append(Headline(**headline(combined.row, name, kampung_months=combined.kampung_months)))
     return children
-
-
-_DESA_CHILDREN = text("""
-SELECT w.code, w.name, w.kind, k.id AS kampung_id, k.name AS kampung_name,
-       CASE WHEN k.id IS NOT NULL THEN coalesce(c.tier, 'belum_terklasifikasi') END AS tier,
-       coalesce(r.months, 0) > 0 AS reported, coalesce(r.months, 0) AS months_reported
-  FROM wilayah w
-  LEFT JOIN kampung k ON k.desa_code = w.code AND k.active AND k.formed_on <= :period_end
-  LEFT JOIN LATERAL (
-        SELECT c.tier FROM classification c
-         WHERE c.kampung_id = k.id AND c.ruleset = :ruleset AND c.period <= :period
-         ORDER BY c.period DESC LIMIT 1
-  ) c ON true
-  LEFT JOIN LATERAL (
-        SELECT count(DISTINCT s.period) AS months FROM submission s
-         WHERE s.kampung_id = k.id AND s.period BETWEEN :first AND :period
-  ) r ON true
- WHERE w.parent_code = :code AND w.level = 'desa'
- ORDER BY w.code""")
-
-
-async def _desa_children(
-    session: AsyncSession, *, code: str, first: dt.date, period: dt.date, ruleset: str
-) -> list[DesaChild]:
-    """As of the last month `period`; `months_reported` counts from `first`."""
-    params = {"code": code, "first": first, "period": period, "period_end": _month_end(period), "ruleset": ruleset}
-    rows = await session.execute(_DESA_CHILDREN, params)
-    return [DesaChild(**row._asdict()) for row in rows]
-
-
-_PERCONTOHAN = text("""
-SELECT k.id, k.name, k.desa_code, k.percontohan_kecamatan, k.percontohan_kabupaten, k.percontohan_provinsi,
-       coalesce(c.tier, 'belum_terklasifikasi') AS tier
-  FROM kampung k
-  LEFT JOIN LATERAL (
-        SELECT c.tier FROM classification c
-         WHERE c.kampung_id = k.id AND c.ruleset = :ruleset AND c.period <= :period
-         ORDER BY c.period DESC LIMIT 1
-  ) c ON true
- WHERE k.active AND (k.percontohan_kecamatan OR k.percontohan_kabupaten OR k.percontohan_provinsi)
-   AND k.formed_on <= :period_end AND (:code = '00' OR k.desa_code LIKE :code || '.%')
- ORDER BY k.desa_code, k.id""")
-_PERCONTOHAN_LEVELS = ("provinsi", "kabupaten", "kecamatan")
-
-
-async def _percontohan(session: AsyncSession, *, code: str, period: dt.date, ruleset: str) -> list[Percontohan]:
-    params = {"code": code, "period": period, "period_end": _month_end(period), "ruleset": ruleset}
-    rows = list(await session.execute(_PERCONTOHAN, params))
-    return [
-        Percontohan(id=row.id, name=row.name, desa_code=row.desa_code, level=level, tier=row.tier)
-        for level in _PERCONTOHAN_LEVELS
-        for row in rows
-        if getattr(row, f"percontohan_{level}")
-    ]
 
 
 def _check_ruleset(ruleset: str, rulesets: list[str]) -> None:
@@ -254,24 +194,20 @@ def _check_ruleset(ruleset: str, rulesets: list[str]) -> None:
         raise Unprocessable.field(["query", "ruleset"], f"must be one of {', '.join(rulesets)}")
 
 
-async def _target_progress(session: AsyncSession, *, row: ReportAggregate, name: str) -> list[Any]:
-    applied = await target_rules.applied_targets(session, code=row.code, year=row.period.year)
-    if not applied:
-        return []
-    december = await session.get(ReportAggregate, (dt.date(row.period.year - 1, 12, 1), row.ruleset, row.code))
-    return target_rules.progress(
-        applied,
-        month=row.period,
-        now=headline(row, name),
-        december=None if december is None else headline(december, name),
+def _targets_vs_actual(own: target_rules.TargetRow | None, figures: dict[str, Any]) -> TargetVsActual | None:
+    if own is None:
+        return None
+    return TargetVsActual(
+        **_target_read(own).model_dump(),
+        formation_actual_pct=figures["coverage_pct"],
+        mandiri_plus_actual_pct=figures["mandiri_plus_pct"],
     )
 
 
-async def _previous(session: AsyncSession, *, code: str, span: Span, ruleset: str, name: str) -> TrendPoint | None:
+def _previous(span: Span, found: RegionFigures, name: str) -> TrendPoint | None:
     before = span.shifted(-1)
-    try:
-        combined = await _aggregate(session, code=code, span=before, ruleset=ruleset)
-    except ReportNotComputed:
+    combined = _combined(found.months, before.months())
+    if combined is None:
         return None
     figures = headline(combined.row, name, kampung_months=combined.kampung_months)
     return TrendPoint(**figures, period=before.label, computed_at=combined.row.computed_at)
@@ -282,30 +218,25 @@ async def get_report(
 ) -> Report:
     """A month, quarter or year (`spans`): figures as of its last month, reporting and services over its months."""
     _check_ruleset(ruleset, rulesets)
-    name, level = await region_name(session, code)
     span = parse_span(period)
-    combined = await _aggregate(session, code=code, span=span, ruleset=ruleset)
+    combined, found, december = await _figures_of(session, code=code, span=span, ruleset=ruleset)
+    name, level = region_of(code, found.region)
     row, month = combined.row, combined.row.period
-    children: list[Headline] | list[DesaChild]
-    if level is Level.KECAMATAN:
-        children = await _desa_children(session, code=code, first=span.first, period=month, ruleset=ruleset)
-    else:
-        children = await _region_children(session, code=code, months=combined.months, ruleset=ruleset)
-    approval = await approvals.statuses(
-        session, codes=[code, *(child.code for child in children)], period=month, closing=closing
+    regions = _region_children(found)
+    beside = await beside_figures(
+        session,
+        code=code,
+        children=[child.code for child in regions],
+        span=span,
+        month=month,
+        ruleset=ruleset,
+        closing=closing,
     )
-    for child in children:
-        if isinstance(child, Headline):
-            child.approval = approval[child.code]
+    for child in regions:
+        child.approval = beside.approval[child.code]
+    children: list[Headline] | list[DesaChild] = beside.desa if level is Level.KECAMATAN else regions
     figures = headline(row, name, kampung_months=combined.kampung_months)
-    target = await session.get(Target, (code, month.year))
-    targets = None
-    if target is not None:
-        targets = TargetVsActual(
-            **_target_read(target).model_dump(),
-            formation_actual_pct=figures["coverage_pct"],
-            mandiri_plus_actual_pct=figures["mandiri_plus_pct"],
-        )
+    at_december = found.months.get(december)
     details = _details(row)
     details["period"] = span.label
     details["tier_change"].previous_period = span.shifted(-1).label
@@ -314,13 +245,18 @@ async def get_report(
         **details,
         months=[format_period(m) for m in combined.months],
         kampung_months=combined.kampung_months,
-        percontohan=await _percontohan(session, code=code, period=month, ruleset=ruleset),
-        quality=await open_counts(session, code=code, period=month),
-        targets=targets,
-        target_progress=await _target_progress(session, row=row, name=name),
-        previous=await _previous(session, code=code, span=span, ruleset=ruleset, name=name),
+        percontohan=beside.percontohan,
+        quality=beside.quality,
+        targets=_targets_vs_actual(beside.targets.get(code), figures),
+        target_progress=target_rules.progress(
+            target_rules.applied(beside.targets, code=code),
+            month=month,
+            now=headline(row, name),
+            december=None if at_december is None else headline(at_december, name),
+        ),
+        previous=_previous(span, found, name),
         children=list(children),
-        approval=approval[code],
+        approval=beside.approval[code],
     )
 
 
@@ -337,16 +273,7 @@ async def get_trend(
     if (end.last.year - start.first.year) * 12 + end.last.month - start.first.month >= MAX_TREND_MONTHS:
         raise Unprocessable.field(["query", "from"], f"a trend spans at most {MAX_TREND_MONTHS} months")
     name, _ = await region_name(session, code)
-    rows = await session.scalars(
-        select(ReportAggregate)
-        .where(
-            ReportAggregate.code == code,
-            ReportAggregate.ruleset == ruleset,
-            ReportAggregate.period.between(start.first, end.last),
-        )
-        .order_by(ReportAggregate.period)
-    )
-    by_month = {row.period: row for row in rows}
+    by_month = await months_between(session, code=code, ruleset=ruleset, first=start.first, last=end.last)
     points, today = [], parse_period(current_period())
     for span in spans_between(start, end):
         months = span.months(until=today)
@@ -357,7 +284,7 @@ async def get_trend(
     return Trend(code=code, name=name, ruleset=ruleset, from_period=from_period, to_period=to_period, points=points)
 
 
-def _target_read(target: Target) -> TargetRead:
+def _target_read(target: Target | target_rules.TargetRow) -> TargetRead:
     def number(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
 

@@ -8,7 +8,9 @@ year from the first month's previous tiers.
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
@@ -105,27 +107,33 @@ ReportPeriod = Annotated[str, AfterValidator(_check_span)]
 """A report period: `YYYY-MM`, `YYYY-Qn` or `YYYY`."""
 
 
+class Figures(SimpleNamespace):
+    """A row of `report_aggregate` (one region, one month, one rule set) read as attributes, or the months of a
+    span combined into one (`combine`): a plain object, since a report reads several such rows and builds more."""
+
+
 @dataclass(frozen=True)
 class Combined:
     """A span's figures in the shape of one monthly row, and the base its rates take."""
 
-    row: ReportAggregate
+    row: Figures
     months: list[dt.date]
     kampung_months: int
     """Σ over the months of the Kampung KB counted in each: the base of reporting and timeliness rates."""
 
 
-_COLUMNS = tuple(column.key for column in ReportAggregate.__table__.columns)
+COLUMNS = tuple(column.key for column in ReportAggregate.__table__.columns)
+"""The columns of a row of figures."""
 
 
-def combine(rows: list[ReportAggregate]) -> Combined:
+def combine(rows: Sequence[Figures]) -> Combined:
     """One region's monthly rows of a span (oldest first, at least one) as one row, never stored."""
     if len(rows) == 1:
         return Combined(rows[0], [rows[0].period], rows[0].kampung_total)
     first, last = rows[0], rows[-1]
-    values = {name: getattr(last, name) for name in _COLUMNS}
+    values = {name: getattr(last, name) for name in COLUMNS}
     values.update({name: sum(getattr(row, name) for row in rows) for name in FLOWS})
     # The tiers before the span: the first month's view of the month before it.
-    values.update({name: getattr(first, name) for name in _COLUMNS if name.startswith("prev_")})
+    values.update({name: getattr(first, name) for name in COLUMNS if name.startswith("prev_")})
     values["computed_at"] = min(row.computed_at for row in rows)
-    return Combined(ReportAggregate(**values), [row.period for row in rows], sum(row.kampung_total for row in rows))
+    return Combined(Figures(**values), [row.period for row in rows], sum(row.kampung_total for row in rows))

@@ -7,14 +7,16 @@ when its actual figure is at least the straight line from where it stood at the 
 """
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.inpres import INPRES_SOURCE, INPRES_TARGETS
 from kampungkb_shared.regions import NATION_CODE, ancestors
-from registry_api.reports.models import Target
+from registry_api.db import session_fetch
 from registry_api.reports.schemas import TargetKind, TargetProgress
 
 KINDS: tuple[TargetKind, ...] = ("formation_pct", "mandiri_plus_pct", "mandiri_plus_increase_pts")
@@ -34,15 +36,40 @@ class Applied:
     source: str
 
 
-async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
-    """Each target in force for the region and year, with the region that set it (or the Instruction)."""
-    chain = [code, *reversed(ancestors(code))] if code != NATION_CODE else []
-    chain.append(NATION_CODE)
-    rows = {t.code: t for t in await session.scalars(select(Target).where(Target.code.in_(chain), Target.year == year))}
+def chain(code: str) -> list[str]:
+    """The region and each region above it up to `00`, nearest first: where its targets may come from."""
+    return [code, *reversed(ancestors(code)), NATION_CODE] if code != NATION_CODE else [NATION_CODE]
+
+
+class TargetRow(NamedTuple):
+    """A region's targets for a year, as `CHAIN_TARGETS` selects them."""
+
+    code: str
+    year: int
+    formation_pct: Decimal | None
+    mandiri_plus_pct: Decimal | None
+    mandiri_plus_increase_pts: Decimal | None
+    updated_at: dt.datetime
+
+
+CHAIN_TARGETS = """
+SELECT code, year, formation_pct, mandiri_plus_pct, mandiri_plus_increase_pts, updated_at
+  FROM target WHERE code = ANY($1::text[]) AND year = $2"""
+"""The targets a chain of regions ($1, `chain`) set for a year ($2), in the order of `TargetRow`."""
+
+
+def by_region(rows: Iterable[Sequence[Any]]) -> dict[str, TargetRow]:
+    """The rows of `CHAIN_TARGETS` (read by position, so rows of a record array serve as well) by region code."""
+    return {target.code: target for target in (TargetRow(*row) for row in rows)}
+
+
+def applied(targets: Mapping[str, TargetRow], *, code: str) -> dict[TargetKind, Applied]:
+    """Each target in force for the region, from the targets its chain set for the year (`by_region`), with the
+    region that set it (or the Instruction)."""
     out: dict[TargetKind, Applied] = {}
     for kind in KINDS:
-        for region in chain:
-            target = rows.get(region)
+        for region in chain(code):
+            target = targets.get(region)
             if target is not None and getattr(target, kind) is not None:
                 out[kind] = Applied(float(getattr(target, kind)), region)
                 break
@@ -50,6 +77,11 @@ async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dic
             if kind in INPRES_TARGETS:
                 out[kind] = Applied(INPRES_TARGETS[kind], INPRES_SOURCE)
     return out
+
+
+async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
+    """Each target in force for the region and year, with the region that set it (or the Instruction)."""
+    return applied(by_region(await session_fetch(session, CHAIN_TARGETS, chain(code), year)), code=code)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -175,13 +175,20 @@ async def list_regions(
 NATION_NAME = "INDONESIA"
 
 
-async def region_name(session: AsyncSession, code: str) -> tuple[str, Level]:
-    """The region's name and level; 404 for an unknown code, or one below the kecamatan."""
+def region_of(code: str, found: tuple[str, str] | None) -> tuple[str, Level]:
+    """The region's name and level from its row's (name, level), None when there is none; 404 for an unknown code,
+    or one below the kecamatan."""
     if code == NATION_CODE:
         return NATION_NAME, Level.NASIONAL
-    region = await session.get(Wilayah, code)
-    if region is None:
+    if found is None:
         raise NotFound(f"no region with code {code}")
-    if region.level == Level.DESA:
+    name, level = found
+    if level == Level.DESA:
         raise NotFound(f"{code} is a desa/kelurahan: reports exist for kecamatan and above; see its kecamatan")
-    return region.name, Level(region.level)
+    return name, Level(level)
+
+
+async def region_name(session: AsyncSession, code: str) -> tuple[str, Level]:
+    """The region's name and level; 404 for an unknown code, or one below the kecamatan (`region_of`)."""
+    region = None if code == NATION_CODE else await session.get(Wilayah, code)
+    return region_of(code, None if region is None else (region.name, region.level))
