@@ -13,7 +13,7 @@ import asyncpg
 from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
-from report_worker.quality import QualityRules, flag_quality
+from report_worker.quality import QualityRules, flag_changes, flag_quality
 
 DEFAULT_QUALITY = QualityRules()
 
@@ -66,11 +66,17 @@ async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets:
 
 
 async def _flag_quality(
-    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules | None
+    connection: asyncpg.Connection,
+    *,
+    periods: list[dt.date],
+    kabupaten_code: str | None,
+    rulesets: list[str],
+    rules: QualityRules | None,
 ) -> int:
-    """The data-quality flags of the periods (the nation's, or one kabupaten's), in a transaction of their own once
-    the figures have committed: a report is fresh without waiting for its flags. Their own locks keep two passes over
-    the same Kampung KB apart (the nation's alone, a kabupaten's beside other kabupaten's)."""
+    """The data-quality flags of the periods (the nation's, or the changed Kampung KB of one kabupaten's), in a
+    transaction of their own once the figures have committed: a report is fresh without waiting for its flags. Their
+    own locks keep two passes over the same Kampung KB apart (the nation's alone, a kabupaten's beside other
+    kabupaten's)."""
     if rules is None or not periods:  # None: the pass is turned off (WORKER_QUALITY_FLAGS=false)
         return 0
     async with connection.transaction():
@@ -80,7 +86,15 @@ async def _flag_quality(
             await connection.execute(_LOCK_QUALITY_ALL_SHARED)
             await connection.execute(_LOCK_QUALITY_KABUPATEN, kabupaten_code)
         await _begin(connection)
-        return await flag_quality(connection, periods=periods, kabupaten_code=kabupaten_code, rules=rules)
+        if kabupaten_code is None:
+            return await flag_quality(connection, periods=periods, rules=rules)
+
+        async def computed_since(period: dt.date) -> list[dt.date]:
+            return await _computed(connection, period=period, rulesets=rulesets)
+
+        return await flag_changes(
+            connection, kabupaten_code=kabupaten_code, periods=periods, computed_since=computed_since, rules=rules
+        )
 
 
 async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> list[dt.date]:
@@ -101,7 +115,7 @@ async def rebuild_period(
         await connection.execute(_LOCK_ALL)
         await _begin(connection)
         rows = await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
-    flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
+    flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rulesets=rulesets, rules=quality)
     return Outcome(rebuilt=[period], refreshed=[], rows=rows, flags=flags)
 
 
@@ -141,6 +155,8 @@ async def refresh_chain(
             await connection.execute(_LOCK_ROLLUP)
             rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
-    flags = await _flag_quality(connection, periods=rebuilt, kabupaten_code=None, rules=quality)
-    flags += await _flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
+    flags = await _flag_quality(connection, periods=rebuilt, kabupaten_code=None, rulesets=rulesets, rules=quality)
+    flags += await _flag_quality(
+        connection, periods=computed, kabupaten_code=kabupaten_code, rulesets=rulesets, rules=quality
+    )
     return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows, flags=flags)

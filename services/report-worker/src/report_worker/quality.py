@@ -15,6 +15,7 @@ values reopened. The same values keep a checked flag checked, so a recomputation
 """
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -64,7 +65,10 @@ _NON_USERS_SUM = " + ".join(f'coalesce(r."{code.value}", 0)' for code in NonUseR
 
 
 def _flag_quality(in_scope: str) -> str:
-    """The statement, its scope written out: a generic plan of `$2 IS NULL OR ...` would read the whole nation."""
+    """The statement, its scope written out: a generic plan of `$2 IS NULL OR ...` would read the whole nation.
+
+    `in_scope` is a condition on `{row}` (a row with `kampung_id` and `period`) and `{place}` (one with
+    `kabupaten_code`)."""
     return f"""
 WITH periods AS (
     SELECT unnest($1::date[]) AS period
@@ -75,7 +79,7 @@ mine AS (
       FROM periods p
       JOIN submission s ON s.period = p.period AND s.module IN ('kkbpk', 'kependudukan')
       JOIN kampung k ON k.id = s.kampung_id AND k.active
-     WHERE {in_scope.format(alias="k")}
+     WHERE {in_scope.format(row="s", place="k")}
 ),
 users_now AS (
     SELECT c.kampung_id, c.period, x.*,
@@ -164,7 +168,7 @@ raised AS (
 ),
 gone AS (
     DELETE FROM quality_flag q
-     WHERE q.period = ANY($1::date[]) AND {in_scope.format(alias="q")}
+     WHERE q.period = ANY($1::date[]) AND {in_scope.format(row="q", place="q")}
        AND NOT EXISTS (SELECT FROM raised r WHERE r.kampung_id = q.kampung_id AND r.period = q.period
                                               AND r.kind = q.kind AND r.subject = q.subject)
 )
@@ -178,21 +182,89 @@ ON CONFLICT (kampung_id, period, kind, subject) DO UPDATE
 
 FLAG_QUALITY_NATION = _flag_quality("$2::text IS NULL")
 """$1 periods, $2 NULL, $3 min history, $4 z threshold, $5 jump share, $6 single-method users."""
-FLAG_QUALITY_KABUPATEN = _flag_quality("{alias}.kabupaten_code = $2::text")
+FLAG_QUALITY_KABUPATEN = _flag_quality("{place}.kabupaten_code = $2::text")
 """The same, in the kabupaten $2."""
+FLAG_QUALITY_KAMPUNG = _flag_quality(
+    """{row}.kampung_id = ANY($2::bigint[])
+       AND EXISTS (SELECT FROM unnest($2::bigint[], $7::date[]) AS c(kampung_id, since)
+                    WHERE c.kampung_id = {row}.kampung_id AND c.since <= {row}.period)"""
+)
+"""The same, for the Kampung KB $2, each from its period in $7 on."""
+
+# Where a kabupaten's pass starts: its cursor, the feed's pruned horizon, and the snapshot's horizon (every transaction
+# below it has ended, so every row below it is final), read before the changes so that none below it can be missed.
+_START = """
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, c.txid, c.id,
+       h.txid AS horizon_txid, h.id AS horizon_id
+  FROM (SELECT) AS one
+  LEFT JOIN quality_cursor c ON c.kabupaten_code = $1
+  LEFT JOIN change_log_horizon h ON true"""
+# What can move a flag: a kkbpk or kependudukan written (from its period on), a Kampung KB deactivated or updated (it
+# may be active again; every period). A new one has no submission yet; a tier is no input.
+_CHANGED = """
+SELECT kampung_id, min(coalesce(period, '-infinity')) AS since
+  FROM change_log
+ WHERE (txid, id) > ($1, $2) AND desa_code LIKE $3 || '.%'
+   AND (kind = 'submission' AND module IN ('kkbpk', 'kependudukan')
+        OR kind = 'kampung' AND action IN ('updated', 'deactivated'))
+ GROUP BY kampung_id"""
+_MOVE_CURSOR = """
+INSERT INTO quality_cursor (kabupaten_code, txid, id) VALUES ($1, $2, $3)
+    ON CONFLICT (kabupaten_code) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()"""
+
+Position = tuple[int, int]
 
 
 async def flag_quality(
-    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules
+    connection: asyncpg.Connection,
+    *,
+    periods: list[dt.date],
+    rules: QualityRules,
+    kabupaten_code: str | None = None,
+    since: dict[int, dt.date] | None = None,
 ) -> int:
-    """Raise, keep, reopen or drop the flags of the periods (in one kabupaten, or everywhere); rows written."""
-    status = await connection.execute(
-        FLAG_QUALITY_NATION if kabupaten_code is None else FLAG_QUALITY_KABUPATEN,
-        periods,
-        kabupaten_code,
-        rules.min_history,
-        rules.outlier_z,
-        rules.jump_share,
-        rules.single_method_users,
-    )
+    """Raise, keep, reopen or drop the flags of the periods: in one kabupaten, of the Kampung KB of `since` each from
+    its period on, or everywhere; rows written."""
+    thresholds = (rules.min_history, rules.outlier_z, rules.jump_share, rules.single_method_users)
+    if since is not None:
+        ids = list(since)
+        status = await connection.execute(FLAG_QUALITY_KAMPUNG, periods, ids, *thresholds, [since[i] for i in ids])
+    else:
+        statement = FLAG_QUALITY_NATION if kabupaten_code is None else FLAG_QUALITY_KABUPATEN
+        status = await connection.execute(statement, periods, kabupaten_code, *thresholds)
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def flag_changes(
+    connection: asyncpg.Connection,
+    *,
+    kabupaten_code: str,
+    periods: list[dt.date],
+    computed_since: Callable[[dt.date], Awaitable[list[dt.date]]],
+    rules: QualityRules,
+) -> int:
+    """The flags of one kabupaten's Kampung KB changed since its last pass (read from the change feed), each for the
+    computed periods (`computed_since`) from its first changed one on; then its cursor, in the same transaction.
+
+    Without a cursor, or with one older than the feed keeps, the whole kabupaten is recomputed for `periods` (a job's,
+    as before the feed), and the changes the feed still keeps for the earlier periods. Rows of transactions at or
+    above the snapshot's horizon are read and recomputed too, but the cursor stops before them: one that commits
+    later is read again next time, never skipped. Recomputing is idempotent."""
+    start = await connection.fetchrow(_START, kabupaten_code)
+    cursor: Position | None = None if start["txid"] is None else (start["txid"], start["id"])
+    horizon: Position = (0, 0) if start["horizon_txid"] is None else (start["horizon_txid"], start["horizon_id"])
+    whole = cursor is None or cursor < horizon
+    after = horizon if cursor is None else max(cursor, horizon)
+    changed: dict[int, dt.date] = {
+        row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)
+    }
+    flags, done = 0, set()
+    if whole:
+        flags += await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
+        done = set(periods)
+    if changed:
+        todo = [p for p in await computed_since(min(changed.values())) if p not in done]
+        if todo:
+            flags += await flag_quality(connection, periods=todo, rules=rules, since=changed)
+    await connection.execute(_MOVE_CURSOR, kabupaten_code, *max(after, (start["xmin"], 0)))
+    return flags
