@@ -163,7 +163,7 @@ async def test_a_change_committed_after_the_pass_began_is_flagged_by_the_next(
 async def test_no_cursor_or_one_behind_the_pruned_feed_recomputes_the_whole_kabupaten(pg: asyncpg.Connection) -> None:
     kb = await flagged(pg)
     await set_aside(pg, kb.steady.id)
-    await refresh(pg)  # no cursor: recomputed, opened again
+    await refresh(pg, NEXT)  # no cursor: every computed period recomputed, the job's and those before it
     assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
 
     version = await set_aside(pg, kb.steady.id)
@@ -177,6 +177,6 @@ async def test_no_cursor_or_one_behind_the_pruned_feed_recomputes_the_whole_kabu
         KABUPATEN,
     )
     await pg.execute("UPDATE change_log_horizon SET id = id + 1")
-    await refresh(pg)
+    await refresh(pg, NEXT)
     assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
     assert set(await stored_flags(pg)) == await wanted(pg)

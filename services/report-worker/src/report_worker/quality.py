@@ -1,4 +1,7 @@
-"""Data-quality flags, raised after each refresh over the same Kampung KB and periods, in the same transaction.
+"""Data-quality flags, raised after each refresh in a transaction of their own: a rebuild's over every Kampung KB of
+its period; a chain refresh's over the Kampung KB of its kabupaten changed since that kabupaten's last pass (read from
+the change feed after the kabupaten's cursor, `quality_cursor`), each for the computed periods from its first changed
+one on (a kkbpk is the history of the next 12 months' outliers, a kependudukan the base of the next jump).
 
 Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exactly the period:
 - *kkbpk outlier*: a method's users, or all users, against the same count in the Kampung KB's kkbpk of the 12 months
@@ -12,6 +15,7 @@ Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exa
 
 Flags are written set-based: raised ones inserted, ones no longer raised deleted, and one raised again with other
 values reopened. The same values keep a checked flag checked, so a recomputation never reopens it.
+One statement for every scope (nation, kabupaten, Kampung KB each from a period): only the condition differs.
 """
 
 import datetime as dt
@@ -239,32 +243,31 @@ async def flag_changes(
     connection: asyncpg.Connection,
     *,
     kabupaten_code: str,
-    periods: list[dt.date],
     computed_since: Callable[[dt.date], Awaitable[list[dt.date]]],
     rules: QualityRules,
 ) -> int:
     """The flags of one kabupaten's Kampung KB changed since its last pass (read from the change feed), each for the
     computed periods (`computed_since`) from its first changed one on; then its cursor, in the same transaction.
 
-    Without a cursor, or with one older than the feed keeps, the whole kabupaten is recomputed for `periods` (a job's,
-    as before the feed), and the changes the feed still keeps for the earlier periods. Rows of transactions at or
-    above the snapshot's horizon are read and recomputed too, but the cursor stops before them: one that commits
-    later is read again next time, never skipped. Recomputing is idempotent."""
+    Without a cursor, or with one older than the feed keeps, what changed is unknown: the whole kabupaten is
+    recomputed for every computed period (not only a job's: a job of an earlier period may wait behind this one, and
+    would find its change behind the cursor). Rows of transactions at or above the snapshot's horizon are read and
+    recomputed too, but the cursor stops before them: one that commits later is read again next time, never skipped.
+    Recomputing is idempotent."""
     start = await connection.fetchrow(_START, kabupaten_code)
     cursor: Position | None = None if start["txid"] is None else (start["txid"], start["id"])
     horizon: Position = (0, 0) if start["horizon_txid"] is None else (start["horizon_txid"], start["horizon_id"])
-    whole = cursor is None or cursor < horizon
-    after = horizon if cursor is None else max(cursor, horizon)
-    changed: dict[int, dt.date] = {
-        row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)
-    }
-    flags, done = 0, set()
-    if whole:
-        flags += await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
-        done = set(periods)
-    if changed:
-        todo = [p for p in await computed_since(min(changed.values())) if p not in done]
-        if todo:
-            flags += await flag_quality(connection, periods=todo, rules=rules, since=changed)
+    if cursor is None or cursor < horizon:
+        after, flags = (
+            horizon,
+            await flag_quality(
+                connection, periods=await computed_since(dt.date.min), rules=rules, kabupaten_code=kabupaten_code
+            ),
+        )
+    else:
+        after, flags = cursor, 0
+        changed = {row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)}
+        if changed and (periods := await computed_since(min(changed.values()))):
+            flags = await flag_quality(connection, periods=periods, rules=rules, since=changed)
     await connection.execute(_MOVE_CURSOR, kabupaten_code, *max(after, (start["xmin"], 0)))
     return flags
