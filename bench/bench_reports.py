@@ -138,7 +138,7 @@ async def chain_refreshes(connection: asyncpg.Connection, data: str) -> None:
         "SELECT kabupaten_code, count(*) FROM kampung GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
     )
     typical = await connection.fetchval(
-        "SELECT kabupaten_code FROM kampung GROUP BY 1 ORDER BY count(*) OFFSET 257 LIMIT 1"
+        "SELECT kabupaten_code FROM kampung GROUP BY 1 ORDER BY count(*), kabupaten_code OFFSET 257 LIMIT 1"
     )
     pid = await connection.fetchval("SELECT pg_backend_pid()")
     cases = (

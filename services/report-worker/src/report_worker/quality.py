@@ -258,12 +258,8 @@ async def flag_changes(
     cursor: Position | None = None if start["txid"] is None else (start["txid"], start["id"])
     horizon: Position = (0, 0) if start["horizon_txid"] is None else (start["horizon_txid"], start["horizon_id"])
     if cursor is None or cursor < horizon:
-        after, flags = (
-            horizon,
-            await flag_quality(
-                connection, periods=await computed_since(dt.date.min), rules=rules, kabupaten_code=kabupaten_code
-            ),
-        )
+        after, periods = horizon, await computed_since(dt.date.min)
+        flags = await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
     else:
         after, flags = cursor, 0
         changed = {row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)}
