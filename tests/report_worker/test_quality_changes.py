@@ -38,7 +38,7 @@ class Flagged:
 
 
 async def flagged(pg: asyncpg.Connection) -> Flagged:
-    spiky, steady = await villages(pg, 2)
+    spiky, steady, *_ = await villages(pg, 8)  # two changed of eight: the pass names them
     await spiky.history(STEADY)
     await spiky.kkbpk(0, users(KB_SUNTIK=100, KB_PIL=40))
     await upsert(spiky, "kkbpk", NEXT, users(KB_SUNTIK=160, KB_PIL=40))
@@ -178,5 +178,21 @@ async def test_no_cursor_or_one_behind_the_pruned_feed_recomputes_the_whole_kabu
     )
     await pg.execute("UPDATE change_log_horizon SET id = id + 1")
     await refresh(pg, NEXT)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+
+
+async def test_most_of_a_kabupaten_changed_is_recomputed_whole(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    await refresh(pg)
+    version = await set_aside(pg, kb.steady.id)
+    others = await pg.fetch("SELECT id FROM kampung WHERE id <> ALL($1::bigint[])", [kb.spiky.id, kb.steady.id])
+    for row in others[:2]:  # two of eight: the pass names them
+        await upsert(Village(pg, row["id"]), "kependudukan", PERIOD, people(300))
+    await refresh(pg)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+    for row in others[2:]:  # as after an import: the kabupaten's own statement, every flag recomputed
+        await upsert(Village(pg, row["id"]), "kependudukan", PERIOD, people(300))
+    await refresh(pg)
     assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
     assert set(await stored_flags(pg)) == await wanted(pg)
