@@ -210,7 +210,7 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, c.txid, c.
 _CHANGED = """
 SELECT kampung_id, min(coalesce(period, '-infinity')) AS since
   FROM change_log
- WHERE (txid, id) > ($1, $2) AND desa_code LIKE $3 || '.%'
+ WHERE left(desa_code, 5) = $3 AND (txid, id) > ($1, $2)
    AND (kind = 'submission' AND module IN ('kkbpk', 'kependudukan')
         OR kind = 'kampung' AND action IN ('updated', 'deactivated'))
  GROUP BY kampung_id"""

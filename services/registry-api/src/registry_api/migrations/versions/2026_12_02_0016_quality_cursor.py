@@ -1,5 +1,6 @@
 """the position in the change feed up to which each kabupaten's data-quality flags are current
-(`quality_cursor`): a chain refresh's pass recomputes only the Kampung KB changed after it
+(`quality_cursor`): a chain refresh's pass recomputes only the Kampung KB changed after it, read by an index on the
+feed by kabupaten (`ix_change_log_kabupaten`), so that a kabupaten's pass reads its own rows only
 
 Revision ID: 0016_qcursor
 Revises: 0015_clstore
@@ -26,7 +27,9 @@ def upgrade() -> None:
         sa.Column("passed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("kabupaten_code", name=op.f("pk_quality_cursor")),
     )
+    op.create_index("ix_change_log_kabupaten", "change_log", [sa.text("left(desa_code, 5)"), "txid", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_change_log_kabupaten", table_name="change_log")
     op.drop_table("quality_cursor")
