@@ -1,11 +1,13 @@
 """Recompute aggregates in one transaction: a whole period, or one kabupaten's chain up to the nation.
 
 Chain refreshes of different kabupaten run in parallel; a provinsi and the nation are always summed from committed,
-current kabupaten rows, whichever jobs run at the same time (see the locks below). Both are safe to run twice.
+current kabupaten rows, whichever jobs run at the same time (see the locks below). Both are safe to run twice. Each
+is followed by its data-quality pass (`report_worker.quality`), in a transaction of its own.
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -13,7 +15,7 @@ import asyncpg
 from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
-from report_worker.quality import QualityRules, flag_quality
+from report_worker.quality import QualityRules, flag_changes, flag_quality
 
 DEFAULT_QUALITY = QualityRules()
 
@@ -65,14 +67,11 @@ async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets:
     return rows
 
 
-async def _flag_quality(
-    connection: asyncpg.Connection, *, periods: list[dt.date], kabupaten_code: str | None, rules: QualityRules | None
-) -> int:
-    """The data-quality flags of the periods (the nation's, or one kabupaten's), in a transaction of their own once
-    the figures have committed: a report is fresh without waiting for its flags. Their own locks keep two passes over
-    the same Kampung KB apart (the nation's alone, a kabupaten's beside other kabupaten's)."""
-    if rules is None or not periods:  # None: the pass is turned off (WORKER_QUALITY_FLAGS=false)
-        return 0
+@asynccontextmanager
+async def _quality_pass(connection: asyncpg.Connection, *, kabupaten_code: str | None) -> AsyncIterator[None]:
+    """A data-quality pass's transaction, its own once the figures have committed: a report is fresh without waiting
+    for its flags. Its locks keep two passes over the same Kampung KB apart (the nation's alone, a kabupaten's beside
+    other kabupaten's)."""
     async with connection.transaction():
         if kabupaten_code is None:
             await connection.execute(_LOCK_QUALITY_ALL)
@@ -80,7 +79,29 @@ async def _flag_quality(
             await connection.execute(_LOCK_QUALITY_ALL_SHARED)
             await connection.execute(_LOCK_QUALITY_KABUPATEN, kabupaten_code)
         await _begin(connection)
-        return await flag_quality(connection, periods=periods, kabupaten_code=kabupaten_code, rules=rules)
+        yield
+
+
+async def _flag_periods(connection: asyncpg.Connection, *, periods: list[dt.date], rules: QualityRules | None) -> int:
+    """The data-quality flags of the periods, everywhere."""
+    if rules is None or not periods:  # None: the pass is turned off (WORKER_QUALITY_FLAGS=false)
+        return 0
+    async with _quality_pass(connection, kabupaten_code=None):
+        return await flag_quality(connection, periods=periods, rules=rules)
+
+
+async def _flag_changes(
+    connection: asyncpg.Connection, *, kabupaten_code: str, rulesets: list[str], rules: QualityRules | None
+) -> int:
+    """The data-quality flags of the kabupaten's Kampung KB changed since its last pass, in the computed periods."""
+    if rules is None:
+        return 0
+    async with _quality_pass(connection, kabupaten_code=kabupaten_code):
+
+        async def computed_since(period: dt.date) -> list[dt.date]:
+            return await _computed(connection, period=period, rulesets=rulesets)
+
+        return await flag_changes(connection, kabupaten_code=kabupaten_code, computed_since=computed_since, rules=rules)
 
 
 async def _computed(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str]) -> list[dt.date]:
@@ -101,7 +122,7 @@ async def rebuild_period(
         await connection.execute(_LOCK_ALL)
         await _begin(connection)
         rows = await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
-    flags = await _flag_quality(connection, periods=[period], kabupaten_code=None, rules=quality)
+    flags = await _flag_periods(connection, periods=[period], rules=quality)
     return Outcome(rebuilt=[period], refreshed=[], rows=rows, flags=flags)
 
 
@@ -115,7 +136,7 @@ async def refresh_chain(
     quality: QualityRules | None = DEFAULT_QUALITY,
 ) -> Outcome:
     """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one;
-    then the data-quality flags of the same Kampung KB and periods.
+    then the data-quality flags of the kabupaten's Kampung KB changed since its last pass (`quality.flag_changes`).
 
     Later periods are included because a back-dated submission stays in force after its own month (and is the
     history of later months' flags). A period never rebuilt has no kabupaten rows to sum, so it is rebuilt whole
@@ -141,6 +162,6 @@ async def refresh_chain(
             await connection.execute(_LOCK_ROLLUP)
             rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
-    flags = await _flag_quality(connection, periods=rebuilt, kabupaten_code=None, rules=quality)
-    flags += await _flag_quality(connection, periods=computed, kabupaten_code=kabupaten_code, rules=quality)
+    flags = await _flag_periods(connection, periods=rebuilt, rules=quality)
+    flags += await _flag_changes(connection, kabupaten_code=kabupaten_code, rulesets=rulesets, rules=quality)
     return Outcome(rebuilt=rebuilt, refreshed=computed, rows=rows, flags=flags)

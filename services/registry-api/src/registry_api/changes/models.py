@@ -70,7 +70,11 @@ class ChangeLog(Base):
     kegiatan_id: Mapped[int | None] = mapped_column(BigInteger)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))
 
-    __table_args__ = (Index("ix_change_log_position", "txid", "id"),)
+    __table_args__ = (
+        Index("ix_change_log_position", "txid", "id"),
+        # the report worker's data-quality pass reads one kabupaten's rows after its cursor
+        Index("ix_change_log_kabupaten", text("left(desa_code, 5)"), "txid", "id"),
+    )
 
 
 class ChangeLogHorizon(Base):

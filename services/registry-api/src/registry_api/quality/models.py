@@ -52,3 +52,15 @@ class QualityFlag(Base):
         Index("ix_quality_flag_kabupaten_period", "kabupaten_code", "period"),
         CheckConstraint("status IN ('open', 'checked')", name="status_known"),
     )
+
+
+class QualityCursor(Base):
+    """The change-feed position (`txid`, `id`) up to which a kabupaten's flags are current: its chain refreshes'
+    passes recompute only the Kampung KB changed after it (report-worker writes it with the flags)."""
+
+    __tablename__ = "quality_cursor"
+
+    kabupaten_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(BigInteger)
+    passed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

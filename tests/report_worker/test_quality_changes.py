@@ -1,0 +1,198 @@
+"""A chain refresh's data-quality pass recomputes only the Kampung KB changed since its kabupaten's last pass, read from
+the change feed: with committed data, as report-worker sees it (each test on a database of its own)."""
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from report_worker.aggregates import rebuild_period, refresh_chain
+from tests.report_worker import oracle
+from tests.report_worker.data import RULESETS
+from tests.report_worker.quality_oracle import Key, expected_flags
+from tests.report_worker.test_quality import PERIOD, STEADY, Village, people, stored_flags, users, villages
+
+NEXT = dt.date(2025, 7, 1)
+COMPUTED = [PERIOD, NEXT]
+KABUPATEN = "95.01"
+
+
+@pytest.fixture
+async def pg(fresh_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose every statement commits (no test transaction around it)."""
+    connection = await asyncpg.connect(fresh_database_url)
+    yield connection
+    await connection.close()
+
+
+@dataclass
+class Flagged:
+    """Two Kampung KB of one kabupaten: `spiky`'s pill users leap in NEXT (an outlier against its history),
+    `steady`'s PUS doubles in PERIOD (a jump)."""
+
+    spiky: Village
+    steady: Village
+
+
+async def flagged(pg: asyncpg.Connection) -> Flagged:
+    spiky, steady, *_ = await villages(pg, 8)  # two changed of eight: the pass names them
+    await spiky.history(STEADY)
+    await spiky.kkbpk(0, users(KB_SUNTIK=100, KB_PIL=40))
+    await upsert(spiky, "kkbpk", NEXT, users(KB_SUNTIK=160, KB_PIL=40))
+    await steady.kependudukan(1, people(100))
+    await steady.kependudukan(0, people(200))
+    for period in COMPUTED:
+        await rebuild_period(pg, period=period, rulesets=RULESETS)
+    return Flagged(spiky, steady)
+
+
+async def upsert(village: Village, module: str, period: dt.date, payload: dict[str, object]) -> None:
+    await village.pg.execute(
+        """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+           VALUES ($1, $2, $3, $4::jsonb, 'h', 1)
+           ON CONFLICT (kampung_id, module, period)
+           DO UPDATE SET payload = excluded.payload, revision = submission.revision + 1""",
+        village.id,
+        module,
+        period,
+        json.dumps(payload),
+    )
+
+
+async def refresh(pg: asyncpg.Connection, period: dt.date = PERIOD) -> None:
+    await refresh_chain(pg, period=period, kabupaten_code=KABUPATEN, rulesets=RULESETS)
+
+
+async def wanted(pg: asyncpg.Connection) -> set[Key]:
+    return set(expected_flags(await oracle.read_rows(pg), COMPUTED))
+
+
+async def set_aside(pg: asyncpg.Connection, kampung_id: int) -> str:
+    """Mark the Kampung KB's flag checked with evidence a recomputation would not keep; its row version (xmin)."""
+    return str(
+        await pg.fetchval(
+            """UPDATE quality_flag SET status = 'checked', checked_by = 'key:1',
+                      evidence = evidence || '{"set_aside": true}'
+                WHERE kampung_id = $1 RETURNING xmin::text""",
+            kampung_id,
+        )
+    )
+
+
+async def the_flag(pg: asyncpg.Connection, kampung_id: int) -> tuple[str, str, bool]:
+    row = await pg.fetchrow(
+        "SELECT xmin::text AS version, status, evidence ? 'set_aside' AS set_aside FROM quality_flag "
+        "WHERE kampung_id = $1",
+        kampung_id,
+    )
+    assert row is not None
+    return row["version"], row["status"], row["set_aside"]
+
+
+async def test_a_change_reflags_its_kampung_and_later_months_only(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    await refresh(pg)  # no cursor yet: the whole kabupaten, then the cursor
+    assert await pg.fetchval("SELECT count(*) FROM quality_cursor WHERE kabupaten_code = $1", KABUPATEN) == 1
+    flags = await stored_flags(pg)
+    assert set(flags) == await wanted(pg)
+    assert (kb.spiky.id, NEXT, "kkbpk_outlier", "KB_SUNTIK") in flags
+    version = await set_aside(pg, kb.steady.id)
+
+    # A correction of PERIOD: now it leaps there (flagged), and NEXT is no longer outside its history's min-max.
+    await kb.spiky.kkbpk(0, users(KB_SUNTIK=160, KB_PIL=40))
+    await refresh(pg)
+    flags = await stored_flags(pg)
+    assert (kb.spiky.id, PERIOD, "kkbpk_outlier", "KB_SUNTIK") in flags
+    assert not [key for key in flags if key[0] == kb.spiky.id and key[1] == NEXT]
+    assert set(flags) == await wanted(pg)
+    # not recomputed: a whole-kabupaten pass would have reopened it with its evidence again
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+
+    # A job of NEXT runs first: the pass still recomputes the changed Kampung KB from its changed month on.
+    await kb.spiky.kkbpk(0, users(KB_SUNTIK=100, KB_PIL=40))
+    await refresh(pg, NEXT)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+    assert (kb.spiky.id, NEXT, "kkbpk_outlier", "KB_SUNTIK") in await stored_flags(pg)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+
+
+async def test_a_deactivation_drops_its_flags(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    await refresh(pg)
+    version = await set_aside(pg, kb.steady.id)
+    await pg.execute("UPDATE kampung SET active = false WHERE id = $1", kb.spiky.id)
+    await refresh(pg)
+    flags = await stored_flags(pg)
+    assert not [key for key in flags if key[0] == kb.spiky.id]
+    assert set(flags) == await wanted(pg)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+    await pg.execute("UPDATE kampung SET active = true WHERE id = $1", kb.spiky.id)  # back: flagged again
+    await refresh(pg)
+    assert (kb.spiky.id, NEXT, "kkbpk_outlier", "KB_SUNTIK") in await stored_flags(pg)
+
+
+async def test_a_change_committed_after_the_pass_began_is_flagged_by_the_next(
+    pg: asyncpg.Connection, fresh_database_url: str
+) -> None:
+    kb = await flagged(pg)
+    await refresh(pg)
+    late = await asyncpg.connect(fresh_database_url)
+    try:
+        async with late.transaction():
+            # begun (its id taken) before the pass, committed after it
+            await upsert(Village(late, kb.spiky.id), "kkbpk", PERIOD, users(KB_SUNTIK=160, KB_PIL=40))
+            await kb.steady.kependudukan(0, people(100))  # committed meanwhile: no jump any more
+            await refresh(pg)
+            flags = await stored_flags(pg)
+            assert not [key for key in flags if key[0] == kb.steady.id]
+            assert (kb.spiky.id, PERIOD, "kkbpk_outlier", "KB_SUNTIK") not in flags
+            txid = await late.fetchval("SELECT pg_current_xact_id()::text::bigint")
+            cursor = await pg.fetchrow("SELECT txid, id FROM quality_cursor WHERE kabupaten_code = $1", KABUPATEN)
+            assert (cursor["txid"], cursor["id"]) <= (txid, 0)  # held back before the open transaction's rows
+        await refresh(pg)
+    finally:
+        await late.close()
+    flags = await stored_flags(pg)
+    assert (kb.spiky.id, PERIOD, "kkbpk_outlier", "KB_SUNTIK") in flags
+    assert set(flags) == await wanted(pg)
+
+
+async def test_no_cursor_or_one_behind_the_pruned_feed_recomputes_the_whole_kabupaten(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    await set_aside(pg, kb.steady.id)
+    await refresh(pg, NEXT)  # no cursor: every computed period recomputed, the job's and those before it
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+
+    version = await set_aside(pg, kb.steady.id)
+    await refresh(pg)  # nothing changed: left alone
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+
+    # The feed pruned past the cursor: what changed before the horizon is unknown.
+    await pg.execute(
+        """INSERT INTO change_log_horizon (single, txid, id)
+           SELECT true, txid, id FROM quality_cursor WHERE kabupaten_code = $1""",
+        KABUPATEN,
+    )
+    await pg.execute("UPDATE change_log_horizon SET id = id + 1")
+    await refresh(pg, NEXT)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+
+
+async def test_most_of_a_kabupaten_changed_is_recomputed_whole(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    await refresh(pg)
+    version = await set_aside(pg, kb.steady.id)
+    others = await pg.fetch("SELECT id FROM kampung WHERE id <> ALL($1::bigint[])", [kb.spiky.id, kb.steady.id])
+    for row in others[:2]:  # two of eight: the pass names them
+        await upsert(Village(pg, row["id"]), "kependudukan", PERIOD, people(300))
+    await refresh(pg)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+    for row in others[2:]:  # as after an import: the kabupaten's own statement, every flag recomputed
+        await upsert(Village(pg, row["id"]), "kependudukan", PERIOD, people(300))
+    await refresh(pg)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert set(await stored_flags(pg)) == await wanted(pg)
