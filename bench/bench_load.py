@@ -83,7 +83,9 @@ def summary(kind: str, values: list[float], seconds: float) -> str:
 
 
 def client_pool(stack_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # Idle connections are dropped before uvicorn's own keep-alive timeout (5 s) closes them: with the same 5 s on both
+    # sides, a request sent on a connection the server is closing at that moment fails with a read error.
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS, keepalive_expiry=3.0)
     return httpx.AsyncClient(base_url=stack_url, headers=headers, timeout=60, limits=limits)
 
 

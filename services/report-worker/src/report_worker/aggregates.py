@@ -1,8 +1,9 @@
 """Recompute aggregates in one transaction: a whole period, or one kabupaten's chain up to the nation.
 
-Chain refreshes of different kabupaten run in parallel; a provinsi and the nation are always summed from committed,
-current kabupaten rows, whichever jobs run at the same time (see the locks below). Both are safe to run twice. Each
-is followed by its data-quality pass (`report_worker.quality`), in a transaction of its own.
+Chain refreshes of different kabupaten run in parallel; a provinsi is always summed from committed, current kabupaten
+rows and the nation from the provinsi rows so made, whichever jobs run at the same time (see the locks below). Both
+are safe to run twice. Each is followed by its data-quality pass (`report_worker.quality`), in a transaction of its
+own.
 """
 
 import datetime as dt
@@ -25,8 +26,8 @@ _SOURCES = ("kampung", "submission", "classification", "kegiatan")
 # Advisory locks, always taken in this order, held to commit:
 #   kabupaten (exclusive): one job at a time writes a kabupaten's rows;
 #   all (shared by chain refreshes, exclusive by rebuilds): a rebuild replaces every row of a period alone;
-#   roll-up (exclusive, only around the provinsi/nation sums): each roll-up reads every kabupaten row committed
-#   before it, so whichever chain commits last leaves the sums complete.
+#   roll-up (exclusive, only around the provinsi/nation sums): each roll-up reads every kabupaten (and provinsi) row
+#   committed before it, so whichever chain commits last leaves the sums complete.
 _LOCK_KABUPATEN = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:kabupaten:' || $1::text))"
 _LOCK_ALL_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtext('kampungkb:report:all'))"
 _LOCK_ALL = "SELECT pg_advisory_xact_lock(hashtext('kampungkb:report:all'))"
@@ -160,7 +161,9 @@ async def refresh_chain(
             deadlines = [deadline(p) for p in computed]
             rows += _count(await connection.execute(sql.INSERT_CHAIN, computed, kabupaten_code, rulesets, deadlines))
             await connection.execute(_LOCK_ROLLUP)
-            rows += _count(await connection.execute(sql.UPSERT_PROVINSI_AND_NATION, computed, kabupaten_code, rulesets))
+            provinsi = kabupaten_code[:2]
+            rows += _count(await connection.execute(sql.UPSERT_PROVINSI, computed, rulesets, provinsi))
+            rows += _count(await connection.execute(sql.UPSERT_NATION, computed, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
     flags = await _flag_periods(connection, periods=rebuilt, rules=quality)
     flags += await _flag_changes(connection, kabupaten_code=kabupaten_code, rulesets=rulesets, rules=quality)

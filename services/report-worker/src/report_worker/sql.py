@@ -228,24 +228,34 @@ INSERT_CHAIN = _insert_grouped("(prov, kab, kec), (prov, kab)")
 _SUMS = ",\n       ".join(f"sum(a.{name})" for name in FIGURES)
 _UPDATES = ", ".join(f"{name} = excluded.{name}" for name in ["level", "parent_code", "computed_at", *FIGURES])
 
-UPSERT_PROVINSI_AND_NATION = f"""
+
+def _summed(children: str, level: str, code: str, parent_code: str) -> str:
+    """A region's rows as the sums of its children's rows (`parent_code` = `code`), one per period and rule set: $1
+    periods, $2 rule sets. One probe of the children's index, not a scan of the period's rows."""
+    return f"""
 INSERT INTO report_aggregate ({_COLUMNS})
-SELECT a.period, a.ruleset, coalesce(a.prov, '00'), CASE WHEN GROUPING(a.prov) = 0 THEN 'provinsi' ELSE 'nasional' END,
-       CASE WHEN GROUPING(a.prov) = 0 THEN '00' END, now(),
+SELECT a.period, a.ruleset, {code}, '{level}', {parent_code}, now(),
        {_SUMS}
-  FROM (SELECT *, left(code, 2) AS prov FROM report_aggregate
-         WHERE level = 'kabupaten' AND period = ANY($1::date[]) AND ruleset = ANY($3::text[])) a
- GROUP BY a.period, a.ruleset, GROUPING SETS ((a.prov), ())
-HAVING GROUPING(a.prov) = 1 OR a.prov = left($2::text, 2)
+  FROM report_aggregate a
+ WHERE a.period = ANY($1::date[]) AND a.ruleset = ANY($2::text[]) AND a.parent_code = {code} AND a.level = '{children}'
+ GROUP BY a.period, a.ruleset
 ON CONFLICT (period, ruleset, code) DO UPDATE SET {_UPDATES}"""
-"""The provinsi of kabupaten $2 and the nation, each the sum of all its kabupaten rows (fresh and untouched)."""
+
+
+UPSERT_PROVINSI = _summed("kabupaten", "provinsi", "$3::text", "'00'")
+"""The provinsi $3: the sum of all its kabupaten rows (fresh and untouched)."""
+UPSERT_NATION = _summed("provinsi", "nasional", "'00'", "NULL")
+"""The nation: the sum of the provinsi rows. Each provinsi row is the sum of its kabupaten rows as committed, since
+every change of a kabupaten row sums its provinsi again in the same transaction, under the roll-up lock."""
 
 DELETE_PERIOD = "DELETE FROM report_aggregate WHERE period = ANY($1::date[]) AND ruleset = ANY($2::text[])"
 
 DELETE_CHAIN = """
 DELETE FROM report_aggregate
- WHERE period = ANY($1::date[]) AND ruleset = ANY($3::text[]) AND level IN ('kabupaten', 'kecamatan')
-   AND (code = $2::text OR code LIKE $2::text || '.%')"""
+ WHERE period = ANY($1::date[]) AND ruleset = ANY($3::text[])
+   AND (level = 'kabupaten' AND code = $2::text OR level = 'kecamatan' AND parent_code = $2::text)"""
+"""The rows of the kabupaten $2 and of its kecamatan: two index probes (by code, by parent), not a filter over the
+period's rows."""
 
 COMPUTED_PERIODS = """
 SELECT period FROM report_period
