@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
 from registry_api import migrate
-from registry_api.db import create_engine
+from registry_api.db import create_engine, create_sessionmaker
 from registry_api.main import create_app
 from registry_api.settings import Settings
 
@@ -91,6 +91,15 @@ async def fresh_database_url(servers: tuple[str, str], database_url: str) -> Asy
     url = await create_database(servers[0], name, template=urlsplit(database_url).path.lstrip("/"))
     yield url
     await drop_database(servers[0], name)
+
+
+@pytest.fixture
+async def committed_session(fresh_database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on a fresh database whose commits are real (for tests with concurrent requests or claimers)."""
+    engine = create_engine(fresh_database_url, pool_size=2)
+    async with create_sessionmaker(engine)() as session:
+        yield session
+    await engine.dispose()
 
 
 @pytest.fixture

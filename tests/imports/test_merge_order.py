@@ -70,14 +70,6 @@ async def test_a_kkbpk_does_not_wait_for_a_later_period_or_a_dry_run(api: Api) -
 
 
 @pytest.fixture
-async def committed_session(fresh_database_url: str) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(fresh_database_url, pool_size=2)
-    async with create_sessionmaker(engine)() as session:
-        yield session
-    await engine.dispose()
-
-
-@pytest.fixture
 async def claimers(
     committed_session: AsyncSession,
     fresh_database_url: str,

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_local.servers import free_port
-from registry_api.db import create_engine, create_sessionmaker
 from registry_api.main import create_app
 from registry_api.settings import Settings
 from tests.factories import load_demo_regions, make_kampung, make_key
@@ -36,15 +35,6 @@ def settings(database_url: str, redis_url: str, classifier_url: str) -> Settings
 def dead_url() -> str:
     """A loopback URL where nothing listens."""
     return f"http://127.0.0.1:{free_port()}"
-
-
-@pytest.fixture
-async def committed_session(fresh_database_url: str) -> AsyncIterator[AsyncSession]:
-    """A session on a fresh database whose commits are real (for tests with concurrent requests)."""
-    engine = create_engine(fresh_database_url, pool_size=2)
-    async with create_sessionmaker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 @pytest.fixture

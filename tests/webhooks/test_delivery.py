@@ -30,9 +30,7 @@ from tests.factories import (
     make_key,
     put_module,
 )
-from tests.registry_api.conftest import committed_session, registry_settings
-
-__all__ = ["committed_session"]
+from tests.registry_api.conftest import registry_settings
 
 RECEIVER = Path(__file__).with_name("receiver.py")
 REGION = "99.01"
