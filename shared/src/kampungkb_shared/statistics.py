@@ -26,7 +26,12 @@ class Connection(Protocol):
 
 async def analyze_stale(connection: Connection, tables: Iterable[str]) -> list[str]:
     """ANALYZE those of `tables` with more changed rows since their last analysis than autovacuum's own threshold
-    (1,000 + 20 %); returns them. Cheap when none is: one catalog query."""
+    (1,000 + 20 %); returns them. Cheap when none is: two catalog queries.
+
+    The statistics views answer from a snapshot taken at their first read in a transaction
+    (`stats_fetch_consistency`): it is cleared first, so that a table analysed earlier in the same transaction is
+    not seen stale, and analysed, again at every call."""
+    await connection.execute("SELECT pg_stat_clear_snapshot()")
     stale = [row[0] for row in await connection.fetch(_STALE, list(tables))]
     if stale:
         await connection.execute(f"ANALYZE {', '.join(stale)}")
