@@ -190,7 +190,7 @@ def report(module: str, job: dict[str, Any]) -> None:
     timings = job["timings"]
     phases = "  ".join(
         f"{phase} {seconds:.2f} s ({rows / seconds:,.0f}/s)" if seconds else f"{phase} -"
-        for phase in ("received", "validated", "loaded", "handed_over", "classified", "reports_queued")
+        for phase in ("received", "validated", "waited", "loaded", "handed_over", "classified", "reports_queued")
         if (seconds := timings.get(phase)) is not None or True
     )
     counts = (
@@ -231,7 +231,7 @@ def ingest_seconds(jobs: dict[str, dict[str, Any]]) -> float:
     first = min(dt.datetime.fromisoformat(job["created_at"]) for job in jobs.values())
     loaded = max(
         dt.datetime.fromisoformat(job["started_at"])
-        + dt.timedelta(seconds=job["timings"]["validated"] + (job["timings"].get("loaded") or 0))
+        + dt.timedelta(seconds=sum(job["timings"].get(phase) or 0 for phase in ("waited", "validated", "loaded")))
         for job in jobs.values()
     )
     return (loaded - first).total_seconds()

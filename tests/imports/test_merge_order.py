@@ -1,14 +1,16 @@
 """A month's module files merge side by side where their rules allow, in the order their rules need, whatever order
-they arrive and are claimed in: kependudukan and profil share each Kampung KB's lock, a kkbpk waits for both."""
+they arrive and are claimed in: kependudukan and profil share each Kampung KB's lock, a kkbpk waits for both (it reads
+its file while they merge)."""
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry_api.background.imports import ImportRunner, create_runner
 from registry_api.changes import pipeline
@@ -170,3 +172,136 @@ async def test_kependudukan_and_profil_share_a_kampung_lock_that_a_kkbpk_waits_f
             await kkbpk.rollback()
     finally:
         await engine.dispose()
+
+
+async def _job(http: httpx.AsyncClient, admin: str, job_id: int) -> dict[str, Any]:
+    return dict((await http.get(f"/v1/imports/{job_id}", headers=auth(admin))).json())
+
+
+async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_a_kkbpk_reads_its_file_while_the_profil_merges_then_merges_after_it(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]],
+    committed_session: AsyncSession,
+    fresh_database_url: str,
+) -> None:
+    http, admin, runners = claimers
+    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    await _drain(runners[0])
+    await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
+    await _drain(runners[0])
+    engine = create_engine(fresh_database_url, pool_size=1)
+    try:
+        async with engine.connect() as holder:  # holds every Kampung KB: the profil's merge waits behind it
+            await holder.execute(text("SELECT id FROM kampung FOR UPDATE"))
+            profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
+            kkbpk = await _post(http, admin, "kkbpk", FILES["kkbpk"], period=PERIOD)
+            merging = asyncio.ensure_future(runners[0].run_once())
+            await _until(lambda: _blocked_on_lock(engine))
+            reading = asyncio.ensure_future(runners[1].run_once())  # claimed: the profil is claimed, not queued
+            await _until(lambda: _waiting_for_merges(engine))
+            assert (await _job(http, admin, profil))["status"] == "running"
+            assert (await _job(http, admin, kkbpk))["status"] == "running"
+            await holder.rollback()
+        assert await merging and await reading
+    finally:
+        await engine.dispose()
+
+    jobs = {module: await _job(http, admin, job_id) for module, job_id in (("profil", profil), ("kkbpk", kkbpk))}
+    for module, job in jobs.items():
+        assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0), module
+    assert jobs["kkbpk"]["started_at"] < jobs["profil"]["finished_at"]  # read beside the profil's merge
+    assert jobs["kkbpk"]["timings"]["waited"] > 0
+    await committed_session.commit()
+    for module in ("profil", "kependudukan", "kkbpk"):  # merged after the profil: classified once, with all three
+        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+
+
+_CLAIMED_BY_ANOTHER = """UPDATE import_job SET status = 'running', attempts = 1, claimed_by = 'other:host:1',
+                                 claimed_until = clock_timestamp() + :lease * interval '1 second' WHERE id = :id"""
+_JOB_STATE = "SELECT status, attempts FROM import_job WHERE id = :id"
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_a_kkbpk_defers_to_a_profil_whose_claimer_died(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], committed_session: AsyncSession
+) -> None:
+    http, admin, runners = claimers
+    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    await _drain(runners[0])
+    await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
+    await _drain(runners[0])
+    profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
+    kkbpk = await _post(http, admin, "kkbpk", FILES["kkbpk"], period=PERIOD)
+    # Another claimer took the profil and died: its lease runs out in 1.5 s, and nobody renews it.
+    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": profil, "lease": 1.5})
+    await committed_session.commit()
+
+    # The kkbpk, claimed beside a running profil, reads its file and waits; once the lease has run out it goes back
+    # to the queue, its attempt not counted, rather than wait for a claimer that may be itself.
+    assert await runners[0].run_once()
+    assert tuple((await committed_session.execute(text(_JOB_STATE), {"id": kkbpk})).one()) == ("queued", 0)
+    await committed_session.commit()
+    assert await runners[0].run_once()  # the profil, claimed again
+    assert (await _job(http, admin, profil))["status"] == "succeeded"
+    assert await runners[0].run_once()  # then the kkbpk: its BKL rows need the profil, merged before it
+    job = await _job(http, admin, kkbpk)
+    assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
+    for module in ("profil", "kependudukan", "kkbpk"):
+        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_a_kkbpk_defers_to_a_profil_posted_while_it_reads(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]],
+    committed_session: AsyncSession,
+    fresh_database_url: str,
+) -> None:
+    http, admin, runners = claimers
+    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    await _drain(runners[0])
+    kependudukan = await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
+    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": kependudukan, "lease": 60})
+    await committed_session.commit()
+    kkbpk = await _post(http, admin, "kkbpk", FILES["kkbpk"], period=PERIOD)
+    engine = create_engine(fresh_database_url, pool_size=1)
+    try:
+        reading = asyncio.ensure_future(runners[0].run_once())  # claimed: the kependudukan is claimed, not queued
+        await _until(lambda: _waiting_for_merges(engine))
+    finally:
+        await engine.dispose()
+    profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)  # posted just after, as together
+
+    assert await reading
+    assert tuple((await committed_session.execute(text(_JOB_STATE), {"id": kkbpk})).one()) == ("queued", 0)
+    release = "UPDATE import_job SET status = 'queued', claimed_by = NULL, claimed_until = NULL WHERE id = :id"
+    await committed_session.execute(text(release), {"id": kependudukan})  # its claimer gives it back
+    await committed_session.commit()
+    await _drain(runners[0])
+    for job_id in (kependudukan, profil, kkbpk):
+        job = await _job(http, admin, job_id)
+        assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
+    for module in ("profil", "kependudukan", "kkbpk"):
+        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+
+
+async def _blocked_on_lock(engine: AsyncEngine) -> bool:
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    async with engine.connect() as connection:
+        return bool(await connection.scalar(text(waiting)))
+
+
+async def _waiting_for_merges(engine: AsyncEngine) -> bool:
+    """Whether the kkbpk has read its file and now waits (its timings are written when it ends: seen from outside, a
+    backend that asked whether an import merging before it still runs)."""
+    asked = """SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND query LIKE '%d.claimed_until >= clock_timestamp()%'
+                  AND backend_type = 'client backend' AND pid <> pg_backend_pid()"""
+    async with engine.connect() as connection:
+        return bool(await connection.scalar(text(asked)))

@@ -1,7 +1,9 @@
 """Claiming and running import jobs: in `registry-api worker` and (by default) in each API process.
 
 A claim is a short transaction: the oldest job that is queued, or running with its lease run out, is taken with
-`FOR UPDATE SKIP LOCKED` (a kkbpk import only once the imports it reads are done: `submissions.rules.MERGED_AFTER`),
+`FOR UPDATE SKIP LOCKED` (a kkbpk import only once every import it reads is claimed: `submissions.rules.MERGED_AFTER`;
+it reads its file while they merge and waits for them before its checks, or goes back to the queue when one posted
+since waits to be claimed: `imports.job.wait_for_merges_before`),
 marked running with `attempts + 1`, `claimed_by` and `claimed_until`, and committed. The
 job then runs in a transaction of its own while a side task renews the lease. Its final status is written only
 while `claimed_by` still names this claimer (a fence), in that same transaction. A claimer that dies leaves the job
@@ -30,6 +32,7 @@ from registry_api.imports.formats import ImportModule
 from registry_api.imports.job import (
     MERGE_ORDER,
     ClaimedJob,
+    Deferred,
     ImportRejected,
     JobContext,
     LeaseLost,
@@ -58,8 +61,9 @@ _CLAIM = text("""
                       AND NOT EXISTS (
                           SELECT 1 FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
                             JOIN import_job d ON d.module = o.after
-                           WHERE o.m = q.module AND d.status IN ('queued', 'running') AND NOT d.dry_run
-                             AND d.period <= q.period)
+                           WHERE o.m = q.module AND NOT d.dry_run AND d.period <= q.period
+                             AND (d.status = 'queued'
+                                  OR d.status = 'running' AND d.claimed_until < clock_timestamp()))
                     ORDER BY running.jobs, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
     RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
               j.created_at, j.received_at, j.merged_at, j.last_error
@@ -70,6 +74,10 @@ _RENEW = text("""
 """)
 _GIVE_UP = text("""
     UPDATE import_job SET status = 'failed', reason = :reason, finished_at = clock_timestamp(), claimed_until = NULL
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+_DEFER = text("""
+    UPDATE import_job SET status = 'queued', attempts = attempts - 1, claimed_by = NULL, claimed_until = NULL
      WHERE id = :id AND claimed_by = :claimer AND status = 'running'
 """)
 _RETRY_LATER = text("""
@@ -136,8 +144,7 @@ class ImportRunner:
                 "claimer": self.context.claimer,
                 "lease": self.lease_s,
                 "per_principal": self.running_per_principal,
-                "waiting": [module for module, _ in MERGE_ORDER],
-                "waited_for": [after for _, after in MERGE_ORDER],
+                **MERGE_ORDER,
             }
             row = (await session.execute(_CLAIM, params)).first()
         if row is None:
@@ -180,6 +187,10 @@ class ImportRunner:
             await self._record_rejection(job, exc)
         except LeaseLost as exc:
             log.warning("%s", exc)
+        except Deferred as exc:
+            log.info("%s", exc)
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(_DEFER, {"id": job.id, "claimer": self.context.claimer})
         except Exception as exc:
             log.exception("import job %d attempt %d failed; retried later", job.id, job.attempts)
             await self._release(job, f"{type(exc).__name__}: {exc}"[:2000])

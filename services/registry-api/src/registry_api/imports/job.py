@@ -8,6 +8,7 @@ the outbox events and the final status are written, so that a crash at any point
 starts from a clean slate, or from the classification once a large import's merge has committed (`merged_at`).
 """
 
+import asyncio
 import datetime as dt
 import time
 from collections import Counter
@@ -154,6 +155,11 @@ class Summary:
         self.timings[name] = round(now - self._phase, 3)
         self._phase = now
 
+    def aside(self, name: str, seconds: float) -> None:
+        """Time spent inside the current phase on something else (waiting): timed apart, not counted in it."""
+        self.timings[name] = round(seconds, 3)
+        self._phase += seconds
+
     def row_values(self, *, status: ImportStatus, reason: str | None) -> dict[str, Any]:
         self.timings["total"] = round(time.monotonic() - self._started, 3)
         errors = sorted(self.errors, key=lambda e: e.row)[:MAX_ERRORS]
@@ -231,8 +237,10 @@ async def finish(
     )
 
 
-MERGE_ORDER = [(module.value, after.value) for module, modules in MERGED_AFTER.items() for after in sorted(modules)]
-"""(module, a module whose imports of its period or earlier it waits for), flattened for SQL."""
+_PAIRS = [(module.value, after.value) for module, modules in MERGED_AFTER.items() for after in sorted(modules)]
+MERGE_ORDER = {"waiting": [module for module, _ in _PAIRS], "waited_for": [after for _, after in _PAIRS]}
+"""(module, a module whose imports of its period or earlier it merges after), as the parameters `:waiting` and
+`:waited_for` of the statements that read it (`unnest(:waiting, :waited_for) AS o(m, after)`)."""
 
 # Later: filed after this one, or waiting for it (a kkbpk filed before a kependudukan or profil of its period).
 _LATER_IMPORT = text("""
@@ -251,10 +259,47 @@ async def later_import_pending(session: AsyncSession, *, job: ClaimedJob) -> boo
         "id": job.id,
         "module": job.module.value,
         "period": job.period,
-        "waiting": [module for module, _ in MERGE_ORDER],
-        "waited_for": [after for _, after in MERGE_ORDER],
+        **MERGE_ORDER,
     }
     return bool((await session.execute(_LATER_IMPORT, params)).scalar_one())
+
+
+# The imports that merge before this one (`submissions.rules.MERGED_AFTER`), waiting to be claimed (queued, or
+# running with their lease run out) and running beside it (held by a live claimer).
+_MERGING_BEFORE = text("""
+    SELECT coalesce(bool_or(d.status = 'queued' OR d.claimed_until < clock_timestamp()), false) AS unclaimed,
+           coalesce(bool_or(d.status = 'running' AND d.claimed_until >= clock_timestamp()), false) AS running
+      FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
+      JOIN import_job d ON d.module = o.after
+     WHERE o.m = :module AND d.id <> :id AND d.status IN ('queued', 'running') AND NOT d.dry_run
+       AND d.period <= :period
+""")
+_MERGING_BEFORE_POLL_S = 0.1
+
+
+class Deferred(Exception):
+    """An import that merges before this one is waiting to be claimed: this one goes back to the queue, its attempt
+    not counted, so that its claimer may take that import first."""
+
+
+async def wait_for_merges_before(connection: AsyncConnection, *, job: ClaimedJob) -> float:
+    """Wait until no import that merges before this one runs (a kkbpk, its file read, for the kependudukan and profil
+    of its period running beside it); returns the seconds waited. `Deferred` when one is waiting to be claimed.
+
+    A kkbpk is claimed once none of them waits to be claimed (`background.imports`), so each one it waits for is held
+    by another claimer, which ends it or lets its lease run out. One posted (or released) since, or whose lease ran
+    out, is waited for by no claimer: the kkbpk defers to it rather than wait for a claimer that may be itself."""
+    if job.dry_run or job.module.submission_module not in MERGED_AFTER:
+        return 0.0
+    params = {"id": job.id, "module": job.module.value, "period": job.period, **MERGE_ORDER}
+    began = time.monotonic()
+    while True:  # polled: they run in other processes
+        unclaimed, running = (await connection.execute(_MERGING_BEFORE, params)).one()
+        if unclaimed:
+            raise Deferred(f"import job {job.id} deferred to an import it merges after")
+        if not running:
+            return time.monotonic() - began
+        await asyncio.sleep(_MERGING_BEFORE_POLL_S)
 
 
 async def release_handed_over(session: AsyncSession, *, job: ClaimedJob) -> None:
@@ -334,6 +379,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     await staging.create(connection)
     with collector_paused():  # many short-lived objects per row
         same = await _read_into_staging(connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes)
+    # Read while the files it reads from merge; checked and merged after them, on statistics that include them.
+    summary.aside("waited", await wait_for_merges_before(connection, job=job))
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
         # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables

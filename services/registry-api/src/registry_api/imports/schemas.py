@@ -28,6 +28,10 @@ class ImportTimings(BaseModel):
 
     received: float | None = Field(default=None, description="the upload, from the first byte to the last")
     validated: float | None = Field(default=None, description="Seconds reading and validating the rows.")
+    waited: float | None = Field(
+        default=None,
+        description="Seconds a kkbpk file, read, waited for the kependudukan and profil imports running beside it",
+    )
     loaded: float | None = Field(default=None, description="Seconds staging and merging them.")
     handed_over: float | None = Field(
         default=None, description="classification left to a later import queued behind this one"

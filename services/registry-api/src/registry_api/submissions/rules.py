@@ -51,8 +51,9 @@ assert not any(a in READS[b] for a in SHARED_LOCK_MODULES for b in SHARED_LOCK_M
 
 MERGED_AFTER: dict[Module, frozenset[Module]] = {Module.KKBPK: READS[Module.KKBPK]}
 """The files of a month merge in this order whatever order they arrive in: a kkbpk import (its users and non-users
-must add up to the PUS in force, its poktan be present in the profil in force) is claimed only once no import of the
-modules it reads, for its period or an earlier one, is queued or running."""
+must add up to the PUS in force, its poktan be present in the profil in force) is claimed only once every import of
+the modules it reads, for its period or an earlier one, is claimed, and merges only once they have finished (it reads
+its file meanwhile)."""
 
 _FRESH_STATISTICS_FROM = 1_000
 """Writes checked at once from which stale planner statistics of `submission` are refreshed first."""
