@@ -185,7 +185,8 @@ def import_month(
     return jobs | {module: wait_for(http, url) for module, url in urls.items()}
 
 
-def report(module: str, job: dict[str, Any]) -> None:
+def report(module: str, job: dict[str, Any], began: dt.datetime) -> None:
+    """A job's counts and phases; `began`: when the first file of the month was posted, for its claim and its end."""
     rows = job["rows_total"]
     timings = job["timings"]
     phases = "  ".join(
@@ -197,7 +198,11 @@ def report(module: str, job: dict[str, Any]) -> None:
         f"ok {job['rows_ok']:,}, failed {job['rows_failed']:,}, inserted {job['rows_inserted']:,}, "
         f"updated {job['rows_updated']:,}, unchanged {job['rows_unchanged']:,}"
     )
+    claimed, ended = (
+        (dt.datetime.fromisoformat(job[at]) - began).total_seconds() for at in ("started_at", "finished_at")
+    )
     print(f"  {module:<12} {job['status']}: {rows:,} rows in {timings.get('total', 0):.2f} s; {counts}", flush=True)
+    print(f"  {'':<12} claimed at {claimed:.2f} s, finished at {ended:.2f} s", flush=True)
     print(f"  {'':<12} {phases}", flush=True)
     if job["status"] != "succeeded" or job["rows_failed"]:
         print(f"  {'':<12} reason: {job['reason']}; first errors: {job['errors'][:3]}", flush=True)
@@ -283,7 +288,7 @@ def first_month(
     since = max(dt.datetime.fromisoformat(job["finished_at"]) for job in jobs.values())
     imported = time.monotonic()
     for module, job in jobs.items():
-        report(module, job)
+        report(module, job, began=min(dt.datetime.fromisoformat(j["created_at"]) for j in jobs.values()))
     total_rows = sum(job["rows_total"] for job in jobs.values())
     print(f"  all four imported in {imported - began:.1f} s ({total_rows / (imported - began):,.0f} rows/s)")
     print(f"  PostgreSQL CPU until every job finished: {tree_cpu_seconds(server) - cpu_before:.1f} s", flush=True)
@@ -360,7 +365,7 @@ def main() -> int:
                 began = time.monotonic()
                 again = import_month(http, files, order)
                 for module, job in again.items():
-                    report(module, job)
+                    report(module, job, began=min(dt.datetime.fromisoformat(j["created_at"]) for j in again.values()))
                 print(f"  re-import of all four: {time.monotonic() - began:.1f} s")
                 print("  each process over the re-import:", flush=True)
                 print_usage(sampler.stop(), indent="    ")
