@@ -151,11 +151,12 @@ async def test_metrics_count_every_result_under_its_rule_set(client: httpx.Async
     }
 
 
-async def test_openapi_documents_rulesets_and_the_ndjson_answer(client: httpx.AsyncClient) -> None:
+async def test_openapi_documents_rulesets_and_the_ndjson_and_csv_answers(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     ok = schema["paths"][BATCH]["post"]["responses"]["200"]
-    assert set(ok["content"]) == {"application/json", NDJSON}
+    assert set(ok["content"]) == {"application/json", NDJSON, "text/csv"}
     assert "Accept: application/x-ndjson" in ok["description"]
+    assert "Accept: text/csv" in ok["description"]
     [listed, _] = schema["components"]["schemas"]["BatchRequest"]["properties"]["rulesets"]["anyOf"]
     assert (listed["type"], listed["minItems"], listed["uniqueItems"]) == ("array", 1, True)
 

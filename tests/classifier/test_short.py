@@ -1,6 +1,8 @@
 """Results without the explanation (`"explain": false`): the full result minus `raw`, `missing` and `next_tier`,
 for any snapshot under either rule set, in process and over HTTP, and the explanation is not built at all."""
 
+import csv
+import io
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from classifier import inputs, scoring
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchResponse, Snapshot
+from kampungkb_shared.result_rows import CSV, RESULT_COLUMNS
 from tests.classifier.classifier_factories import OFFICIAL, PERIOD, STRICT, snapshots, worked_example
 
 BATCH = "/v1/classify/batch"
@@ -80,6 +83,58 @@ async def test_a_short_batch_is_the_full_one_without_the_explanation(
         if "result" in line:
             line["result"] = without_explanation(line["result"])
     assert [orjson.loads(line) for line in short_lines] == expected
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _flattened(line: dict[str, Any]) -> dict[str, str]:
+    """An NDJSON line of a short batch as the CSV answer's record holds it."""
+    if "errors" in line:
+        empty = dict.fromkeys(RESULT_COLUMNS, "")
+        errors = orjson.dumps(line["errors"]).decode()
+        return {**empty, "id": _cell(line["id"]), "index": str(line["index"]), "errors": errors}
+    result = line["result"]
+    fields = [
+        line["id"],
+        line["index"],
+        line["ruleset"],
+        line["ruleset_hash"],
+        line["tier"],
+        *result["scores"].values(),
+        *result["indices"].values(),
+        *result["passed"].values(),
+        result["threshold"],
+        None,
+    ]
+    return dict(zip(RESULT_COLUMNS, map(_cell, fields), strict=True))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(snaps=st.lists(snapshots(), min_size=1, max_size=12), bad_at=st.none() | st.integers(0, 12))
+async def test_a_csv_batch_holds_the_short_results_and_errors_in_the_same_order(
+    client: httpx.AsyncClient, snaps: list[dict[str, Any]], bad_at: int | None
+) -> None:
+    body = _body(snaps, bad_at, explain=False)
+    lines = [orjson.loads(line) for line in (await _post(client, body, NDJSON)).splitlines()]
+    response = await client.post(BATCH, content=orjson.dumps(body), headers={"accept": CSV})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(CSV)
+    reader = csv.DictReader(io.StringIO(response.text))
+    assert tuple(reader.fieldnames or ()) == RESULT_COLUMNS
+    assert list(reader) == [_flattened(line) for line in lines]
+
+
+async def test_a_csv_batch_with_the_explanation_is_a_422_naming_explain(client: httpx.AsyncClient) -> None:
+    for body in (_body([worked_example()], None), _body([worked_example()], None, explain=True)):
+        response = await client.post(BATCH, content=orjson.dumps(body), headers={"accept": CSV})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "explain"]
 
 
 async def test_explain_true_answers_as_a_body_without_it(client: httpx.AsyncClient) -> None:

@@ -2,12 +2,14 @@
 
 import httpx
 import orjson
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.codes import OperationalItem
+from kampungkb_shared.result_rows import HEADER
 from registry_api.changes.models import OutboxEvent
 from registry_api.classifications import snapshots
 from registry_api.classifications.client import classifier_session
@@ -186,6 +188,49 @@ async def test_an_answer_outside_the_contract_leaves_the_write_pending(
     assert response.status_code == 201
     assert response.json()["classification"] == {"status": "pending"}
     assert await stored(session, kampung_id) == {}
+    events = await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "classify"))
+    assert [e.payload["kampung_id"] for e in events] == [kampung_id]
+
+
+_HASH = "0" * 64
+_SCORES = ",".join(["2"] * 12)
+_RECORD = f"{{id}},{{id}},bkkbn-web-2021,{_HASH},{{tier}},{_SCORES},2.0,2.0,2.0,false,false,false,3.0,"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "id,index,ruleset\n" + _RECORD.format(id=0, tier="dasar"),  # not the header of the contract
+        f"{HEADER}\n" + _RECORD.format(id=0, tier="dasar").replace(",3.0,", ","),  # a field short
+        f"{HEADER}\n" + _RECORD.format(id=0, tier="legendary"),  # an unknown tier
+        f"{HEADER}\n" + _RECORD.format(id=0, tier="dasar").replace(",2,", ",two,", 1),  # not a number
+    ],
+    ids=["header", "short", "tier", "score"],
+)
+async def test_a_bulk_answer_outside_the_contract_leaves_the_write_pending(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int, answer: str
+) -> None:
+    """A back-dated write reclassifying 10 months under both rule sets asks for CSV records (more results than a
+    write keeps): a malformed answer stores nothing of it, the write is kept and the relay retries."""
+    for month in range(1, 11):
+        await put_module(client, admin, kampung_id, "kependudukan", f"2024-{month:02d}", kependudukan_payload())
+    before = {key: row.computed_at for key, row in (await stored(session, kampung_id)).items()}
+    asked: list[str] = []
+
+    async def classify(request: web.Request) -> web.Response:
+        asked.append(request.headers["Accept"])
+        return web.Response(text=answer, content_type="text/csv")
+
+    classifier = web.Application()
+    classifier.router.add_post("/v1/classify/batch", classify)
+    app = client._transport.app  # type: ignore[attr-defined]
+    async with TestServer(classifier, host="127.0.0.1") as server, classifier_session(str(server.make_url(""))) as http:
+        app.state.classifier.http = http
+        response = await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
+    assert response.status_code == 201
+    assert response.json()["classification"] == {"status": "pending"}
+    assert asked and set(asked) == {"text/csv"}
+    assert {key: row.computed_at for key, row in (await stored(session, kampung_id)).items()} == before
     events = await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "classify"))
     assert [e.payload["kampung_id"] for e in events] == [kampung_id]
 

@@ -14,7 +14,8 @@ from classifier.scoring import score
 from classifier.state import AppState, RuleSetInfo
 from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
 from kampungkb_shared.collector import collector_paused
-from kampungkb_shared.errors import NotFound, PayloadTooLarge
+from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
+from kampungkb_shared.result_rows import CSV, HEADER, error_row, result_row
 
 router = APIRouter()
 
@@ -96,12 +97,22 @@ _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
             '`{"id", "index", "ruleset", "ruleset_hash", "tier", "result": ClassificationResult}` per result (the '
             "three fields repeated from the result, so that a consumer files it without parsing it), "
             '`{"id", "index", "errors"}` per invalid item. Under `"explain": false` each result is a `ShortResult`: '
-            "the same without `raw`, `missing` and `next_tier`."
+            'the same without `raw`, `missing` and `next_tier`. With `Accept: text/csv` (under `"explain": false` '
+            "only): a header, then one record per result and per invalid item, in the same order, the result's "
+            "fields flattened (`id`, `index`, `ruleset`, `ruleset_hash`, `tier`, the 12 sub-scores, `index_input`, "
+            "`index_proses`, `index_output`, `passed_input`, `passed_proses`, `passed_output`, `threshold`, "
+            "`errors`); an invalid item's record holds its `id`, `index` and `errors` (JSON), the rest empty."
         ),
-        "content": {_NDJSON: {"schema": {"type": "string", "description": "Newline-delimited JSON objects."}}},
+        "content": {
+            _NDJSON: {"schema": {"type": "string", "description": "Newline-delimited JSON objects."}},
+            CSV: {"schema": {"type": "string", "description": "CSV records (RFC 4180) with a header."}},
+        },
     },
     413: {"description": "More items than a batch may hold"},
-    422: {"description": "Malformed body, or an unknown, repeated or conflicting rule set, or `explain` not a boolean"},
+    422: {
+        "description": "Malformed body, or an unknown, repeated or conflicting rule set, or `explain` not a boolean "
+        "(or true with `Accept: text/csv`)"
+    },
 }
 
 
@@ -116,17 +127,18 @@ async def classify_batch(request: Request) -> Response:
     """Classify up to 10,000 snapshots under one or more rule sets; an invalid item never fails the batch."""
     state = _state(request)
     body = await _body(request, state.settings.max_body_bytes)
-    ndjson = _NDJSON in request.headers.get("accept", "").lower()
+    accept = request.headers.get("accept", "").lower()
+    media_type = CSV if CSV in accept else _NDJSON if _NDJSON in accept else "application/json"
     # A batch allocates millions of acyclic containers. Collection resumes only once the batch has been built and
     # its containers are freed: a collector enabled while they are still alive would make one pass over all of them.
     with collector_paused():
-        rulesets, content, tiers = _classify_batch(state, body, ndjson=ndjson)
+        rulesets, content, tiers = _classify_batch(state, body, media_type=media_type)
     classifications = request.app.state.metrics.classifications
     for position, ruleset in enumerate(rulesets):
         # Results run item by item, each item's in rule set order: every len(rulesets)-th tier is one rule set's.
         for tier, count in Counter(tiers[position :: len(rulesets)]).items():
             classifications.labels(tier=tier, ruleset=ruleset.id).inc(count)
-    return Response(content, media_type=_NDJSON if ndjson else "application/json")
+    return Response(content, media_type=media_type)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -161,10 +173,11 @@ async def explain(request: Request) -> Response:
     return Response(content, media_type="application/json")
 
 
-def _classify_batch(state: AppState, body: bytes, *, ndjson: bool) -> tuple[list[RuleSet], bytes, list[str]]:
-    """The rule sets used, the response body and the results' tiers, in the order of the results."""
+def _classify_batch(state: AppState, body: bytes, *, media_type: str) -> tuple[list[RuleSet], bytes, list[str]]:
+    """The rule sets used, the response body (as `media_type`) and the results' tiers, in the order of the results."""
     batch = parse_batch(body, max_items=state.settings.max_batch_items, known=state.rulesets, default=state.default)
-    content, tiers = (_ndjson_answer if ndjson else _json_answer)(batch)
+    answer = {CSV: _csv_answer, _NDJSON: _ndjson_answer}.get(media_type, _json_answer)
+    content, tiers = answer(batch)
     return batch.rulesets, content, tiers
 
 
@@ -231,3 +244,30 @@ def _ndjson_answer(batch: Batch) -> tuple[bytes, list[str]]:
         write(dumps(error, option=line))
         error = next(pending, None)
     return bytes(content), tiers
+
+
+def _csv_answer(batch: Batch) -> tuple[bytes, list[str]]:
+    """A header, then one record per result and per invalid item, in item order (`kampungkb_shared.result_rows`);
+    the tiers. Results only without their explanation: a 422 for a batch that asks for it."""
+    rulesets, items, errors, explain = batch
+    if explain:
+        raise Unprocessable.field(["body", "explain"], "must be false for a text/csv answer (results without it)")
+    lines = [HEADER]
+    line = lines.append
+    tiers: list[str] = []
+    tier = tiers.append
+    pending = iter(errors)  # in item order, as `items` are
+    error = next(pending, None)
+    for index, item_id, period, snapshot in items:
+        while error is not None and error["index"] < index:
+            line(error_row(error["id"], error["index"], error["errors"]))
+            error = next(pending, None)
+        for ruleset in rulesets:
+            result = score(snapshot, period, ruleset, explain=False)
+            tier(result["tier"])
+            line(result_row(item_id, index, result))
+    while error is not None:
+        line(error_row(error["id"], error["index"], error["errors"]))
+        error = next(pending, None)
+    line("")
+    return "\n".join(lines).encode(), tiers

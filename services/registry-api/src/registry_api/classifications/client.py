@@ -18,11 +18,13 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from kampungkb_shared.observability import REQUEST_ID_HEADER, request_id
 from kampungkb_shared.periods import format_period
+from kampungkb_shared.result_rows import CSV, HEADER
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
+_CSV_HEADER = HEADER.encode()
 
 
 class ClassifierUnavailable(Exception):
@@ -98,18 +100,27 @@ class ClassifierClient:
         return time.monotonic() < self._open_until
 
     async def classify_lines(
-        self, body: bytes, *, budget_s: float, use_breaker: bool = False, attempt_timeout_s: float | None = None
+        self,
+        body: bytes,
+        *,
+        budget_s: float,
+        rows: bool = False,
+        use_breaker: bool = False,
+        attempt_timeout_s: float | None = None,
     ) -> list[bytes]:
-        """`POST /v1/classify/batch` asking for NDJSON: the answer's lines, one per result or refused item, unparsed.
+        """`POST /v1/classify/batch`: the answer's lines, one per result or refused item, unparsed: NDJSON, or with
+        `rows` (a body asking for results without their explanation) CSV records without the header
+        (`kampungkb_shared.result_rows`).
 
-        A caller sends thousands of snapshots and hands the lines to PostgreSQL as they are: decoding them into
+        A caller sends thousands of snapshots and hands the records to PostgreSQL as they are: decoding them into
         Python objects would cost more than the classification itself. Each attempt waits `attempt_timeout_s`
         (default: the client's short per-attempt timeout, for the write path). Raises `ClassifierUnavailable` when every
-        attempt failed, the budget ran out, or the answer is not NDJSON.
+        attempt failed, the budget ran out, or the answer is not what was asked for.
         """
         if use_breaker and self.breaker_open:
             raise ClassifierUnavailable("classifier failed recently; not retried until the breaker closes")
-        headers = _headers(Accept=NDJSON)
+        media_type = CSV if rows else NDJSON
+        headers = _headers(Accept=media_type)
         deadline = time.monotonic() + budget_s
         try:
             async with asyncio.timeout(budget_s):
@@ -121,10 +132,11 @@ class ClassifierClient:
             log.warning("classifier unavailable: %s", _describe(exc))
             raise ClassifierUnavailable(_describe(exc)) from exc
         self._open_until = 0.0
-        if not content_type.startswith(NDJSON):
-            log.error("classifier answered %s instead of NDJSON: %.300s", content_type, content)
+        lines = [line for line in content.split(b"\n") if line]
+        if not content_type.startswith(media_type) or (rows and (not lines or lines[0] != _CSV_HEADER)):
+            log.error("classifier answered %s instead of %s: %.300s", content_type, media_type, content)
             raise ClassifierUnavailable("the classifier's answer did not match the contract")
-        return [line for line in content.split(b"\n") if line]
+        return lines[1:] if rows else lines
 
     async def explain(self, body: bytes, *, budget_s: float) -> list[dict[str, Any]]:
         """`POST /v1/explain`: the results (with their explanation) of snapshots scored under a rule set's content.

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.classification import Indices, Passed, Scores, Snapshot
 from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
+from kampungkb_shared.result_rows import RESULT_COLUMNS, error_row, result_row
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable, batch_items
 from registry_api.classifications.explanations import explain, ruleset_contents
 from registry_api.classifications.models import Classification
@@ -33,40 +34,36 @@ from registry_api.db import session_driver
 log = logging.getLogger(__name__)
 
 
-def _record(model: type[BaseModel], sql_type: str) -> str:
-    return ", ".join(f"{name} {sql_type}" for name in model.model_fields)
+_AT = {column: position for position, column in enumerate(RESULT_COLUMNS, start=1)}
 
 
-def _array(alias: str, model: type[BaseModel]) -> str:
-    return "ARRAY[" + ", ".join(f"{alias}.{name}" for name in model.model_fields) + "]"
+def _cells(model: type[BaseModel], prefix: str = "") -> str:
+    """The slice of a record's fields (`f`) holding a model's fields, in order."""
+    names = [f"{prefix}{name}" for name in model.model_fields]
+    assert [_AT[name] for name in names] == list(range(_AT[names[0]], _AT[names[-1]] + 1))
+    return f"f[{_AT[names[0]]}:{_AT[names[-1]]}]"
 
 
-# One statement per classifier answer: its NDJSON lines go in as text. Each line is
-# `{"id":..,"index":..,"ruleset":..,"ruleset_hash":..,"tier":..,"result":{...,"passed":{..},"threshold":..}}`. What is
-# stored (tier, sub-scores, indices, passes) comes before the result's `threshold`: PostgreSQL parses only the line up
-# to there, closed with `}}`, and never what may follow it: the explanation (raw measures, missing data, next tier),
-# which only the small calls whose answers are kept ask for (`KEPT_ANSWERS`; a bulk call sends `"explain": false`),
-# and which is derived again on read (`classifications.explanations`). A line of a refused item has no `threshold`
-# and is skipped (the caller logs it); a line that is not what it should be fails the statement. `,"threshold":`
-# cannot occur earlier in a line: a quote inside a JSON string is always escaped.
+# One statement per classifier answer: its CSV records (`kampungkb_shared.result_rows`, refused items left out) go in
+# as text and are split on commas: with integer ids, the record of a result holds no quote. An empty field is NULL;
+# a record of another length, or whose fields are not what they should be, fails the statement. Only results are
+# stored, never their explanation (raw measures, missing data, next tier), which is derived again on read
+# (`classifications.explanations`).
 # The same statement keeps each rule set's content by its hash (where it sees no copy yet) and writes the feed's row
 # of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement. It
 # answers, with each classification stored, whether its tier differs from the one the profile shows (`retiers`).
 _UPSERT = f"""
     WITH raw AS (
-        SELECT l.text, position(',"threshold":' IN l.text) AS at FROM unnest(CAST($1 AS text[])) AS l(text)
+        SELECT string_to_array(r.text, ',', '') AS f FROM unnest(CAST($1 AS text[])) AS r(text)
     ),
     answer AS (
-        SELECT head.id, head.ruleset, head.ruleset_hash, head.tier,
-               {_array("s", Scores)} AS scores, {_array("i", Indices)} AS indices, {_array("p", Passed)} AS passed
-          FROM raw r
-         CROSS JOIN LATERAL json_to_record(CAST(left(r.text, r.at - 1) || '}}}}' AS json))
-                 AS head(id integer, ruleset text, ruleset_hash text, tier text, result json)
-         CROSS JOIN LATERAL json_to_record(head.result) AS part(scores json, indices json, passed json)
-         CROSS JOIN LATERAL json_to_record(part.scores) AS s({_record(Scores, "smallint")})
-         CROSS JOIN LATERAL json_to_record(part.indices) AS i({_record(Indices, "numeric")})
-         CROSS JOIN LATERAL json_to_record(part.passed) AS p({_record(Passed, "boolean")})
-         WHERE r.at > 0
+        SELECT CAST(CASE WHEN cardinality(f) = {len(RESULT_COLUMNS)} THEN f[{_AT["id"]}] ELSE 'a malformed record' END
+                    AS integer) AS id,
+               f[{_AT["ruleset"]}] AS ruleset, f[{_AT["ruleset_hash"]}] AS ruleset_hash, f[{_AT["tier"]}] AS tier,
+               CAST({_cells(Scores)} AS smallint[]) AS scores,
+               CAST({_cells(Indices, "index_")} AS numeric[]) AS indices,
+               CAST({_cells(Passed, "passed_")} AS boolean[]) AS passed
+          FROM raw
     ),
     written AS (
         INSERT INTO classification AS c
@@ -203,6 +200,7 @@ async def reclassify(
             try:
                 lines = await classifier.classify_lines(
                     _request_body(todo, snaps, explain=_kept(todo, snaps)),
+                    rows=not _kept(todo, snaps),
                     budget_s=budget_s,
                     use_breaker=use_breaker,
                     attempt_timeout_s=attempt_timeout_s,
@@ -218,15 +216,18 @@ async def reclassify(
         (todo, snaps), lines = task.result()
         if lines is None:
             return
+        kept = _kept(todo, snaps)
+        # A kept answer is NDJSON, its results with their explanation; a bulk one CSV records already.
+        answers = [orjson.loads(line) for line in lines] if kept else []
+        records = [_record(answer).encode() for answer in answers] if kept else lines
         try:
-            stored_rows = await _store(session, classifier, todo, snaps, lines, budget_s)
+            stored_rows = await _store(session, classifier, todo, snaps, records, budget_s)
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
             return
-        if _kept(todo, snaps):
+        if kept:
             stored = {(row.kampung_id, row.period, row.ruleset): row for row in stored_rows}
-            for line in lines:
-                answer = orjson.loads(line)
+            for answer in answers:
                 if "result" in answer:
                     snap = snaps[answer["id"]]
                     key = (snap.kampung_id, snap.period, answer["ruleset"])
@@ -279,6 +280,13 @@ async def _calls(
     ]
 
 
+def _record(answer: dict[str, Any]) -> str:
+    """An NDJSON answer's line (a kept call's) as the CSV record a bulk call gets for it."""
+    if "result" in answer:
+        return result_row(answer["id"], answer["index"], answer["result"])
+    return error_row(answer.get("id"), answer["index"], answer["errors"])
+
+
 def _kept(rulesets: tuple[str, ...], snaps: list[SnapshotRow]) -> bool:
     """Whether a call's results are kept with their explanation (see `KEPT_ANSWERS`)."""
     return len(rulesets) * len(snaps) <= KEPT_ANSWERS
@@ -292,21 +300,23 @@ def _request_body(rulesets: tuple[str, ...], snaps: list[SnapshotRow], *, explai
     return f'{head},"items":[{items}]}}'.encode()
 
 
-def _answer_hashes(lines: list[bytes]) -> dict[str, str]:
-    """Rule set -> the content hash it was scored with, read from the heads of the first lines that name each.
+def _answer_hashes(records: list[bytes]) -> dict[str, str]:
+    """Rule set -> the content hash it was scored with, read from the first records that name each.
 
     One answer comes from one classifier process: every result of a rule set in it names the same hash.
     """
     hashes: dict[str, str] = {}
-    for line in lines:
-        at = line.find(b',"tier":')  # absent from a refused item's line
-        if at < 0:
-            continue
-        head = orjson.loads(line[:at] + b"}")
-        if head["ruleset"] in hashes:  # the next item: results run item by item, each in rule set order
+    for record in records:
+        _, _, ruleset, ruleset_hash, _ = record.decode().split(",", 4)
+        if ruleset in hashes:  # the next item: results run item by item, each in rule set order
             break
-        hashes[head["ruleset"]] = head["ruleset_hash"]
+        hashes[ruleset] = ruleset_hash
     return hashes
+
+
+def _refused(record: bytes) -> bool:
+    """Whether a record is a refused item's: a result's ends with its empty `errors`."""
+    return not record.endswith(b",")
 
 
 async def _store(
@@ -314,20 +324,22 @@ async def _store(
     classifier: ClassifierClient,
     rulesets: tuple[str, ...],
     snaps: list[SnapshotRow],
-    lines: list[bytes],
+    records: list[bytes],
     budget_s: float,
 ) -> list[_Stored]:
-    """Upsert the results of one answer in one statement; returns what it stored.
+    """Upsert the results of one answer (its CSV records) in one statement; returns what it stored.
 
-    Raises `ClassifierUnavailable` when the answer cannot be stored (not JSON, an unknown tier, a rule set content
-    that cannot be kept): nothing of it is.
+    Raises `ClassifierUnavailable` when the answer cannot be stored (a malformed record, an unknown tier, a rule set
+    content that cannot be kept): nothing of it is.
     """
-    for line in lines:
-        if b'"errors":' in line[:48]:  # `{"id":<index>,"index":<index>,"errors":[...]}`: a refused item
-            log.error("classifier refused a snapshot under %s: %.500s", ",".join(rulesets), line)
+    if any(_refused(record) for record in records):
+        for record in records:
+            if _refused(record):
+                log.error("classifier refused a snapshot under %s: %.500s", ",".join(rulesets), record)
+        records = [record for record in records if not _refused(record)]
     try:
-        hashes = _answer_hashes(lines)
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        hashes = _answer_hashes(records)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
     kept = await ruleset_contents(
         session, classifier=classifier, wanted={h: r for r, h in hashes.items()}, budget_s=budget_s
@@ -338,7 +350,7 @@ async def _store(
     try:
         rows = await driver.fetch(
             _UPSERT,
-            [line.decode() for line in lines],
+            [record.decode() for record in records],
             [snap.kampung_id for snap in snaps],
             [snap.period for snap in snaps],
             [snap.hash for snap in snaps],
