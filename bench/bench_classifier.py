@@ -154,9 +154,17 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def over_http(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], float]:
-    """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`);
-    returns the latter."""
+def _measured(
+    client: httpx.Client, pid: int, bodies: list[bytes], accept: str = "application/json"
+) -> tuple[float, float]:
+    """Results per second end to end and per second of the server's CPU."""
+    before = _cpu_seconds(pid)
+    total, rate = _throughput(client, bodies, accept)
+    return rate, total / (_cpu_seconds(pid) - before)
+
+
+def over_http(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], tuple[float, float]]:
+    """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`)."""
     port = free_port()
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
@@ -202,14 +210,12 @@ def over_http(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], float]:
                 for k in range(0, len(raw), BATCH)
             ]
             client.post("/v1/classify/batch", content=bodies[0], headers={"content-type": "application/json"})
-            rates: dict[tuple[str, bool], float] = {}
+            rates: dict[tuple[str, bool], tuple[float, float]] = {}
             for explain in (True, False):
                 for ruleset in ("bkkbn-web-2021", "kkb-2025"):
                     fields = f'{{"ruleset":"{ruleset}","explain":{str(explain).lower()},"items"'.encode()
                     tagged = [body.replace(b'{"items"', fields, 1) for body in bodies]
-                    before = _cpu_seconds(server.pid)
-                    total, rate = _throughput(client, tagged * ROUNDS)
-                    per_cpu = rates[(ruleset, explain)] = total / (_cpu_seconds(server.pid) - before)
+                    rate, per_cpu = rates[(ruleset, explain)] = _measured(client, server.pid, tagged * ROUNDS)
                     print(
                         f"classifier HTTP batch ({ruleset}, {_LABEL[explain]}, {BATCH:,}/request, 1 worker): "
                         f"{rate:,.0f} /s end to end, {per_cpu:,.0f} /s of server CPU"
@@ -217,17 +223,13 @@ def over_http(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], float]:
                 # What the registry asks for: both rule sets in one call, answered as NDJSON.
                 fields = f'{{"rulesets":["bkkbn-web-2021","kkb-2025"],"explain":{str(explain).lower()},"items"'
                 both = [body.replace(b'{"items"', fields.encode(), 1) for body in bodies]
-                before = _cpu_seconds(server.pid)
-                total, rate = _throughput(client, both * ROUNDS, NDJSON)
-                per_cpu = rates[(BOTH, explain)] = total / (_cpu_seconds(server.pid) - before)
+                rate, per_cpu = rates[(BOTH, explain)] = _measured(client, server.pid, both * ROUNDS, NDJSON)
                 print(
                     f"classifier HTTP batch ({BOTH}, {_LABEL[explain]}): "
                     f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
                 )
             # What the registry asks for on its bulk calls: the same, without the explanation, as CSV records.
-            before = _cpu_seconds(server.pid)
-            total, rate = _throughput(client, both * ROUNDS, CSV)
-            per_cpu = rates[(BOTH_CSV, False)] = total / (_cpu_seconds(server.pid) - before)
+            rate, per_cpu = rates[(BOTH_CSV, False)] = _measured(client, server.pid, both * ROUNDS, CSV)
             print(
                 f"classifier HTTP batch ({BOTH_CSV}, {_LABEL[False]}): "
                 f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
@@ -246,7 +248,7 @@ def main() -> None:
         # Both rule sets, one result each: the in-process time per result is the mean of the two.
         times = [1 / rate for (ruleset, kind), rate in scoring.items() if kind is explain]
         scoring[(BOTH, explain)] = len(times) / sum(times)
-    served = over_http(raw)
+    served = {key: per_cpu for key, (_, per_cpu) in over_http(raw).items()}
     for ruleset in ("bkkbn-web-2021", "kkb-2025", BOTH):
         full, short = served[(ruleset, True)], served[(ruleset, False)]
         print(

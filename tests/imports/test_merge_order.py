@@ -174,6 +174,16 @@ async def test_kependudukan_and_profil_share_a_kampung_lock_that_a_kkbpk_waits_f
         await engine.dispose()
 
 
+async def _register_kampung(http: httpx.AsyncClient, admin: str, runner: ImportRunner) -> None:
+    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
+    await _drain(runner)
+
+
+async def _classified_with_all_three(session: AsyncSession) -> None:
+    for module in ("profil", "kependudukan", "kkbpk"):
+        assert await classified_with(session, period=JUNE, module=module) == 2 * len(CODES), module
+
+
 async def _job(http: httpx.AsyncClient, admin: str, job_id: int) -> dict[str, Any]:
     return dict((await http.get(f"/v1/imports/{job_id}", headers=auth(admin))).json())
 
@@ -192,8 +202,7 @@ async def test_a_kkbpk_reads_its_file_while_the_profil_merges_then_merges_after_
     fresh_database_url: str,
 ) -> None:
     http, admin, runners = claimers
-    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
-    await _drain(runners[0])
+    await _register_kampung(http, admin, runners[0])
     await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
     await _drain(runners[0])
     engine = create_engine(fresh_database_url, pool_size=1)
@@ -219,8 +228,7 @@ async def test_a_kkbpk_reads_its_file_while_the_profil_merges_then_merges_after_
     assert jobs["kkbpk"]["started_at"] < jobs["profil"]["finished_at"]  # read beside the profil's merge
     assert jobs["kkbpk"]["timings"]["waited"] > 0
     await committed_session.commit()
-    for module in ("profil", "kependudukan", "kkbpk"):  # merged after the profil: classified once, with all three
-        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+    await _classified_with_all_three(committed_session)  # merged after the profil: classified once, with all three
 
 
 _CLAIMED_BY_ANOTHER = """UPDATE import_job SET status = 'running', attempts = 1, claimed_by = 'other:host:1',
@@ -233,8 +241,7 @@ async def test_a_kkbpk_defers_to_a_profil_whose_claimer_died(
     claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], committed_session: AsyncSession
 ) -> None:
     http, admin, runners = claimers
-    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
-    await _drain(runners[0])
+    await _register_kampung(http, admin, runners[0])
     await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
     await _drain(runners[0])
     profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
@@ -253,8 +260,7 @@ async def test_a_kkbpk_defers_to_a_profil_whose_claimer_died(
     assert await runners[0].run_once()  # then the kkbpk: its BKL rows need the profil, merged before it
     job = await _job(http, admin, kkbpk)
     assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
-    for module in ("profil", "kependudukan", "kkbpk"):
-        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+    await _classified_with_all_three(committed_session)
 
 
 @pytest.mark.parametrize("claimers", [{}], indirect=True)
@@ -264,8 +270,7 @@ async def test_a_kkbpk_defers_to_a_profil_posted_while_it_reads(
     fresh_database_url: str,
 ) -> None:
     http, admin, runners = claimers
-    await _post(http, admin, "kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES)))
-    await _drain(runners[0])
+    await _register_kampung(http, admin, runners[0])
     kependudukan = await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
     await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": kependudukan, "lease": 60})
     await committed_session.commit()
@@ -287,8 +292,7 @@ async def test_a_kkbpk_defers_to_a_profil_posted_while_it_reads(
     for job_id in (kependudukan, profil, kkbpk):
         job = await _job(http, admin, job_id)
         assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
-    for module in ("profil", "kependudukan", "kkbpk"):
-        assert await classified_with(committed_session, period=JUNE, module=module) == 2 * len(CODES), module
+    await _classified_with_all_three(committed_session)
 
 
 async def _blocked_on_lock(engine: AsyncEngine) -> bool:

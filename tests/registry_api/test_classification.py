@@ -1,5 +1,8 @@
 """Classification in the write path: every rule set stored, tier kept, back-dated writes, unchanged snapshots, reads."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
 import httpx
 import orjson
 import pytest
@@ -169,6 +172,19 @@ async def test_both_rulesets_share_one_stored_snapshot(
     assert count == 1
 
 
+@asynccontextmanager
+async def _classifier_answering(
+    client: httpx.AsyncClient, answer: Callable[[web.Request], Awaitable[web.Response]]
+) -> AsyncIterator[None]:
+    """The app's batch calls go, meanwhile, to a classifier of the test's that answers with `answer`."""
+    classifier = web.Application()
+    classifier.router.add_post("/v1/classify/batch", answer)
+    app = client._transport.app  # type: ignore[attr-defined]
+    async with TestServer(classifier, host="127.0.0.1") as server, classifier_session(str(server.make_url(""))) as http:
+        app.state.classifier.http = http
+        yield
+
+
 async def test_an_answer_outside_the_contract_leaves_the_write_pending(
     client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
 ) -> None:
@@ -179,11 +195,7 @@ async def test_an_answer_outside_the_contract_leaves_the_write_pending(
         line = orjson.dumps({"id": 0, "index": 0, **result, "result": result})
         return web.Response(body=line, content_type="application/x-ndjson")
 
-    classifier = web.Application()
-    classifier.router.add_post("/v1/classify/batch", answer)
-    app = client._transport.app  # type: ignore[attr-defined]
-    async with TestServer(classifier, host="127.0.0.1") as server, classifier_session(str(server.make_url(""))) as http:
-        app.state.classifier.http = http
+    async with _classifier_answering(client, answer):
         response = await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
     assert response.status_code == 201
     assert response.json()["classification"] == {"status": "pending"}
@@ -221,11 +233,7 @@ async def test_a_bulk_answer_outside_the_contract_leaves_the_write_pending(
         asked.append(request.headers["Accept"])
         return web.Response(text=answer, content_type="text/csv")
 
-    classifier = web.Application()
-    classifier.router.add_post("/v1/classify/batch", classify)
-    app = client._transport.app  # type: ignore[attr-defined]
-    async with TestServer(classifier, host="127.0.0.1") as server, classifier_session(str(server.make_url(""))) as http:
-        app.state.classifier.http = http
+    async with _classifier_answering(client, classify):
         response = await put_module(client, admin, kampung_id, "profil", "2024-01", profil_payload())
     assert response.status_code == 201
     assert response.json()["classification"] == {"status": "pending"}

@@ -31,7 +31,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "threshold",
     "errors",
 )
-HEADER = ",".join(RESULT_COLUMNS)
+HEADER = ",".join(RESULT_COLUMNS).encode()
 
 _SCORES = itemgetter(*Scores.model_fields)
 _INDICES = itemgetter(*Indices.model_fields)
@@ -45,15 +45,15 @@ def _text(value: Any) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if _QUOTED.intersection(text) else text
 
 
-def result_row(item_id: str | int, index: int, result: Mapping[str, Any]) -> str:
+def result_row(item_id: str | int, index: int, result: Mapping[str, Any]) -> bytes:
     """A result (`ShortResult` data, or a full result: its explanation is left out) as one record, no line end."""
-    scores = ["" if value is None else str(value) for value in _SCORES(result["scores"])]
-    indices = ["" if value is None else str(value) for value in _INDICES(result["indices"])]
-    passed = ["" if value is None else "true" if value else "false" for value in _PASSED(result["passed"])]
-    head = f"{_text(item_id)},{index},{result['ruleset']},{result['ruleset_hash']},{result['tier']}"
-    return f"{head},{','.join(scores)},{','.join(indices)},{','.join(passed)},{result['threshold']},"
+    # The numbers and passes as orjson writes a list of them, brackets off and `null` emptied: in C, not cell by cell.
+    values = [*_SCORES(result["scores"]), *_INDICES(result["indices"]), *_PASSED(result["passed"]), result["threshold"]]
+    head = f"{_text(item_id)},{index},{result['ruleset']},{result['ruleset_hash']},{result['tier']},"
+    return b"%s%s," % (head.encode(), orjson.dumps(values)[1:-1].replace(b"null", b""))
 
 
-def error_row(item_id: str | int | None, index: int, errors: list[dict[str, Any]]) -> str:
+def error_row(item_id: str | int | None, index: int, errors: list[dict[str, Any]]) -> bytes:
     """An invalid item as one record: its id (empty when unreadable), its index and its errors as JSON."""
-    return f"{'' if item_id is None else _text(item_id)},{index}{_EMPTY}{_text(orjson.dumps(errors).decode())}"
+    text = f"{'' if item_id is None else _text(item_id)},{index}{_EMPTY}{_text(orjson.dumps(errors).decode())}"
+    return text.encode()

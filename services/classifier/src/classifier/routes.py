@@ -252,22 +252,23 @@ def _csv_answer(batch: Batch) -> tuple[bytes, list[str]]:
     rulesets, items, errors, explain = batch
     if explain:
         raise Unprocessable.field(["body", "explain"], "must be false for a text/csv answer (results without it)")
-    lines = [HEADER]
-    line = lines.append
+    content = bytearray(HEADER)
+    write = content.extend
     tiers: list[str] = []
     tier = tiers.append
     pending = iter(errors)  # in item order, as `items` are
     error = next(pending, None)
     for index, item_id, period, snapshot in items:
         while error is not None and error["index"] < index:
-            line(error_row(error["id"], error["index"], error["errors"]))
+            write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
             error = next(pending, None)
         for ruleset in rulesets:
             result = score(snapshot, period, ruleset, explain=False)
             tier(result["tier"])
-            line(result_row(item_id, index, result))
+            write(b"\n")
+            write(result_row(item_id, index, result))
     while error is not None:
-        line(error_row(error["id"], error["index"], error["errors"]))
+        write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
         error = next(pending, None)
-    line("")
-    return "\n".join(lines).encode(), tiers
+    write(b"\n")
+    return bytes(content), tiers

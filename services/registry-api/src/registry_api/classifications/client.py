@@ -24,7 +24,6 @@ from registry_api.settings import Settings
 log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
-_CSV_HEADER = HEADER.encode()
 
 
 class ClassifierUnavailable(Exception):
@@ -133,7 +132,7 @@ class ClassifierClient:
             raise ClassifierUnavailable(_describe(exc)) from exc
         self._open_until = 0.0
         lines = [line for line in content.split(b"\n") if line]
-        if not content_type.startswith(media_type) or (rows and (not lines or lines[0] != _CSV_HEADER)):
+        if not content_type.startswith(media_type) or (rows and (not lines or lines[0] != HEADER)):
             log.error("classifier answered %s instead of %s: %.300s", content_type, media_type, content)
             raise ClassifierUnavailable("the classifier's answer did not match the contract")
         return lines[1:] if rows else lines

@@ -219,7 +219,7 @@ async def reclassify(
         kept = _kept(todo, snaps)
         # A kept answer is NDJSON, its results with their explanation; a bulk one CSV records already.
         answers = [orjson.loads(line) for line in lines] if kept else []
-        records = [_record(answer).encode() for answer in answers] if kept else lines
+        records = [_record(answer) for answer in answers] if kept else lines
         try:
             stored_rows = await _store(session, classifier, todo, snaps, records, budget_s)
         except ClassifierUnavailable as exc:
@@ -280,7 +280,7 @@ async def _calls(
     ]
 
 
-def _record(answer: dict[str, Any]) -> str:
+def _record(answer: dict[str, Any]) -> bytes:
     """An NDJSON answer's line (a kept call's) as the CSV record a bulk call gets for it."""
     if "result" in answer:
         return result_row(answer["id"], answer["index"], answer["result"])
