@@ -19,3 +19,12 @@ TOTAL_USERS = "TOTAL"
 JUMP_SUBJECTS = ("pus", "population")
 SINGLE_METHOD = "single_method"
 CPR_100 = "cpr_100"
+
+FLAG_INPUTS = (
+    "kind = 'submission' AND module IN ('kkbpk', 'kependudukan') OR kind = 'kampung' AND action IN ('updated', "
+    "'deactivated')"
+)
+"""The change feed's rows that can move a flag, as a condition on `change_log`: a kkbpk or kependudukan written
+(from its period on), a Kampung KB deactivated or updated (it may be active again; every period). A new one has no
+submission yet; a tier is no input. The report worker reads a kabupaten's such rows by the feed's partial index
+`ix_change_log_kabupaten`, which holds these rows only: the two must say the same."""

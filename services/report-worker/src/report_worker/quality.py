@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from kampungkb_shared.codes import Contraception, NonUseReason
-from kampungkb_shared.quality import CPR_100, SINGLE_METHOD, TOTAL_USERS, FlagKind
+from kampungkb_shared.quality import CPR_100, FLAG_INPUTS, SINGLE_METHOD, TOTAL_USERS, FlagKind
 
 
 @dataclass(frozen=True)
@@ -205,14 +205,12 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, c.txid, c.
   FROM (SELECT) AS one
   LEFT JOIN quality_cursor c ON c.kabupaten_code = $1
   LEFT JOIN change_log_horizon h ON true"""
-# What can move a flag: a kkbpk or kependudukan written (from its period on), a Kampung KB deactivated or updated (it
-# may be active again; every period). A new one has no submission yet; a tier is no input.
-_CHANGED = """
+# The Kampung KB of a kabupaten whose flags may have moved since a position (`FLAG_INPUTS`, by the feed's partial
+# index), each from its earliest changed period.
+_CHANGED = f"""
 SELECT kampung_id, min(coalesce(period, '-infinity')) AS since
   FROM change_log
- WHERE left(desa_code, 5) = $3 AND (txid, id) > ($1, $2)
-   AND (kind = 'submission' AND module IN ('kkbpk', 'kependudukan')
-        OR kind = 'kampung' AND action IN ('updated', 'deactivated'))
+ WHERE left(desa_code, 5) = $3 AND (txid, id) > ($1, $2) AND ({FLAG_INPUTS})
  GROUP BY kampung_id"""
 _MOVE_CURSOR = """
 INSERT INTO quality_cursor (kabupaten_code, txid, id) VALUES ($1, $2, $3)

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kampungkb_shared.quality import FLAG_INPUTS
 from registry_api.db import Base
 
 
@@ -72,8 +73,9 @@ class ChangeLog(Base):
 
     __table_args__ = (
         Index("ix_change_log_position", "txid", "id"),
-        # the report worker's data-quality pass reads one kabupaten's rows after its cursor
-        Index("ix_change_log_kabupaten", text("left(desa_code, 5)"), "txid", "id"),
+        # the report worker's data-quality pass reads one kabupaten's rows after its cursor, of those that can move a
+        # flag only (`kampungkb_shared.quality.FLAG_INPUTS`)
+        Index("ix_change_log_kabupaten", text("left(desa_code, 5)"), "txid", "id", postgresql_where=text(FLAG_INPUTS)),
     )
 
 
