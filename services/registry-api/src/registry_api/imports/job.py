@@ -533,7 +533,9 @@ async def _check_addresses(
     failed: list[int] = []
     same_failed = 0
     for address in sorted([*staged, *same], key=lambda a: a.row) if same else staged:
-        error = _address_error(address, principal=principal, creating=creating)
+        # An unstaged row is its active Kampung KB's, in a desa, under a key that may write everywhere: it can only
+        # repeat another row.
+        error = _address_error(address, principal=principal, creating=creating) if address.staged else None
         if error is None:
             key = (address.desa_code, address.content_hash if by_content else "")
             if (first := seen.setdefault(key, address.row)) != address.row:

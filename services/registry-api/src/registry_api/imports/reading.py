@@ -268,10 +268,11 @@ async def parse_csv(
             if header is None:
                 header = _header(module, cells)
                 hasher = source_hasher(module, ",".join(header))
+                desa_at = header.index("desa_code")
                 continue
             if not cells or cells == [""]:
                 continue
-            out.extend(_csv_row(validator, header, row, cells, hasher(record.rstrip("\r\n"))))
+            out.extend(_csv_row(validator, header, desa_at, row, cells, hasher(record.rstrip("\r\n"))))
         if out:
             yield out
     if records.unfinished:
@@ -299,15 +300,18 @@ def _header(module: ImportModule, cells: list[str]) -> list[str]:
         raise FileRejected(str(exc)) from exc
 
 
-def _csv_row(validator: _RowValidator, header: list[str], row: int, cells: list[str], source: str) -> list[Parsed]:
+def _csv_row(
+    validator: _RowValidator, header: list[str], desa_at: int, row: int, cells: list[str], source: str
+) -> list[Parsed]:
+    """One record's row: recognised by its source hash (`desa_at`: where its desa code is), or validated."""
     if cells[0].startswith("\x00"):
         return [RowError(row, "row", f"not readable CSV: {cells[0][1:]}", "unreadable")]
     if len(cells) != len(header):
         return [RowError(row, "row", f"{len(cells)} cells where the header has {len(header)}", "unreadable")]
+    if same := validator.same(row, cells[desa_at], source):
+        return [same]
     named = dict(zip(header, cells, strict=True))
     desa_code = named.pop("desa_code")
-    if same := validator.same(row, desa_code, source):
-        return [same]
     try:
         data = validator.format.to_payload(named)
     except RowProblem as exc:

@@ -26,14 +26,13 @@ _CREATE = text("""
 """)
 COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash", "state"]
 
+# Read straight from the driver: a national file's 83,762 rows as SQLAlchemy rows cost twice the time.
 _SOURCE_HASHES = {
-    "submission": text("""
+    "submission": """
         SELECT k.desa_code, s.source_hash, k.id FROM submission s JOIN kampung k ON k.id = s.kampung_id AND k.active
-         WHERE s.module = :module AND s.period = :period AND s.source_hash IS NOT NULL
-    """),
-    ImportModule.KAMPUNG: text(
-        "SELECT desa_code, source_hash, id FROM kampung WHERE active AND source_hash IS NOT NULL"
-    ),
+         WHERE s.module = $1 AND s.period = $2 AND s.source_hash IS NOT NULL
+    """,
+    ImportModule.KAMPUNG: "SELECT desa_code, source_hash, id FROM kampung WHERE active AND source_hash IS NOT NULL",
 }
 
 # Only rows to be written carry their Kampung KB in the table; the address check reads it for every row.
@@ -159,8 +158,9 @@ async def source_hashes(
     query = _SOURCE_HASHES.get("submission" if module.submission_module is not None else module)
     if query is None:  # kegiatan: every row is a new activity or an unchanged one, found by content
         return {}
-    result = await connection.execute(query, {"module": module.value, "period": period})
-    return {row.desa_code: (row.source_hash, row.id) for row in result}
+    driver = await driver_connection(connection)
+    rows = await (driver.fetch(query, module.value, period) if module.submission_module else driver.fetch(query))
+    return {desa_code: (source_hash, kampung_id) for desa_code, source_hash, kampung_id in rows}
 
 
 Staged = tuple[int, str, str | None, str | None, str, str]
