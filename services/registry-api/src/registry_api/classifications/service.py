@@ -45,7 +45,10 @@ def _cells(model: type[BaseModel], prefix: str = "") -> str:
 
 
 # One statement per classifier answer: its CSV records (`kampungkb_shared.result_rows`, refused items left out) go in
-# as text and are split on commas: with integer ids, the record of a result holds no quote. An empty field is NULL;
+# as text and are split on commas, once each (`raw` is MATERIALIZED: inlined, every field read would split the record
+# again: 17 % of the statement on 10,000 results): with integer ids, the record of a result holds no quote. Each
+# stored row's Kampung KB is read by its key (`OFFSET 0` keeps the lookup per row: joined, a batch of 5,000 hashed the
+# whole `kampung` table, 24 ms a call). An empty field is NULL;
 # a record of another length, or whose fields are not what they should be, fails the statement. Only results are
 # stored, never their explanation (raw measures, missing data, next tier), which is derived again on read
 # (`classifications.explanations`).
@@ -53,7 +56,7 @@ def _cells(model: type[BaseModel], prefix: str = "") -> str:
 # of every classification it stored, in (Kampung KB, period, rule set) order: no trigger, no second statement. It
 # answers, with each classification stored, whether its tier differs from the one the profile shows (`retiers`).
 _UPSERT = f"""
-    WITH raw AS (
+    WITH raw AS MATERIALIZED (
         SELECT string_to_array(r.text, ',', '') AS f FROM unnest(CAST($1 AS text[])) AS r(text)
     ),
     answer AS (
@@ -86,7 +89,8 @@ _UPSERT = f"""
     ),
     shown AS (
         SELECT w.kampung_id, w.period, w.ruleset, w.tier, w.computed_at, k.desa_code, k.tier AS profile_tier
-          FROM written w JOIN kampung k ON k.id = w.kampung_id
+          FROM written w
+         CROSS JOIN LATERAL (SELECT k.desa_code, k.tier FROM kampung k WHERE k.id = w.kampung_id OFFSET 0) k
     ),
     feed AS (
         INSERT INTO change_log (kind, action, kampung_id, desa_code, period, ruleset, tier)
