@@ -139,7 +139,10 @@ async def test_a_client_gone_mid_file_stops_the_copy(
             await database.execute(_FILL, PER_KAMPUNG)
             plain = auth(key) | {"Accept-Encoding": "identity"}  # uncompressed: the COPY waits for the reader
             async with http.stream("GET", "/v1/exports/kegiatan", headers=plain) as export:
-                await anext(export.aiter_bytes())
+                # Held while checking: an iterator dropped after one chunk is closed when it is collected, and closes
+                # the response with it, which would stop the COPY before it is seen running.
+                chunks = export.aiter_bytes()
+                await anext(chunks)
                 assert await database.fetchval(_COPYING) == 1
             # The response is closed after one chunk: the registry cancels the COPY and returns its connection.
             for _ in range(300):
