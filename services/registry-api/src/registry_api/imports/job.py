@@ -394,7 +394,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     # now is skipped as if the import had run just before any write still to come.
     await staging.mark_unchanged(connection, job.module, job.period)
     # Kependudukan and profil files merge side by side (neither reads the other); a kkbpk file, which reads both,
-    # is claimed only once they are done (`background.imports`) and takes the lock whole.
+    # gets here only once they are done (`wait_for_merges_before`) and takes the lock whole.
     shared = job.module.submission_module in SHARED_LOCK_MODULES
     ids = await staging.kampung_to_write(connection)
     locked = {} if job.dry_run else await pipeline.lock(session, ids, shared=shared)
