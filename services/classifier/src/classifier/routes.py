@@ -1,13 +1,14 @@
 """HTTP endpoints: thin wrappers around `classifier.scoring`."""
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from classifier.batch import Batch, named_ruleset, parse_batch, parse_explain
+from classifier.batch import Batch, Item, named_ruleset, parse_batch, parse_explain
 from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
 from classifier.scoring import score
@@ -207,6 +208,23 @@ def _json_answer(batch: Batch) -> tuple[bytes, list[str]]:
     return bytes(content), tiers
 
 
+def _between_errors(
+    items: list[Item], errors: list[dict[str, Any]], write_error: Callable[[dict[str, Any]], None]
+) -> Iterator[Item]:
+    """The valid items, each once the invalid items before it are written (`write_error`); the invalid items after
+    the last one are written when the items run out. Both lists are in item order."""
+    pending = iter(errors)
+    error = next(pending, None)
+    for item in items:
+        while error is not None and error["index"] < item[0]:
+            write_error(error)
+            error = next(pending, None)
+        yield item
+    while error is not None:
+        write_error(error)
+        error = next(pending, None)
+
+
 def _ndjson_answer(batch: Batch) -> tuple[bytes, list[str]]:
     """One line per result and per invalid item, in item order, every line ending with a newline; the tiers."""
     rulesets, items, errors, explain = batch
@@ -218,18 +236,13 @@ def _ndjson_answer(batch: Batch) -> tuple[bytes, list[str]]:
     line = orjson.OPT_APPEND_NEWLINE
     tiers: list[str] = []
     tier = tiers.append
-    pending = iter(errors)  # in item order, as `items` are
-    error = next(pending, None)
     # The three fields a consumer files a result by come before it, so that it need not parse the result for them.
     # Their text is made once per rule set and the line written around the result, not around a copy of it.
     heads = [
         (ruleset, b',"ruleset":' + dumps(ruleset.id) + b',"ruleset_hash":' + dumps(ruleset.hash) + b',"tier":')
         for ruleset in rulesets
     ]
-    for index, item_id, period, snapshot in items:
-        while error is not None and error["index"] < index:
-            write(dumps(error, option=line))
-            error = next(pending, None)
+    for index, item_id, period, snapshot in _between_errors(items, errors, lambda e: write(dumps(e, option=line))):
         item = b'{"id":' + dumps(item_id) + b',"index":' + dumps(index)
         for ruleset, head in heads:
             result = score(snapshot, period, ruleset, explain=explain)
@@ -240,9 +253,6 @@ def _ndjson_answer(batch: Batch) -> tuple[bytes, list[str]]:
             write(b',"result":')
             write(dumps(result))
             write(b"}\n")
-    while error is not None:
-        write(dumps(error, option=line))
-        error = next(pending, None)
     return bytes(content), tiers
 
 
@@ -256,19 +266,15 @@ def _csv_answer(batch: Batch) -> tuple[bytes, list[str]]:
     write = content.extend
     tiers: list[str] = []
     tier = tiers.append
-    pending = iter(errors)  # in item order, as `items` are
-    error = next(pending, None)
-    for index, item_id, period, snapshot in items:
-        while error is not None and error["index"] < index:
-            write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
-            error = next(pending, None)
+
+    def write_error(error: dict[str, Any]) -> None:
+        write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
+
+    for index, item_id, period, snapshot in _between_errors(items, errors, write_error):
         for ruleset in rulesets:
             result = score(snapshot, period, ruleset, explain=False)
             tier(result["tier"])
             write(b"\n")
             write(result_row(item_id, index, result))
-    while error is not None:
-        write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
-        error = next(pending, None)
     write(b"\n")
     return bytes(content), tiers
