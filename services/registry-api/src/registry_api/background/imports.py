@@ -31,6 +31,7 @@ from registry_api.imports.apart import classify_apart
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.job import (
     MERGE_ORDER,
+    UNCLAIMED,
     ClaimedJob,
     Deferred,
     ImportRejected,
@@ -46,7 +47,7 @@ from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_CLAIM = text("""
+_CLAIM = text(f"""
     UPDATE import_job j
        SET status = 'running', attempts = j.attempts + 1, claimed_by = :claimer,
            claimed_until = clock_timestamp() + :lease * interval '1 second',
@@ -61,9 +62,7 @@ _CLAIM = text("""
                       AND NOT EXISTS (
                           SELECT 1 FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
                             JOIN import_job d ON d.module = o.after
-                           WHERE o.m = q.module AND NOT d.dry_run AND d.period <= q.period
-                             AND (d.status = 'queued'
-                                  OR d.status = 'running' AND d.claimed_until < clock_timestamp()))
+                           WHERE o.m = q.module AND NOT d.dry_run AND d.period <= q.period AND {UNCLAIMED})
                     ORDER BY running.jobs, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
     RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
               j.created_at, j.received_at, j.merged_at, j.last_error

@@ -241,6 +241,8 @@ _PAIRS = [(module.value, after.value) for module, modules in MERGED_AFTER.items(
 MERGE_ORDER = {"waiting": [module for module, _ in _PAIRS], "waited_for": [after for _, after in _PAIRS]}
 """(module, a module whose imports of its period or earlier it merges after), as the parameters `:waiting` and
 `:waited_for` of the statements that read it (`unnest(:waiting, :waited_for) AS o(m, after)`)."""
+UNCLAIMED = "(d.status = 'queued' OR d.status = 'running' AND d.claimed_until < clock_timestamp())"
+"""An import job `d` waiting to be claimed: queued, or running with its lease run out (its claimer gone)."""
 
 # Later: filed after this one, or waiting for it (a kkbpk filed before a kependudukan or profil of its period).
 _LATER_IMPORT = text("""
@@ -266,8 +268,8 @@ async def later_import_pending(session: AsyncSession, *, job: ClaimedJob) -> boo
 
 # The imports that merge before this one (`submissions.rules.MERGED_AFTER`), waiting to be claimed (queued, or
 # running with their lease run out) and running beside it (held by a live claimer).
-_MERGING_BEFORE = text("""
-    SELECT coalesce(bool_or(d.status = 'queued' OR d.claimed_until < clock_timestamp()), false) AS unclaimed,
+_MERGING_BEFORE = text(f"""
+    SELECT coalesce(bool_or({UNCLAIMED}), false) AS unclaimed,
            coalesce(bool_or(d.status = 'running' AND d.claimed_until >= clock_timestamp()), false) AS running
       FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
       JOIN import_job d ON d.module = o.after
