@@ -230,10 +230,15 @@ async def reports_fresh(database_url: str, since: dt.datetime, timeout_s: float,
         await connection.close()
 
 
+def first_posted(jobs: dict[str, dict[str, Any]]) -> dt.datetime:
+    """When the first of the jobs' files was posted."""
+    return min(dt.datetime.fromisoformat(job["created_at"]) for job in jobs.values())
+
+
 def ingest_seconds(jobs: dict[str, dict[str, Any]]) -> float:
     """Wall time from the first file's first byte until the rows of every file are validated and loaded (jobs run
     side by side, so their phases do not add up)."""
-    first = min(dt.datetime.fromisoformat(job["created_at"]) for job in jobs.values())
+    first = first_posted(jobs)
     loaded = max(
         dt.datetime.fromisoformat(job["started_at"])
         + dt.timedelta(seconds=sum(job["timings"].get(phase) or 0 for phase in ("waited", "validated", "loaded")))
@@ -288,7 +293,7 @@ def first_month(
     since = max(dt.datetime.fromisoformat(job["finished_at"]) for job in jobs.values())
     imported = time.monotonic()
     for module, job in jobs.items():
-        report(module, job, began=min(dt.datetime.fromisoformat(j["created_at"]) for j in jobs.values()))
+        report(module, job, began=first_posted(jobs))
     total_rows = sum(job["rows_total"] for job in jobs.values())
     print(f"  all four imported in {imported - began:.1f} s ({total_rows / (imported - began):,.0f} rows/s)")
     print(f"  PostgreSQL CPU until every job finished: {tree_cpu_seconds(server) - cpu_before:.1f} s", flush=True)
@@ -365,7 +370,7 @@ def main() -> int:
                 began = time.monotonic()
                 again = import_month(http, files, order)
                 for module, job in again.items():
-                    report(module, job, began=min(dt.datetime.fromisoformat(j["created_at"]) for j in again.values()))
+                    report(module, job, began=first_posted(again))
                 print(f"  re-import of all four: {time.monotonic() - began:.1f} s")
                 print("  each process over the re-import:", flush=True)
                 print_usage(sampler.stop(), indent="    ")
