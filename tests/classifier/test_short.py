@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from classifier import inputs, scoring
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchResponse, Snapshot
-from kampungkb_shared.result_rows import CSV, RESULT_COLUMNS
+from kampungkb_shared.result_rows import CSV, FIGURES, RESULT_COLUMNS
 from tests.classifier.classifier_factories import OFFICIAL, PERIOD, STRICT, snapshots, worked_example
 
 BATCH = "/v1/classify/batch"
@@ -36,6 +36,20 @@ def test_a_short_score_is_the_full_one_without_the_explanation(snap: dict[str, A
         short = score(data, PERIOD, ruleset, explain=False)
         assert list(short) == [key for key in full if key not in EXPLANATION]
         assert short == without_explanation(full)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots())
+def test_the_figures_are_the_results_in_column_order(snap: dict[str, Any]) -> None:
+    data = inputs.from_model(Snapshot.model_validate(snap))
+    for ruleset in (OFFICIAL, STRICT):
+        result = score(data, PERIOD, ruleset)
+        tier, figures, raw = scoring.figures(data, PERIOD, ruleset)
+        named = {**result["scores"], "threshold": result["threshold"]}
+        named |= {f"index_{group}": value for group, value in result["indices"].items()}
+        named |= {f"passed_{group}": value for group, value in result["passed"].items()}
+        assert (tier, raw) == (result["tier"], result["raw"])
+        assert dict(zip(FIGURES, figures, strict=True)) == named
 
 
 def test_a_short_score_builds_no_plan(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ times cheaper for it than the same result as JSON.
 """
 
 from collections.abc import Mapping
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -33,6 +34,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 HEADER = ",".join(RESULT_COLUMNS).encode()
 
+FIGURES: tuple[str, ...] = RESULT_COLUMNS[5:-1]
+"""The columns between the tier and `errors`: a result's numbers and passes."""
 _SCORES = itemgetter(*Scores.model_fields)
 _INDICES = itemgetter(*Indices.model_fields)
 _PASSED = itemgetter(*Passed.model_fields)
@@ -47,10 +50,24 @@ def _text(value: Any) -> str:
 
 def result_row(item_id: str | int, index: int, result: Mapping[str, Any]) -> bytes:
     """A result (`ShortResult` data, or a full result: its explanation is left out) as one record, no line end."""
+    values = (*_SCORES(result["scores"]), *_INDICES(result["indices"]), *_PASSED(result["passed"]), result["threshold"])
+    return figures_row(item_id, index, result["ruleset"], result["ruleset_hash"], result["tier"], values)
+
+
+def figures_row(
+    item_id: str | int, index: int, ruleset: str, ruleset_hash: str, tier: str, figures: tuple[Any, ...]
+) -> bytes:
+    """A result as one record, no line end, from its rule set, tier and `FIGURES` values in order."""
     # The numbers and passes as orjson writes a list of them, brackets off and `null` emptied: in C, not cell by cell.
-    values = [*_SCORES(result["scores"]), *_INDICES(result["indices"]), *_PASSED(result["passed"]), result["threshold"]]
-    head = f"{_text(item_id)},{index},{result['ruleset']},{result['ruleset_hash']},{result['tier']},"
-    return b"%s%s," % (head.encode(), orjson.dumps(values)[1:-1].replace(b"null", b""))
+    item = b"%d" % item_id if type(item_id) is int else _text(item_id).encode()
+    values = orjson.dumps(figures)[1:-1].replace(b"null", b"")
+    return b"%s,%d%s%s," % (item, index, _between(ruleset, ruleset_hash, tier), values)
+
+
+@lru_cache(maxsize=256)
+def _between(ruleset: str, ruleset_hash: str, tier: str) -> bytes:
+    """`,ruleset,ruleset_hash,tier,`: a handful of distinct texts, made once each."""
+    return f",{ruleset},{ruleset_hash},{tier},".encode()
 
 
 def error_row(item_id: str | int | None, index: int, errors: list[dict[str, Any]]) -> bytes:

@@ -11,12 +11,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from classifier.batch import Batch, Item, named_ruleset, parse_batch, parse_explain
 from classifier.inputs import from_model
 from classifier.ruleset import RuleSet
-from classifier.scoring import score
+from classifier.scoring import figures, score
 from classifier.state import AppState, RuleSetInfo
 from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
 from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
-from kampungkb_shared.result_rows import CSV, HEADER, error_row, result_row
+from kampungkb_shared.result_rows import CSV, HEADER, error_row, figures_row
 
 router = APIRouter()
 
@@ -270,11 +270,12 @@ def _csv_answer(batch: Batch) -> tuple[bytes, list[str]]:
     def write_error(error: dict[str, Any]) -> None:
         write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
 
+    # Each record is written from the scoring's figures, never built into a result and read back out of it.
     for index, item_id, period, snapshot in _between_errors(items, errors, write_error):
         for ruleset in rulesets:
-            result = score(snapshot, period, ruleset, explain=False)
-            tier(result["tier"])
+            result_tier, values, _ = figures(snapshot, period, ruleset)
+            tier(result_tier)
             write(b"\n")
-            write(result_row(item_id, index, result))
+            write(figures_row(item_id, index, ruleset.id, ruleset.hash, result_tier, values))
     write(b"\n")
     return bytes(content), tiers

@@ -87,9 +87,11 @@ def missing_data(snap: Inputs) -> list[dict[str, Any]]:
     ]
 
 
-def score(snap: Inputs, period: str, ruleset: RuleSet, *, explain: bool = True) -> dict[str, Any]:
-    """The classification of a snapshot as result data: the shape of `ClassificationResult`, or with `explain` false
-    of `ShortResult`, its explanation (the raw measures, what is missing, the plan to the next tier) not built."""
+def figures(snap: Inputs, period: str, ruleset: RuleSet) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The tier, the result's figures and the raw measures of a snapshot under a rule set. The figures run in the
+    order of `kampungkb_shared.result_rows.FIGURES`: the 12 sub-scores in indicator order (None where the rule set
+    does not score a missing measure), the input, proses and output indices to 2 decimals, whether each group
+    passes (None where a score is), and the threshold."""
     t = ruleset.tables
     raw = measure(snap, period, t)
     s = sub_scores(raw, t)
@@ -113,40 +115,48 @@ def score(snap: Inputs, period: str, ruleset: RuleSet, *, explain: bool = True) 
     else:
         hundredths = (200 * (o_poktan + o_cpr + o_mkjp + o_unmet) + 4) // 8  # type: ignore[operator]
         output_index, output_passed = hundredths / 100, hundredths >= threshold
-    plan = None
     if input_passed is None or proses_passed is None or output_passed is None:
         tier = _BELUM
     else:
-        state = (input_passed, proses_passed, output_passed)
-        tier = t.tier_of[state]
-        if explain:
-            exists, members, trained = raw["pokja_exists"], raw["pokja_members"], raw["pokja_trained"]
-            floor = None if input_passed else pokja_floor(exists, members, trained, t)
-            plan = plan_next_tier((inputs, proses, outputs), state, floor, raw, ruleset)  # type: ignore[arg-type]
+        tier = t.tier_of[(input_passed, proses_passed, output_passed)]
+    indices_and_passes = (input_index, proses_index, output_index, input_passed, proses_passed, output_passed)
+    return tier, (*s, *indices_and_passes, t.threshold_value), raw
+
+
+def score(snap: Inputs, period: str, ruleset: RuleSet, *, explain: bool = True) -> dict[str, Any]:
+    """The classification of a snapshot as result data: the shape of `ClassificationResult`, or with `explain` false
+    of `ShortResult`, its explanation (the raw measures, what is missing, the plan to the next tier) not built."""
+    tier, f, raw = figures(snap, period, ruleset)
     result: dict[str, Any] = {
         "ruleset": ruleset.id,
         "ruleset_hash": ruleset.hash,
         "period": period,
         "tier": tier,
         "scores": {
-            "i_pokja": i_pokja,
-            "i_sumber_dana": i_sumber_dana,
-            "i_poktan": i_poktan,
-            "i_sarana": i_sarana,
-            "i_pkb_regulasi": i_pkb_regulasi,
-            "p_penggunaan_data": p_data,
-            "p_mekop": p_mekop,
-            "p_lintas_sektor": p_lintas,
-            "o_poktan": o_poktan,
-            "o_cpr": o_cpr,
-            "o_mkjp": o_mkjp,
-            "o_unmet": o_unmet,
+            "i_pokja": f[0],
+            "i_sumber_dana": f[1],
+            "i_poktan": f[2],
+            "i_sarana": f[3],
+            "i_pkb_regulasi": f[4],
+            "p_penggunaan_data": f[5],
+            "p_mekop": f[6],
+            "p_lintas_sektor": f[7],
+            "o_poktan": f[8],
+            "o_cpr": f[9],
+            "o_mkjp": f[10],
+            "o_unmet": f[11],
         },
-        "indices": {"input": input_index, "proses": proses_index, "output": output_index},
-        "passed": {"input": input_passed, "proses": proses_passed, "output": output_passed},
-        "threshold": t.threshold_value,
+        "indices": {"input": f[12], "proses": f[13], "output": f[14]},
+        "passed": {"input": f[15], "proses": f[16], "output": f[17]},
+        "threshold": f[18],
     }
     if explain:
+        plan = None
+        if tier != _BELUM:
+            t = ruleset.tables
+            state = (f[15], f[16], f[17])
+            floor = None if f[15] else pokja_floor(raw["pokja_exists"], raw["pokja_members"], raw["pokja_trained"], t)
+            plan = plan_next_tier((f[:5], f[5:8], f[8:12]), state, floor, raw, ruleset)
         result["raw"] = raw
         result["missing"] = missing_data(snap)
         result["next_tier"] = plan
