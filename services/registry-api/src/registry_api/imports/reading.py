@@ -25,7 +25,7 @@ import orjson
 from pydantic import ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
-from registry_api.submissions.store import canonical_json, content_hash
+from registry_api.submissions.store import canonical_payload, content_hash
 
 MAX_RECORD_BYTES = 64 * 1024
 """The default longest record (a CSV record or an NDJSON line, UTF-8 bytes)."""
@@ -191,8 +191,7 @@ class _RowValidator:
                 )
                 for e in exc.errors(include_url=False)
             ]
-        payload = model.model_dump(mode="json", exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
-        canonical = canonical_json(payload)
+        canonical = canonical_payload(model, exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
         return [ValidRow(row, desa_code, canonical.decode(), content_hash(canonical), source)]
 
 
