@@ -91,6 +91,29 @@ async def test_participants_only_for_poktan_the_profil_in_force_marks_present(ap
     assert await _both_ways(api, kampung_id, "kkbpk", "2024-02", none, {**kkbpk_csv_row(BY_PUT), "BKR": 0}) == (201, 1)
 
 
+async def test_a_profil_that_marks_no_poktan_and_a_kependudukan_with_its_population(api: Api) -> None:
+    """The kkbpk's rules read only the poktan a profil marks (none at all is no poktan present, not an unknown
+    profil) and a kependudukan's counts (its population by age group aside)."""
+    population = {"male": list(range(16)), "female": list(range(16, 32))}
+    kampung_id, _ = await _two_kampung(
+        api,
+        ("kependudukan", "2024-01", kependudukan_payload(pus=100, population=population)),
+        ("profil", "2024-01", profil_payload(poktan=[])),
+    )
+    counted = kkbpk_payload(poktan_participants={"BKB": 20, "BKR": 0})
+    outcome = await _both_ways(api, kampung_id, "kkbpk", "2024-02", counted, {**kkbpk_csv_row(BY_PUT), "BKR": 0})
+    assert outcome == ([["body", "poktan_participants", "BKB"]], {(1, "poktan_participants.BKB", "cross_module")})
+    wrong = kkbpk_payload(70, 31, poktan_participants={})
+    row = {**kkbpk_csv_row(BY_PUT, 70, 31), "BKB": 0, "BKR": 0}
+    assert await _both_ways(api, kampung_id, "kkbpk", "2024-02", wrong, row) == (
+        [["body", "kb_users"]],
+        {(1, "kb_users", "cross_module")},
+    )
+    right = kkbpk_payload(70, 30, poktan_participants={})
+    row = {**kkbpk_csv_row(BY_PUT, 70, 30), "BKB": 0, "BKR": 0}
+    assert await _both_ways(api, kampung_id, "kkbpk", "2024-02", right, row) == (201, 1)
+
+
 async def test_a_kependudukan_that_would_break_a_stored_kkbpk_is_refused(api: Api) -> None:
     kampung_id, _ = await _two_kampung(
         api,
