@@ -106,11 +106,20 @@ async def refused_writes(
     and period, the status that refuses the principal's write into it, None where it may write."""
     now = dt.datetime.now(dt.UTC)
     latest = await _holding(session, _BY_KAMPUNG, kampung_ids, periods)
-    statuses = [
-        _status(str(kampung_id), rows, period=period, closing=closing, now=now)
-        for kampung_id, period, rows in zip(kampung_ids, periods, latest, strict=True)
-    ]
-    return [None if _may_write(principal, status) else status for status in statuses]
+    # A month that no region holding the Kampung KB has an approval row for is open, or closed by time, for every
+    # such Kampung KB alike: judged once per period, not once per write of a national file.
+    unheld: dict[dt.date, ApprovalStatus | None] = {}
+    refused: list[ApprovalStatus | None] = []
+    for kampung_id, period, rows in zip(kampung_ids, periods, latest, strict=True):
+        if not rows and period in unheld:
+            refused.append(unheld[period])
+            continue
+        status = _status(str(kampung_id), rows, period=period, closing=closing, now=now)
+        verdict = None if _may_write(principal, status) else status
+        if not rows:
+            unheld[period] = verdict
+        refused.append(verdict)
+    return refused
 
 
 def refusal(status: ApprovalStatus, *, period: dt.date) -> str:

@@ -602,16 +602,16 @@ async def _check_approved(
     the same rule as a `PUT`'s, a page of rows (one query) at a time."""
     assert job.period is not None
     after = 0
-    while rows := await staging.page(connection, after=after, limit=_RULES_BATCH):
+    while rows := await staging.page_of_kampung(connection, after=after, limit=_RULES_BATCH):
         refused = await refused_writes(
             session,
-            kampung_ids=[kampung_id for _, kampung_id, _ in rows],
+            kampung_ids=[kampung_id for _, kampung_id in rows],
             periods=[job.period] * len(rows),
             principal=job.principal,
             closing=closing,
         )
         failed = []
-        for (row, _, _), status in zip(rows, refused, strict=True):
+        for (row, _), status in zip(rows, refused, strict=True):
             if status is not None:
                 summary.add(RowError(row, "desa_code", refusal(status, period=job.period), "period_approved"))
                 failed.append(row)

@@ -55,10 +55,12 @@ _ADDRESSES = text("""
 """)
 _FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
 _TO_WRITE = "SELECT DISTINCT kampung_id FROM import_rows WHERE state = 'ok' AND kampung_id IS NOT NULL"
-_PAGE = text("""
-    SELECT row_no, kampung_id, payload FROM import_rows
+_PAGE = """
+    SELECT row_no, kampung_id{payload} FROM import_rows
      WHERE state = 'ok' AND row_no > :after ORDER BY row_no LIMIT :limit
-""")
+"""
+_PAGE_WITH_PAYLOADS = text(_PAGE.format(payload=", payload"))
+_PAGE_OF_KAMPUNG = text(_PAGE.format(payload=""))
 _COUNTS = text("SELECT state, count(*) AS n FROM import_rows GROUP BY state")
 
 _KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
@@ -207,8 +209,16 @@ async def mark_unchanged(connection: AsyncConnection, module: ImportModule, peri
 
 
 async def page(connection: AsyncConnection, *, after: int, limit: int) -> list[tuple[int, int, str]]:
-    result = await connection.execute(_PAGE, {"after": after, "limit": limit})
+    """A page of the rows to merge: row, Kampung KB and staged payload."""
+    result = await connection.execute(_PAGE_WITH_PAYLOADS, {"after": after, "limit": limit})
     return [(row.row_no, row.kampung_id, row.payload) for row in result]
+
+
+async def page_of_kampung(connection: AsyncConnection, *, after: int, limit: int) -> list[tuple[int, int]]:
+    """`page` without the payloads, for a check that does not read them: a national file's worth of JSON is not
+    carried across for it."""
+    result = await connection.execute(_PAGE_OF_KAMPUNG, {"after": after, "limit": limit})
+    return [(row.row_no, row.kampung_id) for row in result]
 
 
 async def counts(connection: AsyncConnection) -> dict[str, int]:
