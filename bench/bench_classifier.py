@@ -2,8 +2,9 @@
 with the explanation and without it (`"explain": false`, what the registry's bulk calls ask for).
 
 Both are counted per second of CPU (the in-process loop's own, the server process's), which the load of a shared
-machine moves far less than wall time; the ratio is what serving over HTTP keeps of the scoring's own rate. The registry's bulk call is also measured in
-paired rounds, each right after the short `score()` of the same items, so that a shared machine's load moves both.
+machine moves far less than wall time; the ratio is what serving over HTTP keeps of the scoring's own rate. The
+registry's bulk call is also measured in paired rounds, each right after the short `score()` of the same items, so
+that a shared machine's load moves both.
 Run: `uv run python bench/bench_classifier.py`. Fixed seed; about a minute on a slow day.
 """
 
