@@ -110,7 +110,7 @@ async def write_submissions(
     rows: list[store.Row] = []
     data = {module: payloads[module].model_dump(mode="json") for module in modules}
     for module in modules:
-        encoded = store.canonical_payload(payloads[module])
+        encoded = store.canonical_json(data[module])  # the JSON-mode dump the answer needs anyway: one dump
         digest = store.content_hash(encoded)
         stored = current.get(module.value)
         if stored is not None and stored["content_hash"] == digest:

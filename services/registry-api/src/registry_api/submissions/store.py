@@ -57,9 +57,10 @@ def canonical_json(payload: dict[str, object]) -> bytes:
 
 
 def canonical_payload(model: BaseModel, *, exclude: set[str] | None = None) -> bytes:
-    """A validated payload's `canonical_json`, written in one pass from the model: dumped in Python mode, its codes
-    stay enum members and its dates dates, which orjson writes as their values in C (the JSON mode reads each
-    member's value in Python code, a dozen times a row of a national import)."""
+    """A validated payload's `canonical_json`, written in one pass from the model, for a caller that needs no
+    JSON-mode dump besides (an import's rows): dumped in Python mode, its codes stay enum members and its dates
+    dates, which orjson writes as their values in C (the JSON mode reads each member's value in Python code, a
+    dozen times a row of a national import)."""
     return orjson.dumps(model.model_dump(exclude=exclude), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
