@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import orjson
 
+from classifier.inputs import Snapshot as Inputs
 from classifier.inputs import from_model
 from classifier.ruleset import load_rulesets
 from classifier.scoring import classify, score
@@ -106,12 +107,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def in_process(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], float]:
-    """`score()` per CPU-second by rule set, with and without the explanation, on snapshots decoded beforehand (as the
-    HTTP batch decodes them)."""
+def in_process(snapshots: list[Snapshot], data: list[Inputs]) -> dict[tuple[str, bool], float]:
+    """`score()` per CPU-second by rule set, with and without the explanation, on snapshots decoded beforehand (`data`,
+    as the HTTP batch decodes them; `snapshots`, the same as models, for `classify()`)."""
     rulesets = load_rulesets()
-    snapshots = [Snapshot.model_validate(s) for s in raw]
-    data = [from_model(s) for s in snapshots]
     rates: dict[tuple[str, bool], float] = {}
     for ruleset in rulesets.values():
         for snap in data[:1000]:  # warm the rule set's memos, as the HTTP server's first request does
@@ -166,8 +165,9 @@ def _measured(
     return rate, total / (_cpu_seconds(pid) - before)
 
 
-def over_http(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], tuple[float, float]]:
-    """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`)."""
+def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, bool], tuple[float, float]]:
+    """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`), of
+    the snapshots `raw` (`data`: the same decoded, for the paired rounds)."""
     port = free_port()
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
@@ -237,19 +237,18 @@ def over_http(raw: list[dict[str, Any]]) -> dict[tuple[str, bool], tuple[float, 
                 f"classifier HTTP batch ({BOTH_CSV}, {_LABEL[False]}): "
                 f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
             )
-            _paired(client, server.pid, both, raw)
+            _paired(client, server.pid, both, data)
             return rates
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
-def _paired(client: httpx.Client, pid: int, bodies: list[bytes], raw: list[dict[str, Any]]) -> None:
+def _paired(client: httpx.Client, pid: int, bodies: list[bytes], data: list[Inputs]) -> None:
     """The registry's bulk call (both rule sets, CSV records, without the explanation) over the short `score()` of
     the same items, round by round, each HTTP round right after its in-process one: a shared machine's load moves
     both alike, where separate runs saw their ratio move by 30 points."""
     rulesets = list(load_rulesets().values())
-    data = [from_model(Snapshot.model_validate(s)) for s in raw]
     ratios = []
     for _ in range(PAIRED_ROUNDS):
         started = time.process_time()
@@ -269,12 +268,14 @@ def _paired(client: httpx.Client, pid: int, bodies: list[bytes], raw: list[dict[
 def main() -> None:
     rng = random.Random(20250601)
     raw = [snapshot(rng) for _ in range(POPULATION)]
-    scoring = in_process(raw)
+    snapshots = [Snapshot.model_validate(s) for s in raw]
+    data = [from_model(s) for s in snapshots]
+    scoring = in_process(snapshots, data)
     for explain in (True, False):
         # Both rule sets, one result each: the in-process time per result is the mean of the two.
         times = [1 / rate for (ruleset, kind), rate in scoring.items() if kind is explain]
         scoring[(BOTH, explain)] = len(times) / sum(times)
-    served = {key: per_cpu for key, (_, per_cpu) in over_http(raw).items()}
+    served = {key: per_cpu for key, (_, per_cpu) in over_http(raw, data).items()}
     for ruleset in ("bkkbn-web-2021", "kkb-2025", BOTH):
         full, short = served[(ruleset, True)], served[(ruleset, False)]
         print(

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, literal_column, select, true
+from sqlalchemy import Select, column, lateral, literal_column, select, text, true
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,12 +20,13 @@ from kampungkb_shared.periods import add_months, parse_period
 from kampungkb_shared.regions import NATION_CODE, is_region_code
 from registry_api.auth.service import Principal
 from registry_api.classifications.models import Classification
+from registry_api.classifications.snapshots import in_force
 from registry_api.db import session_driver
 from registry_api.exports import columns, metrics
 from registry_api.exports.schemas import ExportFormat, ExportModule, ExportQuery
 from registry_api.kampung.models import Kampung
 from registry_api.kampung.readable import in_region, kampung_in_scope
-from registry_api.submissions.models import Kegiatan, Submission
+from registry_api.submissions.models import Kegiatan
 from registry_api.wilayah.models import Wilayah
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -131,7 +132,7 @@ def export_statement(*, principal: Principal, query: ExportQuery) -> Select[Any]
             dated = dated.where(Kegiatan.date <= query.end)
         source = source.join(dated.order_by(Kegiatan.date, Kegiatan.id).lateral("kegiatan"), true())
     elif module is ExportModule.CLASSIFICATIONS:
-        in_force = (
+        newest = (
             select(
                 Classification.period,
                 Classification.ruleset,
@@ -146,16 +147,15 @@ def export_statement(*, principal: Principal, query: ExportQuery) -> Select[Any]
             .order_by(Classification.period.desc())
             .limit(1)
         )
-        source = source.join(in_force.lateral("p"), true())
+        source = source.join(newest.lateral("p"), true())
     else:
-        in_force = (
-            select(Submission.payload)
-            .where(Submission.kampung_id == Kampung.id, Submission.module == module.value)
-            .where(Submission.period <= query.period)
-            .order_by(Submission.period.desc())
-            .limit(1)
-        )
-        source = source.join(in_force.lateral("p"), true())
+        # The one descent of the `(kampung_id, module, period)` key the snapshots use: ordered by period alone, the
+        # planner may walk the `(module, period)` index and filter on the Kampung KB instead, once per Kampung KB
+        # (a national kkbpk export was seen past five minutes so).
+        assert query.period is not None
+        kampung_id, period = f"{Kampung.__tablename__}.id", f"DATE '{query.period.isoformat()}'"
+        submission = text(in_force(module.value, kampung_id=kampung_id, period=period))
+        source = source.join(lateral(submission.columns(column("period"), column("payload")), "p"), true())
     return select(*_cells(query)).select_from(source).where(*scope).order_by(Kampung.desa_code)
 
 
