@@ -1,8 +1,13 @@
 """Imports honour approved months row by row: a row into an approved month is a row error, the others load."""
 
+import datetime as dt
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.auth.service import Role
+from kampungkb_shared.closing import Closing
+from registry_api.approvals.service import refused_writes
+from registry_api.auth.service import Principal, PrincipalKind, Role
 from tests.factories import auth, make_key
 from tests.imports.conftest import Api
 from tests.imports.files import DESA, KEPENDUDUKAN_COLUMNS, PERIOD, kampung_rows, kependudukan_row, to_csv
@@ -36,3 +41,30 @@ async def test_rows_into_an_approved_month_are_row_errors(api: Api, session: Asy
     changed = [kependudukan_row(code, pus=120) for code in DESA[:20]]
     job = await api.run("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, changed), period=PERIOD, key=integration)
     assert (job["rows_failed"], job["rows_updated"]) == (0, 20), job
+
+
+async def test_each_refusal_of_a_closed_month_names_its_own_kampung(api: Api, session: AsyncSession) -> None:
+    """The check judges a month without approval rows once per period; each Kampung KB's refusal keeps its own code."""
+    await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:3])))
+    ids = list((await session.execute(text("SELECT id FROM kampung ORDER BY id"))).scalars())
+    integration = Principal(
+        principal_id=1,
+        kind=PrincipalKind.INTEGRATION,
+        name="closed",
+        role=Role.INTEGRATION,
+        scope="00",
+        key_id=1,
+        key_prefix="closed",
+        expires_at=None,
+    )
+    closed_month = dt.date(2020, 1, 1)
+    refused = await refused_writes(
+        session,
+        kampung_ids=ids,
+        periods=[closed_month] * len(ids),
+        principal=integration,
+        closing=Closing(after_days=5, time_zone="Asia/Jakarta"),
+    )
+    assert [(status.code, status.state) for status in refused if status is not None] == [
+        (str(kampung_id), "closed") for kampung_id in ids
+    ]

@@ -107,12 +107,14 @@ async def refused_writes(
     now = dt.datetime.now(dt.UTC)
     latest = await _holding(session, _BY_KAMPUNG, kampung_ids, periods)
     # A month that no region holding the Kampung KB has an approval row for is open, or closed by time, for every
-    # such Kampung KB alike: judged once per period, not once per write of a national file.
+    # such Kampung KB alike: judged once per period, not once per write of a national file (a refusal is copied with
+    # each Kampung KB's own code).
     unheld: dict[dt.date, ApprovalStatus | None] = {}
     refused: list[ApprovalStatus | None] = []
     for kampung_id, period, rows in zip(kampung_ids, periods, latest, strict=True):
         if not rows and period in unheld:
-            refused.append(unheld[period])
+            judged = unheld[period]
+            refused.append(None if judged is None else judged.model_copy(update={"code": str(kampung_id)}))
             continue
         status = _status(str(kampung_id), rows, period=period, closing=closing, now=now)
         verdict = None if _may_write(principal, status) else status
