@@ -164,7 +164,7 @@ async def test_report_job_enqueued_right_after_commit(
     info = await job.info()
     assert info is not None
     assert info.function == REFRESH_REGION_CHAIN
-    assert info.args == ({"period": "2024-07", "kabupaten_code": "99.01", "request_id": "rid-report"},)
+    assert info.args == ({"period": "2024-07", "kabupaten_code": "99.01", "through": None, "request_id": "rid-report"},)
     score = await arq_redis.zscore(REPORT_QUEUE, job_id)
     assert score is not None and score > time.time() * 1000  # deferred a little, so that a burst coalesces
     await forget_job(arq_redis, job_id)
@@ -327,9 +327,10 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
     june, july = dt.date(2024, 6, 1), dt.date(2024, 7, 1)
     many = [(june, f"{10 + n // 10}.{n % 10 + 1:02d}") for n in range(events.REBUILD_FROM_KABUPATEN)]
     few = [(july, "99.01"), (july, "99.71")]
-    await events.add_reports(await session_driver(session), changes=[*many, *few])
+    await events.add_reports(await session_driver(session), changes=[*many, *few], onward={"99.71"})
     keys = sorted(e.key for e in await pending(session, "report"))
-    assert keys == ["2024-06", "2024-07:99.01", "2024-07:99.71"]
+    # 99.01 through the one period it changed in; 99.71 on through every later computed one
+    assert keys == ["2024-06", "2024-07..2024-07:99.01", "2024-07:99.71"]
     ids = ["rebuild:2024-06", "refresh:2024-07:99.01", "refresh:2024-07:99.71"]
     for job_id in ids:
         await forget_job(arq_redis, job_id)

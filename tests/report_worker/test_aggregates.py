@@ -154,6 +154,27 @@ async def test_back_dated_submission_reaches_the_later_periods(pg: asyncpg.Conne
     assert_same(await stored(pg), oracle.expected(await oracle.read_rows(pg), PERIODS, RULESETS))
 
 
+async def test_a_bounded_chain_refresh_stops_at_its_last_period(pg: asyncpg.Connection, dataset: Dataset) -> None:
+    await rebuild_all(pg)
+    kampung_id = await pg.fetchval("SELECT min(id) FROM kampung WHERE kabupaten_code = '98.71' AND active")
+    await upsert_submission(
+        pg, kampung_id, "kkbpk", PERIODS[1], {"poktan_participants": {}, "kb_users": {"KB_PIL": 9999}, "non_users": {}}
+    )
+    # The writer knows the next period's own kkbpk supersedes this one: it bounds the refresh there.
+    await upsert_submission(
+        pg, kampung_id, "kkbpk", PERIODS[2], {"poktan_participants": {}, "kb_users": {"KB_PIL": 1}, "non_users": {}}
+    )
+    untouched = {key: row for key, row in (await stored(pg)).items() if key[0] > PERIODS[2]}
+    outcome = await refresh_chain(pg, period=PERIODS[1], through=PERIODS[2], kabupaten_code="98.71", rulesets=RULESETS)
+    assert outcome.refreshed == PERIODS[1:3]
+    refreshed = await stored(pg)
+    assert_same(
+        {key: row for key, row in refreshed.items() if key[0] <= PERIODS[2]},
+        oracle.expected(await oracle.read_rows(pg), PERIODS[:3], RULESETS),
+    )
+    assert {key: row for key, row in refreshed.items() if key[0] > PERIODS[2]} == untouched
+
+
 async def test_chain_refresh_of_a_period_never_rebuilt_rebuilds_it(pg: asyncpg.Connection, dataset: Dataset) -> None:
     outcome = await refresh_chain(pg, period=PERIODS[4], kabupaten_code="98.01", rulesets=RULESETS)
     assert outcome.rebuilt == [PERIODS[4]] and outcome.refreshed == []

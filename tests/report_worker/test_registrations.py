@@ -33,8 +33,13 @@ async def run_report_events(session: AsyncSession, pg: asyncpg.Connection) -> li
         if isinstance(job, RebuildPeriod):
             await rebuild_period(pg, period=parse_period(job.period), rulesets=RULESETS)
         else:
+            through = None if job.through is None else parse_period(job.through)
             await refresh_chain(
-                pg, period=parse_period(job.period), kabupaten_code=job.kabupaten_code, rulesets=RULESETS
+                pg,
+                period=parse_period(job.period),
+                kabupaten_code=job.kabupaten_code,
+                rulesets=RULESETS,
+                through=through,
             )
     await session.execute(text("UPDATE outbox SET delivered_at = now() WHERE topic = 'report'"))
     return [row.key for row in rows]

@@ -10,7 +10,7 @@ a worker by queueing a crafted payload.
 import json
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from kampungkb_shared.periods import Period
 from kampungkb_shared.regions import RegionCode
@@ -23,18 +23,32 @@ REBUILD_PERIOD = "rebuild_period"
 
 
 class RefreshRegionChain(BaseModel):
-    """Recompute the aggregates of one kabupaten/kota and its kecamatan, provinsi and the nation for a period."""
+    """Recompute the aggregates of one kabupaten/kota and its kecamatan, provinsi and the nation for a period and the
+    computed periods after it, up to `through` when it is given."""
 
     model_config = ConfigDict(frozen=True)
     function: ClassVar[str] = REFRESH_REGION_CHAIN
 
     period: Period
     kabupaten_code: RegionCode
+    through: Period | None = None
+    """The last period to refresh; none: every computed one after `period`, including those computed later."""
     request_id: str | None = None
 
+    @model_validator(mode="after")
+    def _through_not_before_period(self) -> "RefreshRegionChain":
+        if self.through is not None and self.through < self.period:  # YYYY-MM texts sort as the months do
+            raise ValueError(f"through {self.through} is before period {self.period}")
+        return self
+
+    def key(self) -> str:
+        """Its outbox key: `{period}:{kabupaten}`, or `{period}..{through}:{kabupaten}` for a bounded one."""
+        span = self.period if self.through is None else f"{self.period}..{self.through}"
+        return f"{span}:{self.kabupaten_code}"
+
     def job_id(self) -> str:
-        """Same period and kabupaten, same id: arq keeps one queued job per id."""
-        return f"refresh:{self.period}:{self.kabupaten_code}"
+        """Same periods and kabupaten, same id: arq keeps one queued job per id."""
+        return f"refresh:{self.key()}"
 
 
 class RebuildPeriod(BaseModel):

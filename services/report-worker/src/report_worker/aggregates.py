@@ -133,26 +133,33 @@ async def refresh_chain(
     period: dt.date,
     kabupaten_code: str,
     rulesets: list[str],
+    through: dt.date | None = None,
     deadline: Deadline = default_deadline,
     quality: QualityRules | None = DEFAULT_QUALITY,
 ) -> Outcome:
-    """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one;
-    then the data-quality flags of the kabupaten's Kampung KB changed since its last pass (`quality.flag_changes`).
+    """One kabupaten, its kecamatan, its provinsi and the nation, for the period and every computed later one up to
+    `through` (every one without it); then the data-quality flags of the kabupaten's Kampung KB changed since its
+    last pass (`quality.flag_changes`).
 
-    Later periods are included because a back-dated submission stays in force after its own month (and is the
-    history of later months' flags). A period never rebuilt has no kabupaten rows to sum, so it is rebuilt whole
-    instead, with every kabupaten's flags.
+    Later periods are included because a back-dated submission stays in force after its own month; the writer bounds
+    them by `through` where it knows where its change stops moving a report (`registry_api.changes.pipeline`). A
+    period never rebuilt has no kabupaten rows to sum, so it is rebuilt whole instead, with every kabupaten's flags.
     """
+
+    async def computed_periods() -> list[dt.date]:
+        periods = await _computed(connection, period=period, rulesets=rulesets)
+        return periods if through is None else [p for p in periods if p <= through]
+
     await analyze_stale(connection, _SOURCES)
     async with connection.transaction():
         await connection.execute(_LOCK_KABUPATEN, kabupaten_code)
-        computed = await _computed(connection, period=period, rulesets=rulesets)
+        computed = await computed_periods()
         # A rebuild needs the period to itself; checked again once alone, as another job may have done it.
         await connection.execute(_LOCK_ALL_SHARED if period in computed else _LOCK_ALL)
         await _begin(connection)
         rebuilt, rows = [], 0
         if period not in computed:
-            computed = await _computed(connection, period=period, rulesets=rulesets)
+            computed = await computed_periods()
         if period not in computed:
             rows += await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
             rebuilt.append(period)

@@ -66,7 +66,8 @@ def _payload(model: type[Any], payload: dict[str, Any] | None, fields: dict[str,
 
 
 async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """Refresh one kabupaten's chain (kecamatan, kabupaten, provinsi, nation) for a period and the later ones."""
+    """Refresh one kabupaten's chain (kecamatan, kabupaten, provinsi, nation) for a period and the later ones (up to
+    the job's `through`)."""
     job: RefreshRegionChain = _payload(RefreshRegionChain, payload, fields)
     settings: Settings = ctx["settings"]
 
@@ -76,6 +77,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             period=parse_period(job.period),
             kabupaten_code=job.kabupaten_code,
             rulesets=settings.rulesets,
+            through=None if job.through is None else parse_period(job.through),
             deadline=settings.deadline,
             quality=settings.quality_rules(),
         )

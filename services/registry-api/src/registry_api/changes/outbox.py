@@ -3,16 +3,16 @@
 - `classify` (key: the Kampung KB id): classify it again from `period` on; written when the classifier could not be
   reached, or by a module import that leaves its classification to a later import (`handover` in the payload, due
   only later: `registry_api.changes.handover`).
-- `report` (key: `{period}:{kabupaten_code}`): refresh that kabupaten's region chain from the period on (the
-  report worker refreshes every later computed period with it); the payload is a
-  `kampungkb_shared.jobs.RefreshRegionChain`. When one change touches `REBUILD_FROM_KABUPATEN` kabupaten or more in
-  a period (a bulk import), the period gets one event instead (key: `{period}`, a `RebuildPeriod`): one
-  whole-period rebuild costs about as much as 60 to 100 chain refreshes.
+- `report` (key: `RefreshRegionChain.key`): refresh that kabupaten's region chain from the period on (the report
+  worker refreshes every later computed period with it), up to `through` where the change moves no report after it;
+  the payload is a `kampungkb_shared.jobs.RefreshRegionChain`. When one change touches `REBUILD_FROM_KABUPATEN`
+  kabupaten or more in a period (a bulk import), the period gets one event instead (key: `{period}`, a
+  `RebuildPeriod`): one whole-period rebuild costs about as much as 60 to 100 chain refreshes.
 """
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from typing import Any
 
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain, ReportJob
@@ -70,37 +70,41 @@ async def add_classify(driver: Any, *, earliest: dict[int, dt.date], handover_s:
     )
 
 
-def report_jobs(changes: Iterable[tuple[dt.date, str]]) -> list[tuple[str, ReportJob]]:
-    """The report jobs (with their outbox keys) that bring every changed (period, kabupaten) up to date.
+def report_jobs(changes: Iterable[tuple[dt.date, str]], onward: Set[str] = frozenset()) -> list[tuple[str, ReportJob]]:
+    """The report jobs (with their outbox keys) that bring every changed (period, kabupaten) up to date, and every
+    computed period after the last one in the `onward` kabupaten.
 
     A period changed in `REBUILD_FROM_KABUPATEN` kabupaten or more is rebuilt whole; every other kabupaten gets one
-    chain refresh from the earliest period it changed in (the report worker refreshes the later computed periods with
-    it), not one per period: a back-dated write to a Kampung KB with three years behind it is one refresh."""
+    chain refresh from the earliest period it changed in through the last one (or on, in an `onward` kabupaten), not
+    one per period: a back-dated write to a Kampung KB with three years behind it is one refresh."""
     rid = request_id.get()
     by_period: dict[dt.date, set[str]] = defaultdict(set)
     for period, kabupaten in changes:
         by_period[period].add(kabupaten)
     jobs: list[tuple[str, ReportJob]] = []
-    earliest: dict[str, dt.date] = {}
+    spans: dict[str, tuple[dt.date, dt.date]] = {}
     for period, kabupaten_codes in sorted(by_period.items()):
         month = format_period(period)
         if len(kabupaten_codes) >= REBUILD_FROM_KABUPATEN:
             jobs.append((month, RebuildPeriod(period=month, request_id=rid)))
             continue
         for code in kabupaten_codes:
-            earliest.setdefault(code, period)
-    for code, period in sorted(earliest.items()):
-        month = format_period(period)
-        jobs.append((f"{month}:{code}", RefreshRegionChain(period=month, kabupaten_code=code, request_id=rid)))
+            spans[code] = (spans.get(code, (period, period))[0], period)
+    for code, (first, last) in sorted(spans.items()):
+        through = None if code in onward else format_period(last)
+        job = RefreshRegionChain(period=format_period(first), kabupaten_code=code, through=through, request_id=rid)
+        jobs.append((job.key(), job))
     return jobs
 
 
-async def add_reports(driver: Any, *, changes: Iterable[tuple[dt.date, str]], due_in_s: float = 0.0) -> list[int]:
-    """The `report` events of `report_jobs(changes)`; returns their ids.
+async def add_reports(
+    driver: Any, *, changes: Iterable[tuple[dt.date, str]], onward: Set[str] = frozenset(), due_in_s: float = 0.0
+) -> list[int]:
+    """The `report` events of `report_jobs(changes, onward)`; returns their ids.
 
     With `due_in_s`, the relay leaves them alone that long: for a writer that makes them due itself when its work is
     done (`make_due`), and has the relay deliver them anyway if it never gets there."""
-    jobs = report_jobs(changes)
+    jobs = report_jobs(changes, onward)
     if not jobs:
         return []
     rows = await driver.fetch(

@@ -2,24 +2,33 @@
 
 A writer (a `PUT`, a multi-module write, an activity, a registration or its change, an import's merge, the relay
 catching up on classifications owed) first `lock`s the Kampung KB it writes to, writes, and then hands `record` a
-`Change`: which Kampung KB changed, from which period their data changed (`written_from`) or their classification is
-owed (`owed_from`), and from which month their being counted changed (`recount_from`: a registration, a
-deactivation, a new `formed_on`). `record` does all that follows: it classifies (the only caller of the
-classification engine) or hands the classification over, keeps the tier on the profile (bumping its version and
-`updated_at`, so the change is seen by ETags and `updated_since`), and writes every outbox event (the only writer).
-The change feed needs nothing from it: statement triggers record every row written (`changes.models.ChangeLog`).
+`Change`: which Kampung KB changed, at which period their data were written (`written_at`) or from which period on
+(`written_from`), from which their classification is owed (`owed_from`), and from which month their being counted
+changed (`recount_from`: a registration, a deactivation, a new `formed_on`). `record` does all that follows: it
+classifies (the only caller of the classification engine) or hands the classification over, keeps the tier on the
+profile (bumping its version and `updated_at`, so the change is seen by ETags and `updated_since`), and writes every
+outbox event (the only writer). The change feed needs nothing from it: statement triggers record every row written
+(`changes.models.ChangeLog`).
+
+Which reports a change moves: a period's report counts each Kampung KB's modules in force, the tier of its newest
+classification and the one before it, and whether (and when) it submitted for exactly that period. So a snapshot
+that moved at a period (`Reclassified.moved`: the modules in force, or the activities, differ from the ones its
+classification saw) moves the reports from that period up to the Kampung KB's next classified period, where the tier
+before it is read (or every later report when there is none); a submission written moves its own period's report.
+A back-dated correction to a month the next month's submissions supersede refreshes two months, not the 36 after it.
 """
 
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.changes import outbox
 from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.service import Answer, reclassify
+from registry_api.classifications.service import Answer, Reclassified, reclassify
 from registry_api.db import owe_after_commit, session_driver, session_fetch
 
 REPORT_EVENTS = "report_events"
@@ -82,11 +91,15 @@ class Change:
 
     kabupaten: dict[int, str]
     """The kabupaten of every Kampung KB below, for its reports."""
+    written_at: dict[int, dt.date] = field(default_factory=dict)
+    """Data written at this period alone (a submission of it), or activities (which reports read only through the
+    snapshots they move): classify from it, refresh its report and the ones its moved snapshots move."""
     written_from: dict[int, dt.date] = field(default_factory=dict)
-    """Data (a submission, an activity) changed from this period on: classify from it, refresh every report after."""
+    """Data changed from this period on, at periods not known one by one (imports handed over to each other): classify
+    from it, refresh every report after."""
     owed_from: dict[int, dt.date] = field(default_factory=dict)
     """Nothing was written, the classification from this period on is owed (the classifier was away): refresh only
-    the reports whose classification changed."""
+    the reports its moved snapshots move."""
     recount_from: dict[int, dt.date] = field(default_factory=dict)
     """Whether it counts changed from this month on (registered, deactivated, `formed_on` moved)."""
 
@@ -134,7 +147,8 @@ async def record(session: AsyncSession, change: Change, *, classifying: Classify
     driver = await session_driver(session)
     recorded = Recorded(classifying)
     reports: set[tuple[dt.date, str]] = set()
-    classify_from = _earliest(change.written_from, change.owed_from)
+    onward: set[str] = set()
+    classify_from = _earliest(change.written_at, change.written_from, change.owed_from)
     if classify_from and classifying is not None:
         if classifying.hand_over_s is not None:
             await outbox.add_classify(driver, earliest=classify_from, handover_s=classifying.hand_over_s)
@@ -156,12 +170,13 @@ async def record(session: AsyncSession, change: Change, *, classifying: Classify
             await _set_tiers(driver, outcome.tiers)
             if outcome.failed and classifying.fallback:
                 await outbox.add_classify(driver, earliest=classify_from)
-            reports |= {(p, change.kabupaten[k]) for k, p in outcome.changed}
-            reports |= {(p, change.kabupaten[k]) for k, p in outcome.pairs if k in change.written_from}
+            reports, onward = _moved_reports(change, outcome)
     if change.recount_from:
-        reports |= await _recounted(driver, change)
+        recounted = await _recounted(driver, change)
+        reports |= recounted
+        onward |= {kabupaten for _, kabupaten in recounted}
     hold_s = classifying.hold_reports_s if classifying is not None else 0.0
-    recorded.report_event_ids = await outbox.add_reports(driver, changes=reports, due_in_s=hold_s)
+    recorded.report_event_ids = await outbox.add_reports(driver, changes=reports, onward=onward, due_in_s=hold_s)
     if not hold_s:
         owe_after_commit(session, REPORT_EVENTS, recorded.report_event_ids)
     return recorded
@@ -178,6 +193,28 @@ def _earliest(*by_kampung: dict[int, dt.date]) -> dict[int, dt.date]:
         for kampung_id, period in periods.items():
             earliest[kampung_id] = min(period, earliest.get(kampung_id, period))
     return earliest
+
+
+def _moved_reports(change: Change, outcome: Reclassified) -> tuple[set[tuple[dt.date, str]], set[str]]:
+    """The (period, kabupaten) reports the change moves, among the periods it classified, and the kabupaten where it
+    moves every computed report after them too (see the module's docstring)."""
+    following = {(k, p): p_next for (k, p), (k_next, p_next) in pairwise(outcome.pairs) if k == k_next}
+    reports: set[tuple[dt.date, str]] = set()
+    onward: set[str] = set()
+    for kampung_id, period in outcome.pairs:  # in (Kampung KB, period) order
+        kabupaten = change.kabupaten[kampung_id]
+        if kampung_id in change.written_from:
+            reports.add((period, kabupaten))
+            onward.add(kabupaten)
+        elif (kampung_id, period) in outcome.moved:
+            reports.add((period, kabupaten))
+            if (upto := following.get((kampung_id, period))) is None:
+                onward.add(kabupaten)
+            else:  # the next classified period, whose tier before it is this one's
+                reports.add((upto, kabupaten))
+        elif change.written_at.get(kampung_id) == period:
+            reports.add((period, kabupaten))
+    return reports, onward
 
 
 async def _set_tiers(driver: Any, tiers: dict[int, str]) -> None:

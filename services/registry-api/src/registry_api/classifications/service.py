@@ -146,7 +146,12 @@ class Reclassified:
     """What a reclassification covered, what it changed, and which rule sets could not be reached."""
 
     pairs: list[tuple[int, dt.date]]
+    """Every (Kampung KB, period) it covered, in that order."""
+    moved: set[tuple[int, dt.date]] = field(default_factory=set)
+    """The pairs whose snapshot differs from the one some rule set's stored classification saw: sent to the classifier
+    (whether it answered or not)."""
     changed: set[tuple[int, dt.date]] = field(default_factory=set)
+    """The pairs whose classification was stored again."""
     failed: dict[str, str] = field(default_factory=dict)
     """Rule set -> why its call failed."""
     tiers: dict[int, str] = field(default_factory=dict)
@@ -258,6 +263,7 @@ async def reclassify(
     try:
         for start in range(0, len(pairs), per_slice):
             for todo, snaps in await _calls(session, pairs[start : start + per_slice], rulesets, chunk):
+                outcome.moved.update((snap.kampung_id, snap.period) for snap in snaps)
                 in_flight.add(asyncio.ensure_future(call(todo, snaps)))
             await settle(keep=2 * concurrency)
         await settle(keep=0)

@@ -451,9 +451,13 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
                 await pipeline.lock(session, list(locked))
             # One batch run for the whole file, with what earlier imports handed over.
             taken = await handover.take(session)
+            # What this file wrote is of its one period; what earlier files handed over, of periods not known.
             change = pipeline.Change({**taken.kabupaten, **kabupaten}, written_from=dict(taken.earliest))
             for kampung_id, period in changed_from.items():
-                change.written_from[kampung_id] = min(period, change.written_from.get(kampung_id, period))
+                if kampung_id in change.written_from:
+                    change.written_from[kampung_id] = min(period, change.written_from[kampung_id])
+                else:
+                    change.written_at[kampung_id] = period
             recorded = await pipeline.record(session, change, classifying=context.classifying())
             summary.phase("classified")
     summary.phase("reports_queued")

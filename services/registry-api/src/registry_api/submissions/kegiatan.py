@@ -79,7 +79,7 @@ async def create_kegiatan(
             # The same key sent at once to another Kampung KB (whose lock this one does not wait for).
             msg = "this key is being used for another activity: send a new key for a new activity"
             raise Unprocessable.field(["header", "Idempotency-Key"], msg)
-    change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: month})
+    change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_at={kampung.id: month})
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
     return Recorded(kegiatan, created=True, classification=classification)

@@ -140,7 +140,7 @@ async def write_submissions(
     written = await store.write(driver, rows, actor=principal.actor)
     changed = {Module(row.module): payloads[Module(row.module)] for row in rows}
     await check_cross_module(session, kampung_id=kampung_id, period=period, payloads=changed, nested=nested)
-    change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_from={kampung.id: period})
+    change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_at={kampung.id: period})
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=period)
     # As stored: what the write returned, with the payload it wrote (not read again); unchanged modules are read.
