@@ -14,7 +14,7 @@ import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
 
-from kampungkb_shared.jobs import REPORT_QUEUE, deserialize_job, serialize_job
+from kampungkb_shared.jobs import REPORT_QUEUE, RefreshRegionChain, deserialize_job, serialize_job
 from tests.e2e.conftest import Stack
 from tests.factories import auth, kependudukan_payload, kkbpk_payload
 
@@ -153,7 +153,9 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         stack.redis.start()
         restarted = time.monotonic()
 
-    expected = {f"refresh:2024-{m:02d}:{kab}" for m in range(1, 5) for kab in ("99.01", "99.71")}
+    # Each write's refresh starts at its month; it runs on through the next month where a write of that month has
+    # committed before it (`refresh:{month}..{next}:{kabupaten}`), else on through every later one.
+    expected = {(f"2024-{m:02d}", kab) for m in range(1, 5) for kab in ("99.01", "99.71")}
     pool = await create_pool(
         RedisSettings.from_dsn(stack.redis.url),
         default_queue_name=REPORT_QUEUE,
@@ -162,17 +164,29 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
     )
     try:
 
+        async def queued() -> dict[tuple[str, str], str]:
+            """(first month, kabupaten) -> job id, of the refreshes queued."""
+            members = [member.decode() for member in await pool.zrange(REPORT_QUEUE, 0, -1)]
+            return {
+                (span.split("..")[0], kabupaten): job_id
+                for job_id in members
+                if job_id.startswith("refresh:")
+                for _, span, kabupaten in [job_id.split(":")]
+            }
+
         async def arrived() -> bool:
-            queued = {member.decode() for member in await pool.zrange(REPORT_QUEUE, 0, -1)}
-            return expected <= queued
+            return expected <= set(await queued())
 
         took = await poll(arrived, within=CONVERGE_S)
         print(f"\nRedis outage: every refresh job queued {took:.1f} s after Redis came back")
-        for job_id in expected:
+        jobs = await queued()
+        for month, kabupaten in expected:
+            job_id = jobs[month, kabupaten]
             info = await Job(job_id, pool, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
             assert info is not None and info.function == "refresh_region_chain"
             payload = info.args[0]
-            assert f"refresh:{payload['period']}:{payload['kabupaten_code']}" == job_id
+            assert (payload["period"], payload["kabupaten_code"]) == (month, kabupaten)
+            assert RefreshRegionChain.model_validate(payload).job_id() == job_id
             assert payload["request_id"] in sent
     finally:
         await pool.aclose()

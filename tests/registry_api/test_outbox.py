@@ -331,7 +331,7 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
     keys = sorted(e.key for e in await pending(session, "report"))
     # 99.01 through the one period it changed in; 99.71 on through every later computed one
     assert keys == ["2024-06", "2024-07..2024-07:99.01", "2024-07:99.71"]
-    ids = ["rebuild:2024-06", "refresh:2024-07:99.01", "refresh:2024-07:99.71"]
+    ids = ["rebuild:2024-06", "refresh:2024-07..2024-07:99.01", "refresh:2024-07:99.71"]
     for job_id in ids:
         await forget_job(arq_redis, job_id)
     queue = ReportQueue(redis_url, defer_s=0.3)
@@ -344,6 +344,10 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
             "refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job
         ).info()
         assert chain is not None and chain.function == REFRESH_REGION_CHAIN
+        bounded = await Job(
+            "refresh:2024-07..2024-07:99.01", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job
+        ).info()
+        assert bounded is not None and bounded.args[0]["through"] == "2024-07"
     finally:
         for job_id in ids:
             await forget_job(arq_redis, job_id)
