@@ -150,8 +150,6 @@ class Reclassified:
     moved: set[tuple[int, dt.date]] = field(default_factory=set)
     """The pairs whose snapshot differs from the one some rule set's stored classification saw: sent to the classifier
     (whether it answered or not)."""
-    changed: set[tuple[int, dt.date]] = field(default_factory=set)
-    """The pairs whose classification was stored again."""
     failed: dict[str, str] = field(default_factory=dict)
     """Rule set -> why its call failed."""
     tiers: dict[int, str] = field(default_factory=dict)
@@ -243,7 +241,6 @@ async def reclassify(
                     if (row := stored.get(key)) is not None:
                         outcome.answers[key] = Answer(answer["result"], snap, row.computed_at)
         for row in stored_rows:
-            outcome.changed.add((row.kampung_id, row.period))
             if row.retiers and row.ruleset == primary and row.period == newest[row.kampung_id]:
                 outcome.tiers[row.kampung_id] = row.tier
 
