@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_local.demo import demo_regions, to_csv
-from registry_api.auth.service import Role, create_key
+from registry_api.auth.service import Principal, PrincipalKind, Role, create_key
 from registry_api.wilayah.service import import_csv
 
 DEMO_DESA = "99.01.01.2001"
@@ -25,6 +25,20 @@ async def make_key(session: AsyncSession, role: Role = Role.ADMIN, scope: str = 
     _, plain = await create_key(session, name=f"test {role}", role=role, scope=scope)
     await session.commit()
     return plain
+
+
+def nation_principal(role: Role, name: str) -> Principal:
+    """An integration of the whole nation with `role`, as a key would authenticate it: for calls below the HTTP API."""
+    return Principal(
+        principal_id=1,
+        kind=PrincipalKind.INTEGRATION,
+        name=name,
+        role=role,
+        scope="00",
+        key_id=1,
+        key_prefix=name,
+        expires_at=None,
+    )
 
 
 def auth(key: str) -> dict[str, str]:

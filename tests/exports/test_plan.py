@@ -7,11 +7,12 @@ import datetime as dt
 
 import asyncpg
 
-from registry_api.auth.service import Principal, PrincipalKind, Role
+from registry_api.auth.service import Role
 from registry_api.exports.schemas import ExportFormat, ExportModule, ExportQuery
 from registry_api.exports.service import STREAMING_PLAN, as_copy_query, export_statement
 from tests.exports.conftest import Registry
 from tests.exports.test_round_trip import kampung_file
+from tests.factories import nation_principal
 from tests.imports.files import DESA, KEPENDUDUKAN_COLUMNS, kependudukan_row, to_csv
 
 _EARLIER_MONTHS = """
@@ -20,16 +21,7 @@ _EARLIER_MONTHS = """
       FROM submission s CROSS JOIN generate_series(DATE '2000-01-01', DATE '2024-04-01', interval '1 month') AS m
      WHERE s.period = DATE '2024-05-01'
 """
-NATION = Principal(
-    principal_id=1,
-    kind=PrincipalKind.INTEGRATION,
-    name="plan",
-    role=Role.ADMIN,
-    scope="00",
-    key_id=1,
-    key_prefix="plan",
-    expires_at=None,
-)
+NATION = nation_principal(Role.ADMIN, "plan")
 
 
 async def test_the_submission_in_force_is_read_by_its_own_key_whatever_the_statistics(registry: Registry) -> None:

@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.closing import Closing
 from registry_api.approvals.service import refused_writes
-from registry_api.auth.service import Principal, PrincipalKind, Role
-from tests.factories import auth, make_key
+from registry_api.auth.service import Role
+from tests.factories import auth, make_key, nation_principal
 from tests.imports.conftest import Api
 from tests.imports.files import DESA, KEPENDUDUKAN_COLUMNS, PERIOD, kampung_rows, kependudukan_row, to_csv
 
@@ -47,16 +47,7 @@ async def test_each_refusal_of_a_closed_month_names_its_own_kampung(api: Api, se
     """The check judges a month without approval rows once per period; each Kampung KB's refusal keeps its own code."""
     await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:3])))
     ids = list((await session.execute(text("SELECT id FROM kampung ORDER BY id"))).scalars())
-    integration = Principal(
-        principal_id=1,
-        kind=PrincipalKind.INTEGRATION,
-        name="closed",
-        role=Role.INTEGRATION,
-        scope="00",
-        key_id=1,
-        key_prefix="closed",
-        expires_at=None,
-    )
+    integration = nation_principal(Role.INTEGRATION, "closed")
     closed_month = dt.date(2020, 1, 1)
     refused = await refused_writes(
         session,
