@@ -20,9 +20,11 @@ from kampungkb_shared.jobs import (
     REBUILD_PERIOD,
     REFRESH_REGION_CHAIN,
     REPORT_QUEUE,
+    RebuildPeriod,
     RefreshRegionChain,
     ReportJob,
     deserialize_job,
+    report_job,
     serialize_job,
 )
 from registry_api.background.relay import Relay, deliver_reports
@@ -339,7 +341,7 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
         assert await deliver_reports(session_factory, queue, limit=10) == 3
         info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
         assert info is not None and info.function == REBUILD_PERIOD
-        assert info.args == ({"period": "2024-06", "request_id": None},)
+        assert info.args == ({"period": "2024-06", "through": "2024-06", "request_id": None},)
         chain = await Job(
             "refresh:2024-07:99.71", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job
         ).info()
@@ -352,6 +354,39 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
         for job_id in ids:
             await forget_job(arq_redis, job_id)
         await queue.close()
+
+
+def _kabupaten(count: int) -> list[str]:
+    return [f"{10 + n // 10}.{n % 10 + 1:02d}" for n in range(count)]
+
+
+def test_a_bulk_change_going_on_rebuilds_its_period_and_every_computed_one_after_it() -> None:
+    june = dt.date(2024, 6, 1)
+    every = _kabupaten(events.REBUILD_FROM_KABUPATEN)
+    jobs = events.report_jobs([(june, code) for code in every], onward=set(every))
+    assert jobs == [("2024-06..", RebuildPeriod(period="2024-06", through=None))]
+    assert jobs[0][1].job_id() == "rebuild:2024-06.."
+
+
+def test_a_bulk_change_rebuilds_the_months_between_those_it_names_and_refreshes_the_few_beyond() -> None:
+    january, march, may = dt.date(2024, 1, 1), dt.date(2024, 3, 1), dt.date(2024, 5, 1)
+    every = _kabupaten(events.REBUILD_FROM_KABUPATEN)
+    # Fifty kabupaten's reports move from January through March; one's from March through May; one's from May on.
+    few = [(march, "99.01"), (may, "99.01"), (may, "99.71")]
+    changes = [(month, code) for code in every for month in (january, march)] + few
+    jobs = events.report_jobs(changes, onward={"99.71"})
+    assert [key for key, _ in jobs] == ["2024-01..2024-02", "2024-03", "2024-03..2024-05:99.01", "2024-05:99.71"]
+    # A refresh starts in a month its kabupaten changed, never in April, which no report may have been computed for.
+    assert jobs[2][1] == RefreshRegionChain(period="2024-03", kabupaten_code="99.01", through="2024-05")
+
+
+def test_a_rebuild_job_written_before_through_existed_rebuilds_its_period_alone() -> None:
+    job = report_job({"period": "2024-06", "request_id": "r"})
+    assert job == RebuildPeriod(period="2024-06", through="2024-06", request_id="r")
+    assert job.key() == "2024-06" and job.job_id() == "rebuild:2024-06"
+    assert report_job({"period": "2024-06", "through": None}).key() == "2024-06.."
+    with pytest.raises(ValueError, match="before period"):
+        report_job({"period": "2024-06", "through": "2024-05"})
 
 
 async def test_writes_wake_the_relay_which_delivers_their_report_events_together(

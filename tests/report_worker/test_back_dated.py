@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_local.servers import free_port
+from registry_api.changes import outbox
 from registry_api.settings import Settings
 from report_worker.aggregates import rebuild_period
 from tests.factories import kependudukan_payload, kkbpk_payload, make_kampung, make_kegiatan, profil_payload, put_module
@@ -121,3 +122,50 @@ async def test_an_activity_refreshes_the_months_whose_partners_it_changes(
     assert (await make_kegiatan(client, admin, ids[0], f"{MONTHS[0]}-10", ["DINAS_KESEHATAN"])).status_code == 201
     assert await run_report_events(session, pg) == [f"{MONTHS[0]}..{MONTHS[2]}:99.01"]
     await assert_as_rebuilt(pg)
+
+
+async def test_a_bulk_change_rebuilds_the_months_between_and_after_those_it_names(
+    client: httpx.AsyncClient,
+    admin: str,
+    session: AsyncSession,
+    pg: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = await history(client, admin, session, pg)
+    # Two more Kampung KB: one reports in the first and fourth months, one in the first only. In the months between
+    # and after, their reports read the tier of the first month, which no later classification stands for.
+    desa = [
+        code
+        for (code,) in await session.execute(
+            text("SELECT code FROM wilayah WHERE level = 'desa' AND code LIKE '99.01.%' ORDER BY code OFFSET 3 LIMIT 2")
+        )
+    ]
+    gaps = [(await make_kampung(client, admin, desa_code=code))["id"] for code in desa]
+    for kampung_id, months in zip(gaps, [[MONTHS[0], MONTHS[3]], [MONTHS[0]]], strict=True):
+        for month in months:
+            assert (await put_module(client, admin, kampung_id, "profil", month, profil_payload())).status_code == 201
+            population = kependudukan_payload(pus=100)
+            assert (await put_module(client, admin, kampung_id, "kependudukan", month, population)).status_code == 201
+            users = kkbpk_payload(users=40, non_users=60)
+            assert (await put_module(client, admin, kampung_id, "kkbpk", month, users)).status_code == 201
+    await run_report_events(session, pg)
+    await rebuilt(pg)
+    # As a bulk import across the nation would: every period a change names is rebuilt whole.
+    monkeypatch.setattr(outbox, "REBUILD_FROM_KABUPATEN", 1)
+    await pg.execute("UPDATE report_aggregate SET computed_at = $1", LONG_AGO)
+    corrected = await put_module(client, admin, gaps[0], "kkbpk", MONTHS[0], kkbpk_payload(users=95, non_users=5))
+    assert corrected.status_code == 200, corrected.text
+    # Its month through the one before its next classified month, then that one (the tier before it).
+    assert await run_report_events(session, pg) == [f"{MONTHS[0]}..{MONTHS[2]}", MONTHS[3]]
+    assert await written_since_long_ago(pg) == MONTHS[:4]
+    await assert_as_rebuilt(pg)
+    await pg.execute("UPDATE report_aggregate SET computed_at = $1", LONG_AGO)
+    corrected = await put_module(client, admin, gaps[1], "kkbpk", MONTHS[0], kkbpk_payload(users=95, non_users=5))
+    assert corrected.status_code == 200, corrected.text
+    # Nothing supersedes it: every computed month from its own on.
+    assert await run_report_events(session, pg) == [f"{MONTHS[0]}.."]
+    computed = await pg.fetch("SELECT DISTINCT period FROM report_aggregate ORDER BY 1")
+    assert await written_since_long_ago(pg) == [f"{row['period']:%Y-%m}" for row in computed]
+    assert MONTHS[-1] in await written_since_long_ago(pg)
+    await assert_as_rebuilt(pg)
+    assert ids

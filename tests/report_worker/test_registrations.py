@@ -30,10 +30,12 @@ async def run_report_events(session: AsyncSession, pg: asyncpg.Connection) -> li
     ).all()
     for row in rows:
         job = report_job(row.payload)
+        through = None if job.through is None else parse_period(job.through)
         if isinstance(job, RebuildPeriod):
-            await rebuild_period(pg, period=parse_period(job.period), rulesets=RULESETS)
+            await rebuild_period(
+                pg, period=parse_period(job.period), rulesets=RULESETS, through=through, onward=through is None
+            )
         else:
-            through = None if job.through is None else parse_period(job.through)
             await refresh_chain(
                 pg,
                 period=parse_period(job.period),

@@ -159,6 +159,25 @@ async def test_job_binds_the_request_id_of_its_payload(monkeypatch: pytest.Monke
     assert result == {"rebuilt": [], "refreshed": ["2025-01-01"], "rows": 3}
 
 
+async def test_a_rebuild_job_rebuilds_the_computed_periods_after_its_own_up_to_through(
+    db: asyncpg.Connection, fresh_database_url: str
+) -> None:
+    months = [f"{period:%Y-%m}" for period in PERIODS]
+    pool = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=1)
+    try:
+        ctx = {"pool": pool, "settings": settings(fresh_database_url, "redis://unused"), "job_id": "j"}
+        await mutate(db, None)  # type: ignore[arg-type]
+        bounded = await jobs.rebuild_whole_period(ctx, {"period": months[0], "through": months[1]})
+        onward = await jobs.rebuild_whole_period(ctx, {"period": months[1], "through": None})
+        alone = await jobs.rebuild_whole_period(ctx, {"period": months[2]})
+    finally:
+        await pool.close()
+    assert bounded["rebuilt"] == [p.isoformat() for p in PERIODS[:2]]
+    assert onward["rebuilt"] == [p.isoformat() for p in PERIODS[1:]]
+    assert alone["rebuilt"] == [PERIODS[2].isoformat()]
+    assert_same(await stored(db), oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS))
+
+
 async def test_nightly_cron_rebuilds_the_current_period(db: asyncpg.Connection, fresh_database_url: str) -> None:
     options = worker.worker_options(settings(fresh_database_url, "redis://127.0.0.1:1/0"))
     (cron_job,) = options["cron_jobs"]

@@ -22,6 +22,11 @@ REFRESH_REGION_CHAIN = "refresh_region_chain"
 REBUILD_PERIOD = "rebuild_period"
 
 
+def _check_span(period: str, through: str | None) -> None:
+    if through is not None and through < period:  # YYYY-MM texts sort as the months do
+        raise ValueError(f"through {through} is before period {period}")
+
+
 class RefreshRegionChain(BaseModel):
     """Recompute the aggregates of one kabupaten/kota and its kecamatan, provinsi and the nation for a period and the
     computed periods after it, up to `through` when it is given."""
@@ -37,8 +42,7 @@ class RefreshRegionChain(BaseModel):
 
     @model_validator(mode="after")
     def _through_not_before_period(self) -> "RefreshRegionChain":
-        if self.through is not None and self.through < self.period:  # YYYY-MM texts sort as the months do
-            raise ValueError(f"through {self.through} is before period {self.period}")
+        _check_span(self.period, self.through)
         return self
 
     def key(self) -> str:
@@ -52,16 +56,38 @@ class RefreshRegionChain(BaseModel):
 
 
 class RebuildPeriod(BaseModel):
-    """Recompute every aggregate of one period."""
+    """Recompute every aggregate of one period, and of the computed periods after it up to `through`."""
 
     model_config = ConfigDict(frozen=True)
     function: ClassVar[str] = REBUILD_PERIOD
 
     period: Period
+    through: Period | None
+    """The last period to rebuild; none: every computed one after `period`. Left out, `period` alone (as every
+    payload written before the field was)."""
     request_id: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_period_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "through" not in data:
+            return {**data, "through": data.get("period")}
+        return data
+
+    @model_validator(mode="after")
+    def _through_not_before_period(self) -> "RebuildPeriod":
+        _check_span(self.period, self.through)
+        return self
+
+    def key(self) -> str:
+        """Its outbox key: `{period}` for one period, `{period}..{through}`, or `{period}..` for every later one."""
+        if self.through == self.period:
+            return self.period
+        return f"{self.period}..{self.through or ''}"
+
     def job_id(self) -> str:
-        return f"rebuild:{self.period}"
+        """Same periods, same id: arq keeps one queued job per id."""
+        return f"rebuild:{self.key()}"
 
 
 ReportJob = RefreshRegionChain | RebuildPeriod

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from kampungkb_shared.periods import add_months
 from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
@@ -114,17 +115,26 @@ async def rebuild_period(
     *,
     period: dt.date,
     rulesets: list[str],
+    through: dt.date | None = None,
+    onward: bool = False,
     deadline: Deadline = default_deadline,
     quality: QualityRules | None = DEFAULT_QUALITY,
 ) -> Outcome:
-    """Every region's rows of one period, from base data, in one statement (grouping sets); then its flags."""
+    """Every region's rows of one period, from base data, in one statement (grouping sets); then those of every
+    computed later period up to `through`, or every one `onward`, each in a transaction of its own (so that the chain
+    refreshes waiting for one period do not wait for the rest); then their flags."""
     await analyze_stale(connection, _SOURCES)
-    async with connection.transaction():
-        await connection.execute(_LOCK_ALL)
-        await _begin(connection)
-        rows = await _rebuild(connection, period=period, rulesets=rulesets, deadline=deadline)
-    flags = await _flag_periods(connection, periods=[period], rules=quality)
-    return Outcome(rebuilt=[period], refreshed=[], rows=rows, flags=flags)
+    rebuilt, rows = [period], 0
+    if through is not None or onward:
+        later = await _computed(connection, period=add_months(period, 1), rulesets=rulesets)
+        rebuilt += [p for p in later if onward or p <= through]  # type: ignore[operator]
+    for month in rebuilt:
+        async with connection.transaction():
+            await connection.execute(_LOCK_ALL)
+            await _begin(connection)
+            rows += await _rebuild(connection, period=month, rulesets=rulesets, deadline=deadline)
+    flags = await _flag_periods(connection, periods=rebuilt, rules=quality)
+    return Outcome(rebuilt=rebuilt, refreshed=[], rows=rows, flags=flags)
 
 
 async def refresh_chain(

@@ -1,6 +1,5 @@
 """The arq job handlers: each binds the request id, times itself and runs one transaction."""
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -85,27 +84,31 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
     return await _run(ctx, "refresh_region_chain", job.request_id, work)
 
 
-async def _rebuild(ctx: Context, name: str, period: dt.date, rid: str | None) -> dict[str, Any]:
+async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any]:
     settings: Settings = ctx["settings"]
 
     async def work(connection: asyncpg.Connection) -> Outcome:
         return await rebuild_period(
             connection,
-            period=period,
+            period=parse_period(job.period),
             rulesets=settings.rulesets,
+            through=None if job.through is None else parse_period(job.through),
+            onward=job.through is None,
             deadline=settings.deadline,
             quality=settings.quality_rules(),
         )
 
-    return await _run(ctx, name, rid, work)
+    return await _run(ctx, name, job.request_id, work)
 
 
 async def rebuild_whole_period(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """Rebuild every region's aggregates of one period."""
-    job: RebuildPeriod = _payload(RebuildPeriod, payload, fields)
-    return await _rebuild(ctx, "rebuild_period", parse_period(job.period), job.request_id)
+    """Rebuild every region's aggregates of one period (and of the computed ones after it up to the job's `through`)."""
+    return await _rebuild(ctx, "rebuild_period", _payload(RebuildPeriod, payload, fields))
 
 
 async def nightly_rebuild(ctx: Context) -> dict[str, Any]:
     """Cron: rebuild the current period, reconciling whatever the incremental refreshes missed."""
-    return await _rebuild(ctx, "nightly_rebuild", parse_period(current_period()), f"nightly:{current_period()}")
+    period = current_period()
+    return await _rebuild(
+        ctx, "nightly_rebuild", RebuildPeriod(period=period, through=period, request_id=f"nightly:{period}")
+    )

@@ -51,7 +51,7 @@ async def _queue_current_period(ctx: Context, settings: Settings) -> None:
         settings.rulesets,
     )
     if done < len(settings.rulesets):
-        job = RebuildPeriod(period=period, request_id=f"startup:{period}")
+        job = RebuildPeriod(period=period, through=period, request_id=f"startup:{period}")
         redis: ArqRedis = ctx["redis"]
         await redis.enqueue_job(REBUILD_PERIOD, job.model_dump(), _job_id=job.job_id(), _queue_name=REPORT_QUEUE)
 

@@ -5,9 +5,9 @@
   only later: `registry_api.changes.handover`).
 - `report` (key: `RefreshRegionChain.key`): refresh that kabupaten's region chain from the period on (the report
   worker refreshes every later computed period with it), up to `through` where the change moves no report after it;
-  the payload is a `kampungkb_shared.jobs.RefreshRegionChain`. When one change touches `REBUILD_FROM_KABUPATEN`
-  kabupaten or more in a period (a bulk import), the period gets one event instead (key: `{period}`, a
-  `RebuildPeriod`): one whole-period rebuild costs about as much as 60 to 100 chain refreshes.
+  the payload is a `kampungkb_shared.jobs.RefreshRegionChain`. A period that `REBUILD_FROM_KABUPATEN` kabupaten or
+  more must refresh (a bulk import) is rebuilt whole instead (key: `RebuildPeriod.key`, a `RebuildPeriod`, through
+  the periods after it that need it too): one whole-period rebuild costs about as much as 60 to 100 chain refreshes.
 """
 
 import datetime as dt
@@ -17,7 +17,7 @@ from typing import Any
 
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain, ReportJob
 from kampungkb_shared.observability import request_id
-from kampungkb_shared.periods import format_period
+from kampungkb_shared.periods import add_months, format_period
 
 REBUILD_FROM_KABUPATEN = 50
 
@@ -71,30 +71,57 @@ async def add_classify(driver: Any, *, earliest: dict[int, dt.date], handover_s:
 
 
 def report_jobs(changes: Iterable[tuple[dt.date, str]], onward: Set[str] = frozenset()) -> list[tuple[str, ReportJob]]:
-    """The report jobs (with their outbox keys) that bring every changed (period, kabupaten) up to date, and every
-    computed period after the last one in the `onward` kabupaten.
+    """The report jobs (with their outbox keys) that bring every changed (period, kabupaten) up to date, the periods
+    between a kabupaten's first and last, and every computed period after its last in the `onward` kabupaten.
 
-    A period changed in `REBUILD_FROM_KABUPATEN` kabupaten or more is rebuilt whole; every other kabupaten gets one
-    chain refresh from the earliest period it changed in through the last one (or on, in an `onward` kabupaten), not
-    one per period: a back-dated write to a Kampung KB with three years behind it is one refresh."""
+    A period `REBUILD_FROM_KABUPATEN` kabupaten or more must refresh is rebuilt whole: one job from each such period
+    that a change names, through the rebuilt periods after it that none names (or on, when that many kabupaten go
+    on). Every other kabupaten gets one chain refresh over what no rebuild covers, not one per period: a back-dated
+    write to a Kampung KB with three years behind it is one refresh. A refresh starts in a period its kabupaten
+    changed, since a chain refresh computes its first period if no report did yet."""
     rid = request_id.get()
-    by_period: dict[dt.date, set[str]] = defaultdict(set)
+    changed: dict[str, set[dt.date]] = defaultdict(set)
     for period, kabupaten in changes:
-        by_period[period].add(kabupaten)
-    jobs: list[tuple[str, ReportJob]] = []
-    spans: dict[str, tuple[dt.date, dt.date]] = {}
-    for period, kabupaten_codes in sorted(by_period.items()):
-        month = format_period(period)
-        if len(kabupaten_codes) >= REBUILD_FROM_KABUPATEN:
-            jobs.append((month, RebuildPeriod(period=month, request_id=rid)))
+        changed[kabupaten].add(period)
+    if not changed:
+        return []
+    named = set().union(*changed.values())
+    last = max(named)
+    months = [add_months(min(named), n) for n in range(_months_apart(min(named), last) + 1)]
+    spans = {code: (min(periods), None if code in onward else max(periods)) for code, periods in changed.items()}
+    rebuilt = {
+        month for month in months if sum(_covers(span, month) for span in spans.values()) >= REBUILD_FROM_KABUPATEN
+    }
+    rebuilt_on = sum(span[1] is None for span in spans.values()) >= REBUILD_FROM_KABUPATEN
+    rebuilds: list[RebuildPeriod] = []
+    for month in months:
+        if month in named and month in rebuilt:
+            rebuilds.append(RebuildPeriod(period=format_period(month), through=format_period(month), request_id=rid))
+        elif month in rebuilt:  # between two changed periods: some change's reports are there (the first is named)
+            rebuilds[-1] = rebuilds[-1].model_copy(update={"through": format_period(month)})
+    if rebuilt_on:  # `last` is rebuilt too: every onward span covers it
+        rebuilds[-1] = rebuilds[-1].model_copy(update={"through": None})
+    jobs: list[tuple[str, ReportJob]] = [(job.key(), job) for job in rebuilds]
+    for code, span in sorted(spans.items()):
+        left = [month for month in months if _covers(span, month) and month not in rebuilt]
+        goes_on = span[1] is None and not rebuilt_on
+        if not left and not goes_on:
             continue
-        for code in kabupaten_codes:
-            spans[code] = (spans.get(code, (period, period))[0], period)
-    for code, (first, last) in sorted(spans.items()):
-        through = None if code in onward else format_period(last)
+        begin = left[0] if left else last
+        first = max(period for period in changed[code] if period <= begin)
+        through = None if goes_on else format_period(left[-1])
         job = RefreshRegionChain(period=format_period(first), kabupaten_code=code, through=through, request_id=rid)
         jobs.append((job.key(), job))
     return jobs
+
+
+def _covers(span: tuple[dt.date, dt.date | None], month: dt.date) -> bool:
+    """Whether a kabupaten's span of reports to refresh (its last period none: on) holds the month."""
+    return span[0] <= month and (span[1] is None or month <= span[1])
+
+
+def _months_apart(first: dt.date, last: dt.date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
 
 
 async def add_reports(
