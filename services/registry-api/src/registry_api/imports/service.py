@@ -70,12 +70,14 @@ async def create_job(
         async for _ in body:
             pass
         return existing, False
-    seq, size, buffer = 0, 0, bytearray(first)
-    async for part in body:
+    seq, size, buffer = 0, 0, bytearray()
+    # A chunk is at most `chunk_bytes` whatever the parts the server hands over: the job reads a chunk at a time.
+    async for part in _prepended(first, body):
         buffer += part
-        if len(buffer) >= chunk_bytes:
-            await session.execute(insert(ImportChunk).values(job_id=job_id, seq=seq, data=bytes(buffer)))
-            seq, size, buffer = seq + 1, size + len(buffer), bytearray()
+        while len(buffer) >= chunk_bytes:
+            await session.execute(insert(ImportChunk).values(job_id=job_id, seq=seq, data=bytes(buffer[:chunk_bytes])))
+            seq, size = seq + 1, size + chunk_bytes
+            del buffer[:chunk_bytes]
     if buffer:
         await session.execute(insert(ImportChunk).values(job_id=job_id, seq=seq, data=bytes(buffer)))
         size += len(buffer)
@@ -85,6 +87,12 @@ async def create_job(
     job = await session.get(ImportJob, job_id)
     assert job is not None
     return job, True
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for part in rest:
+        yield part
 
 
 async def get_job(session: AsyncSession, *, job_id: int, principal: Principal) -> ImportJob:
