@@ -19,6 +19,7 @@ A back-dated correction to a month the next month's submissions supersede refres
 """
 
 import datetime as dt
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -61,7 +62,7 @@ _RECOUNTED_PERIODS = """
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Locked:
     """A Kampung KB locked for this transaction's writes: what the write paths need of it."""
 
@@ -82,7 +83,8 @@ async def lock(
     if not ids:
         return {}
     rows = await session_fetch(session, _LOCKS[shared, skip_locked], list(ids))
-    return {row["id"]: Locked(row["id"], row["desa_code"], row["kabupaten_code"]) for row in rows}
+    # A few hundred kabupaten codes among a national file's Kampung KB: one string each, not one per Kampung KB.
+    return {row["id"]: Locked(row["id"], row["desa_code"], sys.intern(row["kabupaten_code"])) for row in rows}
 
 
 @dataclass

@@ -135,7 +135,7 @@ class Address:
     """False for a row recognised by its source hash and not staged (`imports.job`)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Merged:
     """A Kampung KB the merge changed, the kabupaten it lies in, the earliest period it changed (for a Kampung KB
     itself: the month from which its being counted changed), and whether it is new."""
@@ -256,7 +256,8 @@ async def merge(
     driver = await driver_connection(connection)
     if module.submission_module is not None:
         assert period is not None
-        rows = await driver.fetch(submission_store.write_from(_STAGED_SUBMISSIONS), actor, module.value, period)
+        statement = submission_store.write_from(_STAGED_SUBMISSIONS, columns="kampung_id, revision")
+        rows = await driver.fetch(statement, actor, module.value, period)
         changed = [
             Merged(row["kampung_id"], locked[row["kampung_id"]].kabupaten_code, period, row["revision"] == 1)
             for row in rows

@@ -33,22 +33,23 @@ _WRITE = """
         INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
         SELECT id, revision, payload, submitted_by, submitted_at FROM written
     )
-    SELECT id, kampung_id, module, period, content_hash, source_hash, revision, submitted_by, submitted_at
-      FROM written
+    SELECT {columns} FROM written
 """
+_WRITTEN = "id, kampung_id, module, period, content_hash, source_hash, revision, submitted_by, submitted_at"
 _FROM_VALUES = """
     SELECT * FROM unnest(CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS date[]), CAST($5 AS text[]),
                          CAST($6 AS text[]), CAST($7 AS text[]))
                   AS i(kampung_id, module, period, payload, content_hash, source_hash)
 """
-WRITE_VALUES = _WRITE.format(rows=_FROM_VALUES)
+WRITE_VALUES = _WRITE.format(rows=_FROM_VALUES, columns=_WRITTEN)
 
 
 @functools.cache
-def write_from(rows: str) -> str:
+def write_from(rows: str, columns: str = _WRITTEN) -> str:
     """The write with its rows from another source: a query of the columns of `_FROM_VALUES`, with the actor as `$1`
-    and its own parameters from `$2` on (an import's staging table)."""
-    return _WRITE.format(rows=rows)
+    and its own parameters from `$2` on (an import's staging table); answering only `columns` of each written row
+    (a national file's merge holds every answer at once)."""
+    return _WRITE.format(rows=rows, columns=columns)
 
 
 def canonical_json(payload: dict[str, object]) -> bytes:
