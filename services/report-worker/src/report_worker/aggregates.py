@@ -121,13 +121,13 @@ async def rebuild_period(
     quality: QualityRules | None = DEFAULT_QUALITY,
 ) -> Outcome:
     """Every region's rows of one period, from base data, in one statement (grouping sets); then those of every
-    computed later period up to `through`, or every one `onward`, each in a transaction of its own (so that the chain
-    refreshes waiting for one period do not wait for the rest); then their flags."""
+    computed later period up to `through`, or (`onward`, without `through`) every one, each in a transaction of its
+    own (so that the chain refreshes waiting for one period do not wait for the rest); then their flags."""
     await analyze_stale(connection, _SOURCES)
     rebuilt, rows = [period], 0
-    if through is not None or onward:
+    if onward or (through is not None and through > period):  # one period alone reads no list of computed ones
         later = await _computed(connection, period=add_months(period, 1), rulesets=rulesets)
-        rebuilt += [p for p in later if onward or p <= through]  # type: ignore[operator]
+        rebuilt += [p for p in later if through is None or p <= through]
     for month in rebuilt:
         async with connection.transaction():
             await connection.execute(_LOCK_ALL)
