@@ -46,7 +46,7 @@ from bench_exports import over_http
 from bench_feed import follow
 from bench_import import post_file, reports_fresh, wait_for
 from bench_load import Target, client_pool, kkbpk, load
-from stack import WILAYAH_CSV, Servers, Stack, embedded_servers, services_on
+from stack import WILAYAH_CSV, Servers, Stack, embedded_servers, quiet, services_on
 
 from kampungkb_shared.jobs import REPORT_QUEUE
 from kampungkb_shared.periods import parse_period
@@ -179,7 +179,7 @@ Figure = tuple[float, float | None]
 @contextmanager
 def timed(stack: Stack, cpu: PostgresCpu, figures: dict[str, Figure], name: str) -> Iterator[None]:
     """Once the stack is idle, record the wall time of the block and PostgreSQL's CPU-seconds over it; print them."""
-    asyncio.run(quiet(stack.database_url, cpu))
+    asyncio.run(quiet(stack.database_url, cpu.seconds))
     began, cpu_began = time.perf_counter(), cpu.seconds()
     yield
     seconds, cpu_seconds = time.perf_counter() - began, cpu.seconds() - cpu_began
@@ -304,25 +304,6 @@ async def load_test(stack: Stack, kampung: list[Target], seconds: float, period:
     return timings["PUT kkbpk"]
 
 
-async def quiet(database_url: str, cpu: PostgresCpu) -> float:
-    """Wait until no outbox event is pending and PostgreSQL is idle (under 0.2 CPU-s over 2 s, autovacuum included):
-    the work an earlier step left (report refreshes) must not count in the next one. Returns the seconds waited."""
-    began = time.monotonic()
-    connection = await asyncpg.connect(database_url)
-    try:
-        while True:
-            pending = await connection.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
-            before = cpu.seconds()
-            await asyncio.sleep(2)
-            if not pending and cpu.seconds() - before < 0.2:
-                return time.monotonic() - began
-            if time.monotonic() - began > 300:
-                print(f"    (not idle after 300 s: {pending} events pending; measuring anyway)", flush=True)
-                return time.monotonic() - began
-    finally:
-        await connection.close()
-
-
 def measure(
     stack: Stack,
     cpu: PostgresCpu,
@@ -352,7 +333,7 @@ def measure(
                 {"from": first, "to": period},
             ),
         ):
-            asyncio.run(quiet(url, cpu))
+            asyncio.run(quiet(url, cpu.seconds))
             figures[name] = (repeated(http, path, params, 10)[0], None)
             print(f"  {name}: median {figures[name][0]:.1f} ms", flush=True)
         for module in (ExportModule.KKBPK, ExportModule.CLASSIFICATIONS):
@@ -368,7 +349,7 @@ def measure(
             (t, None) for t in percentiles(timings)
         )
         print(f"  PUT sequential: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
-        asyncio.run(quiet(url, cpu))
+        asyncio.run(quiet(url, cpu.seconds))
         timings = asyncio.run(load_test(stack, kampung, seconds, period))
         figures["PUT under load p50 (ms)"], figures["PUT under load p95 (ms)"] = (
             (t, None) for t in percentiles(timings)
@@ -376,7 +357,7 @@ def measure(
         print(f"  PUT under load: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
         (kampung_id, _, pus), *_ = asyncio.run(targets(url, oldest, 1, kabupaten))
         correction = kkbpk(random.Random(asyncio.run(fresh_seed(url, [kampung_id], oldest))), pus)
-        asyncio.run(quiet(url, cpu))  # the refreshes the load test left are not the correction's
+        asyncio.run(quiet(url, cpu.seconds))  # the refreshes the load test left are not the correction's
         since = dt.datetime.now(dt.UTC)
         with timed(
             stack, cpu, figures, "kkbpk correction of the first month, until the reports it moves are fresh (s)"
@@ -390,7 +371,7 @@ def measure(
             "targets": ["PUS"],
             "partners": ["DINAS_KESEHATAN", "DINAS_SOSIAL"],
         }
-        asyncio.run(quiet(url, cpu))
+        asyncio.run(quiet(url, cpu.seconds))
         since = dt.datetime.now(dt.UTC)
         with timed(
             stack, cpu, figures, "a kegiatan dated in the first month, until the reports it moves are fresh (s)"

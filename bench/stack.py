@@ -5,7 +5,8 @@ import asyncio
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,3 +171,23 @@ def local_stack(
         stack = servers.database(name, regions_csv=regions_csv)
         with services_on(stack, services, registry_workers, **env):
             yield stack
+
+
+async def quiet(database_url: str, cpu_seconds: Callable[[], float]) -> float:
+    """Wait until no outbox event is pending and PostgreSQL is idle (under 0.2 CPU-s over 2 s, autovacuum included):
+    the work an earlier step left (report refreshes) must not count in the next one. `cpu_seconds`: the server's
+    CPU-seconds so far. Returns the seconds waited."""
+    began = time.monotonic()
+    connection = await asyncpg.connect(database_url)
+    try:
+        while True:
+            pending = await connection.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+            before = cpu_seconds()
+            await asyncio.sleep(2)
+            if not pending and cpu_seconds() - before < 0.2:
+                return time.monotonic() - began
+            if time.monotonic() - began > 300:
+                print(f"    (not idle after 300 s: {pending} events pending; measuring anyway)", flush=True)
+                return time.monotonic() - began
+    finally:
+        await connection.close()

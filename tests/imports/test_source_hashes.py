@@ -118,6 +118,13 @@ async def test_recognised_rows_repeated_or_beside_a_changed_row_of_their_desa_ar
     ]
     assert "row 1:" in job["errors"][0]["message"] and "row 2:" in job["errors"][1]["message"]
 
+    # Nothing staged (every row recognised): a repeat among them still fails.
+    body = "\n".join([header, *lines, lines[2]]) + "\n"
+    job = await api.run("kependudukan", body, period=PERIOD)
+    assert (job["rows_unchanged"], job["rows_updated"], job["rows_failed"]) == (len(CODES), 0, 1), job
+    assert [(e["row"], e["kind"]) for e in job["errors"]] == [(7, "duplicate")]
+    assert "row 3:" in job["errors"][0]["message"]
+
     # A changed row first, its recognised twin after it: the recognised one is the repeat.
     body = "\n".join([header, changed, *lines]) + "\n"
     job = await api.run("kependudukan", body, period=PERIOD)

@@ -380,7 +380,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     )
     await staging.create(connection)
     with collector_paused():  # many short-lived objects per row
-        same = await _read_into_staging(connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes)
+        read = await _read_into_staging(connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes)
     # Read while the files it reads from merge; checked and merged after them, on statistics that include them.
     summary.aside("waited", await wait_for_merges_before(connection, job=job))
     if summary.rows_total >= _ANALYZE_FROM:
@@ -391,7 +391,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
         await analyze_stale(await driver_connection(connection), tables)
-    same_unchanged = await _check_addresses(connection, job=job, summary=summary, same=same)
+    same_unchanged = await _check_addresses(connection, job=job, summary=summary, read=read)
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
     # now is skipped as if the import had run just before any write still to come.
     await staging.mark_unchanged(connection, job.module, job.period)
@@ -471,11 +471,20 @@ def _everywhere(job: ClaimedJob) -> bool:
     return principal.covers_region(NATION_CODE) and (job.module is ImportModule.KAMPUNG or principal.role in WRITERS)
 
 
+@dataclass
+class _Read:
+    """What reading a body into staging left to check."""
+
+    same: list[SameRow] = field(default_factory=list)
+    """The rows recognised by their source hash that were not staged."""
+    staged: int = 0
+    """How many rows were staged."""
+
+
 async def _read_into_staging(
     connection: AsyncConnection, *, job: ClaimedJob, summary: Summary, max_record_bytes: int
-) -> list[staging.Address]:
-    """Rows into staging, chunk by chunk (a file is never held whole); returns the rows recognised by their source
-    hash that were not staged.
+) -> _Read:
+    """Rows into staging, chunk by chunk (a file is never held whole).
 
     A row whose source hash is the one its stored row was last imported from is not validated: its address is that
     of its active Kampung KB. With a key that may write everywhere it is not staged either (an unchanged re-import
@@ -483,10 +492,9 @@ async def _read_into_staging(
     Otherwise it is staged `unchanged`, without a payload, and its address checked as any other row's.
     """
     parse = parse_csv if job.format == "csv" else parse_ndjson
-    stored = await staging.source_hashes(connection, job.module, job.period)
-    known = {desa_code: source_hash for desa_code, (source_hash, _) in stored.items()}
+    known = await staging.source_hashes(connection, job.module, job.period)
     stage_same = not _everywhere(job)
-    same: list[staging.Address] = []
+    read = _Read()
     batch: list[staging.Staged] = []
     last_row = -1
     try:
@@ -502,59 +510,72 @@ async def _read_into_staging(
                 elif stage_same:
                     batch.append((item.row, item.desa_code, None, None, item.source_hash, "unchanged"))
                 else:
-                    kampung_id = stored[item.desa_code][1]
-                    same.append(staging.Address(item.row, item.desa_code, None, kampung_id, "desa", staged=False))
+                    read.same.append(item)
             if len(batch) >= _COPY_BATCH:
                 await staging.copy_rows(connection, batch)
+                read.staged += len(batch)
                 batch = []
     except FileRejected as exc:
         raise ImportRejected(str(exc), summary) from exc
     if batch:
         await staging.copy_rows(connection, batch)
+        read.staged += len(batch)
     if summary.rows_total == 0:
         raise ImportRejected("no data rows: the file holds no row to import", summary)
-    return same
+    return read
 
 
-async def _check_addresses(
-    connection: AsyncConnection, *, job: ClaimedJob, summary: Summary, same: list[staging.Address]
-) -> int:
+async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summary: Summary, read: _Read) -> int:
     """Each row's desa must be a desa/kelurahan with an active Kampung KB (for `kampung`: the desa only) inside the
     key's scope, and a Kampung KB appears once per file (`kegiatan`: the same activity once).
 
-    `same`: the rows recognised by their source hash that were not staged, checked in the same pass with the staged
-    rows of their desa; returns how many of them pass (they are unchanged)."""
+    The rows recognised by their source hash that were not staged (`read.same`) are checked in the same pass, with
+    the staged rows of their desa; returns how many of them pass (they are unchanged)."""
     principal = job.principal
     creating = job.module is ImportModule.KAMPUNG
     by_content = job.module is ImportModule.KEGIATAN
+    same = read.same
     # A key that may write everywhere fails no row on its scope: only the rows that may fail otherwise are read.
-    staged = await staging.addresses(
-        connection,
-        every=not _everywhere(job),
-        creating=creating,
-        by_content=by_content,
-        also=[address.desa_code for address in same],
+    staged = (
+        await staging.addresses(
+            connection,
+            every=not _everywhere(job),
+            creating=creating,
+            by_content=by_content,
+            also=[row.desa_code for row in same],
+        )
+        if read.staged
+        else []
     )
     seen: dict[tuple[str, str | None], int] = {}
+    key: tuple[str, str | None]
     failed: list[int] = []
     same_failed = 0
-    for address in sorted([*staged, *same], key=lambda a: a.row) if same else staged:
-        # An unstaged row is its active Kampung KB's, in a desa, under a key that may write everywhere: it can only
-        # repeat another row.
-        error = _address_error(address, principal=principal, creating=creating) if address.staged else None
-        if error is None:
+    rows: list[staging.Address | SameRow] = [*staged, *same]
+    if staged and same:
+        rows.sort(key=_row_number)
+    for address in rows:
+        if isinstance(address, SameRow):
+            # Its active Kampung KB's, in a desa, under a key that may write everywhere: it can only repeat a row.
+            error, key = None, (address.desa_code, "")
+        else:
+            error = _address_error(address, principal=principal, creating=creating)
             key = (address.desa_code, address.content_hash if by_content else "")
-            if (first := seen.setdefault(key, address.row)) != address.row:
-                what = "the same activity" if job.module is ImportModule.KEGIATAN else "this desa_code"
-                error = (f"{what} appears already at row {first}: one row per Kampung KB", "duplicate")
+        if error is None and (first := seen.setdefault(key, address.row)) != address.row:
+            what = "the same activity" if by_content else "this desa_code"
+            error = (f"{what} appears already at row {first}: one row per Kampung KB", "duplicate")
         if error is not None:
             summary.add(RowError(address.row, "desa_code", error[0], error[1]))
-            if address.staged:
-                failed.append(address.row)
-            else:
+            if isinstance(address, SameRow):
                 same_failed += 1
+            else:
+                failed.append(address.row)
     await staging.fail(connection, failed)
     return len(same) - same_failed
+
+
+def _row_number(row: staging.Address | SameRow) -> int:
+    return row.row
 
 
 def _address_error(address: staging.Address, *, principal: Principal, creating: bool) -> tuple[str, str] | None:

@@ -2,8 +2,9 @@
 
 Each row is validated with the shared models (the same ones the `PUT` endpoints use) and, when valid, carried on
 as its canonical JSON and content hash, the one definition the `PUT` path uses too. Each record also has a source
-hash (of its raw text, the file's header and `SOURCE_FORMAT`): a record whose source hash is the one its Kampung KB's
-stored row was last imported from is passed on as a `SameRow`, without validating it again.
+hash (of its raw text, the file's header and `SOURCE_FORMAT`): a record whose source hash is the one a Kampung KB's
+stored row was last imported from is passed on as that Kampung KB's `SameRow`, without reading its cells: the same
+raw text under the same header is the same desa code and the same values.
 
 Row numbers: in CSV the header is row 0 and the line below it row 1; in NDJSON the first line is row 1 (blank lines
 count, and are skipped).
@@ -68,13 +69,18 @@ class ValidRow:
     source_hash: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SameRow:
     """A record whose source hash is the one its Kampung KB's stored row was last imported from: unchanged."""
 
     row: int
     desa_code: str
+    kampung_id: int
     source_hash: str
+
+
+Known = Mapping[str, tuple[str, int]]
+"""Source hash -> the desa code and Kampung KB id whose stored row was last imported from a record of that hash."""
 
 
 Parsed = ValidRow | SameRow | RowError
@@ -163,15 +169,14 @@ def _too_long(row: int, size: int, limit: int) -> RowError:
 
 
 class _RowValidator:
-    def __init__(self, module: ImportModule, known: Mapping[str, str]) -> None:
+    def __init__(self, module: ImportModule, known: Known) -> None:
         self.module = module
         self.format = FORMATS[module]
         self.known = known
-        """Desa code -> the source hash its stored row was last imported from."""
 
-    def same(self, row: int, desa_code: object, source: str) -> SameRow | None:
-        if self.known and isinstance(desa_code, str) and self.known.get(code := desa_code.strip()) == source:
-            return SameRow(row, code, source)
+    def same(self, row: int, source: str) -> SameRow | None:
+        if (stored := self.known.get(source)) is not None:
+            return SameRow(row, stored[0], stored[1], source)
         return None
 
     def validate(
@@ -237,12 +242,12 @@ class _Records:
 async def parse_csv(
     chunks: AsyncIterator[bytes],
     module: ImportModule,
-    known: Mapping[str, str],
+    known: Known,
     *,
     max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> AsyncIterator[list[Parsed]]:
-    """Rows of a CSV body, a list per chunk read; the header (row 0) is checked first. `known`: desa code -> the
-    source hash its stored row was last imported from."""
+    """Rows of a CSV body, a list per chunk read; the header (row 0) is checked first, a record recognised by its
+    source hash (`known`) before its cells are read."""
     validator = _RowValidator(module, known)
     feed = _Feed()
     reader = csv.reader(feed, strict=True)
@@ -259,19 +264,24 @@ async def parse_csv(
                 row += 1
                 out.append(_too_long(row, record.size, max_record_bytes))
                 continue
+            if header is not None:
+                row += 1
+                source = hasher(record.rstrip("\r\n"))
+                if same := validator.same(row, source):
+                    out.append(same)
+                    continue
             feed.lines.append(record)  # one whole record: the reader takes exactly this line
             cells = _record(reader)
-            if header is None and (not cells or cells == [""]):
-                continue  # blank lines before the header
-            row += 1
             if header is None:
+                if not cells or cells == [""]:
+                    continue  # blank lines before the header
+                row += 1
                 header = _header(module, cells)
                 hasher = source_hasher(module, ",".join(header))
-                desa_at = header.index("desa_code")
                 continue
             if not cells or cells == [""]:
                 continue
-            out.extend(_csv_row(validator, header, desa_at, row, cells, hasher(record.rstrip("\r\n"))))
+            out.extend(_csv_row(validator, header, row, cells, source))
         if out:
             yield out
     if records.unfinished:
@@ -299,16 +309,12 @@ def _header(module: ImportModule, cells: list[str]) -> list[str]:
         raise FileRejected(str(exc)) from exc
 
 
-def _csv_row(
-    validator: _RowValidator, header: list[str], desa_at: int, row: int, cells: list[str], source: str
-) -> list[Parsed]:
-    """One record's row: recognised by its source hash (`desa_at`: where its desa code is), or validated."""
+def _csv_row(validator: _RowValidator, header: list[str], row: int, cells: list[str], source: str) -> list[Parsed]:
+    """One record's row, validated."""
     if cells[0].startswith("\x00"):
         return [RowError(row, "row", f"not readable CSV: {cells[0][1:]}", "unreadable")]
     if len(cells) != len(header):
         return [RowError(row, "row", f"{len(cells)} cells where the header has {len(header)}", "unreadable")]
-    if same := validator.same(row, cells[desa_at], source):
-        return [same]
     named = dict(zip(header, cells, strict=True))
     desa_code = named.pop("desa_code")
     try:
@@ -321,12 +327,12 @@ def _csv_row(
 async def parse_ndjson(
     chunks: AsyncIterator[bytes],
     module: ImportModule,
-    known: Mapping[str, str],
+    known: Known,
     *,
     max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> AsyncIterator[list[Parsed]]:
-    """Rows of an NDJSON body: one JSON object per line, `desa_code` beside the module's fields. `known`: desa
-    code -> the source hash its stored row was last imported from."""
+    """Rows of an NDJSON body: one JSON object per line, `desa_code` beside the module's fields; a line recognised by
+    its source hash (`known`) before it is decoded."""
     validator = _RowValidator(module, known)
     hasher = source_hasher(module, "ndjson")
     row = 0
@@ -337,7 +343,11 @@ async def parse_ndjson(
             if isinstance(line, Overlong):
                 out.append(_too_long(row, line.size, max_record_bytes))
                 continue
-            if not line.strip():
+            if not (text := line.strip()):
+                continue
+            source = hasher(text)
+            if same := validator.same(row, source):
+                out.append(same)
                 continue
             try:
                 data = orjson.loads(line)
@@ -348,10 +358,6 @@ async def parse_ndjson(
                 out.append(RowError(row, "row", f"not a JSON object but a {type(data).__name__}", "unreadable"))
                 continue
             desa_code = data.pop("desa_code", None)
-            source = hasher(line.strip())
-            if same := validator.same(row, desa_code, source):
-                out.append(same)
-                continue
             out.extend(validator.validate(row, desa_code, data, source, csv_columns=False))
         if out:
             yield out

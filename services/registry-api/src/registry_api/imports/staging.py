@@ -131,8 +131,6 @@ class Address:
     content_hash: str | None
     kampung_id: int | None
     level: str | None
-    staged: bool = True
-    """False for a row recognised by its source hash and not staged (`imports.job`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,14 +153,14 @@ async def create(connection: AsyncConnection) -> None:
 async def source_hashes(
     connection: AsyncConnection, module: ImportModule, period: dt.date | None
 ) -> dict[str, tuple[str, int]]:
-    """Desa code -> the source hash its active Kampung KB's row (of this module and period) was last imported from,
-    and that Kampung KB's id."""
+    """Source hash -> the desa code and id of the active Kampung KB whose row (of this module and period) was last
+    imported from a record of that hash."""
     query = _SOURCE_HASHES.get("submission" if module.submission_module is not None else module)
     if query is None:  # kegiatan: every row is a new activity or an unchanged one, found by content
         return {}
     driver = await driver_connection(connection)
     rows = await (driver.fetch(query, module.value, period) if module.submission_module else driver.fetch(query))
-    return {desa_code: (source_hash, kampung_id) for desa_code, source_hash, kampung_id in rows}
+    return {source_hash: (desa_code, kampung_id) for desa_code, source_hash, kampung_id in rows}
 
 
 Staged = tuple[int, str, str | None, str | None, str, str]
