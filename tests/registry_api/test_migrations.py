@@ -108,3 +108,33 @@ async def test_the_migration_to_small_classifications_keeps_what_they_stored(emp
         }
     finally:
         await connection.close()
+
+
+async def test_the_migration_to_narrow_kkbpk_users_fills_them_from_the_stored_kkbpk(empty_database_url: str) -> None:
+    """0018 writes a `kkbpk_users` row for every kkbpk stored before it, and none for the other modules."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0017")
+    engine = create_engine(empty_database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await load_demo_regions(session)
+    finally:
+        await engine.dispose()
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute(
+            f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
+                VALUES ('K', '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}', '2020-01-01')"""
+        )
+        await connection.execute(
+            """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+               SELECT id, m, '2024-01-01', CAST(p AS jsonb), 'h', 1 FROM kampung,
+                      (VALUES ('kkbpk', '{"kb_users": {"KB_MOW": 2, "KB_PIL": 9}}'),
+                              ('kependudukan', '{"pus": 9}')) AS x(m, p)"""
+        )
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        rows = await connection.fetch("SELECT period::text, kb_mow, kb_pil, kb_iud FROM kkbpk_users")
+        assert [tuple(row) for row in rows] == [("2024-01-01", 2, 9, 0)]
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0017")
+        assert "kkbpk_users" not in await _tables(empty_database_url)
+    finally:
+        await connection.close()

@@ -7,7 +7,7 @@ from registry_api.classifications.models import Classification, ClassificationSn
 from registry_api.db import Base
 from registry_api.imports.models import ImportChunk, ImportJob
 from registry_api.kampung.models import Kampung
-from registry_api.quality.models import QualityCursor, QualityFlag
+from registry_api.quality.models import KkbpkUsers, QualityCursor, QualityFlag
 from registry_api.reports.models import ReportAggregate, ReportPeriod, Target
 from registry_api.submissions.models import Kegiatan, Submission, SubmissionRevision
 from registry_api.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -25,6 +25,7 @@ __all__ = [
     "ImportJob",
     "Kampung",
     "Kegiatan",
+    "KkbpkUsers",
     "OutboxEvent",
     "PeriodApproval",
     "PrincipalRecord",

@@ -5,9 +5,10 @@ one on (a kkbpk is the history of the next 12 months' outliers, a kependudukan t
 
 Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exactly the period:
 - *kkbpk outlier*: a method's users, or all users, against the same count in the Kampung KB's kkbpk of the 12 months
-  before (at least `min_history` of them): modified z-score 0.6745 × (x − median) ÷ MAD over `outlier_z` in absolute
-  value, and x outside the history's min-max, as DHIS2 does. MAD is taken as at least 1 (counts are whole people),
-  so that a history that never moved does not flag a change of one or two.
+  before (at least `min_history` of them; read from `kkbpk_users`, their counts kept narrow beside them): modified
+  z-score 0.6745 × (x − median) ÷ MAD over `outlier_z` in absolute value, and x outside the history's min-max, as
+  DHIS2 does. MAD is taken as at least 1 (counts are whole people), so that a history that never moved does not flag
+  a change of one or two.
 - *jump*: the PUS, or the population (16 age groups × sex), against the kependudukan in force the month before
   (the newest earlier one): |x − previous| > `jump_share` × previous; from 0 to more than 0 is a jump.
 - *implausible ratio*: one method only across `single_method_users` users or more; a CPR of 100 % (users, no
@@ -50,6 +51,14 @@ def _users(alias: str) -> str:
     total = " + ".join(f'coalesce(u."{code}", 0)' for code in _METHODS)
     return f"""SELECT {methods}, {total} AS "{TOTAL_USERS}"
                 FROM jsonb_to_record({alias}.payload->'kb_users') AS u({_USERS})"""
+
+
+def _stored_users(alias: str) -> str:
+    """`_users` of a month before, read from its narrow row `alias` of `kkbpk_users` (the registry keeps it beside
+    each stored kkbpk) rather than from the payload."""
+    methods = ", ".join(f'{alias}.{code.lower()} AS "{code}"' for code in _METHODS)
+    total = " + ".join(f"{alias}.{code.lower()}" for code in _METHODS)
+    return f'SELECT {methods}, {total} AS "{TOTAL_USERS}"'
 
 
 def _population(payload: str) -> str:
@@ -95,9 +104,9 @@ bounds AS (
     -- the min-max of each count over the months before: only a value outside it can be an outlier
     SELECT n.kampung_id, n.period, count(*) AS months, {_BOUNDS}
       FROM users_now n
-      JOIN submission h ON h.kampung_id = n.kampung_id AND h.module = 'kkbpk'
-                       AND h.period >= (n.period - interval '12 months')::date AND h.period < n.period
-      CROSS JOIN LATERAL ({_users("h")}) x
+      JOIN kkbpk_users h ON h.kampung_id = n.kampung_id
+                        AND h.period >= (n.period - interval '12 months')::date AND h.period < n.period
+      CROSS JOIN LATERAL ({_stored_users("h")}) x
      GROUP BY n.kampung_id, n.period
     HAVING count(*) >= $3::int
 ),
@@ -110,9 +119,9 @@ candidates AS (
 history AS (
     SELECT c.kampung_id, c.period, c.subject, h.period AS month, {_SUBJECT_VALUE} AS value
       FROM candidates c
-      JOIN submission h ON h.kampung_id = c.kampung_id AND h.module = 'kkbpk'
-                       AND h.period >= (c.period - interval '12 months')::date AND h.period < c.period
-      CROSS JOIN LATERAL ({_users("h")}) x
+      JOIN kkbpk_users h ON h.kampung_id = c.kampung_id
+                        AND h.period >= (c.period - interval '12 months')::date AND h.period < c.period
+      CROSS JOIN LATERAL ({_stored_users("h")}) x
 ),
 centre AS (
     SELECT kampung_id, period, subject, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS median,

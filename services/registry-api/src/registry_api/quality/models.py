@@ -9,6 +9,8 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
     func,
@@ -64,3 +66,31 @@ class QualityCursor(Base):
     txid: Mapped[int] = mapped_column(BigInteger)
     id: Mapped[int] = mapped_column(BigInteger)
     passed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class KkbpkUsers(Base):
+    """Each stored kkbpk's users by method, kept narrow beside it for the data-quality pass, which reads a Kampung KB's
+    12 months before each month it checks: an index-only range of this table rather than 12 payloads parsed again.
+
+    Written by triggers on `submission` (migration 0018), in the statement that writes the kkbpk, whichever path
+    writes it (a `PUT`, a sync, an import's merge); a method missing from `kb_users` counts as zero."""
+
+    __tablename__ = "kkbpk_users"
+
+    kampung_id: Mapped[int] = mapped_column(BigInteger)
+    period: Mapped[dt.date] = mapped_column(Date)
+    kb_iud: Mapped[int] = mapped_column(Integer)
+    kb_mow: Mapped[int] = mapped_column(Integer)
+    kb_mop: Mapped[int] = mapped_column(Integer)
+    kb_kondom: Mapped[int] = mapped_column(Integer)
+    kb_implan: Mapped[int] = mapped_column(Integer)
+    kb_suntik: Mapped[int] = mapped_column(Integer)
+    kb_pil: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "kampung_id",
+            "period",
+            postgresql_include=["kb_iud", "kb_mow", "kb_mop", "kb_kondom", "kb_implan", "kb_suntik", "kb_pil"],
+        ),
+    )
