@@ -27,6 +27,7 @@ import asyncpg
 
 from kampungkb_shared.codes import Contraception, NonUseReason
 from kampungkb_shared.quality import CPR_100, FLAG_INPUTS, SINGLE_METHOD, TOTAL_USERS, FlagKind
+from kampungkb_shared.statistics import analyze_stale
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,9 @@ async def flag_quality(
         ids = list(since)
         status = await connection.execute(FLAG_QUALITY_KAMPUNG, periods, ids, *thresholds, [since[i] for i in ids])
     else:
+        # After a bulk write the narrow history may not be analysed yet; on statistics that hold none of it the planner
+        # joins the outliers' steps by nested loops, seconds for a nation with history.
+        await analyze_stale(connection, ["kkbpk_users"])
         statement = FLAG_QUALITY_NATION if kabupaten_code is None else FLAG_QUALITY_KABUPATEN
         status = await connection.execute(statement, periods, kabupaten_code, *thresholds)
     return int(status.rsplit(" ", 1)[-1])
