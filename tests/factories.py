@@ -3,11 +3,13 @@
 import datetime as dt
 from typing import Any
 
+import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_local.demo import demo_regions, to_csv
 from registry_api.auth.service import Principal, PrincipalKind, Role, create_key
+from registry_api.db import create_engine, create_sessionmaker
 from registry_api.wilayah.service import import_csv
 
 DEMO_DESA = "99.01.01.2001"
@@ -19,6 +21,25 @@ async def load_demo_regions(session: AsyncSession, **shape: Any) -> list[dict[st
     await import_csv(session, to_csv(rows))
     await session.commit()
     return rows
+
+
+async def demo_kampung_by_sql(database_url: str) -> None:
+    """The demo regions and one Kampung KB in `DEMO_DESA`, written straight to a database at any migration (for
+    tests of migrations and of what triggers keep)."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await load_demo_regions(session)
+    finally:
+        await engine.dispose()
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
+                VALUES ('K', '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}', '2020-01-01')"""
+        )
+    finally:
+        await connection.close()
 
 
 async def make_key(session: AsyncSession, role: Role = Role.ADMIN, scope: str = "00") -> str:

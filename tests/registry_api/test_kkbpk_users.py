@@ -8,9 +8,8 @@ import orjson
 import pytest
 
 from kampungkb_shared.codes import Contraception
-from registry_api.db import create_engine, create_sessionmaker
 from registry_api.quality.models import KkbpkUsers
-from tests.factories import DEMO_DESA, load_demo_regions
+from tests.factories import demo_kampung_by_sql
 
 _STORED = "SELECT period::text, kb_iud, kb_mow, kb_mop, kb_kondom, kb_implan, kb_suntik, kb_pil FROM kkbpk_users"
 _WRITE = """
@@ -27,17 +26,8 @@ def _kkbpk(**users: int) -> str:
 
 @pytest.fixture
 async def connection(fresh_database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    engine = create_engine(fresh_database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            await load_demo_regions(session)
-    finally:
-        await engine.dispose()
+    await demo_kampung_by_sql(fresh_database_url)
     connection = await asyncpg.connect(fresh_database_url)
-    await connection.execute(
-        f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
-            VALUES ('K', '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}', '2020-01-01')"""
-    )
     yield connection
     await connection.close()
 

@@ -10,10 +10,10 @@ from sqlalchemy.engine import Connection
 
 from kampungkb_shared.classification import Scores
 from registry_api import migrate
-from registry_api.db import create_engine, create_sessionmaker
+from registry_api.db import create_engine
 from registry_api.models import Base
 from tests.conftest import create_database, drop_database
-from tests.factories import DEMO_DESA, load_demo_regions
+from tests.factories import demo_kampung_by_sql
 
 
 @pytest.fixture
@@ -64,12 +64,7 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
 async def test_the_migration_to_small_classifications_keeps_what_they_stored(empty_database_url: str) -> None:
     """0015 moves each stored result's tier, sub-scores, indices and passes into columns, in one statement, and back."""
     await asyncio.to_thread(migrate.upgrade, empty_database_url, "0014")
-    engine = create_engine(empty_database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            await load_demo_regions(session)
-    finally:
-        await engine.dispose()
+    await demo_kampung_by_sql(empty_database_url)
     result = {
         "ruleset": "kkb-2025",
         "ruleset_hash": "h",
@@ -85,11 +80,7 @@ async def test_the_migration_to_small_classifications_keeps_what_they_stored(emp
     }
     connection = await asyncpg.connect(empty_database_url)
     try:
-        await connection.execute(
-            f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
-                VALUES ('K', '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}', '2020-01-01');
-                INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{{}}')"""
-        )
+        await connection.execute("INSERT INTO classification_snapshot (hash, snapshot) VALUES ('s', '{}')")
         await connection.execute(
             """INSERT INTO classification (kampung_id, period, ruleset, ruleset_hash, tier, snapshot_hash, result)
                SELECT id, '2024-01-01', 'kkb-2025', 'h', 'berkembang', 's', $1::text::json FROM kampung""",
@@ -113,18 +104,9 @@ async def test_the_migration_to_small_classifications_keeps_what_they_stored(emp
 async def test_the_migration_to_narrow_kkbpk_users_fills_them_from_the_stored_kkbpk(empty_database_url: str) -> None:
     """0018 writes a `kkbpk_users` row for every kkbpk stored before it, and none for the other modules."""
     await asyncio.to_thread(migrate.upgrade, empty_database_url, "0017")
-    engine = create_engine(empty_database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            await load_demo_regions(session)
-    finally:
-        await engine.dispose()
+    await demo_kampung_by_sql(empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        await connection.execute(
-            f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on)
-                VALUES ('K', '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}', '2020-01-01')"""
-        )
         await connection.execute(
             """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
                SELECT id, m, '2024-01-01', CAST(p AS jsonb), 'h', 1 FROM kampung,
