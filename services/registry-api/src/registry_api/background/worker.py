@@ -25,8 +25,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    # Each import runner may hold three connections at once (its job's, its lease's, or two classifying ones).
-    engine = create_engine(settings.database_url, pool_size=2 + 2 * settings.worker_import_runners)
+    engine = create_engine(settings.database_url, pool_size=3)
     queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     try:
         async with classifier_session(settings.classifier_url) as http, webhook_http() as hooks_http:
@@ -34,13 +33,12 @@ async def run_worker(settings: Settings) -> None:
             sessionmaker = create_sessionmaker(engine)
             classifier = create_classifier(http, settings)
             relay = create_relay(settings, sessionmaker=sessionmaker, classifier=classifier, queue=queue)
-            runners = [
-                create_runner(settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue)
-                for _ in range(settings.worker_import_runners)
-            ]
+            runner = create_runner(
+                settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue
+            )
             dispatcher = create_dispatcher(settings, sessionmaker=sessionmaker, http=hooks_http)
             freeze_startup_objects()
-            await asyncio.gather(relay.run(stop), *(runner.run(stop) for runner in runners), dispatcher.run(stop))
+            await asyncio.gather(relay.run(stop), runner.run(stop), dispatcher.run(stop))
     finally:
         await queue.close()
         await engine.dispose()
