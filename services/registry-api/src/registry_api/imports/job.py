@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -553,7 +554,7 @@ async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summ
     same_failed = 0
     rows: list[staging.Address | SameRow] = [*staged, *same]
     if staged and same:
-        rows.sort(key=_row_number)
+        rows.sort(key=attrgetter("row"))
     for address in rows:
         if isinstance(address, SameRow):
             # Its active Kampung KB's, in a desa, under a key that may write everywhere: it can only repeat a row.
@@ -572,10 +573,6 @@ async def _check_addresses(connection: AsyncConnection, *, job: ClaimedJob, summ
                 failed.append(address.row)
     await staging.fail(connection, failed)
     return len(same) - same_failed
-
-
-def _row_number(row: staging.Address | SameRow) -> int:
-    return row.row
 
 
 def _address_error(address: staging.Address, *, principal: Principal, creating: bool) -> tuple[str, str] | None:
