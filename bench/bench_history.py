@@ -31,8 +31,9 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from bench_exports import over_http
 from bench_feed import follow
 from bench_import import post_file, reports_fresh, wait_for
 from bench_load import Target, client_pool, kkbpk, load
+from procstat import tree_cpu_seconds
 from stack import WILAYAH_CSV, Servers, Stack, embedded_servers, quiet, services_on
 
 from kampungkb_shared.jobs import REPORT_QUEUE
@@ -77,28 +79,10 @@ def cache_folder(scale: float) -> Path:
     return root / f"history-{scale:g}-{digest.hexdigest()[:12]}"
 
 
-class PostgresCpu:
-    """CPU-seconds the PostgreSQL server (postmaster, live backends and the ones that ended) has used."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-
-    def seconds(self) -> float:
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            pid, parent = int(entry.name), int(fields[1])
-            if pid == self.postmaster:
-                total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-            elif parent == self.postmaster:
-                total += int(fields[11]) + int(fields[12])
-        return total / ticks
+def postgres_cpu(data_dir: Path) -> Callable[[], float]:
+    """A reading of the CPU-seconds the PostgreSQL server of `data_dir` has used (postmaster, backends live and
+    ended)."""
+    return partial(tree_cpu_seconds, int((data_dir / "postmaster.pid").read_text().split()[0]))
 
 
 def load_progress(folder: Path) -> dict[str, Any]:
@@ -149,26 +133,26 @@ def build(
         print(f"history: {progress['months']} months cached in {folder}", flush=True)
         return
     stack = servers.database("history", regions_csv=regions)
-    cpu = PostgresCpu(folder / "pg")
+    cpu = postgres_cpu(folder / "pg")
     print(f"history: building months {progress['months'] + 1}-{args.months} in {folder}", flush=True)
     with (
         services_on(stack, SERVICES, **ENV),
         httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http,
     ):
         for month in history_data.months(desa, scale=args.scale, count=args.months, first=progress["months"] + 1):
-            began, cpu_began = time.monotonic(), cpu.seconds()
+            began, cpu_began = time.monotonic(), cpu()
             jobs, cursor = import_files(http, stack, month, with_kampung=month.number == 1)
             seconds = time.monotonic() - began
             changed = sum(job["rows_inserted"] + job["rows_updated"] for job in jobs.values())
             each = ", ".join(f"{module} {job['timings'].get('total', 0):.1f}" for module, job in jobs.items())
             print(
                 f"  month {month.number:>2} {month.period}: {seconds:6.1f} s until its reports are fresh, PostgreSQL "
-                f"{cpu.seconds() - cpu_began:6.1f} CPU-s; {changed:,} rows written; jobs (s): {each}",
+                f"{cpu() - cpu_began:6.1f} CPU-s; {changed:,} rows written; jobs (s): {each}",
                 flush=True,
             )
             progress["months"] = month.number
             progress["cursors"][month.period] = cursor
-            progress.setdefault("imports", {})[month.period] = [seconds, cpu.seconds() - cpu_began]
+            progress.setdefault("imports", {})[month.period] = [seconds, cpu() - cpu_began]
             save_progress(folder, progress)
 
 
@@ -177,12 +161,12 @@ Figure = tuple[float, float | None]
 
 
 @contextmanager
-def timed(stack: Stack, cpu: PostgresCpu, figures: dict[str, Figure], name: str) -> Iterator[None]:
+def timed(stack: Stack, cpu: Callable[[], float], figures: dict[str, Figure], name: str) -> Iterator[None]:
     """Once the stack is idle, record the wall time of the block and PostgreSQL's CPU-seconds over it; print them."""
-    asyncio.run(quiet(stack.database_url, cpu.seconds))
-    began, cpu_began = time.perf_counter(), cpu.seconds()
+    asyncio.run(quiet(stack.database_url, cpu))
+    began, cpu_began = time.perf_counter(), cpu()
     yield
-    seconds, cpu_seconds = time.perf_counter() - began, cpu.seconds() - cpu_began
+    seconds, cpu_seconds = time.perf_counter() - began, cpu() - cpu_began
     figures[name] = (seconds, cpu_seconds)
     print(f"  {name}: {seconds:.3f} s, PostgreSQL {cpu_seconds:.2f} CPU-s", flush=True)
 
@@ -306,7 +290,7 @@ async def load_test(stack: Stack, kampung: list[Target], seconds: float, period:
 
 def measure(
     stack: Stack,
-    cpu: PostgresCpu,
+    cpu: Callable[[], float],
     month: history_data.Month,
     cursor: str,
     seconds: float,
@@ -333,7 +317,7 @@ def measure(
                 {"from": first, "to": period},
             ),
         ):
-            asyncio.run(quiet(url, cpu.seconds))
+            asyncio.run(quiet(url, cpu))
             figures[name] = (repeated(http, path, params, 10)[0], None)
             print(f"  {name}: median {figures[name][0]:.1f} ms", flush=True)
         for module in (ExportModule.KKBPK, ExportModule.CLASSIFICATIONS):
@@ -349,7 +333,7 @@ def measure(
             (t, None) for t in percentiles(timings)
         )
         print(f"  PUT sequential: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
-        asyncio.run(quiet(url, cpu.seconds))
+        asyncio.run(quiet(url, cpu))
         timings = asyncio.run(load_test(stack, kampung, seconds, period))
         figures["PUT under load p50 (ms)"], figures["PUT under load p95 (ms)"] = (
             (t, None) for t in percentiles(timings)
@@ -357,7 +341,7 @@ def measure(
         print(f"  PUT under load: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
         (kampung_id, _, pus), *_ = asyncio.run(targets(url, oldest, 1, kabupaten))
         correction = kkbpk(random.Random(asyncio.run(fresh_seed(url, [kampung_id], oldest))), pus)
-        asyncio.run(quiet(url, cpu.seconds))  # the refreshes the load test left are not the correction's
+        asyncio.run(quiet(url, cpu))  # the refreshes the load test left are not the correction's
         since = dt.datetime.now(dt.UTC)
         with timed(
             stack, cpu, figures, "kkbpk correction of the first month, until the reports it moves are fresh (s)"
@@ -371,7 +355,7 @@ def measure(
             "targets": ["PUS"],
             "partners": ["DINAS_KESEHATAN", "DINAS_SOSIAL"],
         }
-        asyncio.run(quiet(url, cpu.seconds))
+        asyncio.run(quiet(url, cpu))
         since = dt.datetime.now(dt.UTC)
         with timed(
             stack, cpu, figures, "a kegiatan dated in the first month, until the reports it moves are fresh (s)"
@@ -480,7 +464,7 @@ def main() -> int:
             return 0
         progress = load_progress(folder)
         months = min(args.months, progress["months"])
-        cpu = PostgresCpu(folder / "pg")
+        cpu = postgres_cpu(folder / "pg")
         history = servers.database("history", regions_csv=regions)
         month = next(history_data.months(desa, scale=args.scale, count=months, first=months))
         print(f"\n== with {months} months of history ({history_data.period_of(1)} to {month.period}) ==", flush=True)
@@ -492,11 +476,11 @@ def main() -> int:
         print(f"\n== an empty database given {month.period} alone ==", flush=True)
         empty = fresh_database(servers, f"empty_{months}", regions)
         with services_on(empty, SERVICES, registry_workers=2, **ENV):
-            began, cpu_began = time.monotonic(), cpu.seconds()
+            began, cpu_began = time.monotonic(), cpu()
             http = httpx.Client(base_url=empty.registry_url, headers=empty.headers, timeout=600)
             with http:
                 _, cursor = import_files(http, empty, dataclasses.replace(month, corrections={}), with_kampung=True)
-            imported = (time.monotonic() - began, cpu.seconds() - cpu_began)
+            imported = (time.monotonic() - began, cpu() - cpu_began)
             without = measure(empty, cpu, month, cursor, args.seconds, imported, month.period)
     print_ratios(months, with_history, without)
     print_sizes(months, sizes, len(desa))
