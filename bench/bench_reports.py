@@ -75,8 +75,6 @@ SELECT k.id, $P, r.ruleset, 'r',
        's', array_fill(NULL::smallint, ARRAY[12]), array_fill(NULL::numeric, ARRAY[3]),
        array_fill(NULL::boolean, ARRAY[3])
   FROM kampung k CROSS JOIN unnest(ARRAY['bkkbn-web-2021', 'kkb-2025']) AS r(ruleset) ORDER BY k.id, r.ruleset;
-INSERT INTO submission_revision (submission_id, revision, payload, submitted_at)
-SELECT id, 1, payload, submitted_at FROM submission ORDER BY id;
 ANALYZE;
 """
 

@@ -141,7 +141,7 @@ async def test_killing_the_process_running_an_import_loses_and_duplicates_nothin
             assert (job["rows_total"], job["rows_inserted"], job["rows_failed"]) == (30, 30, 0)
             counts = await connection.fetchrow("""
                 SELECT (SELECT count(*) FROM submission WHERE module = 'kependudukan') AS submissions,
-                       (SELECT count(*) FROM submission_revision) AS revisions,
+                       (SELECT sum(revision) FROM submission) AS revisions,
                        (SELECT count(*) FROM (SELECT DISTINCT kampung_id FROM submission) AS k) AS kampung,
                        (SELECT max(revision) FROM submission) AS max_revision,
                        (SELECT count(*) FROM import_job WHERE status IN ('queued', 'running')) AS pending,
@@ -170,7 +170,7 @@ async def _wait_for_lock_wait(connection: asyncpg.Connection) -> None:
 
 _COUNTS = """
     SELECT (SELECT count(*) FROM submission WHERE module = 'kependudukan') AS submissions,
-           (SELECT count(*) FROM submission_revision) AS revisions,
+           (SELECT sum(revision) FROM submission) AS revisions,
            (SELECT count(*) FROM classification) AS classifications,
            (SELECT count(*) FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL) AS classify_pending,
            (SELECT count(*) FROM outbox WHERE topic = 'report' AND available_at > clock_timestamp()) AS reports_held,

@@ -91,7 +91,7 @@ async def test_profil(registry: Registry) -> None:
         registry,
         ImportModule.PROFIL,
         to_csv(PROFIL_COLUMNS, rows),
-        writes="SELECT count(*) FROM submission_revision",
+        writes="SELECT sum(revision) || max(submitted_at)::text FROM submission",
         period=PERIOD,
     )
     first = cells(export)[0]
@@ -110,7 +110,7 @@ async def test_kependudukan(registry: Registry) -> None:
         registry,
         ImportModule.KEPENDUDUKAN,
         to_csv(columns, rows),
-        writes="SELECT count(*) FROM submission_revision",
+        writes="SELECT sum(revision) || max(submitted_at)::text FROM submission",
         period=PERIOD,
     )
     by_desa = {row["desa_code"]: row for row in cells(export)}
@@ -128,7 +128,7 @@ async def test_kkbpk(registry: Registry) -> None:
         registry,
         ImportModule.KKBPK,
         to_csv(columns, rows),
-        writes="SELECT count(*) FROM submission_revision",
+        writes="SELECT sum(revision) || max(submitted_at)::text FROM submission",
         period=PERIOD,
     )
     by_desa = {row["desa_code"]: row for row in cells(export)}

@@ -120,3 +120,47 @@ async def test_the_migration_to_narrow_kkbpk_users_fills_them_from_the_stored_kk
         assert "kkbpk_users" not in await _tables(empty_database_url)
     finally:
         await connection.close()
+
+
+async def test_the_migration_to_superseded_revisions_drops_only_the_copies_of_what_is_in_force(
+    empty_database_url: str,
+) -> None:
+    """0019 deletes each submission's revision row that repeats the submission (its revision in force) and keeps the
+    ones it replaced; an update then keeps the version it replaces; going down writes the ones in force back."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0018")
+    await demo_kampung_by_sql(empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    revisions = """SELECT s.module, r.revision, r.payload->>'pus' AS pus FROM submission_revision r
+                     JOIN submission s ON s.id = r.submission_id ORDER BY s.module, r.revision"""
+    try:
+        # As 0018 kept them: kependudukan at revision 2 with both versions, kkbpk at revision 1 with its one.
+        await connection.execute(
+            """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision)
+               SELECT id, m, '2024-01-01', CAST(p AS jsonb), 'h', r FROM kampung,
+                      (VALUES ('kependudukan', '{"pus": 2}', 2), ('kkbpk', '{}', 1)) AS x(m, p, r);
+               INSERT INTO submission_revision (submission_id, revision, payload)
+               SELECT s.id, v.revision, CAST(v.payload AS jsonb) FROM submission s
+                 JOIN (VALUES ('kependudukan', 1, '{"pus": 1}'), ('kependudukan', 2, '{"pus": 2}'), ('kkbpk', 1, '{}'))
+                   AS v(module, revision, payload) ON v.module = s.module"""
+        )
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        assert [tuple(row) for row in await connection.fetch(revisions)] == [("kependudukan", 1, "1")]
+
+        await connection.execute(
+            """UPDATE submission SET payload = '{"pus": 3}', revision = revision + 1 WHERE module = 'kependudukan';
+               UPDATE submission SET submitted_by = 'x' WHERE module = 'kkbpk'"""
+        )
+        assert [tuple(row) for row in await connection.fetch(revisions)] == [
+            ("kependudukan", 1, "1"),
+            ("kependudukan", 2, "2"),
+        ]
+
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0018")
+        assert [tuple(row) for row in await connection.fetch(revisions)] == [
+            ("kependudukan", 1, "1"),
+            ("kependudukan", 2, "2"),
+            ("kependudukan", 3, "3"),
+            ("kkbpk", 1, None),
+        ]
+    finally:
+        await connection.close()

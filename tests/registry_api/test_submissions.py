@@ -77,7 +77,7 @@ async def test_identical_payload_makes_no_new_revision(
     assert again.json()["submitted_at"] == first.json()["submitted_at"]
     assert again.json()["classification"]["status"] == "classified"
     count = await session.scalar(select(func.count()).select_from(SubmissionRevision))
-    assert count == 1
+    assert count == 0  # no version replaced
 
 
 async def test_revisions_newest_first_with_who_and_when(

@@ -141,31 +141,21 @@ async def upsert_submission(
     at: dt.datetime | None = None,
     by: str | None = None,
 ) -> None:
-    """A revision written at `at` (default now), kept as the registry keeps them."""
-    written = await connection.fetchrow(
+    """A revision written at `at` (default now); the version it replaces, if any, is kept by the trigger on
+    `submission`, as the registry keeps them."""
+    await connection.execute(
         """INSERT INTO submission (kampung_id, module, period, payload, content_hash, revision, submitted_at,
                                    submitted_by)
            VALUES ($1, $2, $3, $4::jsonb, 'h', 1, coalesce($5, now()), $6)
            ON CONFLICT (kampung_id, module, period)
            DO UPDATE SET payload = excluded.payload, revision = submission.revision + 1,
-                         submitted_at = excluded.submitted_at, submitted_by = excluded.submitted_by
-           RETURNING id, revision, submitted_at""",
+                         submitted_at = excluded.submitted_at, submitted_by = excluded.submitted_by""",
         kampung_id,
         module,
         period,
         json.dumps(payload),
         at,
         by,
-    )
-    assert written is not None
-    await connection.execute(
-        """INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
-           VALUES ($1, $2, $3::jsonb, $4, $5)""",
-        written["id"],
-        written["revision"],
-        json.dumps(payload),
-        by,
-        written["submitted_at"],
     )
 
 

@@ -24,7 +24,7 @@ FIRST_WRITTEN_SQL = """CASE WHEN s.revision = 1 THEN s.submitted_at ELSE coalesc
 """SQL: when the submission `s` was first written, for the registry's and the report worker's statements alike.
 
 A submission carries the time of its newest revision, so at revision 1 that is the answer; a corrected one looks up
-its first revision (one index probe). A national rebuild probes only the corrected few."""
+its first revision among the ones it replaced (one index probe). A national rebuild probes only the corrected few."""
 
 
 class Timeliness(StrEnum):

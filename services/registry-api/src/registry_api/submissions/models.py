@@ -47,7 +47,8 @@ class Submission(Base):
 
 
 class SubmissionRevision(Base):
-    """Every version a submission has had, the one in force included: who wrote what, and when."""
+    """Every version a submission has replaced: who wrote what, and when. The version in force is the submission
+    itself; a trigger on `submission` keeps the version an update supersedes here (migration 0019)."""
 
     __tablename__ = "submission_revision"
 

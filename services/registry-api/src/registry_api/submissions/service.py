@@ -246,8 +246,9 @@ async def in_force(session: AsyncSession, *, kampung_id: int, period: dt.date) -
 
 async def list_revisions(
     session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date
-) -> list[SubmissionRevision]:
-    """Every revision of the submission of exactly this period, newest first."""
+) -> list[Submission | SubmissionRevision]:
+    """Every revision of the submission of exactly this period, newest first: the one in force, then the ones it
+    replaced."""
     submission = await _exact(session, kampung_id=kampung_id, module=module, period=period)
     if submission is None:
         raise NotFound(f"Kampung KB {kampung_id} has no {module} submission for {period:%Y-%m}")
@@ -256,7 +257,7 @@ async def list_revisions(
         .where(SubmissionRevision.submission_id == submission.id)
         .order_by(SubmissionRevision.revision.desc())
     )
-    return list(await session.scalars(query))
+    return [submission, *await session.scalars(query)]
 
 
 def to_read(submission: Submission) -> SubmissionRead:

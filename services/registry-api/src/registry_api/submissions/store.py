@@ -2,9 +2,10 @@
 the batch of its staged rows; both run this statement, with their rows from a different source.
 
 Each row is upserted by (Kampung KB, module, period): a new one starts at revision 1, a changed one counts on, one
-whose content hash is the stored one is left alone (no revision); every written row gets its revision row in the
-same statement. Callers hold the Kampung KB locked (`changes.pipeline.lock`), so no other writer inserts the same
-(Kampung KB, module, period) in between.
+whose content hash is the stored one is left alone (no revision). The version an update replaces is kept in
+`submission_revision` by a trigger on `submission` (migration 0019), so a new row is written once. Callers hold the
+Kampung KB locked (`changes.pipeline.lock`), so no other writer inserts the same (Kampung KB, module, period) in
+between.
 """
 
 import datetime as dt
@@ -28,10 +29,6 @@ _WRITE = """
                revision = s.revision + 1, submitted_by = excluded.submitted_by, submitted_at = excluded.submitted_at
          WHERE s.content_hash IS DISTINCT FROM excluded.content_hash
         RETURNING s.*
-    ),
-    revisions AS (
-        INSERT INTO submission_revision (submission_id, revision, payload, submitted_by, submitted_at)
-        SELECT id, revision, payload, submitted_by, submitted_at FROM written
     )
     SELECT {columns} FROM written
 """
