@@ -164,3 +164,27 @@ async def test_the_migration_to_superseded_revisions_drops_only_the_copies_of_wh
         ]
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_the_classification_key_keys_it_as_its_readers_ask(empty_database_url: str) -> None:
+    """0020 keys `classification` (kampung_id, ruleset, period) and drops the index of that order beside the old
+    key; going down restores both."""
+    indexes = """SELECT i.relname, array_agg(a.attname ORDER BY k.n)::text[] AS columns
+                   FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                  CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+                   JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                  WHERE x.indrelid = 'classification'::regclass AND i.relname <> 'ix_classification_snapshot_hash'
+                  GROUP BY i.relname ORDER BY i.relname"""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert [tuple(row) for row in await connection.fetch(indexes)] == [
+            ("pk_classification", ["kampung_id", "ruleset", "period"])
+        ]
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0019")
+        assert [tuple(row) for row in await connection.fetch(indexes)] == [
+            ("ix_classification_as_of", ["kampung_id", "ruleset", "period"]),
+            ("pk_classification", ["kampung_id", "period", "ruleset"]),
+        ]
+    finally:
+        await connection.close()

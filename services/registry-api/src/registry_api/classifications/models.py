@@ -12,6 +12,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     func,
@@ -59,9 +60,9 @@ class Classification(Base):
 
     __tablename__ = "classification"
 
-    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"), primary_key=True)
-    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    ruleset: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"))
+    period: Mapped[dt.date] = mapped_column(Date)
+    ruleset: Mapped[str] = mapped_column(String(32))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(24))
     snapshot_hash: Mapped[str] = mapped_column(String(64), ForeignKey("classification_snapshot.hash"))
@@ -77,6 +78,9 @@ class Classification(Base):
     snapshot: Mapped[ClassificationSnapshot] = relationship(lazy="joined", innerjoin=True)
 
     __table_args__ = (
+        # Keyed in the order of its readers' question, "the newest at or before P" per Kampung KB and rule set (one
+        # descent); the lookups by Kampung KB and period stay within the Kampung KB's few entries.
+        PrimaryKeyConstraint("kampung_id", "ruleset", "period"),
         # Deleting a snapshot checks that no classification refers to it: without this index, one scan of the
         # table per snapshot deleted (the hourly prune after a national import deletes tens of thousands).
         Index("ix_classification_snapshot_hash", "snapshot_hash"),

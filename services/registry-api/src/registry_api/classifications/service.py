@@ -386,7 +386,9 @@ async def stored_classification(
     """The classification of exactly this period with the snapshot it saw and its explanation derived again, if
     stored; None too when the classifier cannot derive it now. (A write that just classified it answers the
     classifier's own result instead: `Reclassified.answers`.)"""
-    row = await session.get(Classification, (kampung_id, period, ruleset), populate_existing=True)
+    row = await session.get(
+        Classification, {"kampung_id": kampung_id, "ruleset": ruleset, "period": period}, populate_existing=True
+    )
     if row is None:
         return None
     try:

@@ -6,7 +6,6 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, Numeric, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry_api.classifications.models import Classification
 from registry_api.db import Base
 
 
@@ -104,13 +103,3 @@ class Target(Base):
     """Increase of `mandiri_plus_pct` over the year, in percentage points (from December of the year before)."""
     updated_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-# The report statements look up "the newest classification at or before P" per Kampung KB and rule set; the
-# primary key (kampung_id, period, ruleset) serves that poorly. Declared here, beside its only readers.
-Index(
-    "ix_classification_as_of",
-    Classification.__table__.c.kampung_id,
-    Classification.__table__.c.ruleset,
-    Classification.__table__.c.period,
-)
