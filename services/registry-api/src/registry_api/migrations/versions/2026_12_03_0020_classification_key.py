@@ -1,6 +1,6 @@
 """`classification` keyed (kampung_id, ruleset, period), the order of "the newest at or before P" that its readers
-ask, in place of (kampung_id, period, ruleset) beside an index `ix_classification_as_of` of the former: one index
-fewer to write with every classification
+ask, in place of (kampung_id, period, ruleset) beside an index of the new order (`ix_classification_as_of`): one
+index fewer to write with every classification
 
 Revision ID: 0020_classkey
 Revises: 0019_superseded
