@@ -45,15 +45,16 @@ async def test_a_running_job_of_a_key_revoked_meanwhile_fails_before_it_commits(
 async def test_claims_are_fair_across_principals_and_limited_per_principal(api: Api, session: AsyncSession) -> None:
     busy = await make_key(session, Role.INTEGRATION, "99")
     other = await make_key(session, Role.INTEGRATION, "99")
-    busy_jobs = [(await api.post("kampung", KAMPUNG_CSV, key=busy)).json()["id"] for _ in range(3)]
+    limit = api.runner.running_per_principal
+    assert limit == 3
+    busy_jobs = [(await api.post("kampung", KAMPUNG_CSV, key=busy)).json()["id"] for _ in range(limit + 1)]
     other_job = (await api.post("kampung", KAMPUNG_CSV, key=other)).json()["id"]
-    assert api.runner.running_per_principal == 2
 
     claimed = []
     while (claim := await api.runner._claim()) is not None:
         claimed.append(claim[0].id)
     # the other principal's job, sent last, runs second: before the busy principal's second job
-    assert claimed == [busy_jobs[0], other_job, busy_jobs[1]]
-    # the busy principal's third job waits until one of its two running jobs ends
-    queued = await session.scalar(text("SELECT status FROM import_job WHERE id = :id"), {"id": busy_jobs[2]})
+    assert claimed == [busy_jobs[0], other_job, *busy_jobs[1:limit]]
+    # the busy principal's last job waits until one of its running jobs ends
+    queued = await session.scalar(text("SELECT status FROM import_job WHERE id = :id"), {"id": busy_jobs[limit]})
     assert queued == "queued"

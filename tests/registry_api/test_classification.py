@@ -1,5 +1,6 @@
 """Classification in the write path: every rule set stored, tier kept, back-dated writes, unchanged snapshots, reads."""
 
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -8,8 +9,8 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_shared.codes import OperationalItem
 from kampungkb_shared.result_rows import HEADER
@@ -19,6 +20,7 @@ from registry_api.classifications.client import classifier_session
 from registry_api.classifications.models import Classification, ClassificationSnapshot
 from tests.factories import (
     auth,
+    demo_kampung_by_sql,
     kependudukan_payload,
     kkbpk_payload,
     make_kegiatan,
@@ -244,13 +246,35 @@ async def test_a_bulk_answer_outside_the_contract_leaves_the_write_pending(
 
 
 async def test_snapshots_no_classification_refers_to_are_pruned(
-    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
+    admin: str,
+    kampung_id: int,
 ) -> None:
     await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
     first = {row.snapshot_hash for row in (await stored(session, kampung_id)).values()}
     await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(pus=120))
     current = {row.snapshot_hash for row in (await stored(session, kampung_id)).values()}
     assert first.isdisjoint(current)
-    assert await snapshots.prune_unreferenced(session) >= 1
+    assert await snapshots.prune_unreferenced(session_factory) >= 1
     kept = set(await session.scalars(select(ClassificationSnapshot.hash)))
     assert current <= kept and first.isdisjoint(kept)
+
+
+async def test_the_prune_leaves_the_snapshots_of_a_writer_still_running(
+    fresh_database_url: str, committed_session: AsyncSession
+) -> None:
+    """A writer that stored or found snapshots may point classifications at them until it commits: the prune (which no
+    foreign key stops) deletes nothing while one runs, and what is unreferenced once none does."""
+    await demo_kampung_by_sql(fresh_database_url)
+    kampung_id = await committed_session.scalar(text("SELECT id FROM kampung"))
+    await committed_session.execute(text("INSERT INTO classification_snapshot (hash, snapshot) VALUES ('old', '{}')"))
+    await committed_session.commit()
+    maker = async_sessionmaker(committed_session.bind, expire_on_commit=False)
+    async with maker() as writer:
+        assert len(await snapshots.assemble(writer, pairs=[(kampung_id, dt.date(2024, 1, 1))])) == 1
+        assert await snapshots.prune_unreferenced(maker) == 0
+        await writer.commit()  # with no classification of it: unreferenced too
+    assert await snapshots.prune_unreferenced(maker) == 2
+    assert await committed_session.scalar(text("SELECT count(*) FROM classification_snapshot")) == 0

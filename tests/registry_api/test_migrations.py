@@ -188,3 +188,23 @@ async def test_the_migration_of_the_classification_key_keys_it_as_its_readers_as
         ]
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_the_classification_references_drops_their_foreign_keys(
+    empty_database_url: str,
+) -> None:
+    """0021 drops the foreign keys of `classification` (its writer guarantees its references); going down restores
+    both."""
+    keys = """SELECT conname FROM pg_constraint
+               WHERE conrelid = 'classification'::regclass AND contype = 'f' ORDER BY conname"""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert await connection.fetch(keys) == []
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0020")
+        assert [row["conname"] for row in await connection.fetch(keys)] == [
+            "fk_classification_kampung_id_kampung",
+            "fk_classification_snapshot_hash_classification_snapshot",
+        ]
+    finally:
+        await connection.close()

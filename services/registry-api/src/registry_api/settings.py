@@ -49,6 +49,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     worker_metrics_port: int = 9101
     imports_in_api: bool = True
     """Run import jobs in the API process too, beside `registry-api worker` (both claim jobs with a lease)."""
+    import_runners: int = Field(default=2, ge=1)
+    """Import jobs `registry-api worker` runs side by side (an API process runs one): with two, a month's kkbpk file
+    is claimed beside its profil and kependudukan and reads its rows while they merge, rather than after them."""
     import_poll_s: float = 1.0
     import_lease_s: float = 30.0
     """A running job's lease, renewed every third of it; a job whose lease ran out is claimed again."""
@@ -114,8 +117,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     rate_limits_enabled: bool = True
     rate_limit_prefix: str = "kkb-rate"
     """Prefix of the counters' Redis keys."""
-    import_running_per_principal: int = 2
-    """Import jobs of one principal that run at once; claims go to the principal with the fewest running first."""
+    import_running_per_principal: int = 3
+    """Import jobs of one principal that run at once (a month's three module files); claims go to the principal with
+    the fewest running first."""
     percontohan_limit_kecamatan: int = Field(default=1, ge=1)
     """Percontohan Kampung KB a kecamatan may have (Kota Tangerang: one in each of five kecamatan)."""
     percontohan_limit_kabupaten: int = Field(default=1, ge=1)

@@ -86,9 +86,10 @@ _RETRY_LATER = text("""
 """)
 
 
-def claimer_name(kind: str) -> str:
-    """Who claims: the kind of process, its host and pid (shown in `claimed_by`)."""
-    return f"{kind}:{socket.gethostname()[:32]}:{os.getpid()}"
+def claimer_name(kind: str, runner: int = 0) -> str:
+    """Who claims: the kind of process, its host and pid, and which of its runners (shown in `claimed_by`)."""
+    name = f"{kind}:{socket.gethostname()[:32]}:{os.getpid()}"
+    return f"{name}/{runner}" if runner else name
 
 
 @dataclass
@@ -245,9 +246,11 @@ def create_runner(
     sessionmaker: async_sessionmaker[AsyncSession],
     classifier: ClassifierClient,
     queue: ReportQueue,
+    runner: int = 0,
 ) -> ImportRunner:
+    """The process's import runner (`runner`: which of several in one process)."""
     context = JobContext(
-        claimer=claimer_name(kind),
+        claimer=claimer_name(kind, runner),
         classifier=classifier,
         rulesets=list(settings.rulesets),
         classifier_chunk=settings.import_classifier_chunk,

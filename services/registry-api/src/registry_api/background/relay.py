@@ -203,9 +203,8 @@ class Relay:
                 await feed.prune(session, retention_s=self.changes_retention_s)
         if now >= self._next_snapshot_prune:
             self._next_snapshot_prune = now + SNAPSHOT_PRUNE_S
-            async with self.sessionmaker() as session, session.begin():
-                if pruned := await snapshots.prune_unreferenced(session):
-                    log.info("pruned %d classification snapshots no classification refers to", pruned)
+            if pruned := await snapshots.prune_unreferenced(self.sessionmaker):
+                log.info("pruned %d classification snapshots no classification refers to", pruned)
 
     async def update_backlog(self) -> dict[str, int]:
         """Set the backlog gauges from the table; returns the counts by topic."""

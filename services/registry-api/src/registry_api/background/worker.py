@@ -1,4 +1,4 @@
-"""`registry-api worker`: the outbox relay, the import job runner and webhook delivery as a process, with Prometheus
+"""`registry-api worker`: the outbox relay, the import job runners and webhook delivery as a process, with Prometheus
 metrics on a port."""
 
 import asyncio
@@ -25,7 +25,9 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    engine = create_engine(settings.database_url, pool_size=3)
+    # The relay's, the dispatcher's and each runner's (its job's and its lease's); as many again in overflow for the
+    # connections a large import classifies on (`import_classify_connections`).
+    engine = create_engine(settings.database_url, pool_size=2 + 2 * settings.import_runners)
     queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
     try:
         async with classifier_session(settings.classifier_url) as http, webhook_http() as hooks_http:
@@ -33,12 +35,15 @@ async def run_worker(settings: Settings) -> None:
             sessionmaker = create_sessionmaker(engine)
             classifier = create_classifier(http, settings)
             relay = create_relay(settings, sessionmaker=sessionmaker, classifier=classifier, queue=queue)
-            runner = create_runner(
-                settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue
-            )
+            runners = [
+                create_runner(
+                    settings, kind="worker", sessionmaker=sessionmaker, classifier=classifier, queue=queue, runner=i
+                )
+                for i in range(settings.import_runners)
+            ]
             dispatcher = create_dispatcher(settings, sessionmaker=sessionmaker, http=hooks_http)
             freeze_startup_objects()
-            await asyncio.gather(relay.run(stop), runner.run(stop), dispatcher.run(stop))
+            await asyncio.gather(relay.run(stop), dispatcher.run(stop), *(runner.run(stop) for runner in runners))
     finally:
         await queue.close()
         await engine.dispose()

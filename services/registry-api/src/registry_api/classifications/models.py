@@ -8,7 +8,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    ForeignKey,
     Identity,
     Index,
     Numeric,
@@ -18,7 +17,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from kampungkb_shared.codes import Tier
 from registry_api.db import Base
@@ -60,13 +59,16 @@ class Classification(Base):
 
     __tablename__ = "classification"
 
-    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"))
+    kampung_id: Mapped[int] = mapped_column(BigInteger)
+    """No foreign key: a Kampung KB is never deleted, and the only writer takes the ids of the rows it has locked
+    (`classifications.service`); the check cost a row lock per classification (migration 0021)."""
     period: Mapped[dt.date] = mapped_column(Date)
     ruleset: Mapped[str] = mapped_column(String(32))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(24))
-    snapshot_hash: Mapped[str] = mapped_column(String(64), ForeignKey("classification_snapshot.hash"))
-    """Hash of the snapshot it was computed from: an unchanged snapshot is not sent again."""
+    snapshot_hash: Mapped[str] = mapped_column(String(64))
+    """Hash of the snapshot it was computed from: an unchanged snapshot is not sent again. No foreign key: the prune
+    deletes a snapshot only while no writer may be pointing at it (`classifications.snapshots.prune_unreferenced`)."""
     scores: Mapped[list[int | None]] = mapped_column(ARRAY(SmallInteger))
     """The 12 sub-scores, in the order of `Scores` (null where the rule set could not score)."""
     indices: Mapped[list[Decimal | None]] = mapped_column(ARRAY(Numeric))
@@ -75,14 +77,18 @@ class Classification(Base):
     """Whether each group passes, in the order of `Passed`."""
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    snapshot: Mapped[ClassificationSnapshot] = relationship(lazy="joined", innerjoin=True)
+    snapshot: Mapped[ClassificationSnapshot] = relationship(
+        primaryjoin=lambda: foreign(Classification.snapshot_hash) == ClassificationSnapshot.hash,
+        lazy="joined",
+        innerjoin=True,
+    )
 
     __table_args__ = (
         # Keyed in the order of its readers' question, "the newest at or before P" per Kampung KB and rule set (one
         # descent); the lookups by Kampung KB and period stay within the Kampung KB's few entries.
         PrimaryKeyConstraint("kampung_id", "ruleset", "period"),
-        # Deleting a snapshot checks that no classification refers to it: without this index, one scan of the
-        # table per snapshot deleted (the hourly prune after a national import deletes tens of thousands).
+        # The prune deletes a snapshot where no classification refers to it: without this index, one scan of the
+        # table per batch of snapshots (the hourly prune after a national import deletes tens of thousands).
         Index("ix_classification_snapshot_hash", "snapshot_hash"),
         CheckConstraint(f"tier IN ({', '.join(repr(t.value) for t in Tier)})", name="tier_known"),
     )

@@ -7,11 +7,12 @@ stores it once by that hash (`classification_snapshot`), so that thousands of sn
 being parsed in Python, and never come back.
 """
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.db import session_driver
 
@@ -113,6 +114,7 @@ async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -
     if not pairs:
         return []
     driver = await session_driver(session)
+    await driver.execute(_HOLD)  # until this transaction ends: the snapshots it finds stored stay (see the prune)
     rows = await driver.fetch(_SNAPSHOTS, [k for k, _ in pairs], [p for _, p in pairs])
     return [
         SnapshotRow(row["kampung_id"], row["period"], row["snapshot"], row["hash"], frozenset(row["classified"]))
@@ -120,19 +122,49 @@ async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -
     ]
 
 
-# Snapshots no classification points at any more (replaced by newer ones): one anti-join over both tables.
-_PRUNE_UNREFERENCED = text("""
-    DELETE FROM classification_snapshot s
-     WHERE NOT EXISTS (SELECT 1 FROM classification c WHERE c.snapshot_hash = s.hash)
-""")
+# A classification refers to its snapshot by hash with no foreign key (its check, a row lock per classification, was a
+# third of storing a national import's): instead, a writer that may point classifications at a stored snapshot (one
+# it finds stored already) holds this lock shared from the snapshot's assembly to its commit, and the prune deletes
+# only while no writer holds it.
+_SNAPSHOTS_IN_USE = "hashtext('kampungkb:classification-snapshots')"
+_HOLD = f"SELECT pg_advisory_xact_lock_shared({_SNAPSHOTS_IN_USE})"
+_ALONE = text(f"SELECT pg_try_advisory_xact_lock({_SNAPSHOTS_IN_USE})")
+# Snapshots no classification points at any more (replaced by newer ones): one anti-join over both tables, then each
+# batch deleted where it is still so, by the classifications' index on the hash.
+_REFERENCED = "EXISTS (SELECT 1 FROM classification c WHERE c.snapshot_hash = s.hash)"
+_UNREFERENCED = text(f"SELECT s.hash FROM classification_snapshot s WHERE NOT {_REFERENCED}")
+_DELETE_UNREFERENCED = text(
+    f"DELETE FROM classification_snapshot s WHERE s.hash = ANY(CAST(:hashes AS text[])) AND NOT {_REFERENCED}"
+)
+PRUNE_BATCH = 5_000
+_ALONE_TRIES = 20
+_ALONE_WAIT_S = 0.05
 
 
-async def prune_unreferenced(session: AsyncSession) -> int:
+async def prune_unreferenced(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Delete the stored snapshots no classification refers to; returns how many.
 
     Each national import replaces every Kampung KB's snapshot, so without this the table grows by one snapshot per
-    Kampung KB and module import. A snapshot stored by a transaction still running is not visible here, so it is
-    never taken from under its classification.
+    Kampung KB and module import. The candidates are read without a lock; each batch is deleted in a transaction of
+    its own, only while no writer holds `_SNAPSHOTS_IN_USE` (a few short tries: writers never wait for the prune), so
+    a snapshot a running writer has just found stored is never taken from under its classification. A batch that
+    finds a writer there each time (a national import classifying for minutes) leaves the rest to the next pass.
     """
-    result = await session.execute(_PRUNE_UNREFERENCED)
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    async with sessionmaker() as session:
+        candidates = list(await session.scalars(_UNREFERENCED))
+    pruned = 0
+    for start in range(0, len(candidates), PRUNE_BATCH):
+        async with sessionmaker() as session, session.begin():
+            if not await _alone(session):
+                break
+            result = await session.execute(_DELETE_UNREFERENCED, {"hashes": candidates[start : start + PRUNE_BATCH]})
+            pruned += int(result.rowcount)  # type: ignore[attr-defined]
+    return pruned
+
+
+async def _alone(session: AsyncSession) -> bool:
+    for _ in range(_ALONE_TRIES):
+        if await session.scalar(_ALONE):
+            return True
+        await asyncio.sleep(_ALONE_WAIT_S)
+    return False
