@@ -2,8 +2,8 @@
 
 A claim is a short transaction: the oldest job that is queued, or running with its lease run out, is taken with
 `FOR UPDATE SKIP LOCKED` (a kkbpk import only once every import it reads is claimed: `submissions.rules.MERGED_AFTER`;
-it reads its file while they merge and waits for them before its checks, or goes back to the queue when one posted
-since waits to be claimed: `imports.job.wait_for_merges_before`),
+it reads its file and checks its addresses while they merge and waits for them before its rules, or goes back to the
+queue when one posted since waits to be claimed: `imports.job.wait_for_merges_before`),
 marked running with `attempts + 1`, `claimed_by` and `claimed_until`, and committed. The
 job then runs in a transaction of its own while a side task renews the lease. Its final status is written only
 while `claimed_by` still names this claimer (a fence), in that same transaction. A claimer that dies leaves the job

@@ -286,8 +286,9 @@ class Deferred(Exception):
 
 
 async def wait_for_merges_before(connection: AsyncConnection, *, job: ClaimedJob) -> float:
-    """Wait until no import that merges before this one runs (a kkbpk, its file read, for the kependudukan and profil
-    of its period running beside it); returns the seconds waited. `Deferred` when one is waiting to be claimed.
+    """Wait until no import that merges before this one runs (a kkbpk, its file read and its addresses checked, for
+    the kependudukan and profil of its period running beside it); returns the seconds waited. `Deferred` when one is
+    waiting to be claimed.
 
     A kkbpk is claimed once none of them waits to be claimed (`background.imports`), so each one it waits for is held
     by another claimer, which ends it or lets its lease run out. One posted (or released) since, or whose lease ran
@@ -382,8 +383,6 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     await staging.create(connection)
     with collector_paused():  # many short-lived objects per row
         read = await _read_into_staging(connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes)
-    # Read while the files it reads from merge; checked and merged after them, on statistics that include them.
-    summary.aside("waited", await wait_for_merges_before(connection, job=job))
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
         # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables
@@ -392,10 +391,14 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         # A `kampung` import never reads `classification` (it classifies nothing).
         tables = ["kampung", "submission"] + ([] if job.module is ImportModule.KAMPUNG else ["classification"])
         await analyze_stale(await driver_connection(connection), tables)
+    # What needs no other module's rows is checked while the files this one reads from merge (the addresses, and
+    # which rows equal the ones stored); the rules across modules, the lock and the merge wait for them (the rules
+    # refresh the statistics of `submission` that they change: `submissions.rules`).
     same_unchanged = await _check_addresses(connection, job=job, summary=summary, read=read)
     # Unchanged rows first, so that only the Kampung KB the merge writes to are locked: a row equal to what is stored
     # now is skipped as if the import had run just before any write still to come.
     await staging.mark_unchanged(connection, job.module, job.period)
+    summary.aside("waited", await wait_for_merges_before(connection, job=job))
     # Kependudukan and profil files merge side by side (neither reads the other); a kkbpk file, which reads both,
     # gets here only once they are done (`wait_for_merges_before`) and takes the lock whole.
     shared = job.module.submission_module in SHARED_LOCK_MODULES
