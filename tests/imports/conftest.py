@@ -78,13 +78,21 @@ async def classified_with(session: AsyncSession, *, period: dt.date, module: str
     return int(await session.scalar(_CLASSIFIED_WITH, {"p": period, "module": module}) or 0)
 
 
-def in_test_runner(app: FastAPI, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> ImportRunner:
-    """An import runner on the app's classifier and queue, whose jobs run in the test's sessions."""
-    runner = create_runner(
-        settings, kind="test", sessionmaker=sessionmaker, classifier=app.state.classifier, queue=app.state.report_queue
+def in_test_runner(
+    app: FastAPI, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], runner: int = 0
+) -> ImportRunner:
+    """An import runner (`runner`: which of the process's) on the app's classifier and queue, whose jobs run in the
+    test's sessions."""
+    made = create_runner(
+        settings,
+        kind="test",
+        sessionmaker=sessionmaker,
+        classifier=app.state.classifier,
+        queue=app.state.report_queue,
+        runner=runner,
     )
-    runner.renew = False  # the test's sessions share one connection
-    return runner
+    made.renew = False  # the test's sessions share one connection
+    return made
 
 
 @pytest.fixture

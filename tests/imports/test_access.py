@@ -2,11 +2,12 @@
 the principal with the fewest jobs running, and no principal runs more than its limit at once."""
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
+from registry_api.settings import Settings
 from tests.factories import auth, make_key
-from tests.imports.conftest import Api
+from tests.imports.conftest import Api, in_test_runner
 from tests.imports.files import DESA, kampung_rows, to_csv
 
 KAMPUNG_CSV = to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:5]))
@@ -58,3 +59,19 @@ async def test_claims_are_fair_across_principals_and_limited_per_principal(api: 
     # the busy principal's last job waits until one of its running jobs ends
     queued = await session.scalar(text("SELECT status FROM import_job WHERE id = :id"), {"id": busy_jobs[limit]})
     assert queued == "queued"
+
+
+async def test_the_runners_of_one_process_each_claim_as_themselves(
+    api: Api, settings: Settings, session_factory: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    """`REGISTRY_IMPORT_RUNNERS` runners in one process claim under names of their own, so that the fence on
+    `claimed_by` keeps each job to the runner that claimed it."""
+    second = in_test_runner(api.app, settings, session_factory, runner=1)
+    jobs = [(await api.post("kampung", KAMPUNG_CSV)).json()["id"] for _ in range(2)]
+    first_claim, second_claim = await api.runner._claim(), await second._claim()
+    assert first_claim is not None and second_claim is not None
+    names = dict(list(await session.execute(text("SELECT id, claimed_by FROM import_job"))))  # type: ignore[arg-type]
+    assert names[jobs[1]] == f"{names[jobs[0]]}/1"
+    await second._execute(second_claim[0])
+    await api.runner._execute(first_claim[0])
+    assert [(await api.job(job))["status"] for job in jobs] == ["succeeded", "succeeded"]

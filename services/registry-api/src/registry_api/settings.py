@@ -49,9 +49,10 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     worker_metrics_port: int = 9101
     imports_in_api: bool = True
     """Run import jobs in the API process too, beside `registry-api worker` (both claim jobs with a lease)."""
-    import_runners: int = Field(default=2, ge=1)
-    """Import jobs `registry-api worker` runs side by side (an API process runs one): with two, a month's kkbpk file
-    is claimed beside its profil and kependudukan and reads its rows while they merge, rather than after them."""
+    import_runners: int = Field(default=1, ge=1)
+    """Import jobs `registry-api worker` runs side by side (an API process runs one). Where cores are to spare, two
+    let a month's kkbpk file be claimed beside its profil and kependudukan and read its rows while they merge; on two
+    cores the third file's parsing slows the other two more than it gains (the README's national month)."""
     import_poll_s: float = 1.0
     import_lease_s: float = 30.0
     """A running job's lease, renewed every third of it; a job whose lease ran out is claimed again."""
