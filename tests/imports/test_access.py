@@ -70,7 +70,7 @@ async def test_the_runners_of_one_process_each_claim_as_themselves(
     jobs = [(await api.post("kampung", KAMPUNG_CSV)).json()["id"] for _ in range(2)]
     first_claim, second_claim = await api.runner._claim(), await second._claim()
     assert first_claim is not None and second_claim is not None
-    names = dict(list(await session.execute(text("SELECT id, claimed_by FROM import_job"))))  # type: ignore[arg-type]
+    names = {row.id: row.claimed_by for row in await session.execute(text("SELECT id, claimed_by FROM import_job"))}
     assert names[jobs[1]] == f"{names[jobs[0]]}/1"
     await second._execute(second_claim[0])
     await api.runner._execute(first_claim[0])
