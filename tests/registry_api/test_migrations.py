@@ -208,3 +208,23 @@ async def test_the_migration_of_the_classification_references_drops_their_foreig
         ]
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_the_classification_statistics_leaves_its_figures_out(empty_database_url: str) -> None:
+    """0022 takes no planner statistics of the figures; going down takes them as for any column again."""
+    targets = """SELECT attname, attstattarget FROM pg_attribute
+                  WHERE attrelid = 'classification'::regclass AND attname IN ('scores', 'indices', 'passed', 'tier')
+                  ORDER BY attname"""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert [tuple(row) for row in await connection.fetch(targets)] == [
+            ("indices", 0),
+            ("passed", 0),
+            ("scores", 0),
+            ("tier", -1),
+        ]
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0021")
+        assert {row["attstattarget"] for row in await connection.fetch(targets)} == {-1}
+    finally:
+        await connection.close()
