@@ -228,3 +228,16 @@ async def test_the_migration_of_the_classification_statistics_leaves_its_figures
         assert {row["attstattarget"] for row in await connection.fetch(targets)} == {-1}
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_the_kegiatan_index_carries_the_partners(empty_database_url: str) -> None:
+    """0023 puts the partners in the index of `kegiatan` by (kampung_id, date); going down takes them out."""
+    definition = "SELECT pg_get_indexdef('ix_kegiatan_kampung_date'::regclass)"
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert (await connection.fetchval(definition)).endswith("(kampung_id, date) INCLUDE (partners)")
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0022")
+        assert (await connection.fetchval(definition)).endswith("(kampung_id, date)")
+    finally:
+        await connection.close()
