@@ -241,3 +241,18 @@ async def test_the_migration_of_the_kegiatan_index_carries_the_partners(empty_da
         assert (await connection.fetchval(definition)).endswith("(kampung_id, date)")
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_the_flag_index_carries_kind_and_status(empty_database_url: str) -> None:
+    """0024 puts the kind and status of each flag in its index by (period, desa_code); going down takes them out."""
+    definition = "SELECT pg_get_indexdef('ix_quality_flag_period_desa'::regclass)"
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert (await connection.fetchval(definition)).endswith(
+            "(period, desa_code text_pattern_ops) INCLUDE (kind, status)"
+        )
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0023")
+        assert (await connection.fetchval(definition)).endswith("(period, desa_code text_pattern_ops)")
+    finally:
+        await connection.close()

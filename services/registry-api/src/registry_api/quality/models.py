@@ -50,7 +50,14 @@ class QualityFlag(Base):
 
     __table_args__ = (
         UniqueConstraint("kampung_id", "period", "kind", "subject"),
-        Index("ix_quality_flag_period_desa", "period", "desa_code", postgresql_ops={"desa_code": "text_pattern_ops"}),
+        # A report counts its region's flags of the month by kind and status from this index alone (migration 0024).
+        Index(
+            "ix_quality_flag_period_desa",
+            "period",
+            "desa_code",
+            postgresql_ops={"desa_code": "text_pattern_ops"},
+            postgresql_include=["kind", "status"],
+        ),
         Index("ix_quality_flag_kabupaten_period", "kabupaten_code", "period"),
         CheckConstraint("status IN ('open', 'checked')", name="status_known"),
     )
