@@ -9,7 +9,8 @@ every affected kabupaten's report is fresh, the time to import the same files ag
 the first import left are done), and PostgreSQL's own
 COPY of the same rows into bare tables as the physical limit to compare ingest with; and, for each process (the
 services and PostgreSQL), its peak resident memory and its CPU seconds over the import (`procstat`). `--scale 0.5`
-imports every other desa, to see that no process's memory grows with the size of the files.
+imports every other desa, to see that no process's memory grows with the size of the files; `--timeline` also prints,
+second by second over the first import, the cores each process keeps busy (where the machine's cores wait).
 
 The month is imported twice, each time on a fresh stack, with the module files posted in two orders: jobs are claimed
 in the order they were posted, and each locks every Kampung KB, so the order decides which file merges first. Once
@@ -37,7 +38,7 @@ import httpx
 from kampungkb_local.servers import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procstat import Sampler, parent_of, print_usage, tree_cpu_seconds
+from procstat import Sampler, parent_of, print_timeline, print_usage, tree_cpu_seconds
 from stack import WILAYAH_CSV, Stack, local_stack, quiet
 
 PERIOD = "2025-06"
@@ -325,6 +326,11 @@ def main() -> int:
         "--scale", type=float, default=1.0, help="the share of the desa to import (0.5: every other one), to compare"
     )
     parser.add_argument("--first-order-only", action="store_true", help="import in the first order only")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print the cores each process keeps busy, second by second, over the first import",
+    )
     args = parser.parse_args()
     if not WILAYAH_CSV.exists():
         print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
@@ -361,10 +367,13 @@ def main() -> int:
             server = asyncio.run(postmaster(stack.database_url))
             with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=300) as http:
                 print(f"first import, period {PERIOD}, {label} (posted: kampung, then {', '.join(order)}):", flush=True)
-                sampler = Sampler(stack.services, server).start()
+                sampler = Sampler(stack.services, server, timeline_s=1.0 if args.timeline else None).start()
                 jobs, end_to_end[label] = first_month(http, stack, files, order, "report-worker" in services)
                 print("  each process over the first import (memory: the peak since it started):", flush=True)
                 print_usage(sampler.stop(), indent="    ")
+                if args.timeline:
+                    print("  the cores each process kept busy, second by second, from just before the first file:")
+                    print_timeline(sampler.cpu_timeline(), indent="    ")
                 if number:
                     continue
                 # the reports of the other months the import moved are still being refreshed: not the re-import's

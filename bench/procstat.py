@@ -1,4 +1,5 @@
-"""What each process of a benchmark's stack costs: its peak resident memory and its CPU seconds, read from /proc.
+"""What each process of a benchmark's stack costs: its peak resident memory and its CPU seconds, read from /proc,
+and, second by second, the cores each one keeps busy (where a phase leaves the machine's cores waiting).
 
 The services' peaks are their `VmHWM` (the high-water mark of the resident set since the process started). PostgreSQL
 is one process per connection: its figure is the largest sum of its processes' private resident memory (`RssAnon`,
@@ -9,7 +10,9 @@ than wall time on a shared machine.
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from kampungkb_local import processes
@@ -80,7 +83,10 @@ class Sampler:
     postmaster: int
     """The PostgreSQL server's pid (the parent of any backend: `parent_of(SELECT pg_backend_pid())`)."""
     interval_s: float = 0.25
+    timeline_s: float | None = None
+    """Also read each process's CPU every so many seconds, for `cpu_timeline`."""
     _start_cpu: dict[str, float] = field(default_factory=dict)
+    _marks: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     _pg_peak_kib: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -100,13 +106,27 @@ class Sampler:
                 continue
         return total
 
+    def _cpu_now(self) -> dict[str, float]:
+        cpu = {}
+        for name, pid in self._pids().items():
+            try:
+                cpu[name] = cpu_seconds(pid)
+            except OSError:  # stopped meanwhile
+                continue
+        cpu["postgresql"] = self._pg_cpu()
+        return cpu
+
     def _sample(self) -> None:
+        next_mark = time.monotonic() + (self.timeline_s or 0.0)
         while not self._stop.wait(self.interval_s):
             self._pg_peak_kib = max(self._pg_peak_kib, self._pg_private_kib())
+            if self.timeline_s is not None and time.monotonic() >= next_mark:
+                self._marks.append((time.monotonic(), self._cpu_now()))
+                next_mark += self.timeline_s
 
     def start(self) -> "Sampler":
-        self._start_cpu = {name: cpu_seconds(pid) for name, pid in self._pids().items()}
-        self._start_cpu["postgresql"] = self._pg_cpu()
+        self._start_cpu = self._cpu_now()
+        self._marks = [(time.monotonic(), dict(self._start_cpu))]
         self._pg_peak_kib = self._pg_private_kib()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -122,6 +142,26 @@ class Sampler:
         }
         usage["postgresql"] = Usage(self._pg_peak_kib / 1024, self._pg_cpu() - self._start_cpu["postgresql"])
         return usage
+
+    def cpu_timeline(self) -> list[tuple[float, dict[str, float]]]:
+        """With `timeline_s`: the seconds since `start` at each reading, and the cores each process kept busy over the
+        interval before it (CPU seconds over wall seconds)."""
+        began = self._marks[0][0]
+        return [
+            (now - began, {name: (cpu - before.get(name, cpu)) / (now - then) for name, cpu in after.items()})
+            for (then, before), (now, after) in pairwise(self._marks)
+        ]
+
+
+def print_timeline(rows: list[tuple[float, dict[str, float]]], *, indent: str = "  ") -> None:
+    """One line per reading: the cores each process kept busy since the one before, and their sum."""
+    if not rows:
+        return
+    names = list(rows[0][1])
+    print(f"{indent}{'s':>5}  " + "  ".join(f"{name:>15}" for name in names) + f"  {'all':>5}", flush=True)
+    for seconds, cores in rows:
+        cells = "  ".join(f"{cores.get(name, 0.0):15.2f}" for name in names)
+        print(f"{indent}{seconds:5.1f}  {cells}  {sum(cores.values()):5.2f}", flush=True)
 
 
 def print_usage(usage: dict[str, Usage], *, indent: str = "  ") -> None:
