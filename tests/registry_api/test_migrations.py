@@ -230,29 +230,25 @@ async def test_the_migration_of_the_classification_statistics_leaves_its_figures
         await connection.close()
 
 
-async def test_the_migration_of_the_kegiatan_index_carries_the_partners(empty_database_url: str) -> None:
-    """0023 puts the partners in the index of `kegiatan` by (kampung_id, date); going down takes them out."""
-    definition = "SELECT pg_get_indexdef('ix_kegiatan_kampung_date'::regclass)"
+@pytest.mark.parametrize(
+    ("index", "before", "columns", "included"),
+    [
+        # 0023: the partners of each activity in the kegiatan index by (kampung_id, date)
+        ("ix_kegiatan_kampung_date", "0022", "(kampung_id, date)", "INCLUDE (partners)"),
+        # 0024: the kind and status of each flag in its index by (period, desa_code)
+        ("ix_quality_flag_period_desa", "0023", "(period, desa_code text_pattern_ops)", "INCLUDE (kind, status)"),
+    ],
+)
+async def test_the_migrations_that_widen_an_index_and_take_it_back(
+    empty_database_url: str, index: str, before: str, columns: str, included: str
+) -> None:
+    """Migrations that add columns to an index (`INCLUDE`): going up adds them, going down takes them out."""
+    definition = f"SELECT pg_get_indexdef('{index}'::regclass)"
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        assert (await connection.fetchval(definition)).endswith("(kampung_id, date) INCLUDE (partners)")
-        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0022")
-        assert (await connection.fetchval(definition)).endswith("(kampung_id, date)")
-    finally:
-        await connection.close()
-
-
-async def test_the_migration_of_the_flag_index_carries_kind_and_status(empty_database_url: str) -> None:
-    """0024 puts the kind and status of each flag in its index by (period, desa_code); going down takes them out."""
-    definition = "SELECT pg_get_indexdef('ix_quality_flag_period_desa'::regclass)"
-    await asyncio.to_thread(migrate.upgrade, empty_database_url)
-    connection = await asyncpg.connect(empty_database_url)
-    try:
-        assert (await connection.fetchval(definition)).endswith(
-            "(period, desa_code text_pattern_ops) INCLUDE (kind, status)"
-        )
-        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0023")
-        assert (await connection.fetchval(definition)).endswith("(period, desa_code text_pattern_ops)")
+        assert (await connection.fetchval(definition)).endswith(f"{columns} {included}")
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, before)
+        assert (await connection.fetchval(definition)).endswith(columns)
     finally:
         await connection.close()
