@@ -13,8 +13,8 @@ Then, in the same PostgreSQL cluster, a database given only the last month (its 
 and on each in turn, with the services restarted on it: the change feed caught up over the last month, a report
 `GET` for the nation and the largest kabupaten, a 36-month trend, an export of the month, a whole-period rebuild,
 `PUT` p50/p95 sequential and under the load of `bench_load.py`, and a back-dated correction until every report it
-changes is fresh. Printed as history / empty, with PostgreSQL's CPU-seconds beside wall times, then the bytes per
-Kampung KB-month of each table and its indexes and the disk a decade would take.
+changes is fresh, then a second one in the same kabupaten. Printed as history / empty, with PostgreSQL's CPU-seconds
+beside wall times, then the bytes per Kampung KB-month of each table and its indexes and the disk a decade would take.
 """
 
 import argparse
@@ -288,6 +288,12 @@ async def load_test(stack: Stack, kampung: list[Target], seconds: float, period:
     return timings["PUT kkbpk"]
 
 
+CORRECTIONS = (
+    "kkbpk correction of the first month, until the reports it moves are fresh (s)",
+    "a second one in the same kabupaten, its data-quality pass from the first's cursor (s)",
+)
+
+
 def measure(
     stack: Stack,
     cpu: Callable[[], float],
@@ -339,15 +345,17 @@ def measure(
             (t, None) for t in percentiles(timings)
         )
         print(f"  PUT under load: p50 {percentiles(timings)[0]:.1f} ms, p95 {percentiles(timings)[1]:.1f} ms")
-        (kampung_id, _, pus), *_ = asyncio.run(targets(url, oldest, 1, kabupaten))
-        correction = kkbpk(random.Random(asyncio.run(fresh_seed(url, [kampung_id], oldest))), pus)
-        asyncio.run(quiet(url, cpu))  # the refreshes the load test left are not the correction's
-        since = dt.datetime.now(dt.UTC)
-        with timed(
-            stack, cpu, figures, "kkbpk correction of the first month, until the reports it moves are fresh (s)"
-        ):
-            http.put(f"/v1/kampung/{kampung_id}/kkbpk/{oldest}", json=correction).raise_for_status()
-            asyncio.run(moved_fresh(stack, kabupaten, oldest, since))
+        # Two corrections in the largest kabupaten: the first one's data-quality pass may be the kabupaten's first
+        # since the history was built (imports rebuild whole periods and leave no cursor into the change feed), which
+        # recomputes the kabupaten for every computed period; the second one's starts from the cursor the first left.
+        corrected = asyncio.run(targets(url, oldest, 2, kabupaten))
+        for name, (kampung_id, _, pus) in zip(CORRECTIONS, corrected, strict=True):
+            correction = kkbpk(random.Random(asyncio.run(fresh_seed(url, [kampung_id], oldest))), pus)
+            asyncio.run(quiet(url, cpu))  # the refreshes the load test (or the first correction) left are not its own
+            since = dt.datetime.now(dt.UTC)
+            with timed(stack, cpu, figures, name):
+                http.put(f"/v1/kampung/{kampung_id}/kkbpk/{oldest}", json=correction).raise_for_status()
+                asyncio.run(moved_fresh(stack, kabupaten, oldest, since))
         activity = {
             "title": "Koreksi",
             "date": f"{oldest}-15",
