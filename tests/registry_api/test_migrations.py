@@ -13,7 +13,7 @@ from registry_api import migrate
 from registry_api.db import create_engine
 from registry_api.models import Base
 from tests.conftest import create_database, drop_database
-from tests.factories import demo_kampung_by_sql
+from tests.factories import DEMO_DESA, demo_kampung_by_sql
 
 
 @pytest.fixture
@@ -250,5 +250,43 @@ async def test_the_migrations_that_widen_an_index_and_take_it_back(
         assert (await connection.fetchval(definition)).endswith(f"{columns} {included}")
         await asyncio.to_thread(migrate.downgrade, empty_database_url, before)
         assert (await connection.fetchval(definition)).endswith(columns)
+    finally:
+        await connection.close()
+
+
+async def test_the_migration_of_kampung_lets_a_tier_change_in_place(empty_database_url: str) -> None:
+    """0025: a tier set for every Kampung KB in one statement (as a national month's classification does) leaves
+    each row on its page, a heap-only update; before it, full pages and a B-tree on `updated_at` moved them all."""
+    blocks = "SELECT id, (ctid::text::point)[0] AS block FROM kampung ORDER BY id"
+    set_tiers = "UPDATE kampung SET tier = 'berkelanjutan', version = version + 1, updated_at = clock_timestamp()"
+    many = f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on, active)
+               SELECT 'Kampung KB ' || g, '{DEMO_DESA}', '{DEMO_DESA[:8]}', '{DEMO_DESA[:5]}', '{DEMO_DESA[:2]}',
+                      '2020-01-01', false
+                 FROM generate_series(1, 600) AS g"""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0024")
+    await demo_kampung_by_sql(empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute(many)
+        before = await connection.fetch(blocks)
+        await connection.execute(set_tiers)
+        assert sum(a["block"] != b["block"] for a, b in zip(before, await connection.fetch(blocks), strict=True)) > 500
+
+        await connection.execute("DELETE FROM kampung WHERE NOT active")
+        await connection.execute("VACUUM kampung")
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        assert await connection.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'kampung'") == [
+            "fillfactor=40"
+        ]
+        definition = "SELECT pg_get_indexdef('ix_kampung_updated_at'::regclass)"
+        assert " USING brin (updated_at)" in await connection.fetchval(definition)
+        await connection.execute(many)
+        before = await connection.fetch(blocks)
+        await connection.execute(set_tiers)
+        assert await connection.fetch(blocks) == before
+
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0024")
+        assert (await connection.fetchval(definition)).endswith("USING btree (updated_at)")
+        assert await connection.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'kampung'") is None
     finally:
         await connection.close()
