@@ -190,22 +190,36 @@ async def test_the_migration_of_the_classification_key_keys_it_as_its_readers_as
         await connection.close()
 
 
-async def test_the_migration_of_the_classification_references_drops_their_foreign_keys(
-    empty_database_url: str,
+@pytest.mark.parametrize(
+    ("table", "before", "foreign_keys", "indexes"),
+    [
+        # 0021: classification's references to the Kampung KB and to its snapshot
+        (
+            "classification",
+            "0020",
+            ["fk_classification_kampung_id_kampung", "fk_classification_snapshot_hash_classification_snapshot"],
+            [],
+        ),
+        # 0026: submission's reference to the Kampung KB, and its index of submitted_at alone
+        ("submission", "0025", ["fk_submission_kampung_id_kampung"], ["ix_submission_submitted_at"]),
+    ],
+)
+async def test_the_migrations_that_drop_references_their_writer_guarantees(
+    empty_database_url: str, table: str, before: str, foreign_keys: list[str], indexes: list[str]
 ) -> None:
-    """0021 drops the foreign keys of `classification` (its writer guarantees its references); going down restores
-    both."""
-    keys = """SELECT conname FROM pg_constraint
-               WHERE conrelid = 'classification'::regclass AND contype = 'f' ORDER BY conname"""
+    """0021 and 0026 drop foreign keys (the tables' one writer guarantees their references) and an index nothing
+    reads by; going down restores them."""
+    keys = f"""SELECT conname FROM pg_constraint WHERE conrelid = '{table}'::regclass AND contype = 'f'
+                ORDER BY conname"""
+    names = f"SELECT indexname FROM pg_indexes WHERE tablename = '{table}' AND indexname = ANY($1::text[])"
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
         assert await connection.fetch(keys) == []
-        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0020")
-        assert [row["conname"] for row in await connection.fetch(keys)] == [
-            "fk_classification_kampung_id_kampung",
-            "fk_classification_snapshot_hash_classification_snapshot",
-        ]
+        assert await connection.fetch(names, indexes) == []
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, before)
+        assert [row["conname"] for row in await connection.fetch(keys)] == foreign_keys
+        assert [row["indexname"] for row in await connection.fetch(names, indexes)] == indexes
     finally:
         await connection.close()
 

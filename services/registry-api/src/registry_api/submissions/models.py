@@ -26,7 +26,8 @@ class Submission(Base):
     __tablename__ = "submission"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    kampung_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("kampung.id"))
+    kampung_id: Mapped[int] = mapped_column(BigInteger)
+    """A Kampung KB its writer has locked (no foreign key: migration 0026)."""
     module: Mapped[str] = mapped_column(String(16))
     period: Mapped[dt.date] = mapped_column(Date)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -41,7 +42,6 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("kampung_id", "module", "period"),
         Index("ix_submission_module_period", "module", "period"),
-        Index("ix_submission_submitted_at", "submitted_at"),
         Index("ix_submission_kampung_submitted_at", "kampung_id", "submitted_at"),
     )
 
