@@ -1,11 +1,13 @@
 """Statements sent straight to the driver belong to the session's transaction, even when nothing else ran before."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry_api.db import create_engine, create_sessionmaker, plan_once, session_driver, session_fetch
+from registry_api.db import create_engine, create_sessionmaker, plan_each, plan_once, session_driver, session_fetch
 
 _INSERT = "INSERT INTO outbox (topic, key, payload) VALUES ('report', 'db-test', '{}')"
 _COUNT = text("SELECT count(*) FROM outbox WHERE key = 'db-test'")
@@ -79,18 +81,21 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
         await engine.dispose()
 
 
-async def test_generic_plans_last_as_long_as_the_transaction(fresh_database_url: str) -> None:
+@pytest.mark.parametrize(("plan", "mode"), [(plan_once, "force_generic_plan"), (plan_each, "force_custom_plan")])
+async def test_plan_modes_last_as_long_as_the_transaction(
+    fresh_database_url: str, plan: Callable[[AsyncSession], Awaitable[None]], mode: str
+) -> None:
     engine = create_engine(fresh_database_url, pool_size=1)
     sessionmaker = create_sessionmaker(engine)
-    mode = "SELECT current_setting('plan_cache_mode') AS mode"
+    current = "SELECT current_setting('plan_cache_mode') AS mode"
     try:
         async with sessionmaker() as session:
-            await plan_once(session)
-            [during] = await session_fetch(session, mode)
+            await plan(session)
+            [during] = await session_fetch(session, current)
             await session.commit()
         async with sessionmaker() as session:  # the same pooled connection, a new transaction
-            [after] = await session_fetch(session, mode)
+            [after] = await session_fetch(session, current)
             await session.commit()
-        assert (during["mode"], after["mode"]) == ("force_generic_plan", "auto")
+        assert (during["mode"], after["mode"]) == (mode, "auto")
     finally:
         await engine.dispose()

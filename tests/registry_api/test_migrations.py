@@ -304,3 +304,23 @@ async def test_the_migration_of_kampung_lets_a_tier_change_in_place(empty_databa
         assert await connection.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'kampung'") is None
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_the_index_only_tables_has_them_vacuumed_often(empty_database_url: str) -> None:
+    """0027: the tables read from their indexes alone are vacuumed after a hundredth of their rows changes (so that
+    the visibility map lets those reads skip the heap); going down restores autovacuum's defaults."""
+    options = """SELECT relname, reloptions FROM pg_class
+                  WHERE relname IN ('quality_flag', 'kegiatan', 'kkbpk_users') ORDER BY relname"""
+    often = ["autovacuum_vacuum_insert_scale_factor=0.01", "autovacuum_vacuum_scale_factor=0.01"]
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert [tuple(row) for row in await connection.fetch(options)] == [
+            ("kegiatan", often),
+            ("kkbpk_users", often),
+            ("quality_flag", often),
+        ]
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0026")
+        assert {row["reloptions"] for row in await connection.fetch(options)} == {None}
+    finally:
+        await connection.close()

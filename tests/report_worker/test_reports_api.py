@@ -10,7 +10,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.closing import Closing
 from registry_api.auth.service import Role
+from registry_api.db import session_fetch
+from registry_api.reports import service
 from report_worker.aggregates import rebuild_period
 from tests.factories import auth, make_key
 from tests.report_worker import oracle
@@ -300,3 +303,19 @@ async def test_exports_neutralise_formulas_and_control_characters(
     # XML reads a carriage return back as a line feed.
     assert {key: from_xlsx.get(key) for key in want} == {key: safe.replace("\r", "\n") for key, safe in want.items()}
     assert {key: from_csv.get(key) for key in want} == want
+
+
+async def test_reports_and_trends_are_planned_for_their_region(session: AsyncSession, computed: oracle.Rows) -> None:
+    """A report's and a trend's statements are planned for the region asked for (`db.plan_each`): their parameters
+    decide the plan (the nation, a kabupaten, a kecamatan), and after a few reports of one region on a connection
+    PostgreSQL would otherwise keep a generic plan for every region."""
+    mode = "SELECT current_setting('plan_cache_mode') AS mode"
+    closing = Closing(after_days=0, time_zone="Asia/Jakarta")
+    await service.get_report(session, code="98", period=MONTH, ruleset=RULESETS[0], rulesets=RULESETS, closing=closing)
+    assert (await session_fetch(session, mode))[0]["mode"] == "force_custom_plan"
+    await session_fetch(session, "SET LOCAL plan_cache_mode = auto")
+    first, last = PERIODS[0].strftime("%Y-%m"), PERIODS[-1].strftime("%Y-%m")
+    await service.get_trend(
+        session, code="98", from_period=first, to_period=last, ruleset=RULESETS[0], rulesets=RULESETS
+    )
+    assert (await session_fetch(session, mode))[0]["mode"] == "force_custom_plan"

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry_api.db import Base
+from registry_api.db import READ_FROM_INDEXES, Base
 
 
 class QualityFlag(Base):
@@ -60,6 +60,7 @@ class QualityFlag(Base):
         ),
         Index("ix_quality_flag_kabupaten_period", "kabupaten_code", "period"),
         CheckConstraint("status IN ('open', 'checked')", name="status_known"),
+        READ_FROM_INDEXES,
     )
 
 
@@ -100,4 +101,5 @@ class KkbpkUsers(Base):
             "period",
             postgresql_include=["kb_iud", "kb_mow", "kb_mop", "kb_kondom", "kb_implan", "kb_suntik", "kb_pil"],
         ),
+        READ_FROM_INDEXES,
     )

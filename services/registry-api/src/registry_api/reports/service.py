@@ -15,6 +15,7 @@ from kampungkb_shared.regions import Level
 from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.auth.service import Principal, Role
+from registry_api.db import plan_each
 from registry_api.reports import targets as target_rules
 from registry_api.reports.models import Target
 from registry_api.reports.repository import RegionFigures, beside_figures, months_between, region_figures
@@ -218,6 +219,7 @@ async def get_report(
 ) -> Report:
     """A month, quarter or year (`spans`): figures as of its last month, reporting and services over its months."""
     _check_ruleset(ruleset, rulesets)
+    await plan_each(session)
     span = parse_span(period)
     combined, found, december = await _figures_of(session, code=code, span=span, ruleset=ruleset)
     name, level = region_of(code, found.region)
@@ -272,6 +274,7 @@ async def get_trend(
         raise Unprocessable.field(["query", "from"], "must not be after `to`")
     if (end.last.year - start.first.year) * 12 + end.last.month - start.first.month >= MAX_TREND_MONTHS:
         raise Unprocessable.field(["query", "from"], f"a trend spans at most {MAX_TREND_MONTHS} months")
+    await plan_each(session)
     name, _ = await region_name(session, code)
     by_month = await months_between(session, code=code, ruleset=ruleset, first=start.first, last=end.last)
     points, today = [], parse_period(current_period())

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry_api.db import Base
+from registry_api.db import READ_FROM_INDEXES, Base
 
 
 class Submission(Base):
@@ -82,6 +82,7 @@ class Kegiatan(Base):
         # With the partners in the index: every snapshot reads its Kampung KB's partners up to its period from the
         # index alone (one page), not from one heap page per activity, a number that grows with the history.
         Index("ix_kegiatan_kampung_date", "kampung_id", "date", postgresql_include=["partners"]),
+        READ_FROM_INDEXES,
     )
 
 
