@@ -1,4 +1,5 @@
 import asyncio
+import datetime as dt
 import uuid
 
 import asyncpg
@@ -12,6 +13,7 @@ from kampungkb_shared.classification import Scores
 from registry_api import migrate
 from registry_api.db import create_engine
 from registry_api.models import Base
+from registry_api.reports import repository
 from tests.conftest import create_database, drop_database
 from tests.factories import DEMO_DESA, demo_kampung_by_sql
 
@@ -322,5 +324,33 @@ async def test_the_migration_of_the_index_only_tables_has_them_vacuumed_often(em
         ]
         await asyncio.to_thread(migrate.downgrade, empty_database_url, "0026")
         assert {row["reloptions"] for row in await connection.fetch(options)} == {None}
+    finally:
+        await connection.close()
+
+
+async def test_the_migration_of_the_percontohan_index_serves_a_reports_list(empty_database_url: str) -> None:
+    """0028: a report's list of its region's percontohan Kampung KB is read from their partial index, not from every
+    Kampung KB (the nation's list, on a table of thousands with two percontohan); going down drops the index."""
+    kecamatan = DEMO_DESA[:8]
+    desa = f"""INSERT INTO wilayah (code, name, level, kind, parent_code)
+               SELECT '{kecamatan}.' || (3000 + g), 'Desa ' || g, 'desa', 'desa', '{kecamatan}'
+                 FROM generate_series(1, 5000) AS g"""
+    many = f"""INSERT INTO kampung (name, desa_code, kecamatan_code, kabupaten_code, provinsi_code, formed_on,
+                                    percontohan_kabupaten)
+               SELECT 'Kampung KB ' || g, '{kecamatan}.' || (3000 + g), '{kecamatan}', '{DEMO_DESA[:5]}',
+                      '{DEMO_DESA[:2]}', '2020-01-01', g <= 2
+                 FROM generate_series(1, 5000) AS g"""
+    plan = f"EXPLAIN {repository._PERCONTOHAN}"
+    arguments = ("00", dt.date(2025, 6, 1), "kkb-2025", dt.date(2025, 6, 30))
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    await demo_kampung_by_sql(empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute(desa)
+        await connection.execute(many)
+        await connection.execute("ANALYZE kampung")
+        assert "ix_kampung_percontohan" in "\n".join(row[0] for row in await connection.fetch(plan, *arguments))
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0027")
+        assert await connection.fetchval("SELECT to_regclass('ix_kampung_percontohan')") is None
     finally:
         await connection.close()

@@ -57,6 +57,13 @@ class Kampung(Base):
         Index("uq_kampung_active_desa", "desa_code", unique=True, postgresql_where=text("active")),
         Index("ix_kampung_desa_prefix", "desa_code", postgresql_ops={"desa_code": "text_pattern_ops"}),
         Index("ix_kampung_kabupaten", "kabupaten_code"),
+        # A report lists its region's percontohan Kampung KB from this index (migration 0028).
+        Index(
+            "ix_kampung_percontohan",
+            "desa_code",
+            postgresql_ops={"desa_code": "text_pattern_ops"},
+            postgresql_where=text("percontohan_kecamatan OR percontohan_kabupaten OR percontohan_provinsi"),
+        ),
         # A BRIN and pages 40 % full: tier, version and `updated_at` change in place (migration 0025).
         Index("ix_kampung_updated_at", "updated_at", postgresql_using="brin", postgresql_with={"pages_per_range": 4}),
         {"postgresql_with": {"fillfactor": 40}},
