@@ -2,7 +2,7 @@
 
 Every classification that moves a tier rewrites the profile's row (`changes.pipeline`), and a national month moves
 all 83,762 of them in one statement. With `updated_at` in a B-tree and full pages, each new row version went to
-another page and into all five indexes: 1.17 s for the month's statement, against 0.16-0.20 s for heap-only (HOT)
+another page and into all five indexes: 0.78 s for the month's statement, against 0.16-0.20 s for heap-only (HOT)
 updates (PostgreSQL 16, measured on the embedded server). PostgreSQL 16 keeps an update heap-only when only a
 summarising (BRIN) index's column changes, so `updated_at` is indexed by a BRIN of 4-page ranges, which still
 answers `updated_since` from the ranges that hold a recent change (3 ms for 167 changed of 83,762, against 14 ms

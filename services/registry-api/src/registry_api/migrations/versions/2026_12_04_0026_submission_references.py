@@ -3,7 +3,7 @@
 deleted, and no query reads submissions by `submitted_at` across Kampung KB (a Kampung KB's own are read by
 `ix_submission_kampung_submitted_at`). The check took a row lock on the Kampung KB for every row, and the index was
 one more to write: a national module file's merge, 83,762 rows, 2.42 s without them against 2.78 s with them (medians
-of four runs each, alternating, PostgreSQL 15 on the development machine).
+of four runs each, alternating, on a local PostgreSQL 15).
 
 Revision ID: 0026_subrefs
 Revises: 0025_kampunghot
