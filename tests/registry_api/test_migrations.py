@@ -168,26 +168,52 @@ async def test_the_migration_to_superseded_revisions_drops_only_the_copies_of_wh
         await connection.close()
 
 
-async def test_the_migration_of_the_classification_key_keys_it_as_its_readers_ask(empty_database_url: str) -> None:
-    """0020 keys `classification` (kampung_id, ruleset, period) and drops the index of that order beside the old
-    key; going down restores both."""
-    indexes = """SELECT i.relname, array_agg(a.attname ORDER BY k.n)::text[] AS columns
+@pytest.mark.parametrize(
+    ("table", "other", "before", "keyed", "was"),
+    [
+        # 0020: classification keyed (kampung_id, ruleset, period), the index of that order beside the old key dropped
+        (
+            "classification",
+            "ix_classification_snapshot_hash",
+            "0019",
+            [("pk_classification", ["kampung_id", "ruleset", "period"])],
+            [
+                ("ix_classification_as_of", ["kampung_id", "ruleset", "period"]),
+                ("pk_classification", ["kampung_id", "period", "ruleset"]),
+            ],
+        ),
+        # 0029: change_log keyed by its position, the index of the position beside the key of `id` dropped
+        (
+            "change_log",
+            "ix_change_log_kabupaten",
+            "0028",
+            [("pk_change_log", ["txid", "id"])],
+            [("ix_change_log_position", ["txid", "id"]), ("pk_change_log", ["id"])],
+        ),
+    ],
+)
+async def test_the_migrations_that_key_a_table_as_its_readers_ask(
+    empty_database_url: str,
+    table: str,
+    other: str,
+    before: str,
+    keyed: list[tuple[str, list[str]]],
+    was: list[tuple[str, list[str]]],
+) -> None:
+    """0020 and 0029 key a table in the order its readers ask for and drop the index of that order beside the old key:
+    one index fewer to write with every row; going down restores both."""
+    indexes = f"""SELECT i.relname, array_agg(a.attname ORDER BY k.n)::text[] AS columns
                    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
                   CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
                    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
-                  WHERE x.indrelid = 'classification'::regclass AND i.relname <> 'ix_classification_snapshot_hash'
+                  WHERE x.indrelid = '{table}'::regclass AND i.relname <> '{other}'
                   GROUP BY i.relname ORDER BY i.relname"""
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        assert [tuple(row) for row in await connection.fetch(indexes)] == [
-            ("pk_classification", ["kampung_id", "ruleset", "period"])
-        ]
-        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0019")
-        assert [tuple(row) for row in await connection.fetch(indexes)] == [
-            ("ix_classification_as_of", ["kampung_id", "ruleset", "period"]),
-            ("pk_classification", ["kampung_id", "period", "ruleset"]),
-        ]
+        assert [tuple(row) for row in await connection.fetch(indexes)] == keyed
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, before)
+        assert [tuple(row) for row in await connection.fetch(indexes)] == was
     finally:
         await connection.close()
 

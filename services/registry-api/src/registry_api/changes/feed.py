@@ -50,9 +50,9 @@ _PRUNE = """
     WITH head AS (SELECT txid, id, changed_at FROM change_log ORDER BY txid, id LIMIT $2),
     young AS (SELECT txid, id FROM head WHERE changed_at >= $1 ORDER BY txid, id LIMIT 1),
     doomed AS (
-        SELECT h.id FROM head h WHERE NOT EXISTS (SELECT 1 FROM young y WHERE (h.txid, h.id) >= (y.txid, y.id))
+        SELECT h.txid, h.id FROM head h WHERE NOT EXISTS (SELECT 1 FROM young y WHERE (h.txid, h.id) >= (y.txid, y.id))
     ),
-    gone AS (DELETE FROM change_log c USING doomed d WHERE c.id = d.id RETURNING c.txid, c.id)
+    gone AS (DELETE FROM change_log c USING doomed d WHERE (c.txid, c.id) = (d.txid, d.id) RETURNING c.txid, c.id)
     SELECT txid, id, (SELECT count(*) FROM gone) AS n FROM gone ORDER BY txid DESC, id DESC LIMIT 1
 """
 _RAISE_HORIZON = """

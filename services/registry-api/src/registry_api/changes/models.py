@@ -10,6 +10,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     func,
@@ -55,7 +56,7 @@ class ChangeLog(Base):
 
     __tablename__ = "change_log"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     txid: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id()::text::bigint)"))
     kind: Mapped[str] = mapped_column(String(16))
     """`kampung`, `submission`, `kegiatan` or `classification`."""
@@ -72,7 +73,7 @@ class ChangeLog(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))
 
     __table_args__ = (
-        Index("ix_change_log_position", "txid", "id"),
+        PrimaryKeyConstraint("txid", "id"),  # its position: nothing reads a row by `id` alone (migration 0029)
         # the report worker's data-quality pass reads one kabupaten's rows after its cursor, of those that can move a
         # flag only (`kampungkb_shared.quality.FLAG_INPUTS`)
         Index("ix_change_log_kabupaten", text("left(desa_code, 5)"), "txid", "id", postgresql_where=text(FLAG_INPUTS)),
