@@ -55,12 +55,13 @@ _ADDRESSES = text("""
 """)
 _FAIL = text("UPDATE import_rows SET state = 'failed' WHERE row_no = ANY(CAST(:rows AS integer[]))")
 _TO_WRITE = "SELECT DISTINCT kampung_id FROM import_rows WHERE state = 'ok' AND kampung_id IS NOT NULL"
+# Pages read straight from the driver, as `_SOURCE_HASHES`: $1 the last row of the page before, $2 the page's size.
 _PAGE = """
     SELECT row_no, kampung_id{payload} FROM import_rows
-     WHERE state = 'ok' AND row_no > :after ORDER BY row_no LIMIT :limit
+     WHERE state = 'ok' AND row_no > $1 ORDER BY row_no LIMIT $2
 """
-_PAGE_WITH_PAYLOADS = text(_PAGE.format(payload=", payload"))
-_PAGE_OF_KAMPUNG = text(_PAGE.format(payload=""))
+_PAGE_WITH_PAYLOADS = _PAGE.format(payload=", payload")
+_PAGE_OF_KAMPUNG = _PAGE.format(payload="")
 _COUNTS = text("SELECT state, count(*) AS n FROM import_rows GROUP BY state")
 
 _KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
@@ -196,7 +197,7 @@ async def fail(connection: AsyncConnection, rows: Sequence[int]) -> None:
 
 async def kampung_to_write(connection: AsyncConnection) -> list[int]:
     """The Kampung KB the rows to merge write to (the import locks them as a `PUT` locks one)."""
-    return [row.kampung_id for row in await connection.execute(text(_TO_WRITE))]
+    return [row[0] for row in await (await driver_connection(connection)).fetch(_TO_WRITE)]
 
 
 async def mark_unchanged(connection: AsyncConnection, module: ImportModule, period: dt.date | None) -> None:
@@ -208,15 +209,15 @@ async def mark_unchanged(connection: AsyncConnection, module: ImportModule, peri
 
 async def page(connection: AsyncConnection, *, after: int, limit: int) -> list[tuple[int, int, str]]:
     """A page of the rows to merge: row, Kampung KB and staged payload."""
-    result = await connection.execute(_PAGE_WITH_PAYLOADS, {"after": after, "limit": limit})
-    return [(row.row_no, row.kampung_id, row.payload) for row in result]
+    rows = await (await driver_connection(connection)).fetch(_PAGE_WITH_PAYLOADS, after, limit)
+    return [tuple(row) for row in rows]
 
 
 async def page_of_kampung(connection: AsyncConnection, *, after: int, limit: int) -> list[tuple[int, int]]:
     """`page` without the payloads, for a check that does not read them: a national file's worth of JSON is not
     carried across for it."""
-    result = await connection.execute(_PAGE_OF_KAMPUNG, {"after": after, "limit": limit})
-    return [(row.row_no, row.kampung_id) for row in result]
+    rows = await (await driver_connection(connection)).fetch(_PAGE_OF_KAMPUNG, after, limit)
+    return [tuple(row) for row in rows]
 
 
 async def counts(connection: AsyncConnection) -> dict[str, int]:
