@@ -334,22 +334,29 @@ async def test_the_migration_of_kampung_lets_a_tier_change_in_place(empty_databa
         await connection.close()
 
 
-async def test_the_migration_of_the_index_only_tables_has_them_vacuumed_often(empty_database_url: str) -> None:
+async def test_the_migrations_of_autovacuum_keep_years_of_history_vacuumed_and_analysed(
+    empty_database_url: str,
+) -> None:
     """0027: the tables read from their indexes alone are vacuumed after a hundredth of their rows changes (so that
-    the visibility map lets those reads skip the heap); going down restores autovacuum's defaults."""
+    the visibility map lets those reads skip the heap); 0030: `quality_flag`, counted by its newest period, is
+    analysed after 10,000 changed rows. Going down restores autovacuum's defaults, one migration at a time."""
     options = """SELECT relname, reloptions FROM pg_class
                   WHERE relname IN ('quality_flag', 'kegiatan', 'kkbpk_users') ORDER BY relname"""
-    often = ["autovacuum_vacuum_insert_scale_factor=0.01", "autovacuum_vacuum_scale_factor=0.01"]
+    often = {"autovacuum_vacuum_insert_scale_factor=0.01", "autovacuum_vacuum_scale_factor=0.01"}
+    analysed = {"autovacuum_analyze_scale_factor=0", "autovacuum_analyze_threshold=10000"}
+
+    async def tuned() -> dict[str, set[str] | None]:
+        rows = await connection.fetch(options)
+        return {row["relname"]: None if row["reloptions"] is None else set(row["reloptions"]) for row in rows}
+
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        assert [tuple(row) for row in await connection.fetch(options)] == [
-            ("kegiatan", often),
-            ("kkbpk_users", often),
-            ("quality_flag", often),
-        ]
+        assert await tuned() == {"kegiatan": often, "kkbpk_users": often, "quality_flag": often | analysed}
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0029")
+        assert await tuned() == {"kegiatan": often, "kkbpk_users": often, "quality_flag": often}
         await asyncio.to_thread(migrate.downgrade, empty_database_url, "0026")
-        assert {row["reloptions"] for row in await connection.fetch(options)} == {None}
+        assert await tuned() == {"kegiatan": None, "kkbpk_users": None, "quality_flag": None}
     finally:
         await connection.close()
 

@@ -35,6 +35,11 @@ READ_FROM_INDEXES = {
 the visibility map marks all-visible, which a vacuum does): autovacuum after a hundredth of its rows changes, not
 a fifth, which with years of history would leave months of new rows unmarked (migration 0027)."""
 
+ANALYZED_EACH_MONTH = {"autovacuum_analyze_scale_factor": 0, "autovacuum_analyze_threshold": 10_000}
+"""Storage options of a table read by its newest period, analysed once 10,000 of its rows changed whatever its size
+(migration 0030): at autovacuum's default (a tenth), a month that is a 36th of the history is never analysed, and the
+planner, whose statistics list every period stored, takes the newest for an empty one."""
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """`postgresql://...` (what every service is given) as the asyncpg dialect URL SQLAlchemy wants."""

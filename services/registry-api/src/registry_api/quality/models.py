@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry_api.db import READ_FROM_INDEXES, Base
+from registry_api.db import ANALYZED_EACH_MONTH, READ_FROM_INDEXES, Base
 
 
 class QualityFlag(Base):
@@ -60,7 +60,7 @@ class QualityFlag(Base):
         ),
         Index("ix_quality_flag_kabupaten_period", "kabupaten_code", "period"),
         CheckConstraint("status IN ('open', 'checked')", name="status_known"),
-        READ_FROM_INDEXES,
+        {"postgresql_with": {**READ_FROM_INDEXES["postgresql_with"], **ANALYZED_EACH_MONTH}},
     )
 
 
