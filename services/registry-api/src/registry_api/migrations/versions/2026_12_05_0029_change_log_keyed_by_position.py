@@ -5,7 +5,7 @@ the feed (a Kampung KB, three submissions, two classifications and a new tier ea
 with its indexes, 1.21 s with the one key against 1.47 s with both (means of two, alternating, on the embedded
 PostgreSQL 16).
 
-The new key is built in one pass over the table (on a long retention, a few seconds per million rows).
+The new key is built in one pass over the table: 0.43 s for a national month's 586,334 rows on the embedded server.
 
 Revision ID: 0029_feedkey
 Revises: 0028_percontohan
