@@ -160,8 +160,44 @@ async def test_a_change_committed_after_the_pass_began_is_flagged_by_the_next(
     assert set(flags) == await wanted(pg)
 
 
+async def test_no_cursor_takes_each_period_from_the_last_pass_over_the_nation(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)  # both periods rebuilt: their passes over the nation are where the kabupaten starts
+    assert await pg.fetchval("SELECT count(*) FROM quality_period_cursor WHERE period = ANY($1::date[])", COMPUTED) == 2
+    version = await set_aside(pg, kb.steady.id)
+    await kb.spiky.kkbpk(0, users(KB_SUNTIK=160, KB_PIL=40))  # after the passes: a leap in PERIOD, none in NEXT
+    await refresh(pg, NEXT)  # no cursor: only what changed since each period's pass, from the months it moves
+    flags = await stored_flags(pg)
+    assert (kb.spiky.id, PERIOD, "kkbpk_outlier", "KB_SUNTIK") in flags
+    assert not [key for key in flags if key[0] == kb.spiky.id and key[1] == NEXT]
+    assert set(flags) == await wanted(pg)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+    assert await pg.fetchval("SELECT count(*) FROM quality_cursor WHERE kabupaten_code = $1", KABUPATEN) == 1
+
+
+async def test_a_change_to_a_later_month_leaves_the_earlier_passes_alone(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    version = await set_aside(pg, kb.steady.id)  # its jump is in PERIOD
+    await upsert(kb.steady, "kependudukan", NEXT, people(400))  # a month after it: PERIOD's flags cannot move
+    await refresh(pg, NEXT)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+    assert (kb.steady.id, NEXT, "jump", "pus") in await stored_flags(pg)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+
+
+async def test_a_period_no_pass_covered_is_recomputed_whole(pg: asyncpg.Connection) -> None:
+    kb = await flagged(pg)
+    await set_aside(pg, kb.spiky.id)  # its outlier is in NEXT
+    version = await set_aside(pg, kb.steady.id)  # its jump in PERIOD
+    await pg.execute("DELETE FROM quality_period_cursor WHERE period = $1", NEXT)
+    await refresh(pg)
+    assert (await the_flag(pg, kb.spiky.id))[1:] == ("open", False)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+
+
 async def test_no_cursor_or_one_behind_the_pruned_feed_recomputes_the_whole_kabupaten(pg: asyncpg.Connection) -> None:
     kb = await flagged(pg)
+    await pg.execute("DELETE FROM quality_period_cursor")  # as before any pass over the nation
     await set_aside(pg, kb.steady.id)
     await refresh(pg, NEXT)  # no cursor: every computed period recomputed, the job's and those before it
     assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
@@ -170,7 +206,13 @@ async def test_no_cursor_or_one_behind_the_pruned_feed_recomputes_the_whole_kabu
     await refresh(pg)  # nothing changed: left alone
     assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
 
-    # The feed pruned past the cursor: what changed before the horizon is unknown.
+    # The feed pruned past the cursor and the periods' passes: what changed before the horizon is unknown.
+    await pg.execute(
+        """INSERT INTO quality_period_cursor (period, txid, id)
+           SELECT unnest($1::date[]), txid, id FROM quality_cursor WHERE kabupaten_code = $2""",
+        COMPUTED,
+        KABUPATEN,
+    )
     await pg.execute(
         """INSERT INTO change_log_horizon (single, txid, id)
            SELECT true, txid, id FROM quality_cursor WHERE kabupaten_code = $1""",

@@ -226,6 +226,27 @@ _MOVE_CURSOR = """
 INSERT INTO quality_cursor (kabupaten_code, txid, id) VALUES ($1, $2, $3)
     ON CONFLICT (kabupaten_code) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()"""
 
+# A pass over the nation leaves each of its periods current up to the snapshot's horizon, read before its statement;
+# a period's position only moves on (an older pass committing late leaves a newer one's).
+_SNAPSHOT_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_PERIODS_PASSED = """
+INSERT INTO quality_period_cursor (period, txid, id) SELECT unnest($1::date[]), $2, 0
+    ON CONFLICT (period) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()
+ WHERE (quality_period_cursor.txid, quality_period_cursor.id) < (excluded.txid, excluded.id)"""
+_PERIOD_POSITIONS = "SELECT period, txid, id FROM quality_period_cursor WHERE period = ANY($1::date[])"
+# The Kampung KB of a kabupaten whose flags may have moved since the passes of the periods ($4, each passed at
+# ($5, $6)), each from the first of those periods one of its changes moves: a change of a month moves that month and
+# every later one, a change with no period (a Kampung KB updated or deactivated) every one; read from the earliest
+# position ($1, $2) on.
+_CHANGED_SINCE_PASSES = f"""
+SELECT c.kampung_id, min(p.period) AS since
+  FROM change_log c
+ CROSS JOIN LATERAL (SELECT min(p.period) AS period
+                       FROM unnest($4::date[], $5::bigint[], $6::bigint[]) AS p(period, txid, id)
+                      WHERE p.period >= coalesce(c.period, '-infinity') AND (c.txid, c.id) > (p.txid, p.id)) p
+ WHERE left(c.desa_code, 5) = $3 AND (c.txid, c.id) > ($1, $2) AND ({FLAG_INPUTS}) AND p.period IS NOT NULL
+ GROUP BY c.kampung_id"""
+
 # Past a third of a kabupaten's Kampung KB changed, its own statement is cheaper than the list of them (a list of
 # every one cost 2-2.5 times the kabupaten's statement in bench_reports), and leaves the unchanged flags as they are.
 _CATCH_UP = 3
@@ -242,17 +263,22 @@ async def flag_quality(
     since: dict[int, dt.date] | None = None,
 ) -> int:
     """Raise, keep, reopen or drop the flags of the periods: in one kabupaten, of the Kampung KB of `since` each from
-    its period on, or everywhere; rows written."""
+    its period on, or everywhere, which leaves each period's position in the feed (`quality_period_cursor`) for the
+    kabupaten with no cursor of their own (`flag_changes`); rows written."""
     thresholds = (rules.min_history, rules.outlier_z, rules.jump_share, rules.single_method_users)
     if since is not None:
         ids = list(since)
         status = await connection.execute(FLAG_QUALITY_KAMPUNG, periods, ids, *thresholds, [since[i] for i in ids])
-    else:
-        # After a bulk write the narrow history may not be analysed yet; on statistics that hold none of it the planner
-        # joins the outliers' steps by nested loops, seconds for a nation with history.
-        await analyze_stale(connection, ["kkbpk_users"])
-        statement = FLAG_QUALITY_NATION if kabupaten_code is None else FLAG_QUALITY_KABUPATEN
-        status = await connection.execute(statement, periods, kabupaten_code, *thresholds)
+        return int(status.rsplit(" ", 1)[-1])
+    # After a bulk write the narrow history may not be analysed yet; on statistics that hold none of it the planner
+    # joins the outliers' steps by nested loops, seconds for a nation with history.
+    await analyze_stale(connection, ["kkbpk_users"])
+    if kabupaten_code is not None:
+        status = await connection.execute(FLAG_QUALITY_KABUPATEN, periods, kabupaten_code, *thresholds)
+        return int(status.rsplit(" ", 1)[-1])
+    horizon = await connection.fetchval(_SNAPSHOT_XMIN)
+    status = await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds)
+    await connection.execute(_PERIODS_PASSED, periods, horizon)
     return int(status.rsplit(" ", 1)[-1])
 
 
@@ -266,24 +292,63 @@ async def flag_changes(
     """The flags of one kabupaten's Kampung KB changed since its last pass (read from the change feed), each for the
     computed periods (`computed_since`) from its first changed one on; then its cursor, in the same transaction.
 
-    Without a cursor, or with one older than the feed keeps, what changed is unknown: the whole kabupaten is
-    recomputed for every computed period (not only a job's: a job of an earlier period may wait behind this one, and
-    would find its change behind the cursor). Rows of transactions at or above the snapshot's horizon are read and
-    recomputed too, but the cursor stops before them: one that commits later is read again next time, never skipped.
-    Recomputing is idempotent."""
+    Without a cursor, or with one older than the feed keeps, the kabupaten's own pass cannot say what changed: each
+    computed period is taken from the last pass over the nation that covered it (a whole-period rebuild's,
+    `quality_period_cursor`), recomputing the Kampung KB changed since; a period no such pass covered within the feed
+    is recomputed whole (every computed period, not only a job's: a job of an earlier period may wait behind this
+    one, and would find its change behind the cursor). Rows of transactions at or above the snapshot's horizon are
+    read and recomputed too, but the cursor stops before them: one that commits later is read again next time, never
+    skipped. Recomputing is idempotent."""
     start = await connection.fetchrow(_START, kabupaten_code)
     cursor: Position | None = None if start["txid"] is None else (start["txid"], start["id"])
     horizon: Position = (0, 0) if start["horizon_txid"] is None else (start["horizon_txid"], start["horizon_id"])
+    flags = 0
     if cursor is None or cursor < horizon:
-        after, periods = horizon, await computed_since(dt.date.min)
-        flags = await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
+        after = horizon
+        periods = await computed_since(dt.date.min)
+        positions = await connection.fetch(_PERIOD_POSITIONS, periods)
+        passed = {row["period"]: (row["txid"], row["id"]) for row in positions if (row["txid"], row["id"]) >= horizon}
+        if whole := [period for period in periods if period not in passed]:
+            flags += await flag_quality(connection, periods=whole, rules=rules, kabupaten_code=kabupaten_code)
+        if passed:
+            covered = sorted(passed)
+            rows = await connection.fetch(
+                _CHANGED_SINCE_PASSES,
+                *min(passed.values()),
+                kabupaten_code,
+                covered,
+                [passed[period][0] for period in covered],
+                [passed[period][1] for period in covered],
+            )
+            changed = {row["kampung_id"]: row["since"] for row in rows}
+            flags += await _flag_changed(connection, kabupaten_code, changed, covered, start["kampung"], rules)
     else:
-        after, flags = cursor, 0
+        after = cursor
         changed = {row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)}
-        if changed and (periods := await computed_since(min(changed.values()))):
-            if len(changed) * _CATCH_UP > start["kampung"]:  # after an import: per Kampung KB, the list costs more
-                flags = await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
-            else:
-                flags = await flag_quality(connection, periods=periods, rules=rules, since=changed)
+        if changed:
+            periods = await computed_since(min(changed.values()))
+            flags += await _flag_changed(connection, kabupaten_code, changed, periods, start["kampung"], rules)
     await connection.execute(_MOVE_CURSOR, kabupaten_code, *max(after, (start["xmin"], 0)))
     return flags
+
+
+async def _flag_changed(
+    connection: asyncpg.Connection,
+    kabupaten_code: str,
+    changed: dict[int, dt.date],
+    periods: list[dt.date],
+    kampung: int,
+    rules: QualityRules,
+) -> int:
+    """The flags of the `changed` Kampung KB of a kabupaten of `kampung` of them, each in the `periods` from its own
+    on: named one by one, or past a third of the kabupaten (after an import) by the kabupaten's own statement, which
+    costs less than the list of them."""
+    if not changed:
+        return 0
+    earliest = min(changed.values())
+    periods = [period for period in periods if period >= earliest]
+    if not periods:
+        return 0
+    if len(changed) * _CATCH_UP > kampung:
+        return await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
+    return await flag_quality(connection, periods=periods, rules=rules, since=changed)

@@ -76,6 +76,19 @@ class QualityCursor(Base):
     passed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class QualityPeriodCursor(Base):
+    """The change-feed position (`txid`, `id`) up to which a period's flags are current everywhere: a whole-period
+    rebuild's pass over the nation writes it, and a kabupaten with no cursor of its own recomputes only the Kampung KB
+    changed after it (report-worker writes and reads it)."""
+
+    __tablename__ = "quality_period_cursor"
+
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(BigInteger)
+    passed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class KkbpkUsers(Base):
     """Each stored kkbpk's users by method, kept narrow beside it for the data-quality pass, which reads a Kampung KB's
     12 months before each month it checks: an index-only range of this table rather than 12 payloads parsed again.
