@@ -238,3 +238,16 @@ async def test_most_of_a_kabupaten_changed_is_recomputed_whole(pg: asyncpg.Conne
     await refresh(pg)
     assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
     assert set(await stored_flags(pg)) == await wanted(pg)
+
+
+async def test_a_period_position_only_moves_on(pg: asyncpg.Connection) -> None:
+    await flagged(pg)
+    rows = await pg.fetch("SELECT period, txid, id FROM quality_period_cursor ORDER BY period")
+    assert [row["period"] for row in rows] == COMPUTED
+    current = await pg.fetchval("SELECT pg_current_xact_id()::text::bigint")
+    assert all(0 < row["txid"] <= current for row in rows)  # at most the pass's snapshot horizon
+    await pg.execute("UPDATE quality_period_cursor SET txid = $1 WHERE period = $2", current + 1000, PERIOD)
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, onward=True)  # a pass that began before that one
+    moved = {row["period"]: row["txid"] for row in await pg.fetch("SELECT period, txid FROM quality_period_cursor")}
+    assert moved[PERIOD] == current + 1000
+    assert moved[NEXT] > rows[1]["txid"]
