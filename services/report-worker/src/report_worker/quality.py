@@ -208,8 +208,10 @@ FLAG_QUALITY_KAMPUNG = _flag_quality(
 # Where a kabupaten's pass starts: its cursor, the feed's pruned horizon, and the snapshot's horizon (every transaction
 # below it has ended, so every row below it is final), read before the changes so that none below it can be missed;
 # and how many Kampung KB the kabupaten has.
-_START = """
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, c.txid, c.id,
+_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+"""The snapshot's horizon: every transaction below it has ended."""
+_START = f"""
+SELECT {_HORIZON} AS xmin, c.txid, c.id,
        h.txid AS horizon_txid, h.id AS horizon_id,
        (SELECT count(*) FROM kampung k WHERE k.kabupaten_code = $1) AS kampung
   FROM (SELECT) AS one
@@ -228,7 +230,6 @@ INSERT INTO quality_cursor (kabupaten_code, txid, id) VALUES ($1, $2, $3)
 
 # A pass over the nation leaves each of its periods current up to the snapshot's horizon, read before its statement;
 # a period's position only moves on (an older pass committing late leaves a newer one's).
-_SNAPSHOT_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _PERIODS_PASSED = """
 INSERT INTO quality_period_cursor (period, txid, id) SELECT unnest($1::date[]), $2, 0
     ON CONFLICT (period) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()
@@ -269,16 +270,16 @@ async def flag_quality(
     if since is not None:
         ids = list(since)
         status = await connection.execute(FLAG_QUALITY_KAMPUNG, periods, ids, *thresholds, [since[i] for i in ids])
-        return int(status.rsplit(" ", 1)[-1])
-    # After a bulk write the narrow history may not be analysed yet; on statistics that hold none of it the planner
-    # joins the outliers' steps by nested loops, seconds for a nation with history.
-    await analyze_stale(connection, ["kkbpk_users"])
-    if kabupaten_code is not None:
-        status = await connection.execute(FLAG_QUALITY_KABUPATEN, periods, kabupaten_code, *thresholds)
-        return int(status.rsplit(" ", 1)[-1])
-    horizon = await connection.fetchval(_SNAPSHOT_XMIN)
-    status = await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds)
-    await connection.execute(_PERIODS_PASSED, periods, horizon)
+    else:
+        # After a bulk write the narrow history may not be analysed yet; on statistics that hold none of it the planner
+        # joins the outliers' steps by nested loops, seconds for a nation with history.
+        await analyze_stale(connection, ["kkbpk_users"])
+        if kabupaten_code is not None:
+            status = await connection.execute(FLAG_QUALITY_KABUPATEN, periods, kabupaten_code, *thresholds)
+        else:
+            horizon = await connection.fetchval(f"SELECT {_HORIZON}")
+            status = await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds)
+            await connection.execute(_PERIODS_PASSED, periods, horizon)
     return int(status.rsplit(" ", 1)[-1])
 
 
