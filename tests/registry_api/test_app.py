@@ -28,9 +28,15 @@ async def test_openapi_docs_and_metrics(client: httpx.AsyncClient) -> None:
     assert "/v1/kampung" in spec["paths"] and "/v1/wilayah/import" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
     await client.get("/healthz")
-    await client.get("/v1/wilayah/00")
+    await client.get("/v1/wilayah/00")  # no such region here: a 404 of a route that matched
+    await client.get("/v1/nothing-here")
     metrics = (await client.get("/metrics")).text
-    assert "http_request_duration_seconds" in metrics
+    # By the template of the route that answered, once the router matched it (`none` when none did); probes and
+    # scrapes left out.
+    assert 'http_request_duration_seconds_count{handler="/v1/wilayah/{code}",method="GET"}' in metrics
+    assert 'http_requests_total{handler="/v1/wilayah/{code}",method="GET",status="4xx"}' in metrics
+    assert 'http_requests_total{handler="none",method="GET",status="4xx"}' in metrics
+    assert 'handler="/healthz"' not in metrics and 'handler="/metrics"' not in metrics
 
 
 async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:

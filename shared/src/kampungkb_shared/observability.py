@@ -8,6 +8,7 @@ registry through the classifier and the queue into the worker.
 
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
@@ -24,6 +25,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Finished = Callable[[Scope, int, float], None]
+"""What a `RequestTimer` calls once a request is answered: its scope, its status and the seconds it took."""
 
 
 class RequestIdFilter(logging.Filter):
@@ -80,3 +83,35 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+
+
+class RequestTimer:
+    """Pure ASGI middleware: once the app has answered an HTTP request, calls `finished(scope, status, seconds)`.
+    The route the app matched is then in the scope (see `route_template`): nothing matches the path a second time."""
+
+    def __init__(self, app: ASGIApp, finished: Finished) -> None:
+        self.app = app
+        self.finished = finished
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self.finished(scope, status, time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The path template of the route that answered (`/v1/kampung/{kampung_id}`), None when none matched."""
+    return getattr(scope.get("route"), "path", None)

@@ -9,14 +9,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
-from classifier.middleware import AccessLog
+from classifier.middleware import access_log
 from classifier.routes import router
 from classifier.ruleset import load_rulesets
 from classifier.settings import Settings
 from classifier.state import AppState, Metrics
 from kampungkb_shared.classification import BatchRequest, ExplainRequest
 from kampungkb_shared.collector import freeze_startup_objects
-from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.observability import RequestIdMiddleware, RequestTimer, configure_logging
 from kampungkb_shared.openapi import operation_id
 from kampungkb_shared.problems import document_problems, install_problem_handlers
 from kampungkb_shared.security import install_security_headers
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
     app.state.metrics = Metrics.create()
     app.include_router(router)
     install_problem_handlers(app)
-    app.add_middleware(AccessLog, latency=app.state.metrics.latency)
+    app.add_middleware(RequestTimer, finished=access_log(app.state.metrics.latency))
     app.add_middleware(RequestIdMiddleware)
     # Read when the app is built (the headers wrap it), unlike the rule sets, which load in the lifespan.
     install_security_headers(app, hsts_max_age_s=(settings or Settings()).hsts_max_age_s)

@@ -11,15 +11,14 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi_offline import FastAPIOffline
-from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
 from kampungkb_shared.collector import freeze_startup_objects
-from kampungkb_shared.observability import RequestIdMiddleware, configure_logging
+from kampungkb_shared.observability import RequestIdMiddleware, RequestTimer, configure_logging
 from kampungkb_shared.openapi import operation_id
 from kampungkb_shared.problems import install_problem_docs, install_problem_handlers
 from kampungkb_shared.security import install_security_headers
-from registry_api import health
+from registry_api import health, http_metrics
 from registry_api.approvals.router import router as approvals_router
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.oidc import OidcVerifier
@@ -215,9 +214,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router)
     for router in routers:
         app.include_router(router)
-    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
-        app, endpoint="/metrics", include_in_schema=False
-    )
+    app.include_router(http_metrics.router)
+    app.add_middleware(RequestTimer, finished=http_metrics.observe)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
