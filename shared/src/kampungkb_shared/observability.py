@@ -55,8 +55,12 @@ def configure_logging(*, level: str = "INFO", json_logs: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        # Through the root's handler, each one that logs at all: uvicorn's `--no-access-log` leaves its access logger
+        # with neither a handler nor propagation, and it stays off.
+        logger = logging.getLogger(name)
+        logs = bool(logger.handlers) or logger.propagate
+        logger.handlers[:] = []
+        logger.propagate = logs
 
 
 class RequestIdMiddleware:
