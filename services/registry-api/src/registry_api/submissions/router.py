@@ -125,12 +125,11 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
             classifying=classifying,
             closing=closing,
         )
-        submission = written.submissions[module]
+        read = written.submissions[module]
         response.status_code = 201 if module in written.created else 200
-        response.headers["ETag"] = etag(submission.revision)
-        read = service.to_read(submission)
+        response.headers["ETag"] = etag(read.revision)
         classification = _written(written.classification, minimal=_minimal(prefer, response))
-        return SubmissionWritten(**read.model_dump(), classification=classification)
+        return SubmissionWritten(**dict(read), classification=classification)
 
     put.__doc__ = _PUT_DOCS[module]
     router.put(
@@ -184,13 +183,12 @@ async def put_period(
         classifying=classifying,
         closing=closing,
     )
-    reads = {module.value: service.to_read(s) for module, s in written.submissions.items()}
     return PeriodWritten(
         kampung_id=kampung_id,
         period=f"{period:%Y-%m}",
-        profil=reads.get("profil"),
-        kependudukan=reads.get("kependudukan"),
-        kkbpk=reads.get("kkbpk"),
+        profil=written.submissions.get(Module.PROFIL),
+        kependudukan=written.submissions.get(Module.KEPENDUDUKAN),
+        kkbpk=written.submissions.get(Module.KKBPK),
         classification=_written(written.classification, minimal=_minimal(prefer, response)),
     )
 

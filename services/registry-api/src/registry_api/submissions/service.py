@@ -8,6 +8,7 @@ is computed from a snapshot that includes every earlier write.
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -50,7 +51,7 @@ class Written:
     """A write's answer: every module of the set as stored, those new (revision 1), and the period's classification
     under the primary rule set (None: pending)."""
 
-    submissions: dict[Module, Submission]
+    submissions: dict[Module, SubmissionRead]
     created: set[Module]
     classification: ClassificationRead | None
 
@@ -144,9 +145,7 @@ async def write_submissions(
     recorded = await pipeline.record(session, change, classifying=classifying)
     classification = await classification_written(session, recorded, kampung_id=kampung_id, period=period)
     # As stored: what the write returned, with the payload it wrote (not read again); unchanged modules are read.
-    submissions = {
-        Module(r["module"]): Submission(**{**dict(r), "payload": data[Module(r["module"])]}) for r in written
-    }
+    submissions = {Module(r["module"]): _written_read(r, data[Module(r["module"])]) for r in written}
     unchanged = [module for module in modules if module not in submissions]
     submissions |= await _as_stored(session, kampung_id, period, unchanged)
     return Written(
@@ -161,13 +160,26 @@ _ORDER = [Module.PROFIL, Module.KEPENDUDUKAN, Module.KKBPK]
 
 async def _as_stored(
     session: AsyncSession, kampung_id: int, period: dt.date, modules: list[Module]
-) -> dict[Module, Submission]:
+) -> dict[Module, SubmissionRead]:
     found = {}
     for module in modules:
         submission = await _exact(session, kampung_id=kampung_id, module=module, period=period)
         assert submission is not None
-        found[module] = submission
+        found[module] = to_read(submission)
     return found
+
+
+def _written_read(row: Mapping[str, Any], payload: dict[str, Any]) -> SubmissionRead:
+    """A submission as the write returned it (`store.write`'s row) with the payload it wrote."""
+    return SubmissionRead(
+        kampung_id=row["kampung_id"],
+        module=Module(row["module"]),
+        period=f"{row['period']:%Y-%m}",
+        payload=payload,
+        revision=row["revision"],
+        submitted_at=row["submitted_at"],
+        submitted_by=row["submitted_by"],
+    )
 
 
 async def classification_written(
