@@ -3,11 +3,14 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry_api.changes import pipeline
 from registry_api.db import create_engine, create_sessionmaker, plan_each, plan_once, session_driver, session_fetch
+from tests.factories import load_demo_regions, make_kampung, make_key
 
 _INSERT = "INSERT INTO outbox (topic, key, payload) VALUES ('report', 'db-test', '{}')"
 _COUNT = text("SELECT count(*) FROM outbox WHERE key = 'db-test'")
@@ -99,3 +102,27 @@ async def test_plan_modes_last_as_long_as_the_transaction(
         assert (during["mode"], after["mode"]) == (mode, "auto")
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("generic_plans", [True, False])
+async def test_a_single_writes_lock_runs_the_rest_of_its_transaction_on_generic_plans(
+    live_client: httpx.AsyncClient, committed_session: AsyncSession, fresh_database_url: str, generic_plans: bool
+) -> None:
+    """`pipeline.lock(generic_plans=True)` (a `PUT`'s) sets what `plan_once` sets, in the same statement."""
+    await load_demo_regions(committed_session)
+    kampung_id = (await make_kampung(live_client, await make_key(committed_session)))["id"]
+    engine = create_engine(fresh_database_url, pool_size=1)
+    sessionmaker = create_sessionmaker(engine)
+    current = "SELECT current_setting('plan_cache_mode') AS mode"
+    try:
+        async with sessionmaker() as session:
+            locked = await pipeline.lock(session, [kampung_id], generic_plans=generic_plans)
+            [during] = await session_fetch(session, current)
+            await session.rollback()
+        async with sessionmaker() as session:  # the same pooled connection, a new transaction
+            [after] = await session_fetch(session, current)
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    assert list(locked) == [kampung_id]
+    assert (during["mode"], after["mode"]) == ("force_generic_plan" if generic_plans else "auto", "auto")

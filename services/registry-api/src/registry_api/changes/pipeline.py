@@ -30,20 +30,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry_api.changes import outbox
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import Answer, Reclassified, reclassify
-from registry_api.db import owe_after_commit, session_driver, session_fetch
+from registry_api.db import GENERIC_PLANS, owe_after_commit, session_driver, session_fetch
 
 REPORT_EVENTS = "report_events"
 """What a request's commit owes delivery for (`db.owe_after_commit`): the report events it wrote."""
 
 _LOCK = """
-    SELECT k.id, k.desa_code, k.kabupaten_code
+    SELECT k.id, k.desa_code, k.kabupaten_code{plans}
       FROM kampung k JOIN unnest(CAST($1 AS bigint[])) AS p(id) ON p.id = k.id
      ORDER BY k.id FOR {mode} OF k{skip}
 """
 _LOCKS = {
-    (shared, skip): _LOCK.format(mode="SHARE" if shared else "NO KEY UPDATE", skip=" SKIP LOCKED" if skip else "")
+    (shared, skip, generic): _LOCK.format(
+        mode="SHARE" if shared else "NO KEY UPDATE",
+        skip=" SKIP LOCKED" if skip else "",
+        plans=f", {GENERIC_PLANS}" if generic else "",
+    )
     for shared in (False, True)
     for skip in (False, True)
+    for generic in (False, True)
 }
 
 # The tier a profile shows, with a new version: a client holding the old ETag or the old `updated_at` sees it changed.
@@ -72,17 +77,25 @@ class Locked:
 
 
 async def lock(
-    session: AsyncSession, ids: Sequence[int], *, skip_locked: bool = False, shared: bool = False
+    session: AsyncSession,
+    ids: Sequence[int],
+    *,
+    skip_locked: bool = False,
+    shared: bool = False,
+    generic_plans: bool = False,
 ) -> dict[int, Locked]:
     """Lock the Kampung KB rows (`FOR NO KEY UPDATE`, in id order) so that writes to one Kampung KB serialise; with
     `skip_locked`, those another transaction holds are left out. Returns the locked ones by id.
 
     `shared` (`FOR SHARE`): for a write that neither reads nor is read by the other writes holding the same lock
     (`submissions.rules.SHARED_LOCK_MODULES`): they go side by side and every other writer waits for them. Such a
-    writer takes the lock whole (this call again, without `shared`) before it changes a Kampung KB row."""
+    writer takes the lock whole (this call again, without `shared`) before it changes a Kampung KB row.
+
+    `generic_plans`: the rest of the transaction runs on generic plans (`db.plan_once`), set by the same statement
+    once it has locked a row."""
     if not ids:
         return {}
-    rows = await session_fetch(session, _LOCKS[shared, skip_locked], list(ids))
+    rows = await session_fetch(session, _LOCKS[shared, skip_locked, generic_plans], list(ids))
     # A few hundred kabupaten codes among a national file's Kampung KB: one string each, not one per Kampung KB.
     return {row["id"]: Locked(row["id"], row["desa_code"], sys.intern(row["kabupaten_code"])) for row in rows}
 

@@ -353,6 +353,7 @@ async def _store(
     )
     driver = await session_driver(session)
     # A savepoint of our own (not the session's): an answer that cannot be stored leaves the write's transaction whole.
+    # Once the answer is stored, the savepoint ends with the transaction: a release would be one more round trip.
     await driver.execute("SAVEPOINT store_answer")
     try:
         rows = await driver.fetch(
@@ -367,11 +368,9 @@ async def _store(
             [kept[h] for h in hashes.values()],
         )
     except asyncpg.PostgresError as exc:
-        await driver.execute("ROLLBACK TO SAVEPOINT store_answer")
+        await driver.execute("ROLLBACK TO SAVEPOINT store_answer; RELEASE SAVEPOINT store_answer")
         log.error("classifier answer not stored: %s", exc)
         raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc}") from exc
-    finally:
-        await driver.execute("RELEASE SAVEPOINT store_answer")
     return [_Stored(*row) for row in rows]
 
 

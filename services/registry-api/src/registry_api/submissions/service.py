@@ -22,7 +22,7 @@ from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import stored_classification
-from registry_api.db import plan_once, session_driver
+from registry_api.db import session_driver
 from registry_api.etags import check_if_match, etag
 from registry_api.submissions import store
 from registry_api.submissions.models import Submission, SubmissionRevision
@@ -38,11 +38,10 @@ _CURRENT = """
 async def lock_kampung(session: AsyncSession, kampung_id: int, principal: Principal) -> pipeline.Locked:
     """The Kampung KB, locked for this transaction's writes; 404 if unknown, 403 outside the key's scope. The rest of
     the transaction, a write of this one Kampung KB, runs on generic plans (`db.plan_once`)."""
-    kampung = (await pipeline.lock(session, [kampung_id])).get(kampung_id)
+    kampung = (await pipeline.lock(session, [kampung_id], generic_plans=True)).get(kampung_id)
     if kampung is None:
         raise NotFound(f"no Kampung KB with id {kampung_id}")
     principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
-    await plan_once(session)
     return kampung
 
 
