@@ -45,8 +45,9 @@ def kkbpk(n: int) -> dict[str, object]:
 class Writer:
     """One Kampung KB of a stack with its kependudukan and profil, and a client that rewrites its kkbpk."""
 
-    def __init__(self, registry_url: str, key: str) -> None:
-        self.http = httpx.Client(base_url=registry_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    def __init__(self, registry_url: str, key: str, *, minimal: bool = False) -> None:
+        headers = {"Authorization": f"Bearer {key}"} | ({"Prefer": "return=minimal"} if minimal else {})
+        self.http = httpx.Client(base_url=registry_url, headers=headers, timeout=30)
         created = self.http.post(
             "/v1/kampung", json={"name": "Bench", "desa_code": "99.01.01.2001", "formed_on": "2020-01-01"}
         )
@@ -65,9 +66,9 @@ class Writer:
         return elapsed * 1000
 
 
-def measure(stack: Stack) -> tuple[list[float], dict[str, float]]:
+def measure(stack: Stack, *, minimal: bool) -> tuple[list[float], dict[str, float]]:
     """Latencies of the measured `PUT`s (ms), and the CPU each process spent on them (ms per `PUT`)."""
-    writer = Writer(stack.registry_url, stack.key)
+    writer = Writer(stack.registry_url, stack.key, minimal=minimal)
     for n in range(WARMUP):
         writer.put(n)
     cpu_before = stack.cpu_seconds()
@@ -90,7 +91,7 @@ with local_stack(sys.argv[1], regions_csv=to_csv(demo_regions())) as stack:
 
 
 @contextmanager
-def served(checkout: Path, name: str) -> Iterator[tuple[Writer, dict[str, int]]]:
+def served(checkout: Path, name: str, *, minimal: bool) -> Iterator[tuple[Writer, dict[str, int]]]:
     """A stack of `checkout`'s code, in a process of its own: a writer on it and its services' process ids."""
     process = subprocess.Popen(
         [str(checkout / ".venv" / "bin" / "python"), "-c", _SERVE, name],
@@ -102,7 +103,7 @@ def served(checkout: Path, name: str) -> Iterator[tuple[Writer, dict[str, int]]]
     assert process.stdin is not None and process.stdout is not None
     try:
         started = json.loads(process.stdout.readline())
-        yield Writer(started["url"], started["key"]), started["pids"]
+        yield Writer(started["url"], started["key"], minimal=minimal), started["pids"]
     finally:
         process.stdin.close()
         process.wait(timeout=120)
@@ -112,9 +113,12 @@ def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
 
 
-def compare(other: Path, rounds: int) -> None:
+def compare(other: Path, rounds: int, *, minimal: bool) -> None:
     """This code against `other`'s, the `PUT`s alternating between their stacks."""
-    with served(HERE, "put-this") as (this, this_pids), served(other, "put-other") as (that, that_pids):
+    with (
+        served(HERE, "put-this", minimal=minimal) as (this, this_pids),
+        served(other, "put-other", minimal=minimal) as (that, that_pids),
+    ):
         stacks = {"this": (this, this_pids), "other": (that, that_pids)}
         for n in range(WARMUP):
             this.put(n)
@@ -142,12 +146,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", type=Path, help="another checkout of the project, with its own .venv")
     parser.add_argument("--rounds", type=int, default=3, help="with --against: rounds of 500 PUTs a stack")
+    parser.add_argument("--minimal", action="store_true", help="PUTs with `Prefer: return=minimal`, as phones send")
     args = parser.parse_args()
     if args.against is not None:
-        compare(args.against.resolve(), args.rounds)
+        compare(args.against.resolve(), args.rounds, minimal=args.minimal)
         return
     with local_stack("put", regions_csv=to_csv(demo_regions())) as stack:
-        timings, cpu = measure(stack)
+        timings, cpu = measure(stack, minimal=args.minimal)
     p50 = statistics.median(timings)
     p95 = statistics.quantiles(timings, n=100)[94]
     print(f"PUT with classification, sequential: p50 {p50:.1f} ms, p95 {p95:.1f} ms (n={len(timings)})")

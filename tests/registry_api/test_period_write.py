@@ -4,6 +4,8 @@ revision per changed module, `if_match` per module; a 412 with the current state
 from typing import Any
 
 import httpx
+import orjson
+import pytest
 
 from tests.changes.test_feed import follow
 from tests.factories import auth, errors_of, kependudukan_payload, kkbpk_payload, profil_payload, put_module
@@ -202,3 +204,41 @@ async def test_prefer_return_minimal_answers_a_classification_summary(
     assert period.status_code == 200, period.text
     assert period.headers["Preference-Applied"] == "return=minimal"
     assert "snapshot" not in period.json()["classification"]
+
+
+async def test_a_short_answer_is_the_summary_of_what_was_stored(
+    client: httpx.AsyncClient, admin: str, kampung_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `return=minimal` the classifier is asked for results without their explanation: the summary answered is
+    the stored classification's, as read back with its explanation derived again."""
+    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
+    asked: list[bool] = []
+    classify_lines = classifier.classify_lines
+
+    async def watched(body: bytes, **options: Any) -> list[bytes]:  # the real call, its body's `explain` noted
+        asked.append(orjson.loads(body)["explain"])
+        return list(await classify_lines(body, **options))
+
+    monkeypatch.setattr(classifier, "classify_lines", watched)
+    minimal = {"Prefer": "return=minimal"}
+    for module, payload in (("kependudukan", kependudukan_payload()), ("profil", profil_payload())):
+        assert (await put_module(client, admin, kampung_id, module, "2024-02", payload, **minimal)).status_code == 201
+    written = await put_module(client, admin, kampung_id, "kkbpk", "2024-02", kkbpk_payload(), **minimal)
+    assert written.status_code == 201, written.text
+    summary = written.json()["classification"]
+    stored = await client.get(
+        f"/v1/kampung/{kampung_id}/classification", params={"period": "2024-02"}, headers=auth(admin)
+    )
+    assert stored.status_code == 200, stored.text
+    assert summary["tier"] != "belum_terklasifikasi"
+    assert summary == {key: stored.json()[key] for key in summary}
+    assert asked == [False, False, False]
+
+    period = await _put_period(
+        client, admin, kampung_id, "2024-02", {"kkbpk": kkbpk_payload(users=50, non_users=50)}, Prefer="return=minimal"
+    )
+    assert period.status_code == 200, period.text
+    again = await client.get(
+        f"/v1/kampung/{kampung_id}/classification", params={"period": "2024-02"}, headers=auth(admin)
+    )
+    assert period.json()["classification"] == {key: again.json()[key] for key in period.json()["classification"]}

@@ -139,6 +139,9 @@ class Classifying:
     """When the classifier cannot be reached, leave `classify` events for the relay (the relay keeps its own)."""
     hold_reports_s: float = 0.0
     """Report events due only after this long: the writer makes them due itself when its work is done."""
+    explain: bool = True
+    """Whether a write's answer carries its classification's explanation; false for a write answered in short
+    (`Prefer: return=minimal`): the classifier is asked for none, and the answer is the summary."""
 
     @property
     def primary(self) -> str:
@@ -179,6 +182,7 @@ async def record(session: AsyncSession, change: Change, *, classifying: Classify
                 chunk=classifying.chunk,
                 concurrency=classifying.concurrency,
                 attempt_timeout_s=classifying.attempt_timeout_s,
+                explain=classifying.explain,
             )
             recorded.failed = outcome.failed
             recorded.answers = outcome.answers

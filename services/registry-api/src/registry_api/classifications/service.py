@@ -27,7 +27,7 @@ from kampungkb_shared.result_rows import RESULT_COLUMNS, error_row, result_row
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable, batch_items
 from registry_api.classifications.explanations import explain, ruleset_contents
 from registry_api.classifications.models import Classification
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.classifications.snapshots import SnapshotRow, assemble, periods_to_classify
 from registry_api.db import session_driver
 
@@ -118,12 +118,24 @@ class _Stored(NamedTuple):
 
 @dataclass(frozen=True)
 class Answer:
-    """The classifier's result for a snapshot (with its explanation), as stored a moment ago: a write's answer is
-    the classifier's own, with no read of what was just stored and nothing derived again."""
+    """The classifier's result for a snapshot (with its explanation, unless the write asked for none), as stored a
+    moment ago: a write's answer is the classifier's own, with no read of what was just stored and nothing derived
+    again."""
 
     result: dict[str, Any]
     snapshot: SnapshotRow
     computed_at: dt.datetime
+
+    def summary(self) -> ClassificationSummary:
+        """The result without its explanation and snapshot (`Prefer: return=minimal`), which a short result has too."""
+        result = self.result
+        return ClassificationSummary(
+            ruleset=result["ruleset"],
+            period=result["period"],
+            tier=result["tier"],
+            indices=result["indices"],
+            passed=result["passed"],
+        )
 
     def read(self) -> ClassificationRead:
         return ClassificationRead.model_validate(
@@ -172,6 +184,7 @@ async def reclassify(
     chunk: int = 10_000,
     concurrency: int = 2,
     attempt_timeout_s: float | None = None,
+    explain: bool = True,
 ) -> Reclassified:
     """Classify every period from each Kampung KB's earliest changed one on, for every rule set; store what changed.
 
@@ -179,7 +192,8 @@ async def reclassify(
     out once, for all of them. Snapshots are assembled a slice at a time and go out in batch calls of at most `chunk`
     results (items times rule sets), `concurrency` calls at a time, each with `budget_s` in all and
     `attempt_timeout_s` per attempt; answers are stored as they arrive. After the first failed call the remaining
-    calls for that rule set are not made.
+    calls for that rule set are not made. The results of a small call (a write's) are kept (`Reclassified.answers`),
+    with their explanation unless `explain` is false.
     """
     pairs = await periods_to_classify(session, earliest=earliest)
     outcome = Reclassified(pairs=pairs)
@@ -206,7 +220,7 @@ async def reclassify(
                 return (todo, snaps), None
             try:
                 lines = await classifier.classify_lines(
-                    _request_body(todo, snaps, explain=_kept(todo, snaps)),
+                    _request_body(todo, snaps, explain=explain and _kept(todo, snaps)),
                     rows=not _kept(todo, snaps),
                     budget_s=budget_s,
                     use_breaker=use_breaker,

@@ -11,7 +11,7 @@ from kampungkb_shared.errors import Unprocessable
 from registry_api import cursors
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.classifications.service import stored_classification
 from registry_api.submissions.models import Kegiatan, KegiatanIdempotency
 from registry_api.submissions.schemas import KegiatanCreate, KegiatanPage, KegiatanRead
@@ -81,8 +81,9 @@ async def create_kegiatan(
             raise Unprocessable.field(["header", "Idempotency-Key"], msg)
     change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_at={kampung.id: month})
     recorded = await pipeline.record(session, change, classifying=classifying)
-    classification = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
-    return Recorded(kegiatan, created=True, classification=classification)
+    answered = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
+    assert not isinstance(answered, ClassificationSummary)  # an activity's answer asks for the explanation
+    return Recorded(kegiatan, created=True, classification=answered)
 
 
 async def list_kegiatan(

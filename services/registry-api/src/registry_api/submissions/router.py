@@ -1,4 +1,5 @@
 import datetime as dt
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -9,7 +10,7 @@ from kampungkb_shared.periods import parse_period, within_programme
 from registry_api.approvals.deps import ClosingDep
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.changes.deps import WriteClassifyingDep
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.db import SessionDep
 from registry_api.etags import etag
 from registry_api.kampung.readable import get_readable_kampung
@@ -72,7 +73,9 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _classification(stored: ClassificationRead | None) -> ClassificationRead | PendingClassification:
+def _classification(
+    stored: ClassificationRead | ClassificationSummary | None,
+) -> ClassificationRead | ClassificationSummary | PendingClassification:
     return stored if stored is not None else PendingClassification()
 
 
@@ -84,8 +87,10 @@ def _minimal(prefer: str | None, response: Response) -> bool:
     return wanted
 
 
-def _written(stored: ClassificationRead | None, *, minimal: bool) -> WrittenClassification:
-    if stored is not None and minimal:
+def _written(stored: ClassificationRead | ClassificationSummary | None, *, minimal: bool) -> WrittenClassification:
+    """What a write answers of its classification; a write answered in short asked the classifier for no explanation
+    (`Classifying.explain`), and has the summary already unless the stored classification was read."""
+    if isinstance(stored, ClassificationRead) and minimal:
         return stored.summary()
     return _classification(stored)
 
@@ -113,6 +118,7 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
         if_none_match: IfNoneMatch = None,
         prefer: Prefer = None,
     ) -> SubmissionWritten:
+        minimal = _minimal(prefer, response)
         written = await service.write_submission(
             session,
             kampung_id=kampung_id,
@@ -122,14 +128,13 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
             principal=principal,
             if_match=if_match,
             if_none_match=if_none_match,
-            classifying=classifying,
+            classifying=replace(classifying, explain=not minimal),
             closing=closing,
         )
         read = written.submissions[module]
         response.status_code = 201 if module in written.created else 200
         response.headers["ETag"] = etag(read.revision)
-        classification = _written(written.classification, minimal=_minimal(prefer, response))
-        return SubmissionWritten(**dict(read), classification=classification)
+        return SubmissionWritten(**dict(read), classification=_written(written.classification, minimal=minimal))
 
     put.__doc__ = _PUT_DOCS[module]
     router.put(
@@ -171,16 +176,16 @@ async def put_period(
     prefer: Prefer = None,
 ) -> PeriodWritten:
     """Write several modules of a month in one transaction, the rules across modules checked on the set together."""
-    payloads = data.payloads()
+    minimal = _minimal(prefer, response)
     written = await service.write_submissions(
         session,
         kampung_id=kampung_id,
         period=period,
-        payloads=payloads,
+        payloads=data.payloads(),
         principal=principal,
         if_match=data.if_match,
         if_none_match={},
-        classifying=classifying,
+        classifying=replace(classifying, explain=not minimal),
         closing=closing,
     )
     return PeriodWritten(
@@ -189,7 +194,7 @@ async def put_period(
         profil=written.submissions.get(Module.PROFIL),
         kependudukan=written.submissions.get(Module.KEPENDUDUKAN),
         kkbpk=written.submissions.get(Module.KKBPK),
-        classification=_written(written.classification, minimal=_minimal(prefer, response)),
+        classification=_written(written.classification, minimal=minimal),
     )
 
 

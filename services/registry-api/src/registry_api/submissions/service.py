@@ -20,7 +20,7 @@ from registry_api import cursors
 from registry_api.approvals.service import refuse_approved
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.classifications.service import stored_classification
 from registry_api.db import session_driver
 from registry_api.etags import check_if_match, etag
@@ -52,7 +52,7 @@ class Written:
 
     submissions: dict[Module, SubmissionRead]
     created: set[Module]
-    classification: ClassificationRead | None
+    classification: ClassificationRead | ClassificationSummary | None
 
 
 async def write_submission(
@@ -183,13 +183,14 @@ def _written_read(row: Mapping[str, Any], payload: dict[str, Any]) -> Submission
 
 async def classification_written(
     session: AsyncSession, recorded: pipeline.Recorded, *, kampung_id: int, period: dt.date
-) -> ClassificationRead | None:
-    """A write's answer: the period's classification under the primary rule set, None when it is pending."""
+) -> ClassificationRead | ClassificationSummary | None:
+    """A write's answer: the period's classification under the primary rule set (its summary when the write asked
+    for no explanation and the classifier just scored it), None when it is pending."""
     if recorded.classifying is None or recorded.classifying.primary in recorded.failed:
         return None
     primary = recorded.classifying.primary
     if (answer := recorded.answers.get((kampung_id, period, primary))) is not None:
-        return answer.read()
+        return answer.read() if recorded.classifying.explain else answer.summary()
     return await stored_classification(
         session, classifier=recorded.classifying.classifier, kampung_id=kampung_id, period=period, ruleset=primary
     )
