@@ -127,15 +127,9 @@ class Answer:
     computed_at: dt.datetime
 
     def summary(self) -> ClassificationSummary:
-        """The result without its explanation and snapshot (`Prefer: return=minimal`), which a short result has too."""
-        result = self.result
-        return ClassificationSummary(
-            ruleset=result["ruleset"],
-            period=result["period"],
-            tier=result["tier"],
-            indices=result["indices"],
-            passed=result["passed"],
-        )
+        """The result without its explanation and snapshot (`Prefer: return=minimal`), which a short result has too:
+        the summary's fields of it."""
+        return ClassificationSummary.model_validate(self.result)
 
     def read(self) -> ClassificationRead:
         return ClassificationRead.model_validate(
