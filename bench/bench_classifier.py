@@ -5,9 +5,11 @@ Both are counted per second of CPU (the in-process loop's own, the server proces
 machine moves far less than wall time; the ratio is what serving over HTTP keeps of the scoring's own rate. The
 registry's bulk call is also measured in paired rounds, each right after the short `score()` of the same items, so
 that a shared machine's load moves both.
-Run: `uv run python bench/bench_classifier.py`. Fixed seed; about a minute on a slow day.
+Run: `uv run python bench/bench_classifier.py`. Fixed seed; about a minute on a slow day. `--against PATH` runs only
+the paired rounds, this code's classifier and another checkout's (with its own `.venv`) measured in turn each round.
 """
 
+import argparse
 import datetime as dt
 import os
 import random
@@ -15,7 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -165,32 +169,17 @@ def _measured(
     return rate, total / (_cpu_seconds(pid) - before)
 
 
-def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, bool], tuple[float, float]]:
-    """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`), of
-    the snapshots `raw` (`data`: the same decoded, for the paired rounds)."""
+@contextmanager
+def served(checkout: Path | None = None) -> Iterator[tuple[httpx.Client, int]]:
+    """A classifier of one uvicorn worker, of this code or (`checkout`) of another checkout's, with its own `.venv`:
+    a client on it and its process id."""
     port = free_port()
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "classifier.main:app",
-            "--workers",
-            "1",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
+    python = sys.executable if checkout is None else str(checkout / ".venv" / "bin" / "python")
+    command = ["-m", "uvicorn", "classifier.main:app", "--workers", "1", "--port", str(port), "--host", "127.0.0.1"]
+    server = subprocess.Popen([python, *command, "--log-level", "warning", "--no-access-log"], env=env, cwd=checkout)
     try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=60) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             deadline = time.monotonic() + 20
             while True:
                 try:
@@ -201,75 +190,130 @@ def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, 
                 if time.monotonic() > deadline:
                     raise RuntimeError("classifier did not become ready")
                 time.sleep(0.1)
-            bodies = [
-                orjson.dumps(
-                    {
-                        "items": [
-                            {"id": i, "period": "2025-06", "snapshot": s}
-                            for i, s in enumerate(raw[k : k + BATCH], start=k)
-                        ]
-                    }
-                )
-                for k in range(0, len(raw), BATCH)
-            ]
-            client.post("/v1/classify/batch", content=bodies[0], headers={"content-type": "application/json"})
-            rates: dict[tuple[str, bool], tuple[float, float]] = {}
-            for explain in (True, False):
-                for ruleset in ("bkkbn-web-2021", "kkb-2025"):
-                    fields = f'{{"ruleset":"{ruleset}","explain":{str(explain).lower()},"items"'.encode()
-                    tagged = [body.replace(b'{"items"', fields, 1) for body in bodies]
-                    rate, per_cpu = rates[(ruleset, explain)] = _measured(client, server.pid, tagged * ROUNDS)
-                    print(
-                        f"classifier HTTP batch ({ruleset}, {_LABEL[explain]}, {BATCH:,}/request, 1 worker): "
-                        f"{rate:,.0f} /s end to end, {per_cpu:,.0f} /s of server CPU"
-                    )
-                # What the registry asks for: both rule sets in one call, answered as NDJSON.
-                fields = f'{{"rulesets":["bkkbn-web-2021","kkb-2025"],"explain":{str(explain).lower()},"items"'
-                both = [body.replace(b'{"items"', fields.encode(), 1) for body in bodies]
-                rate, per_cpu = rates[(BOTH, explain)] = _measured(client, server.pid, both * ROUNDS, NDJSON)
-                print(
-                    f"classifier HTTP batch ({BOTH}, {_LABEL[explain]}): "
-                    f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
-                )
-            # What the registry asks for on its bulk calls: the same, without the explanation, as CSV records.
-            rate, per_cpu = rates[(BOTH_CSV, False)] = _measured(client, server.pid, both * ROUNDS, CSV)
-            print(
-                f"classifier HTTP batch ({BOTH_CSV}, {_LABEL[False]}): "
-                f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
-            )
-            _paired(client, server.pid, both, data)
-            return rates
+            yield client, server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
-def _paired(client: httpx.Client, pid: int, bodies: list[bytes], data: list[Inputs]) -> None:
+def _bodies(raw: list[dict[str, Any]]) -> list[bytes]:
+    """The snapshots as batch bodies of `BATCH` items."""
+    return [
+        orjson.dumps(
+            {
+                "items": [
+                    {"id": i, "period": "2025-06", "snapshot": s} for i, s in enumerate(raw[k : k + BATCH], start=k)
+                ]
+            }
+        )
+        for k in range(0, len(raw), BATCH)
+    ]
+
+
+def _both(bodies: list[bytes], *, explain: bool) -> list[bytes]:
+    """The bodies asking for both rule sets, as the registry asks."""
+    fields = f'{{"rulesets":["bkkbn-web-2021","kkb-2025"],"explain":{str(explain).lower()},"items"'
+    return [body.replace(b'{"items"', fields.encode(), 1) for body in bodies]
+
+
+def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, bool], tuple[float, float]]:
+    """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`), of
+    the snapshots `raw` (`data`: the same decoded, for the paired rounds)."""
+    with served() as (client, pid):
+        bodies = _bodies(raw)
+        client.post("/v1/classify/batch", content=bodies[0], headers={"content-type": "application/json"})
+        rates: dict[tuple[str, bool], tuple[float, float]] = {}
+        for explain in (True, False):
+            for ruleset in ("bkkbn-web-2021", "kkb-2025"):
+                fields = f'{{"ruleset":"{ruleset}","explain":{str(explain).lower()},"items"'.encode()
+                tagged = [body.replace(b'{"items"', fields, 1) for body in bodies]
+                rate, per_cpu = rates[(ruleset, explain)] = _measured(client, pid, tagged * ROUNDS)
+                print(
+                    f"classifier HTTP batch ({ruleset}, {_LABEL[explain]}, {BATCH:,}/request, 1 worker): "
+                    f"{rate:,.0f} /s end to end, {per_cpu:,.0f} /s of server CPU"
+                )
+            # What the registry asks for: both rule sets in one call, answered as NDJSON.
+            both = _both(bodies, explain=explain)
+            rate, per_cpu = rates[(BOTH, explain)] = _measured(client, pid, both * ROUNDS, NDJSON)
+            print(
+                f"classifier HTTP batch ({BOTH}, {_LABEL[explain]}): "
+                f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
+            )
+        # What the registry asks for on its bulk calls: the same, without the explanation, as CSV records.
+        both = _both(bodies, explain=False)
+        rate, per_cpu = rates[(BOTH_CSV, False)] = _measured(client, pid, both * ROUNDS, CSV)
+        print(
+            f"classifier HTTP batch ({BOTH_CSV}, {_LABEL[False]}): "
+            f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
+        )
+        _paired({"": (client, pid)}, both, data)
+        return rates
+
+
+def _short_score_rate(data: list[Inputs]) -> float:
+    """Short `score()`s per CPU-second in this process, both rule sets."""
+    rulesets = list(load_rulesets().values())
+    started = time.process_time()
+    for ruleset in rulesets:
+        for snap in data:
+            score(snap, "2025-06", ruleset, explain=False)
+    return len(rulesets) * len(data) / (time.process_time() - started)
+
+
+def _paired(
+    servers: dict[str, tuple[httpx.Client, int]], bodies: list[bytes], data: list[Inputs]
+) -> dict[str, list[float]]:
     """The registry's bulk call (both rule sets, CSV records, without the explanation) over the short `score()` of
     the same items, round by round, each HTTP round right after its in-process one: a shared machine's load moves
-    both alike, where separate runs saw their ratio move by 30 points."""
-    rulesets = list(load_rulesets().values())
-    ratios = []
-    for _ in range(PAIRED_ROUNDS):
-        started = time.process_time()
-        for ruleset in rulesets:
-            for snap in data:
-                score(snap, "2025-06", ruleset, explain=False)
-        scored = len(rulesets) * len(data) / (time.process_time() - started)
-        _, served = _measured(client, pid, bodies, CSV)
-        ratios.append(served / scored)
-    ratios.sort()
+    both alike, where separate runs saw their ratio move by 30 points. With several servers (this code's and
+    another checkout's), each round measures each in turn, in an order that alternates from round to round.
+    Returns each server's results per second of its CPU, round by round."""
+    ratios: dict[str, list[float]] = {label: [] for label in servers}
+    served: dict[str, list[float]] = {label: [] for label in servers}
+    for round_ in range(PAIRED_ROUNDS):
+        order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+        for label in order:
+            scored = _short_score_rate(data)
+            _, served_rate = _measured(*servers[label], bodies, CSV)
+            ratios[label].append(served_rate / scored)
+            served[label].append(served_rate)
+    for label, values in ratios.items():
+        print(
+            f"HTTP batch per server CPU-second / in-process short score() ({BOTH_CSV}{label}), paired rounds: "
+            f"{_spread(values)}"
+        )
+    return served
+
+
+def _spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"median {ordered[len(ordered) // 2]:.0%} (from {ordered[0]:.0%} to {ordered[-1]:.0%}, {len(values)} rounds)"
+
+
+def compare(other: Path, raw: list[dict[str, Any]], data: list[Inputs]) -> None:
+    """The paired rounds of this code's classifier and another checkout's, side by side."""
+    both = _both(_bodies(raw), explain=False)
+    with served() as this, served(other) as that:
+        for client, _ in (this, that):
+            client.post("/v1/classify/batch", content=both[0], headers={"content-type": "application/json"})
+        rates = _paired({", this code": this, f", {other.name}": that}, both, data)
+    ratios = [mine / theirs for mine, theirs in zip(rates[", this code"], rates[f", {other.name}"], strict=True)]
     print(
-        f"HTTP batch per server CPU-second / in-process short score() ({BOTH_CSV}), paired rounds: "
-        f"median {ratios[len(ratios) // 2]:.0%} (from {ratios[0]:.0%} to {ratios[-1]:.0%}, {PAIRED_ROUNDS} rounds)"
+        f"results per server CPU-second, this code's classifier over {other.name}'s, round by round: {_spread(ratios)}"
     )
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", type=Path, help="another checkout of the project, with its own .venv")
+    args = parser.parse_args()
     rng = random.Random(20250601)
     raw = [snapshot(rng) for _ in range(POPULATION)]
     snapshots = [Snapshot.model_validate(s) for s in raw]
     data = [from_model(s) for s in snapshots]
+    if args.against is not None:
+        compare(args.against.resolve(), raw, data)
+        return
     scoring = in_process(snapshots, data)
     for explain in (True, False):
         # Both rule sets, one result each: the in-process time per result is the mean of the two.

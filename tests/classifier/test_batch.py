@@ -56,6 +56,16 @@ async def test_rulesets_score_each_valid_item_under_each_rule_set_in_the_order_g
     assert [(e["id"], e["index"]) for e in both["errors"]] == [("k1", 1)]
 
 
+async def test_an_item_of_a_year_the_fast_path_does_not_take_is_scored_with_the_others(
+    client: httpx.AsyncClient,
+) -> None:
+    items = [_item(0), {**_item(1), "period": "2150-06"}, _item(2)]
+    answer = await _json(client, {"ruleset": OFFICIAL.id, "explain": False, "items": items})
+    assert answer["errors"] == []
+    scored = [(r["id"], r["period"]) for r in answer["results"]]
+    assert scored == [("k0", "2025-06"), ("k1", "2150-06"), ("k2", "2025-06")]
+
+
 async def test_one_ruleset_in_rulesets_or_a_null_rulesets_answer_as_before(client: httpx.AsyncClient) -> None:
     single = await _json(client, {"ruleset": STRICT.id, "items": _items()})
     assert await _json(client, {"rulesets": [STRICT.id], "items": _items()}) == single

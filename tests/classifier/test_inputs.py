@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from classifier import inputs
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchItem
+from kampungkb_shared.codes import DataSource, Facility, FundingSource, Poktan, Regulation
 from tests.classifier.classifier_factories import OFFICIAL, STRICT, output, partners, profil, snapshot, worked_example
 
 
@@ -82,6 +83,19 @@ def test_inputs_take_a_valid_item_and_score_like_the_models() -> None:
         fast = score(strict.snapshot, strict.period, ruleset)
         slow = score(inputs.from_model(model.snapshot), model.period, ruleset)
         assert fast == slow
+
+
+def test_the_code_lists_checked_for_repeats_together_share_no_code() -> None:
+    lists = (FundingSource, Poktan, Facility, Regulation, DataSource)
+    assert sum(map(len, lists)) == len({member.value for codes in lists for member in codes})
+
+
+@pytest.mark.parametrize("year", [inputs.PERIOD_YEARS[0] - 1, inputs.PERIOD_YEARS[-1] + 1])
+def test_a_period_of_another_year_is_left_to_the_models(year: int) -> None:
+    item = _set(["period"], f"{year:04d}-06")
+    assert not accept(item)
+    model = BatchItem.model_validate(item)
+    assert score(inputs.from_model(model.snapshot), model.period, OFFICIAL)["period"] == f"{year:04d}-06"
 
 
 def test_minimal_snapshot_is_accepted() -> None:
