@@ -5,13 +5,14 @@ from typing import Any
 
 import asyncpg
 
-from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.aggregates import Apart, rebuild_period, refresh_chain
 from report_worker.sql import FIGURES
 from tests.report_worker import oracle
 from tests.report_worker.data import (
     PERIODS,
     RULESETS,
     Dataset,
+    generate,
     insert_kampung,
     upsert_classification,
     upsert_submission,
@@ -62,6 +63,38 @@ async def test_rebuild_matches_the_oracle(pg: asyncpg.Connection, dataset: Datas
     assert wanted[(PERIODS[0], RULESETS[0], "96")]["desa_total"] > 0
     assert wanted[(PERIODS[0], RULESETS[0], "98.71.02")]["kampung_total"] == 0
     assert any(not k["active"] for k in (await oracle.read_rows(pg)).kampung)
+
+
+async def test_a_rebuild_in_shares_of_the_provinsi_stores_what_one_statement_stores(fresh_database_url: str) -> None:
+    """The shares commit on connections of their own: the data are committed, in a database of the test's own."""
+    pg = await asyncpg.connect(fresh_database_url)
+    try:
+        await generate(pg)
+        # a provinsi the region list no longer holds: its rows go with the rebuild, as one statement's delete takes them
+        await rebuild_period(pg, period=PERIODS[0], rulesets=RULESETS)
+        await pg.execute("""
+            CREATE TEMP TABLE gone AS SELECT * FROM report_aggregate WHERE code = '00';
+            UPDATE gone SET code = '99', level = 'provinsi', parent_code = '00';
+            INSERT INTO report_aggregate SELECT * FROM gone
+        """)
+        connections: list[asyncpg.Connection] = []
+
+        async def connect() -> asyncpg.Connection:
+            connections.append(await asyncpg.connect(fresh_database_url))
+            return connections[-1]
+
+        for period in PERIODS:
+            await rebuild_period(pg, period=period, rulesets=RULESETS, apart=Apart(connect, connections=3))
+        assert len(connections) == 3 * len(PERIODS) and all(c.is_closed() for c in connections)
+        in_shares = await stored(pg)
+        assert_same(in_shares, oracle.expected(await oracle.read_rows(pg), PERIODS, RULESETS))
+        for period in PERIODS:
+            await rebuild_period(pg, period=period, rulesets=RULESETS)
+        assert await stored(pg) == in_shares
+        periods = await pg.fetch("SELECT period, ruleset FROM report_period WHERE rebuilt_at IS NOT NULL")
+        assert len(periods) == len(PERIODS) * len(RULESETS)
+    finally:
+        await pg.close()
 
 
 async def test_running_twice_changes_nothing(pg: asyncpg.Connection, dataset: Dataset) -> None:

@@ -103,7 +103,11 @@ async def test_the_worker_counts_by_the_configured_deadline(pg: asyncpg.Connecti
             return Acquired()
 
     config = Settings(  # type: ignore[call-arg]
-        DATABASE_URL="postgresql://unused", LOG_JSON=False, REPORTING_DEADLINE_DAY=20, REPORTING_TIME_ZONE="UTC"
+        DATABASE_URL="postgresql://unused",
+        LOG_JSON=False,
+        REPORTING_DEADLINE_DAY=20,
+        REPORTING_TIME_ZONE="UTC",
+        rebuild_connections=1,  # the rows are the test's transaction's: seen on its connection alone
     )
     period = PERIODS[4]
     await jobs.rebuild_whole_period({"pool": Pool(), "settings": config, "job_id": "j"}, {"period": "2025-05"})

@@ -6,8 +6,9 @@ are safe to run twice. Each is followed by its data-quality pass (`report_worker
 own.
 """
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -62,11 +63,76 @@ async def _begin(connection: asyncpg.Connection) -> None:
     await connection.execute("SET LOCAL work_mem = '64MB'")
 
 
-async def _rebuild(connection: asyncpg.Connection, *, period: dt.date, rulesets: list[str], deadline: Deadline) -> int:
-    await connection.execute(sql.DELETE_PERIOD, [period], rulesets)
-    rows = _count(await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets, [deadline(period)]))
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+"""A new connection to the database, of the caller's own (not one of a pool other jobs wait on)."""
+
+
+@dataclass(frozen=True)
+class Apart:
+    """A whole-period rebuild made by `connections` transactions side by side, each over a share of the provinsi,
+    on connections of their own: a data-modifying statement runs on one core, and the other cores wait."""
+
+    connect: Connect
+    connections: int = 2
+
+
+async def _rebuild(
+    connection: asyncpg.Connection,
+    *,
+    period: dt.date,
+    rulesets: list[str],
+    deadline: Deadline,
+    apart: Apart | None = None,
+) -> int:
+    if apart is None or apart.connections < 2:
+        await connection.execute(sql.DELETE_PERIOD, [period], rulesets)
+        rows = _count(await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets, [deadline(period)]))
+    else:
+        rows = await _rebuild_apart(connection, apart, period=period, rulesets=rulesets, deadline=deadline)
     await connection.execute(sql.MARK_REBUILT, [period], rulesets)
     return rows
+
+
+async def _rebuild_apart(
+    connection: asyncpg.Connection, apart: Apart, *, period: dt.date, rulesets: list[str], deadline: Deadline
+) -> int:
+    """`_rebuild`'s rows in shares of the provinsi, each committed on its own connection while `connection` holds the
+    rebuild's lock (chain refreshes wait for it), then the nation summed from them. Should a share fail, the others'
+    rows stay, each region's figures correct, and the period is not marked rebuilt: the job fails and runs again."""
+    shares = _shares(await connection.fetch(sql.PROVINSI_WEIGHTS), apart.connections)
+
+    async def rebuild_share(provinsi: list[str]) -> int:
+        helper = await apart.connect()
+        try:
+            async with helper.transaction():
+                await _begin(helper)
+                await helper.execute(sql.DELETE_PROVINSI_LEVELS, [period], provinsi, rulesets)
+                inserted = await helper.execute(
+                    sql.INSERT_PROVINSI_LEVELS, [period], provinsi, rulesets, [deadline(period)]
+                )
+                return _count(inserted)
+        finally:
+            await helper.close()
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(rebuild_share(provinsi)) for provinsi in shares]
+    everywhere = [code for provinsi in shares for code in provinsi]
+    await connection.execute(sql.DELETE_OUTSIDE, [period], rulesets, everywhere)
+    return sum(task.result() for task in tasks) + _count(
+        await connection.execute(sql.UPSERT_NATION, [period], rulesets)
+    )
+
+
+def _shares(weights: list[asyncpg.Record], parts: int) -> list[list[str]]:
+    """The provinsi in `parts` shares of about as many Kampung KB each (the largest first, each to the lightest share),
+    none empty."""
+    shares: list[list[str]] = [[] for _ in range(min(parts, len(weights)))]
+    loads = [0] * len(shares)
+    for row in sorted(weights, key=lambda r: (-r["kampung"], r["code"])):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(row["code"])
+        loads[lightest] += row["kampung"] + 1
+    return shares
 
 
 @asynccontextmanager
@@ -119,10 +185,12 @@ async def rebuild_period(
     onward: bool = False,
     deadline: Deadline = default_deadline,
     quality: QualityRules | None = DEFAULT_QUALITY,
+    apart: Apart | None = None,
 ) -> Outcome:
-    """Every region's rows of one period, from base data, in one statement (grouping sets); then those of every
-    computed later period up to `through`, or (`onward`, without `through`) every one, each in a transaction of its
-    own (so that the chain refreshes waiting for one period do not wait for the rest); then their flags."""
+    """Every region's rows of one period, from base data, in one statement (grouping sets), or (`apart`) in shares of
+    the provinsi side by side; then those of every computed later period up to `through`, or (`onward`, without
+    `through`) every one, each in a transaction of its own (so that the chain refreshes waiting for one period do not
+    wait for the rest); then their flags."""
     await analyze_stale(connection, _SOURCES)
     rebuilt, rows = [period], 0
     if onward or (through is not None and through > period):  # one period alone reads no list of computed ones
@@ -132,7 +200,7 @@ async def rebuild_period(
         async with connection.transaction():
             await connection.execute(_LOCK_ALL)
             await _begin(connection)
-            rows += await _rebuild(connection, period=month, rulesets=rulesets, deadline=deadline)
+            rows += await _rebuild(connection, period=month, rulesets=rulesets, deadline=deadline, apart=apart)
     flags = await _flag_periods(connection, periods=rebuilt, rules=quality)
     return Outcome(rebuilt=rebuilt, refreshed=[], rows=rows, flags=flags)
 

@@ -11,7 +11,7 @@ from arq import Retry
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import current_period, parse_period
-from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
+from report_worker.aggregates import Apart, Outcome, rebuild_period, refresh_chain
 from report_worker.metrics import JOB_FAILURES, JOB_SECONDS, ROWS_WRITTEN
 from report_worker.settings import Settings
 
@@ -96,6 +96,7 @@ async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any
             onward=job.through is None,
             deadline=settings.deadline,
             quality=settings.quality_rules(),
+            apart=Apart(lambda: asyncpg.connect(settings.database_url), settings.rebuild_connections),
         )
 
     return await _run(ctx, name, job.request_id, work)

@@ -137,9 +137,19 @@ def _branch(source: str, keys: str, own: list[tuple[str, str]]) -> str:
     return f"SELECT {keys}, {columns} FROM {source}"
 
 
-def _insert_grouped(grouping_sets: str) -> str:
-    """$1 periods (date[]), $2 a kabupaten code or NULL for the nation, $3 rule sets (text[]), $4 each period's
-    reporting deadline (timestamptz[])."""
+_IN_KABUPATEN = (
+    "$2::text IS NULL OR k.kabupaten_code = $2::text",
+    "($2::text IS NULL OR w.code LIKE $2::text || '.%')",
+)
+"""Which Kampung KB and which regions a statement reads: the kabupaten $2 (text), or every one where $2 is NULL."""
+_IN_PROVINSI = ("k.provinsi_code = ANY($2::text[])", "left(w.code, 2) = ANY($2::text[])")
+"""The provinsi $2 (text[])."""
+
+
+def _insert_grouped(grouping_sets: str, within: tuple[str, str] = _IN_KABUPATEN) -> str:
+    """$1 periods (date[]), $2 the regions read (`within`), $3 rule sets (text[]), $4 each period's reporting deadline
+    (timestamptz[])."""
+    in_kampung, in_wilayah = within
     keys = "period, ruleset, left(kec, 2) AS prov, left(kec, 5) AS kab, kec"
     return f"""
 WITH periods AS (
@@ -155,7 +165,7 @@ kk AS (
       FROM periods pr
       JOIN kampung k ON k.active AND k.formed_on <= pr.period_end
       JOIN wilayah w ON w.code = k.desa_code
-     WHERE $2::text IS NULL OR k.kabupaten_code = $2::text
+     WHERE {in_kampung}
 ),
 base AS MATERIALIZED (
     -- with the modules in force; "reported" means one of them was submitted for exactly this period
@@ -195,7 +205,7 @@ region_per_kecamatan AS (
     SELECT left(w.code, 8) AS kec,
            {_listed("{expression} AS {name}", _REGION_FIGURES)}
       FROM wilayah w
-     WHERE w.level IN ('kecamatan', 'desa') AND ($2::text IS NULL OR w.code LIKE $2::text || '.%')
+     WHERE w.level IN ('kecamatan', 'desa') AND {in_wilayah}
      GROUP BY 1
 ),
 per_kecamatan AS (
@@ -225,6 +235,10 @@ INSERT_ALL_LEVELS = _insert_grouped("(prov, kab, kec), (prov, kab), (prov), ()")
 INSERT_CHAIN = _insert_grouped("(prov, kab, kec), (prov, kab)")
 """One kabupaten ($2) and its kecamatan, from base data."""
 
+INSERT_PROVINSI_LEVELS = _insert_grouped("(prov, kab, kec), (prov, kab), (prov)", _IN_PROVINSI)
+"""The provinsi $2 (text[]), their kabupaten and their kecamatan, from base data: one share of a rebuild made on
+several connections side by side, the nation summed from the provinsi rows after (`UPSERT_NATION`)."""
+
 _SUMS = ",\n       ".join(f"sum(a.{name})" for name in FIGURES)
 _UPDATES = ", ".join(f"{name} = excluded.{name}" for name in ["level", "parent_code", "computed_at", *FIGURES])
 
@@ -249,6 +263,24 @@ UPSERT_NATION = _summed("provinsi", "nasional", "'00'", "NULL")
 every change of a kabupaten row sums its provinsi again in the same transaction, under the roll-up lock."""
 
 DELETE_PERIOD = "DELETE FROM report_aggregate WHERE period = ANY($1::date[]) AND ruleset = ANY($2::text[])"
+
+DELETE_PROVINSI_LEVELS = """
+DELETE FROM report_aggregate
+ WHERE period = ANY($1::date[]) AND ruleset = ANY($3::text[]) AND code <> '00' AND left(code, 2) = ANY($2::text[])"""
+"""The rows of the provinsi $2 (text[]) and of every region in them."""
+
+DELETE_OUTSIDE = """
+DELETE FROM report_aggregate
+ WHERE period = ANY($1::date[]) AND ruleset = ANY($2::text[]) AND left(code, 2) <> ALL($3::text[])"""
+"""The rows of regions in none of the provinsi $3 (text[]): the nation's (summed again next), and those of a provinsi
+the region list no longer holds."""
+
+PROVINSI_WEIGHTS = """
+SELECT w.code, count(k.id) AS kampung
+  FROM wilayah w LEFT JOIN kampung k ON k.provinsi_code = w.code AND k.active
+ WHERE w.level = 'provinsi'
+ GROUP BY w.code"""
+"""Every provinsi with its active Kampung KB: what a share of a rebuild costs grows with them."""
 
 DELETE_CHAIN = """
 DELETE FROM report_aggregate
