@@ -31,6 +31,7 @@ from registry_api import migrate
 from registry_api.db import create_engine
 from registry_api.wilayah.service import import_csv
 from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.apart import Apart
 from report_worker.quality import QualityRules, flag_quality
 
 WILAYAH_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wilayah.csv"
@@ -108,15 +109,18 @@ async def load(url: str) -> None:
 async def time_statements(url: str) -> None:
     connection = await asyncpg.connect(url)
     try:
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)
-            times.append(time.perf_counter() - started)
-        line(
-            f"report rebuild, whole nation, one period, {len(RULESETS)} rule sets: {min(times):.2f} s "
-            f"(runs: {', '.join(f'{t:.2f}' for t in times)})"
-        )
+        ways = {"one statement": None, "in shares on 2 connections": Apart(lambda: asyncpg.connect(url), 2)}
+        times: dict[str, list[float]] = {way: [] for way in ways}
+        for _ in range(3):  # the two ways alternating, so that the machine's load meets both alike
+            for way, apart in ways.items():
+                started = time.perf_counter()
+                await rebuild_period(connection, period=PERIOD, rulesets=RULESETS, quality=None, apart=apart)
+                times[way].append(time.perf_counter() - started)
+        for way, runs in times.items():
+            line(
+                f"report rebuild without its quality pass, whole nation, one period, {len(RULESETS)} rule sets, {way}: "
+                f"{min(runs):.2f} s (runs: {', '.join(f'{t:.2f}' for t in runs)})"
+            )
         for ruleset in RULESETS:
             started = time.perf_counter()
             await rebuild_period(connection, period=PERIOD, rulesets=[ruleset])
@@ -213,9 +217,9 @@ async def time_quality(url: str) -> None:
                 await flag_quality(connection, periods=[PERIOD], kabupaten_code=None, rules=QualityRules())
             return time.perf_counter() - started, backend_cpu_s(pid) - cpu
 
-        async def rebuild(quality: QualityRules | None) -> tuple[float, float]:
+        async def rebuild(quality: QualityRules | None, apart: Apart | None = None) -> tuple[float, float]:
             cpu, started = backend_cpu_s(pid), time.perf_counter()
-            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS, quality=quality)
+            await rebuild_period(connection, period=PERIOD, rulesets=RULESETS, quality=quality, apart=apart)
             return time.perf_counter() - started, backend_cpu_s(pid) - cpu
 
         def measured(label: str, runs: list[tuple[float, float]]) -> None:
@@ -235,6 +239,11 @@ async def time_quality(url: str) -> None:
             measured(f"report rebuild without the quality pass, {label}", [await rebuild(None) for _ in range(2)])
             measured(
                 f"report rebuild with its quality pass, {label}", [await rebuild(QualityRules()) for _ in range(2)]
+            )
+            apart = Apart(lambda: asyncpg.connect(url), 2)
+            measured(
+                f"report rebuild with its quality pass, {label}, in shares on 2 connections (CPU: the job's own)",
+                [await rebuild(QualityRules(), apart) for _ in range(2)],
             )
         flags = await connection.fetch("SELECT kind, count(*) FROM quality_flag GROUP BY 1 ORDER BY 1")
         line("flags raised: " + (", ".join(f"{r['kind']} {r['count']:,}" for r in flags) or "none"))

@@ -5,7 +5,9 @@ from typing import Any
 
 import asyncpg
 
-from report_worker.aggregates import Apart, rebuild_period, refresh_chain
+from kampungkb_shared.quality import FlagKind
+from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.apart import Apart
 from report_worker.sql import FIGURES
 from tests.report_worker import oracle
 from tests.report_worker.data import (
@@ -65,6 +67,9 @@ async def test_rebuild_matches_the_oracle(pg: asyncpg.Connection, dataset: Datas
     assert any(not k["active"] for k in (await oracle.read_rows(pg)).kampung)
 
 
+FLAGS = "SELECT kampung_id, period, kind, subject, value, evidence, status FROM quality_flag ORDER BY 1, 2, 3, 4"
+
+
 async def test_a_rebuild_in_shares_of_the_provinsi_stores_what_one_statement_stores(fresh_database_url: str) -> None:
     """The shares commit on connections of their own: the data are committed, in a database of the test's own."""
     pg = await asyncpg.connect(fresh_database_url)
@@ -85,12 +90,16 @@ async def test_a_rebuild_in_shares_of_the_provinsi_stores_what_one_statement_sto
 
         for period in PERIODS:
             await rebuild_period(pg, period=period, rulesets=RULESETS, apart=Apart(connect, connections=3))
-        assert len(connections) == 3 * len(PERIODS) and all(c.is_closed() for c in connections)
+        # three shares a period for its figures, three for its flags, each on a connection closed once it is done
+        assert len(connections) == 2 * 3 * len(PERIODS) and all(c.is_closed() for c in connections)
         in_shares = await stored(pg)
         assert_same(in_shares, oracle.expected(await oracle.read_rows(pg), PERIODS, RULESETS))
+        flags_in_shares = await pg.fetch(FLAGS)
+        assert {flag["kind"] for flag in flags_in_shares} >= {FlagKind.JUMP, FlagKind.IMPLAUSIBLE_RATIO}  # it ran
         for period in PERIODS:
             await rebuild_period(pg, period=period, rulesets=RULESETS)
         assert await stored(pg) == in_shares
+        assert await pg.fetch(FLAGS) == flags_in_shares
         periods = await pg.fetch("SELECT period, ruleset FROM report_period WHERE rebuilt_at IS NOT NULL")
         assert len(periods) == len(PERIODS) * len(RULESETS)
     finally:

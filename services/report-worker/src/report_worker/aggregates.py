@@ -6,9 +6,8 @@ are safe to run twice. Each is followed by its data-quality pass (`report_worker
 own.
 """
 
-import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from kampungkb_shared.periods import add_months
 from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
+from report_worker.apart import WORK_MEM, Apart
 from report_worker.quality import QualityRules, flag_changes, flag_quality
 
 DEFAULT_QUALITY = QualityRules()
@@ -60,20 +60,7 @@ def _count(status: str) -> int:
 
 async def _begin(connection: asyncpg.Connection) -> None:
     # The national statement sorts and hashes a few hundred thousand narrow rows: keep them in memory.
-    await connection.execute("SET LOCAL work_mem = '64MB'")
-
-
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
-"""A new connection to the database, of the caller's own (not one of a pool other jobs wait on)."""
-
-
-@dataclass(frozen=True)
-class Apart:
-    """A whole-period rebuild made by `connections` transactions side by side, each over a share of the provinsi,
-    on connections of their own: a data-modifying statement runs on one core, and the other cores wait."""
-
-    connect: Connect
-    connections: int = 2
+    await connection.execute(WORK_MEM)
 
 
 async def _rebuild(
@@ -99,40 +86,16 @@ async def _rebuild_apart(
     """`_rebuild`'s rows in shares of the provinsi, each committed on its own connection while `connection` holds the
     rebuild's lock (chain refreshes wait for it), then the nation summed from them. Should a share fail, the others'
     rows stay, each region's figures correct, and the period is not marked rebuilt: the job fails and runs again."""
-    shares = _shares(await connection.fetch(sql.PROVINSI_WEIGHTS), apart.connections)
 
-    async def rebuild_share(provinsi: list[str]) -> int:
-        helper = await apart.connect()
-        try:
-            async with helper.transaction():
-                await _begin(helper)
-                await helper.execute(sql.DELETE_PROVINSI_LEVELS, [period], provinsi, rulesets)
-                inserted = await helper.execute(
-                    sql.INSERT_PROVINSI_LEVELS, [period], provinsi, rulesets, [deadline(period)]
-                )
-                return _count(inserted)
-        finally:
-            await helper.close()
+    async def rebuild_share(helper: asyncpg.Connection, provinsi: list[str]) -> int:
+        await helper.execute(sql.DELETE_PROVINSI_LEVELS, [period], provinsi, rulesets)
+        return _count(
+            await helper.execute(sql.INSERT_PROVINSI_LEVELS, [period], provinsi, rulesets, [deadline(period)])
+        )
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(rebuild_share(provinsi)) for provinsi in shares]
-    everywhere = [code for provinsi in shares for code in provinsi]
+    everywhere, rows = await apart.each(connection, rebuild_share)
     await connection.execute(sql.DELETE_OUTSIDE, [period], rulesets, everywhere)
-    return sum(task.result() for task in tasks) + _count(
-        await connection.execute(sql.UPSERT_NATION, [period], rulesets)
-    )
-
-
-def _shares(weights: list[asyncpg.Record], parts: int) -> list[list[str]]:
-    """The provinsi in `parts` shares of about as many Kampung KB each (the largest first, each to the lightest share),
-    none empty."""
-    shares: list[list[str]] = [[] for _ in range(min(parts, len(weights)))]
-    loads = [0] * len(shares)
-    for row in sorted(weights, key=lambda r: (-r["kampung"], r["code"])):
-        lightest = loads.index(min(loads))
-        shares[lightest].append(row["code"])
-        loads[lightest] += row["kampung"] + 1
-    return shares
+    return rows + _count(await connection.execute(sql.UPSERT_NATION, [period], rulesets))
 
 
 @asynccontextmanager
@@ -150,12 +113,14 @@ async def _quality_pass(connection: asyncpg.Connection, *, kabupaten_code: str |
         yield
 
 
-async def _flag_periods(connection: asyncpg.Connection, *, periods: list[dt.date], rules: QualityRules | None) -> int:
-    """The data-quality flags of the periods, everywhere."""
+async def _flag_periods(
+    connection: asyncpg.Connection, *, periods: list[dt.date], rules: QualityRules | None, apart: Apart | None = None
+) -> int:
+    """The data-quality flags of the periods, everywhere (`apart`: in shares of the provinsi side by side)."""
     if rules is None or not periods:  # None: the pass is turned off (WORKER_QUALITY_FLAGS=false)
         return 0
     async with _quality_pass(connection, kabupaten_code=None):
-        return await flag_quality(connection, periods=periods, rules=rules)
+        return await flag_quality(connection, periods=periods, rules=rules, apart=apart)
 
 
 async def _flag_changes(
@@ -201,7 +166,7 @@ async def rebuild_period(
             await connection.execute(_LOCK_ALL)
             await _begin(connection)
             rows += await _rebuild(connection, period=month, rulesets=rulesets, deadline=deadline, apart=apart)
-    flags = await _flag_periods(connection, periods=rebuilt, rules=quality)
+    flags = await _flag_periods(connection, periods=rebuilt, rules=quality, apart=apart)
     return Outcome(rebuilt=rebuilt, refreshed=[], rows=rows, flags=flags)
 
 

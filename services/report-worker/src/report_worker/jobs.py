@@ -11,7 +11,8 @@ from arq import Retry
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import current_period, parse_period
-from report_worker.aggregates import Apart, Outcome, rebuild_period, refresh_chain
+from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
+from report_worker.apart import Apart
 from report_worker.metrics import JOB_FAILURES, JOB_SECONDS, ROWS_WRITTEN
 from report_worker.settings import Settings
 

@@ -28,6 +28,7 @@ import asyncpg
 from kampungkb_shared.codes import Contraception, NonUseReason
 from kampungkb_shared.quality import CPR_100, FLAG_INPUTS, SINGLE_METHOD, TOTAL_USERS, FlagKind
 from kampungkb_shared.statistics import analyze_stale
+from report_worker.apart import Apart
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,8 @@ FLAG_QUALITY_NATION = _flag_quality("$2::text IS NULL")
 """$1 periods, $2 NULL, $3 min history, $4 z threshold, $5 jump share, $6 single-method users."""
 FLAG_QUALITY_KABUPATEN = _flag_quality("{place}.kabupaten_code = $2::text")
 """The same, in the kabupaten $2."""
+FLAG_QUALITY_PROVINSI = _flag_quality("left({place}.kabupaten_code, 2) = ANY($2::text[])")
+"""The same, in the provinsi $2 (text[]): one share of a pass over the nation (`report_worker.apart`)."""
 FLAG_QUALITY_KAMPUNG = _flag_quality(
     """{row}.kampung_id = ANY($2::bigint[])
        AND EXISTS (SELECT FROM unnest($2::bigint[], $7::date[]) AS c(kampung_id, since)
@@ -262,10 +265,12 @@ async def flag_quality(
     rules: QualityRules,
     kabupaten_code: str | None = None,
     since: dict[int, dt.date] | None = None,
+    apart: Apart | None = None,
 ) -> int:
     """Raise, keep, reopen or drop the flags of the periods: in one kabupaten, of the Kampung KB of `since` each from
-    its period on, or everywhere, which leaves each period's position in the feed (`quality_period_cursor`) for the
-    kabupaten with no cursor of their own (`flag_changes`); rows written."""
+    its period on, or everywhere (`apart`: in shares of the provinsi side by side, under the caller's lock), which
+    leaves each period's position in the feed (`quality_period_cursor`) for the kabupaten with no cursor of their own
+    (`flag_changes`); rows written."""
     thresholds = (rules.min_history, rules.outlier_z, rules.jump_share, rules.single_method_users)
     if since is not None:
         ids = list(since)
@@ -278,8 +283,20 @@ async def flag_quality(
             status = await connection.execute(FLAG_QUALITY_KABUPATEN, periods, kabupaten_code, *thresholds)
         else:
             horizon = await connection.fetchval(f"SELECT {_HORIZON}")
-            status = await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds)
+            if apart is None or apart.connections < 2:
+                written = _written(await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds))
+            else:
+
+                async def flag_share(helper: asyncpg.Connection, provinsi: list[str]) -> int:
+                    return _written(await helper.execute(FLAG_QUALITY_PROVINSI, periods, provinsi, *thresholds))
+
+                _, written = await apart.each(connection, flag_share)
             await connection.execute(_PERIODS_PASSED, periods, horizon)
+            return written
+    return _written(status)
+
+
+def _written(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 

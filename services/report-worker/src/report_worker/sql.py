@@ -275,12 +275,6 @@ DELETE FROM report_aggregate
 """The rows of regions in none of the provinsi $3 (text[]): the nation's (summed again next), and those of a provinsi
 the region list no longer holds."""
 
-PROVINSI_WEIGHTS = """
-SELECT w.code, count(k.id) AS kampung
-  FROM wilayah w LEFT JOIN kampung k ON k.provinsi_code = w.code AND k.active
- WHERE w.level = 'provinsi'
- GROUP BY w.code"""
-"""Every provinsi with its active Kampung KB: what a share of a rebuild costs grows with them."""
 
 DELETE_CHAIN = """
 DELETE FROM report_aggregate
