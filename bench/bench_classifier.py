@@ -296,7 +296,8 @@ def compare(other: Path, raw: list[dict[str, Any]], data: list[Inputs]) -> None:
     with served() as this, served(other) as that:
         for client, _ in (this, that):
             client.post("/v1/classify/batch", content=both[0], headers={"content-type": "application/json"})
-        rates = _paired({", this code": this, f", {other.name}": that}, both, data)
+        # Four times the bodies a round: a round of the two servers alone moved by a third from one to the next.
+        rates = _paired({", this code": this, f", {other.name}": that}, both * ROUNDS, data)
     ratios = [mine / theirs for mine, theirs in zip(rates[", this code"], rates[f", {other.name}"], strict=True)]
     print(
         f"results per server CPU-second, this code's classifier over {other.name}'s, round by round: {_spread(ratios)}"
