@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Any
 
 import asyncpg
+import pytest
 
 from kampungkb_shared.quality import FlagKind
 from report_worker.aggregates import rebuild_period, refresh_chain
@@ -102,6 +103,27 @@ async def test_a_rebuild_in_shares_of_the_provinsi_stores_what_one_statement_sto
         assert await pg.fetch(FLAGS) == flags_in_shares
         periods = await pg.fetch("SELECT period, ruleset FROM report_period WHERE rebuilt_at IS NOT NULL")
         assert len(periods) == len(PERIODS) * len(RULESETS)
+    finally:
+        await pg.close()
+
+
+async def test_a_share_that_fails_leaves_the_period_unmarked_and_raises_what_failed(fresh_database_url: str) -> None:
+    pg = await asyncpg.connect(fresh_database_url)
+    try:
+        await generate(pg)
+        opened = 0
+
+        async def connect() -> asyncpg.Connection:
+            nonlocal opened
+            opened += 1
+            if opened == 2:
+                raise OSError("the database went away")
+            return await asyncpg.connect(fresh_database_url)
+
+        with pytest.raises(OSError, match="went away"):
+            await rebuild_period(pg, period=PERIODS[0], rulesets=RULESETS, apart=Apart(connect, connections=2))
+        assert await pg.fetchval("SELECT count(*) FROM report_period") == 0
+        assert await pg.fetchval("SELECT count(*) FROM report_aggregate WHERE level = 'provinsi'") > 0  # the other's
     finally:
         await pg.close()
 

@@ -53,9 +53,14 @@ class Apart:
             finally:
                 await helper.close()
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(run(provinsi)) for provinsi in shares]
-        return [code for provinsi in shares for code in provinsi], sum(task.result() for task in tasks)
+        # Every share runs to its end, and a failure is raised as itself (not in a group): the job's handler knows a
+        # database away from any other error, and runs the job again later.
+        rows = 0
+        for outcome in await asyncio.gather(*(run(provinsi) for provinsi in shares), return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            rows += outcome
+        return [code for provinsi in shares for code in provinsi], rows
 
 
 def provinsi_shares(weights: list[asyncpg.Record], parts: int) -> list[list[str]]:
