@@ -11,6 +11,9 @@ COPY of the same rows into bare tables as the physical limit to compare ingest w
 services and PostgreSQL), its peak resident memory and its CPU seconds over the import (`procstat`). `--scale 0.5`
 imports every other desa, to see that no process's memory grows with the size of the files; `--timeline` also prints,
 second by second over the first import, the cores each process keeps busy (where the machine's cores wait).
+`--against PATH` runs national months (`--first-order-only`) of this code and of another checkout (with its own
+`.venv`, and the region list beside it), one after the other, alternating which goes first, `--rounds` each, and
+prints each one's end-to-end seconds and CPU: runs minutes apart on a shared VM differ by more than most changes.
 
 The month is imported twice, each time on a fresh stack, with the module files posted in two orders: jobs are claimed
 in the order they were posted, and each locks every Kampung KB, so the order decides which file merges first. Once
@@ -27,6 +30,9 @@ import functools
 import importlib
 import io
 import random
+import re
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +48,7 @@ from procstat import Sampler, parent_of, print_timeline, print_usage, tree_cpu_s
 from stack import WILAYAH_CSV, Stack, local_stack, quiet
 
 PERIOD = "2025-06"
+HERE = Path(__file__).resolve().parents[1]
 SEED = 20250601
 POKTAN = ["BKB", "BKR", "BKL", "UPPKA", "PIK_R"]
 DENOMINATOR = {
@@ -320,6 +327,40 @@ async def postmaster(database_url: str) -> int:
         await connection.close()
 
 
+_END_TO_END = re.compile(r"end to end, first byte to every kabupaten report fresh: ([0-9.]+) s")
+_CPU = re.compile(r"^\s+(\S+)\s+peak .*CPU\s+([0-9.]+) s$", re.MULTILINE)
+
+
+def _one_month(checkout: Path) -> tuple[float | None, dict[str, float]]:
+    """A national month (`--first-order-only`) by `checkout`'s own bench and code, in a process of its own: its
+    end-to-end seconds and each process's CPU-seconds over the first import."""
+    python = sys.executable if checkout == HERE else str(checkout / ".venv" / "bin" / "python")
+    command = [python, "bench/bench_import.py", "--first-order-only"]
+    printed = subprocess.run(command, cwd=checkout, capture_output=True, text=True, check=True).stdout
+    first = printed.split("the same files again", 1)[0]
+    found = _END_TO_END.search(first)
+    cpu = {name: float(seconds) for name, seconds in _CPU.findall(first.split("each process over the first", 1)[-1])}
+    return (float(found[1]) if found else None), cpu
+
+
+def compare(other: Path, rounds: int) -> None:
+    """This code's national month against `other`'s, one after the other, alternating which goes first."""
+    runs: dict[str, list[float]] = {"this": [], "other": []}
+    for round_ in range(1, rounds + 1):
+        for label in ("other", "this") if round_ % 2 else ("this", "other"):
+            seconds, cpu = _one_month(HERE if label == "this" else other)
+            if seconds is not None:
+                runs[label].append(seconds)
+            spent = ", ".join(f"{name} {value:.2f}" for name, value in cpu.items())
+            print(f"round {round_}, {label}: end to end {seconds} s; CPU-s: {spent}", flush=True)
+    for label, seconds in runs.items():
+        if seconds:
+            listed = ", ".join(f"{s:.1f}" for s in seconds)
+            print(
+                f"{label} ({HERE if label == 'this' else other}): median {statistics.median(seconds):.1f} s ({listed})"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
@@ -331,9 +372,14 @@ def main() -> int:
         action="store_true",
         help="print the cores each process keeps busy, second by second, over the first import",
     )
+    parser.add_argument("--against", type=Path, help="another checkout of the project, with its own .venv")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: national months a checkout")
     args = parser.parse_args()
     if not WILAYAH_CSV.exists():
         print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+        return 0
+    if args.against is not None:
+        compare(args.against.resolve(), args.rounds)
         return 0
     regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
