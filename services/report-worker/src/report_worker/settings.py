@@ -23,8 +23,8 @@ class Settings(DatabaseSettings, RedisSettings, DeadlineSettings):
     queue_depth_interval_s: float = 5.0
     db_pool_size: int = 5
     rebuild_connections: int = Field(default=2, ge=1)
-    """A whole-period rebuild runs on this many connections of its own side by side, each over a share of the
-    provinsi (1: one statement on the job's connection)."""
+    """A whole-period rebuild and its data-quality pass run on this many connections of their own side by side, each
+    over a share of the provinsi (1: one statement on the job's connection; `report_worker.apart`)."""
     nightly_hour: int = 17
     """UTC hour of the nightly rebuild of the current period (17:00 UTC is midnight in WIB)."""
     nightly_minute: int = 30
