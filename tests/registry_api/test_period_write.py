@@ -206,6 +206,34 @@ async def test_prefer_return_minimal_answers_a_classification_summary(
     assert "snapshot" not in period.json()["classification"]
 
 
+async def test_a_short_answer_to_a_write_repeated_is_the_stored_summary_with_no_explanation_derived(
+    client: httpx.AsyncClient, admin: str, kampung_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone's retry (the same content again) under `return=minimal`: its summary is read from the stored row, and
+    the classifier is not asked to explain it again."""
+    minimal = {"Prefer": "return=minimal"}
+    for module, payload in (("kependudukan", kependudukan_payload()), ("profil", profil_payload())):
+        assert (await put_module(client, admin, kampung_id, module, "2024-02", payload, **minimal)).status_code == 201
+    first = await put_module(client, admin, kampung_id, "kkbpk", "2024-02", kkbpk_payload(), **minimal)
+    assert first.status_code == 201, first.text
+    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
+    explained: list[bytes] = []
+    explain = classifier.explain
+
+    async def watched(body: bytes, **options: Any) -> list[dict[str, Any]]:
+        explained.append(body)
+        return list(await explain(body, **options))
+
+    monkeypatch.setattr(classifier, "explain", watched)
+    again = await put_module(client, admin, kampung_id, "kkbpk", "2024-02", kkbpk_payload(), **minimal)
+    assert again.status_code == 200, again.text
+    assert again.json()["revision"] == first.json()["revision"]
+    assert again.json()["classification"] == first.json()["classification"]
+    assert explained == []
+    full = await put_module(client, admin, kampung_id, "kkbpk", "2024-02", kkbpk_payload())
+    assert full.json()["classification"]["snapshot"] and len(explained) == 1  # without `Prefer`, explained again
+
+
 async def test_a_short_answer_is_the_summary_of_what_was_stored(
     client: httpx.AsyncClient, admin: str, kampung_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

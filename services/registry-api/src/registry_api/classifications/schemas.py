@@ -19,6 +19,24 @@ class ClassificationSummary(BaseModel):
     indices: Indices = Field(description="The three indices.")
     passed: Passed = Field(description="Which indices reach the threshold.")
 
+    @classmethod
+    def stored(cls, row: Classification) -> "ClassificationSummary":
+        """A stored classification's summary, from its row alone."""
+        return cls.model_validate(_figures(row))
+
+
+def _figures(row: Classification) -> dict[str, Any]:
+    """A stored classification's rule set, period, tier and figures, as the models name them."""
+    return {
+        "ruleset": row.ruleset,
+        "ruleset_hash": row.ruleset_hash,
+        "period": format_period(row.period),
+        "tier": row.tier,
+        "scores": dict(zip(Scores.model_fields, row.scores, strict=True)),
+        "indices": dict(zip(Indices.model_fields, row.indices, strict=True)),
+        "passed": dict(zip(Passed.model_fields, row.passed, strict=True)),
+    }
+
 
 class ClassificationRead(ClassificationResult):
     """A stored classification: the classifier's result and explanation, with the input it saw."""
@@ -31,11 +49,6 @@ class ClassificationRead(ClassificationResult):
     snapshot_hash: str = Field(description="SHA-256 of the snapshot it was computed from.")
     snapshot: Snapshot = Field(description="What the classifier saw: the modules in force and the partners.")
 
-    def summary(self) -> ClassificationSummary:
-        return ClassificationSummary(
-            ruleset=self.ruleset, period=self.period, tier=self.tier, indices=self.indices, passed=self.passed
-        )
-
     @classmethod
     def explained(cls, row: Classification, derived: dict[str, Any]) -> "ClassificationRead":
         """A stored classification (its row and snapshot loaded) with the explanation derived again (`derived`: the
@@ -43,13 +56,7 @@ class ClassificationRead(ClassificationResult):
         return cls.model_validate(
             {
                 **derived,
-                "ruleset": row.ruleset,
-                "ruleset_hash": row.ruleset_hash,
-                "period": format_period(row.period),
-                "tier": row.tier,
-                "scores": dict(zip(Scores.model_fields, row.scores, strict=True)),
-                "indices": dict(zip(Indices.model_fields, row.indices, strict=True)),
-                "passed": dict(zip(Passed.model_fields, row.passed, strict=True)),
+                **_figures(row),
                 "kampung_id": row.kampung_id,
                 "computed_at": row.computed_at,
                 "snapshot_hash": row.snapshot_hash,

@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import asyncpg
 import orjson
@@ -382,6 +382,7 @@ async def _store(
     return [_Stored(*row) for row in rows]
 
 
+@overload
 async def stored_classification(
     session: AsyncSession,
     *,
@@ -389,15 +390,42 @@ async def stored_classification(
     kampung_id: int,
     period: dt.date,
     ruleset: str,
-) -> ClassificationRead | None:
+    explanation: Literal[True] = True,
+) -> ClassificationRead | None: ...
+
+
+@overload
+async def stored_classification(
+    session: AsyncSession,
+    *,
+    classifier: ClassifierClient,
+    kampung_id: int,
+    period: dt.date,
+    ruleset: str,
+    explanation: bool,
+) -> ClassificationRead | ClassificationSummary | None: ...
+
+
+async def stored_classification(
+    session: AsyncSession,
+    *,
+    classifier: ClassifierClient,
+    kampung_id: int,
+    period: dt.date,
+    ruleset: str,
+    explanation: bool = True,
+) -> ClassificationRead | ClassificationSummary | None:
     """The classification of exactly this period with the snapshot it saw and its explanation derived again, if
-    stored; None too when the classifier cannot derive it now. (A write that just classified it answers the
-    classifier's own result instead: `Reclassified.answers`.)"""
+    stored; None too when the classifier cannot derive it now. Without `explanation`, its summary, read from its row
+    alone: the classifier is not asked. (A write that just classified it answers the classifier's own result
+    instead: `Reclassified.answers`.)"""
     row = await session.get(
         Classification, {"kampung_id": kampung_id, "ruleset": ruleset, "period": period}, populate_existing=True
     )
     if row is None:
         return None
+    if not explanation:
+        return ClassificationSummary.stored(row)
     try:
         [read] = await explain(session, classifier=classifier, rows=[row])
     except ClassifierUnavailable:

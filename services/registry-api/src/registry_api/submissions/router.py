@@ -31,7 +31,6 @@ from registry_api.submissions.schemas import (
     SubmissionPage,
     SubmissionRead,
     SubmissionWritten,
-    WrittenClassification,
 )
 
 router = APIRouter(prefix="/v1/kampung", tags=["submissions"])
@@ -87,14 +86,6 @@ def _minimal(prefer: str | None, response: Response) -> bool:
     return wanted
 
 
-def _written(stored: ClassificationRead | ClassificationSummary | None, *, minimal: bool) -> WrittenClassification:
-    """What a write answers of its classification; a write answered in short asked the classifier for no explanation
-    (`Classifying.explain`), and has the summary already unless the stored classification was read."""
-    if isinstance(stored, ClassificationRead) and minimal:
-        return stored.summary()
-    return _classification(stored)
-
-
 _PUT_DOCS = {
     Module.PROFIL: "Write the profil (organisation, poktan, facilities, ...) of a month; 201 new, 200 replaced.",
     Module.KEPENDUDUKAN: "Write the population figures (PUS, families, ...) of a month; 201 new, 200 replaced.",
@@ -134,7 +125,7 @@ def _put_route(module: Module, payload_model: type[ModulePayload]) -> None:
         read = written.submissions[module]
         response.status_code = 201 if module in written.created else 200
         response.headers["ETag"] = etag(read.revision)
-        return SubmissionWritten(**dict(read), classification=_written(written.classification, minimal=minimal))
+        return SubmissionWritten(**dict(read), classification=_classification(written.classification))
 
     put.__doc__ = _PUT_DOCS[module]
     router.put(
@@ -194,7 +185,7 @@ async def put_period(
         profil=written.submissions.get(Module.PROFIL),
         kependudukan=written.submissions.get(Module.KEPENDUDUKAN),
         kkbpk=written.submissions.get(Module.KKBPK),
-        classification=_written(written.classification, minimal=minimal),
+        classification=_classification(written.classification),
     )
 
 

@@ -135,6 +135,7 @@ async def write_submissions(
             kampung_id=kampung_id,
             period=period,
             ruleset=classifying.primary,
+            explanation=classifying.explain,
         )
         return Written(await _as_stored(session, kampung_id, period, modules), set(), stored_now)
     written = await store.write(driver, rows, actor=principal.actor)
@@ -185,14 +186,19 @@ async def classification_written(
     session: AsyncSession, recorded: pipeline.Recorded, *, kampung_id: int, period: dt.date
 ) -> ClassificationRead | ClassificationSummary | None:
     """A write's answer: the period's classification under the primary rule set (its summary when the write asked
-    for no explanation and the classifier just scored it), None when it is pending."""
+    for no explanation), None when it is pending."""
     if recorded.classifying is None or recorded.classifying.primary in recorded.failed:
         return None
     primary = recorded.classifying.primary
     if (answer := recorded.answers.get((kampung_id, period, primary))) is not None:
         return answer.read() if recorded.classifying.explain else answer.summary()
     return await stored_classification(
-        session, classifier=recorded.classifying.classifier, kampung_id=kampung_id, period=period, ruleset=primary
+        session,
+        classifier=recorded.classifying.classifier,
+        kampung_id=kampung_id,
+        period=period,
+        ruleset=primary,
+        explanation=recorded.classifying.explain,
     )
 
 
