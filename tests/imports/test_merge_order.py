@@ -1,6 +1,7 @@
 """A month's module files merge side by side where their rules allow, in the order their rules need, whatever order
 they arrive and are claimed in: kependudukan and profil share each Kampung KB's lock, a kkbpk waits for both (it reads
-its file while they merge)."""
+its file while they merge), and every file waits for the kampung files filed before it (it reads its file while they
+merge)."""
 
 import asyncio
 import datetime as dt
@@ -229,6 +230,79 @@ async def test_a_kkbpk_reads_its_file_while_the_profil_merges_then_merges_after_
     assert jobs["kkbpk"]["timings"]["waited"] > 0
     await committed_session.commit()
     await _classified_with_all_three(committed_session)  # merged after the profil: classified once, with all three
+
+
+KAMPUNG_FILE = to_csv(["desa_code", "name", "formed_on"], kampung_rows(CODES))
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_a_month_posted_with_its_kampung_file_merges_every_row_after_it(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], committed_session: AsyncSession
+) -> None:
+    http, admin, runners = claimers
+    kampung = await _post(http, admin, "kampung", KAMPUNG_FILE)
+    ids = {module: await _post(http, admin, module, FILES[module], period=PERIOD) for module in ORDERS[2]}
+
+    await asyncio.gather(*(_drain(runner) for runner in runners))
+    while await runners[0].run_once():  # a claimer that found nothing to claim while the other ran
+        pass
+
+    assert (await _job(http, admin, kampung))["rows_inserted"] == len(CODES)
+    for module, job_id in ids.items():
+        job = await _job(http, admin, job_id)
+        assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0), module
+    await committed_session.commit()
+    await _classified_with_all_three(committed_session)
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_a_profil_reads_its_file_while_the_kampung_file_merges_then_addresses_its_rows(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], fresh_database_url: str
+) -> None:
+    http, admin, runners = claimers
+    engine = create_engine(fresh_database_url, pool_size=1)
+    try:
+        async with engine.connect() as holder:  # the kampung file's merge waits behind it
+            await holder.execute(text("LOCK TABLE kampung IN SHARE MODE"))
+            kampung = await _post(http, admin, "kampung", KAMPUNG_FILE)
+            profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
+            merging = asyncio.ensure_future(runners[0].run_once())
+            await _until(lambda: _blocked_on_lock(engine))
+            reading = asyncio.ensure_future(runners[1].run_once())  # claimed: the kampung file is claimed
+            await _until(lambda: _waiting_for_merges(engine))
+            assert (await _job(http, admin, profil))["status"] == "running"
+            await holder.rollback()
+        assert await merging and await reading
+    finally:
+        await engine.dispose()
+
+    jobs = {module: await _job(http, admin, job_id) for module, job_id in (("kampung", kampung), ("profil", profil))}
+    assert (jobs["kampung"]["status"], jobs["kampung"]["rows_inserted"]) == ("succeeded", len(CODES))
+    job = jobs["profil"]
+    assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
+    assert job["started_at"] < jobs["kampung"]["finished_at"]  # read beside the kampung file's merge
+    assert job["timings"]["waited"] > 0
+
+
+@pytest.mark.parametrize("claimers", [{}], indirect=True)
+async def test_a_file_defers_to_a_kampung_file_whose_claimer_died_and_is_not_claimed_before_it(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], committed_session: AsyncSession
+) -> None:
+    http, admin, runners = claimers
+    kampung = await _post(http, admin, "kampung", KAMPUNG_FILE)
+    kependudukan = await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
+    # Another claimer took the kampung file and died: its lease runs out in 1.5 s, and nobody renews it.
+    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": kampung, "lease": 1.5})
+    await committed_session.commit()
+
+    assert await runners[0].run_once()  # the kependudukan, read, then given back once the lease has run out
+    assert tuple((await committed_session.execute(text(_JOB_STATE), {"id": kependudukan})).one()) == ("queued", 0)
+    await committed_session.commit()
+    assert await runners[0].run_once()  # the kampung file first, claimed again
+    assert (await _job(http, admin, kampung))["status"] == "succeeded"
+    assert await runners[0].run_once()
+    job = await _job(http, admin, kependudukan)
+    assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
 
 
 _CLAIMED_BY_ANOTHER = """UPDATE import_job SET status = 'running', attempts = 1, claimed_by = 'other:host:1',

@@ -3,7 +3,8 @@
 A claim is a short transaction: the oldest job that is queued, or running with its lease run out, is taken with
 `FOR UPDATE SKIP LOCKED` (a kkbpk import only once every import it reads is claimed: `submissions.rules.MERGED_AFTER`;
 it reads its file and checks its addresses while they merge and waits for them before its rules, or goes back to the
-queue when one posted since waits to be claimed: `imports.job.wait_for_merges_before`),
+queue when one posted since waits to be claimed: `imports.job.wait_for_merges_before`; any other file only once the
+kampung files filed before it are claimed, read while they merge: `imports.job.wait_for_kampung_files`),
 marked running with `attempts + 1`, `claimed_by` and `claimed_until`, and committed. The
 job then runs in a transaction of its own while a side task renews the lease. Its final status is written only
 while `claimed_by` still names this claimer (a fence), in that same transaction. A claimer that dies leaves the job
@@ -39,6 +40,7 @@ from registry_api.imports.job import (
     LeaseLost,
     Summary,
     finish,
+    merges_before,
     release_handed_over,
     run_job,
 )
@@ -62,7 +64,8 @@ _CLAIM = text(f"""
                       AND NOT EXISTS (
                           SELECT 1 FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
                             JOIN import_job d ON d.module = o.after
-                           WHERE o.m = q.module AND NOT d.dry_run AND d.period <= q.period AND {UNCLAIMED})
+                           WHERE o.m = q.module AND NOT d.dry_run AND {merges_before("q.id", "q.period")}
+                             AND {UNCLAIMED})
                     ORDER BY running.jobs, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
     RETURNING j.id, j.key_id, j.actor, j.role, j.scope, j.module, j.period, j.dry_run, j.format, j.attempts,
               j.created_at, j.received_at, j.merged_at, j.last_error

@@ -158,7 +158,7 @@ class Summary:
 
     def aside(self, name: str, seconds: float) -> None:
         """Time spent inside the current phase on something else (waiting): timed apart, not counted in it."""
-        self.timings[name] = round(seconds, 3)
+        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
         self._phase += seconds
 
     def row_values(self, *, status: ImportStatus, reason: str | None) -> dict[str, Any]:
@@ -238,12 +238,25 @@ async def finish(
     )
 
 
-_PAIRS = [(module.value, after.value) for module, modules in MERGED_AFTER.items() for after in sorted(modules)]
+_PAIRS = [
+    *((module.value, after.value) for module, modules in MERGED_AFTER.items() for after in sorted(modules)),
+    # Every other file addresses its rows' Kampung KB by desa: it merges after the kampung files filed before it, which
+    # may create them, so that a month's files can be posted together.
+    *((module.value, ImportModule.KAMPUNG.value) for module in ImportModule if module is not ImportModule.KAMPUNG),
+]
 MERGE_ORDER = {"waiting": [module for module, _ in _PAIRS], "waited_for": [after for _, after in _PAIRS]}
-"""(module, a module whose imports of its period or earlier it merges after), as the parameters `:waiting` and
-`:waited_for` of the statements that read it (`unnest(:waiting, :waited_for) AS o(m, after)`)."""
+"""(module, a module whose imports it merges after), as the parameters `:waiting` and `:waited_for` of the statements
+that read it (`unnest(:waiting, :waited_for) AS o(m, after)`); which of those imports, `merges_before`."""
 UNCLAIMED = "(d.status = 'queued' OR d.status = 'running' AND d.claimed_until < clock_timestamp())"
 """An import job `d` waiting to be claimed: queued, or running with its lease run out (its claimer gone)."""
+
+
+def merges_before(job_id: str, job_period: str) -> str:
+    """Whether the import job `d`, of a module that the job of id `job_id` and period `job_period` (SQL expressions)
+    merges after (`MERGE_ORDER`), is one it waits for: a kampung file filed before it, or an import of its period or
+    an earlier one."""
+    return f"CASE WHEN d.module = '{ImportModule.KAMPUNG.value}' THEN d.id < {job_id} ELSE d.period <= {job_period} END"
+
 
 # Later: filed after this one, or waiting for it (a kkbpk filed before a kependudukan or profil of its period).
 _LATER_IMPORT = text("""
@@ -267,15 +280,15 @@ async def later_import_pending(session: AsyncSession, *, job: ClaimedJob) -> boo
     return bool((await session.execute(_LATER_IMPORT, params)).scalar_one())
 
 
-# The imports that merge before this one (`submissions.rules.MERGED_AFTER`), waiting to be claimed (queued, or
+# The imports of the modules `:of` that merge before this one (`MERGE_ORDER`), waiting to be claimed (queued, or
 # running with their lease run out) and running beside it (held by a live claimer).
 _MERGING_BEFORE = text(f"""
     SELECT coalesce(bool_or({UNCLAIMED}), false) AS unclaimed,
            coalesce(bool_or(d.status = 'running' AND d.claimed_until >= clock_timestamp()), false) AS running
       FROM unnest(CAST(:waiting AS text[]), CAST(:waited_for AS text[])) AS o(m, after)
       JOIN import_job d ON d.module = o.after
-     WHERE o.m = :module AND d.id <> :id AND d.status IN ('queued', 'running') AND NOT d.dry_run
-       AND d.period <= :period
+     WHERE o.m = :module AND o.after = ANY(CAST(:of AS text[])) AND d.id <> :id AND d.status IN ('queued', 'running')
+       AND NOT d.dry_run AND {merges_before(":id", "CAST(:period AS date)")}
 """)
 _MERGING_BEFORE_POLL_S = 0.1
 
@@ -283,6 +296,16 @@ _MERGING_BEFORE_POLL_S = 0.1
 class Deferred(Exception):
     """An import that merges before this one is waiting to be claimed: this one goes back to the queue, its attempt
     not counted, so that its claimer may take that import first."""
+
+
+async def wait_for_kampung_files(connection: AsyncConnection, *, job: ClaimedJob) -> float:
+    """Wait until no kampung file filed before this import runs (this one's file read meanwhile: its addresses are
+    checked once the Kampung KB it may create are there); returns the seconds waited. `Deferred` when one is
+    waiting to be claimed (see `wait_for_merges_before`). A dry run waits too: it checks its rows against the same
+    Kampung KB as the import would."""
+    if job.module is ImportModule.KAMPUNG:
+        return 0.0
+    return await _wait_for(connection, job=job, modules=[ImportModule.KAMPUNG.value])
 
 
 async def wait_for_merges_before(connection: AsyncConnection, *, job: ClaimedJob) -> float:
@@ -293,9 +316,14 @@ async def wait_for_merges_before(connection: AsyncConnection, *, job: ClaimedJob
     A kkbpk is claimed once none of them waits to be claimed (`background.imports`), so each one it waits for is held
     by another claimer, which ends it or lets its lease run out. One posted (or released) since, or whose lease ran
     out, is waited for by no claimer: the kkbpk defers to it rather than wait for a claimer that may be itself."""
-    if job.dry_run or job.module.submission_module not in MERGED_AFTER:
+    module = job.module.submission_module
+    if job.dry_run or module not in MERGED_AFTER:
         return 0.0
-    params = {"id": job.id, "module": job.module.value, "period": job.period, **MERGE_ORDER}
+    return await _wait_for(connection, job=job, modules=[after.value for after in MERGED_AFTER[module]])
+
+
+async def _wait_for(connection: AsyncConnection, *, job: ClaimedJob, modules: list[str]) -> float:
+    params = {"id": job.id, "module": job.module.value, "period": job.period, "of": modules, **MERGE_ORDER}
     began = time.monotonic()
     while True:  # polled: they run in other processes
         unclaimed, running = (await connection.execute(_MERGING_BEFORE, params)).one()
@@ -383,6 +411,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     await staging.create(connection)
     with collector_paused():  # many short-lived objects per row
         read = await _read_into_staging(connection, job=job, summary=summary, max_record_bytes=context.max_record_bytes)
+    # Read while the kampung files filed before it merge; its addresses and everything after them wait for those.
+    summary.aside("waited", await wait_for_kampung_files(connection, job=job))
     if summary.rows_total >= _ANALYZE_FROM:
         # A big import right after another: autovacuum has not seen the rows the last one added yet, and plans made
         # on statistics of near-empty tables turn every per-row lookup below into a sequential scan. Only the tables
