@@ -206,22 +206,14 @@ async def test_a_kkbpk_reads_its_file_while_the_profil_merges_then_merges_after_
     await _register_kampung(http, admin, runners[0])
     await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
     await _drain(runners[0])
-    engine = create_engine(fresh_database_url, pool_size=1)
-    try:
-        async with engine.connect() as holder:  # holds every Kampung KB: the profil's merge waits behind it
-            await holder.execute(text("SELECT id FROM kampung FOR UPDATE"))
-            profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
-            kkbpk = await _post(http, admin, "kkbpk", FILES["kkbpk"], period=PERIOD)
-            merging = asyncio.ensure_future(runners[0].run_once())
-            await _until(lambda: _blocked_on_lock(engine))
-            reading = asyncio.ensure_future(runners[1].run_once())  # claimed: the profil is claimed, not queued
-            await _until(lambda: _waiting_for_merges(engine))
-            assert (await _job(http, admin, profil))["status"] == "running"
-            assert (await _job(http, admin, kkbpk))["status"] == "running"
-            await holder.rollback()
-        assert await merging and await reading
-    finally:
-        await engine.dispose()
+    # Every Kampung KB held: the profil's merge waits behind it.
+    profil, kkbpk = await _read_beside_a_waiting_merge(
+        claimers,
+        fresh_database_url,
+        hold="SELECT id FROM kampung FOR UPDATE",
+        merging=("profil", FILES["profil"]),
+        reading=("kkbpk", FILES["kkbpk"]),  # claimed: the profil is claimed, not queued
+    )
 
     jobs = {module: await _job(http, admin, job_id) for module, job_id in (("profil", profil), ("kkbpk", kkbpk))}
     for module, job in jobs.items():
@@ -259,22 +251,14 @@ async def test_a_month_posted_with_its_kampung_file_merges_every_row_after_it(
 async def test_a_profil_reads_its_file_while_the_kampung_file_merges_then_addresses_its_rows(
     claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]], fresh_database_url: str
 ) -> None:
-    http, admin, runners = claimers
-    engine = create_engine(fresh_database_url, pool_size=1)
-    try:
-        async with engine.connect() as holder:  # the kampung file's merge waits behind it
-            await holder.execute(text("LOCK TABLE kampung IN SHARE MODE"))
-            kampung = await _post(http, admin, "kampung", KAMPUNG_FILE)
-            profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
-            merging = asyncio.ensure_future(runners[0].run_once())
-            await _until(lambda: _blocked_on_lock(engine))
-            reading = asyncio.ensure_future(runners[1].run_once())  # claimed: the kampung file is claimed
-            await _until(lambda: _waiting_for_merges(engine))
-            assert (await _job(http, admin, profil))["status"] == "running"
-            await holder.rollback()
-        assert await merging and await reading
-    finally:
-        await engine.dispose()
+    http, admin, _ = claimers
+    kampung, profil = await _read_beside_a_waiting_merge(
+        claimers,
+        fresh_database_url,
+        hold="LOCK TABLE kampung IN SHARE MODE",  # the kampung file's merge waits behind it
+        merging=("kampung", KAMPUNG_FILE),
+        reading=("profil", FILES["profil"]),  # claimed: the kampung file is claimed, not queued
+    )
 
     jobs = {module: await _job(http, admin, job_id) for module, job_id in (("kampung", kampung), ("profil", profil))}
     assert (jobs["kampung"]["status"], jobs["kampung"]["rows_inserted"]) == ("succeeded", len(CODES))
@@ -367,6 +351,39 @@ async def test_a_kkbpk_defers_to_a_profil_posted_while_it_reads(
         job = await _job(http, admin, job_id)
         assert (job["status"], job["rows_inserted"], job["rows_failed"]) == ("succeeded", len(CODES), 0)
     await _classified_with_all_three(committed_session)
+
+
+async def _read_beside_a_waiting_merge(
+    claimers: tuple[httpx.AsyncClient, str, list[ImportRunner]],
+    database_url: str,
+    *,
+    hold: str,
+    merging: tuple[str, str],
+    reading: tuple[str, str],
+) -> tuple[int, int]:
+    """Post two files (module, body) while a transaction that ran `hold` keeps the first one's merge waiting: the
+    first runs on one claimer until it waits on that lock, the second on the other until it has read its file and
+    waits for the first (both then running); then both finish. Returns the two jobs' ids."""
+    http, admin, runners = claimers
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as holder:
+            await holder.execute(text(hold))
+            first, second = [
+                await _post(http, admin, module, body, **({} if module == "kampung" else {"period": PERIOD}))
+                for module, body in (merging, reading)
+            ]
+            merged = asyncio.ensure_future(runners[0].run_once())
+            await _until(lambda: _blocked_on_lock(engine))
+            read = asyncio.ensure_future(runners[1].run_once())
+            await _until(lambda: _waiting_for_merges(engine))
+            for job_id in (first, second):
+                assert (await _job(http, admin, job_id))["status"] == "running"
+            await holder.rollback()
+        assert await merged and await read
+    finally:
+        await engine.dispose()
+    return first, second
 
 
 async def _blocked_on_lock(engine: AsyncEngine) -> bool:
