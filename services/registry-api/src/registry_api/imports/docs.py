@@ -69,8 +69,9 @@ A month's module files posted together (without waiting for each job) are classi
 module import queued behind it leaves its classification to that one (`timings.handed_over`), and the last import
 classifies every Kampung KB the files changed (`timings.classified`). A large import (10,000 Kampung KB or more)
 commits its rows first and then classifies (`timings.handed_over` and `timings.classified`); the job stays `running`
-until both are done. Post the `kampung` file first and wait for it: the other files address the Kampung KB it
-registers.
+until both are done. Post the `kampung` file first: every file posted after it waits for it to merge (reading its
+own rows meanwhile, `timings.waited`), since its rows address the Kampung KB it registers; the three module files
+merge in the order their rules need (profil and kependudukan side by side, then kkbpk), whatever order they arrive in.
 
 {columns_markdown()}
 """
