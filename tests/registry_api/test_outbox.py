@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -27,7 +28,7 @@ from kampungkb_shared.jobs import (
     report_job,
     serialize_job,
 )
-from registry_api.background.relay import Relay, deliver_reports
+from registry_api.background.relay import _CLAIM_DUE, Relay, deliver_reports
 from registry_api.background.report_queue import Enqueued, ReportQueue
 from registry_api.changes import outbox as events
 from registry_api.changes.models import OutboxEvent
@@ -426,3 +427,43 @@ async def test_writes_wake_the_relay_which_delivers_their_report_events_together
     assert events_written == 8 and passes < 8  # four registrations, four writes; gathered: fewer passes than events
     assert await Job(job_id, arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info() is not None
     await forget_job(arq_redis, job_id)
+
+
+_DELIVERED_EARLIER = """
+    INSERT INTO outbox (topic, key, payload, delivered_at)
+    SELECT 'report', g::text, '{}', now() FROM generate_series(1, 2000) AS g
+"""
+_HANDED_OVER_LATER = """
+    INSERT INTO outbox (topic, key, payload, available_at)
+    SELECT 'classify', g::text, jsonb_build_object('kampung_id', g, 'period', '2024-06', 'handover', true),
+           clock_timestamp() + interval '2 minutes'
+      FROM generate_series(1, 20000) AS g
+"""
+
+
+async def test_the_relays_claim_reads_only_due_events_from_the_index_whatever_the_statistics(
+    fresh_database_url: str,
+) -> None:
+    """An import's hand-over (a national file's worth of events, due minutes later) arrives after the outbox's
+    statistics were taken, when every event was delivered: the claim's generic plan, made on them, still reads the
+    due events in claim order from `ix_outbox_pending` and stops, rather than read every pending event of its topic
+    (70 ms a poll on a national hand-over)."""
+    claim = str(_CLAIM_DUE).replace(":topic", "$1").replace(":limit", "$2")
+    connection = await asyncpg.connect(fresh_database_url)
+    try:
+        await connection.execute(_DELIVERED_EARLIER)
+        await connection.execute("ANALYZE outbox")
+        await connection.execute(_HANDED_OVER_LATER)
+        await connection.execute("INSERT INTO outbox (topic, key, payload) VALUES ('classify', '0', '{}')")
+        async with connection.transaction():
+            await connection.execute(
+                f"SET LOCAL plan_cache_mode = force_generic_plan; PREPARE claim(text, integer) AS {claim}"
+            )
+            explained = await connection.fetch("EXPLAIN (ANALYZE, COSTS OFF) EXECUTE claim('classify', 200)")
+            claimed = await connection.fetch("EXECUTE claim('classify', 200)")
+    finally:
+        await connection.close()
+    plan = "\n".join(row[0] for row in explained)
+    assert [row["key"] for row in claimed] == ["0"]
+    assert "Index Scan using ix_outbox_pending on outbox" in plan, plan
+    assert "Sort" not in plan and "Rows Removed by Filter" not in plan, plan

@@ -41,7 +41,7 @@ class OutboxEvent(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index("ix_outbox_pending", "topic", "available_at", postgresql_where=text("delivered_at IS NULL")),
+        Index("ix_outbox_pending", "topic", "available_at", "id", postgresql_where=text("delivered_at IS NULL")),
         Index("ix_outbox_topic_key", "topic", "key", postgresql_where=text("delivered_at IS NULL")),
     )
 
