@@ -447,7 +447,7 @@ async def test_the_relays_claim_reads_only_due_events_from_the_index_whatever_th
     """An import's hand-over (a national file's worth of events, due minutes later) arrives after the outbox's
     statistics were taken, when every event was delivered: the claim's generic plan, made on them, still reads the
     due events in claim order from `ix_outbox_pending` and stops, rather than read every pending event of its topic
-    (70 ms a poll on a national hand-over)."""
+    from another index (50 to 110 ms a poll on a national hand-over)."""
     claim = str(_CLAIM_DUE).replace(":topic", "$1").replace(":limit", "$2")
     connection = await asyncpg.connect(fresh_database_url)
     try:

@@ -41,8 +41,8 @@ class OutboxEvent(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        # In the relay's claim order: its claim reads the due events from it and stops (migration 0032).
         Index("ix_outbox_pending", "topic", "available_at", "id", postgresql_where=text("delivered_at IS NULL")),
-        Index("ix_outbox_topic_key", "topic", "key", postgresql_where=text("delivered_at IS NULL")),
     )
 
 
