@@ -54,10 +54,6 @@ class Outcome:
     flags: int = 0
 
 
-def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
-
-
 async def _begin(connection: asyncpg.Connection) -> None:
     # The national statement sorts and hashes a few hundred thousand narrow rows: keep them in memory.
     await connection.execute(WORK_MEM)
@@ -73,7 +69,9 @@ async def _rebuild(
 ) -> int:
     if apart is None or apart.connections < 2:
         await connection.execute(sql.DELETE_PERIOD, [period], rulesets)
-        rows = _count(await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets, [deadline(period)]))
+        rows = sql.rows_written(
+            await connection.execute(sql.INSERT_ALL_LEVELS, [period], None, rulesets, [deadline(period)])
+        )
     else:
         rows = await _rebuild_apart(connection, apart, period=period, rulesets=rulesets, deadline=deadline)
     await connection.execute(sql.MARK_REBUILT, [period], rulesets)
@@ -89,13 +87,13 @@ async def _rebuild_apart(
 
     async def rebuild_share(helper: asyncpg.Connection, provinsi: list[str]) -> int:
         await helper.execute(sql.DELETE_PROVINSI_LEVELS, [period], provinsi, rulesets)
-        return _count(
+        return sql.rows_written(
             await helper.execute(sql.INSERT_PROVINSI_LEVELS, [period], provinsi, rulesets, [deadline(period)])
         )
 
     everywhere, rows = await apart.each(connection, rebuild_share)
     await connection.execute(sql.DELETE_OUTSIDE, [period], rulesets, everywhere)
-    return rows + _count(await connection.execute(sql.UPSERT_NATION, [period], rulesets))
+    return rows + sql.rows_written(await connection.execute(sql.UPSERT_NATION, [period], rulesets))
 
 
 @asynccontextmanager
@@ -209,11 +207,13 @@ async def refresh_chain(
         if computed:
             await connection.execute(sql.DELETE_CHAIN, computed, kabupaten_code, rulesets)
             deadlines = [deadline(p) for p in computed]
-            rows += _count(await connection.execute(sql.INSERT_CHAIN, computed, kabupaten_code, rulesets, deadlines))
+            rows += sql.rows_written(
+                await connection.execute(sql.INSERT_CHAIN, computed, kabupaten_code, rulesets, deadlines)
+            )
             await connection.execute(_LOCK_ROLLUP)
             provinsi = kabupaten_code[:2]
-            rows += _count(await connection.execute(sql.UPSERT_PROVINSI, computed, rulesets, provinsi))
-            rows += _count(await connection.execute(sql.UPSERT_NATION, computed, rulesets))
+            rows += sql.rows_written(await connection.execute(sql.UPSERT_PROVINSI, computed, rulesets, provinsi))
+            rows += sql.rows_written(await connection.execute(sql.UPSERT_NATION, computed, rulesets))
             await connection.execute(sql.MARK_REFRESHED, computed, rulesets)
     flags = await _flag_periods(connection, periods=rebuilt, rules=quality)
     flags += await _flag_changes(connection, kabupaten_code=kabupaten_code, rulesets=rulesets, rules=quality)

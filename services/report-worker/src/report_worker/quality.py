@@ -29,6 +29,7 @@ from kampungkb_shared.codes import Contraception, NonUseReason
 from kampungkb_shared.quality import CPR_100, FLAG_INPUTS, SINGLE_METHOD, TOTAL_USERS, FlagKind
 from kampungkb_shared.statistics import analyze_stale
 from report_worker.apart import Apart
+from report_worker.sql import rows_written
 
 
 @dataclass(frozen=True)
@@ -284,20 +285,16 @@ async def flag_quality(
         else:
             horizon = await connection.fetchval(f"SELECT {_HORIZON}")
             if apart is None or apart.connections < 2:
-                written = _written(await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds))
+                written = rows_written(await connection.execute(FLAG_QUALITY_NATION, periods, None, *thresholds))
             else:
 
                 async def flag_share(helper: asyncpg.Connection, provinsi: list[str]) -> int:
-                    return _written(await helper.execute(FLAG_QUALITY_PROVINSI, periods, provinsi, *thresholds))
+                    return rows_written(await helper.execute(FLAG_QUALITY_PROVINSI, periods, provinsi, *thresholds))
 
                 _, written = await apart.each(connection, flag_share)
             await connection.execute(_PERIODS_PASSED, periods, horizon)
             return written
-    return _written(status)
-
-
-def _written(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
+    return rows_written(status)
 
 
 async def flag_changes(

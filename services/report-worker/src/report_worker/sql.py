@@ -262,6 +262,12 @@ UPSERT_NATION = _summed("provinsi", "nasional", "'00'", "NULL")
 """The nation: the sum of the provinsi rows. Each provinsi row is the sum of its kabupaten rows as committed, since
 every change of a kabupaten row sums its provinsi again in the same transaction, under the roll-up lock."""
 
+
+def rows_written(status: str) -> int:
+    """The rows a statement wrote, from its command status (`INSERT 0 12`, `DELETE 3`)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 DELETE_PERIOD = "DELETE FROM report_aggregate WHERE period = ANY($1::date[]) AND ruleset = ANY($2::text[])"
 
 DELETE_PROVINSI_LEVELS = """
