@@ -7,6 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.background import imports as runner_module
+from registry_api.changes import handover
+from registry_api.imports import apart
 from registry_api.settings import Settings
 from tests.imports.conftest import Api, classified_with, import_settings
 from tests.imports.files import (
@@ -68,6 +70,33 @@ async def test_a_large_import_classifies_after_its_merge_with_what_was_handed_ov
     assert await session.scalar(text(pending)) == 0
     reports = [tuple(row) for row in await session.execute(_REPORT_EVENTS)]
     assert reports == [("2024-06:99.01", True), ("2024-06:99.71", True)]  # written due later, made due at the end
+
+
+async def test_a_large_import_classifies_a_slice_at_a_time(
+    api: Api, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(apart, "SLICE", 3)
+    taken: list[int] = []
+    take = handover.take
+
+    async def counted(*args: object, **kwargs: object) -> handover.HandedOver:
+        slice_ = await take(*args, **kwargs)  # type: ignore[arg-type]
+        taken.append(len(slice_.earliest))
+        return slice_
+
+    monkeypatch.setattr(handover, "take", counted)
+    await _kampung(api)
+    await session.execute(text("DELETE FROM outbox"))
+    job_id = (await api.post("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD)).json()["id"]
+    assert await api.run_jobs() == 1
+
+    assert (await api.job(job_id))["status"] == "succeeded"
+    assert taken == [3, 3, 3, 3, 3, 3, 2, 0]  # 20 Kampung KB, three at a time, then none left
+    assert await classified_with(session, period=JUNE, module="kependudukan") == 2 * len(CODES)
+    pending = "SELECT count(*) FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL"
+    assert await session.scalar(text(pending)) == 0
+    reports = [tuple(row) for row in await session.execute(_REPORT_EVENTS)]
+    assert set(reports) == {("2024-06:99.01", True), ("2024-06:99.71", True)}  # each slice's, all due at the end
 
 
 async def test_a_retry_after_the_merge_committed_resumes_at_the_classification(

@@ -24,7 +24,8 @@ from registry_api.changes.pipeline import lock
 _PENDING = text("""
     SELECT id, (payload->>'kampung_id')::bigint AS kampung_id, payload->>'period' AS period FROM outbox
      WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
-       AND (payload->>'kampung_id')::bigint % :parts = :part
+       AND (payload->>'kampung_id')::bigint % :parts = :part AND id > :after
+     ORDER BY id LIMIT :limit
        FOR UPDATE SKIP LOCKED
 """)
 # Taken events are this transaction's work now: deleted, and back if it rolls back.
@@ -41,15 +42,21 @@ class HandedOver:
     """The earliest period to classify from, by Kampung KB."""
     kabupaten: dict[int, str]
     """The kabupaten of each, for its report."""
+    last_event: int | None
+    """The highest id of the events read (taken, or left to their Kampung KB's writer); none when there were none."""
 
 
-async def take(session: AsyncSession, *, part: int = 0, parts: int = 1) -> HandedOver:
+async def take(
+    session: AsyncSession, *, part: int = 0, parts: int = 1, after: int = 0, limit: int | None = None
+) -> HandedOver:
     """Every handed-over classification this transaction can lock, taken over (its events deleted); with `parts`,
     only those of the Kampung KB whose id is `part` modulo `parts`, so that several transactions take disjoint
-    shares side by side."""
-    pending = (await session.execute(_PENDING, {"part": part, "parts": parts})).all()
+    shares side by side. With `limit`, the first that many events of id above `after`: a caller taking a national
+    file's share a slice at a time (from the last slice's `last_event`) holds one slice at once. (A Kampung KB whose
+    events two slices share is classified in both, which is correct: the second finds its snapshots classified.)"""
+    pending = (await session.execute(_PENDING, {"part": part, "parts": parts, "after": after, "limit": limit})).all()
     if not pending:
-        return HandedOver({}, {})
+        return HandedOver({}, {}, None)
     # A Kampung KB a `PUT` or another import holds keeps its events for later.
     locked = await lock(session, sorted({row.kampung_id for row in pending}), skip_locked=True)
     kabupaten = {kampung_id: row.kabupaten_code for kampung_id, row in locked.items()}
@@ -61,7 +68,7 @@ async def take(session: AsyncSession, *, part: int = 0, parts: int = 1) -> Hande
             earliest[row.kampung_id] = min(period, earliest.get(row.kampung_id, period))
             taken.append(row.id)
     await session.execute(_TAKEN, {"ids": taken})
-    return HandedOver(earliest, kabupaten)
+    return HandedOver(earliest, kabupaten, pending[-1].id)
 
 
 async def release(session: AsyncSession) -> None:

@@ -137,8 +137,6 @@ class Classifying:
     (`registry_api.changes.handover`). No report events then: whoever takes the classification writes them."""
     fallback: bool = True
     """When the classifier cannot be reached, leave `classify` events for the relay (the relay keeps its own)."""
-    hold_reports_s: float = 0.0
-    """Report events due only after this long: the writer makes them due itself when its work is done."""
     explain: bool = True
     """Whether a write's answer carries its classification's explanation; false for a write answered in short
     (`Prefer: return=minimal`): the classifier is asked for none, and the answer is the summary."""
@@ -160,8 +158,22 @@ class Recorded:
     """The classifier's results of a small run, with their explanation (`Reclassified.answers`)."""
 
 
-async def record(session: AsyncSession, change: Change, *, classifying: Classifying | None = None) -> Recorded:
-    """Everything that follows a change, in the caller's transaction: classify (or hand over), tier, events."""
+@dataclass
+class Moved:
+    """The reports changes move, gathered over several `record` calls of one transaction and queued once
+    (`queue_reports`): a national file classified a slice at a time rebuilds its periods once, not once a slice."""
+
+    reports: set[tuple[dt.date, str]] = field(default_factory=set)
+    """(period, kabupaten)."""
+    onward: set[str] = field(default_factory=set)
+    """The kabupaten whose every computed report after their last period moves too."""
+
+
+async def record(
+    session: AsyncSession, change: Change, *, classifying: Classifying | None = None, moved: Moved | None = None
+) -> Recorded:
+    """Everything that follows a change, in the caller's transaction: classify (or hand over), tier, events; with
+    `moved`, the reports it moves are gathered there for `queue_reports` rather than queued."""
     driver = await session_driver(session)
     recorded = Recorded(classifying)
     reports: set[tuple[dt.date, str]] = set()
@@ -194,15 +206,28 @@ async def record(session: AsyncSession, change: Change, *, classifying: Classify
         recounted = await _recounted(driver, change)
         reports |= recounted
         onward |= {kabupaten for _, kabupaten in recounted}
-    hold_s = classifying.hold_reports_s if classifying is not None else 0.0
-    recorded.report_event_ids = await outbox.add_reports(driver, changes=reports, onward=onward, due_in_s=hold_s)
-    if not hold_s:
-        owe_after_commit(session, REPORT_EVENTS, recorded.report_event_ids)
+    if moved is not None:
+        moved.reports |= reports
+        moved.onward |= onward
+        return recorded
+    recorded.report_event_ids = await queue_reports(session, Moved(reports, onward))
     return recorded
 
 
+async def queue_reports(session: AsyncSession, moved: Moved, *, hold_s: float = 0.0) -> list[int]:
+    """The report events of what moved, due at once (delivered right after the commit) or, with `hold_s`, only after
+    that long: for a writer that makes them due itself when its work is done (`make_due`), and has the relay deliver
+    them anyway if it never gets there; returns their ids."""
+    ids = await outbox.add_reports(
+        await session_driver(session), changes=moved.reports, onward=moved.onward, due_in_s=hold_s
+    )
+    if not hold_s:
+        owe_after_commit(session, REPORT_EVENTS, ids)
+    return ids
+
+
 async def make_due(session: AsyncSession, *, ids: list[int]) -> None:
-    """Report events held back by `Classifying.hold_reports_s` due now: the writer's work is done."""
+    """Report events held back by `queue_reports` due now: the writer's work is done."""
     await outbox.make_due(await session_driver(session), ids=ids)
 
 

@@ -16,17 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.db import session_driver
 
+# Each Kampung KB's own rows, read by the key that starts with it (`OFFSET 0` keeps the lookup per Kampung KB): joined
+# set to set, a slice of 5,000 Kampung KB was planned as a hash join over the whole of both tables (208 ms for a
+# national month, against 16 ms).
 _PERIODS_FROM = """
     SELECT e.kampung_id, e.earliest AS period
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
     UNION
-    SELECT s.kampung_id, s.period
+    SELECT e.kampung_id, s.period
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
-      JOIN submission s ON s.kampung_id = e.kampung_id AND s.period > e.earliest
+     CROSS JOIN LATERAL (SELECT s.period FROM submission s
+                          WHERE s.kampung_id = e.kampung_id AND s.period > e.earliest OFFSET 0) AS s
     UNION
-    SELECT c.kampung_id, c.period
+    SELECT e.kampung_id, c.period
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
-      JOIN classification c ON c.kampung_id = e.kampung_id AND c.period > e.earliest
+     CROSS JOIN LATERAL (SELECT c.period FROM classification c
+                          WHERE c.kampung_id = e.kampung_id AND c.period > e.earliest OFFSET 0) AS c
     ORDER BY 1, 2
 """
 

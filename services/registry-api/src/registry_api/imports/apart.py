@@ -5,8 +5,9 @@ classification is bound by one PostgreSQL backend while the classifier and the o
 merged `classify_apart_from` Kampung KB or more therefore hands them over to itself in the merge's transaction
 (`handover` events, due only after `handover_s`) and records `merged_at` with its counts (`job.mark_merged`). Then
 `classify_apart` runs `classify_connections` transactions at once, each taking the handed-over events of its share
-of the Kampung KB (this import's and any earlier import's), classifying them in batch calls and writing their report
-events, due later too; a last transaction marks the job succeeded and makes those report events due.
+of the Kampung KB (this import's and any earlier import's) `SLICE` events at a time, so that its memory does not grow
+with the file, classifying them in batch calls and writing the report events of all its slices once, due later too;
+a last transaction marks the job succeeded and makes those report events due.
 
 A process that dies on the way leaves nothing undone: a retry of the job resumes here (`merged_at` is set), and
 whatever no retry takes, the relay classifies and delivers when its events come due.
@@ -21,6 +22,9 @@ from registry_api.changes import handover, pipeline
 from registry_api.imports.job import ClaimedJob, JobContext, finish, stored_summary
 from registry_api.imports.schemas import ImportStatus
 
+SLICE = 10_000
+"""Handed-over events (about one a Kampung KB) a transaction classifies at once."""
+
 
 async def classify_apart(
     sessionmaker: async_sessionmaker[AsyncSession], *, job: ClaimedJob, context: JobContext
@@ -33,13 +37,17 @@ async def classify_apart(
     parts = max(1, context.classify_connections)
 
     async def classify_part(part: int) -> list[int]:
+        moved = pipeline.Moved()
+        after = 0
         async with sessionmaker() as session, session.begin():
-            taken = await handover.take(session, part=part, parts=parts)
-            if not taken.earliest:
-                return []
-            change = pipeline.Change(taken.kabupaten, written_from=taken.earliest)
-            recorded = await pipeline.record(session, change, classifying=context.classifying(hold_reports=True))
-            return recorded.report_event_ids
+            # A slice at a time: what a slice's classification holds (its Kampung KB, periods, snapshots, answers)
+            # does not grow with the file. The reports all slices move are queued once.
+            while (taken := await handover.take(session, part=part, parts=parts, after=after, limit=SLICE)).last_event:
+                after = taken.last_event
+                if taken.earliest:
+                    change = pipeline.Change(taken.kabupaten, written_from=taken.earliest)
+                    await pipeline.record(session, change, classifying=context.classifying(), moved=moved)
+            return await pipeline.queue_reports(session, moved, hold_s=context.handover_s)
 
     if parts == 1:  # one connection: also where sessions share one (tests)
         shares = [await classify_part(0)]

@@ -88,10 +88,9 @@ class JobContext:
     closing: Closing
     """When months close by themselves (rows into a closed month are refused like rows into an approved one)."""
 
-    def classifying(self, *, hand_over: bool = False, hold_reports: bool = False) -> pipeline.Classifying:
+    def classifying(self, *, hand_over: bool = False) -> pipeline.Classifying:
         """How an import classifies: batch calls of `classifier_chunk` results, `classifier_concurrency` at once, a
-        long budget; or (`hand_over`) left to a later import or this one's own connections, due after `handover_s`;
-        with `hold_reports`, its report events due only when the job finishes (or after `handover_s`)."""
+        long budget; or (`hand_over`) left to a later import or this one's own connections, due after `handover_s`."""
         return pipeline.Classifying(
             classifier=self.classifier,
             rulesets=self.rulesets,
@@ -100,7 +99,6 @@ class JobContext:
             concurrency=self.classifier_concurrency,
             attempt_timeout_s=self.classifier_timeout_s,
             hand_over_s=self.handover_s if hand_over else None,
-            hold_reports_s=self.handover_s if hold_reports else 0.0,
         )
 
 
