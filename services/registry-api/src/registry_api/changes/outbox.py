@@ -25,19 +25,25 @@ CLASSIFY = "classify"
 REPORT = "report"
 TOPICS = (CLASSIFY, REPORT)
 
-# The earliest period each Kampung KB is handed over from already: pending hand-over events (`ix_outbox_pending`).
-_HANDED_OVER = """
-    SELECT (payload->>'kampung_id')::bigint AS kampung_id, min(payload->>'period') AS period FROM outbox
-     WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
-     GROUP BY 1
-"""
+# A hand-over (`$3`) leaves out the Kampung KB handed over already from the same period or an earlier one. Their
+# earliest periods are looked up in one JSON object, built once (`ix_outbox_pending`), rather than joined: the events
+# were written moments ago, before any statistics, and a join planned on "one row" is a quadratic nested loop; nor are
+# they fetched into a map of the writer's (a national file's worth of rows in its memory).
 _INSERT_CLASSIFY = f"""
+    WITH covered AS (
+        SELECT coalesce(jsonb_object_agg(kampung_id, period), '{{}}') AS since
+          FROM (SELECT payload->>'kampung_id' AS kampung_id, min(payload->>'period') AS period FROM outbox
+                 WHERE $3 AND topic = '{CLASSIFY}' AND delivered_at IS NULL AND payload ? 'handover'
+                 GROUP BY 1) AS p
+    )
     INSERT INTO outbox (topic, key, payload, request_id, available_at)
     SELECT '{CLASSIFY}', e.kampung_id::text,
            jsonb_build_object('kampung_id', e.kampung_id, 'period', to_char(e.period, 'YYYY-MM'))
            || CASE WHEN $3 THEN '{{"handover": true}}'::jsonb ELSE '{{}}'::jsonb END,
            $4, clock_timestamp() + $5 * interval '1 second'
-      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, period)
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, period) CROSS JOIN covered c
+     WHERE coalesce(c.since ->> e.kampung_id::text > to_char(e.period, 'YYYY-MM'), true)
+     ORDER BY e.kampung_id
 """
 _INSERT_REPORTS = f"""
     INSERT INTO outbox (topic, key, payload, request_id, available_at)
@@ -55,16 +61,9 @@ async def add_classify(driver: Any, *, earliest: dict[int, dt.date], handover_s:
     A Kampung KB already handed over from the same period or an earlier one gets no second hand-over event: the
     imports of one month's files leave one event per Kampung KB, not one per file. (The caller holds the Kampung
     KB locked, so no other transaction can take those events until it commits.)"""
-    if handover_s is not None and earliest:
-        covered = {row["kampung_id"]: row["period"] for row in await driver.fetch(_HANDED_OVER)}
-        earliest = {
-            kampung_id: period
-            for kampung_id, period in earliest.items()
-            if (since := covered.get(kampung_id)) is None or since > format_period(period)
-        }
     if not earliest:
         return
-    ids = sorted(earliest)
+    ids = list(earliest)
     await driver.execute(
         _INSERT_CLASSIFY, ids, [earliest[i] for i in ids], handover_s is not None, request_id.get(), handover_s or 0.0
     )
