@@ -431,7 +431,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
     # gets here only once they are done (`wait_for_merges_before`) and takes the lock whole.
     shared = job.module.submission_module in SHARED_LOCK_MODULES
     ids = await staging.kampung_to_write(connection)
-    locked = {} if job.dry_run else await pipeline.lock(session, ids, shared=shared)
+    if not job.dry_run:
+        await pipeline.lock_many(session, ids, shared=shared)
     if job.module.submission_module is not None:
         with collector_paused():
             await _check_rules(connection, session=session, job=job, summary=summary)
@@ -459,7 +460,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
             session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None
         )
         return Ran([])
-    merged = await staging.merge(connection, job.module, job.period, actor=job.actor, locked=locked)
+    merged = await staging.merge(connection, job.module, job.period, actor=job.actor)
     summary.rows_inserted, summary.rows_updated = merged.inserted, merged.updated
     summary.phase("loaded")
     kabupaten = {m.kampung_id: m.kabupaten_code for m in merged.changed}
@@ -480,7 +481,7 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
             recorded = pipeline.Recorded(None)
         else:
             if shared:  # before the tiers change; an earlier file merging beside this one commits first
-                await pipeline.lock(session, list(locked))
+                await pipeline.lock_many(session, ids)
             # One batch run for the whole file, with what earlier imports handed over.
             taken = await handover.take(session)
             # What this file wrote is of its one period; what earlier files handed over, of periods not known.

@@ -8,11 +8,11 @@ already) or stay `ok` (to be merged). Each merge is one statement per target tab
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from sys import intern
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry_api.changes.pipeline import Locked
 from registry_api.db import driver_connection
 from registry_api.imports.formats import ImportModule
 from registry_api.kampung import store as kampung_store
@@ -116,12 +116,14 @@ _STAGED_KAMPUNG = f"""
      WHERE r.state = 'ok'
 """
 
+# The kabupaten of a written row's Kampung KB, by its key (one string each, not one per row: `intern`).
+_KABUPATEN = "(SELECT k.kabupaten_code FROM kampung k WHERE k.id = kampung_id) AS kabupaten_code"
 _MERGE_KEGIATAN = text(f"""
     INSERT INTO kegiatan (kampung_id, title, date, function, targets, partners, inpres_kegiatan, created_by)
     SELECT r.kampung_id, x.title, x.date, x.function, x.targets, x.partners, x.inpres_kegiatan, :actor
       FROM import_rows r CROSS JOIN LATERAL {_KEGIATAN_FIELDS}
      WHERE r.state = 'ok'
-    RETURNING kampung_id, date
+    RETURNING kampung_id, date, {_KABUPATEN}
 """)
 
 
@@ -248,30 +250,30 @@ async def merge(
     period: dt.date | None,
     *,
     actor: str,
-    locked: dict[int, Locked],
 ) -> MergeResult:
-    """Write the `ok` rows: submissions with their revisions, or Kampung KB, through their one write; or kegiatan.
-    `locked`: the Kampung KB the rows write to, locked."""
+    """Write the `ok` rows (their Kampung KB locked): submissions with their revisions, or Kampung KB, through their
+    one write; or kegiatan."""
     driver = await driver_connection(connection)
     if module.submission_module is not None:
         assert period is not None
-        statement = submission_store.write_from(_STAGED_SUBMISSIONS, columns="kampung_id, revision")
+        statement = submission_store.write_from(_STAGED_SUBMISSIONS, columns=f"kampung_id, revision, {_KABUPATEN}")
         rows = await driver.fetch(statement, actor, module.value, period)
         changed = [
-            Merged(row["kampung_id"], locked[row["kampung_id"]].kabupaten_code, period, row["revision"] == 1)
-            for row in rows
+            Merged(row["kampung_id"], intern(row["kabupaten_code"]), period, row["revision"] == 1) for row in rows
         ]
     elif module is ImportModule.KAMPUNG:
         rows = await driver.fetch(kampung_store.write_from(_STAGED_KAMPUNG), actor)
         changed = [Merged(row["id"], row["kabupaten_code"], row["counted_from"], row["inserted"]) for row in rows]
     else:
         earliest: dict[int, dt.date] = {}
+        kabupaten: dict[int, str] = {}
         count = 0
         for row in await connection.execute(_MERGE_KEGIATAN, {"actor": actor}):
             month = row.date.replace(day=1)
             earliest[row.kampung_id] = min(month, earliest.get(row.kampung_id, month))
+            kabupaten[row.kampung_id] = row.kabupaten_code
             count += 1
-        changed = [Merged(k, locked[k].kabupaten_code, month, True) for k, month in earliest.items()]
+        changed = [Merged(k, intern(kabupaten[k]), month, True) for k, month in earliest.items()]
         return MergeResult(changed, inserted=count, updated=0)
     inserted = sum(1 for m in changed if m.inserted)
     return MergeResult(changed, inserted=inserted, updated=len(changed) - inserted)
