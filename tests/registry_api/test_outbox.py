@@ -219,28 +219,6 @@ async def test_redis_down_write_succeeds_and_report_events_back_off(
     await forget_job(arq_redis, job_id)
 
 
-async def test_a_chain_refresh_waits_a_moment_and_a_period_rebuild_starts_at_once(
-    redis_url: str, arq_redis: ArqRedis
-) -> None:
-    refresh, rebuild = RefreshRegionChain(period="2024-10", kabupaten_code="99.71"), RebuildPeriod(period="2024-10")
-    for job in (refresh, rebuild):
-        await forget_job(arq_redis, job.job_id())
-    queue = ReportQueue(redis_url, defer_s=60)
-    try:
-        before = time.time() * 1000
-        assert await queue.enqueue(refresh) is Enqueued.QUEUED
-        assert await queue.enqueue(rebuild) is Enqueued.QUEUED
-        after = time.time() * 1000
-    finally:
-        await queue.close()
-    refresh_at = await arq_redis.zscore(REPORT_QUEUE, refresh.job_id())
-    rebuild_at = await arq_redis.zscore(REPORT_QUEUE, rebuild.job_id())
-    for job in (refresh, rebuild):
-        await forget_job(arq_redis, job.job_id())
-    assert refresh_at is not None and refresh_at >= before + 59_000  # a burst in its kabupaten coalesces
-    assert rebuild_at is not None and before <= rebuild_at <= after  # an import's work is done: nothing to wait for
-
-
 async def test_enqueue_respects_a_running_job_and_replaces_a_finished_one(redis_url: str, arq_redis: ArqRedis) -> None:
     job = RefreshRegionChain(period="2024-09", kabupaten_code="99.71")
     await forget_job(arq_redis, job.job_id())

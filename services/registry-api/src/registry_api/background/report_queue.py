@@ -11,7 +11,7 @@ from arq.constants import result_key_prefix
 from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
-from kampungkb_shared.jobs import REPORT_QUEUE, RefreshRegionChain, ReportJob, deserialize_job, serialize_job
+from kampungkb_shared.jobs import REPORT_QUEUE, ReportJob, deserialize_job, serialize_job
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,8 @@ class Enqueued(enum.Enum):
 
 
 class ReportQueue:
-    """Enqueues report jobs (chain refreshes, period rebuilds) with deterministic ids; a chain refresh with a small
-    defer, so that a burst of writes in its kabupaten coalesces into one. A period's rebuild starts at once: it comes
-    from an import whose work is done (its events held until then), and nothing more is coming for it to wait for."""
+    """Enqueues report jobs (chain refreshes, period rebuilds) with deterministic ids and a small defer, so bursts
+    coalesce."""
 
     def __init__(self, redis_url: str, *, defer_s: float, timeout_s: float = 2.0) -> None:
         self.settings = RedisSettings.from_dsn(redis_url)
@@ -60,7 +59,6 @@ class ReportQueue:
 
     async def enqueue(self, job: ReportJob) -> Enqueued:
         """Queue the job; raises on a Redis failure (the caller retries later)."""
-        defer = self.defer if isinstance(job, RefreshRegionChain) else None
         async with asyncio.timeout(self.timeout_s):
             pool = await self.pool()
             for _ in range(3):
@@ -69,7 +67,7 @@ class ReportQueue:
                     job.model_dump(),
                     _job_id=job.job_id(),
                     _queue_name=REPORT_QUEUE,
-                    _defer_by=defer,
+                    _defer_by=self.defer,
                 )
                 if queued is not None:
                     return Enqueued.QUEUED
