@@ -136,3 +136,26 @@ async def test_a_small_import_still_classifies_inside_its_own_transaction(api: A
     assert job["status"] == "succeeded" and job["timings"]["handed_over"] is None
     assert await session.scalar(text("SELECT count(*) FROM import_job WHERE merged_at IS NOT NULL")) == 0
     assert await classified_with(session, period=JUNE, module="kependudukan") == 2 * 5
+
+
+async def test_a_slice_takes_every_event_of_its_kampung_kb(api: Api, session: AsyncSession) -> None:
+    """Two files merged side by side each hand a Kampung KB over (neither sees the other's event before it commits):
+    both events fall in one slice, so that no Kampung KB is classified in two."""
+    await _kampung(api)
+    await session.execute(text("DELETE FROM outbox"))
+    ids = list((await session.execute(text("SELECT id FROM kampung ORDER BY id"))).scalars())
+    for period in (JUNE, dt.date(2024, 5, 1)):  # the second file's events after all of the first's
+        await session.execute(
+            text("""INSERT INTO outbox (topic, key, payload, available_at)
+                    SELECT 'classify', k::text,
+                           jsonb_build_object('kampung_id', k, 'period', CAST(:period AS text), 'handover', true), now()
+                      FROM unnest(CAST(:ids AS bigint[])) AS k ORDER BY k"""),
+            {"ids": ids, "period": period.strftime("%Y-%m")},
+        )
+    slices, after = [], 0
+    while (taken := await handover.take(session, after=after, limit=3)).last_kampung:
+        after = taken.last_kampung
+        slices.append(taken.earliest)
+    assert [sorted(s) for s in slices] == [ids[i : i + 3] for i in range(0, len(ids), 3)]
+    assert all(period == dt.date(2024, 5, 1) for s in slices for period in s.values())  # the earlier of the two
+    assert await session.scalar(text("SELECT count(*) FROM outbox WHERE topic = 'classify'")) == 0

@@ -21,12 +21,23 @@ from registry_api.changes.pipeline import lock
 
 # Three statements on arrays rather than one join of CTEs: the events were written by transactions that committed
 # moments ago, before autovacuum analysed them, and a plan made on "one row" statistics is a quadratic nested loop.
-_PENDING = text("""
+# A slice is every event of the first `:limit` Kampung KB (in id order) after `:after`: the files of a month merged
+# side by side each hand a Kampung KB over (neither sees the other's event before it commits), and both events must
+# fall in one slice, or the Kampung KB is classified twice.
+_SHARE = """
+    topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
+    AND (payload->>'kampung_id')::bigint % :parts = :part AND (payload->>'kampung_id')::bigint > :after
+"""
+_PENDING = text(f"""
+    WITH slice AS (
+        SELECT max(kampung_id) AS last
+          FROM (SELECT DISTINCT (payload->>'kampung_id')::bigint AS kampung_id FROM outbox WHERE {_SHARE}
+                 ORDER BY 1 LIMIT :limit) AS k
+    )
     SELECT id, (payload->>'kampung_id')::bigint AS kampung_id, payload->>'period' AS period FROM outbox
-     WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
-       AND (payload->>'kampung_id')::bigint % :parts = :part AND id > :after
-     ORDER BY id LIMIT :limit
-       FOR UPDATE SKIP LOCKED
+     WHERE {_SHARE} AND (payload->>'kampung_id')::bigint <= (SELECT last FROM slice)
+     ORDER BY 2
+       FOR UPDATE OF outbox SKIP LOCKED
 """)
 # Taken events are this transaction's work now: deleted, and back if it rolls back.
 _TAKEN = text("DELETE FROM outbox o USING unnest(CAST(:ids AS bigint[])) AS t(id) WHERE o.id = t.id")
@@ -42,8 +53,8 @@ class HandedOver:
     """The earliest period to classify from, by Kampung KB."""
     kabupaten: dict[int, str]
     """The kabupaten of each, for its report."""
-    last_event: int | None
-    """The highest id of the events read (taken, or left to their Kampung KB's writer); none when there were none."""
+    last_kampung: int | None
+    """The highest Kampung KB id among the events read (taken, or left to its writer); none when there were none."""
 
 
 async def take(
@@ -51,9 +62,8 @@ async def take(
 ) -> HandedOver:
     """Every handed-over classification this transaction can lock, taken over (its events deleted); with `parts`,
     only those of the Kampung KB whose id is `part` modulo `parts`, so that several transactions take disjoint
-    shares side by side. With `limit`, the first that many events of id above `after`: a caller taking a national
-    file's share a slice at a time (from the last slice's `last_event`) holds one slice at once. (A Kampung KB whose
-    events two slices share is classified in both, which is correct: the second finds its snapshots classified.)"""
+    shares side by side. With `limit`, the events of the first that many Kampung KB of id above `after`: a caller
+    taking a national file's share a slice at a time (from the last slice's `last_kampung`) holds one slice at once."""
     pending = (await session.execute(_PENDING, {"part": part, "parts": parts, "after": after, "limit": limit})).all()
     if not pending:
         return HandedOver({}, {}, None)
@@ -68,7 +78,7 @@ async def take(
             earliest[row.kampung_id] = min(period, earliest.get(row.kampung_id, period))
             taken.append(row.id)
     await session.execute(_TAKEN, {"ids": taken})
-    return HandedOver(earliest, kabupaten, pending[-1].id)
+    return HandedOver(earliest, kabupaten, pending[-1].kampung_id)
 
 
 async def release(session: AsyncSession) -> None:

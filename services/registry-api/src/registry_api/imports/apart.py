@@ -5,9 +5,9 @@ classification is bound by one PostgreSQL backend while the classifier and the o
 merged `classify_apart_from` Kampung KB or more therefore hands them over to itself in the merge's transaction
 (`handover` events, due only after `handover_s`) and records `merged_at` with its counts (`job.mark_merged`). Then
 `classify_apart` runs `classify_connections` transactions at once, each taking the handed-over events of its share
-of the Kampung KB (this import's and any earlier import's) `SLICE` events at a time, so that its memory does not grow
-with the file, classifying them in batch calls and writing the report events of all its slices once, due later too;
-a last transaction marks the job succeeded and makes those report events due.
+of the Kampung KB (this import's and any earlier import's), those of `SLICE` Kampung KB at a time so that its memory
+does not grow with the file, classifying them in batch calls and writing the report events of all its slices once,
+due later too; a last transaction marks the job succeeded and makes those report events due.
 
 A process that dies on the way leaves nothing undone: a retry of the job resumes here (`merged_at` is set), and
 whatever no retry takes, the relay classifies and delivers when its events come due.
@@ -23,7 +23,7 @@ from registry_api.imports.job import ClaimedJob, JobContext, finish, stored_summ
 from registry_api.imports.schemas import ImportStatus
 
 SLICE = 10_000
-"""Handed-over events (about one a Kampung KB) a transaction classifies at once."""
+"""Kampung KB whose handed-over events a transaction classifies at once."""
 
 
 async def classify_apart(
@@ -42,8 +42,10 @@ async def classify_apart(
         async with sessionmaker() as session, session.begin():
             # A slice at a time: what a slice's classification holds (its Kampung KB, periods, snapshots, answers)
             # does not grow with the file. The reports all slices move are queued once.
-            while (taken := await handover.take(session, part=part, parts=parts, after=after, limit=SLICE)).last_event:
-                after = taken.last_event
+            while (
+                taken := await handover.take(session, part=part, parts=parts, after=after, limit=SLICE)
+            ).last_kampung:
+                after = taken.last_kampung
                 if taken.earliest:
                     change = pipeline.Change(taken.kabupaten, written_from=taken.earliest)
                     await pipeline.record(session, change, classifying=context.classifying(), moved=moved)
