@@ -43,6 +43,13 @@ class OutboxEvent(Base):
     __table_args__ = (
         # In the relay's claim order: its claim reads the due events from it and stops (migration 0032).
         Index("ix_outbox_pending", "topic", "available_at", "id", postgresql_where=text("delivered_at IS NULL")),
+        # The hand-over's events by Kampung KB: a large import's classification takes them a slice of Kampung KB at a
+        # time (`changes.handover.take`, migration 0033).
+        Index(
+            "ix_outbox_handover",
+            text("((payload ->> 'kampung_id')::bigint)"),
+            postgresql_where=text("topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'"),
+        ),
     )
 
 
