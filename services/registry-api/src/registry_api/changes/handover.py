@@ -4,7 +4,7 @@ An integration pushes a month as several files (profil, kependudukan, kkbpk, ...
 Kampung KB. A module import that finds a later module import queued or running writes its classifications as
 `classify` events marked `handover`, due only after `handover_s`, in the transaction of its merge, and queues no
 report of its own. The next import that classifies takes every handed-over event it can lock (with their Kampung KB)
-into its own batch run, so a month of files costs one classification and one report rebuild (and one event per
+into its own batch run (a large one, a slice of Kampung KB at a time: `imports.apart`), so a month of files costs one classification and one report rebuild (and one event per
 Kampung KB: one already handed over from the same or an earlier period gets no second, `outbox.add_classify`).
 Nothing depends on the later import succeeding: events it does not take become due after `handover_s` and the relay
 classifies them; an import that ends (or fails) with no later import behind it makes the rest due at once.
@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kampungkb_shared.periods import parse_period
 from registry_api.changes.pipeline import lock
 
-# Three statements on arrays rather than one join of CTEs: the events were written by transactions that committed
-# moments ago, before autovacuum analysed them, and a plan made on "one row" statistics is a quadratic nested loop.
-# A slice is every event of the first `:limit` Kampung KB (in id order) after `:after`: the files of a month merged
-# side by side each hand a Kampung KB over (neither sees the other's event before it commits), and both events must
-# fall in one slice, or the Kampung KB is classified twice.
+# The events, their Kampung KB's lock and their deletion are three statements on arrays rather than one join: the
+# events were written by transactions that committed moments ago, before autovacuum analysed them, and a join planned
+# on "one row" statistics is a quadratic nested loop. A slice is every event of the first `:limit` Kampung KB (in id
+# order) above `:after`, read from `ix_outbox_handover`: the files of a month merged side by side each hand a Kampung
+# KB over (neither sees the other's event before it commits), and both events must fall in one slice, or the Kampung
+# KB is classified twice.
 _SHARE = """
     topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
     AND (payload->>'kampung_id')::bigint % :parts = :part AND (payload->>'kampung_id')::bigint > :after
