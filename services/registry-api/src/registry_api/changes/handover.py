@@ -4,10 +4,11 @@ An integration pushes a month as several files (profil, kependudukan, kkbpk, ...
 Kampung KB. A module import that finds a later module import queued or running writes its classifications as
 `classify` events marked `handover`, due only after `handover_s`, in the transaction of its merge, and queues no
 report of its own. The next import that classifies takes every handed-over event it can lock (with their Kampung KB)
-into its own batch run (a large one, a slice of Kampung KB at a time: `imports.apart`), so a month of files costs one classification and one report rebuild (and one event per
-Kampung KB: one already handed over from the same or an earlier period gets no second, `outbox.add_classify`).
-Nothing depends on the later import succeeding: events it does not take become due after `handover_s` and the relay
-classifies them; an import that ends (or fails) with no later import behind it makes the rest due at once.
+into its own batch run (a large one a slice of Kampung KB at a time: `imports.apart`), so a month of files costs one
+classification and one report rebuild (and one event per Kampung KB: one already handed over from the same or an
+earlier period gets no second, `outbox.add_classify`). Nothing depends on the later import succeeding: events it
+does not take become due after `handover_s` and the relay classifies them; an import that ends (or fails) with no
+later import behind it makes the rest due at once.
 """
 
 import datetime as dt
