@@ -16,7 +16,7 @@ from classifier.state import AppState, RuleSetInfo
 from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
 from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
-from kampungkb_shared.result_rows import CSV, HEADER, error_row, figures_row
+from kampungkb_shared.result_rows import CSV, HEADER, error_row, figures_rows
 
 router = APIRouter()
 
@@ -262,20 +262,25 @@ def _csv_answer(batch: Batch) -> tuple[bytes, list[str]]:
     rulesets, items, errors, explain = batch
     if explain:
         raise Unprocessable.field(["body", "explain"], "must be false for a text/csv answer (results without it)")
-    content = bytearray(HEADER)
+    content = bytearray(HEADER + b"\n")
     write = content.extend
     tiers: list[str] = []
     tier = tiers.append
+    # Each record is made from the scoring's figures, never built into a result and read back out of it; the records
+    # between two invalid items are written together (`figures_rows`).
+    rows: list[tuple[Any, ...]] = []
+    row = rows.append
 
     def write_error(error: dict[str, Any]) -> None:
-        write(b"\n" + error_row(error["id"], error["index"], error["errors"]))
+        write(figures_rows(rows))
+        rows.clear()
+        write(error_row(error["id"], error["index"], error["errors"]) + b"\n")
 
-    # Each record is written from the scoring's figures, never built into a result and read back out of it.
+    heads = [(ruleset, ruleset.id, ruleset.hash) for ruleset in rulesets]
     for index, item_id, period, snapshot in _between_errors(items, errors, write_error):
-        for ruleset in rulesets:
+        for ruleset, ruleset_id, ruleset_hash in heads:
             result_tier, values, _ = figures(snapshot, period, ruleset)
             tier(result_tier)
-            write(b"\n")
-            write(figures_row(item_id, index, ruleset.id, ruleset.hash, result_tier, values))
-    write(b"\n")
+            row((item_id, index, ruleset_id, ruleset_hash, result_tier) + values)
+    write(figures_rows(rows))
     return bytes(content), tiers
