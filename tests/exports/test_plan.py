@@ -1,7 +1,7 @@
-"""An export reads each Kampung KB's row of the month where it has one, and otherwise its submission in force by one
-descent of its `(kampung_id, module, period)` key (the snapshots' `in_force`): a row comparison that only that key can
-serve, so that no statistics can make the planner walk the `(module, period)` index and filter on the Kampung KB,
-once per Kampung KB, as the same subquery ordered by period alone allows."""
+"""An export reads each Kampung KB's submission in force by one descent of its `(kampung_id, module, period)` key (the
+snapshots' `in_force`): a row comparison that only that key can serve, so that no statistics can make the planner
+walk the `(module, period)` index and filter on the Kampung KB, once per Kampung KB, as the same subquery ordered by
+period alone allows."""
 
 import datetime as dt
 
@@ -46,32 +46,3 @@ async def test_the_submission_in_force_is_read_by_its_own_key_whatever_the_stati
     # The row comparison: an index condition that only the `(kampung_id, module, period)` key can serve.
     assert "using uq_submission_kampung_id on submission" in plan, plan
     assert "Index Cond: (ROW(kampung_id, (module)::text, period) <= ROW(kampung.id, 'kependudukan'::text" in plan, plan
-
-
-async def test_the_descent_runs_only_for_a_kampung_kb_without_a_row_of_the_month(registry: Registry) -> None:
-    desa = DESA[:6]
-    await registry.imported("kampung", kampung_file(desa), period=None)
-    may = [kependudukan_row(code) for code in desa]
-    await registry.imported("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, may), period="2024-05")
-    june = [kependudukan_row(code) for code in desa[:4]]  # two Kampung KB keep May's row in June
-    await registry.imported("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, june), period="2024-06")
-    connection = await asyncpg.connect(registry.database_url)
-    try:
-        await connection.execute(_EARLIER_MONTHS)
-        await connection.execute("ANALYZE submission")
-        descents = {}
-        for month, expected in (("2024-05", 0), ("2024-06", 2), ("2024-07", 6)):
-            query = ExportQuery(
-                ExportModule.KEPENDUDUKAN, ExportFormat.CSV, region="00", period=dt.date.fromisoformat(f"{month}-01")
-            )
-            sql, params = as_copy_query(export_statement(principal=NATION, query=query))
-            async with connection.transaction():
-                await connection.execute(STREAMING_PLAN)
-                plan = [
-                    row[0] for row in await connection.fetch(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", *params)
-                ]
-            descent = next(line for line in plan if "using uq_submission_kampung_id on submission" in line)
-            descents[month] = 0 if "never executed" in descent else int(descent.rsplit("loops=", 1)[1].rstrip(")"))
-            assert descents[month] == expected, "\n".join(plan)
-    finally:
-        await connection.close()

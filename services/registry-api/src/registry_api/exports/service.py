@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, and_, column, lateral, literal_column, select, text, true
+from sqlalchemy import Select, column, lateral, literal_column, select, text, true
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -26,7 +26,7 @@ from registry_api.exports import columns, metrics
 from registry_api.exports.schemas import ExportFormat, ExportModule, ExportQuery
 from registry_api.kampung.models import Kampung
 from registry_api.kampung.readable import in_region, kampung_in_scope
-from registry_api.submissions.models import Kegiatan, Submission
+from registry_api.submissions.models import Kegiatan
 from registry_api.wilayah.models import Wilayah
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -149,25 +149,13 @@ def export_statement(*, principal: Principal, query: ExportQuery) -> Select[Any]
         )
         source = source.join(newest.lateral("p"), true())
     else:
-        # A Kampung KB's row of the month itself, where it has one, joined as the planner sees fit: a national file
-        # reads the month's rows together from the `(module, period)` index, where one descent per Kampung KB of the
-        # `(kampung_id, module, period)` key would reach a leaf page of its own through years of history. Only a
-        # Kampung KB without one then takes that descent to its newest earlier row (the snapshots' `in_force`: ordered
-        # by period alone, the planner may walk the `(module, period)` index and filter on the Kampung KB instead,
-        # once per Kampung KB; a national kkbpk export was seen past five minutes so). `LIMIT 1` over the two stops
-        # at the first: the descent never runs where the month's row is there.
+        # The one descent of the `(kampung_id, module, period)` key the snapshots use: ordered by period alone, the
+        # planner may walk the `(module, period)` index and filter on the Kampung KB instead, once per Kampung KB
+        # (a national kkbpk export was seen past five minutes so).
         assert query.period is not None
-        month = Submission.__table__.alias("month")
-        of_month = and_(
-            month.c.kampung_id == Kampung.id, month.c.module == module.value, month.c.period == query.period
-        )
         kampung_id, period = f"{Kampung.__tablename__}.id", f"DATE '{query.period.isoformat()}'"
-        month_or_newest = f"""
-            SELECT month.period, month.payload WHERE month.id IS NOT NULL
-             UNION ALL ({in_force(module.value, kampung_id=kampung_id, period=period)})
-             LIMIT 1"""
-        in_force_row = lateral(text(month_or_newest).columns(column("period"), column("payload")), "p")
-        source = source.outerjoin(month, of_month).join(in_force_row, true())
+        submission = text(in_force(module.value, kampung_id=kampung_id, period=period))
+        source = source.join(lateral(submission.columns(column("period"), column("payload")), "p"), true())
     return select(*_cells(query)).select_from(source).where(*scope).order_by(Kampung.desa_code)
 
 
