@@ -86,7 +86,7 @@ def figures_rows(rows: list[tuple[Any, ...]]) -> bytes:
     texts = set(map(itemgetter(2), rows)) | set(map(itemgetter(3), rows)) | set(map(itemgetter(4), rows))
     plain = ids == {int} and all(type(text) is str and _PLAIN.fullmatch(text) and "null" not in text for text in texts)
     if not plain:
-        return b"".join(figures_row(*row[:5], row[5:]) + b"\n" for row in rows)
+        return b"".join(figures_row(row[0], row[1], row[2], row[3], row[4], row[5:]) + b"\n" for row in rows)
     listed = orjson.dumps(rows)  # [[7,0,"ruleset","hash","tier",3,null,...],[8,...]]
     return listed[2:-2].translate(_RECORDS, b'"]').replace(b"null", b"") + b",\n"
 

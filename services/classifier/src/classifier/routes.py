@@ -281,6 +281,7 @@ def _csv_answer(batch: Batch) -> tuple[bytes, list[str]]:
         for ruleset, ruleset_id, ruleset_hash in heads:
             result_tier, values, _ = figures(snapshot, period, ruleset)
             tier(result_tier)
-            row((item_id, index, ruleset_id, ruleset_hash, result_tier) + values)
+            # Concatenated, not unpacked: one C call where unpacking builds a list first (a third longer).
+            row((item_id, index, ruleset_id, ruleset_hash, result_tier) + values)  # noqa: RUF005
     write(figures_rows(rows))
     return bytes(content), tiers
