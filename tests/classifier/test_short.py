@@ -3,6 +3,7 @@ for any snapshot under either rule set, in process and over HTTP, and the explan
 
 import csv
 import io
+import json
 from typing import Any
 
 import httpx
@@ -146,6 +147,16 @@ async def test_a_csv_batch_holds_the_short_results_and_errors_in_the_same_order(
     reader = csv.DictReader(io.StringIO(response.text))
     assert tuple(reader.fieldnames or ()) == RESULT_COLUMNS
     assert list(reader) == [_flattened(line) for line in lines]
+
+
+async def test_a_csv_batch_takes_integer_ids_of_any_size(client: httpx.AsyncClient) -> None:
+    ids = [7, 2**100]  # the second beyond the 64-bit integers orjson writes
+    items = [{"id": id_, "period": PERIOD, "snapshot": worked_example()} for id_ in ids]
+    body = {"rulesets": BOTH, "explain": False, "items": items}
+    response = await client.post(BATCH, content=json.dumps(body), headers={"accept": CSV})
+    assert response.status_code == 200, response.text
+    records = list(csv.DictReader(io.StringIO(response.text)))
+    assert [record["id"] for record in records] == [str(id_) for id_ in ids for _ in BOTH]
 
 
 async def test_a_csv_batch_with_the_explanation_is_a_422_naming_explain(client: httpx.AsyncClient) -> None:

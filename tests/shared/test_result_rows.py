@@ -37,6 +37,7 @@ def test_the_values_fill_every_figure_column() -> None:
         [(7, 0, 'set "2"', HASH, "dasar")],
         [(7, 0, "nullable-2030", HASH, "dasar")],
         [(True, 0, "kkb-2025", HASH, "dasar")],
+        [(7, 0, "kkb-2025", HASH, "dasar"), (2**70, 1, "kkb-2025", HASH, "dasar")],  # beyond orjson's integers
     ],
 )
 def test_many_records_are_the_records_one_at_a_time(heads: list[tuple[Any, ...]]) -> None:

@@ -66,6 +66,7 @@ def figures_row(
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.:+-]*")
+_INT64 = (-(2**63), 2**63 - 1)
 # Over a list of rows as orjson writes it: quotes and closing brackets go, an opening bracket becomes a line end. The
 # comma between two rows (`],[`) is then the one before the empty `errors` of the first.
 _RECORDS = bytes.maketrans(b"[", b"\n")
@@ -75,16 +76,22 @@ def figures_rows(rows: list[tuple[Any, ...]]) -> bytes:
     """Many results as records, each ending with a newline: each row `(item_id, index, ruleset, ruleset_hash, tier,
     *FIGURES values)`, the bytes `figures_row` writes for each.
 
-    A classifier batch writes tens of thousands of them: where every id is an integer and every text is plain (no
+    A classifier batch writes tens of thousands of them: where every id is a 64-bit integer and every text is plain (no
     character CSV or JSON would quote, no `null`), orjson writes all of them as one list in C, which two passes over
     its output make into the records (one of `bytes.translate` for the brackets and quotes, one for `null`), at half
     the cost of a record at a time. Any other row set is written a record at a time."""
     if not rows:
         return b""
-    # Read column by column in C: the ids' types and the few distinct rule sets, hashes and tiers.
-    ids = set(map(type, map(itemgetter(0), rows)))
+    # Read column by column in C: the ids' types and range (orjson writes 64-bit integers only), and the few distinct
+    # rule sets, hashes and tiers.
+    ids = list(map(itemgetter(0), rows))
     texts = set(map(itemgetter(2), rows)) | set(map(itemgetter(3), rows)) | set(map(itemgetter(4), rows))
-    plain = ids == {int} and all(type(text) is str and _PLAIN.fullmatch(text) and "null" not in text for text in texts)
+    plain = (
+        set(map(type, ids)) == {int}
+        and _INT64[0] <= min(ids)
+        and max(ids) <= _INT64[1]
+        and all(type(text) is str and _PLAIN.fullmatch(text) and "null" not in text for text in texts)
+    )
     if not plain:
         return b"".join(figures_row(row[0], row[1], row[2], row[3], row[4], row[5:]) + b"\n" for row in rows)
     listed = orjson.dumps(rows)  # [[7,0,"ruleset","hash","tier",3,null,...],[8,...]]
