@@ -149,14 +149,29 @@ async def test_a_csv_batch_holds_the_short_results_and_errors_in_the_same_order(
     assert list(reader) == [_flattened(line) for line in lines]
 
 
-async def test_a_csv_batch_takes_integer_ids_of_any_size(client: httpx.AsyncClient) -> None:
-    ids = [7, 2**100]  # the second beyond the 64-bit integers orjson writes
+@pytest.mark.parametrize("accept", [CSV, NDJSON, "application/json"])
+async def test_an_integer_id_beyond_64_bits_is_the_items_error_naming_it(
+    client: httpx.AsyncClient, accept: str
+) -> None:
+    ids = [2**63 - 1, 2**100, -(2**63)]
     items = [{"id": id_, "period": PERIOD, "snapshot": worked_example()} for id_ in ids]
     body = {"rulesets": BOTH, "explain": False, "items": items}
-    response = await client.post(BATCH, content=json.dumps(body), headers={"accept": CSV})
+    response = await client.post(BATCH, content=json.dumps(body), headers={"accept": accept})
     assert response.status_code == 200, response.text
-    records = list(csv.DictReader(io.StringIO(response.text)))
-    assert [record["id"] for record in records] == [str(id_) for id_ in ids for _ in BOTH]
+    if accept == CSV:
+        records = list(csv.DictReader(io.StringIO(response.text)))
+        assert [record["index"] for record in records] == ["0", "0", "1", "2", "2"]
+        assert [record["id"] for record in records if record["index"] != "1"] == [str(ids[0])] * 2 + [str(ids[2])] * 2
+        errors = json.loads(records[2]["errors"])
+    elif accept == NDJSON:
+        lines = [json.loads(line) for line in response.text.splitlines()]
+        assert [line["index"] for line in lines] == [0, 0, 1, 2, 2]
+        errors = lines[2]["errors"]
+    else:
+        answer = response.json()
+        assert [result["id"] for result in answer["results"]] == [ids[0], ids[0], ids[2], ids[2]]
+        errors = answer["errors"][0]["errors"]
+    assert errors and all(error["loc"][0] == "id" for error in errors)
 
 
 async def test_a_csv_batch_with_the_explanation_is_a_422_naming_explain(client: httpx.AsyncClient) -> None:

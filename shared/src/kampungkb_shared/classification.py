@@ -111,10 +111,15 @@ class ClassifyRequest(_Model):
     snapshot: Snapshot = Field(description="What is in force for the Kampung KB as of the period.")
 
 
+ITEM_NUMBERS = (-(2**63), 2**63 - 1)
+"""The range of a numeric item id: a 64-bit integer, as JSON writers of the answers (and most clients) hold one."""
+ItemNumber = Annotated[int, Field(ge=ITEM_NUMBERS[0], le=ITEM_NUMBERS[1])]
+
+
 class BatchItem(_Model):
     """One snapshot of a batch, with the caller's id, echoed in the result or error."""
 
-    id: str | int = Field(description="The caller's id of the item, repeated in its result.")
+    id: str | ItemNumber = Field(description="The caller's id of the item, repeated in its result.")
     period: Period = Field(description="The month classified, `YYYY-MM`.")
     snapshot: Snapshot = Field(description="What is in force as of the period.")
 

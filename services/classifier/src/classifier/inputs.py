@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
+from kampungkb_shared.classification import ITEM_NUMBERS
 from kampungkb_shared.classification import Snapshot as SnapshotModel
 from kampungkb_shared.codes import (
     AGE_GROUP_COUNT,
@@ -60,6 +61,7 @@ else:
     InstansiCode = _one_of(Instansi)
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
+ItemNumber = Annotated[int, msgspec.Meta(ge=ITEM_NUMBERS[0], le=ITEM_NUMBERS[1])]
 AgeCounts = Annotated[list[Count], msgspec.Meta(min_length=AGE_GROUP_COUNT, max_length=AGE_GROUP_COUNT)]
 PERIOD_YEARS = range(2000, 2100)
 """The years whose months the structs take; the models take any year from 0001 (an item of another year goes to
@@ -156,7 +158,7 @@ class Snapshot(_Input):
 class Item(_Input):
     """One batch item, as `kampungkb_shared.classification.BatchItem`."""
 
-    id: str | int
+    id: str | ItemNumber
     period: PeriodText
     snapshot: Snapshot
 
