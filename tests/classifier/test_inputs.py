@@ -1,6 +1,7 @@
 """The scoring's inputs (msgspec structs) accept only what the models accept, and score the same as the models."""
 
 import copy
+import json
 from typing import Any
 
 import msgspec
@@ -12,13 +13,14 @@ from classifier import inputs
 from classifier.scoring import score
 from kampungkb_shared.classification import BatchItem
 from kampungkb_shared.codes import DataSource, Facility, FundingSource, Poktan, Regulation
+from kampungkb_shared.modules import MAX_COUNT
 from tests.classifier.classifier_factories import OFFICIAL, STRICT, output, partners, profil, snapshot, worked_example
 
 
 def accept(item: Any) -> bool:
     """Whether the structs take the item as it stands, decoded from its JSON."""
     try:
-        msgspec.json.decode(orjson.dumps(item), type=inputs.Item)
+        msgspec.json.decode(json.dumps(item), type=inputs.Item)  # json: integers of any size
     except msgspec.ValidationError:
         return False
     return True
@@ -41,6 +43,7 @@ INVALID = [
     _set(["period"], "2025-13"),
     _set(["period"], "0000-01"),
     _set(["id"], None),
+    _set(["id"], 2**63),
     _set(["snapshot", "profil", "funding_sources"], ["APBN", "APBN"]),
     _set(["snapshot", "profil", "funding_sources"], None),
     _set(["snapshot", "profil", "poktan"], ["BKB", ["x"]]),
@@ -55,6 +58,11 @@ INVALID = [
     _set(["snapshot", "kependudukan", "families_with_balita"], 10**6),
     _set(["snapshot", "kependudukan", "population"], {"male": [1] * 15, "female": [1] * 16}),
     _set(["snapshot", "kkbpk", "kb_users"], {"KB_IUD": -1}),
+    _set(["snapshot", "kkbpk", "kb_users"], {"KB_IUD": MAX_COUNT + 1}),
+    _set(["snapshot", "kkbpk", "non_users"], {"IAT": 2**70}),
+    _set(["snapshot", "kependudukan", "pus"], 2**64),
+    _set(["snapshot", "profil", "pokja", "members"], MAX_COUNT + 1),
+    _set(["snapshot", "kependudukan", "population"], {"male": [MAX_COUNT + 1] * 16, "female": [1] * 16}),
     _set(["snapshot", "kkbpk", "kb_users"], {"KB_XYZ": 1}),
     _set(["snapshot", "kkbpk", "non_users"], {"IAT": "many"}),
     _set(["snapshot", "partners"], [{"code": "BPS", "last_activity": "2025-02-30"}]),

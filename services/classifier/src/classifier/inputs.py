@@ -28,6 +28,7 @@ from kampungkb_shared.codes import (
     Poktan,
     Regulation,
 )
+from kampungkb_shared.modules import MAX_COUNT
 
 
 def _one_of(codes: Any) -> Any:
@@ -60,7 +61,7 @@ else:
     ReasonCode = _one_of(NonUseReason)
     InstansiCode = _one_of(Instansi)
 
-Count = Annotated[int, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 ItemNumber = Annotated[int, msgspec.Meta(ge=ITEM_NUMBERS[0], le=ITEM_NUMBERS[1])]
 AgeCounts = Annotated[list[Count], msgspec.Meta(min_length=AGE_GROUP_COUNT, max_length=AGE_GROUP_COUNT)]
 PERIOD_YEARS = range(2000, 2100)
