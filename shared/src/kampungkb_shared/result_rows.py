@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from kampungkb_shared.classification import Indices, Passed, Scores
+from kampungkb_shared.classification import ITEM_NUMBERS, Indices, Passed, Scores
 
 CSV = "text/csv"
 
@@ -66,7 +66,6 @@ def figures_row(
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.:+-]*")
-_INT64 = (-(2**63), 2**63 - 1)
 # Over a list of rows as orjson writes it: quotes and closing brackets go, an opening bracket becomes a line end. The
 # comma between two rows (`],[`) is then the one before the empty `errors` of the first.
 _RECORDS = bytes.maketrans(b"[", b"\n")
@@ -88,8 +87,8 @@ def figures_rows(rows: list[tuple[Any, ...]]) -> bytes:
     texts = set(map(itemgetter(2), rows)) | set(map(itemgetter(3), rows)) | set(map(itemgetter(4), rows))
     plain = (
         set(map(type, ids)) == {int}
-        and _INT64[0] <= min(ids)
-        and max(ids) <= _INT64[1]
+        and ITEM_NUMBERS[0] <= min(ids)
+        and max(ids) <= ITEM_NUMBERS[1]
         and all(type(text) is str and _PLAIN.fullmatch(text) and "null" not in text for text in texts)
     )
     if not plain:

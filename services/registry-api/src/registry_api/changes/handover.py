@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.periods import parse_period
+from registry_api.changes.models import PENDING_HANDOVER
 from registry_api.changes.pipeline import lock
 
 # The events, their Kampung KB's lock and their deletion are three statements on arrays rather than one join: the
@@ -26,8 +27,8 @@ from registry_api.changes.pipeline import lock
 # order) above `:after`, read from `ix_outbox_handover`: the files of a month merged side by side each hand a Kampung
 # KB over (neither sees the other's event before it commits), and both events must fall in one slice, or the Kampung
 # KB is classified twice.
-_SHARE = """
-    topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'
+_SHARE = f"""
+    {PENDING_HANDOVER}
     AND (payload->>'kampung_id')::bigint % :parts = :part AND (payload->>'kampung_id')::bigint > :after
 """
 _PENDING = text(f"""
@@ -43,9 +44,9 @@ _PENDING = text(f"""
 """)
 # Taken events are this transaction's work now: deleted, and back if it rolls back.
 _TAKEN = text("DELETE FROM outbox o USING unnest(CAST(:ids AS bigint[])) AS t(id) WHERE o.id = t.id")
-_RELEASE = text("""
+_RELEASE = text(f"""
     UPDATE outbox SET available_at = clock_timestamp()
-     WHERE topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover' AND available_at > clock_timestamp()
+     WHERE {PENDING_HANDOVER} AND available_at > clock_timestamp()
 """)
 
 

@@ -22,6 +22,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kampungkb_shared.quality import FLAG_INPUTS
 from registry_api.db import Base
 
+PENDING_HANDOVER = "topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'"
+"""An outbox event handed over to a later import and not yet taken: the condition of `ix_outbox_handover`, written
+the same in the statements that read such events, so that the index serves them."""
+
 
 class OutboxEvent(Base):
     """Work owed to another part (the classifier, the report queue), written in the transaction that caused it."""
@@ -48,7 +52,7 @@ class OutboxEvent(Base):
         Index(
             "ix_outbox_handover",
             text("((payload ->> 'kampung_id')::bigint)"),
-            postgresql_where=text("topic = 'classify' AND delivered_at IS NULL AND payload ? 'handover'"),
+            postgresql_where=text(PENDING_HANDOVER),
         ),
     )
 

@@ -18,6 +18,7 @@ from typing import Any
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain, ReportJob
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import add_months, format_period
+from registry_api.changes.models import PENDING_HANDOVER
 
 REBUILD_FROM_KABUPATEN = 50
 
@@ -33,7 +34,7 @@ _INSERT_CLASSIFY = f"""
     WITH covered AS (
         SELECT coalesce(jsonb_object_agg(kampung_id, period), '{{}}') AS since
           FROM (SELECT payload->>'kampung_id' AS kampung_id, min(payload->>'period') AS period FROM outbox
-                 WHERE $3 AND topic = '{CLASSIFY}' AND delivered_at IS NULL AND payload ? 'handover'
+                 WHERE $3 AND {PENDING_HANDOVER}
                  GROUP BY 1) AS p
     )
     INSERT INTO outbox (topic, key, payload, request_id, available_at)
