@@ -1,5 +1,6 @@
 """Classification in the write path: every rule set stored, tier kept, back-dated writes, unchanged snapshots, reads."""
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -278,3 +279,32 @@ async def test_the_prune_leaves_the_snapshots_of_a_writer_still_running(
         await writer.commit()  # with no classification of it: unreferenced too
     assert await snapshots.prune_unreferenced(maker) == 2
     assert await committed_session.scalar(text("SELECT count(*) FROM classification_snapshot")) == 0
+
+
+async def test_a_snapshots_assembly_waits_for_a_prune_under_way(
+    fresh_database_url: str, committed_session: AsyncSession
+) -> None:
+    """The assembly takes the snapshots' lock (shared) in its own statement, before it finds or stores any snapshot:
+    while a prune holds it alone, the writer waits, and it stores its snapshot once the prune is done."""
+    await demo_kampung_by_sql(fresh_database_url)
+    kampung_id = await committed_session.scalar(text("SELECT id FROM kampung"))
+    maker = async_sessionmaker(committed_session.bind, expire_on_commit=False)
+    async with maker() as prune, maker() as writer, maker() as observer:
+        alone = "SELECT pg_try_advisory_xact_lock(hashtext('kampungkb:classification-snapshots'))"
+        assert await prune.scalar(text(alone))
+        assembling = asyncio.ensure_future(snapshots.assemble(writer, pairs=[(kampung_id, dt.date(2024, 1, 1))]))
+        waiting = text(
+            """SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"""
+        )
+        for _ in range(200):
+            if await observer.scalar(waiting):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the assembly did not wait for the prune's lock")
+        assert not assembling.done()
+        await prune.commit()
+        assert [row.kampung_id for row in await asyncio.wait_for(assembling, 10)] == [kampung_id]
+        await writer.commit()
+    assert await committed_session.scalar(text("SELECT count(*) FROM classification_snapshot")) == 1

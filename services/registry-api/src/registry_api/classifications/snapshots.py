@@ -61,8 +61,17 @@ def _module_in_force(module: str) -> str:
     return f"(SELECT f.payload FROM ({in_force(module, kampung_id='p.kampung_id', period='p.period')}) f)"
 
 
+# A classification refers to its snapshot by hash with no foreign key (its check, a row lock per classification, was a
+# third of storing a national import's): instead, a writer that may point classifications at a stored snapshot (one
+# it finds stored already) holds this lock shared from the snapshot's assembly to its commit, and the prune deletes
+# only while no writer holds it. The assembly takes it itself, in `held`, before its first pair: every pair joins the
+# lock's one row, so no snapshot is looked up or stored before it is held (a statement of its own was a round trip
+# more on every write).
+_SNAPSHOTS_IN_USE = "hashtext('kampungkb:classification-snapshots')"
+
 _SNAPSHOTS = f"""
-    WITH p AS (SELECT * FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)),
+    WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({_SNAPSHOTS_IN_USE})),
+    p AS (SELECT p.* FROM held, unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS p(kampung_id, period)),
     snapshots AS MATERIALIZED (
         SELECT p.kampung_id, p.period, jsonb_build_object(
                'profil', {_module_in_force("profil")},
@@ -118,21 +127,14 @@ async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -
     query that also stores each by its hash."""
     if not pairs:
         return []
-    driver = await session_driver(session)
-    await driver.execute(_HOLD)  # until this transaction ends: the snapshots it finds stored stay (see the prune)
-    rows = await driver.fetch(_SNAPSHOTS, [k for k, _ in pairs], [p for _, p in pairs])
+    # The statement holds `_SNAPSHOTS_IN_USE` until this transaction ends: the snapshots it finds stored stay.
+    rows = await (await session_driver(session)).fetch(_SNAPSHOTS, [k for k, _ in pairs], [p for _, p in pairs])
     return [
         SnapshotRow(row["kampung_id"], row["period"], row["snapshot"], row["hash"], frozenset(row["classified"]))
         for row in rows
     ]
 
 
-# A classification refers to its snapshot by hash with no foreign key (its check, a row lock per classification, was a
-# third of storing a national import's): instead, a writer that may point classifications at a stored snapshot (one
-# it finds stored already) holds this lock shared from the snapshot's assembly to its commit, and the prune deletes
-# only while no writer holds it.
-_SNAPSHOTS_IN_USE = "hashtext('kampungkb:classification-snapshots')"
-_HOLD = f"SELECT pg_advisory_xact_lock_shared({_SNAPSHOTS_IN_USE})"
 _ALONE = text(f"SELECT pg_try_advisory_xact_lock({_SNAPSHOTS_IN_USE})")
 # Snapshots no classification points at any more (replaced by newer ones): one anti-join over both tables, then each
 # batch deleted where it is still so, by the classifications' index on the hash.
