@@ -77,3 +77,32 @@ async def test_classifications_of_a_rule_set_without_explanation(registry: Regis
     assert set(lines[0]["scores"]) == set(Scores.model_fields)
     before = await registry.export("classifications", period="2024-05")
     assert len(before.text.splitlines()) == 1  # the header only: nothing was classified before June
+
+
+async def test_each_kampung_kb_s_classification_of_the_month_or_else_the_newest_before(registry: Registry) -> None:
+    """The month's own classification where it has one, the newest before it where it has none: the two in one
+    export, under each rule set."""
+    desa = DESA[:3]
+    await registry.imported("kampung", kampung_file(desa), period=None)
+    await registry.imported("profil", to_csv(PROFIL_COLUMNS, [profil_csv_row(c) for c in desa]))
+    await registry.imported("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(c) for c in desa]))
+    await registry.imported("kkbpk", to_csv(KKBPK_COLUMNS, [kkbpk_csv_row(c) for c in desa]))
+    july = [kkbpk_csv_row(DESA[1], users=90, non_users=10)]
+    job = await registry.imported("kkbpk", to_csv(KKBPK_COLUMNS, july), period="2024-07")
+    assert job["rows_inserted"] == 1, job
+
+    for ruleset in ("bkkbn-web-2021", "kkb-2025"):
+        rows = rows_of((await registry.export("classifications", period="2024-07", ruleset=ruleset)).text)
+        assert {code: row["period"] for code, row in rows.items()} == {
+            DESA[0]: "2024-06",
+            DESA[1]: "2024-07",
+            DESA[2]: "2024-06",
+        }
+        assert {row["ruleset"] for row in rows.values()} == {ruleset}
+        stored = await registry.value(
+            """SELECT c.tier FROM classification c JOIN kampung k ON k.id = c.kampung_id
+                WHERE k.desa_code = $1 AND c.ruleset = $2 AND c.period = '2024-07-01'""",
+            DESA[1],
+            ruleset,
+        )
+        assert rows[DESA[1]]["tier"] == stored
