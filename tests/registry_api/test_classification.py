@@ -290,14 +290,13 @@ async def test_a_snapshots_assembly_waits_for_a_prune_under_way(
     kampung_id = await committed_session.scalar(text("SELECT id FROM kampung"))
     maker = async_sessionmaker(committed_session.bind, expire_on_commit=False)
     async with maker() as prune, maker() as writer, maker() as observer:
-        alone = "SELECT pg_try_advisory_xact_lock(hashtext('kampungkb:classification-snapshots'))"
-        assert await prune.scalar(text(alone))
+        assert await prune.scalar(snapshots._ALONE)  # the prune's own try, as it deletes a batch
         assembling = asyncio.ensure_future(snapshots.assemble(writer, pairs=[(kampung_id, dt.date(2024, 1, 1))]))
         waiting = text(
             """SELECT count(*) FROM pg_stat_activity
                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"""
         )
-        for _ in range(200):
+        for _ in range(1000):
             if await observer.scalar(waiting):
                 break
             await asyncio.sleep(0.01)
