@@ -251,3 +251,39 @@ async def test_a_period_position_only_moves_on(pg: asyncpg.Connection) -> None:
     moved = {row["period"]: row["txid"] for row in await pg.fetch("SELECT period, txid FROM quality_period_cursor")}
     assert moved[PERIOD] == current + 1000
     assert moved[NEXT] > rows[1]["txid"]
+
+
+async def test_a_queued_rebuild_reflags_only_the_kampung_changed_since_each_period_s_pass(
+    pg: asyncpg.Connection,
+) -> None:
+    kb = await flagged(pg)  # both periods passed over the nation
+    version = await set_aside(pg, kb.steady.id)
+    passed = await pg.fetchval("SELECT max(txid) FROM quality_period_cursor")
+    await kb.spiky.kkbpk(0, users(KB_SUNTIK=160, KB_PIL=40))  # a back-dated correction of PERIOD
+
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT, reconcile_flags=False)
+    flags = await stored_flags(pg)
+    assert (kb.spiky.id, PERIOD, "kkbpk_outlier", "KB_SUNTIK") in flags
+    assert not [key for key in flags if key[0] == kb.spiky.id and key[1] == NEXT]
+    assert set(flags) == await wanted(pg)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)  # not recomputed
+    positions = await pg.fetch("SELECT txid FROM quality_period_cursor")
+    assert len(positions) == 2 and all(row["txid"] > passed for row in positions)
+
+    # The nightly rebuild reconciles every Kampung KB's flags: the one set aside is raised again as computed.
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+
+
+async def test_a_queued_rebuild_of_a_period_no_pass_covered_flags_it_whole(pg: asyncpg.Connection) -> None:
+    spiky, steady, *_ = await villages(pg, 4)
+    await spiky.history(STEADY)
+    await spiky.kkbpk(0, users(KB_SUNTIK=160, KB_PIL=40))
+    await steady.kependudukan(1, people(100))
+    await steady.kependudukan(0, people(200))
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, reconcile_flags=False)
+    flags = await stored_flags(pg)
+    assert {key[0] for key in flags} == {spiky.id, steady.id}
+    assert set(flags) == set(expected_flags(await oracle.read_rows(pg), [PERIOD]))
+    assert await pg.fetchval("SELECT count(*) FROM quality_period_cursor WHERE period = $1", PERIOD) == 1

@@ -18,7 +18,7 @@ from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
 from report_worker.apart import WORK_MEM, Apart
-from report_worker.quality import QualityRules, flag_changes, flag_quality
+from report_worker.quality import QualityRules, flag_changed_everywhere, flag_changes, flag_quality
 
 DEFAULT_QUALITY = QualityRules()
 
@@ -112,13 +112,20 @@ async def _quality_pass(connection: asyncpg.Connection, *, kabupaten_code: str |
 
 
 async def _flag_periods(
-    connection: asyncpg.Connection, *, periods: list[dt.date], rules: QualityRules | None, apart: Apart | None = None
+    connection: asyncpg.Connection,
+    *,
+    periods: list[dt.date],
+    rules: QualityRules | None,
+    apart: Apart | None = None,
+    reconcile: bool = True,
 ) -> int:
-    """The data-quality flags of the periods, everywhere (`apart`: in shares of the provinsi side by side)."""
+    """The data-quality flags of the periods, everywhere (`apart`: in shares of the provinsi side by side): of every
+    Kampung KB, or without `reconcile` of those changed since each period's last pass (`flag_changed_everywhere`)."""
     if rules is None or not periods:  # None: the pass is turned off (WORKER_QUALITY_FLAGS=false)
         return 0
+    flag = flag_quality if reconcile else flag_changed_everywhere
     async with _quality_pass(connection, kabupaten_code=None):
-        return await flag_quality(connection, periods=periods, rules=rules, apart=apart)
+        return await flag(connection, periods=periods, rules=rules, apart=apart)
 
 
 async def _flag_changes(
@@ -149,11 +156,13 @@ async def rebuild_period(
     deadline: Deadline = default_deadline,
     quality: QualityRules | None = DEFAULT_QUALITY,
     apart: Apart | None = None,
+    reconcile_flags: bool = True,
 ) -> Outcome:
     """Every region's rows of one period, from base data, in one statement (grouping sets), or (`apart`) in shares of
     the provinsi side by side; then those of every computed later period up to `through`, or (`onward`, without
     `through`) every one, each in a transaction of its own (so that the chain refreshes waiting for one period do not
-    wait for the rest); then their flags."""
+    wait for the rest); then their flags: every Kampung KB's, or without `reconcile_flags` (a rebuild a change
+    queued) those of the Kampung KB changed since each period's last pass over the nation."""
     await analyze_stale(connection, _SOURCES)
     rebuilt, rows = [period], 0
     if onward or (through is not None and through > period):  # one period alone reads no list of computed ones
@@ -164,7 +173,7 @@ async def rebuild_period(
             await connection.execute(_LOCK_ALL)
             await _begin(connection)
             rows += await _rebuild(connection, period=month, rulesets=rulesets, deadline=deadline, apart=apart)
-    flags = await _flag_periods(connection, periods=rebuilt, rules=quality, apart=apart)
+    flags = await _flag_periods(connection, periods=rebuilt, rules=quality, apart=apart, reconcile=reconcile_flags)
     return Outcome(rebuilt=rebuilt, refreshed=[], rows=rows, flags=flags)
 
 

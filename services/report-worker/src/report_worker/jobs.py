@@ -85,7 +85,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
     return await _run(ctx, "refresh_region_chain", job.request_id, work)
 
 
-async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any]:
+async def _rebuild(ctx: Context, name: str, job: RebuildPeriod, *, reconcile_flags: bool) -> dict[str, Any]:
     settings: Settings = ctx["settings"]
 
     async def work(connection: asyncpg.Connection) -> Outcome:
@@ -98,19 +98,21 @@ async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any
             deadline=settings.deadline,
             quality=settings.quality_rules(),
             apart=Apart(lambda: asyncpg.connect(settings.database_url), settings.rebuild_connections),
+            reconcile_flags=reconcile_flags,
         )
 
     return await _run(ctx, name, job.request_id, work)
 
 
 async def rebuild_whole_period(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """Rebuild every region's aggregates of one period (and of the computed ones after it up to the job's `through`)."""
-    return await _rebuild(ctx, "rebuild_period", _payload(RebuildPeriod, payload, fields))
+    """Rebuild every region's aggregates of one period (and of the computed ones after it up to the job's `through`),
+    queued by a change that many kabupaten share: the flags of the Kampung KB it changed."""
+    job = _payload(RebuildPeriod, payload, fields)
+    return await _rebuild(ctx, "rebuild_period", job, reconcile_flags=False)
 
 
 async def nightly_rebuild(ctx: Context) -> dict[str, Any]:
-    """Cron: rebuild the current period, reconciling whatever the incremental refreshes missed."""
+    """Cron: rebuild the current period, reconciling whatever the incremental refreshes missed, every flag included."""
     period = current_period()
-    return await _rebuild(
-        ctx, "nightly_rebuild", RebuildPeriod(period=period, through=period, request_id=f"nightly:{period}")
-    )
+    job = RebuildPeriod(period=period, through=period, request_id=f"nightly:{period}")
+    return await _rebuild(ctx, "nightly_rebuild", job, reconcile_flags=True)

@@ -239,18 +239,28 @@ INSERT INTO quality_period_cursor (period, txid, id) SELECT unnest($1::date[]), 
     ON CONFLICT (period) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()
  WHERE (quality_period_cursor.txid, quality_period_cursor.id) < (excluded.txid, excluded.id)"""
 _PERIOD_POSITIONS = "SELECT period, txid, id FROM quality_period_cursor WHERE period = ANY($1::date[])"
-# The Kampung KB of a kabupaten whose flags may have moved since the passes of the periods ($4, each passed at
-# ($5, $6)), each from the first of those periods one of its changes moves: a change of a month moves that month and
-# every later one, a change with no period (a Kampung KB updated or deactivated) every one; read from the earliest
-# position ($1, $2) on.
-_CHANGED_SINCE_PASSES = f"""
+
+
+def _changed_since_passes(in_scope: str) -> str:
+    """The Kampung KB in scope (`in_scope`, a condition on the feed's row `c`) whose flags may have moved since the
+    passes of the periods ($3, each passed at ($4, $5)), each from the first of those periods one of its changes
+    moves: a change of a month moves that month and every later one, a change with no period (a Kampung KB updated
+    or deactivated) every one; read from the earliest position ($1, $2) on."""
+    return f"""
 SELECT c.kampung_id, min(p.period) AS since
   FROM change_log c
  CROSS JOIN LATERAL (SELECT min(p.period) AS period
-                       FROM unnest($4::date[], $5::bigint[], $6::bigint[]) AS p(period, txid, id)
+                       FROM unnest($3::date[], $4::bigint[], $5::bigint[]) AS p(period, txid, id)
                       WHERE p.period >= coalesce(c.period, '-infinity') AND (c.txid, c.id) > (p.txid, p.id)) p
- WHERE left(c.desa_code, 5) = $3 AND (c.txid, c.id) > ($1, $2) AND ({FLAG_INPUTS}) AND p.period IS NOT NULL
+ WHERE {in_scope} AND (c.txid, c.id) > ($1, $2) AND ({FLAG_INPUTS}) AND p.period IS NOT NULL
  GROUP BY c.kampung_id"""
+
+
+_CHANGED_SINCE_PASSES = _changed_since_passes("left(c.desa_code, 5) = $6")
+"""In the kabupaten $6 (by the feed's index of it)."""
+_CHANGED_SINCE_PASSES_EVERYWHERE = _changed_since_passes("true")
+_FEED_HORIZON = "SELECT txid, id FROM change_log_horizon"
+_ACTIVE_KAMPUNG = "SELECT count(*) FROM kampung WHERE active"
 
 # Past a third of a kabupaten's Kampung KB changed, its own statement is cheaper than the list of them (a list of
 # every one cost 2-2.5 times the kabupaten's statement in bench_reports), and leaves the unchanged flags as they are.
@@ -326,17 +336,8 @@ async def flag_changes(
         if whole := [period for period in periods if period not in passed]:
             flags += await flag_quality(connection, periods=whole, rules=rules, kabupaten_code=kabupaten_code)
         if passed:
-            covered = sorted(passed)
-            rows = await connection.fetch(
-                _CHANGED_SINCE_PASSES,
-                *min(passed.values()),
-                kabupaten_code,
-                covered,
-                [passed[period][0] for period in covered],
-                [passed[period][1] for period in covered],
-            )
-            changed = {row["kampung_id"]: row["since"] for row in rows}
-            flags += await _flag_changed(connection, kabupaten_code, changed, covered, start["kampung"], rules)
+            changed = await _changed_since(connection, passed, _CHANGED_SINCE_PASSES, kabupaten_code)
+            flags += await _flag_changed(connection, kabupaten_code, changed, sorted(passed), start["kampung"], rules)
     else:
         after = cursor
         changed = {row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)}
@@ -344,6 +345,57 @@ async def flag_changes(
             periods = await computed_since(min(changed.values()))
             flags += await _flag_changed(connection, kabupaten_code, changed, periods, start["kampung"], rules)
     await connection.execute(_MOVE_CURSOR, kabupaten_code, *max(after, (start["xmin"], 0)))
+    return flags
+
+
+async def _changed_since(
+    connection: asyncpg.Connection, passed: dict[dt.date, Position], statement: str, *scope: str
+) -> dict[int, dt.date]:
+    """The Kampung KB changed since the passes of the periods `passed` (each at its position), each from the first of
+    those periods one of its changes moves (`_changed_since_passes`)."""
+    covered = sorted(passed)
+    rows = await connection.fetch(
+        statement,
+        *min(passed.values()),
+        covered,
+        [passed[period][0] for period in covered],
+        [passed[period][1] for period in covered],
+        *scope,
+    )
+    return {row["kampung_id"]: row["since"] for row in rows}
+
+
+async def flag_changed_everywhere(
+    connection: asyncpg.Connection, *, periods: list[dt.date], rules: QualityRules, apart: Apart | None = None
+) -> int:
+    """A rebuild's flags where they may have moved: in each period a pass over the nation covered within the feed
+    (`quality_period_cursor`), only the Kampung KB changed since that pass, each from its first changed period on;
+    the other periods whole (`flag_quality`). Each period's position then moves on, as a whole pass leaves it.
+
+    For the rebuilds a change queues (a back-dated file, the month's activities): each moves the reports of a period
+    from its base data, but the flags of the Kampung KB that did not change stay what the last pass made them, as a
+    chain refresh leaves them. With a year of history, a pass over every Kampung KB of a period costs more than the
+    period's aggregates, and a month of imports queued one for each of its periods and back-dated files; the nightly
+    rebuild still makes one (`flag_quality`), so a change of the thresholds reaches every flag by the next night."""
+    horizon = await connection.fetchval(f"SELECT {_HORIZON}")
+    feed = await connection.fetchrow(_FEED_HORIZON)
+    pruned: Position = (0, 0) if feed is None else (feed["txid"], feed["id"])
+    positions = await connection.fetch(_PERIOD_POSITIONS, periods)
+    passed = {row["period"]: (row["txid"], row["id"]) for row in positions if (row["txid"], row["id"]) >= pruned}
+    flags = 0
+    if whole := [period for period in periods if period not in passed]:
+        flags += await flag_quality(connection, periods=whole, rules=rules, apart=apart)
+    if not passed:
+        return flags
+    changed = await _changed_since(connection, passed, _CHANGED_SINCE_PASSES_EVERYWHERE)
+    covered = sorted(passed)
+    if len(changed) * _CATCH_UP > await connection.fetchval(_ACTIVE_KAMPUNG):
+        return flags + await flag_quality(connection, periods=covered, rules=rules, apart=apart)
+    if changed:
+        earliest = min(changed.values())
+        moved = [period for period in covered if period >= earliest]
+        flags += await flag_quality(connection, periods=moved, rules=rules, since=changed)
+    await connection.execute(_PERIODS_PASSED, covered, horizon)
     return flags
 
 
