@@ -33,3 +33,17 @@ async def test_a_new_server_runs_with_the_embedded_settings_and_keeps_them(data_
     url = start_postgres(data_dir)  # started again (make run, a second time): the settings are there, no restart
     assert await _settings(url) == expected
     assert log.read_text().count("database system is ready") == starts
+
+
+async def test_a_server_with_other_settings_gets_the_embedded_ones(data_dir: Path) -> None:
+    url = start_postgres(data_dir)
+    connection = await asyncpg.connect(url)  # as a folder made before the settings changed, or on another machine
+    try:
+        await connection.execute("ALTER SYSTEM SET shared_buffers = '128MB'")
+    finally:
+        await connection.close()
+    log = data_dir / "log"
+    starts = log.read_text().count("database system is ready")
+    url = start_postgres(data_dir)
+    assert (await _settings(url))["shared_buffers"] == EMBEDDED_SETTINGS["shared_buffers"]
+    assert log.read_text().count("database system is ready") == starts + 1

@@ -53,16 +53,23 @@ which a national import outgrows: its backends would write out evicted pages the
 mid-import, each followed by full-page images. Durability settings stay as they are."""
 
 
+def _settings_applied(data_dir: Path) -> bool:
+    """Whether the data folder's `postgresql.auto.conf` holds `EMBEDDED_SETTINGS` as they are now."""
+    lines = set((data_dir / "postgresql.auto.conf").read_text().splitlines())
+    return all(f"{name} = '{value}'" in lines for name, value in EMBEDDED_SETTINGS.items())
+
+
 def start_postgres(data_dir: Path) -> str:
     """Start (or reuse) the server whose data live in `data_dir`; returns a `postgresql://` URL over its socket.
 
-    A new data folder gets `EMBEDDED_SETTINGS` (`ALTER SYSTEM`) and one restart for them to take effect.
+    A new data folder, or one whose settings differ from `EMBEDDED_SETTINGS` (made on another machine, or before they
+    changed), gets them (`ALTER SYSTEM`) and one restart for them to take effect.
     """
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = _pgserver().get_server(data_dir, cleanup_mode=None)
-    if "shared_buffers" not in (data_dir / "postgresql.auto.conf").read_text():
+    if not _settings_applied(data_dir):
         server.psql("".join(f"ALTER SYSTEM SET {name} = '{value}';\n" for name, value in EMBEDDED_SETTINGS.items()))
         # With the options it was started with (postmaster.opts), logging where pgserver has it log.
         _pg_ctl(data_dir, "restart", "-l", str(server.log))
