@@ -1,7 +1,9 @@
 """Data-quality flags, raised after each refresh in a transaction of their own: a rebuild's over every Kampung KB of
-its period; a chain refresh's over the Kampung KB of its kabupaten changed since that kabupaten's last pass (read from
-the change feed after the kabupaten's cursor, `quality_cursor`), each for the computed periods from its first changed
-one on (a kkbpk is the history of the next 12 months' outliers, a kependudukan the base of the next jump).
+its period (the nightly one's, a period's first), or over those changed since the period's last such pass (one a
+change queued, `flag_changed_everywhere`); a chain refresh's over the Kampung KB of its kabupaten changed since that
+kabupaten's last pass (read from the change feed after the kabupaten's cursor, `quality_cursor`), each for the
+computed periods from its first changed one on (a kkbpk is the history of the next 12 months' outliers, a
+kependudukan the base of the next jump).
 
 Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exactly the period:
 - *kkbpk outlier*: a method's users, or all users, against the same count in the Kampung KB's kkbpk of the 12 months
@@ -337,13 +339,17 @@ async def flag_changes(
             flags += await flag_quality(connection, periods=whole, rules=rules, kabupaten_code=kabupaten_code)
         if passed:
             changed = await _changed_since(connection, passed, _CHANGED_SINCE_PASSES, kabupaten_code)
-            flags += await _flag_changed(connection, kabupaten_code, changed, sorted(passed), start["kampung"], rules)
+            flags += await _flag_changed(
+                connection, changed, sorted(passed), start["kampung"], rules, kabupaten_code=kabupaten_code
+            )
     else:
         after = cursor
         changed = {row["kampung_id"]: row["since"] for row in await connection.fetch(_CHANGED, *after, kabupaten_code)}
         if changed:
             periods = await computed_since(min(changed.values()))
-            flags += await _flag_changed(connection, kabupaten_code, changed, periods, start["kampung"], rules)
+            flags += await _flag_changed(
+                connection, changed, periods, start["kampung"], rules, kabupaten_code=kabupaten_code
+            )
     await connection.execute(_MOVE_CURSOR, kabupaten_code, *max(after, (start["xmin"], 0)))
     return flags
 
@@ -374,9 +380,10 @@ async def flag_changed_everywhere(
 
     For the rebuilds a change queues (a back-dated file, the month's activities): each moves the reports of a period
     from its base data, but the flags of the Kampung KB that did not change stay what the last pass made them, as a
-    chain refresh leaves them. With a year of history, a pass over every Kampung KB of a period costs more than the
-    period's aggregates, and a month of imports queued one for each of its periods and back-dated files; the nightly
-    rebuild still makes one (`flag_quality`), so a change of the thresholds reaches every flag by the next night."""
+    chain refresh leaves them. With a year of history a pass over every Kampung KB of a period costs more than the
+    period's aggregates, and the back-dated files of the months after it have a period rebuilt some eight times; the
+    nightly rebuild still passes every one (`flag_quality`), so a change of the thresholds reaches every flag by the
+    next night."""
     horizon = await connection.fetchval(f"SELECT {_HORIZON}")
     feed = await connection.fetchrow(_FEED_HORIZON)
     pruned: Position = (0, 0) if feed is None else (feed["txid"], feed["id"])
@@ -389,27 +396,26 @@ async def flag_changed_everywhere(
         return flags
     changed = await _changed_since(connection, passed, _CHANGED_SINCE_PASSES_EVERYWHERE)
     covered = sorted(passed)
-    if len(changed) * _CATCH_UP > await connection.fetchval(_ACTIVE_KAMPUNG):
-        return flags + await flag_quality(connection, periods=covered, rules=rules, apart=apart)
-    if changed:
-        earliest = min(changed.values())
-        moved = [period for period in covered if period >= earliest]
-        flags += await flag_quality(connection, periods=moved, rules=rules, since=changed)
+    kampung = await connection.fetchval(_ACTIVE_KAMPUNG)
+    flags += await _flag_changed(connection, changed, covered, kampung, rules, kabupaten_code=None, apart=apart)
+    # Every covered period, those before the first change too: a whole pass above left its own, later, positions.
     await connection.execute(_PERIODS_PASSED, covered, horizon)
     return flags
 
 
 async def _flag_changed(
     connection: asyncpg.Connection,
-    kabupaten_code: str,
     changed: dict[int, dt.date],
     periods: list[dt.date],
     kampung: int,
     rules: QualityRules,
+    *,
+    kabupaten_code: str | None,
+    apart: Apart | None = None,
 ) -> int:
-    """The flags of the `changed` Kampung KB of a kabupaten of `kampung` of them, each in the `periods` from its own
-    on: named one by one, or past a third of the kabupaten (after an import) by the kabupaten's own statement, which
-    costs less than the list of them."""
+    """The flags of the `changed` Kampung KB of a kabupaten (None: of the nation, `apart` as `flag_quality`) of
+    `kampung` of them, each in the `periods` from its own on: named one by one, or past a third of them (after an
+    import) by the kabupaten's (or the nation's) own statement, which costs less than the list of them."""
     if not changed:
         return 0
     earliest = min(changed.values())
@@ -417,5 +423,5 @@ async def _flag_changed(
     if not periods:
         return 0
     if len(changed) * _CATCH_UP > kampung:
-        return await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code)
+        return await flag_quality(connection, periods=periods, rules=rules, kabupaten_code=kabupaten_code, apart=apart)
     return await flag_quality(connection, periods=periods, rules=rules, since=changed)
