@@ -262,7 +262,8 @@ _CHANGED_SINCE_PASSES = _changed_since_passes("left(c.desa_code, 5) = $6")
 """In the kabupaten $6 (by the feed's index of it)."""
 _CHANGED_SINCE_PASSES_EVERYWHERE = _changed_since_passes("true")
 _FEED_HORIZON = "SELECT txid, id FROM change_log_horizon"
-_ACTIVE_KAMPUNG = "SELECT count(*) FROM kampung WHERE active"
+_KAMPUNG = "SELECT count(*) FROM kampung"
+"""The nation's Kampung KB, counted as `_START` counts a kabupaten's."""
 
 # Past a third of a kabupaten's Kampung KB changed, its own statement is cheaper than the list of them (a list of
 # every one cost 2-2.5 times the kabupaten's statement in bench_reports), and leaves the unchanged flags as they are.
@@ -333,8 +334,7 @@ async def flag_changes(
     if cursor is None or cursor < horizon:
         after = horizon
         periods = await computed_since(dt.date.min)
-        positions = await connection.fetch(_PERIOD_POSITIONS, periods)
-        passed = {row["period"]: (row["txid"], row["id"]) for row in positions if (row["txid"], row["id"]) >= horizon}
+        passed = await _passed_over_the_nation(connection, periods, kept_from=horizon)
         if whole := [period for period in periods if period not in passed]:
             flags += await flag_quality(connection, periods=whole, rules=rules, kabupaten_code=kabupaten_code)
         if passed:
@@ -352,6 +352,15 @@ async def flag_changes(
             )
     await connection.execute(_MOVE_CURSOR, kabupaten_code, *max(after, (start["xmin"], 0)))
     return flags
+
+
+async def _passed_over_the_nation(
+    connection: asyncpg.Connection, periods: list[dt.date], *, kept_from: Position
+) -> dict[dt.date, Position]:
+    """The periods a pass over the nation covered, each at its position in the feed (`quality_period_cursor`), where
+    the feed still holds every change after it (the position at or after `kept_from`, the feed's pruned horizon)."""
+    positions = await connection.fetch(_PERIOD_POSITIONS, periods)
+    return {row["period"]: (row["txid"], row["id"]) for row in positions if (row["txid"], row["id"]) >= kept_from}
 
 
 async def _changed_since(
@@ -387,8 +396,7 @@ async def flag_changed_everywhere(
     horizon = await connection.fetchval(f"SELECT {_HORIZON}")
     feed = await connection.fetchrow(_FEED_HORIZON)
     pruned: Position = (0, 0) if feed is None else (feed["txid"], feed["id"])
-    positions = await connection.fetch(_PERIOD_POSITIONS, periods)
-    passed = {row["period"]: (row["txid"], row["id"]) for row in positions if (row["txid"], row["id"]) >= pruned}
+    passed = await _passed_over_the_nation(connection, periods, kept_from=pruned)
     flags = 0
     if whole := [period for period in periods if period not in passed]:
         flags += await flag_quality(connection, periods=whole, rules=rules, apart=apart)
@@ -396,7 +404,7 @@ async def flag_changed_everywhere(
         return flags
     changed = await _changed_since(connection, passed, _CHANGED_SINCE_PASSES_EVERYWHERE)
     covered = sorted(passed)
-    kampung = await connection.fetchval(_ACTIVE_KAMPUNG)
+    kampung = await connection.fetchval(_KAMPUNG)
     flags += await _flag_changed(connection, changed, covered, kampung, rules, kabupaten_code=None, apart=apart)
     # Every covered period, those before the first change too: a whole pass above left its own, later, positions.
     await connection.execute(_PERIODS_PASSED, covered, horizon)
