@@ -80,3 +80,4 @@ class ImportChunk(Base):
     job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("import_job.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    """Stored as it arrived, uncompressed (migration 0034): it lives only until its job finishes."""

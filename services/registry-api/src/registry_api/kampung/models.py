@@ -7,7 +7,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -27,7 +26,8 @@ class Kampung(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    desa_code: Mapped[str] = mapped_column(String(13), ForeignKey("wilayah.code"))
+    desa_code: Mapped[str] = mapped_column(String(13))
+    """A desa of `wilayah`, checked by every write (`kampung.rules`); no foreign key (migration 0034)."""
     kecamatan_code: Mapped[str] = mapped_column(String(8))
     kabupaten_code: Mapped[str] = mapped_column(String(5))
     provinsi_code: Mapped[str] = mapped_column(String(2))
