@@ -25,6 +25,15 @@ _CREATE = text("""
     ) ON COMMIT DROP
 """)
 COPY_COLUMNS = ["row_no", "desa_code", "payload", "content_hash", "source_hash", "state"]
+# The statements over the table join and group on its keys, never on a payload or a source hash: `addresses`'
+# ANALYZE samples 3,000 rows for the columns they read and none for those two. With PostgreSQL's 30,000 rows for
+# every column it took 0.2 s of a national file (most of it reading the payloads), for the same estimates.
+_STATISTICS = text("""
+    ALTER TABLE import_rows ALTER COLUMN payload SET STATISTICS 0, ALTER COLUMN source_hash SET STATISTICS 0,
+      ALTER COLUMN row_no SET STATISTICS 10, ALTER COLUMN desa_code SET STATISTICS 10,
+      ALTER COLUMN content_hash SET STATISTICS 10, ALTER COLUMN kampung_id SET STATISTICS 10,
+      ALTER COLUMN state SET STATISTICS 10
+""")
 
 # Read straight from the driver: a national file's 83,762 rows as SQLAlchemy rows cost twice the time.
 _SOURCE_HASHES = {
@@ -151,6 +160,7 @@ async def create(connection: AsyncConnection) -> None:
     # A rolled-back test transaction (savepoints) never commits, so ON COMMIT DROP alone is not enough.
     await connection.execute(text("DROP TABLE IF EXISTS import_rows"))
     await connection.execute(_CREATE)
+    await connection.execute(_STATISTICS)
 
 
 async def source_hashes(
