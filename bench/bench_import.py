@@ -10,7 +10,8 @@ the first import left are done), and PostgreSQL's own
 COPY of the same rows into bare tables as the physical limit to compare ingest with; and, for each process (the
 services and PostgreSQL), its peak resident memory and its CPU seconds over the import (`procstat`). `--scale 0.5`
 imports every other desa, to see that no process's memory grows with the size of the files; `--timeline` also prints,
-second by second over the first import, the cores each process keeps busy (where the machine's cores wait).
+second by second over the first import, the cores each process keeps busy (where the machine's cores wait);
+`--statements`, PostgreSQL's time over the first import summed by statement (`statements.py`).
 `--against PATH` runs national months (`--first-order-only`) of this code and of another checkout (with its own
 `.venv`, and the region list beside it), one after the other, alternating which goes first, `--rounds` each, and
 prints each one's end-to-end seconds and CPU: runs minutes apart on a shared VM differ by more than most changes.
@@ -46,8 +47,10 @@ from kampungkb_local.servers import free_port
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procstat import Sampler, parent_of, print_timeline, print_usage, tree_cpu_seconds
 from stack import WILAYAH_CSV, Stack, local_stack, quiet
+from statements import StatementLog
 
 PERIOD = "2025-06"
+STATEMENTS_SHOWN = 25
 HERE = Path(__file__).resolve().parents[1]
 SEED = 20250601
 POKTAN = ["BKB", "BKR", "BKL", "UPPKA", "PIK_R"]
@@ -292,11 +295,19 @@ async def classification_bytes(database_url: str) -> None:
 
 
 def first_month(
-    http: httpx.Client, stack: Stack, files: dict[str, bytes], order: tuple[str, ...], fresh_reports: bool
+    http: httpx.Client,
+    stack: Stack,
+    files: dict[str, bytes],
+    order: tuple[str, ...],
+    fresh_reports: bool,
+    statements: StatementLog | None = None,
 ) -> tuple[dict[str, dict[str, Any]], float | None]:
     """Import the month on an empty registry and print its figures; returns the jobs and the end-to-end seconds (first
-    byte to every kabupaten report fresh, or to the last job finished without the report worker)."""
+    byte to every kabupaten report fresh, or to the last job finished without the report worker). With `statements`,
+    PostgreSQL logs every statement's duration meanwhile, and their sums by statement are printed."""
     server = asyncio.run(postmaster(stack.database_url))
+    if statements is not None:
+        asyncio.run(statements.start())
     cpu_before = tree_cpu_seconds(server)
     began = time.monotonic()
     jobs = import_month(http, files, order)
@@ -311,6 +322,9 @@ def first_month(
     if not fresh_reports:
         return jobs, imported - began
     fresh = asyncio.run(reports_fresh(stack.database_url, since, timeout_s=300))
+    if statements is not None:
+        print("  PostgreSQL's statement time, by statement (log_min_duration_statement = 0; its most costly):")
+        asyncio.run(statements.stop()).print(STATEMENTS_SHOWN, indent="    ")
     if fresh is None:
         print("  reports: not every kabupaten fresh within 300 s")
         return jobs, None
@@ -372,6 +386,11 @@ def main() -> int:
         action="store_true",
         help="print the cores each process keeps busy, second by second, over the first import",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="log every statement's duration over the first import and print their sums by statement",
+    )
     parser.add_argument("--against", type=Path, help="another checkout of the project, with its own .venv")
     parser.add_argument("--rounds", type=int, default=3, help="with --against: national months a checkout")
     args = parser.parse_args()
@@ -414,7 +433,12 @@ def main() -> int:
             with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=300) as http:
                 print(f"first import, period {PERIOD}, {label} (posted: kampung, then {', '.join(order)}):", flush=True)
                 sampler = Sampler(stack.services, server, timeline_s=1.0 if args.timeline else None).start()
-                jobs, end_to_end[label] = first_month(http, stack, files, order, "report-worker" in services)
+                logged = None
+                if args.statements and stack.postgres_dir is not None:
+                    logged = StatementLog(stack.database_url, stack.postgres_dir / "log")
+                jobs, end_to_end[label] = first_month(
+                    http, stack, files, order, "report-worker" in services, None if number else logged
+                )
                 print("  each process over the first import (memory: the peak since it started):", flush=True)
                 print_usage(sampler.stop(), indent="    ")
                 if args.timeline:
