@@ -2,7 +2,7 @@
 
 - Every write of a Kampung KB checks its desa first (`kampung.rules.desa_level_error`: the API's create, an import's
   address check), and no region is ever deleted, so the foreign key only checked the same thing again: once per row,
-  a row lock on the desa each time (83,762 of them for a national kampung file, 0.58 s of PostgreSQL's CPU against a
+  a row lock on the desa each time (83,762 of them for a national kampung file: 0.83 s of PostgreSQL's CPU against a
   bare insert's 0.25 s, on a table of the official region list's size).
 - A body's chunks (`import_chunk.data`, 1 MiB each) were compressed (pglz) on their way in and deleted once the job
   finished: 0.4 s of PostgreSQL's CPU for a national month's four files, as much again for their re-import, to save
