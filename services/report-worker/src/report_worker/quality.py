@@ -223,6 +223,12 @@ SELECT {_HORIZON} AS xmin, c.txid, c.id,
   FROM (SELECT) AS one
   LEFT JOIN quality_cursor c ON c.kabupaten_code = $1
   LEFT JOIN change_log_horizon h ON true"""
+# Where a queued rebuild's pass over the nation starts, as `_START` for a kabupaten: the snapshot's horizon, the
+# feed's pruned horizon and how many Kampung KB the nation has.
+_NATION_START = f"""
+SELECT {_HORIZON} AS xmin, h.txid AS horizon_txid, h.id AS horizon_id, (SELECT count(*) FROM kampung) AS kampung
+  FROM (SELECT) AS one
+  LEFT JOIN change_log_horizon h ON true"""
 # The Kampung KB of a kabupaten whose flags may have moved since a position (`FLAG_INPUTS`, by the feed's partial
 # index), each from its earliest changed period.
 _CHANGED = f"""
@@ -261,9 +267,6 @@ SELECT c.kampung_id, min(p.period) AS since
 _CHANGED_SINCE_PASSES = _changed_since_passes("left(c.desa_code, 5) = $6")
 """In the kabupaten $6 (by the feed's index of it)."""
 _CHANGED_SINCE_PASSES_EVERYWHERE = _changed_since_passes("true")
-_FEED_HORIZON = "SELECT txid, id FROM change_log_horizon"
-_KAMPUNG = "SELECT count(*) FROM kampung"
-"""The nation's Kampung KB, counted as `_START` counts a kabupaten's."""
 
 # Past a third of a kabupaten's Kampung KB changed, its own statement is cheaper than the list of them (a list of
 # every one cost 2-2.5 times the kabupaten's statement in bench_reports), and leaves the unchanged flags as they are.
@@ -393,10 +396,9 @@ async def flag_changed_everywhere(
     period's aggregates, and the back-dated files of the months after it have a period rebuilt some eight times; the
     nightly rebuild still passes every one (`flag_quality`), so a change of the thresholds reaches every flag by the
     next night."""
-    horizon = await connection.fetchval(f"SELECT {_HORIZON}")
-    feed = await connection.fetchrow(_FEED_HORIZON)
-    pruned: Position = (0, 0) if feed is None else (feed["txid"], feed["id"])
-    passed = await _passed_over_the_nation(connection, periods, kept_from=pruned)
+    start = await connection.fetchrow(_NATION_START)
+    horizon: Position = (0, 0) if start["horizon_txid"] is None else (start["horizon_txid"], start["horizon_id"])
+    passed = await _passed_over_the_nation(connection, periods, kept_from=horizon)
     flags = 0
     if whole := [period for period in periods if period not in passed]:
         flags += await flag_quality(connection, periods=whole, rules=rules, apart=apart)
@@ -404,10 +406,11 @@ async def flag_changed_everywhere(
         return flags
     changed = await _changed_since(connection, passed, _CHANGED_SINCE_PASSES_EVERYWHERE)
     covered = sorted(passed)
-    kampung = await connection.fetchval(_KAMPUNG)
-    flags += await _flag_changed(connection, changed, covered, kampung, rules, kabupaten_code=None, apart=apart)
+    flags += await _flag_changed(
+        connection, changed, covered, start["kampung"], rules, kabupaten_code=None, apart=apart
+    )
     # Every covered period, those before the first change too: a whole pass above left its own, later, positions.
-    await connection.execute(_PERIODS_PASSED, covered, horizon)
+    await connection.execute(_PERIODS_PASSED, covered, start["xmin"])
     return flags
 
 
