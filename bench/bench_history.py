@@ -9,12 +9,13 @@ folder under `~/.cache/kampungkb-bench/` (or `$KAMPUNGKB_BENCH_CACHE`), keyed by
 scale and the migrations: a later run resumes the build where it stopped, or starts measuring at once. The
 measurements write to that database (a few thousand revisions), which later runs take as it is.
 
-Then, in the same PostgreSQL cluster, a database given only the last month (its Kampung KB and that month's files),
-and on each in turn, with the services restarted on it: the change feed caught up over the last month, a report
-`GET` for the nation and the largest kabupaten, a 36-month trend, an export of the month, a whole-period rebuild,
-`PUT` p50/p95 sequential and under the load of `bench_load.py`, and a back-dated correction until every report it
-changes is fresh, then a second one in the same kabupaten. Printed as history / empty, with PostgreSQL's CPU-seconds
-beside wall times, then the bytes per Kampung KB-month of each table and its indexes and the disk a decade would take.
+Then, in the same PostgreSQL cluster, a database given only the last month (its Kampung KB and that month's files), and
+on each in turn, with the services restarted on it: the change feed caught up over the last month, a report `GET` for
+the nation and the largest kabupaten, a 36-month trend, an export of the month, a whole-period rebuild (its flags of
+every Kampung KB, then as the nightly one runs: of those changed since), `PUT` p50/p95 sequential and under the load of
+`bench_load.py`, and a back-dated correction until every report it changes is fresh, then a second one in the same
+kabupaten. Printed as history / empty, with PostgreSQL's CPU-seconds beside wall times, then the bytes per Kampung
+KB-month of each table and its indexes and the disk a decade would take.
 """
 
 import argparse
@@ -238,10 +239,17 @@ async def moved_fresh(stack: Stack, kabupaten: str, period: str, since: dt.datet
         await queue.aclose()
 
 
-async def rebuild(database_url: str, period: str) -> None:
+async def rebuild(database_url: str, period: str, *, every_flag: bool) -> None:
+    """A whole-nation rebuild of the period: its flags of every Kampung KB (`every_flag`: a period's first rebuild, or
+    the first under new rules), or, as the nightly one runs, of those changed since the period's last pass."""
     connection = await asyncpg.connect(database_url)
     try:
-        await rebuild_period(connection, period=parse_period(period), rulesets=["bkkbn-web-2021", "kkb-2025"])
+        await rebuild_period(
+            connection,
+            period=parse_period(period),
+            rulesets=["bkkbn-web-2021", "kkb-2025"],
+            reconcile_flags=every_flag,
+        )
     finally:
         await connection.close()
 
@@ -329,8 +337,10 @@ def measure(
         for module in (ExportModule.KKBPK, ExportModule.CLASSIFICATIONS):
             with timed(stack, cpu, figures, f"export of the month, {module.value} CSV (s)"):
                 over_http(http, module, ExportFormat.CSV, period)
-        with timed(stack, cpu, figures, "whole-nation rebuild of the month (s)"):
-            asyncio.run(rebuild(url, period))
+        with timed(stack, cpu, figures, "whole-nation rebuild of the month, flags of every Kampung KB (s)"):
+            asyncio.run(rebuild(url, period, every_flag=True))
+        with timed(stack, cpu, figures, "the nightly rebuild of the month, flags of what changed since (s)"):
+            asyncio.run(rebuild(url, period, every_flag=False))
         kampung = asyncio.run(targets(url, period, 500))
         with timed(stack, cpu, figures, "300 PUT sequential (s)"):
             seed = asyncio.run(fresh_seed(url, [kampung_id for kampung_id, _, _ in kampung], period))

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from report_worker.aggregates import rebuild_period, refresh_chain
+from report_worker.aggregates import DEFAULT_QUALITY, rebuild_period, refresh_chain
+from report_worker.quality import QualityRules, rules_key
 from tests.report_worker import oracle
 from tests.report_worker.data import RULESETS
 from tests.report_worker.quality_oracle import Key, expected_flags
@@ -270,8 +271,60 @@ async def test_a_queued_rebuild_reflags_only_the_kampung_changed_since_each_peri
     positions = await pg.fetch("SELECT txid FROM quality_period_cursor")
     assert len(positions) == 2 and all(row["txid"] > passed for row in positions)
 
-    # The nightly rebuild reconciles every Kampung KB's flags: the one set aside is raised again as computed.
+    # A rebuild asked to reconcile every Kampung KB's flags raises the one set aside again as computed.
     await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+
+
+async def passed_under(pg: asyncpg.Connection) -> set[str | None]:
+    return {row["rules"] for row in await pg.fetch("SELECT rules FROM quality_period_cursor")}
+
+
+async def test_a_rebuild_under_the_rules_of_the_last_pass_leaves_unchanged_kampung_as_they_are(
+    pg: asyncpg.Connection,
+) -> None:
+    """The nightly rebuild's case: nothing changed since the last pass, and the rules are the same."""
+    kb = await flagged(pg)
+    assert await passed_under(pg) == {rules_key(DEFAULT_QUALITY)}
+    version = await set_aside(pg, kb.steady.id)
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT, reconcile_flags=False)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+
+
+async def test_a_rebuild_under_other_rules_flags_every_kampung_again(pg: asyncpg.Connection) -> None:
+    """Other thresholds (or a release that flags differently) reach every flag at the next rebuild, the nightly one
+    included, though no Kampung KB changed."""
+    kb = await flagged(pg)
+    await set_aside(pg, kb.steady.id)
+    stricter = QualityRules(outlier_z=3.0)
+    assert rules_key(stricter) != rules_key(DEFAULT_QUALITY)
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT, quality=stricter, reconcile_flags=False)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert await passed_under(pg) == {rules_key(stricter)}
+    # The next one under the same rules is incremental again.
+    version = await set_aside(pg, kb.steady.id)
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT, quality=stricter, reconcile_flags=False)
+    assert await the_flag(pg, kb.steady.id) == (version, "checked", True)
+
+
+async def test_a_position_whose_rules_are_not_known_is_passed_whole(pg: asyncpg.Connection) -> None:
+    """A position written before the rules were kept (migration 0035) says nothing of the flags' rules."""
+    kb = await flagged(pg)
+    await pg.execute("UPDATE quality_period_cursor SET rules = NULL")
+    await set_aside(pg, kb.steady.id)
+    await rebuild_period(pg, period=PERIOD, rulesets=RULESETS, through=NEXT, reconcile_flags=False)
+    assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
+    assert set(await stored_flags(pg)) == await wanted(pg)
+    assert await passed_under(pg) == {rules_key(DEFAULT_QUALITY)}
+
+
+async def test_a_kabupaten_without_a_cursor_takes_no_pass_under_other_rules(pg: asyncpg.Connection) -> None:
+    """A kabupaten's first pass builds on the nation's only where that pass flagged by the same rules."""
+    kb = await flagged(pg)
+    await pg.execute("UPDATE quality_period_cursor SET rules = 'other'")
+    await set_aside(pg, kb.steady.id)
+    await refresh(pg)
     assert (await the_flag(pg, kb.steady.id))[1:] == ("open", False)
     assert set(await stored_flags(pg)) == await wanted(pg)
 

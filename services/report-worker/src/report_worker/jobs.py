@@ -85,7 +85,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
     return await _run(ctx, "refresh_region_chain", job.request_id, work)
 
 
-async def _rebuild(ctx: Context, name: str, job: RebuildPeriod, *, reconcile_flags: bool) -> dict[str, Any]:
+async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any]:
     settings: Settings = ctx["settings"]
 
     async def work(connection: asyncpg.Connection) -> Outcome:
@@ -98,7 +98,7 @@ async def _rebuild(ctx: Context, name: str, job: RebuildPeriod, *, reconcile_fla
             deadline=settings.deadline,
             quality=settings.quality_rules(),
             apart=Apart(lambda: asyncpg.connect(settings.database_url), settings.rebuild_connections),
-            reconcile_flags=reconcile_flags,
+            reconcile_flags=False,  # the flags of what changed since each period's pass under the same rules
         )
 
     return await _run(ctx, name, job.request_id, work)
@@ -108,11 +108,13 @@ async def rebuild_whole_period(ctx: Context, payload: dict[str, Any] | None = No
     """Rebuild every region's aggregates of one period (and of the computed ones after it up to the job's `through`),
     queued by a change that many kabupaten share: the flags of the Kampung KB it changed."""
     job = _payload(RebuildPeriod, payload, fields)
-    return await _rebuild(ctx, "rebuild_period", job, reconcile_flags=False)
+    return await _rebuild(ctx, "rebuild_period", job)
 
 
 async def nightly_rebuild(ctx: Context) -> dict[str, Any]:
-    """Cron: rebuild the current period, reconciling whatever the incremental refreshes missed, every flag included."""
+    """Cron: rebuild the current period from its base data, reconciling whatever the incremental refreshes missed; its
+    flags those of the Kampung KB changed since the period's last pass over the nation, every one under new rules
+    (`report_worker.quality.flag_changed_everywhere`)."""
     period = current_period()
     job = RebuildPeriod(period=period, through=period, request_id=f"nightly:{period}")
-    return await _rebuild(ctx, "nightly_rebuild", job, reconcile_flags=True)
+    return await _rebuild(ctx, "nightly_rebuild", job)

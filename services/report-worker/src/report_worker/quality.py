@@ -1,6 +1,7 @@
-"""Data-quality flags, raised after each refresh in a transaction of their own: a rebuild's over every Kampung KB of
-its period (the nightly one's, a period's first), or over those changed since the period's last such pass (one a
-change queued, `flag_changed_everywhere`); a chain refresh's over the Kampung KB of its kabupaten changed since that
+"""Data-quality flags, raised after each refresh in a transaction of their own: a rebuild's over the Kampung KB of its
+period changed since the period's last pass over the nation (`flag_changed_everywhere`), or over every one (a
+period's first, one whose last pass was under other rules, `rules_key`, or a rebuild asked to reconcile them all);
+a chain refresh's over the Kampung KB of its kabupaten changed since that
 kabupaten's last pass (read from the change feed after the kabupaten's cursor, `quality_cursor`), each for the
 computed periods from its first changed one on (a kkbpk is the history of the next 12 months' outliers, a
 kependudukan the base of the next jump).
@@ -22,8 +23,10 @@ One statement for every scope (nation, kabupaten, Kampung KB each from a period)
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import asyncpg
 
@@ -211,6 +214,15 @@ FLAG_QUALITY_KAMPUNG = _flag_quality(
 )
 """The same, for the Kampung KB $2, each from its period in $7 on."""
 
+
+@lru_cache
+def rules_key(rules: QualityRules) -> str:
+    """What a pass flagged by: its thresholds and the statement that applies them. A period whose last pass over the
+    nation was under another key (another threshold, or a release that flags differently) is passed whole again."""
+    thresholds = (rules.min_history, rules.outlier_z, rules.jump_share, rules.single_method_users)
+    return hashlib.sha256(f"{thresholds!r}\x1f{FLAG_QUALITY_NATION}".encode()).hexdigest()[:32]
+
+
 # Where a kabupaten's pass starts: its cursor, the feed's pruned horizon, and the snapshot's horizon (every transaction
 # below it has ended, so every row below it is final), read before the changes so that none below it can be missed;
 # and how many Kampung KB the kabupaten has.
@@ -240,13 +252,14 @@ _MOVE_CURSOR = """
 INSERT INTO quality_cursor (kabupaten_code, txid, id) VALUES ($1, $2, $3)
     ON CONFLICT (kabupaten_code) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()"""
 
-# A pass over the nation leaves each of its periods current up to the snapshot's horizon, read before its statement;
-# a period's position only moves on (an older pass committing late leaves a newer one's).
+# A pass over the nation leaves each of its periods current up to the snapshot's horizon, read before its statement,
+# under its rules ($3, `rules_key`); a period's position only moves on (an older pass committing late leaves a newer
+# one's).
 _PERIODS_PASSED = """
-INSERT INTO quality_period_cursor (period, txid, id) SELECT unnest($1::date[]), $2, 0
-    ON CONFLICT (period) DO UPDATE SET txid = excluded.txid, id = excluded.id, passed_at = now()
+INSERT INTO quality_period_cursor (period, txid, id, rules) SELECT unnest($1::date[]), $2, 0, $3
+    ON CONFLICT (period) DO UPDATE SET txid = excluded.txid, id = excluded.id, rules = excluded.rules, passed_at = now()
  WHERE (quality_period_cursor.txid, quality_period_cursor.id) < (excluded.txid, excluded.id)"""
-_PERIOD_POSITIONS = "SELECT period, txid, id FROM quality_period_cursor WHERE period = ANY($1::date[])"
+_PERIOD_POSITIONS = "SELECT period, txid, id, rules FROM quality_period_cursor WHERE period = ANY($1::date[])"
 
 
 def _changed_since_passes(in_scope: str) -> str:
@@ -308,7 +321,7 @@ async def flag_quality(
                     return rows_written(await helper.execute(FLAG_QUALITY_PROVINSI, periods, provinsi, *thresholds))
 
                 _, written = await apart.each(connection, flag_share)
-            await connection.execute(_PERIODS_PASSED, periods, horizon)
+            await connection.execute(_PERIODS_PASSED, periods, horizon, rules_key(rules))
             return written
     return rows_written(status)
 
@@ -337,7 +350,7 @@ async def flag_changes(
     if cursor is None or cursor < horizon:
         after = horizon
         periods = await computed_since(dt.date.min)
-        passed = await _passed_over_the_nation(connection, periods, kept_from=horizon)
+        passed = await _passed_over_the_nation(connection, periods, kept_from=horizon, rules=rules)
         if whole := [period for period in periods if period not in passed]:
             flags += await flag_quality(connection, periods=whole, rules=rules, kabupaten_code=kabupaten_code)
         if passed:
@@ -358,12 +371,18 @@ async def flag_changes(
 
 
 async def _passed_over_the_nation(
-    connection: asyncpg.Connection, periods: list[dt.date], *, kept_from: Position
+    connection: asyncpg.Connection, periods: list[dt.date], *, kept_from: Position, rules: QualityRules
 ) -> dict[dt.date, Position]:
-    """The periods a pass over the nation covered, each at its position in the feed (`quality_period_cursor`), where
-    the feed still holds every change after it (the position at or after `kept_from`, the feed's pruned horizon)."""
+    """The periods a pass over the nation covered under these `rules` (`rules_key`), each at its position in the feed
+    (`quality_period_cursor`), where the feed still holds every change after it (the position at or after
+    `kept_from`, the feed's pruned horizon)."""
     positions = await connection.fetch(_PERIOD_POSITIONS, periods)
-    return {row["period"]: (row["txid"], row["id"]) for row in positions if (row["txid"], row["id"]) >= kept_from}
+    key = rules_key(rules)
+    return {
+        row["period"]: (row["txid"], row["id"])
+        for row in positions
+        if (row["txid"], row["id"]) >= kept_from and row["rules"] == key
+    }
 
 
 async def _changed_since(
@@ -390,15 +409,15 @@ async def flag_changed_everywhere(
     (`quality_period_cursor`), only the Kampung KB changed since that pass, each from its first changed period on;
     the other periods whole (`flag_quality`). Each period's position then moves on, as a whole pass leaves it.
 
-    For the rebuilds a change queues (a back-dated file, the month's activities): each moves the reports of a period
-    from its base data, but the flags of the Kampung KB that did not change stay what the last pass made them, as a
-    chain refresh leaves them. With a year of history a pass over every Kampung KB of a period costs more than the
-    period's aggregates, and the back-dated files of the months after it have a period rebuilt some eight times; the
-    nightly rebuild still passes every one (`flag_quality`), so a change of the thresholds reaches every flag by the
-    next night."""
+    For the rebuilds a change queues (a back-dated file, the month's activities) and the nightly one: each moves the
+    reports of a period from its base data, but the flags of the Kampung KB that did not change stay what the last
+    pass made them, as a chain refresh leaves them. With a year of history a pass over every Kampung KB of a period
+    costs two to three times the period's aggregates, and the back-dated files of the months after it have a period
+    rebuilt some eight times. A period whose last pass was under other rules (`rules_key`: other thresholds, or a
+    release that flags differently) is passed whole, so such a change reaches every flag by the next night."""
     start = await connection.fetchrow(_NATION_START)
     horizon: Position = (0, 0) if start["horizon_txid"] is None else (start["horizon_txid"], start["horizon_id"])
-    passed = await _passed_over_the_nation(connection, periods, kept_from=horizon)
+    passed = await _passed_over_the_nation(connection, periods, kept_from=horizon, rules=rules)
     flags = 0
     if whole := [period for period in periods if period not in passed]:
         flags += await flag_quality(connection, periods=whole, rules=rules, apart=apart)
@@ -410,7 +429,7 @@ async def flag_changed_everywhere(
         connection, changed, covered, start["kampung"], rules, kabupaten_code=None, apart=apart
     )
     # Every covered period, those before the first change too: a whole pass above left its own, later, positions.
-    await connection.execute(_PERIODS_PASSED, covered, start["xmin"])
+    await connection.execute(_PERIODS_PASSED, covered, start["xmin"], rules_key(rules))
     return flags
 
 

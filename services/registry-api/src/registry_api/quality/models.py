@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     String,
+    Text,
     UniqueConstraint,
     func,
 )
@@ -78,7 +79,8 @@ class QualityCursor(Base):
 
 class QualityPeriodCursor(Base):
     """The change-feed position (`txid`, `id`) up to which a period's flags are current everywhere: a whole-period
-    rebuild's pass over the nation writes it, and a kabupaten with no cursor of its own recomputes only the Kampung KB
+    rebuild's pass over the nation writes it, with the key of the rules it flagged by (`rules`), and the next pass
+    over the nation under the same rules, or a kabupaten with no cursor of its own, recomputes only the Kampung KB
     changed after it (report-worker writes and reads it)."""
 
     __tablename__ = "quality_period_cursor"
@@ -87,6 +89,9 @@ class QualityPeriodCursor(Base):
     txid: Mapped[int] = mapped_column(BigInteger)
     id: Mapped[int] = mapped_column(BigInteger)
     passed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rules: Mapped[str | None] = mapped_column(Text)
+    """The key of the rules the pass flagged by (its thresholds and its statement, as report-worker computes it);
+    None for a position written before it was kept."""
 
 
 class KkbpkUsers(Base):
