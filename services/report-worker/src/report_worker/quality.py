@@ -1,10 +1,9 @@
 """Data-quality flags, raised after each refresh in a transaction of their own: a rebuild's over the Kampung KB of its
 period changed since the period's last pass over the nation (`flag_changed_everywhere`), or over every one (a
-period's first, one whose last pass was under other rules, `rules_key`, or a rebuild asked to reconcile them all);
-a chain refresh's over the Kampung KB of its kabupaten changed since that
-kabupaten's last pass (read from the change feed after the kabupaten's cursor, `quality_cursor`), each for the
-computed periods from its first changed one on (a kkbpk is the history of the next 12 months' outliers, a
-kependudukan the base of the next jump).
+period's first, one whose last pass was under other rules, `rules_key`, or a rebuild asked to reconcile them all); a
+chain refresh's over the Kampung KB of its kabupaten changed since that kabupaten's last pass (read from the change
+feed after the kabupaten's cursor, `quality_cursor`), each for the computed periods from its first changed one on (a
+kkbpk is the history of the next 12 months' outliers, a kependudukan the base of the next jump).
 
 Three kinds (`kampungkb_shared.quality.FlagKind`), each on the submission of exactly the period:
 - *kkbpk outlier*: a method's users, or all users, against the same count in the Kampung KB's kkbpk of the 12 months

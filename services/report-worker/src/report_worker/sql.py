@@ -63,13 +63,32 @@ def _sum_of(alias: str, codes: Iterable[StrEnum]) -> str:
     return " + ".join(f'coalesce({alias}."{code.value}", 0)' for code in sorted(codes))
 
 
-def _in_force(module: str, columns: str, alias: str, joins: str = "") -> str:
-    """The module's submission in force for the period: the newest at or before it (one index probe)."""
-    return f"""
-      LEFT JOIN LATERAL (
-            SELECT s.period, {columns}, {timeliness.FIRST_WRITTEN} FROM submission s{joins}
+def _in_force(module: str, columns: str, alias: str, joins: str = "", *, whole: bool = False) -> str:
+    """The module's submission in force for the period: the newest at or before it (one index probe).
+
+    `whole`, for a statement over a whole period (the nation, or a share of its provinsi): the period's own
+    submissions are read first, all at once by the (module, period) index and joined by Kampung KB, and only a Kampung
+    KB without one gets the probe. A probe per Kampung KB lands on a page of the (Kampung KB, module, period) key of
+    its own once the key holds years of history: on 36 months of national history, 1.6 s for a national module against
+    0.5 s so (1.2 s against 0.36 s with the month alone). A kabupaten's statement keeps the probes, a few hundred."""
+    probe = f"""
+            SELECT s.kampung_id, s.period, {columns}, {timeliness.FIRST_WRITTEN} FROM submission s{joins}
              WHERE s.kampung_id = kk.id AND s.module = '{module}' AND s.period <= kk.period
-             ORDER BY s.period DESC LIMIT 1
+             ORDER BY s.period DESC LIMIT 1"""
+    if not whole:
+        return f"""
+      LEFT JOIN LATERAL ({probe}
+      ) {alias} ON true"""
+    own = f"{alias}_own"
+    return f"""
+      LEFT JOIN (
+            SELECT s.kampung_id, s.period, {columns}, {timeliness.FIRST_WRITTEN_OWN} FROM submission s{joins}
+             WHERE s.module = '{module}' AND s.period = ANY($1::date[])
+      ) {own} ON {own}.kampung_id = kk.id AND {own}.period = kk.period
+      LEFT JOIN LATERAL (
+            SELECT {own}.* WHERE {own}.kampung_id IS NOT NULL
+            UNION ALL
+            ({probe.replace("WHERE s.kampung_id", f"WHERE {own}.kampung_id IS NULL AND s.kampung_id", 1)})
       ) {alias} ON true"""
 
 
@@ -146,7 +165,7 @@ _IN_PROVINSI = ("k.provinsi_code = ANY($2::text[])", "left(w.code, 2) = ANY($2::
 """The provinsi $2 (text[])."""
 
 
-def _insert_grouped(grouping_sets: str, within: tuple[str, str] = _IN_KABUPATEN) -> str:
+def _insert_grouped(grouping_sets: str, within: tuple[str, str] = _IN_KABUPATEN, *, whole: bool = True) -> str:
     """$1 periods (date[]), $2 the regions read (`within`), $3 rule sets (text[]), $4 each period's reporting deadline
     (timestamptz[])."""
     in_kampung, in_wilayah = within
@@ -172,9 +191,9 @@ base AS MATERIALIZED (
     SELECT kk.*, kk.period IN (prof.period, kep.period, kb.period) AS reported,
            prof.period IS NOT NULL AS has_profil, {", ".join(f"prof.own_{name}" for name in OWNERSHIP_FLAGS)},
            kep.pus, kb.kb_users, kb.mkjp_users, kb.unmet_need, kb.non_users, {timeliness.BASE_COLUMNS}
-      FROM kk{_in_force("profil", _PROFIL_COLUMNS, "prof", _PROFIL_JOINS)}{
-        _in_force("kependudukan", "(s.payload->>'pus')::bigint AS pus", "kep")
-    }{_in_force("kkbpk", _KKBPK_COLUMNS, "kb", _KKBPK_JOINS)}
+      FROM kk{_in_force("profil", _PROFIL_COLUMNS, "prof", _PROFIL_JOINS, whole=whole)}{
+        _in_force("kependudukan", "(s.payload->>'pus')::bigint AS pus", "kep", whole=whole)
+    }{_in_force("kkbpk", _KKBPK_COLUMNS, "kb", _KKBPK_JOINS, whole=whole)}
 ),
 kampung_per_kecamatan AS (
     SELECT b.period, b.kec,
@@ -232,7 +251,7 @@ SELECT period, ruleset, {_GROUP_CODE}, {_GROUP_LEVEL}, {_GROUP_PARENT}, now(),
 INSERT_ALL_LEVELS = _insert_grouped("(prov, kab, kec), (prov, kab), (prov), ()")
 """Every kecamatan, kabupaten, provinsi and the nation, from base data, in one statement."""
 
-INSERT_CHAIN = _insert_grouped("(prov, kab, kec), (prov, kab)")
+INSERT_CHAIN = _insert_grouped("(prov, kab, kec), (prov, kab)", whole=False)
 """One kabupaten ($2) and its kecamatan, from base data."""
 
 INSERT_PROVINSI_LEVELS = _insert_grouped("(prov, kab, kec), (prov, kab), (prov)", _IN_PROVINSI)

@@ -11,6 +11,8 @@ ALIASES = {"profil": "prof", "kependudukan": "kep", "kkbpk": "kb"}
 
 FIRST_WRITTEN = f"CASE WHEN s.period = kk.period THEN {FIRST_WRITTEN_SQL} END AS first_at"
 """Of the submission in force, when it was first written (`FIRST_WRITTEN_SQL`), if it is the period's own."""
+FIRST_WRITTEN_OWN = f"{FIRST_WRITTEN_SQL} AS first_at"
+"""The same, of a submission read as the period's own."""
 
 BASE_COLUMNS = ", ".join(
     f"{ALIASES[m]}.first_at < kk.deadline AS {m}_on_time, {ALIASES[m]}.first_at >= kk.deadline AS {m}_late"
