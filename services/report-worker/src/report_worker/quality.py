@@ -45,6 +45,11 @@ class QualityRules:
     jump_share: float = 0.5
     single_method_users: int = 100
 
+    @property
+    def thresholds(self) -> tuple[int, float, float, int]:
+        """The four, in the order the flag statements take them ($3 to $6)."""
+        return (self.min_history, self.outlier_z, self.jump_share, self.single_method_users)
+
 
 _METHODS = [code.value for code in Contraception]
 _SUBJECTS = [*_METHODS, TOTAL_USERS]
@@ -218,8 +223,7 @@ FLAG_QUALITY_KAMPUNG = _flag_quality(
 def rules_key(rules: QualityRules) -> str:
     """What a pass flagged by: its thresholds and the statement that applies them. A period whose last pass over the
     nation was under another key (another threshold, or a release that flags differently) is passed whole again."""
-    thresholds = (rules.min_history, rules.outlier_z, rules.jump_share, rules.single_method_users)
-    return hashlib.sha256(f"{thresholds!r}\x1f{FLAG_QUALITY_NATION}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{rules.thresholds!r}\x1f{FLAG_QUALITY_NATION}".encode()).hexdigest()[:32]
 
 
 # Where a kabupaten's pass starts: its cursor, the feed's pruned horizon, and the snapshot's horizon (every transaction
@@ -300,7 +304,7 @@ async def flag_quality(
     its period on, or everywhere (`apart`: in shares of the provinsi side by side, under the caller's lock), which
     leaves each period's position in the feed (`quality_period_cursor`) for the kabupaten with no cursor of their own
     (`flag_changes`); rows written."""
-    thresholds = (rules.min_history, rules.outlier_z, rules.jump_share, rules.single_method_users)
+    thresholds = rules.thresholds
     if since is not None:
         ids = list(since)
         status = await connection.execute(FLAG_QUALITY_KAMPUNG, periods, ids, *thresholds, [since[i] for i in ids])
