@@ -17,7 +17,7 @@ from kampungkb_shared.periods import add_months
 from kampungkb_shared.statistics import analyze_stale
 from kampungkb_shared.timeliness import deadline as default_deadline
 from report_worker import sql
-from report_worker.apart import WORK_MEM, Apart
+from report_worker.apart import JOB_SETTINGS, Apart
 from report_worker.quality import QualityRules, flag_changed_everywhere, flag_changes, flag_quality
 
 DEFAULT_QUALITY = QualityRules()
@@ -55,8 +55,7 @@ class Outcome:
 
 
 async def _begin(connection: asyncpg.Connection) -> None:
-    # The national statement sorts and hashes a few hundred thousand narrow rows: keep them in memory.
-    await connection.execute(WORK_MEM)
+    await connection.execute(JOB_SETTINGS)
 
 
 async def _rebuild(
