@@ -64,6 +64,9 @@ ENV = {
     "REGISTRY_IMPORT_POLL_S": "0.2",
     "REGISTRY_OUTBOX_POLL_S": "0.2",
 }
+REGISTRY_WORKERS = 2
+"""`registry-api worker` processes (imports, the outbox relay): the same for the build's months, whose last is the
+history's import figure, and for the empty database's import it is held against."""
 ORDER = ("profil", "kependudukan", "kkbpk", "kegiatan")
 """The files of a month in the order they are posted (profil merged before kkbpk, the fast order)."""
 
@@ -137,7 +140,7 @@ def build(
     cpu = postgres_cpu(folder / "pg")
     print(f"history: building months {progress['months'] + 1}-{args.months} in {folder}", flush=True)
     with (
-        services_on(stack, SERVICES, **ENV),
+        services_on(stack, SERVICES, registry_workers=REGISTRY_WORKERS, **ENV),
         httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=600) as http,
     ):
         for month in history_data.months(desa, scale=args.scale, count=args.months, first=progress["months"] + 1):
@@ -486,14 +489,14 @@ def main() -> int:
         history = servers.database("history", regions_csv=regions)
         month = next(history_data.months(desa, scale=args.scale, count=months, first=months))
         print(f"\n== with {months} months of history ({history_data.period_of(1)} to {month.period}) ==", flush=True)
-        with services_on(history, SERVICES, registry_workers=2, **ENV):
+        with services_on(history, SERVICES, registry_workers=REGISTRY_WORKERS, **ENV):
             imported = tuple(progress["imports"][month.period])
             cursor = progress["cursors"][month.period]
             with_history = measure(history, cpu, month, cursor, args.seconds, imported, history_data.period_of(1))
             sizes = asyncio.run(table_sizes(history.database_url))
         print(f"\n== an empty database given {month.period} alone ==", flush=True)
         empty = fresh_database(servers, f"empty_{months}", regions)
-        with services_on(empty, SERVICES, registry_workers=2, **ENV):
+        with services_on(empty, SERVICES, registry_workers=REGISTRY_WORKERS, **ENV):
             began, cpu_began = time.monotonic(), cpu()
             http = httpx.Client(base_url=empty.registry_url, headers=empty.headers, timeout=600)
             with http:
