@@ -54,10 +54,6 @@ class Outcome:
     flags: int = 0
 
 
-async def _begin(connection: asyncpg.Connection) -> None:
-    await connection.execute(JOB_SETTINGS)
-
-
 async def _rebuild(
     connection: asyncpg.Connection,
     *,
@@ -106,7 +102,7 @@ async def _quality_pass(connection: asyncpg.Connection, *, kabupaten_code: str |
         else:
             await connection.execute(_LOCK_QUALITY_ALL_SHARED)
             await connection.execute(_LOCK_QUALITY_KABUPATEN, kabupaten_code)
-        await _begin(connection)
+        await connection.execute(JOB_SETTINGS)
         yield
 
 
@@ -170,7 +166,7 @@ async def rebuild_period(
     for month in rebuilt:
         async with connection.transaction():
             await connection.execute(_LOCK_ALL)
-            await _begin(connection)
+            await connection.execute(JOB_SETTINGS)
             rows += await _rebuild(connection, period=month, rulesets=rulesets, deadline=deadline, apart=apart)
     flags = await _flag_periods(connection, periods=rebuilt, rules=quality, apart=apart, reconcile=reconcile_flags)
     return Outcome(rebuilt=rebuilt, refreshed=[], rows=rows, flags=flags)
@@ -205,7 +201,7 @@ async def refresh_chain(
         computed = await computed_periods()
         # A rebuild needs the period to itself; checked again once alone, as another job may have done it.
         await connection.execute(_LOCK_ALL_SHARED if period in computed else _LOCK_ALL)
-        await _begin(connection)
+        await connection.execute(JOB_SETTINGS)
         rebuilt, rows = [], 0
         if period not in computed:
             computed = await computed_periods()
