@@ -4,7 +4,8 @@ with the explanation and without it (`"explain": false`, what the registry's bul
 Both are counted per second of CPU (the in-process loop's own, the server process's), which the load of a shared
 machine moves far less than wall time; the ratio is what serving over HTTP keeps of the scoring's own rate. The
 registry's bulk call is also measured in paired rounds, each right after the short `score()` of the same items, so
-that a shared machine's load moves both.
+that a shared machine's load moves both; each round also measures the ceiling a JSON body leaves it, decoding and
+scoring the same bodies in process with nothing received or written.
 Run: `uv run python bench/bench_classifier.py`. Fixed seed; about a minute on a slow day. `--against PATH` runs only
 the paired rounds, this code's classifier and another checkout's (with its own `.venv`) measured in turn each round.
 """
@@ -26,10 +27,11 @@ from typing import Any
 import httpx
 import orjson
 
+from classifier.batch import parse_batch
 from classifier.inputs import Snapshot as Inputs
 from classifier.inputs import from_model
 from classifier.ruleset import load_rulesets
-from classifier.scoring import classify, score
+from classifier.scoring import classify, figures, score
 from kampungkb_shared.classification import Snapshot
 from kampungkb_shared.codes import (
     Contraception,
@@ -42,6 +44,7 @@ from kampungkb_shared.codes import (
     Poktan,
     Regulation,
 )
+from kampungkb_shared.collector import collector_paused
 
 BATCH = 10_000
 BOTH = "both rule sets, NDJSON"
@@ -260,16 +263,36 @@ def _short_score_rate(data: list[Inputs]) -> float:
     return len(rulesets) * len(data) / (time.process_time() - started)
 
 
+def _ceiling_rate(bodies: list[bytes]) -> float:
+    """Results per CPU-second of what the server cannot do without: decoding the bodies into the scoring's inputs
+    (`parse_batch`, as the server does) and scoring them (`figures()`, the short `score()` without building a result),
+    with nothing received, answered or written: the most a JSON body lets the bulk call reach."""
+    rulesets = load_rulesets()
+    default = next(iter(rulesets))
+    results = 0
+    with collector_paused():  # as the server decodes and scores a batch
+        started = time.process_time()
+        for body in bodies:
+            batch = parse_batch(body, max_items=BATCH, known=rulesets, default=default)
+            for _, _, period, snap in batch.items:
+                for ruleset in batch.rulesets:
+                    figures(snap, period, ruleset)
+                    results += 1
+        return results / (time.process_time() - started)
+
+
 def _paired(
     servers: dict[str, tuple[httpx.Client, int]], bodies: list[bytes], data: list[Inputs]
 ) -> dict[str, list[float]]:
     """The registry's bulk call (both rule sets, CSV records, without the explanation) over the short `score()` of
     the same items, round by round, each HTTP round right after its in-process one: a shared machine's load moves
     both alike, where separate runs saw their ratio move by 30 points. With several servers (this code's and
-    another checkout's), each round measures each in turn, in an order that alternates from round to round.
+    another checkout's), each round measures each in turn, in an order that alternates from round to round. Each
+    round also measures the ceiling (`_ceiling_rate`) over the same `score()`.
     Returns each server's results per second of its CPU, round by round."""
     ratios: dict[str, list[float]] = {label: [] for label in servers}
     served: dict[str, list[float]] = {label: [] for label in servers}
+    ceilings: list[float] = []
     for round_ in range(PAIRED_ROUNDS):
         order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
         for label in order:
@@ -277,11 +300,16 @@ def _paired(
             _, served_rate = _measured(*servers[label], bodies, CSV)
             ratios[label].append(served_rate / scored)
             served[label].append(served_rate)
+        ceilings.append(_ceiling_rate(bodies) / _short_score_rate(data))
     for label, values in ratios.items():
         print(
             f"HTTP batch per server CPU-second / in-process short score() ({BOTH_CSV}{label}), paired rounds: "
             f"{_spread(values)}"
         )
+    print(
+        "ceiling of a JSON body: decoding and figures() alone, in process, / short score(), paired rounds: "
+        f"{_spread(ceilings)}"
+    )
     return served
 
 
