@@ -292,18 +292,22 @@ async def test_a_snapshots_assembly_waits_for_a_prune_under_way(
     async with maker() as prune, maker() as writer, maker() as observer:
         assert await prune.scalar(snapshots._ALONE)  # the prune's own try, as it deletes a batch
         assembling = asyncio.ensure_future(snapshots.assemble(writer, pairs=[(kampung_id, dt.date(2024, 1, 1))]))
-        waiting = text(
-            """SELECT count(*) FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"""
-        )
-        for _ in range(1000):
-            if await observer.scalar(waiting):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the assembly did not wait for the prune's lock")
-        assert not assembling.done()
-        await prune.commit()
-        assert [row.kampung_id for row in await asyncio.wait_for(assembling, 10)] == [kampung_id]
+        try:
+            waiting = text(
+                """SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"""
+            )
+            deadline = asyncio.get_running_loop().time() + 30
+            while not await observer.scalar(waiting):
+                assert asyncio.get_running_loop().time() < deadline, "the assembly did not wait for the prune's lock"
+                await asyncio.sleep(0.01)
+            assert not assembling.done()
+            await prune.commit()
+            assert [row.kampung_id for row in await asyncio.wait_for(assembling, 30)] == [kampung_id]
+        finally:
+            # On a failure above, the lock is let go so that the assembly's statement ends before its session closes
+            # (closed mid-statement, its connection would be left to the garbage collector, failing a later test).
+            await prune.rollback()
+            await asyncio.wait_for(asyncio.gather(assembling, return_exceptions=True), 30)
         await writer.commit()
     assert await committed_session.scalar(text("SELECT count(*) FROM classification_snapshot")) == 1
