@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +30,7 @@ import orjson
 from classifier.batch import parse_batch
 from classifier.inputs import Snapshot as Inputs
 from classifier.inputs import from_model
-from classifier.ruleset import load_rulesets
+from classifier.ruleset import RuleSet, load_rulesets
 from classifier.scoring import classify, figures, score
 from kampungkb_shared.classification import Snapshot
 from kampungkb_shared.codes import (
@@ -253,32 +253,46 @@ def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, 
         return rates
 
 
-def _short_score_rate(data: list[Inputs]) -> float:
-    """Short `score()`s per CPU-second in this process, both rule sets."""
-    rulesets = list(load_rulesets().values())
-    started = time.process_time()
+def short_scores(data: list[Inputs], rulesets: Iterable[RuleSet]) -> int:
+    """The short `score()` of every snapshot under each rule set; returns the results."""
+    results = 0
     for ruleset in rulesets:
         for snap in data:
             score(snap, "2025-06", ruleset, explain=False)
-    return len(rulesets) * len(data) / (time.process_time() - started)
+            results += 1
+    return results
 
 
-def _ceiling_rate(bodies: list[bytes]) -> float:
-    """Results per CPU-second of what the server cannot do without: decoding the bodies into the scoring's inputs
-    (`parse_batch`, as the server does) and scoring them (`figures()`, the short `score()` without building a result),
-    with nothing received, answered or written: the most a JSON body lets the bulk call reach."""
-    rulesets = load_rulesets()
+def _short_score_rate(data: list[Inputs]) -> float:
+    """Short `score()`s per CPU-second in this process, both rule sets."""
+    rulesets = load_rulesets().values()
+    started = time.process_time()
+    results = short_scores(data, rulesets)
+    return results / (time.process_time() - started)
+
+
+def decode_and_score(bodies: list[bytes], rulesets: dict[str, RuleSet]) -> int:
+    """What the server cannot do without: the bodies decoded into the scoring's inputs (`parse_batch`, as the server
+    does) and scored (`figures()`, the short `score()` without building a result), with nothing received, answered or
+    written. Returns the results."""
     default = next(iter(rulesets))
     results = 0
     with collector_paused():  # as the server decodes and scores a batch
-        started = time.process_time()
         for body in bodies:
             batch = parse_batch(body, max_items=BATCH, known=rulesets, default=default)
             for _, _, period, snap in batch.items:
                 for ruleset in batch.rulesets:
                     figures(snap, period, ruleset)
                     results += 1
-        return results / (time.process_time() - started)
+    return results
+
+
+def _ceiling_rate(bodies: list[bytes]) -> float:
+    """Results per CPU-second of `decode_and_score`: the most a JSON body lets the bulk call reach."""
+    rulesets = load_rulesets()
+    started = time.process_time()
+    results = decode_and_score(bodies, rulesets)
+    return results / (time.process_time() - started)
 
 
 def _paired(

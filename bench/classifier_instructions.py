@@ -25,13 +25,11 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from bench_classifier import BATCH, _bodies, _both, snapshot
+from bench_classifier import _bodies, _both, decode_and_score, short_scores, snapshot
 
-from classifier.batch import parse_batch
 from classifier.inputs import from_model
 from classifier.routes import _classify_batch
 from classifier.ruleset import load_rulesets
-from classifier.scoring import figures, score
 from classifier.settings import Settings
 from classifier.state import AppState
 from kampungkb_shared.classification import Snapshot
@@ -39,7 +37,6 @@ from kampungkb_shared.collector import collector_paused
 from kampungkb_shared.result_rows import CSV
 
 ITEMS = 2_000
-PERIOD = "2025-06"
 PARTS = ("prepare", "score", "ceiling", "handler")
 
 
@@ -51,20 +48,13 @@ def run_part(part: str) -> None:
     data = [from_model(Snapshot.model_validate(s)) for s in raw]
     rulesets = load_rulesets()
     state = AppState(settings=Settings(), rulesets=rulesets, default=next(iter(rulesets)))
-    with collector_paused():  # as the server scores a batch
-        for snap in data[:200]:
-            for ruleset in rulesets.values():
-                score(snap, PERIOD, ruleset, explain=False)
-        if part == "score":
-            for snap in data:
-                for ruleset in rulesets.values():
-                    score(snap, PERIOD, ruleset, explain=False)
-        elif part == "ceiling":
-            batch = parse_batch(body, max_items=BATCH, known=rulesets, default=state.default)
-            for _, _, period, snap in batch.items:
-                for ruleset in batch.rulesets:
-                    figures(snap, period, ruleset)
-        elif part == "handler":
+    short_scores(data[:200], rulesets.values())  # warms the rule sets' memos, as the server's first request does
+    if part == "score":
+        short_scores(data, rulesets.values())
+    elif part == "ceiling":
+        decode_and_score([body], rulesets)
+    elif part == "handler":
+        with collector_paused():  # as the server runs it
             _classify_batch(state, body, media_type=CSV)
 
 
