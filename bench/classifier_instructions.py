@@ -21,6 +21,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,8 @@ def main() -> None:
     if args.part is not None:
         run_part(args.part)
         return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed: on Debian, `apt-get install valgrind`")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # each process counts its own, whatever runs beside
         counts = dict(zip(PARTS, pool.map(instructions, PARTS), strict=True))
     results = ITEMS * len(load_rulesets())
