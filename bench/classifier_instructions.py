@@ -3,7 +3,8 @@ the short `score()` of the same items, with no load of the machine in the figure
 
 Each part runs in a process of its own under valgrind's callgrind, which counts the instructions executed: the same
 count for the same code and inputs whatever else the machine does. A process that only prepares (the items, the batch
-body, the snapshots decoded beforehand for `score()`, both paths warmed) is counted too and taken off the others:
+body, the snapshots decoded beforehand for `score()`, the rule sets' memos warmed by a first 200 `score()`s) is counted
+too and taken off the others:
 - `score`: the short `score()` of every item under both rule sets, on snapshots decoded beforehand (what
   `bench_classifier.py` compares the bulk call with);
 - `ceiling`: the body decoded into the scoring's inputs (`parse_batch`) and every item scored (`figures()`), with
