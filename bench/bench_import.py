@@ -3,15 +3,16 @@
 Run: `uv run python bench/bench_import.py` (part of `make bench`). Generates, with a fixed seed, one Kampung KB in
 every desa/kelurahan of `../shared/data/wilayah.csv` and one month of profil, kependudukan and kkbpk that pass every
 rule; starts embedded PostgreSQL and Redis, the classifier, registry-api, `registry-api worker` and report-worker as
-processes; imports the files over HTTP as an integration pushes a month (the kampung file, then the three module
-files together, without waiting between them); and prints rows per second per phase, the time until
+processes; imports the files over HTTP as an integration pushes a month (the kampung file, then, once it is imported,
+the three module files together, without waiting between them); and prints rows per second per phase, the time until
 every affected kabupaten's report is fresh, the time to import the same files again (unchanged, once the refreshes
-the first import left are done), and PostgreSQL's own
-COPY of the same rows into bare tables as the physical limit to compare ingest with; and, for each process (the
-services and PostgreSQL), its peak resident memory and its CPU seconds over the import (`procstat`). `--scale 0.5`
-imports every other desa, to see that no process's memory grows with the size of the files; `--timeline` also prints,
-second by second over the first import, the cores each process keeps busy (where the machine's cores wait);
-`--statements`, PostgreSQL's time over the first import summed by statement (`statements.py`).
+the first import left are done), and PostgreSQL's own COPY of the same rows into bare tables as the physical limit to
+compare ingest with; and, for each process (the services and PostgreSQL), its peak resident memory and its CPU
+seconds over the import (`procstat`), and all of them summed: the shortest time that much CPU fits in on the
+machine's cores, and how many cores the month kept busy. `--scale 0.5` imports every other desa, to see that no
+process's memory grows with the size of the files; `--timeline` also prints, second by second over the first
+import, the cores each process keeps busy (where the machine's cores wait); `--statements`, PostgreSQL's time over
+the first import summed by statement (`statements.py`).
 `--against PATH` runs national months (`--first-order-only`) of this code and of another checkout (with its own
 `.venv`, and the region list beside it), one after the other, alternating which goes first, `--rounds` each, and
 prints each one's end-to-end seconds and CPU: runs minutes apart on a shared VM differ by more than most changes.
@@ -45,7 +46,7 @@ import httpx
 from kampungkb_local.servers import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procstat import Sampler, parent_of, print_timeline, print_usage, tree_cpu_seconds
+from procstat import Sampler, parent_of, print_floor, print_timeline, print_usage, tree_cpu_seconds
 from stack import WILAYAH_CSV, Stack, local_stack, quiet
 from statements import StatementLog
 
@@ -440,7 +441,9 @@ def main() -> int:
                     http, stack, files, order, "report-worker" in services, None if number else logged
                 )
                 print("  each process over the first import (memory: the peak since it started):", flush=True)
-                print_usage(sampler.stop(), indent="    ")
+                usage = sampler.stop()
+                print_usage(usage, indent="    ")
+                print_floor(usage, end_to_end[label], indent="    ")
                 if args.timeline:
                     print("  the cores each process kept busy, second by second, from just before the first file:")
                     print_timeline(sampler.cpu_timeline(), indent="    ")

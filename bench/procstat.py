@@ -169,3 +169,16 @@ def print_usage(usage: dict[str, Usage], *, indent: str = "  ") -> None:
     for name, figures in usage.items():
         what = "peak private resident (backends summed)" if name == "postgresql" else "peak resident (VmHWM)"
         print(f"{indent}{name:<16} {what} {figures.peak_mb:7.0f} MB   CPU {figures.cpu_s:7.2f} s", flush=True)
+
+
+def print_floor(usage: dict[str, Usage], seconds: float | None, *, indent: str = "  ") -> None:
+    """The phase's CPU-seconds over every process, the shortest time they fit in on this machine's cores, and (given
+    the phase's wall `seconds`) how many cores were kept busy on average: how far the phase is from what the machine
+    allows, and whether it needs less work or better overlap."""
+    total = sum(figures.cpu_s for figures in usage.values())
+    cores = os.cpu_count() or 1
+    line = f"{indent}all of them: {total:.1f} CPU-s, {total / cores:.1f} s at best on {cores} cores"
+    if seconds:
+        busy = total / seconds
+        line += f"; over the {seconds:.1f} s, {busy:.2f} cores busy on average ({busy / cores:.0%})"
+    print(line, flush=True)
