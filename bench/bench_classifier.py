@@ -302,7 +302,7 @@ def _paired(
     the same items, round by round, each HTTP round right after its in-process one: a shared machine's load moves
     both alike, where separate runs saw their ratio move by 30 points. With several servers (this code's and
     another checkout's), each round measures each in turn, in an order that alternates from round to round. Each
-    round also measures the ceiling (`_ceiling_rate`) over the same `score()`.
+    round also measures the ceiling (`_ceiling_rate`), over a short `score()` of its own measured right after it.
     Returns each server's results per second of its CPU, round by round."""
     ratios: dict[str, list[float]] = {label: [] for label in servers}
     served: dict[str, list[float]] = {label: [] for label in servers}

@@ -173,8 +173,9 @@ def print_usage(usage: dict[str, Usage], *, indent: str = "  ") -> None:
 
 def print_floor(usage: dict[str, Usage], seconds: float | None, *, indent: str = "  ") -> None:
     """The phase's CPU-seconds over every process, the shortest time they fit in on this machine's cores, and (given
-    the phase's wall `seconds`) how many cores were kept busy on average: how far the phase is from what the machine
-    allows, and whether it needs less work or better overlap."""
+    the phase's wall `seconds`, which the sampler's span holds with a moment either side) how many cores were kept
+    busy on average: how far the phase is from what the machine allows, and whether it needs less work or better
+    overlap."""
     total = sum(figures.cpu_s for figures in usage.values())
     cores = os.cpu_count() or 1
     line = f"{indent}all of them: {total:.1f} CPU-s, {total / cores:.1f} s at best on {cores} cores"
