@@ -3,10 +3,12 @@
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.auth.service import Role
+from registry_api.imports import job as import_job
 from tests.factories import make_key
 from tests.imports.conftest import Api
 from tests.imports.files import (
@@ -61,6 +63,33 @@ async def test_row_errors_name_row_and_field_and_valid_rows_load(api: Api, sessi
     assert "kependudukan.pus (100)" in next(e["message"] for e in job["errors"] if e["row"] == 3)
     stored = await session.scalar(text("SELECT count(*) FROM submission WHERE module = 'kkbpk'"))
     assert stored == 2
+
+
+async def test_rules_across_modules_find_errors_on_every_page(
+    api: Api, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules run a page of rows at a time, each against its own rows' stored modules: pages of 3 rows, errors on
+    the first page, a middle one and the last, short one."""
+    monkeypatch.setattr(import_job, "_RULES_BATCH", 3)
+    await api.run("kampung", KAMPUNG_CSV)
+    # Each desa its own PUS, so that a row checked against another row's stored modules fails where it should not.
+    codes = DESA[:11]
+    kependudukan = [kependudukan_row(code, pus=100 + n) for n, code in enumerate(codes)]
+    await api.run("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, kependudukan), period=PERIOD)
+    rows = [kkbpk_csv_row(code, users=70 + n) for n, code in enumerate(codes)]
+    for bad in (0, 4, 5, 10):
+        rows[bad]["HAMIL"] = 5  # users + non-users != PUS
+    job = await api.run("kkbpk", to_csv(KKBPK_COLUMNS, rows), period=PERIOD)
+    assert (job["rows_ok"], job["rows_failed"]) == (7, 4), job
+    assert _errors(job) == {(row, "kb_users", "cross_module") for row in (1, 5, 6, 11)}
+    # A kependudukan of the same period must not break the kkbpk now stored: PUS off by 10 on rows of every page.
+    for n in (1, 4, 7):
+        kependudukan[n]["pus"] -= 10
+    job = await api.run("kependudukan", to_csv(KEPENDUDUKAN_COLUMNS, kependudukan), period=PERIOD)
+    failed = {(row, field) for row, field, kind in _errors(job) if kind == "cross_module"}
+    assert failed == {(2, "pus"), (8, "pus")}, job  # row 5: its desa holds no kkbpk
+    stored = await session.scalar(text("SELECT count(*) FROM submission WHERE module = 'kkbpk'"))
+    assert stored == 7
 
 
 async def test_wrong_codes_and_rules_within_one_payload(api: Api) -> None:
