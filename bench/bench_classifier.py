@@ -199,7 +199,7 @@ def served(checkout: Path | None = None) -> Iterator[tuple[httpx.Client, int]]:
         server.wait(timeout=10)
 
 
-def _bodies(raw: list[dict[str, Any]]) -> list[bytes]:
+def batch_bodies(raw: list[dict[str, Any]]) -> list[bytes]:
     """The snapshots as batch bodies of `BATCH` items."""
     return [
         orjson.dumps(
@@ -213,7 +213,7 @@ def _bodies(raw: list[dict[str, Any]]) -> list[bytes]:
     ]
 
 
-def _both(bodies: list[bytes], *, explain: bool) -> list[bytes]:
+def asking_both(bodies: list[bytes], *, explain: bool) -> list[bytes]:
     """The bodies asking for both rule sets, as the registry asks."""
     fields = f'{{"rulesets":["bkkbn-web-2021","kkb-2025"],"explain":{str(explain).lower()},"items"'
     return [body.replace(b'{"items"', fields.encode(), 1) for body in bodies]
@@ -223,7 +223,7 @@ def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, 
     """End to end and per second of the server's CPU, by rule set, with and without the explanation (`"explain"`), of
     the snapshots `raw` (`data`: the same decoded, for the paired rounds)."""
     with served() as (client, pid):
-        bodies = _bodies(raw)
+        bodies = batch_bodies(raw)
         client.post("/v1/classify/batch", content=bodies[0], headers={"content-type": "application/json"})
         rates: dict[tuple[str, bool], tuple[float, float]] = {}
         for explain in (True, False):
@@ -236,14 +236,14 @@ def over_http(raw: list[dict[str, Any]], data: list[Inputs]) -> dict[tuple[str, 
                     f"{rate:,.0f} /s end to end, {per_cpu:,.0f} /s of server CPU"
                 )
             # What the registry asks for: both rule sets in one call, answered as NDJSON.
-            both = _both(bodies, explain=explain)
+            both = asking_both(bodies, explain=explain)
             rate, per_cpu = rates[(BOTH, explain)] = _measured(client, pid, both * ROUNDS, NDJSON)
             print(
                 f"classifier HTTP batch ({BOTH}, {_LABEL[explain]}): "
                 f"{rate:,.0f} results/s end to end, {per_cpu:,.0f} /s of server CPU"
             )
         # What the registry asks for on its bulk calls: the same, without the explanation, as CSV records.
-        both = _both(bodies, explain=False)
+        both = asking_both(bodies, explain=False)
         rate, per_cpu = rates[(BOTH_CSV, False)] = _measured(client, pid, both * ROUNDS, CSV)
         print(
             f"classifier HTTP batch ({BOTH_CSV}, {_LABEL[False]}): "
@@ -334,7 +334,7 @@ def _spread(values: list[float]) -> str:
 
 def compare(other: Path, raw: list[dict[str, Any]], data: list[Inputs]) -> None:
     """The paired rounds of this code's classifier and another checkout's, side by side."""
-    both = _both(_bodies(raw), explain=False)
+    both = asking_both(batch_bodies(raw), explain=False)
     with served() as this, served(other) as that:
         for client, _ in (this, that):
             client.post("/v1/classify/batch", content=both[0], headers={"content-type": "application/json"})

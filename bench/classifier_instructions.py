@@ -9,7 +9,7 @@ too and taken off the others:
   `bench_classifier.py` compares the bulk call with);
 - `ceiling`: the body decoded into the scoring's inputs (`parse_batch`) and every item scored (`figures()`), with
   nothing received or written: the least a server of a JSON body can do;
-- `handler`: the bulk call's handler as the server runs it, `Accept: text/csv` (`_classify_batch`), which writes the
+- `handler`: the bulk call's handler as the server runs it, `Accept: text/csv` (`answer_batch`), which writes the
   records too; only receiving the body and sending the answer are left out.
 Instructions are not time (a decoded batch is spread over more memory than the caches hold, which the paired rounds
 of `bench_classifier.py` see and this does not), but they are the same from one run to the next.
@@ -27,10 +27,10 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from bench_classifier import _bodies, _both, decode_and_score, short_scores, snapshot
+from bench_classifier import asking_both, batch_bodies, decode_and_score, short_scores, snapshot
 
 from classifier.inputs import from_model
-from classifier.routes import _classify_batch
+from classifier.routes import answer_batch
 from classifier.ruleset import load_rulesets
 from classifier.settings import Settings
 from classifier.state import AppState
@@ -46,7 +46,7 @@ def run_part(part: str) -> None:
     """Prepare, warm both paths, then run `part` (nothing more for `prepare`)."""
     rng = random.Random(20250601)
     raw = [snapshot(rng) for _ in range(ITEMS)]
-    (body,) = _both(_bodies(raw), explain=False)
+    (body,) = asking_both(batch_bodies(raw), explain=False)
     data = [from_model(Snapshot.model_validate(s)) for s in raw]
     rulesets = load_rulesets()
     state = AppState(settings=Settings(), rulesets=rulesets, default=next(iter(rulesets)))
@@ -57,7 +57,7 @@ def run_part(part: str) -> None:
         decode_and_score([body], rulesets)
     elif part == "handler":
         with collector_paused():  # as the server runs it
-            _classify_batch(state, body, media_type=CSV)
+            answer_batch(state, body, media_type=CSV)
 
 
 def instructions(part: str) -> int:

@@ -133,7 +133,7 @@ async def classify_batch(request: Request) -> Response:
     # A batch allocates millions of acyclic containers. Collection resumes only once the batch has been built and
     # its containers are freed: a collector enabled while they are still alive would make one pass over all of them.
     with collector_paused():
-        rulesets, content, tiers = _classify_batch(state, body, media_type=media_type)
+        rulesets, content, tiers = answer_batch(state, body, media_type=media_type)
     classifications = request.app.state.metrics.classifications
     for position, ruleset in enumerate(rulesets):
         # Results run item by item, each item's in rule set order: every len(rulesets)-th tier is one rule set's.
@@ -174,7 +174,7 @@ async def explain(request: Request) -> Response:
     return Response(content, media_type="application/json")
 
 
-def _classify_batch(state: AppState, body: bytes, *, media_type: str) -> tuple[list[RuleSet], bytes, list[str]]:
+def answer_batch(state: AppState, body: bytes, *, media_type: str) -> tuple[list[RuleSet], bytes, list[str]]:
     """The rule sets used, the response body (as `media_type`) and the results' tiers, in the order of the results."""
     batch = parse_batch(body, max_items=state.settings.max_batch_items, known=state.rulesets, default=state.default)
     answer = {CSV: _csv_answer, _NDJSON: _ndjson_answer}.get(media_type, _json_answer)
