@@ -10,11 +10,11 @@ run: install ## start PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_U
 key: $(UV) ## while `make run` is up, print a new API key: make key ROLE=kabupaten SCOPE=99.01 (default admin, 00)
 	$(UV) run --locked python -m kampungkb_local key --role $(or $(ROLE),admin) --scope $(or $(SCOPE),00)
 
-test: install ## the whole suite against real PostgreSQL and Redis
-	$(UV) run --locked pytest
+test: install ## the whole suite against real PostgreSQL and Redis; a part of it: make test ARGS="tests/registry_api -q"
+	$(UV) run --locked pytest $(ARGS)
 
-bench: install ## benchmarks; they print figures
-	$(UV) run --locked python bench/run.py
+bench: install ## benchmarks; they print figures; some of them: make bench ARGS="put classifier"
+	$(UV) run --locked python bench/run.py $(ARGS)
 
 bench-history: install ## years of national history against an empty database (not in `make bench`; a cached build, long the first time): ARGS="--scale 0.25 --months 36"
 	$(UV) run --locked python bench/bench_history.py $(ARGS)
@@ -28,8 +28,8 @@ fmt: install ## format the code
 migrate: install ## apply migrations to DATABASE_URL
 	$(UV) run --locked registry-api migrate
 
-install: $(UV) ## the locked dependencies of every workspace member
-	$(UV) sync --locked --all-packages
+install: $(UV) ## the locked dependencies of every workspace member, or of one: make install PACKAGE=classifier
+	$(UV) sync --locked $(if $(PACKAGE),--package $(PACKAGE),--all-packages)
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9

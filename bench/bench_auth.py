@@ -2,7 +2,7 @@
 an API key (hash, one statement to PostgreSQL, the principal built), a bearer token of an OpenID Connect provider
 (the signature and claims checked; its keys fetched once and cached), and the rate-limit count in Redis.
 
-Run: `uv run python bench/bench_auth.py`. Starts embedded PostgreSQL and Redis in a temporary folder; no services.
+Run: `.venv/bin/python bench/bench_auth.py`. Starts embedded PostgreSQL and Redis in a temporary folder; no services.
 """
 
 import asyncio

@@ -6,7 +6,7 @@ machine moves far less than wall time; the ratio is what serving over HTTP keeps
 registry's bulk call is also measured in paired rounds, each right after the short `score()` of the same items, so
 that a shared machine's load moves both; each round also measures the ceiling a JSON body leaves it, decoding and
 scoring the same bodies in process with nothing received or written.
-Run: `uv run python bench/bench_classifier.py`. Fixed seed; about a minute on a slow day. `--against PATH` runs only
+Run: `.venv/bin/python bench/bench_classifier.py`. Fixed seed; about a minute on a slow day. `--against PATH` runs only
 the paired rounds, this code's classifier and another checkout's (with its own `.venv`) measured in turn each round.
 """
 

@@ -1,7 +1,7 @@
 """Charts and the officer's page at national scale: chart render time (drawn, and answered 304 from its tag) and
 the dashboard page's server time for the nation and for the largest kabupaten.
 
-Run: `uv run python bench/bench_dashboard.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
+Run: `.venv/bin/python bench/bench_dashboard.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
 loads ../shared/data/wilayah.csv (skips when absent) and the same generated Kampung KB as `bench_reports`, computes
 the period's reports, starts the registry as a real process and times its answers over HTTP from this machine.
 """

@@ -1,6 +1,6 @@
 """A national month out through `GET /v1/exports/{module}`: rows/s, time to first byte, the registry's memory.
 
-Run: `uv run python bench/bench_exports.py` (part of `make bench`). Loads a national month as `bench_import.py` does
+Run: `.venv/bin/python bench/bench_exports.py` (part of `make bench`). Loads a national month as `bench_import.py` does
 (its generators; the four files imported through the API, classified by the real classifier), adds three kegiatan
 per Kampung KB in the month with one set-based INSERT (there is no kegiatan generator), restarts registry-api so that
 its peak RSS counts the exports only, then exports every module in CSV and NDJSON over HTTP one after another. Each

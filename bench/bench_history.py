@@ -1,6 +1,6 @@
 """Years of national history: what each operation costs with 36 months behind it, against an empty database.
 
-Run: `make bench-history` (not part of `make bench`), or `uv run python bench/bench_history.py [--scale 1.0]
+Run: `make bench-history` (not part of `make bench`), or `.venv/bin/python bench/bench_history.py [--scale 1.0]
 [--months 36] [--build-only] [--seconds 30]`. Builds `--months` months of history (`history_data.py`: one Kampung KB
 in a `--scale` share of the desa of `../shared/data/wilayah.csv`, every month's profil, kependudukan, kkbpk and
 kegiatan files, a share of rows changed each month, back-dated kkbpk corrections) through the import API with every

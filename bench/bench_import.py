@@ -1,6 +1,6 @@
 """A national month through the bulk import API, end to end: kampung, profil, kependudukan and kkbpk for every desa.
 
-Run: `uv run python bench/bench_import.py` (part of `make bench`). Generates, with a fixed seed, one Kampung KB in
+Run: `.venv/bin/python bench/bench_import.py` (part of `make bench`). Generates, with a fixed seed, one Kampung KB in
 every desa/kelurahan of `../shared/data/wilayah.csv` and one month of profil, kependudukan and kkbpk that pass every
 rule; starts embedded PostgreSQL and Redis, the classifier, registry-api, `registry-api worker` and report-worker as
 processes; imports the files over HTTP as an integration pushes a month (the kampung file, then, once it is imported,

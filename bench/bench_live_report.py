@@ -2,7 +2,7 @@
 writes its three modules (kependudukan, profil, kkbpk) through the API within ten minutes, then the same at five
 times that rate (within two minutes).
 
-Run: `uv run python bench/bench_live_report.py [--scale 0.2]`. Starts embedded PostgreSQL and Redis, migrates, loads
+Run: `.venv/bin/python bench/bench_live_report.py [--scale 0.2]`. Starts embedded PostgreSQL and Redis, migrates, loads
 Banten's regions from `shared/data/wilayah.csv`, registers one Kampung KB per desa, and starts the classifier,
 registry-api, `registry-api worker` and report-worker as real processes. `--scale 1` is the whole day (1,552 Kampung
 KB, 10 minutes then 2); the default 0.2 keeps the rate and writes for a fifth of the Kampung KB (2 minutes, then

@@ -1,6 +1,6 @@
 """Load test: 50 concurrent clients writing submissions and reading reports against the running stack.
 
-Run: `uv run python bench/bench_load.py [seconds]`. Four in five requests `PUT` a kkbpk submission (a real change: a
+Run: `.venv/bin/python bench/bench_load.py [seconds]`. Four in five requests `PUT` a kkbpk submission (a real change: a
 new revision, classified under every rule set, a report refresh queued), one in five reads its kabupaten's report.
 Two runs: 50 clients that pause 0.5-1.5 s between requests, as operators at their screens do (about 50 requests/s
 offered), then 50 clients with no pause at all, which shows the most the stack serves. Prints p50, p95, p99 and

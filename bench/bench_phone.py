@@ -1,7 +1,7 @@
 """Bytes on the wire of a phone: its first pull of one Kampung KB and a month's writes (three `PUT`s), before (the
 separate reads and full answers, uncompressed) and after (`GET .../in-force`, `Prefer: return=minimal`, gzip).
 
-Run: `uv run python bench/bench_phone.py`. Starts the local stack (embedded PostgreSQL and Redis, the classifier and
+Run: `.venv/bin/python bench/bench_phone.py`. Starts the local stack (embedded PostgreSQL and Redis, the classifier and
 registry-api as real processes), writes a Kampung KB with a year of data and a dozen activities, then counts each
 request and answer as HTTP/1.1 sends them: request line, headers, body; status line, headers, body as transferred.
 """

@@ -1,6 +1,6 @@
 """Latency of one submission write with classification in its path: `PUT .../kkbpk/{period}`, sequential.
 
-Run: `uv run python bench/bench_put.py`. Starts embedded PostgreSQL and Redis in a temporary folder, migrates,
+Run: `.venv/bin/python bench/bench_put.py`. Starts embedded PostgreSQL and Redis in a temporary folder, migrates,
 loads the demo province, starts the classifier and registry-api as real processes, measures, and stops it all.
 Every PUT is a real change (a new revision, classified under every rule set). Bounded well under 90 s.
 

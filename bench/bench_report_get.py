@@ -1,6 +1,6 @@
 """What one report `GET` costs the registry: CPU seconds of its process per request, sent one after another.
 
-Run: `uv run python bench/bench_report_get.py [requests]`. Starts the stack of `bench_load.py` (its regions, one
+Run: `.venv/bin/python bench/bench_report_get.py [requests]`. Starts the stack of `bench_load.py` (its regions, one
 Kampung KB per desa with its kependudukan, profil and a kkbpk), waits until the kabupaten's report is computed, then
 sends `requests` (default 2,000) `GET /v1/reports/{kabupaten}` in turn and prints the CPU seconds of registry-api
 (one uvicorn worker) and of PostgreSQL per request, and the median wall time; then the same for `GET

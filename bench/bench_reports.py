@@ -1,6 +1,6 @@
 """Report aggregates at national scale: whole-nation rebuild, one chain refresh, and freshness under load.
 
-Run: `uv run python bench/bench_reports.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
+Run: `.venv/bin/python bench/bench_reports.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
 loads ../shared/data/wilayah.csv (skips when absent), generates with SQL (fixed seed) one Kampung KB in every
 desa/kelurahan with profil, kependudukan and kkbpk for one period plus classifications under both rule sets, then
 times the worker's statements (a chain refresh with its data-quality pass when nothing changed and right after one

@@ -1,6 +1,6 @@
 """Webhook delivery to one receiver on loopback, throughput and lag: a burst of writes, then a national import.
 
-Run: `uv run python bench/bench_webhooks.py` (part of `make bench`). Each part starts embedded PostgreSQL and Redis,
+Run: `.venv/bin/python bench/bench_webhooks.py` (part of `make bench`). Each part starts embedded PostgreSQL and Redis,
 the services as real processes (webhook delivery in each, loopback allowed), and a receiver in this process that
 answers 204 and notes when each item arrives; one subscription of every kind for the nation.
 

@@ -14,7 +14,7 @@ too and taken off the others:
 Instructions are not time (a decoded batch is spread over more memory than the caches hold, which the paired rounds
 of `bench_classifier.py` see and this does not), but they are the same from one run to the next.
 
-Run: `uv run python bench/classifier_instructions.py` (Debian's `valgrind`; some four minutes on 2 cores). Not part
+Run: `.venv/bin/python bench/classifier_instructions.py` (Debian's `valgrind`; some four minutes on 2 cores). Not part
 of `make bench`.
 """
 

@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark script in this folder, one after another, and print what each measured.
 
 Benchmarks are not tests: they print figures (the README keeps the latest) and assert nothing about speed.
-Pass names to run a subset: `uv run python bench/run.py wilayah classifier`.
+Pass names to run a subset: `make bench ARGS="wilayah classifier"`.
 """
 
 import platform

@@ -19,7 +19,7 @@ def _tool(name: str) -> str:
     # beside this interpreter; nothing is downloaded at test time.
     found = shutil.which(name, path=str(Path(sys.executable).parent))
     if found is None:
-        pytest.fail(f"{name} is not in the venv: run `uv sync` (it comes with the root dev group)")
+        pytest.fail(f"{name} is not in the venv: run `make install` (it comes with the root dev group)")
     return found
 
 
