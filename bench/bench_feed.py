@@ -1,6 +1,6 @@
 """The change feed at national scale: one page of 1,000 items, and a client catching up on a national month.
 
-Run: `.venv/bin/python bench/bench_feed.py` (part of `make bench`). Starts embedded PostgreSQL and Redis with the national
+Run: `make bench ARGS=feed` (part of `make bench`). Starts embedded PostgreSQL and Redis with the national
 region list, registry-api as a real process, and writes the feed items of a national month straight into
 `change_log` with set-based SQL, as the import's statement triggers write them: per desa, one Kampung KB item, three
 submission items (one transaction per module file, as an integration posts them), two classification items and a
