@@ -108,3 +108,23 @@ async def test_over_the_limit_is_413_before_the_body_is_read(
             assert response.status_code == 413, response.text
     async with session_factory() as session:
         assert await session.scalar(text("SELECT count(*) FROM import_job")) == 0
+
+
+async def test_ndjson_text_that_cannot_be_stored_fails_its_row_only(api: Api, session: AsyncSession) -> None:
+    # `\u0000` is valid JSON that PostgreSQL cannot store: its row's error, naming the field, and the other rows are
+    # written; a pair of surrogate escapes is one character. The rows as a client's JSON text, escapes as they are.
+    named = [
+        (DESA[0], "Kampung KB Mawar"),
+        (DESA[1], "Kampung KB \\u0000"),
+        (DESA[2] + "\\u0000", "Kampung KB Melati"),
+        (DESA[3], "Kampung KB Anggrek \\ud83c\\udf38"),
+    ]
+    rows = [f'{{"desa_code": "{desa}", "name": "{name}", "formed_on": "2019-03-01"}}' for desa, name in named]
+    job = await api.run("kampung", "\n".join(rows) + "\n", fmt="ndjson")
+    assert job["status"] == "succeeded", job
+    assert [(e["row"], e["field"], e["kind"]) for e in job["errors"]] == [
+        (2, "name", "invalid"),
+        (3, "desa_code", "invalid"),
+    ]
+    names = (await session.scalars(text("SELECT name FROM kampung ORDER BY name"))).all()
+    assert names == ["Kampung KB Anggrek \U0001f338", "Kampung KB Mawar"]

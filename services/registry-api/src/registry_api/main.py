@@ -49,6 +49,7 @@ from registry_api.ranking.router import router as ranking_router
 from registry_api.reporting.router import router as reporting_router
 from registry_api.reports.router import router as reports_router
 from registry_api.settings import Settings, get_settings
+from registry_api.storable_text import StorableTextMiddleware
 from registry_api.submissions.router import router as submissions_router
 from registry_api.sync.router import router as sync_router
 from registry_api.unavailable import install_unavailable_handlers
@@ -216,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(http_metrics.router)
     app.add_middleware(RequestTimer, finished=http_metrics.observe)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,

@@ -26,6 +26,8 @@ import orjson
 from pydantic import ValidationError
 
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
+from registry_api.storable_text import MESSAGE as UNSTORABLE
+from registry_api.storable_text import unstorable
 from registry_api.submissions.store import canonical_payload, content_hash
 
 MAX_RECORD_BYTES = 64 * 1024
@@ -356,6 +358,9 @@ async def parse_ndjson(
                 continue
             if not isinstance(data, dict):
                 out.append(RowError(row, "row", f"not a JSON object but a {type(data).__name__}", "unreadable"))
+                continue
+            if (loc := unstorable(data)) is not None:
+                out.append(RowError(row, _dotted(tuple(loc)), UNSTORABLE, "invalid"))
                 continue
             desa_code = data.pop("desa_code", None)
             out.extend(validator.validate(row, desa_code, data, source, csv_columns=False))
