@@ -117,6 +117,25 @@ async def test_list_updated_since(client: httpx.AsyncClient, admin: str) -> None
     assert {k["id"] for k in listed["items"]} == {old["id"], fresh["id"]}
 
 
+@pytest.mark.parametrize(
+    ("path", "since", "answered"),
+    [
+        ("/v1/kampung", "0001-01-01T00:00:00+14:00", 422),  # year 0 in UTC
+        ("/v1/kampung", "9999-12-31T23:59:59-14:00", 422),  # year 10000 in UTC
+        ("/v1/kampung/{id}/submissions", "0001-01-01T00:00:00+14:00", 422),
+        ("/v1/kampung", "0001-01-01T00:00:00", 200),  # without an offset: UTC, the earliest there is
+        ("/v1/kampung/{id}/submissions", "9999-12-31T23:59:59+00:00", 200),
+    ],
+)
+async def test_updated_since_is_an_instant_in_utc_range(
+    client: httpx.AsyncClient, admin: str, kampung_id: int, path: str, since: str, answered: int
+) -> None:
+    response = await client.get(path.format(id=kampung_id), params={"updated_since": since}, headers=auth(admin))
+    assert response.status_code == answered, response.text
+    if answered == 422:
+        assert response.json()["errors"][0]["loc"] == ["query", "updated_since"]
+
+
 async def test_writes_need_a_key_in_scope(client: httpx.AsyncClient, admin: str, session: AsyncSession) -> None:
     body = {"name": "X", "desa_code": DEMO_DESA, "formed_on": "2020-01-01"}
     assert (await client.post("/v1/kampung", json=body)).status_code == 401

@@ -1,4 +1,3 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -8,6 +7,7 @@ from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.auth.service import Principal, Role
 from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.etags import etag
+from registry_api.instants import Instant
 from registry_api.kampung import service
 from registry_api.kampung.readable import get_readable_kampung
 from registry_api.kampung.schemas import (
@@ -121,7 +121,7 @@ async def list_kampung(
     tier: Tier | None = None,
     percontohan: bool | None = None,
     active: bool | None = True,
-    updated_since: Annotated[dt.datetime | None, Query(description="only those changed after this instant")] = None,
+    updated_since: Annotated[Instant | None, Query(description="only those changed after this instant")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
 ) -> KampungPage:

@@ -13,6 +13,7 @@ from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.db import SessionDep
 from registry_api.etags import etag
+from registry_api.instants import Instant
 from registry_api.kampung.readable import get_readable_kampung
 from registry_api.kampung.schemas import KampungId
 from registry_api.submissions import kegiatan as kegiatan_service
@@ -194,7 +195,7 @@ async def list_submissions(
     kampung_id: KampungId,
     session: SessionDep,
     principal: PrincipalDep,
-    updated_since: Annotated[dt.datetime | None, Query(description="only those written after this instant")] = None,
+    updated_since: Annotated[Instant | None, Query(description="only those written after this instant")] = None,
     module: Module | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: str | None = None,
