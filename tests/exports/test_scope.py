@@ -68,6 +68,8 @@ async def test_an_export_needs_a_key(registry: Registry) -> None:
     [
         ("profil", {}, 422, "period"),
         ("profil", {"period": "2024-13"}, 422, "period"),
+        ("kampung", {"period": "9999-12"}, 422, "period"),  # its next month is past the calendar's end
+        ("profil", {"period": "0001-01"}, 422, "period"),
         ("profil", {"period": PERIOD, "format": "xlsx"}, 422, "format"),
         ("profil", {"period": PERIOD, "from_": "2024-01-01"}, 422, "from"),
         ("profil", {"period": PERIOD, "ruleset": "bkkbn-web-2021"}, 422, "ruleset"),

@@ -4,6 +4,7 @@ others write while it is offline, delta pull from the feed, its own queued write
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.changes.test_feed import follow
 from tests.factories import (
@@ -83,3 +84,14 @@ async def test_a_phone_pulls_goes_offline_syncs_and_recovers_from_a_conflict(
     again = await _pull(client, phone, kampung_id)
     assert again["kkbpk"]["revision"] == 3
     assert [k["date"] for k in again["kegiatan"]] == ["2024-02-10", "2024-03-05"]
+
+
+@pytest.mark.parametrize("period", ["0001-01", "1899-12", "3000-01", "9999-12", "2024-13"])
+async def test_a_month_outside_the_read_years_is_named(
+    client: httpx.AsyncClient, admin: str, kampung_id: int, period: str
+) -> None:
+    # The pull reads the activities of the months before the one asked and the month after it: both must exist.
+    for path in (f"/v1/kampung/{kampung_id}/in-force", f"/v1/kampung/{kampung_id}/classification"):
+        response = await client.get(path, params={"period": period}, headers=auth(admin))
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["loc"] == ["query", "period"]

@@ -17,6 +17,19 @@ def parse_period(text: str) -> dt.date:
     return dt.date(int(match[1]), int(match[2]), 1)
 
 
+READ_YEARS = (1900, 2999)
+"""The first and last year a read may name (a month, a quarter, a year): far enough from the calendar's ends for any
+month before or after it."""
+
+
+def parse_read_period(text: str) -> dt.date:
+    """`parse_period` for a month a read names: in the years `READ_YEARS` too (`ValueError` else)."""
+    day = parse_period(text)
+    if not READ_YEARS[0] <= day.year <= READ_YEARS[1]:
+        raise ValueError(f"must name a year from {READ_YEARS[0]} to {READ_YEARS[1]}")
+    return day
+
+
 def format_period(day: dt.date) -> str:
     """`YYYY-MM` of the month a date falls in."""
     return f"{day.year:04d}-{day.month:02d}"

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kampungkb_shared.errors import Forbidden, NotFound, Unprocessable
-from kampungkb_shared.periods import add_months, parse_period
+from kampungkb_shared.periods import add_months, parse_read_period
 from kampungkb_shared.regions import NATION_CODE, is_region_code
 from registry_api.auth.service import Principal
 from registry_api.classifications.models import Classification
@@ -53,7 +53,7 @@ def _parse_period(period: str | None, *, required: bool, module: ExportModule) -
             raise Unprocessable.field(["query", "period"], f"required for {module}: the month in force, YYYY-MM")
         return None
     try:
-        return parse_period(period)
+        return parse_read_period(period)
     except ValueError as exc:
         raise Unprocessable.field(["query", "period"], str(exc)) from exc
 

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from kampungkb_shared.errors import Unprocessable
-from kampungkb_shared.periods import parse_period
+from kampungkb_shared.periods import parse_read_period
 from registry_api.auth.deps import PrincipalDep
 from registry_api.classifications.explanations import explain_one
 from registry_api.classifications.schemas import ClassificationRead
@@ -30,7 +30,7 @@ async def get_classification(
     as_of: dt.date | None = None
     if period is not None:
         try:
-            as_of = parse_period(period)
+            as_of = parse_read_period(period)
         except ValueError as exc:
             raise Unprocessable.field(["query", "period"], str(exc)) from exc
     row = await classification_as_of(

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
-from kampungkb_shared.periods import add_months, format_period, parse_period
+from kampungkb_shared.periods import READ_YEARS, add_months, format_period, parse_period
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.reports.models import ReportAggregate
 
@@ -72,10 +72,6 @@ def trend_start(to: str) -> str:
     return end.shifted(-(12 // end.months_count - 1) if end.kind != "year" else -4).label
 
 
-FIRST_YEAR, LAST_YEAR = 1900, 2999
-"""Years a report period may name: far enough from the calendar's ends for any span before or after it."""
-
-
 def parse_span(text: str) -> Span:
     """`YYYY-MM`, `YYYY-Qn` or `YYYY`."""
     if quarter := _QUARTER.match(text):
@@ -87,8 +83,8 @@ def parse_span(text: str) -> Span:
             span = Span("month", parse_period(text), 1)
         except ValueError:
             raise ValueError("must be a month YYYY-MM, a quarter YYYY-Qn or a year YYYY") from None
-    if not FIRST_YEAR <= span.first.year <= LAST_YEAR:
-        raise ValueError(f"must name a year from {FIRST_YEAR} to {LAST_YEAR}")
+    if not READ_YEARS[0] <= span.first.year <= READ_YEARS[1]:
+        raise ValueError(f"must name a year from {READ_YEARS[0]} to {READ_YEARS[1]}")
     return span
 
 

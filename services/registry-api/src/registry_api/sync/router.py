@@ -1,10 +1,9 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from kampungkb_shared.errors import Unprocessable
-from kampungkb_shared.periods import parse_period
+from kampungkb_shared.periods import current_period, parse_read_period
 from registry_api.auth.deps import PrincipalDep
 from registry_api.db import SessionDep
 from registry_api.kampung.schemas import KampungId
@@ -27,7 +26,7 @@ async def get_in_force(
 ) -> InForce:
     """A Kampung KB with everything in force for a month and the change-feed cursor: an offline client's first pull."""
     try:
-        as_of = parse_period(period) if period is not None else dt.date.today().replace(day=1)
+        as_of = parse_read_period(period or current_period())
     except ValueError as exc:
         raise Unprocessable.field(["query", "period"], str(exc)) from exc
     return await service.in_force(
