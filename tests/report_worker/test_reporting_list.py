@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.auth.service import Role
-from tests.factories import auth, make_key
+from tests.factories import auth, load_demo_regions, make_kampung, make_key
 from tests.report_worker import oracle
 from tests.report_worker.data import MODULES, WIB, Dataset, upsert_submission
 from tests.report_worker.test_spans import SPANS
@@ -161,3 +161,20 @@ async def test_bad_requests(client: httpx.AsyncClient, dataset: Dataset) -> None
     assert (await client.get("/v1/reports/97/reporting?period=2025-03&limit=0")).status_code == 422
     future = await client.get("/v1/reports/97/reporting?period=2099-Q1")
     assert future.status_code == 404 and future.json()["type"] == "/problems/report-not-computed"
+
+
+async def test_both_formats_open_safely_in_a_spreadsheet(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    # A name is free text a client wrote: a formula start gets a quote, a control character (which XLSX cannot hold)
+    # is dropped, as in every export.
+    await load_demo_regions(session)
+    admin = await make_key(session, Role.ADMIN, "00")
+    await make_kampung(client, admin, name='=HYPERLINK("http://evil.example")\x0b')
+    safe = '\'=HYPERLINK("http://evil.example")'
+    response = await client.get("/v1/reports/99/reporting?format=csv")
+    assert response.status_code == 200, response.text
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert row["kampung_name"] == safe
+    response = await client.get("/v1/reports/99/reporting?format=xlsx")
+    assert response.status_code == 200, response.text
+    header, values = load_workbook(io.BytesIO(response.content)).worksheets[0].iter_rows(values_only=True)
+    assert dict(zip(header, values, strict=True))["kampung_name"] == safe

@@ -9,6 +9,10 @@ import re
 from typing import TypeVar
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may run as a formula when a cell starts with it (CSV injection)."""
+FORMULA_QUOTE = "'"
+"""Put before text that starts with one of `FORMULA_STARTS`, so that no spreadsheet runs it; an import takes it off
+again (`imports.formats.unquote_formula`)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 """C0 controls other than tab, line feed and carriage return (which XML keeps), DEL and the C1 controls."""
 
@@ -18,7 +22,7 @@ T = TypeVar("T")
 def safe_text(text: str) -> str:
     """The text without control characters, with a leading `'` when a spreadsheet would read it as a formula."""
     text = _CONTROL.sub("", text)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return FORMULA_QUOTE + text if text.startswith(FORMULA_STARTS) else text
 
 
 def safe_cell(value: T) -> T | str:

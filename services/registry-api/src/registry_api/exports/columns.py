@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from kampungkb_shared.classification import Indices, Passed, Scores
-from registry_api.imports.formats import FORMATS, FORMULA_QUOTE, FORMULA_STARTS, ImportModule
+from registry_api.cells import FORMULA_QUOTE, FORMULA_STARTS
+from registry_api.imports.formats import FORMATS, ImportModule
 
 PAYLOAD = "p.payload"
 

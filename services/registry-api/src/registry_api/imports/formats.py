@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from kampungkb_shared.codes import Contraception, NonUseReason, Poktan
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
+from registry_api.cells import FORMULA_QUOTE, FORMULA_STARTS
 from registry_api.kampung.schemas import KampungCreate
 from registry_api.submissions.schemas import KegiatanCreate, Module
 
@@ -79,12 +80,6 @@ class ModuleFormat:
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(map(str, loc)) or "row"
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""What a spreadsheet may run as a formula when a cell starts with it (CSV injection)."""
-FORMULA_QUOTE = "'"
-"""Put before a free-text cell that starts with one of `FORMULA_STARTS` by an export, so no spreadsheet runs it."""
 
 
 def unquote_formula(cell: str) -> str:

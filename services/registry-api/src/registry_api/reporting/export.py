@@ -8,6 +8,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from kampungkb_shared.timeliness import TIMELY_MODULES
+from registry_api.cells import safe_cell
 from registry_api.reporting.schemas import ReportingRow
 
 COLUMNS = (
@@ -29,6 +30,8 @@ COLUMNS = (
 
 
 def cells(row: ReportingRow) -> list[Any]:
+    """A row's values in the order of `COLUMNS`, each made safe to open in a spreadsheet (`safe_cell`): a name or a
+    contact is free text a client wrote."""
     values: list[Any] = [row.kampung_id, row.kampung_name, row.desa_code, row.desa_name, row.status.value]
     for module in TIMELY_MODULES:
         status = getattr(row, module)
@@ -37,7 +40,7 @@ def cells(row: ReportingRow) -> list[Any]:
     values += [None, None, None, None] if last is None else [last.at.isoformat(), last.by, last.module, last.period]
     contact = row.pkb_contact
     values += [row.pkb_pendamping, row.pengarah, None if contact is None else contact.contact]
-    return values
+    return [safe_cell(value) for value in values]
 
 
 def _line(values: Iterable[Any]) -> str:
