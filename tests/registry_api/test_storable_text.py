@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry_api.storable_text import MESSAGE, unstorable
 from tests.factories import auth
 from tests.imports.files import DESA
+from tests.openapi_contract import operations
 
 
 def _refused(response: httpx.Response, loc: list[Any]) -> None:
@@ -74,3 +75,10 @@ def test_the_first_place_is_named() -> None:
     assert unstorable({"\x00": 1}) == ["\x00"]
     assert unstorable(["\ud83c\udf38"]) == [0]  # two halves written apart, as Python keeps them
     assert unstorable({"a": [1, 2.5, None, True, "Mawar \U0001f338"]}) is None
+
+
+async def test_every_operation_documents_the_422(client: httpx.AsyncClient) -> None:
+    # A path or a query is checked before routing, so even an operation without parameters may answer it.
+    schema = (await client.get("/openapi.json")).json()
+    assert all("422" in op["responses"] for _, _, op in operations(schema))
+    assert (await client.get("/healthz?x=%00")).status_code == 422

@@ -135,11 +135,14 @@ def _own_content(response: dict[str, Any]) -> bool:
 _PATH_PARAM = re.compile(r"\{[^}]+\}")
 
 
-def document_problems(schema: dict[str, Any], *, every_body_limited: bool = False) -> dict[str, Any]:
+def document_problems(
+    schema: dict[str, Any], *, every_body_limited: bool = False, every_target_checked: bool = False
+) -> dict[str, Any]:
     """Describe the errors in an OpenAPI document as they are sent: each error status an operation can answer is an
     `application/problem+json` body of the `Problem` schema, and the problem types are listed.
 
-    The statuses follow from the operation: 422 with parameters or a body, 401 and 403 with security, 404 with path
+    The statuses follow from the operation: 422 with parameters or a body, or on every operation when
+    `every_target_checked` (a path or query the app refuses before routing), 401 and 403 with security, 404 with path
     parameters, 412 with `If-Match`, 413 with a body when `every_body_limited`; those declared by the route stay."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -158,7 +161,7 @@ def document_problems(schema: dict[str, Any], *, every_body_limited: bool = Fals
             responses.pop("default", None)
             statuses = {int(status) for status in responses if status[:1] in "45"}
             parameters = operation.get("parameters", [])
-            if parameters or "requestBody" in operation:
+            if parameters or "requestBody" in operation or every_target_checked:
                 statuses.add(422)
             if "requestBody" in operation and every_body_limited:
                 statuses.add(413)
@@ -182,6 +185,7 @@ def install_problem_docs(
     app: FastAPI,
     *,
     every_body_limited: bool = False,
+    every_target_checked: bool = False,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     """Generate the app's OpenAPI document, let `prepare` add to it, then describe its errors (`document_problems`)."""
@@ -191,7 +195,9 @@ def install_problem_docs(
         if app.openapi_schema is None:
             schema = generate()
             app.openapi_schema = document_problems(
-                prepare(schema) if prepare else schema, every_body_limited=every_body_limited
+                prepare(schema) if prepare else schema,
+                every_body_limited=every_body_limited,
+                every_target_checked=every_target_checked,
             )
         return app.openapi_schema
 

@@ -189,7 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = None
     install_problem_handlers(app)
     install_unavailable_handlers(app)
-    install_problem_docs(app, every_body_limited=True, prepare=prepare_document)
+    # Every body is limited (`BodyLimitMiddleware`), every path and query checked (`StorableTextMiddleware`).
+    install_problem_docs(app, every_body_limited=True, every_target_checked=True, prepare=prepare_document)
     routers: tuple[APIRouter, ...] = (
         health.router,
         access_router,
