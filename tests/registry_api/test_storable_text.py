@@ -75,6 +75,19 @@ def test_the_first_place_is_named() -> None:
     assert unstorable({"\x00": 1}) == ["\x00"]
     assert unstorable(["\ud83c\udf38"]) == [0]  # two halves written apart, as Python keeps them
     assert unstorable({"a": [1, 2.5, None, True, "Mawar \U0001f338"]}) is None
+    deep: object = "\x00"
+    for _ in range(5_000):  # deeper than Python recurses
+        deep = [deep]
+    assert unstorable(deep) == [0] * 5_000
+
+
+@pytest.mark.parametrize("depth", [900, 5_000])
+async def test_deep_bodies_are_refused_not_failed(client: httpx.AsyncClient, admin: str, depth: int) -> None:
+    body = b'{"name":' * depth + b'"\\u0000"' + b"}" * depth
+    response = await client.post(
+        "/v1/kampung", headers={**auth(admin), "Content-Type": "application/json"}, content=body
+    )
+    assert response.status_code in (400, 422), response.text  # deeper than the decoder reads: the endpoint's 400
 
 
 async def test_every_operation_documents_the_422(client: httpx.AsyncClient) -> None:

@@ -25,19 +25,21 @@ Loc = list[str | int]
 
 
 def unstorable(data: object) -> Loc | None:
-    """Where the first unstorable text is in decoded JSON (the keys and indexes down to it), or None."""
-    if isinstance(data, str):
-        return [] if _UNSTORABLE.search(data) else None
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if _UNSTORABLE.search(key):
-                return [key]
-            if (inner := unstorable(value)) is not None:
-                return [key, *inner]
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            if (inner := unstorable(value)) is not None:
-                return [index, *inner]
+    """Where the first unstorable text is in decoded JSON (the keys and indexes down to it), or None. Depth first, in
+    document order, without recursion: a body may nest as deep as its decoder allows."""
+    pending: list[tuple[Loc, object]] = [([], data)]
+    while pending:
+        loc, value = pending.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                return loc
+        elif isinstance(value, dict):
+            for key in value:
+                if _UNSTORABLE.search(key):
+                    return [*loc, key]
+            pending.extend(([*loc, key], inner) for key, inner in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend(([*loc, index], inner) for index, inner in reversed(list(enumerate(value))))
     return None
 
 
@@ -68,8 +70,8 @@ def _in_body(content_type: bytes, body: bytes) -> Loc | None:
         return None
     try:
         data = json.loads(body)  # as the endpoint decodes it: the standard library keeps an unpaired surrogate
-    except ValueError:
-        return None  # not JSON: the endpoint says so
+    except (ValueError, RecursionError):
+        return None  # not JSON, or nested deeper than it reads: the endpoint says so
     loc = unstorable(data)
     return None if loc is None else ["body", *loc]
 
