@@ -95,3 +95,12 @@ async def test_every_operation_documents_the_422(client: httpx.AsyncClient) -> N
     schema = (await client.get("/openapi.json")).json()
     assert all("422" in op["responses"] for _, _, op in operations(schema))
     assert (await client.get("/healthz?x=%00")).status_code == 422
+
+
+async def test_a_body_that_is_not_utf8_is_a_typed_problem(client: httpx.AsyncClient, admin: str) -> None:
+    body = b'{"name": "\xff\xfe", "desa_code": "99.01.01.2001", "formed_on": "2021-03-15"}'
+    response = await client.post(
+        "/v1/kampung", headers={**auth(admin), "Content-Type": "application/json"}, content=body
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "/problems/bad-request"

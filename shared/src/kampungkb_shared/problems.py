@@ -36,6 +36,7 @@ PROBLEM_JSON = "application/problem+json"
 _BY_STATUS: dict[int, type[AppError]] = {
     cls.status: cls
     for cls in (
+        AppError,  # 400: a body the framework cannot read (not UTF-8, nested deeper than its decoder goes)
         Unauthorized,
         Forbidden,
         NotFound,
