@@ -22,12 +22,16 @@ READ_YEARS = (1900, 2999)
 month before or after it."""
 
 
-def parse_read_period(text: str) -> dt.date:
-    """`parse_period` for a month a read names: in the years `READ_YEARS` too (`ValueError` else)."""
-    day = parse_period(text)
+def in_read_years(day: dt.date) -> dt.date:
+    """`day` when its year is one of `READ_YEARS`, else `ValueError`."""
     if not READ_YEARS[0] <= day.year <= READ_YEARS[1]:
         raise ValueError(f"must name a year from {READ_YEARS[0]} to {READ_YEARS[1]}")
     return day
+
+
+def parse_read_period(text: str) -> dt.date:
+    """`parse_period` for a month a read names: in the years `READ_YEARS` too (`ValueError` else)."""
+    return in_read_years(parse_period(text))
 
 
 def format_period(day: dt.date) -> str:

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
-from kampungkb_shared.periods import READ_YEARS, add_months, format_period, parse_period
+from kampungkb_shared.periods import add_months, format_period, in_read_years, parse_period
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.reports.models import ReportAggregate
 
@@ -83,8 +83,7 @@ def parse_span(text: str) -> Span:
             span = Span("month", parse_period(text), 1)
         except ValueError:
             raise ValueError("must be a month YYYY-MM, a quarter YYYY-Qn or a year YYYY") from None
-    if not READ_YEARS[0] <= span.first.year <= READ_YEARS[1]:
-        raise ValueError(f"must name a year from {READ_YEARS[0]} to {READ_YEARS[1]}")
+    in_read_years(span.first)
     return span
 
 
