@@ -1,6 +1,8 @@
 import httpx
 from redis.asyncio import Redis
 
+from tests.factories import auth
+
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
@@ -39,7 +41,7 @@ async def test_openapi_docs_and_metrics(client: httpx.AsyncClient) -> None:
     assert 'handler="/healthz"' not in metrics and 'handler="/metrics"' not in metrics
 
 
-async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:
+async def test_errors_are_problem_json(client: httpx.AsyncClient, admin: str) -> None:
     missing = await client.get("/v1/nothing-here")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
@@ -47,8 +49,16 @@ async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:
     wrong_method = await client.delete("/v1/wilayah")
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"] == "application/problem+json"
-    bad_json = await client.post("/v1/kampung", content=b"{not json", headers={"Content-Type": "application/json"})
-    assert bad_json.status_code in (401, 422)
+    # A body that is not JSON is refused as it is read, before the caller is asked for: with a key or without.
+    for headers in ({}, auth(admin)):
+        bad_json = await client.post(
+            "/v1/kampung", content=b"{not json", headers={"Content-Type": "application/json", **headers}
+        )
+        assert bad_json.status_code == 422
+        assert bad_json.headers["content-type"] == "application/problem+json"
+        assert bad_json.json()["errors"][0]["loc"][0] == "body"
+    bad_fields = await client.post("/v1/kampung", json={"name": 1})
+    assert bad_fields.status_code == 401  # a body that is JSON is checked only once the caller is known
 
 
 async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
