@@ -1,4 +1,5 @@
-"""The whole write side as real processes on loopback: registry-api, the classifier, `registry-api worker`, Redis.
+"""The whole write side as real processes on loopback: registry-api, the classifier, `registry-api worker`, Redis (a
+test starts report-worker when it needs one).
 
 Redis is a server of the test's own (not the suite's), so that a test can stop and restart it.
 """
@@ -15,6 +16,9 @@ from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port
 from registry_api.db import create_engine, create_sessionmaker
 from tests.factories import load_demo_regions, make_key
+
+REPORT_LEASE_S = 2.0
+"""How long a queued report job's events wait for report-worker's confirmation before they are queued again."""
 
 
 @dataclass
@@ -51,6 +55,7 @@ async def stack(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Stack]
         "REGISTRY_CLASSIFIER_URL": f"http://127.0.0.1:{classifier_port}",
         "REGISTRY_WORKER_METRICS_PORT": str(metrics_port),
         "REGISTRY_OUTBOX_POLL_S": "0.2",
+        "REGISTRY_REPORT_LEASE_S": str(REPORT_LEASE_S),
         "LOG_JSON": "false",
         "LOG_LEVEL": "WARNING",
     }

@@ -1,4 +1,5 @@
-"""Faults with real processes: the classifier killed in a burst of writes, Redis stopped and restarted.
+"""Faults with real processes: the classifier killed in a burst of writes, Redis stopped and restarted, Redis losing
+the report jobs it held.
 
 Nothing is lost, nothing is duplicated, and everything converges without a manual step.
 """
@@ -14,8 +15,9 @@ import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.jobs import Job
 
+from kampungkb_local import processes
 from kampungkb_shared.jobs import REPORT_QUEUE, RefreshRegionChain, deserialize_job, serialize_job
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import REPORT_LEASE_S, Stack
 from tests.factories import auth, kependudukan_payload, kkbpk_payload
 
 pytestmark = pytest.mark.e2e
@@ -130,6 +132,15 @@ async def _none_pending(connection: asyncpg.Connection, topic: str) -> bool:
     return bool(count == 0)
 
 
+async def _none_due(connection: asyncpg.Connection, topic: str) -> bool:
+    """Every event still owed waits: a `report` event leased to its queued job until report-worker confirms it."""
+    count = await connection.fetchval(
+        "SELECT count(*) FROM outbox WHERE topic = $1 AND delivered_at IS NULL AND available_at <= clock_timestamp()",
+        topic,
+    )
+    return bool(count == 0)
+
+
 async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -> None:
     sent: set[str] = set()
     async with httpx.AsyncClient(base_url=stack.registry_url, headers=auth(stack.key), timeout=30) as http:
@@ -192,7 +203,46 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         await pool.aclose()
     connection = await asyncpg.connect(stack.database_url)
     try:
-        await poll(lambda: _none_pending(connection, "report"), within=10)
+        await poll(lambda: _none_due(connection, "report"), within=10)  # no report-worker here to confirm them
     finally:
         await connection.close()
     assert time.monotonic() - restarted < CONVERGE_S
+
+
+async def test_report_jobs_redis_lost_are_queued_again_and_the_reports_catch_up(stack: Stack) -> None:
+    """Redis loses the report jobs it held (a restart without its file, a failover): their events, owed until
+    report-worker confirms a job done, are queued again once their lease runs out, and the reports catch up."""
+    codes = await desa_codes(stack.database_url, 3)
+    kabupaten = codes[0].rsplit(".", 2)[0]
+    async with httpx.AsyncClient(base_url=stack.registry_url, headers=auth(stack.key), timeout=30) as http:
+        for kampung_id in await make_kampung_all(http, codes):
+            response = await http.put(f"/v1/kampung/{kampung_id}/kependudukan/2024-01", json=kependudukan_payload())
+            assert response.status_code == 201, response.text
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        await poll(lambda: _none_due(connection, "report"), within=10)  # every refresh queued, none run
+        redis = await create_pool(RedisSettings.from_dsn(stack.redis.url))
+        try:
+            assert await redis.zcard(REPORT_QUEUE) > 0
+            await redis.flushall()
+        finally:
+            await redis.aclose()
+        lost = time.monotonic()
+        report_worker = processes.report_worker().start(
+            base_env={**stack.env, "WORKER_METRICS_PORT": "0", "WORKER_REBUILD_ON_STARTUP": "false"}
+        )
+        try:
+            async with httpx.AsyncClient(base_url=stack.registry_url, timeout=30) as http:
+
+                async def counted() -> bool:
+                    response = await http.get(f"/v1/reports/{kabupaten}", params={"period": "2024-01"})
+                    return response.status_code == 200 and response.json()["reported"] == len(codes)
+
+                took = await poll(counted, within=CONVERGE_S)
+            await poll(lambda: _none_pending(connection, "report"), within=CONVERGE_S)  # each one confirmed
+        finally:
+            report_worker.stop()
+    finally:
+        await connection.close()
+    print(f"\nRedis lost the report jobs: the kabupaten's report counted every write {took:.1f} s later")
+    assert time.monotonic() - lost >= REPORT_LEASE_S - 0.5  # queued again only once the lease ran out

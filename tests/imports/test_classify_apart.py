@@ -27,8 +27,11 @@ KEPENDUDUKAN_CSV = to_csv(KEPENDUDUKAN_COLUMNS, [kependudukan_row(c) for c in CO
 KKBPK_CSV = to_csv(KKBPK_COLUMNS, [kkbpk_csv_row(c) for c in CODES])
 JUNE = dt.date(2024, 6, 1)
 
-_REPORT_EVENTS = text("""
-    SELECT key, available_at <= clock_timestamp() AS due FROM outbox WHERE topic = 'report' ORDER BY key
+REPORT_LEASE_S = 30
+# Released: due, or queued and leased to their job (`REPORT_LEASE_S`), no longer held for the hand-over (two minutes).
+_REPORT_EVENTS = text(f"""
+    SELECT key, available_at <= clock_timestamp() + interval '{REPORT_LEASE_S} seconds' AS released
+      FROM outbox WHERE topic = 'report' ORDER BY key
 """)
 
 
@@ -36,7 +39,12 @@ _REPORT_EVENTS = text("""
 def settings(database_url: str, redis_url: str, classifier_url: str) -> Settings:
     # One connection: the test's sessions share one. Real processes classify on two (tests/e2e/test_import_restart).
     return import_settings(
-        database_url, redis_url, classifier_url, import_classify_apart_from=10, import_classify_connections=1
+        database_url,
+        redis_url,
+        classifier_url,
+        import_classify_apart_from=10,
+        import_classify_connections=1,
+        report_lease_s=REPORT_LEASE_S,
     )
 
 

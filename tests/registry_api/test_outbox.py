@@ -60,8 +60,24 @@ async def forget_job(redis: ArqRedis, job_id: str) -> None:
 
 
 async def pending(session: AsyncSession, topic: str) -> list[OutboxEvent]:
+    """The events still owed (a `report` event: until report-worker confirms its job done)."""
     query = select(OutboxEvent).where(OutboxEvent.topic == topic, OutboxEvent.delivered_at.is_(None))
     return list(await session.scalars(query.order_by(OutboxEvent.id).execution_options(populate_existing=True)))
+
+
+async def due(session: AsyncSession, topic: str) -> list[OutboxEvent]:
+    """The events owed that a relay's next pass takes: neither backing off nor leased to a queued job."""
+    return [e for e in await pending(session, topic) if e.available_at <= await session.scalar(func.clock_timestamp())]
+
+
+async def leased(session: AsyncSession, topic: str) -> list[float]:
+    """Seconds until each owed event's lease (or back-off) runs out, in id order."""
+    waits = await session.scalars(
+        select(func.extract("epoch", OutboxEvent.available_at - func.clock_timestamp()))
+        .where(OutboxEvent.topic == topic, OutboxEvent.delivered_at.is_(None))
+        .order_by(OutboxEvent.id)
+    )
+    return [float(wait) for wait in waits]
 
 
 def relay_for(sessionmaker: async_sessionmaker[AsyncSession], http: aiohttp.ClientSession, queue: ReportQueue) -> Relay:
@@ -162,7 +178,8 @@ async def test_report_job_enqueued_right_after_commit(
         client, key, kampung_id, "kependudukan", "2024-07", kependudukan_payload(), **{"X-Request-ID": "rid-report"}
     )
     assert response.status_code == 201
-    assert await pending(session, "report") == []
+    leases = await leased(session, "report")  # the registration's and the write's: owed until a job confirms them
+    assert len(leases) == 2 and all(110 < lease <= 120 for lease in leases), leases
     job = Job(job_id, arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job)
     info = await job.info()
     assert info is not None
@@ -214,7 +231,7 @@ async def test_redis_down_write_succeeds_and_report_events_back_off(
     await session.execute(update(OutboxEvent).values(available_at=func.now() - text("interval '1 second'")))
     assert await deliver_reports(session_factory, queue, limit=10) == 1
     await queue.close()
-    assert await pending(session, "report") == []
+    assert await due(session, "report") == []
     assert await arq_redis.zscore(REPORT_QUEUE, job_id) is not None
     await forget_job(arq_redis, job_id)
 
@@ -256,7 +273,36 @@ async def test_running_job_keeps_the_event_pending(
         await forget_job(arq_redis, job.job_id())
         await session.execute(update(OutboxEvent).values(available_at=func.now()))
         assert await deliver_reports(session_factory, queue, limit=10) == 1
-        assert await pending(session, "report") == []
+        assert await due(session, "report") == []
+    finally:
+        await forget_job(arq_redis, job.job_id())
+        await queue.close()
+
+
+async def test_a_job_redis_lost_is_queued_again_once_its_lease_runs_out(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], redis_url: str, arq_redis: ArqRedis
+) -> None:
+    job = RefreshRegionChain(period="2024-11", kabupaten_code="99.71")
+    await forget_job(arq_redis, job.job_id())
+    session.add(OutboxEvent(topic="report", key=job.key(), payload=job.model_dump()))
+    await session.flush()
+    queue = ReportQueue(redis_url, defer_s=60, lease_s=0.3)
+    try:
+        assert await deliver_reports(session_factory, queue, limit=10) == 1
+        first_score = await arq_redis.zscore(REPORT_QUEUE, job.job_id())
+        assert first_score is not None
+        assert await deliver_reports(session_factory, queue, limit=10) == 0  # leased to its queued job
+        await asyncio.sleep(0.4)
+        # Unconfirmed, but its job still waits in the queue: leased again, and still one job.
+        assert await deliver_reports(session_factory, queue, limit=10) == 1
+        assert await arq_redis.zscore(REPORT_QUEUE, job.job_id()) == first_score  # the same job, not a second
+        await forget_job(arq_redis, job.job_id())  # Redis lost it (a restart without its file, a failover)
+        await asyncio.sleep(0.4)
+        assert await deliver_reports(session_factory, queue, limit=10) == 1
+        info = await Job(job.job_id(), arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()
+        assert info is not None and info.args == (job.model_dump(),)
+        [event] = await pending(session, "report")  # owed until report-worker confirms a job of its key done
+        assert event.attempts == 0
     finally:
         await forget_job(arq_redis, job.job_id())
         await queue.close()
@@ -304,7 +350,7 @@ async def test_concurrent_relays_deliver_each_event_once(
     enqueued = [job_id for queue in queues for job_id in queue.job_ids]
     assert sorted(enqueued) == sorted(j.job_id() for j in jobs)
     assert sum(1 for queue in queues if queue.job_ids) > 1  # they really ran side by side
-    assert await pending(committed_session, "report") == []
+    assert await due(committed_session, "report") == []
     for job in jobs:
         await forget_job(arq_redis, job.job_id())
 
@@ -414,14 +460,18 @@ async def test_writes_wake_the_relay_which_delivers_their_report_events_together
             assert [r.status_code for r in written] == [201] * 4
             for _ in range(50):  # a poll would come after 60 s
                 left = await committed_session.scalar(
-                    text("SELECT count(*) FROM outbox WHERE topic = 'report' AND delivered_at IS NULL")
+                    text(
+                        "SELECT count(*) FROM outbox WHERE topic = 'report' AND delivered_at IS NULL"
+                        " AND available_at <= clock_timestamp()"
+                    )
                 )
                 if left == 0:
                     break
                 await asyncio.sleep(0.1)
             assert left == 0
+    # Each pass leases what it queued until one moment (its statement's) plus the lease.
     delivered = await committed_session.execute(
-        text("SELECT count(*), count(DISTINCT delivered_at) FROM outbox WHERE topic = 'report'")
+        text("SELECT count(*), count(DISTINCT available_at) FROM outbox WHERE topic = 'report'")
     )
     events_written, passes = delivered.one()
     assert events_written == 8 and passes < 8  # four registrations, four writes; gathered: fewer passes than events

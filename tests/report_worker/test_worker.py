@@ -152,7 +152,11 @@ async def test_job_binds_the_request_id_of_its_payload(monkeypatch: pytest.Monke
 
             return Acquired()
 
+    async def nothing_owed(connection: object, key: str) -> list[int]:
+        return []
+
     monkeypatch.setattr(jobs, "refresh_chain", fake_refresh)
+    monkeypatch.setattr(jobs.confirmations, "owed", nothing_owed)
     ctx = {"pool": Pool(), "settings": settings("postgresql://unused", "redis://unused"), "job_id": "j"}
     result = await jobs.refresh_region_chain(ctx, {"period": "2025-01", "kabupaten_code": KAB, "request_id": "req-42"})
     assert seen == ["req-42"] and request_id.get() is None
@@ -363,3 +367,38 @@ async def test_a_pickled_job_is_refused_unrun(
         assert await pickling.zcard(REPORT_QUEUE) == 0, "and it left the queue"
     finally:
         await pickling.aclose()
+
+
+_OWED_EVENT = "INSERT INTO outbox (topic, key, payload) VALUES ('report', $1, $2::jsonb) RETURNING id"
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_a_job_confirms_the_events_it_saw_and_no_later_one(
+    db: asyncpg.Connection,
+    fresh_database_url: str,
+    queue_url: str,
+    redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB)
+    other = RefreshRegionChain(period=PERIODS[1].strftime("%Y-%m"), kabupaten_code=KAB)
+    payload, other_payload = job.model_dump_json(), other.model_dump_json()
+    seen = [await db.fetchval(_OWED_EVENT, job.key(), payload) for _ in range(2)]
+    not_its_own = await db.fetchval(_OWED_EVENT, other.key(), other_payload)
+    late: list[int] = []
+    read_owed = jobs.confirmations.owed
+
+    async def owed_then_a_write_commits(connection: asyncpg.Connection, key: str) -> list[int]:
+        ids = await read_owed(connection, key)
+        late.append(await db.fetchval(_OWED_EVENT, key, payload))  # committed after the job's read: maybe unseen
+        return ids
+
+    monkeypatch.setattr(jobs.confirmations, "owed", owed_then_a_write_commits)
+    assert await enqueue(redis, job)
+    arq_worker = await run_burst(settings(fresh_database_url, queue_url), monkeypatch)
+    assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 0)
+    delivered = {
+        row["id"]: row["delivered_at"] is not None
+        for row in await db.fetch("SELECT id, delivered_at FROM outbox WHERE topic = 'report'")
+    }
+    assert delivered == {seen[0]: True, seen[1]: True, not_its_own: False, late[0]: False}

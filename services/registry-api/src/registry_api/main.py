@@ -25,7 +25,7 @@ from registry_api.auth.oidc import OidcVerifier
 from registry_api.auth.router import router as access_router
 from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay, deliver_after_commit
-from registry_api.background.report_queue import ReportQueue
+from registry_api.background.report_queue import create_report_queue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
 from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
@@ -84,7 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.classifier_session = classifier_session(settings.classifier_url)
     app.state.classifier = create_classifier(app.state.classifier_session, settings)
     app.state.rulesets = RulesetCatalogue(app.state.classifier_http)
-    app.state.report_queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
+    app.state.report_queue = create_report_queue(settings)
     app.state.oidc_http = httpx.AsyncClient(timeout=5.0)
     app.state.oidc = create_verifier(settings, app.state.oidc_http)
     if settings.rate_limits_enabled:

@@ -46,6 +46,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     """The most items one page of the change feed holds."""
     report_defer_s: float = 0.3
     """Report jobs are deferred this long so that a burst of writes in one kabupaten becomes one refresh."""
+    report_lease_s: float = Field(default=120.0, gt=0)
+    """A `report` event stays owed once its job is queued, until report-worker confirms the job done; unconfirmed
+    after this long (the job lost with Redis's data, dropped after its tries, timed out), it is queued again."""
     worker_metrics_port: int = 9101
     imports_in_api: bool = True
     """Run import jobs in the API process too, beside `registry-api worker` (both claim jobs with a lease)."""

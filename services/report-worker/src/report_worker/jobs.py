@@ -11,6 +11,7 @@ from arq import Retry
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import current_period, parse_period
+from report_worker import confirmations
 from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
 from report_worker.apart import Apart
 from report_worker.metrics import JOB_FAILURES, JOB_SECONDS, ROWS_WRITTEN
@@ -25,14 +26,19 @@ _TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNow
 
 
 async def _run(
-    ctx: Context, name: str, rid: str | None, work: Callable[[asyncpg.Connection], Awaitable[Outcome]]
+    ctx: Context,
+    name: str,
+    job: RefreshRegionChain | RebuildPeriod,
+    work: Callable[[asyncpg.Connection], Awaitable[Outcome]],
 ) -> dict[str, Any]:
-    token = request_id.set(rid or str(ctx.get("job_id")))
+    token = request_id.set(job.request_id or str(ctx.get("job_id")))
     started = time.perf_counter()
     try:
         pool: asyncpg.Pool = ctx["pool"]
         async with pool.acquire() as connection:
+            owed = await confirmations.owed(connection, job.key())
             outcome = await work(connection)
+            await confirmations.confirm(connection, owed)
         log.info(
             "%s wrote %d rows and %d quality flags: rebuilt %s, refreshed %s",
             name,
@@ -82,7 +88,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             quality=settings.quality_rules(),
         )
 
-    return await _run(ctx, "refresh_region_chain", job.request_id, work)
+    return await _run(ctx, "refresh_region_chain", job, work)
 
 
 async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any]:
@@ -101,7 +107,7 @@ async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any
             reconcile_flags=False,  # the flags of what changed since each period's pass under the same rules
         )
 
-    return await _run(ctx, name, job.request_id, work)
+    return await _run(ctx, name, job, work)
 
 
 async def rebuild_whole_period(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:

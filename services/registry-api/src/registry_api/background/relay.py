@@ -4,8 +4,11 @@ Each pass claims a small batch per topic with `SELECT ... FOR UPDATE SKIP LOCKED
 while it delivers them, so any number of relays (in the API processes, in `registry-api worker` replicas) run
 side by side and never deliver one event twice at the same time. A failed delivery is retried forever with
 backoff (0.5 s doubling to 30 s). `classify` events become classifier batch calls (every rule set at once) for all
-the Kampung KB claimed; `report` events become arq jobs with deterministic ids. Housekeeping: backlog gauges,
-delivered events pruned after `retention_s`, unreferenced classification snapshots hourly.
+the Kampung KB claimed, delivered once their results are stored; `report` events become arq jobs with deterministic
+ids, and stay owed, leased for `ReportQueue.lease_s`, until report-worker confirms the job done
+(`report_worker.confirmations`): a job Redis lost, or report-worker dropped, is queued again once the lease runs out.
+Housekeeping: backlog gauges, delivered events pruned after `retention_s`, unreferenced classification snapshots
+hourly.
 """
 
 import asyncio
@@ -52,6 +55,10 @@ _FAILED = text("""
 """)
 _LATER = text("""
     UPDATE outbox SET last_error = :error, available_at = clock_timestamp() + :delay * interval '1 second'
+     WHERE id = ANY(CAST(:ids AS bigint[]))
+""")
+_LEASED = text("""
+    UPDATE outbox SET available_at = statement_timestamp() + :lease * interval '1 second'
      WHERE id = ANY(CAST(:ids AS bigint[]))
 """)
 _BACKLOG = text("""
@@ -223,7 +230,9 @@ class Relay:
 async def deliver_reports(
     sessionmaker: async_sessionmaker[AsyncSession], queue: ReportQueue, *, limit: int, ids: list[int] | None = None
 ) -> int:
-    """Enqueue the due report events (or exactly `ids`, right after the commit that wrote them)."""
+    """Enqueue the due report events (or exactly `ids`, right after the commit that wrote them). Each stays owed,
+    leased for `queue.lease_s`: report-worker marks it delivered once a job that read its data is done; if none has
+    when the lease runs out, the next pass queues it again (a no-op while its job is still queued)."""
     async with sessionmaker() as session, session.begin():
         await plan_once(session)
         claimed = await _claim(session, events.REPORT, limit=limit, ids=ids)
@@ -248,7 +257,8 @@ async def deliver_reports(
                 continue
             (done if enqueued is Enqueued.QUEUED else running).extend(group_ids)
         if done:
-            await _mark_delivered(session, events.REPORT, done)
+            await session.execute(_LEASED, {"ids": done, "lease": queue.lease_s})
+            DELIVERED.labels(topic=events.REPORT).inc(len(done))
         if running:
             await session.execute(_LATER, {"ids": running, "error": "job running", "delay": RUNNING_RETRY_S})
         if failed:

@@ -12,6 +12,7 @@ from arq.jobs import Job, JobStatus
 from redis.exceptions import RedisError
 
 from kampungkb_shared.jobs import REPORT_QUEUE, ReportJob, deserialize_job, serialize_job
+from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,12 @@ class ReportQueue:
     """Enqueues report jobs (chain refreshes, period rebuilds) with deterministic ids and a small defer, so bursts
     coalesce."""
 
-    def __init__(self, redis_url: str, *, defer_s: float, timeout_s: float = 2.0) -> None:
+    def __init__(self, redis_url: str, *, defer_s: float, lease_s: float = 120.0, timeout_s: float = 2.0) -> None:
         self.settings = RedisSettings.from_dsn(redis_url)
         self.settings.conn_retries = 0
         self.defer = dt.timedelta(seconds=defer_s)
+        self.lease_s = lease_s
+        """How long a queued job's events wait for report-worker to confirm it done before they are queued again."""
         self.timeout_s = timeout_s
         self._pool: ArqRedis | None = None
 
@@ -81,3 +84,7 @@ class ReportQueue:
                     await pool.delete(result_key_prefix + job.job_id())
                 # not_found: it finished between the two calls; enqueue again.
         return Enqueued.RUNNING
+
+
+def create_report_queue(settings: Settings) -> ReportQueue:
+    return ReportQueue(settings.redis_url, defer_s=settings.report_defer_s, lease_s=settings.report_lease_s)

@@ -11,7 +11,7 @@ from prometheus_client import start_http_server
 from kampungkb_shared.collector import freeze_startup_objects
 from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay
-from registry_api.background.report_queue import ReportQueue
+from registry_api.background.report_queue import create_report_queue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
 from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.db import create_engine, create_sessionmaker
@@ -29,7 +29,7 @@ async def run_worker(settings: Settings) -> None:
     # The relay's, the dispatcher's and each runner's (its job's and its lease's); as many again in overflow for the
     # connections a large import classifies on (`import_classify_connections`).
     engine = create_engine(settings.database_url, pool_size=2 + 2 * settings.import_runners)
-    queue = ReportQueue(settings.redis_url, defer_s=settings.report_defer_s)
+    queue = create_report_queue(settings)
     try:
         async with classifier_session(settings.classifier_url) as http, webhook_http() as hooks_http:
             await queue.open()
