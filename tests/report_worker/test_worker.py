@@ -22,6 +22,7 @@ from kampungkb_shared.jobs import (
     REBUILD_PERIOD,
     REFRESH_REGION_CHAIN,
     REPORT_QUEUE,
+    RebuildPeriod,
     RefreshRegionChain,
     deserialize_job,
     serialize_job,
@@ -258,6 +259,7 @@ async def test_worker_killed_mid_job_leaves_correct_aggregates_after_restart(
         "WORKER_METRICS_PORT": str(metrics_port),
         "WORKER_REBUILD_ON_STARTUP": "false",
         "WORKER_JOB_TIMEOUT_S": "3",
+        "WORKER_REBUILD_TIMEOUT_S": "3",
         "LOG_JSON": "false",
     }
     first = processes.report_worker()
@@ -294,7 +296,7 @@ async def test_worker_killed_mid_job_leaves_correct_aggregates_after_restart(
         async def correct() -> bool:
             return await stored(db) == wanted
 
-        # in-progress expires job_timeout + 10 s after the start; then the job runs again (try 2)
+        # in-progress expires the longest timeout + 10 s after the start; then the job runs again (try 2)
         await _wait(correct, 40, "the re-run job to commit")
         await _wait(lambda: _gone(redis, job.job_id()), 5, "the job's keys to be cleared")
         url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -402,3 +404,23 @@ async def test_a_job_confirms_the_events_it_saw_and_no_later_one(
         for row in await db.fetch("SELECT id, delivered_at FROM outbox WHERE topic = 'report'")
     }
     assert delivered == {seen[0]: True, seen[1]: True, not_its_own: False, late[0]: False}
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_a_rebuild_may_outlast_a_chain_refreshs_timeout(
+    fresh_database_url: str, queue_url: str, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild going on through years of computed periods takes minutes; a chain refresh that long is stuck."""
+
+    async def slow(connection: asyncpg.Connection, **kwargs: Any) -> Outcome:
+        await asyncio.sleep(1.5)
+        return Outcome(rebuilt=[], refreshed=[], rows=0)
+
+    monkeypatch.setattr(jobs, "rebuild_period", slow)
+    monkeypatch.setattr(jobs, "refresh_chain", slow)
+    rebuild = RebuildPeriod(period="2024-01", through=None)
+    await redis.enqueue_job(REBUILD_PERIOD, rebuild.model_dump(), _job_id=rebuild.job_id(), _queue_name=REPORT_QUEUE)
+    assert await enqueue(redis, RefreshRegionChain(period="2024-01", kabupaten_code=KAB))
+    config = settings(fresh_database_url, queue_url, job_timeout_s=0.5, rebuild_timeout_s=5.0)
+    arq_worker = await run_burst(config, monkeypatch)
+    assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 1)

@@ -17,7 +17,12 @@ class Settings(DatabaseSettings, RedisSettings, DeadlineSettings):
     """Prometheus metrics (`/metrics`); 0 turns the endpoint off."""
     max_jobs: int = 4
     job_timeout_s: float = 60.0
-    """A job running longer is cancelled. A killed worker's job is re-run by arq once this plus 10 s has passed."""
+    """A chain refresh running longer is cancelled."""
+    rebuild_timeout_s: float = 600.0
+    """The same for a whole-period rebuild, which may run through every computed period after its own: years of
+    national history at a few seconds a period. Cut short, it would start again from its first period each time.
+    arq re-runs the jobs of a worker killed without its shutdown once the longer of the two timeouts plus 10 s has
+    passed (a worker stopped by SIGTERM hands its jobs back at once)."""
     poll_delay_s: float = 0.05
     """How often the queue is polled: part of a submission's way into its report."""
     queue_depth_interval_s: float = 5.0

@@ -83,10 +83,16 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     return {
         "functions": [
             func(refresh_region_chain, name=REFRESH_REGION_CHAIN, keep_result=0),
-            func(rebuild_whole_period, name=REBUILD_PERIOD, keep_result=0),
+            func(rebuild_whole_period, name=REBUILD_PERIOD, keep_result=0, timeout=settings.rebuild_timeout_s),
         ],
         "cron_jobs": [
-            cron(nightly_rebuild, hour=settings.nightly_hour, minute=settings.nightly_minute, keep_result=0),
+            cron(
+                nightly_rebuild,
+                hour=settings.nightly_hour,
+                minute=settings.nightly_minute,
+                keep_result=0,
+                timeout=settings.rebuild_timeout_s,
+            ),
         ],
         "queue_name": REPORT_QUEUE,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
