@@ -13,7 +13,8 @@ server's delay too); a Kampung KB's modules go in order, each after the one befo
 - `PUT` p50, p95 and max;
 - the worst freshness of the province report: for each write, the time from its answer until a poll of
   `GET /v1/reports/36` showed figures computed after it (`computed_at` later than the answer; polled every 0.25 s);
-- the outbox backlog (report events written and not delivered yet): its peak, and its oldest event's peak age.
+- the outbox backlog (report events written and not yet confirmed done by report-worker): its peak, and its oldest
+  event's peak age.
 """
 
 import argparse
