@@ -59,6 +59,14 @@ async def forget_job(redis: ArqRedis, job_id: str) -> None:
     await redis.zrem(REPORT_QUEUE, job_id)
 
 
+async def owed_fresh(session: AsyncSession, redis: ArqRedis, job: RefreshRegionChain) -> RefreshRegionChain:
+    """The job's `report` event written, and nothing of the job in Redis."""
+    await forget_job(redis, job.job_id())
+    session.add(OutboxEvent(topic="report", key=job.key(), payload=job.model_dump()))
+    await session.flush()
+    return job
+
+
 async def pending(session: AsyncSession, topic: str) -> list[OutboxEvent]:
     """The events still owed (a `report` event: until report-worker confirms its job done)."""
     query = select(OutboxEvent).where(OutboxEvent.topic == topic, OutboxEvent.delivered_at.is_(None))
@@ -259,10 +267,7 @@ async def test_enqueue_respects_a_running_job_and_replaces_a_finished_one(redis_
 async def test_running_job_keeps_the_event_pending(
     session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], redis_url: str, arq_redis: ArqRedis
 ) -> None:
-    job = RefreshRegionChain(period="2024-10", kabupaten_code="99.71")
-    await forget_job(arq_redis, job.job_id())
-    session.add(OutboxEvent(topic="report", key="2024-10:99.71", payload=job.model_dump()))
-    await session.flush()
+    job = await owed_fresh(session, arq_redis, RefreshRegionChain(period="2024-10", kabupaten_code="99.71"))
     await arq_redis.set(f"arq:job:{job.job_id()}", b"x")
     await arq_redis.set(f"arq:in-progress:{job.job_id()}", b"1")
     queue = ReportQueue(redis_url, defer_s=0.3)
@@ -282,10 +287,7 @@ async def test_running_job_keeps_the_event_pending(
 async def test_a_job_redis_lost_is_queued_again_once_its_lease_runs_out(
     session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], redis_url: str, arq_redis: ArqRedis
 ) -> None:
-    job = RefreshRegionChain(period="2024-11", kabupaten_code="99.71")
-    await forget_job(arq_redis, job.job_id())
-    session.add(OutboxEvent(topic="report", key=job.key(), payload=job.model_dump()))
-    await session.flush()
+    job = await owed_fresh(session, arq_redis, RefreshRegionChain(period="2024-11", kabupaten_code="99.71"))
     queue = ReportQueue(redis_url, defer_s=60, lease_s=0.3)
     try:
         assert await deliver_reports(session_factory, queue, limit=10) == 1
