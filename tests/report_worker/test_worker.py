@@ -301,7 +301,7 @@ async def test_worker_killed_mid_job_leaves_correct_aggregates_after_restart(
         await _wait(lambda: _gone(redis, job.job_id()), 5, "the job's keys to be cleared")
         url = f"http://127.0.0.1:{metrics_port}/metrics"
         body = (await asyncio.to_thread(lambda: urlopen(url, timeout=5).read())).decode()
-        assert 'report_job_duration_seconds_count{job="refresh_region_chain"} 1.0' in body
+        assert 'report_job_duration_seconds_count{function="refresh_region_chain"} 1.0' in body
         assert "report_queue_depth" in body
     finally:
         second.stop()
