@@ -2,6 +2,7 @@
 services export or kube-state-metrics gives; and, where Debian's `prometheus` package put `promtool` on the machine,
 checked by it and unit-tested on series that must raise each alert and series that must not (`alerts_test.yml`)."""
 
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -34,13 +35,16 @@ def _rules() -> list[dict[str, Any]]:
     return [rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]]
 
 
-def exported() -> set[str]:
-    """The series names the services' metrics write, whether or not a sample exists yet."""
+def exported(*, families: bool = False) -> set[str]:
+    """The series names the services' metrics write, whether or not a sample exists yet (with `families`, their
+    families' names too: `http_request_duration_seconds` beside its `_bucket`, `_count` and `_sum`)."""
     names: set[str] = set()
     for registry in (REGISTRY, Metrics.create().registry):
         assert isinstance(registry, CollectorRegistry)
         for family in registry.collect():
             names |= {family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",))}
+            if families:
+                names.add(family.name)
     return names
 
 
@@ -79,6 +83,15 @@ def test_every_expression_parses_and_names_only_series_that_exist() -> None:
         assert names, rule["alert"]
         unknown = names - ours - KUBE_STATE_METRICS
         assert not unknown, f"{rule['alert']}: no process exports {sorted(unknown)}"
+
+
+def test_the_readme_names_only_metrics_that_exist() -> None:
+    """*What to watch*, in the README's Operations, names the metrics an ops team looks at."""
+    readme = (REPO / "README.md").read_text()
+    watch = readme[readme.index("**What to watch**") : readme.index("- Alerts: `deploy/prometheus/alerts.yml`")]
+    named = set(re.findall(r"`((?:registry|report|classifier|http)_[a-z_]+)(?:\{[a-z_,]*\})?`", watch))
+    assert len(named) >= 13, named
+    assert not named - exported(families=True)
 
 
 def test_no_metric_of_ours_has_a_label_prometheus_sets_itself() -> None:
