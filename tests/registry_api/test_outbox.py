@@ -41,6 +41,9 @@ from registry_api.settings import Settings
 from tests.factories import kependudukan_payload, load_demo_regions, make_kampung, make_key, put_module
 from tests.registry_api.conftest import app_client, registry_settings
 
+LEASE_S = 120.0
+"""The lease of the queues these tests make, as `REGISTRY_REPORT_LEASE_S` sets it by default: long past each test."""
+
 
 @pytest.fixture
 async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
@@ -124,7 +127,7 @@ async def test_classifier_unreachable_put_succeeds_pending_and_the_relay_catches
     assert classify[1].payload["period"] == "2024-01"
 
     async with classifier_session(classifier_url) as http:
-        queue = ReportQueue(redis_url, defer_s=0.3)
+        queue = ReportQueue(redis_url, defer_s=0.3, lease_s=LEASE_S)
         relay = relay_for(session_factory, http, queue)
         assert await relay.deliver_classify() == 2
         await queue.close()
@@ -234,7 +237,7 @@ async def test_redis_down_write_succeeds_and_report_events_back_off(
     # Redis is back: once due, the relay delivers it.
     job_id = RefreshRegionChain(period="2024-08", kabupaten_code="99.01").job_id()
     await forget_job(arq_redis, job_id)
-    queue = ReportQueue(redis_url, defer_s=0.3)
+    queue = ReportQueue(redis_url, defer_s=0.3, lease_s=LEASE_S)
     assert await deliver_reports(session_factory, queue, limit=10) == 0  # not due yet
     await session.execute(update(OutboxEvent).values(available_at=func.now() - text("interval '1 second'")))
     assert await deliver_reports(session_factory, queue, limit=10) == 1
@@ -247,7 +250,7 @@ async def test_redis_down_write_succeeds_and_report_events_back_off(
 async def test_enqueue_respects_a_running_job_and_replaces_a_finished_one(redis_url: str, arq_redis: ArqRedis) -> None:
     job = RefreshRegionChain(period="2024-09", kabupaten_code="99.71")
     await forget_job(arq_redis, job.job_id())
-    queue = ReportQueue(redis_url, defer_s=0.3)
+    queue = ReportQueue(redis_url, defer_s=0.3, lease_s=LEASE_S)
     try:
         assert await queue.enqueue(job) is Enqueued.QUEUED
         assert await queue.enqueue(job) is Enqueued.QUEUED  # still waiting: it will see the new data
@@ -270,7 +273,7 @@ async def test_running_job_keeps_the_event_pending(
     job = await owed_fresh(session, arq_redis, RefreshRegionChain(period="2024-10", kabupaten_code="99.71"))
     await arq_redis.set(f"arq:job:{job.job_id()}", b"x")
     await arq_redis.set(f"arq:in-progress:{job.job_id()}", b"1")
-    queue = ReportQueue(redis_url, defer_s=0.3)
+    queue = ReportQueue(redis_url, defer_s=0.3, lease_s=LEASE_S)
     try:
         assert await deliver_reports(session_factory, queue, limit=10) == 1
         [event] = await pending(session, "report")
@@ -314,7 +317,7 @@ class RecordingQueue(ReportQueue):
     """A real queue that also records what it was asked to enqueue, and takes its time, to widen any race."""
 
     def __init__(self, redis_url: str) -> None:
-        super().__init__(redis_url, defer_s=60)
+        super().__init__(redis_url, defer_s=60, lease_s=LEASE_S)
         self.job_ids: list[str] = []
 
     async def enqueue(self, job: ReportJob) -> Enqueued:
@@ -364,7 +367,9 @@ async def test_backlog_gauge_and_metrics_endpoint(
     session.add_all([OutboxEvent(topic="classify", key="1", payload=payload) for _ in range(3)])
     await session.flush()
     async with aiohttp.ClientSession() as http:
-        counts = await relay_for(session_factory, http, ReportQueue(redis_url, defer_s=0)).update_backlog()
+        counts = await relay_for(
+            session_factory, http, ReportQueue(redis_url, defer_s=0, lease_s=LEASE_S)
+        ).update_backlog()
     assert counts == {"classify": 3, "report": 0}
     assert REGISTRY.get_sample_value("registry_outbox_backlog", {"topic": "classify"}) == 3
     metrics = (await client.get("/metrics")).text
@@ -385,7 +390,7 @@ async def test_a_change_across_many_kabupaten_rebuilds_the_period_once(
     ids = ["rebuild:2024-06", "refresh:2024-07..2024-07:99.01", "refresh:2024-07:99.71"]
     for job_id in ids:
         await forget_job(arq_redis, job_id)
-    queue = ReportQueue(redis_url, defer_s=0.3)
+    queue = ReportQueue(redis_url, defer_s=0.3, lease_s=LEASE_S)
     try:
         assert await deliver_reports(session_factory, queue, limit=10) == 3
         info = await Job("rebuild:2024-06", arq_redis, _queue_name=REPORT_QUEUE, _deserializer=deserialize_job).info()

@@ -327,7 +327,7 @@ async def test_registry_queue_stores_json_that_a_real_worker_runs(
     db: asyncpg.Connection, fresh_database_url: str, queue_url: str, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="json-1")
-    queue = ReportQueue(queue_url, defer_s=0.0)
+    queue = ReportQueue(queue_url, defer_s=0.0, lease_s=120.0)
     try:
         assert await queue.enqueue(job) is Enqueued.QUEUED
     finally:

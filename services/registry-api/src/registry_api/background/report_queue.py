@@ -28,7 +28,7 @@ class ReportQueue:
     """Enqueues report jobs (chain refreshes, period rebuilds) with deterministic ids and a small defer, so bursts
     coalesce."""
 
-    def __init__(self, redis_url: str, *, defer_s: float, lease_s: float = 120.0, timeout_s: float = 2.0) -> None:
+    def __init__(self, redis_url: str, *, defer_s: float, lease_s: float, timeout_s: float = 2.0) -> None:
         self.settings = RedisSettings.from_dsn(redis_url)
         self.settings.conn_retries = 0
         self.defer = dt.timedelta(seconds=defer_s)
