@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
-from tests.factories import DEMO_DESA, auth, kependudukan_payload, make_key, put_module
+from tests.factories import DEMO_DESA, auth, kependudukan_payload, make_kegiatan, make_key, put_module
 from tests.registry_api.conftest import app_client, registry_settings
 
 KECAMATAN = DEMO_DESA[:8]  # 99.01.01
@@ -70,6 +70,31 @@ async def test_an_approved_month_refuses_operators_until_reopened(
     assert [event["action"] for event in reopened.json()["history"]] == ["approved", "reopened"]
     assert {event["role"] for event in reopened.json()["history"]} == {"kecamatan"}
     assert (await _put(client, operator, kampung_id, 140)).status_code == 200
+
+
+async def test_an_approved_month_refuses_operators_activities_dated_in_it(
+    client: httpx.AsyncClient, session: AsyncSession, kampung_id: int
+) -> None:
+    """An activity counts its partners from its month on, so recording one writes into that month."""
+    operator = await make_key(session, Role.OPERATOR, f"kampung:{kampung_id}")
+    kecamatan = await make_key(session, Role.KECAMATAN, KECAMATAN)
+    recorded = {"title": "Rapat Pokja", "date": f"{PERIOD}-05", "function": "REPRODUKSI", "partners": ["PUSKESMAS"]}
+    replayed = {**auth(operator), "Idempotency-Key": "kegiatan-before-approval"}
+    before = await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json=recorded, headers=replayed)
+    assert before.status_code == 201, before.text
+    assert (await client.put(f"/v1/approvals/{KECAMATAN}/{PERIOD}", headers=auth(kecamatan))).status_code == 200
+
+    refused = await make_kegiatan(client, operator, kampung_id, f"{PERIOD}-20", ["BPS"])
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (refused.json()["type"], refused.json()["approved_in"]) == ("/problems/period-approved", KECAMATAN)
+    # A retry of the activity recorded before the approval still gets its answer, and records nothing.
+    again = await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json=recorded, headers=replayed)
+    assert (again.status_code, again.json()["id"]) == (200, before.json()["id"]), again.text
+    assert (await make_kegiatan(client, operator, kampung_id, "2024-02-03", ["BPS"])).status_code == 201
+    assert (await make_kegiatan(client, kecamatan, kampung_id, f"{PERIOD}-20", ["BPS"])).status_code == 201
+    listed = await client.get(f"/v1/kampung/{kampung_id}/kegiatan", headers=auth(kecamatan))
+    assert [item["date"] for item in listed.json()["items"]] == [f"{PERIOD}-05", f"{PERIOD}-20", "2024-02-03"]
 
 
 async def test_only_the_approver_or_a_higher_officer_reopens(

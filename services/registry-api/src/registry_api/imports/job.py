@@ -437,6 +437,8 @@ async def run_job(session: AsyncSession, *, job: ClaimedJob, context: JobContext
         with collector_paused():
             await _check_rules(connection, session=session, job=job, summary=summary)
             await _check_approved(connection, session=session, job=job, summary=summary, closing=context.closing)
+    elif job.module is ImportModule.KEGIATAN:
+        await _check_approved(connection, session=session, job=job, summary=summary, closing=context.closing)
     states = await staging.counts(connection)
     summary.rows_unchanged = states.get("unchanged", 0) + same_unchanged
     to_merge = states.get("ok", 0)
@@ -653,21 +655,31 @@ async def _check_approved(
     connection: AsyncConnection, *, session: AsyncSession, job: ClaimedJob, summary: Summary, closing: Closing
 ) -> None:
     """Rows into a month approved (or closed) for their region, which the key may no longer write into: row errors,
-    the same rule as a `PUT`'s, a page of rows (one query) at a time."""
-    assert job.period is not None
+    the same rule as a `PUT`'s (and an activity's `POST`), a page of rows (one query) at a time. A module file writes
+    into its period; a kegiatan file into each activity's month."""
     after = 0
-    while rows := await staging.page_of_kampung(connection, after=after, limit=_RULES_BATCH):
+    while rows := await _writes_page(connection, job=job, after=after):
         refused = await refused_writes(
             session,
-            kampung_ids=[kampung_id for _, kampung_id in rows],
-            periods=[job.period] * len(rows),
+            kampung_ids=[kampung_id for _, kampung_id, _ in rows],
+            periods=[period for _, _, period in rows],
             principal=job.principal,
             closing=closing,
         )
         failed = []
-        for (row, _), status in zip(rows, refused, strict=True):
+        for (row, _, period), status in zip(rows, refused, strict=True):
             if status is not None:
-                summary.add(RowError(row, "desa_code", refusal(status, period=job.period), "period_approved"))
+                field = "date" if job.module is ImportModule.KEGIATAN else "desa_code"
+                summary.add(RowError(row, field, refusal(status, period=period), "period_approved"))
                 failed.append(row)
         await staging.fail(connection, failed)
         after = rows[-1][0]
+
+
+async def _writes_page(connection: AsyncConnection, *, job: ClaimedJob, after: int) -> list[tuple[int, int, dt.date]]:
+    """A page of the rows to write: row, Kampung KB and the month it writes into."""
+    if job.module is ImportModule.KEGIATAN:
+        return await staging.page_of_months(connection, after=after, limit=_RULES_BATCH)
+    assert job.period is not None
+    rows = await staging.page_of_kampung(connection, after=after, limit=_RULES_BATCH)
+    return [(row, kampung_id, job.period) for row, kampung_id in rows]

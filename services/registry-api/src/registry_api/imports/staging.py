@@ -71,6 +71,7 @@ _PAGE = """
 """
 _PAGE_WITH_PAYLOADS = _PAGE.format(payload=", payload")
 _PAGE_OF_KAMPUNG = _PAGE.format(payload="")
+_PAGE_OF_MONTHS = _PAGE.format(payload=", CAST(date_trunc('month', CAST(CAST(payload AS jsonb) ->> 'date' AS date)) AS date)")
 _COUNTS = text("SELECT state, count(*) AS n FROM import_rows GROUP BY state")
 
 _KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
@@ -229,6 +230,12 @@ async def page_of_kampung(connection: AsyncConnection, *, after: int, limit: int
     """`page` without the payloads, for a check that does not read them: a national file's worth of JSON is not
     carried across for it."""
     rows = await (await driver_connection(connection)).fetch(_PAGE_OF_KAMPUNG, after, limit)
+    return [tuple(row) for row in rows]
+
+
+async def page_of_months(connection: AsyncConnection, *, after: int, limit: int) -> list[tuple[int, int, dt.date]]:
+    """`page_of_kampung` of a kegiatan file, with the month each activity is dated in (the period it writes into)."""
+    rows = await (await driver_connection(connection)).fetch(_PAGE_OF_MONTHS, after, limit)
     return [tuple(row) for row in rows]
 
 

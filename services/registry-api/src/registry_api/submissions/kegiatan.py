@@ -7,8 +7,10 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.closing import Closing
 from kampungkb_shared.errors import Unprocessable
 from registry_api import cursors
+from registry_api.approvals.service import refuse_approved
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
@@ -36,11 +38,13 @@ async def create_kegiatan(
     data: KegiatanCreate,
     principal: Principal,
     classifying: pipeline.Classifying,
+    closing: Closing,
     idempotency_key: str | None,
 ) -> Recorded:
     """Store the activity and reclassify its month and every later classified period. With an `Idempotency-Key` the
     principal used before for the same request, the activity then stored is answered instead (422 for another
-    request)."""
+    request). An activity dated in a month the principal may no longer write into is refused as a module's write
+    into it is (409 `period-approved`): it would change that month's partners, and so its classification."""
     kampung = await lock_kampung(session, kampung_id, principal)
     month = data.date.replace(day=1)
     request_hash = content_hash(canonical_json({"kampung_id": kampung_id, **data.model_dump(mode="json")}))
@@ -62,6 +66,7 @@ async def create_kegiatan(
                 ruleset=classifying.primary,
             )
             return Recorded(stored, created=False, classification=classification)
+    await refuse_approved(session, kampung_ids=[kampung.id], periods=[month], principal=principal, closing=closing)
     kegiatan = Kegiatan(kampung_id=kampung_id, **data.model_dump(mode="json", exclude={"date"}), date=data.date)
     kegiatan.created_by = principal.actor
     session.add(kegiatan)

@@ -225,6 +225,7 @@ async def create_kegiatan(
     session: SessionDep,
     principal: WriterDep,
     classifying: WriteClassifyingDep,
+    closing: ClosingDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -244,6 +245,7 @@ async def create_kegiatan(
         data=data,
         principal=principal,
         classifying=classifying,
+        closing=closing,
         idempotency_key=idempotency_key,
     )
     kegiatan = recorded.kegiatan
