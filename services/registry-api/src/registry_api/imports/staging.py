@@ -71,7 +71,10 @@ _PAGE = """
 """
 _PAGE_WITH_PAYLOADS = _PAGE.format(payload=", payload")
 _PAGE_OF_KAMPUNG = _PAGE.format(payload="")
-_PAGE_OF_MONTHS = _PAGE.format(payload=", CAST(date_trunc('month', CAST(CAST(payload AS jsonb) ->> 'date' AS date)) AS date)")
+# A kegiatan row's month: the first of the month of its `date`.
+_PAGE_OF_MONTHS = _PAGE.format(
+    payload=", CAST(date_trunc('month', CAST(CAST(payload AS jsonb) ->> 'date' AS date)) AS date)"
+)
 _COUNTS = text("SELECT state, count(*) AS n FROM import_rows GROUP BY state")
 
 _KAMPUNG_FIELDS = """jsonb_to_record(CAST(r.payload AS jsonb)) AS x(
