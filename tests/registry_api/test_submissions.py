@@ -65,6 +65,45 @@ async def test_if_match_and_if_none_match(client: httpx.AsyncClient, admin: str,
     assert got.json()["payload"]["pus"] == 110
 
 
+async def test_a_month_carried_forward_has_a_tag_of_its_own(
+    client: httpx.AsyncClient, admin: str, kampung_id: int
+) -> None:
+    """A month without its own submission serves the one in force, tagged with its month too: when the month's own
+    comes, at revision 1 as well, a client holding the carried one's tag gets it, not a 304; and that tag, sent as
+    `If-Match`, writes the month only while the carried one is still the one in force."""
+    url = f"/v1/kampung/{kampung_id}/kependudukan"
+    assert (
+        await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(100))
+    ).is_success
+    carried = await client.get(f"{url}/2024-03", headers=auth(admin))
+    assert (carried.status_code, carried.json()["period"]) == (200, "2024-01")
+    tag = carried.headers["ETag"]
+    assert tag == '"v1.2024-01"'
+    kept = await client.get(f"{url}/2024-03", headers={**auth(admin), "If-None-Match": tag})
+    assert kept.status_code == 304
+
+    stale = await put_module(
+        client, admin, kampung_id, "kependudukan", "2024-03", kependudukan_payload(90), **{"If-Match": '"v1"'}
+    )
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["ETag"] == tag and stale.json()["current"]["period"] == "2024-01"
+    own = await put_module(
+        client, admin, kampung_id, "kependudukan", "2024-03", kependudukan_payload(120), **{"If-Match": tag}
+    )
+    assert (own.status_code, own.headers["ETag"]) == (201, '"v1"'), own.text
+
+    fresh = await client.get(f"{url}/2024-03", headers={**auth(admin), "If-None-Match": tag})
+    assert (fresh.status_code, fresh.headers["ETag"], fresh.json()["payload"]["pus"]) == (200, '"v1"', 120)
+    # January revised: its old tag no longer writes February, which it is carried into.
+    assert (
+        await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload(105))
+    ).is_success
+    refused = await put_module(
+        client, admin, kampung_id, "kependudukan", "2024-02", kependudukan_payload(95), **{"If-Match": tag}
+    )
+    assert (refused.status_code, refused.headers["ETag"]) == (412, '"v2.2024-01"'), refused.text
+
+
 async def test_identical_payload_makes_no_new_revision(
     client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
 ) -> None:

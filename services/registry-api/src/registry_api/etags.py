@@ -30,6 +30,12 @@ def check_if_match(if_match: str | None, version: int) -> None:
         raise PreconditionFailed(f"If-Match {if_match} does not match the current version {etag(version)}")
 
 
+def matches(if_match: str, current: str) -> bool:
+    """Whether `If-Match` names the current tag (strong comparison of the tags' values) or is `*`."""
+    tags = _tags(if_match)
+    return "*" in tags or current in tags
+
+
 def none_match(if_none_match: str, current: str) -> bool:
     """False when `If-None-Match` names the current tag (weak comparison, RFC 9110 13.1.2) or is `*`."""
     tags = _tags(if_none_match)

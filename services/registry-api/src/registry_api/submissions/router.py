@@ -285,7 +285,7 @@ async def get_submission(
     """The submission in force for the period (the newest at or before it); its `period` says which one."""
     await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     submission = await service.get_submission(session, kampung_id=kampung_id, module=module, period=period, exact=exact)
-    response.headers["ETag"] = etag(submission.revision)
+    response.headers["ETag"] = service.in_force_etag(submission, period)
     return service.to_read(submission)
 
 

@@ -23,7 +23,7 @@ from registry_api.changes import pipeline
 from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.classifications.service import stored_classification
 from registry_api.db import session_driver
-from registry_api.etags import check_if_match, etag
+from registry_api.etags import check_if_match, etag, matches
 from registry_api.submissions import store
 from registry_api.submissions.models import Submission, SubmissionRevision
 from registry_api.submissions.rules import check_cross_module
@@ -216,7 +216,7 @@ async def _check_preconditions(
     `current`, the stored submission, so that a client merges without another read."""
     if revision is None:
         if if_match is not None:
-            raise PreconditionFailed(f"If-Match {if_match}: there is no {module} submission for this period yet")
+            await _check_carried(session, kampung_id=kampung_id, module=module, period=period, if_match=if_match)
         return
     try:
         if if_none_match is not None and (if_none_match.strip() == "*" or etag(revision) in if_none_match):
@@ -230,6 +230,37 @@ async def _check_preconditions(
         raise PreconditionFailed(
             exc.detail, headers={"ETag": etag(revision)}, current=to_read(stored).model_dump(mode="json")
         ) from None
+
+
+async def _check_carried(
+    session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date, if_match: str
+) -> None:
+    """`If-Match` on a period with no submission of its own: it holds when it names the submission in force for the
+    period, an earlier month's carried forward, as `GET` served it (`in_force_etag`); a 412 otherwise, with that
+    submission as `current` when there is one."""
+    query = select(Submission).where(
+        Submission.kampung_id == kampung_id, Submission.module == module, Submission.period < period
+    )
+    carried = await session.scalar(query.order_by(Submission.period.desc()).limit(1))
+    if carried is None:
+        raise PreconditionFailed(f"If-Match {if_match}: there is no {module} submission in force for this period yet")
+    tag = in_force_etag(carried, period)
+    if not matches(if_match, tag):
+        raise PreconditionFailed(
+            f"If-Match {if_match}: the {module} submission in force for this period is {carried.period:%Y-%m}'s, at "
+            f"{tag}",
+            headers={"ETag": tag},
+            current=to_read(carried).model_dump(mode="json"),
+        )
+
+
+def in_force_etag(submission: Submission, period: dt.date) -> str:
+    """The `ETag` of a submission read as in force for `period`: its revision, and its own month when it is an
+    earlier month's carried forward, so that no tag of the period's own submission (when it comes) is ever the
+    same, and a `304` never keeps a client on the carried one."""
+    if submission.period == period:
+        return etag(submission.revision)
+    return f'"v{submission.revision}.{submission.period:%Y-%m}"'
 
 
 async def _exact(session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date) -> Submission | None:
