@@ -63,6 +63,46 @@ async def test_kampung_and_submission_reads_answer_304_until_they_change(
     assert (await client.get(submission, headers={**auth(admin), "If-None-Match": tag})).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/wilayah/99.01",
+        "/v1/me",
+        "/v1/reports/99.01/reporting?period=2025-01",
+        "/v1/kampung/{kampung_id}/classification?period=2025-01",
+        "/v1/kampung?wilayah=99",
+    ],
+)
+async def test_every_read_answered_whole_answers_304_to_its_tag(
+    client: httpx.AsyncClient, admin: str, kampung_id: int, path: str
+) -> None:
+    """Reads without a version number are tagged by their content: the tag moves when the answer does."""
+    await put_module(client, admin, kampung_id, "kependudukan", "2025-01", kependudukan_payload(pus=80))
+    url = path.format(kampung_id=kampung_id)
+    first = await client.get(url, headers=auth(admin))
+    assert first.status_code == 200, first.text
+    tag = first.headers["etag"]
+    again = await client.get(url, headers={**auth(admin), "If-None-Match": tag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag)
+    other = await client.get(url, headers={**auth(admin), "If-None-Match": '"something-else"'})
+    assert (other.status_code, other.content) == (200, first.content)
+
+
+async def test_a_changed_answer_has_another_tag_and_a_streamed_one_none(
+    client: httpx.AsyncClient, admin: str, kampung_id: int
+) -> None:
+    await put_module(client, admin, kampung_id, "kependudukan", "2025-01", kependudukan_payload(pus=80))
+    url = f"/v1/kampung/{kampung_id}/classification?period=2025-01"
+    tag = (await client.get(url, headers=auth(admin))).headers["etag"]
+    await put_module(client, admin, kampung_id, "kependudukan", "2025-01", kependudukan_payload(pus=90))
+    changed = await client.get(url, headers={**auth(admin), "If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    streamed = await client.get("/v1/exports/kependudukan?period=2025-01", headers=auth(admin))
+    assert streamed.status_code == 200 and "etag" not in streamed.headers
+    head = await client.head("/v1/wilayah/99.01", headers=auth(admin))
+    assert head.status_code in (200, 405) and "etag" not in head.headers
+
+
 async def test_a_write_with_if_none_match_is_not_turned_into_a_304(
     client: httpx.AsyncClient, admin: str, kampung_id: int
 ) -> None:

@@ -135,6 +135,17 @@ async def test_nation_and_provinsi_children(client: httpx.AsyncClient, computed:
     assert [c["level"] for c in provinsi["children"]] == ["kabupaten", "kabupaten"]
 
 
+async def test_a_report_answers_304_to_its_tag(client: httpx.AsyncClient, computed: oracle.Rows) -> None:
+    """What a dashboard or a phone reads again most: the tag of its figures, the same while they are."""
+    url = f"/v1/reports/98?period={MONTH}"
+    first = await client.get(url)
+    tag = first.headers["etag"]
+    again = await client.get(url, headers={"If-None-Match": tag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag)
+    other = await client.get(f"{url}&ruleset={RULESETS[1]}", headers={"If-None-Match": tag})
+    assert other.status_code == 200 and other.headers["etag"] != tag
+
+
 async def test_kecamatan_children_are_its_desa_with_their_tier(
     client: httpx.AsyncClient, computed: oracle.Rows
 ) -> None:

@@ -46,10 +46,12 @@ _KEPT_ON_304 = {b"etag", b"cache-control", b"vary", b"content-location", b"date"
 
 
 class NotModifiedMiddleware:
-    """`304 Not Modified` to a `GET` or `HEAD` whose `If-None-Match` names the `ETag` of the 200 the route answers.
+    """`ETag` and `304 Not Modified` for every read answered whole: one mechanism for every single resource.
 
-    One mechanism for every single-resource read: a route sets `ETag` and nothing else; the body is dropped here,
-    so that a phone that has the current version pays only the headers."""
+    A route that has a version number sets `ETag` itself; a 200 to a `GET` without one, whose body comes in one
+    piece, is tagged here with a hash of its bytes (`content_etag`). A `GET` or `HEAD` whose `If-None-Match` names
+    the tag gets a 304 and the body is dropped, so that a phone that has the current version pays only the headers.
+    A streamed answer (a CSV or NDJSON export) passes as it comes, untagged unless its route tagged it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,22 +61,48 @@ class NotModifiedMiddleware:
             await self.app(scope, receive, send)
             return
         if_none_match = Headers(scope=scope).get("if-none-match")
-        if if_none_match is None:
+        tags_content = scope["method"] == "GET"  # a HEAD's body is empty: it is tagged only by its route
+        if if_none_match is None and not tags_content:
             await self.app(scope, receive, send)
             return
+        held: Message | None = None  # the start of a 200 without a tag, until its body says whether it comes whole
         not_modified = False
 
-        async def send_or_drop(message: Message) -> None:
+        async def not_modified_or(start: Message, tag: str, *, body: Message | None = None) -> None:
             nonlocal not_modified
+            if if_none_match is not None and not none_match(if_none_match, tag):
+                not_modified = True
+                headers = [(name, value) for name, value in start["headers"] if name.lower() in _KEPT_ON_304]
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send(start)
+            if body is not None:
+                await send(body)
+
+        async def send_tagged(message: Message) -> None:
+            nonlocal held
+            if not_modified:
+                return
             if message["type"] == "http.response.start" and message["status"] == 200:
                 current = Headers(raw=message["headers"]).get("etag")
-                if current is not None and not none_match(if_none_match, current):
-                    not_modified = True
-                    headers = [(name, value) for name, value in message["headers"] if name.lower() in _KEPT_ON_304]
-                    await send({"type": "http.response.start", "status": 304, "headers": headers})
-                    await send({"type": "http.response.body", "body": b""})
+                if current is not None:
+                    await not_modified_or(message, current)
+                elif tags_content:
+                    held = message
+                else:
+                    await send(message)
+                return
+            if held is not None and message["type"] == "http.response.body":
+                start, held = held, None
+                if message.get("more_body", False):
+                    await send(start)
+                    await send(message)
                     return
-            if not not_modified:
-                await send(message)
+                tag = content_etag(message.get("body", b""))
+                tagged = {**start, "headers": [*start["headers"], (b"etag", tag.encode())]}
+                await not_modified_or(tagged, tag, body=message)
+                return
+            await send(message)
 
-        await self.app(scope, receive, send_or_drop)
+        await self.app(scope, receive, send_tagged)
