@@ -98,6 +98,25 @@ async def test_batch_over_ten_thousand_items_is_413(client: httpx.AsyncClient) -
     assert ok.status_code == 200 and len(ok.json()["results"]) == 10_000
 
 
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/classify/batch", "/v1/explain"])
+async def test_every_body_over_the_limit_is_413_declared_or_streamed(path: str) -> None:
+    """The limit holds on every body, counted as it streams: a chunked body declares no length."""
+    app = create_app(Settings(max_body_bytes=1000))
+
+    async def chunks() -> Any:
+        for _ in range(10):
+            yield b" " * 200
+
+    transport = httpx.ASGITransport(app=app)
+    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://c") as c:
+        declared = await c.post(path, content=b" " * 1001, headers={"content-type": "application/json"})
+        streamed = await c.post(path, content=chunks(), headers={"content-type": "application/json"})
+        within = await c.post(path, json={"period": "2025-06", "snapshot": {}, "items": []})
+    for response in (declared, streamed):
+        assert (response.status_code, response.headers["content-type"]) == (413, PROBLEM), response.text
+    assert within.status_code in (200, 422), within.text
+
+
 async def test_batch_body_shape_errors_name_the_field(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/classify/batch", json={"items": {"a": 1}})
     assert response.status_code == 422

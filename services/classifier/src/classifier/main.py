@@ -14,6 +14,7 @@ from classifier.routes import router
 from classifier.ruleset import load_rulesets
 from classifier.settings import Settings
 from classifier.state import AppState, Metrics
+from kampungkb_shared.body_limit import BodyLimitMiddleware
 from kampungkb_shared.classification import BatchRequest, ExplainRequest
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, RequestTimer, configure_logging
@@ -61,10 +62,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
     app.state.metrics = Metrics.create()
     app.include_router(router)
     install_problem_handlers(app)
+    # Read when the app is built (the middleware wraps it), unlike the rule sets, which load in the lifespan.
+    built_with = settings or Settings()
+    app.add_middleware(BodyLimitMiddleware, default_limit=built_with.max_body_bytes)
     app.add_middleware(RequestTimer, finished=access_log(app.state.metrics.latency))
     app.add_middleware(RequestIdMiddleware)
-    # Read when the app is built (the headers wrap it), unlike the rule sets, which load in the lifespan.
-    install_security_headers(app, hsts_max_age_s=(settings or Settings()).hsts_max_age_s)
+    install_security_headers(app, hsts_max_age_s=built_with.hsts_max_age_s)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -74,7 +77,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = False
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
-            app.openapi_schema = document_problems(schema)
+            app.openapi_schema = document_problems(schema, every_body_limited=True)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ from classifier.scoring import figures, score
 from classifier.state import AppState, RuleSetInfo
 from kampungkb_shared.classification import BatchResponse, ClassificationResult, ClassifyRequest
 from kampungkb_shared.collector import collector_paused
-from kampungkb_shared.errors import NotFound, PayloadTooLarge, Unprocessable
+from kampungkb_shared.errors import NotFound, Unprocessable
 from kampungkb_shared.result_rows import CSV, HEADER, error_row, figures_rows
 
 router = APIRouter()
@@ -127,7 +127,7 @@ _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def classify_batch(request: Request) -> Response:
     """Classify up to 10,000 snapshots under one or more rule sets; an invalid item never fails the batch."""
     state = _state(request)
-    body = await _body(request, state.settings.max_body_bytes)
+    body = await request.body()  # within `max_body_bytes`: `BodyLimitMiddleware`
     accept = request.headers.get("accept", "").lower()
     media_type = CSV if CSV in accept else _NDJSON if _NDJSON in accept else "application/json"
     # A batch allocates millions of acyclic containers. Collection resumes only once the batch has been built and
@@ -140,16 +140,6 @@ async def classify_batch(request: Request) -> Response:
         for tier, count in Counter(tiers[position :: len(rulesets)]).items():
             classifications.labels(tier=tier, ruleset=ruleset.id).inc(count)
     return Response(content, media_type=media_type)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"body over {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body over {limit} bytes")
-    return body
 
 
 @router.post(
@@ -167,7 +157,7 @@ async def _body(request: Request, limit: int) -> bytes:
 async def explain(request: Request) -> Response:
     """Score snapshots again under a rule set given by its content (an older version too): results as the batch's."""
     state = _state(request)
-    body = await _body(request, state.settings.max_body_bytes)
+    body = await request.body()  # within `max_body_bytes`: `BodyLimitMiddleware`
     with collector_paused():
         ruleset, items = parse_explain(body, max_items=state.settings.max_batch_items, known=state.rulesets)
         content, _ = _json_answer(Batch([ruleset], items, [], explain=True))

@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
+from kampungkb_shared.body_limit import BodyLimitMiddleware
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.observability import RequestIdMiddleware, RequestTimer, configure_logging
 from kampungkb_shared.openapi import operation_id
@@ -27,7 +28,6 @@ from registry_api.background.imports import create_runner
 from registry_api.background.relay import create_relay, deliver_after_commit
 from registry_api.background.report_queue import create_report_queue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
-from registry_api.body_limit import BodyLimitMiddleware
 from registry_api.changes.pipeline import REPORT_EVENTS
 from registry_api.changes.router import router as changes_router
 from registry_api.charts.router import router as charts_router
