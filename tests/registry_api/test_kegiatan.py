@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.auth.service import Role
-from tests.factories import auth, make_kegiatan, make_key, today
+from tests.factories import DEMO_KELURAHAN, auth, make_kampung, make_kegiatan, make_key, today
 
 
 async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
@@ -20,6 +20,12 @@ async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id
     assert body["partners"] == ["DINAS_KESEHATAN", "LAINNYA"]
     assert body["created_by"].startswith("principal:")
     assert response.headers["Location"] == f"/v1/kampung/{kampung_id}/kegiatan/{body['id']}"
+    found = await client.get(response.headers["Location"], headers=auth(admin))
+    assert found.status_code == 200, found.text
+    assert found.json() == {key: value for key, value in body.items() if key != "classification"}
+    other = await make_kampung(client, admin, desa_code=DEMO_KELURAHAN)
+    elsewhere = await client.get(f"/v1/kampung/{other['id']}/kegiatan/{body['id']}", headers=auth(admin))
+    assert elsewhere.status_code == 404 and elsewhere.json()["type"] == "/problems/not-found"
 
 
 @pytest.mark.parametrize(

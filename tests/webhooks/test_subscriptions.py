@@ -22,6 +22,9 @@ async def test_create_list_delete_and_the_secret_shown_once(client: httpx.AsyncC
     body = created.json()
     assert body["secret"].startswith("whsec_") and body["enabled"] is True
     assert created.headers["Location"] == f"/v1/webhooks/{body['id']}"
+    found = await client.get(created.headers["Location"], headers=auth(admin))
+    assert found.status_code == 200, found.text
+    assert found.json() == {key: value for key, value in body.items() if key != "secret"}
     head = (await client.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]
     assert body["cursor"] <= head or body["cursor"].split("-")[0] <= head.split("-")[0]
     listed = await client.get("/v1/webhooks", headers=auth(admin))
@@ -46,6 +49,7 @@ async def test_only_the_owner_sees_and_manages_a_subscription(
     assert (await client.get("/v1/webhooks", headers=auth(other))).json()["items"] == []
     for method, path in (
         ("DELETE", ""),
+        ("GET", ""),
         ("GET", "/deliveries"),
         ("POST", "/enable"),
     ):

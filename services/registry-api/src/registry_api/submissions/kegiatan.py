@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.closing import Closing
-from kampungkb_shared.errors import Unprocessable
+from kampungkb_shared.errors import NotFound, Unprocessable
 from registry_api import cursors
 from registry_api.approvals.service import refuse_approved
 from registry_api.auth.service import Principal
@@ -89,6 +89,14 @@ async def create_kegiatan(
     answered = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
     assert not isinstance(answered, ClassificationSummary)  # an activity's answer asks for the explanation
     return Recorded(kegiatan, created=True, classification=answered)
+
+
+async def get_kegiatan(session: AsyncSession, *, kampung_id: int, kegiatan_id: int) -> KegiatanRead:
+    """One activity of the Kampung KB (404 for an id of another's)."""
+    kegiatan = await session.get(Kegiatan, kegiatan_id)
+    if kegiatan is None or kegiatan.kampung_id != kampung_id:
+        raise NotFound(f"Kampung KB {kampung_id} has no activity {kegiatan_id}")
+    return KegiatanRead.model_validate(kegiatan)
 
 
 async def list_kegiatan(

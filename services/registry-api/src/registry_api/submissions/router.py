@@ -11,7 +11,7 @@ from registry_api.approvals.deps import ClosingDep
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
-from registry_api.db import SessionDep
+from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.etags import etag
 from registry_api.instants import Instant
 from registry_api.kampung.readable import get_readable_kampung
@@ -270,6 +270,18 @@ async def list_kegiatan(
     return await kegiatan_service.list_kegiatan(
         session, kampung_id=kampung_id, date_from=date_from, date_to=date_to, limit=limit, cursor=cursor
     )
+
+
+@router.get("/{kampung_id}/kegiatan/{kegiatan_id}", response_model=KegiatanRead)
+async def get_kegiatan(
+    kampung_id: KampungId,
+    kegiatan_id: Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the activity's id")],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> KegiatanRead:
+    """One activity of the Kampung KB (where `POST .../kegiatan` answered it is, in `Location`)."""
+    await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
+    return await kegiatan_service.get_kegiatan(session, kampung_id=kampung_id, kegiatan_id=kegiatan_id)
 
 
 @router.get("/{kampung_id}/{module}/{period}", response_model=SubmissionRead)

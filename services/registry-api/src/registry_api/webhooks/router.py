@@ -50,6 +50,12 @@ async def list_webhooks(session: SessionDep, principal: PrincipalDep) -> Webhook
     return await service.list_own(session, principal=principal)
 
 
+@router.get("/{webhook_id}", response_model=WebhookRead)
+async def get_webhook(webhook_id: WebhookId, session: SessionDep, principal: PrincipalDep) -> WebhookRead:
+    """One of the caller's subscriptions, with where it stands in the feed (its secret is shown only when created)."""
+    return await service.get_own(session, principal=principal, webhook_id=webhook_id)
+
+
 @router.delete("/{webhook_id}", status_code=204, response_class=Response)
 async def delete_webhook(webhook_id: WebhookId, session: SessionDep, principal: PrincipalDep) -> Response:
     """Remove a subscription and its delivery log."""

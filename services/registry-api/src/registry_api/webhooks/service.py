@@ -124,6 +124,11 @@ async def list_own(session: AsyncSession, *, principal: Principal) -> WebhookLis
     return WebhookList(items=[_read(row) for row in rows])
 
 
+async def get_own(session: AsyncSession, *, principal: Principal, webhook_id: int) -> WebhookRead:
+    """One of the caller's subscriptions (404 for another's)."""
+    return _read(await _own(session, principal=principal, webhook_id=webhook_id))
+
+
 async def _own(session: AsyncSession, *, principal: Principal, webhook_id: int) -> WebhookSubscription:
     row = await session.scalar(
         select(WebhookSubscription).where(
