@@ -1,13 +1,19 @@
 """deploy/k8s: kustomize output of base and production, valid against the Kubernetes schemas in strict mode."""
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+from fastapi.routing import iter_route_contexts
 from kubernetes_validate.utils import all_versions
+from starlette.routing import Mount
+
+from registry_api.main import create_app
+from registry_api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAYS = ("base", "overlays/production")
@@ -257,19 +263,53 @@ def test_production_is_bigger_than_base(rendered: dict[str, list[Obj]]) -> None:
     assert config["data"]["REGISTRY_CORS_ORIGINS"].startswith("https://")
 
 
-def test_ingress_routes_only_the_api_and_the_probes(rendered: dict[str, list[Obj]]) -> None:
+# Routes of registry-api that stay inside the cluster: the docs (kubectl port-forward) and the metrics (Prometheus
+# scrapes the pods). Every other route of the app is public and must be routed by the production Ingress.
+INTERNAL_ROUTES = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/static-offline-docs", "/metrics"}
+
+
+def app_paths() -> dict[str, str]:
+    """Each route of registry-api's app (mounts included) with a request path it answers, parameters filled in."""
+    settings = Settings(database_url="postgresql://unused@127.0.0.1/unused", redis_url="redis://127.0.0.1:1/0")
+    paths = {}
+    for route in iter_route_contexts(create_app(settings).routes):
+        template = route.path
+        assert template, route
+        sample = re.sub(r"\{[^}]+\}", "x", template)
+        paths[template] = f"{sample}/x" if isinstance(route.original_route, Mount) else sample
+    return paths
+
+
+def routed(request_path: str, rule: Obj) -> bool:
+    """Whether an Ingress path (Exact, or Prefix: whole path elements) takes the request path."""
+    path, kind = rule["path"], rule["pathType"]
+    assert kind in {"Exact", "Prefix"}, f"{path}: {kind} matches differently on each controller"
+    if kind == "Exact":
+        return request_path == path
+    prefix = [part for part in path.split("/") if part]
+    return [part for part in request_path.split("/") if part][: len(prefix)] == prefix
+
+
+def test_ingress_routes_every_public_path_of_the_app_and_nothing_internal(rendered: dict[str, list[Obj]]) -> None:
     (ingress,) = of_kind(rendered["overlays/production"], "Ingress").values()
-    paths = {
-        (path["path"], path["pathType"]): path["backend"]["service"]["name"]
-        for rule in ingress["spec"]["rules"]
-        for path in rule["http"]["paths"]
-    }
-    assert paths == {
-        ("/v1", "Prefix"): "registry-api",
-        ("/healthz", "Exact"): "registry-api",
-        ("/readyz", "Exact"): "registry-api",
-    }
-    assert "defaultBackend" not in ingress["spec"], "/docs, /openapi.json and /metrics are not public"
+    assert "defaultBackend" not in ingress["spec"], "only the paths listed are public"
+    rules = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    for rule in rules:
+        assert rule["backend"]["service"] == {"name": "registry-api", "port": {"name": "http"}}, rule
+    paths = app_paths()
+    assert set(paths) >= INTERNAL_ROUTES, "an internal route the app no longer has: drop it from the list"
+    assert "/dashboard/{code}" in paths and "/v1/kampung" in paths and "/healthz" in paths
+    for template, request_path in paths.items():
+        taken = [rule["path"] for rule in rules if routed(request_path, rule)]
+        if template in INTERNAL_ROUTES:
+            assert not taken, f"{template} is internal, but the Ingress routes it ({taken})"
+        else:
+            assert taken, f"{template} is public, but no Ingress path routes it (or list it in INTERNAL_ROUTES)"
+    for rule in rules:
+        assert any(routed(request_path, rule) for request_path in paths.values()), f"{rule['path']} routes nothing"
+    assert routed("/dashboard/static/dashboard.css", {"path": "/dashboard", "pathType": "Prefix"})
+    assert not routed("/dashboards", {"path": "/dashboard", "pathType": "Prefix"})
+    assert not routed("/metrics", {"path": "/v1", "pathType": "Prefix"})
 
 
 # Who may reach each workload and whom it may reach: (peer, port, protocol). A peer is a workload of the namespace,
