@@ -167,6 +167,13 @@ def test_environment_wiring(compose: dict[str, Any]) -> None:
     assert "DATABASE_URL" not in environment(svc["classifier"]), "the classifier is stateless"
 
 
+def test_registry_api_trusts_forwarded_addresses_only_from_a_proxy_configured(compose: dict[str, Any]) -> None:
+    # Clients reach the published port directly: uvicorn's own default (loopback) until a proxy's address is set.
+    svc = services(compose)
+    assert environment(svc["registry-api"])["FORWARDED_ALLOW_IPS"] == "127.0.0.1,::1"
+    assert all("FORWARDED_ALLOW_IPS" not in environment(svc[name]) for name in svc if name != "registry-api")
+
+
 def test_state_lives_in_named_volumes(compose: dict[str, Any]) -> None:
     volumes = compose["volumes"]
     for name, mount in [("postgres", "/var/lib/postgresql/data"), ("redis", "/data")]:

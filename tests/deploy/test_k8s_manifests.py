@@ -1,6 +1,7 @@
 """deploy/k8s: kustomize output of base and production, valid against the Kubernetes schemas in strict mode."""
 
 import copy
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ KUBERNETES_VERSION = "1.37.0"
 NAMESPACE = "kampungkb"
 HPA_TARGETS = {"classifier", "registry-worker", "report-worker"}
 COMMANDS = {
-    "registry-api": ["uvicorn", "registry_api.main:app", "--host", "0.0.0.0", "--port", "8000"],
+    "registry-api": ["uvicorn", "registry_api.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"],
     "registry-worker": ["registry-api", "worker"],
     "classifier": ["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001"],
     "report-worker": ["arq", "report_worker.worker.WorkerSettings"],
@@ -420,6 +421,65 @@ def test_every_policy_selects_a_pod_and_every_ingress_port_is_listened_on(render
         for rule in policy["spec"].get("ingress", []):
             for port in rule["ports"]:
                 assert any(port["port"] in container_ports(pods[p]) for p in selected), (name, port)
+
+
+INGRESS_CONTROLLER = "ingress-nginx/ingress-nginx"
+UVICORN_TRUSTED_DEFAULT = "127.0.0.1,::1"
+"""What uvicorn trusts forwarded headers from without `--forwarded-allow-ips` or FORWARDED_ALLOW_IPS."""
+
+
+def container_env(container: Obj, configmaps: dict[str, Obj]) -> dict[str, str]:
+    """The container's environment from its ConfigMaps and literal values (`env` over `envFrom`)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(configmaps[source["configMapRef"]["name"]]["data"])
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif ref := var.get("valueFrom", {}).get("configMapKeyRef"):
+            env[var["name"]] = configmaps[ref["name"]]["data"][ref["key"]]
+    return env
+
+
+def forwarded_allow_ips(container: Obj, configmaps: dict[str, Obj]) -> str:
+    """Whom uvicorn takes X-Forwarded-For from: `--forwarded-allow-ips`, else FORWARDED_ALLOW_IPS, else loopback."""
+    command = container["command"]
+    for index, arg in enumerate(command):
+        if arg == "--forwarded-allow-ips":
+            return str(command[index + 1])
+        if arg.startswith("--forwarded-allow-ips="):
+            return str(arg.partition("=")[2])
+    return container_env(container, configmaps).get("FORWARDED_ALLOW_IPS", UVICORN_TRUSTED_DEFAULT)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_registry_api_takes_client_addresses_from_the_ingress_controller_only(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    # Rate limits without a key count per client address: behind the Ingress that address must be the caller's
+    # (X-Forwarded-For), and only the ingress controller may be believed when it says so.
+    objects = rendered[overlay]
+    deployments, configmaps = of_kind(objects, "Deployment"), of_kind(objects, "ConfigMap")
+    (container,) = pod_spec(deployments["registry-api"])["containers"]
+    command = container["command"]
+    assert command[0] == "uvicorn" and "--proxy-headers" in command and "--no-proxy-headers" not in command
+    trusted = [entry.strip() for entry in forwarded_allow_ips(container, configmaps).split(",")]
+    # Who can connect to the port at all: the ingress controller, and Prometheus (it scrapes /metrics and sends no
+    # forwarded headers). The trusted ranges below hold pod addresses, so this policy is what keeps other pods out.
+    connecting = {peer for peer, port, _ in flows(objects, "ingress")["registry-api"] if port == 8000}
+    assert connecting == {INGRESS_CONTROLLER, PROMETHEUS}
+    if trusted != ["*"]:
+        # uvicorn takes an entry that is not an address or network as a name that never matches, silently.
+        networks = [ipaddress.ip_network(entry) for entry in trusted]
+        for network in networks:
+            assert network.prefixlen > 0 and network.is_private, f"{network}: a client could forge its address"
+        assert any(not network.is_loopback for network in networks), "loopback only: the Ingress is not trusted"
+    # Nothing else trusts forwarded headers from the cluster: only registry-api sits behind the Ingress.
+    for name, deployment in deployments.items():
+        if name != "registry-api":
+            (other,) = pod_spec(deployment)["containers"]
+            assert forwarded_allow_ips(other, configmaps) == UVICORN_TRUSTED_DEFAULT, name
 
 
 def test_redis_url_in_the_secret_carries_a_password(rendered: dict[str, list[Obj]]) -> None:

@@ -1,12 +1,17 @@
-"""Rate limits in Redis: per principal and route group, per client address for reads without a key; 429 with
-`Retry-After` and `RateLimit-*` headers; Redis down lets requests through (logged)."""
+"""Rate limits in Redis: per principal and route group, per client address for reads without a key (behind the
+Ingress, the address it forwards); 429 with `Retry-After` and `RateLimit-*` headers; Redis down lets requests through
+(logged)."""
 
+import ipaddress
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+import yaml
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +22,7 @@ from registry_api.settings import Settings
 from tests.factories import auth, load_demo_regions, make_key
 from tests.registry_api.conftest import app_client
 
+REPO = Path(__file__).resolve().parents[2]
 LIMITS = {"read": "3/minute", "write": "2/minute", "anonymous": "2/minute"}
 
 
@@ -62,6 +68,50 @@ async def test_reads_without_a_key_are_limited_per_client_address(
     async with _from_address(app) as one, _from_address(app) as other:
         assert [(await one.get("/v1/wilayah/99")).status_code for _ in range(3)] == [200, 200, 429]
         assert (await other.get("/v1/wilayah/99")).status_code == 200
+
+
+def _deployed_trusted_proxies() -> str:
+    """The addresses the Kubernetes manifests let registry-api take X-Forwarded-For from (the ingress controller's)."""
+    kustomization = yaml.safe_load((REPO / "deploy" / "k8s" / "base" / "kustomization.yaml").read_text())
+    (generator,) = kustomization["configMapGenerator"]
+    literals = dict(literal.split("=", 1) for literal in generator["literals"])
+    return str(literals["REGISTRY_API_FORWARDED_ALLOW_IPS"])
+
+
+def _served_by_uvicorn(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> uvicorn.Config:
+    """The app as `uvicorn --proxy-headers` serves it in the Deployment, FORWARDED_ALLOW_IPS from the manifests."""
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", _deployed_trusted_proxies())
+    config = uvicorn.Config(app, proxy_headers=True, log_config=None)
+    config.load()
+    return config
+
+
+async def test_behind_the_ingress_each_forwarded_client_address_has_its_own_limit(
+    limited: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = limited
+    await load_demo_regions(session)
+    served = _served_by_uvicorn(app, monkeypatch).loaded_app
+    first_range = ipaddress.ip_network(_deployed_trusted_proxies().split(",")[0].strip())
+    ingress = str(first_range[7])  # an ingress controller pod
+    through = httpx.ASGITransport(app=served, client=(ingress, 40000))
+    async with httpx.AsyncClient(transport=through, base_url="http://registry.test") as http:
+
+        async def read(client_address: str) -> int:
+            return (await http.get("/v1/wilayah/99", headers={"X-Forwarded-For": client_address})).status_code
+
+        assert [await read("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+        assert [await read("198.51.100.23") for _ in range(3)] == [200, 200, 429]  # another caller, its own count
+        # a client's own X-Forwarded-For before the ingress's entry does not move it out of its count
+        assert await read("192.0.2.1, 203.0.113.7") == 429
+    # Connecting directly from an address that is not trusted, forwarded addresses are ignored: one count.
+    direct = httpx.ASGITransport(app=served, client=("203.0.113.99", 40000))
+    async with httpx.AsyncClient(transport=direct, base_url="http://registry.test") as http:
+        answers = [
+            (await http.get("/v1/wilayah/99", headers={"X-Forwarded-For": f"192.0.2.{n}"})).status_code
+            for n in range(3)
+        ]
+    assert answers == [200, 200, 429]
 
 
 async def test_guessed_keys_count_against_the_address(limited: tuple[FastAPI, httpx.AsyncClient]) -> None:
