@@ -70,6 +70,16 @@ async def test_reads_without_a_key_are_limited_per_client_address(
         assert (await other.get("/v1/wilayah/99")).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/v1/codes", "/v1/codes/contraception", "/v1/rulesets"])
+async def test_the_lists_read_without_a_key_are_limited_per_client_address(
+    limited: tuple[FastAPI, httpx.AsyncClient], path: str
+) -> None:
+    app, _ = limited
+    async with _from_address(app) as one, _from_address(app) as other:
+        assert [(await one.get(path)).status_code for _ in range(3)] == [200, 200, 429]
+        assert (await other.get(path)).status_code == 200
+
+
 def _deployed_trusted_proxies() -> str:
     """The addresses the Kubernetes manifests let registry-api take X-Forwarded-For from (the ingress controller's)."""
     kustomization = yaml.safe_load((REPO / "deploy" / "k8s" / "base" / "kustomization.yaml").read_text())

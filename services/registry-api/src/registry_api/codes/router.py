@@ -1,14 +1,16 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from kampungkb_shared.classification import RuleSetInfo
 from kampungkb_shared.code_labels import CODE_LISTS
+from registry_api.auth.deps import limited_client
 from registry_api.codes import service
 from registry_api.codes.rulesets import RulesetCatalogue
 from registry_api.codes.schemas import CodeListRead, CodeListsRead
 
-router = APIRouter(prefix="/v1")
+# Read without a key, so limited as every read without one is: by the client's address.
+router = APIRouter(prefix="/v1", dependencies=[Depends(limited_client)])
 
 ListName = Annotated[
     str,
