@@ -96,6 +96,19 @@ async def test_listing_shows_the_managed_keys_without_secrets(
     assert len(everything["items"]) == 2 and everything["next_cursor"] is not None
 
 
+async def test_a_key_is_stored_hashed_never_as_given(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    """A database dump or a read replica holds no key anyone could present: neither the key nor its secret part."""
+    given = (await client.post("/v1/keys", json=_key("dump", "viewer", "99"), headers=auth(admin))).json()
+    secret = given["key"].rsplit("_", 1)[1]
+    rows = (await session.execute(text("SELECT * FROM api_key WHERE prefix = :p"), {"p": given["prefix"]})).all()
+    assert len(rows) == 1
+    stored = {str(value) for value in rows[0]._mapping.values()}
+    assert not any(secret in value or given["key"] in value for value in stored)
+    assert (await client.get("/v1/me", headers=auth(given["key"]))).status_code == 200
+
+
 async def test_expired_keys_are_refused(client: httpx.AsyncClient, session: AsyncSession, admin: str) -> None:
     given = (await client.post("/v1/keys", json=_key("a", "viewer", "99"), headers=auth(admin))).json()
     assert (await client.get("/v1/me", headers=auth(given["key"]))).status_code == 200
