@@ -21,6 +21,7 @@ from tests.factories import (
     kkbpk_payload,
     load_demo_regions,
     make_kampung,
+    make_kegiatan,
     make_key,
     profil_payload,
     put_module,
@@ -72,6 +73,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/kampung/{kampung_id}/submissions":      "401 200 200 200 404 200 200 200 404 200 404",
     "POST /v1/kampung/{kampung_id}/kegiatan":        "401 201 201 201 403 201 201 201 403 403 403",
     "GET /v1/kampung/{kampung_id}/kegiatan":         "401 200 200 200 404 200 200 200 404 200 404",
+    "GET /v1/kampung/{kampung_id}/kegiatan/{kegiatan_id}": "401 200 200 200 404 200 200 200 404 200 404",
     "GET /v1/kampung/{kampung_id}/{module}/{period}": "401 200 200 200 404 200 200 200 404 200 404",
     "GET /v1/kampung/{kampung_id}/{module}/{period}/revisions": "401 200 200 200 404 200 200 200 404 200 404",
     "GET /v1/kampung/{kampung_id}/classification":   "401 200 200 200 404 200 200 200 404 200 404",
@@ -99,6 +101,7 @@ EXPECTED: dict[str, str] = {
     "GET /v1/reports/{code}/ranking":                "200 200 200 200 200 200 200 200 200 200 200",
     "POST /v1/webhooks":                             "401 201 201 201 201 201 201 201 201 201 201",
     "GET /v1/webhooks":                              "401 200 200 200 200 200 200 200 200 200 200",
+    "GET /v1/webhooks/{webhook_id}":                 "401 200 404 404 404 404 404 404 404 404 404",
     "DELETE /v1/webhooks/{webhook_id}":              "401 204 404 404 404 404 404 404 404 404 404",
     "GET /v1/webhooks/{webhook_id}/deliveries":      "401 200 404 404 404 404 404 404 404 404 404",
     "POST /v1/webhooks/{webhook_id}/replay":         "401 200 404 404 404 404 404 404 404 404 404",
@@ -115,6 +118,7 @@ class World:
     key_prefix: str
     enrolment_code: str
     webhook_id: int
+    kegiatan_id: int
 
 
 Call = Callable[[World], dict[str, Any]]
@@ -183,6 +187,7 @@ def _request(route: str, world: World, caller: str) -> dict[str, Any]:
         "kampung_id": world.kampung_id,
         "period": "2024-01",
         "webhook_id": world.webhook_id,
+        "kegiatan_id": world.kegiatan_id,
         **spec.pop("path", {}),
     }
     key = world.keys[caller]
@@ -224,7 +229,17 @@ async def world(client: httpx.AsyncClient, session: AsyncSession) -> World:
     assert enrolment.status_code == 201, enrolment.text
     webhook = await client.post("/v1/webhooks", json={"url": "https://8.8.8.8/hook"}, headers=auth(admin))
     assert webhook.status_code == 201, webhook.text
-    return World(keys, target, job.json()["id"], managed.prefix, enrolment.json()["code"], webhook.json()["id"])
+    kegiatan = await make_kegiatan(client, admin, target, "2024-01-10", ["PUSKESMAS"])
+    assert kegiatan.status_code == 201, kegiatan.text
+    return World(
+        keys,
+        target,
+        job.json()["id"],
+        managed.prefix,
+        enrolment.json()["code"],
+        webhook.json()["id"],
+        kegiatan.json()["id"],
+    )
 
 
 async def test_every_route_has_a_decision(client: httpx.AsyncClient) -> None:

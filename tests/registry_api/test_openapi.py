@@ -61,7 +61,14 @@ async def test_links_lead_from_a_kampung_kb_and_a_month_to_every_read_and_write(
         "kampung_id": "$response.body#/kampung/id",
         "period": "$response.body#/period",
     }
-    assert created.keys() | month.keys() == kampung
+    recorded = by_id["createKegiatan"]["responses"]["201"]["links"]
+    assert recorded == {
+        "getKegiatan": {
+            "operationId": "getKegiatan",
+            "parameters": {"kampung_id": "$response.body#/kampung_id", "kegiatan_id": "$response.body#/id"},
+        }
+    }
+    assert created.keys() | month.keys() | recorded.keys() == kampung
     written = by_id["putKkbpk"]["responses"]["201"]["links"]
     assert written["listRevisions"]["parameters"] == {
         name: f"$response.body#/{name}" for name in ("kampung_id", "module", "period")

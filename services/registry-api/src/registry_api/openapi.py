@@ -77,6 +77,18 @@ LINK_SOURCES = (
     LinkSource(("listSubmissions",), ("200",), _KAMPUNG, _body(_SUBMISSION, "/items/0")),
     LinkSource(("putPeriod",), ("200",), _KAMPUNG, _body({"kampung_id": "kampung_id", "period": "period"})),
     LinkSource(
+        ("createKegiatan",),
+        ("200", "201"),
+        f"{_KAMPUNG}/kegiatan",
+        _body({"kampung_id": "kampung_id", "kegiatan_id": "id"}),
+    ),
+    LinkSource(
+        ("listKegiatan",),
+        ("200",),
+        f"{_KAMPUNG}/kegiatan",
+        _body({"kampung_id": "kampung_id", "kegiatan_id": "id"}, "/items/0"),
+    ),
+    LinkSource(
         ("setPercontohan",),
         ("200",),
         f"{_KAMPUNG}/percontohan",
@@ -91,7 +103,8 @@ LINK_SOURCES = (
 """Where the values of path parameters come from. A source links to each operation at or under its path that takes
 every value it gives and needs no other but codes (which a client picks from a list): a new or listed Kampung KB to
 its reads and writes, a month in force or written to the writes and reads of that month, a written submission to
-its reads. Keys link from the ones just made, never from `listKeys` (whose first key may be the caller's own)."""
+its reads, an activity recorded or listed to its read. Keys link from the ones just made, never from `listKeys`
+(whose first key may be the caller's own)."""
 
 _IF_NONE_MATCH = {
     "name": "If-None-Match",
