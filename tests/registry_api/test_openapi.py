@@ -2,7 +2,8 @@
 
 import httpx
 
-from kampungkb_shared.openapi import PERIOD_PATTERN, REGION_CODE_PATTERN
+from kampungkb_shared.openapi import REGION_CODE_PATTERN
+from kampungkb_shared.periods import PERIOD_PATTERN
 from registry_api.db import BIGINT_MAX
 from tests.openapi_contract import check_docs_offline, check_document, operations
 

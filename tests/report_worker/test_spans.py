@@ -1,14 +1,18 @@
 """Quarter and year reports, read from the monthly aggregates, against the oracle's plain recomputation."""
 
 import datetime as dt
+import re
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.periods import add_months
 from report_worker.aggregates import rebuild_period
+from tests.factories import auth, make_key
+from tests.openapi_contract import operations
 from tests.report_worker import oracle
 from tests.report_worker.data import RULESETS, Dataset
 from tests.report_worker.test_reports_api import headline_of, picked, timeliness_of
@@ -130,3 +134,46 @@ async def test_bad_and_uncomputed_spans(client: httpx.AsyncClient, computed: ora
     assert future.status_code == 404 and future.json()["type"] == "/problems/report-not-computed"
     export = await client.get("/v1/reports/98/export?period=2025-Q1&format=csv")
     assert export.status_code == 200 and "-2025-Q1-" in export.headers["content-disposition"]
+
+
+SPAN_READS = {
+    ("getReport", "period"): "/v1/reports/97?period={0}",
+    ("getTrend", "from"): "/v1/reports/97/trend?from={0}&to={0}",
+    ("getTrend", "to"): "/v1/reports/97/trend?from={0}&to={0}",
+    ("exportReport", "period"): "/v1/reports/97/export?period={0}",
+    ("getChart", "period"): "/v1/reports/97/charts/tiers.svg?period={0}",
+    ("getReporting", "period"): "/v1/reports/97/reporting?period={0}",
+}
+"""The parameters that take a month, a quarter or a year, with a read that names one."""
+
+
+def _pattern(parameter: dict[str, Any]) -> str | None:
+    """The pattern of a parameter's string (a date has none)."""
+    schema = parameter["schema"]
+    [text] = [branch for branch in schema.get("anyOf", [schema]) if branch.get("type") == "string"]
+    return text.get("pattern")
+
+
+async def test_the_document_gives_each_period_the_spans_its_operation_takes(
+    client: httpx.AsyncClient, session: AsyncSession, computed: oracle.Rows
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    patterns = {
+        (op["operationId"], parameter["name"]): pattern
+        for _, _, op in operations(schema)
+        for parameter in op.get("parameters", [])
+        if parameter["name"] in {"period", "from", "to"} and (pattern := _pattern(parameter))
+    }
+    assert SPAN_READS.keys() <= patterns.keys()
+    key = auth(await make_key(session))
+    for name, pattern in patterns.items():
+        spans = name in SPAN_READS
+        assert re.search(pattern, "2025-06"), name
+        assert bool(re.search(pattern, "2025-Q2")) is spans and bool(re.search(pattern, "2025")) is spans, name
+        assert not re.search(pattern, "2025-13") and not re.search(pattern, "2025-Q5"), name
+    for url in SPAN_READS.values():
+        for period in ("2025-06", "2025-Q2", "2025"):
+            response = await client.get(url.format(period), headers=key)
+            assert response.status_code == 200, (url.format(period), response.text)
+    flags = await client.get("/v1/quality/97?period=2025-Q2", headers=key)  # flags are a month's: as its pattern says
+    assert flags.status_code == 422 and flags.json()["errors"][0]["loc"] == ["query", "period"]

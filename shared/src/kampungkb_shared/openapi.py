@@ -7,9 +7,6 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-"""A month, `YYYY-MM`."""
-
 REGION_CODE_PATTERN = r"^(00|\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)$"
 """A Kemendagri region code of any level (`36`, `36.71`, `36.71.01`, `36.71.01.1001`), or `00` for the nation."""
 
@@ -21,8 +18,9 @@ def operation_id(route: APIRoute) -> str:
 
 
 def constrain(schema: dict[str, Any], **constraints: Any) -> None:
-    """Add JSON Schema constraints to a parameter's string schema (or to the string branch of an optional one)."""
+    """Add JSON Schema constraints to a parameter's string schema (or to the string branch of an optional one); one
+    its type states already (a report period's pattern) stays."""
     branches = schema.get("anyOf", [schema])
     for branch in branches:
         if branch.get("type") == "string" and "format" not in branch:
-            branch.update(constraints)
+            branch.update({name: value for name, value in constraints.items() if name not in branch})

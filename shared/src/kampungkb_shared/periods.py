@@ -6,7 +6,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = r"^(\d{4})-(0[1-9]|1[0-2])$"
+"""A month, `YYYY-MM`: what `parse_period` reads, and the pattern the OpenAPI documents give it."""
+
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 def parse_period(text: str) -> dt.date:

@@ -3,7 +3,8 @@ constraints of path and query parameters the services check by hand."""
 
 from typing import Any, NamedTuple
 
-from kampungkb_shared.openapi import PERIOD_PATTERN, REGION_CODE_PATTERN, constrain
+from kampungkb_shared.openapi import REGION_CODE_PATTERN, constrain
+from kampungkb_shared.periods import PERIOD_PATTERN
 
 _ETAG = {
     "description": "The version of the resource: send it back in `If-Match` to write only over this version, or in "
@@ -40,13 +41,12 @@ RESPONSE_HEADERS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 _PARAMETER_CONSTRAINTS: dict[tuple[str, str], dict[str, Any]] = {
     ("path", "period"): {"pattern": PERIOD_PATTERN},
     ("query", "period"): {"pattern": PERIOD_PATTERN},
-    ("query", "from"): {"pattern": PERIOD_PATTERN},
-    ("query", "to"): {"pattern": PERIOD_PATTERN},
     ("path", "code"): {"pattern": REGION_CODE_PATTERN},
     ("query", "wilayah"): {"pattern": REGION_CODE_PATTERN},
     ("query", "parent"): {"pattern": REGION_CODE_PATTERN},
 }
-"""Patterns of parameters the routes parse themselves; a date-typed `from`/`to` (activities) keeps its format."""
+"""Patterns of parameters the routes parse themselves: a period is a month unless its type states more (a report
+period, `reports.spans.ReportPeriod`: a month, a quarter or a year)."""
 
 
 class LinkSource(NamedTuple):

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from kampungkb_shared.openapi import REGION_CODE_PATTERN
 from registry_api.auth.deps import PrincipalDep
 from registry_api.changes import feed
 from registry_api.changes.schemas import ChangeHead, ChangeKind, ChangePage
@@ -24,7 +25,7 @@ async def list_changes(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     kinds: Annotated[str | None, Query(pattern=_KINDS, description="only these kinds, comma-separated")] = None,
-    wilayah: Annotated[str | None, Query(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")] = None,
+    wilayah: Annotated[str | None, Query(pattern=REGION_CODE_PATTERN)] = None,
 ) -> Response:
     """Committed changes in order, after a cursor: a client that stores `next_cursor` never misses one."""
     page = await feed.page(

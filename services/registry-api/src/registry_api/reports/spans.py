@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from kampungkb_shared.periods import add_months, format_period, in_read_years, parse_period
+from kampungkb_shared.periods import PERIOD_PATTERN, add_months, format_period, in_read_years, parse_period
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.reports.models import ReportAggregate
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
+SPAN_PATTERN = "|".join((PERIOD_PATTERN, _QUARTER.pattern, _YEAR.pattern))
+"""A month, a quarter or a year: what `parse_span` reads, and the pattern the OpenAPI document gives it."""
 
 FLOWS = (
     "reported",
@@ -98,8 +100,8 @@ def _check_span(text: str) -> str:
     return text
 
 
-ReportPeriod = Annotated[str, AfterValidator(_check_span)]
-"""A report period: `YYYY-MM`, `YYYY-Qn` or `YYYY`."""
+ReportPeriod = Annotated[str, AfterValidator(_check_span), Field(json_schema_extra={"pattern": SPAN_PATTERN})]
+"""A report period: `YYYY-MM`, `YYYY-Qn` or `YYYY`; its JSON Schema states the pattern."""
 
 
 class Figures(SimpleNamespace):

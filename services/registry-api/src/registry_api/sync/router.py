@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from kampungkb_shared.errors import Unprocessable
-from kampungkb_shared.periods import current_period, parse_read_period
+from kampungkb_shared.periods import PERIOD_PATTERN, current_period, parse_read_period
 from registry_api.auth.deps import PrincipalDep
 from registry_api.db import SessionDep
 from registry_api.kampung.schemas import KampungId
@@ -21,7 +21,7 @@ async def get_in_force(
     request: Request,
     period: Annotated[
         str | None,
-        Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; default: the current month"),
+        Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: the current month"),
     ] = None,
 ) -> InForce:
     """A Kampung KB with everything in force for a month and the change-feed cursor: an offline client's first pull."""
