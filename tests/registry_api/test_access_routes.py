@@ -1,4 +1,5 @@
-"""Every route of the OpenAPI document, called by keys of each role and scope, against the decision kept below.
+"""Every route of the OpenAPI document, called by keys of each role and scope, against the decision kept below; each
+answer is a status the document declares for the route.
 
 A route without a row in `EXPECTED` fails the test: each new route needs a decision on who may call it. Every call
 runs inside a savepoint rolled back afterwards, so each caller meets the same data.
@@ -253,6 +254,12 @@ async def test_every_route_answers_each_caller_as_decided(
     client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], world: World
 ) -> None:
     connection: AsyncConnection = session_factory.kw["bind"]
+    document = (await client.get("/openapi.json")).json()
+    declared = {
+        f"{method.upper()} {path}": operation["responses"].keys()
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
     wrong: list[str] = []
     for route, row in EXPECTED.items():
         for caller, expected in zip(CALLERS, row.split(), strict=True):
@@ -265,4 +272,5 @@ async def test_every_route_answers_each_caller_as_decided(
                 wrong.append(f"{route} as {caller}: {response.status_code}, expected {expected}: {response.text[:200]}")
             elif response.status_code >= 400:
                 assert response.headers["content-type"] == "application/problem+json", route
+            assert str(response.status_code) in declared[route], f"{route} as {caller}: {response.status_code}"
     assert not wrong, "\n".join(wrong)

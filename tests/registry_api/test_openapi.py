@@ -34,6 +34,36 @@ async def test_errors_statuses_headers_and_constraints_are_declared(client: http
         assert "304" in op["responses"] and "If-None-Match" in {p["name"] for p in op["parameters"]}
 
 
+async def test_rate_limits_and_the_refusals_of_services_are_declared(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    by_id = {op["operationId"]: op for _, _, op in operations(schema)}
+    unlimited = {name for name, op in by_id.items() if "429" not in op["responses"]}
+    assert unlimited == {"healthz", "readyz", "listCodeLists", "getCodeList", "listRulesets"}
+    for name in ("getMe", "enrol", "getEnrolmentQr", "getReport", "putKkbpk", "createImport"):
+        assert by_id[name]["responses"]["429"]["headers"].keys() == {
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+        }, name
+    declared = {
+        "enrol": {"404", "410"},
+        "getEnrolmentQr": {"404", "410"},
+        "createEnrolment": {"404", "409"},
+        "updateKampung": {"409"},
+        "putPeriod": {"409"},
+        "getClassification": {"503"},
+        "getInForce": {"503"},
+    }
+    for name, statuses in declared.items():
+        assert statuses <= by_id[name]["responses"].keys(), name
+    for name in ("putPeriod", "putKkbpk"):
+        assert "/problems/period-approved" in by_id[name]["responses"]["409"]["description"], name
+    for name in ("getClassification", "getInForce"):
+        assert "Retry-After" in by_id[name]["responses"]["503"]["headers"], name
+
+
 async def test_problems_carry_their_type(client: httpx.AsyncClient, admin: str) -> None:
     missing = await client.get("/v1/kampung/99999", headers={"X-API-Key": admin})
     assert missing.json()["type"] == "/problems/not-found"

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 
 from kampungkb_shared.errors import (
     AppError,
@@ -187,16 +188,17 @@ def install_problem_docs(
     *,
     every_body_limited: bool = False,
     every_target_checked: bool = False,
-    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    prepare: Callable[[dict[str, Any], list[BaseRoute]], dict[str, Any]] | None = None,
 ) -> None:
-    """Generate the app's OpenAPI document, let `prepare` add to it, then describe its errors (`document_problems`)."""
+    """Generate the app's OpenAPI document, let `prepare` add to it (given the app's routes too), then describe its
+    errors (`document_problems`)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             app.openapi_schema = document_problems(
-                prepare(schema) if prepare else schema,
+                prepare(schema, app.routes) if prepare else schema,
                 every_body_limited=every_body_limited,
                 every_target_checked=every_target_checked,
             )

@@ -1,10 +1,16 @@
-"""The registry's OpenAPI document beyond what the routes declare: response headers, conditional reads and the
-constraints of path and query parameters the services check by hand."""
+"""The registry's OpenAPI document beyond what the routes declare: response headers, conditional reads, the 429 of
+rate-limited operations and the constraints of path and query parameters the services check by hand."""
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
 
 from kampungkb_shared.openapi import REGION_CODE_PATTERN, constrain
 from kampungkb_shared.periods import PERIOD_PATTERN
+from registry_api.auth.deps import RATE_LIMITING
 
 _ETAG = {
     "description": "The version of the resource: send it back in `If-Match` to write only over this version, or in "
@@ -18,6 +24,25 @@ _LOCATION = {
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
     "schema": {"type": "integer", "minimum": 0, "examples": [5]},
+}
+_RATE_LIMIT_HEADERS = {
+    "Retry-After": _RETRY_AFTER,
+    "RateLimit-Limit": {
+        "description": "The requests the caller's route group may make in a window.",
+        "schema": {"type": "integer", "minimum": 0, "examples": [6000]},
+    },
+    "RateLimit-Remaining": {
+        "description": "The requests left in the current window.",
+        "schema": {"type": "integer", "minimum": 0, "examples": [0]},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the current window ends.",
+        "schema": {"type": "integer", "minimum": 0, "examples": [5]},
+    },
+    "RateLimit-Policy": {
+        "description": "The limit and its window in seconds, `<limit>;w=<seconds>`.",
+        "schema": {"type": "string", "examples": ["6000;w=60"]},
+    },
 }
 
 RESPONSE_HEADERS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
@@ -35,6 +60,8 @@ RESPONSE_HEADERS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "listCodeLists": {"200": {"ETag": _ETAG}},
     "getCodeList": {"200": {"ETag": _ETAG}},
     "listRulesets": {"503": {"Retry-After": _RETRY_AFTER}},
+    "getClassification": {"503": {"Retry-After": _RETRY_AFTER}},
+    "getInForce": {"503": {"Retry-After": _RETRY_AFTER}},
 }
 """Headers each operation sends, by operation id and status."""
 
@@ -117,9 +144,32 @@ _IF_NONE_MATCH = {
 
 ERRORS: dict[str, dict[str, str]] = {
     "createKampung": {"409": "The desa already has an active Kampung KB"},
+    "updateKampung": {"409": "Made active in a desa that has another active Kampung KB"},
     "setPercontohan": {"409": "The region already has a percontohan at that level"},
 }
 """Error statuses an operation answers beyond those its shape implies (see `document_problems`)."""
+
+_TOO_MANY_REQUESTS = "Over the rate limit of the caller's route group: wait for the seconds `Retry-After` says"
+
+
+def _depends_on(dependant: Dependant, calls: tuple[Callable[..., Any], ...]) -> bool:
+    """Whether one of `calls` is among the dependencies of a route, at any depth."""
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if current.call in calls:
+            return True
+        pending.extend(current.dependencies)
+    return False
+
+
+def _rate_limited(routes: list[BaseRoute]) -> set[str]:
+    """The operations whose calls count against a rate limit: those with one of `auth.deps.RATE_LIMITING`."""
+    return {
+        route.operation_id or route.unique_id
+        for route in iter_route_contexts(routes)
+        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, RATE_LIMITING)
+    }
 
 
 def _is_code(schema: dict[str, Any], parameter: dict[str, Any]) -> bool:
@@ -156,14 +206,17 @@ def _links(schema: dict[str, Any], source: str) -> dict[str, dict[str, dict[str,
     return links
 
 
-def prepare_document(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the response headers, the links, the 304 of conditional reads, the parameter constraints and the errors of
-    `ERRORS`; `document_problems` then gives every error its problem schema."""
+def prepare_document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
+    """Add the response headers, the links, the 304 of conditional reads, the parameter constraints, the errors of
+    `ERRORS` and the 429 of rate-limited operations; `document_problems` then gives every error its problem schema."""
+    rate_limited = _rate_limited(routes)
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             responses = operation.get("responses", {})
             for status, description in ERRORS.get(operation.get("operationId", ""), {}).items():
                 responses.setdefault(status, {"description": description})
+            if operation.get("operationId") in rate_limited:
+                responses["429"] = {"description": _TOO_MANY_REQUESTS, "headers": dict(_RATE_LIMIT_HEADERS)}
             for status, headers in RESPONSE_HEADERS.get(operation.get("operationId", ""), {}).items():
                 responses.setdefault(status, {"description": "Problem"}).setdefault("headers", {}).update(headers)
             for status, links in _links(schema, operation.get("operationId", "")).items():

@@ -99,6 +99,10 @@ async def limited_client(request: Request) -> None:
     await _limit(request, client_address(request), anonymous=True)
 
 
+RATE_LIMITING = (current_principal, optional_reader, limited_client)
+"""The dependencies that count a call against a rate limit: an operation with one of them may answer 429 (the OpenAPI
+document says so on each)."""
+
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 WriterDep = Annotated[Principal, Depends(writer_principal)]
 PublicReaderDep = Annotated[Principal | None, Depends(optional_reader)]

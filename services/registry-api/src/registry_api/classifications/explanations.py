@@ -95,6 +95,12 @@ async def explain(
     return explained
 
 
+UNEXPLAINED: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the classifier, which derives the explanation, cannot be reached now"}
+}
+"""What a route that calls `explain_one` answers when the classifier cannot derive the explanation."""
+
+
 async def explain_one(
     session: AsyncSession, *, classifier: ClassifierClient, row: Classification
 ) -> ClassificationRead:

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -12,8 +12,18 @@ router = APIRouter(prefix="/v1", tags=["access"])
 
 Code = Annotated[str, Path(min_length=1, max_length=100, description="the enrolment's one-time code")]
 
+_USED: dict[int | str, dict[str, Any]] = {410: {"description": "the code was used already, or has expired"}}
 
-@router.post("/enrolments", status_code=201, response_model=EnrolmentCreated)
+
+@router.post(
+    "/enrolments",
+    status_code=201,
+    response_model=EnrolmentCreated,
+    responses={
+        404: {"description": "no Kampung KB with that id in the caller's scope"},
+        409: {"description": "the Kampung KB is not active"},
+    },
+)
 async def create_enrolment(
     data: EnrolmentCreate, request: Request, session: SessionDep, principal: PrincipalDep
 ) -> EnrolmentCreated:
@@ -29,7 +39,7 @@ async def create_enrolment(
 @router.get(
     "/enrolments/{code}/qr.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}, "description": "the QR image"}},
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "the QR image"}, **_USED},
 )
 async def get_enrolment_qr(code: Code, request: Request, session: SessionDep, client: LimitedClientDep) -> Response:
     """The enrolment as a QR image to scan (the code and where to post it); 410 once used or expired."""
@@ -37,7 +47,7 @@ async def get_enrolment_qr(code: Code, request: Request, session: SessionDep, cl
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/enrol", response_model=Enrolled)
+@router.post("/enrol", response_model=Enrolled, responses={404: {"description": "no such enrolment code"}, **_USED})
 async def enrol(data: EnrolRequest, request: Request, session: SessionDep, client: LimitedClientDep) -> Enrolled:
     """A phone trades its one-time code for a device key scoped to the Kampung KB (no key needed; 410 when used)."""
     settings: Settings = request.app.state.settings

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import parse_read_period
 from registry_api.auth.deps import PrincipalDep
-from registry_api.classifications.explanations import explain_one
+from registry_api.classifications.explanations import UNEXPLAINED, explain_one
 from registry_api.classifications.schemas import ClassificationRead
 from registry_api.classifications.service import classification_as_of
 from registry_api.db import SessionDep
@@ -16,7 +16,7 @@ from registry_api.kampung.schemas import KampungId
 router = APIRouter(prefix="/v1/kampung", tags=["classification"])
 
 
-@router.get("/{kampung_id}/classification", response_model=ClassificationRead)
+@router.get("/{kampung_id}/classification", response_model=ClassificationRead, responses=UNEXPLAINED)
 async def get_classification(
     kampung_id: KampungId,
     session: SessionDep,

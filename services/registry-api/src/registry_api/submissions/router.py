@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.modules import KependudukanPayload, KkbpkPayload, ProfilPayload
 from kampungkb_shared.periods import parse_period, within_programme
-from registry_api.approvals.deps import ClosingDep
+from registry_api.approvals.deps import PERIOD_APPROVED, ClosingDep
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.changes.deps import WriteClassifyingDep
 from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
@@ -67,7 +67,7 @@ WritablePeriodDep = Annotated[dt.date, Depends(_writable_period)]
 
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"description": "created (revision 1)", "model": SubmissionWritten},
-    409: {"description": "`period-approved`: the month is approved (or closed) for a region holding the Kampung KB"},
+    **PERIOD_APPROVED,
     412: {"description": "If-Match names another revision (or If-None-Match: * and it exists)"},
     422: {"description": "invalid payload, or a rule across modules broken; `errors[].loc` names the field"},
 }
@@ -149,6 +149,7 @@ for _module, _payload_model in (
     "/{kampung_id}/periods/{period}",
     response_model=PeriodWritten,
     responses={
+        **PERIOD_APPROVED,
         412: {"description": "`if_match` names another revision of a module; `current` holds that module as stored"},
         422: {
             "description": "invalid payload, or a rule across modules broken by the set; `errors[].loc` names the "
