@@ -217,10 +217,7 @@ async def list_submissions(
             "description": "a replay: the activity first recorded with this Idempotency-Key",
             "model": KegiatanWritten,
         },
-        409: {
-            "description": "`period-approved`: the activity's month is approved (or closed) for a region holding "
-            "the Kampung KB"
-        },
+        **PERIOD_APPROVED,
         422: {"description": "invalid activity, or the Idempotency-Key was used for another one"},
     },
 )
