@@ -1,10 +1,12 @@
-"""The registry's OpenAPI document beyond what the routes declare: response headers, conditional reads, the 429 of
-rate-limited operations and the constraints of path and query parameters the services check by hand."""
+"""The registry's OpenAPI document beyond what the routes declare: response headers, conditional reads (every read
+answered whole), the 429 of rate-limited operations and the constraints of path and query parameters the services
+check by hand."""
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
@@ -16,6 +18,11 @@ _ETAG = {
     "description": "The version of the resource: send it back in `If-Match` to write only over this version, or in "
     "`If-None-Match` to read it again only if it changed (304 otherwise).",
     "schema": {"type": "string", "examples": ['"v3"']},
+}
+_CONTENT_TAG = {
+    "description": "A hash of the answer (none on an answer streamed as it is read, a CSV one): send it back in "
+    "`If-None-Match` to read it again only if it changed (304 otherwise).",
+    "schema": {"type": "string"},
 }
 _LOCATION = {
     "description": "The URL of what was created.",
@@ -172,6 +179,17 @@ def _rate_limited(routes: list[BaseRoute]) -> set[str]:
     }
 
 
+def _streamed(routes: list[BaseRoute]) -> set[str]:
+    """The operations that answer a stream, never tagged by its content (`etags.NotModifiedMiddleware`)."""
+    return {
+        route.operation_id or route.unique_id
+        for route in iter_route_contexts(routes)
+        if isinstance(route.original_route, APIRoute)
+        and isinstance(route.original_route.response_class, type)  # a route's own, not the app's default
+        and issubclass(route.original_route.response_class, StreamingResponse)
+    }
+
+
 def _is_code(schema: dict[str, Any], parameter: dict[str, Any]) -> bool:
     """Whether a parameter takes a code of a list (an enum), which a client picks rather than learns from a response."""
     target = parameter["schema"]
@@ -210,6 +228,7 @@ def prepare_document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[st
     """Add the response headers, the links, the 304 of conditional reads, the parameter constraints, the errors of
     `ERRORS` and the 429 of rate-limited operations; `document_problems` then gives every error its problem schema."""
     rate_limited = _rate_limited(routes)
+    streamed = _streamed(routes)
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             responses = operation.get("responses", {})
@@ -225,6 +244,8 @@ def prepare_document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[st
                 constraints = _PARAMETER_CONSTRAINTS.get((parameter["in"], parameter["name"]))
                 if constraints:
                     constrain(parameter["schema"], **constraints)
+            if method == "get" and "200" in responses and operation.get("operationId") not in streamed:
+                responses["200"].setdefault("headers", {}).setdefault("ETag", _CONTENT_TAG)
             if method == "get" and "ETag" in responses.get("200", {}).get("headers", {}):
                 operation.setdefault("parameters", []).append(_IF_NONE_MATCH)
                 responses["304"] = {
