@@ -106,3 +106,9 @@ async def test_a_body_that_is_not_utf8_is_a_typed_problem(client: httpx.AsyncCli
     )
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "/problems/bad-request"
+    # ...and every operation that takes a JSON body says so.
+    schema = (await client.get("/openapi.json")).json()
+    with_json = [
+        op for _, _, op in operations(schema) if "application/json" in op.get("requestBody", {}).get("content", {})
+    ]
+    assert with_json and all("/problems/bad-request" in op["responses"]["400"]["description"] for op in with_json)

@@ -144,8 +144,9 @@ def document_problems(
     `application/problem+json` body of the `Problem` schema, and the problem types are listed.
 
     The statuses follow from the operation: 422 with parameters or a body, or on every operation when
-    `every_target_checked` (a path or query the app refuses before routing), 401 and 403 with security, 404 with path
-    parameters, 412 with `If-Match`, 413 with a body when `every_body_limited`; those declared by the route stay."""
+    `every_target_checked` (a path or query the app refuses before routing), 400 with a JSON body, 401 and 403 with
+    security, 404 with path parameters, 412 with `If-Match`, 413 with a body when `every_body_limited`; those declared
+    by the route stay."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem.pop("$defs", {}))
@@ -167,6 +168,8 @@ def document_problems(
                 statuses.add(422)
             if "requestBody" in operation and every_body_limited:
                 statuses.add(413)
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                statuses.add(400)  # a JSON body the framework cannot read: not UTF-8, or nested deeper than it goes
             if operation.get("security"):
                 statuses |= {401, 403}
             if _PATH_PARAM.search(path):
