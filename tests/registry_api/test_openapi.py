@@ -46,6 +46,17 @@ async def test_rate_limits_and_the_refusals_of_services_are_declared(client: htt
     by_id = {op["operationId"]: op for _, _, op in operations(schema)}
     unlimited = {name for name, op in by_id.items() if "429" not in op["responses"]}
     assert unlimited == {"healthz", "readyz"}
+    # Every operation on the database may find it away (`unavailable.py`): a 503 to retry, never a 500.
+    assert {name for name, op in by_id.items() if "503" not in op["responses"]} == {
+        "healthz",
+        "listCodeLists",
+        "getCodeList",
+    }
+    assert all(
+        "Retry-After" in op["responses"]["503"].get("headers", {})
+        for n, op in by_id.items()
+        if n != "readyz" and "503" in op["responses"]
+    )
     for name in ("getMe", "enrol", "getEnrolmentQr", "getReport", "putKkbpk", "createImport"):
         assert by_id[name]["responses"]["429"]["headers"].keys() == {
             "Retry-After",

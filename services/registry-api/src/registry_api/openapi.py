@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from kampungkb_shared.openapi import REGION_CODE_PATTERN, constrain
 from kampungkb_shared.periods import PERIOD_PATTERN
 from registry_api.auth.deps import RATE_LIMITING
+from registry_api.db import get_session
 
 _ETAG = {
     "description": "The version of the resource: send it back in `If-Match` to write only over this version, or in "
@@ -156,6 +157,9 @@ ERRORS: dict[str, dict[str, str]] = {
 }
 """Error statuses an operation answers beyond those its shape implies (see `document_problems`)."""
 
+_DATABASE_AWAY = (
+    "The database cannot be reached (restarting, failing over): nothing was done; retry after `Retry-After`"
+)
 _TOO_MANY_REQUESTS = "Over the rate limit of the caller's route group: wait for the seconds `Retry-After` says"
 
 
@@ -170,12 +174,13 @@ def _depends_on(dependant: Dependant, calls: tuple[Callable[..., Any], ...]) -> 
     return False
 
 
-def _rate_limited(routes: list[BaseRoute]) -> set[str]:
-    """The operations whose calls count against a rate limit: those with one of `auth.deps.RATE_LIMITING`."""
+def _depending_on(routes: list[BaseRoute], calls: tuple[Callable[..., Any], ...]) -> set[str]:
+    """The operations with one of `calls` among their dependencies: the rate-limited ones (`auth.deps.RATE_LIMITING`),
+    those that read or write the database (`db.get_session`)."""
     return {
         route.operation_id or route.unique_id
         for route in iter_route_contexts(routes)
-        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, RATE_LIMITING)
+        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, calls)
     }
 
 
@@ -226,8 +231,10 @@ def _links(schema: dict[str, Any], source: str) -> dict[str, dict[str, dict[str,
 
 def prepare_document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
     """Add the response headers, the links, the 304 of conditional reads, the parameter constraints, the errors of
-    `ERRORS` and the 429 of rate-limited operations; `document_problems` then gives every error its problem schema."""
-    rate_limited = _rate_limited(routes)
+    `ERRORS`, the 429 of rate-limited operations and the 503 of those on the database; `document_problems` then gives
+    every error its problem schema."""
+    rate_limited = _depending_on(routes, RATE_LIMITING)
+    on_database = _depending_on(routes, (get_session,))
     streamed = _streamed(routes)
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
@@ -236,6 +243,9 @@ def prepare_document(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[st
                 responses.setdefault(status, {"description": description})
             if operation.get("operationId") in rate_limited:
                 responses["429"] = {"description": _TOO_MANY_REQUESTS, "headers": dict(_RATE_LIMIT_HEADERS)}
+            if operation.get("operationId") in on_database:  # `unavailable.py`: never a 500 for it
+                responses.setdefault("503", {"description": _DATABASE_AWAY})
+                responses["503"].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
             for status, headers in RESPONSE_HEADERS.get(operation.get("operationId", ""), {}).items():
                 responses.setdefault(status, {"description": "Problem"}).setdefault("headers", {}).update(headers)
             for status, links in _links(schema, operation.get("operationId", "")).items():
