@@ -218,12 +218,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(http_metrics.router)
     app.add_middleware(RequestTimer, finished=http_metrics.observe)
-    app.add_middleware(StorableTextMiddleware)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        default_limit=settings.max_body_bytes,
-        limits={"/v1/imports": settings.max_import_bytes, "/v1/wilayah/import": settings.max_import_bytes},
-    )
+    bulk_bodies = {"/v1/imports": settings.max_import_bytes, "/v1/wilayah/import": settings.max_import_bytes}
+    app.add_middleware(StorableTextMiddleware, bulk_paths=tuple(bulk_bodies))
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes, limits=bulk_bodies)
     app.add_middleware(NotModifiedMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=6)
     app.add_middleware(

@@ -8,6 +8,7 @@ field, before any handler or statement runs; an import's NDJSON row carrying eit
 
 import json
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
 from kampungkb_shared.errors import Unprocessable
@@ -24,23 +25,48 @@ _FORM = b"application/x-www-form-urlencoded"
 Loc = list[str | int]
 
 
+Place = tuple["Place", str | int] | None
+"""Where a value is: the place of its container and its key or index there (None: the document itself)."""
+
+
 def unstorable(data: object) -> Loc | None:
     """Where the first unstorable text is in decoded JSON (the keys and indexes down to it), or None. Depth first, in
-    document order, without recursion: a body may nest as deep as its decoder allows."""
-    pending: list[tuple[Loc, object]] = [([], data)]
-    while pending:
-        loc, value = pending.pop()
-        if isinstance(value, str):
-            if _UNSTORABLE.search(value):
-                return loc
-        elif isinstance(value, dict):
-            for key in value:
-                if _UNSTORABLE.search(key):
-                    return [*loc, key]
-            pending.extend(([*loc, key], inner) for key, inner in reversed(value.items()))
-        elif isinstance(value, list):
-            pending.extend(([*loc, index], inner) for index, inner in reversed(list(enumerate(value))))
+    document order, without recursion (a body may nest as deep as its decoder allows), holding only the containers
+    on the way down and their places: what a body costs to walk never grows with its size or its depth squared."""
+    if isinstance(data, str):
+        return [] if _UNSTORABLE.search(data) else None
+    way_down: list[tuple[Place, Iterator[tuple[str | int, object]]]] = [(None, _members(data))]
+    while way_down:
+        place, members = way_down[-1]
+        for step, value in members:
+            if isinstance(step, str) and _UNSTORABLE.search(step):
+                return _loc((place, step))
+            if isinstance(value, str):
+                if _UNSTORABLE.search(value):
+                    return _loc((place, step))
+            elif value and isinstance(value, dict | list):
+                way_down.append(((place, step), _members(value)))
+                break
+        else:
+            way_down.pop()
     return None
+
+
+def _members(value: object) -> Iterator[tuple[str | int, object]]:
+    """The keys and values of an object, the indexes and items of an array, in document order; nothing else."""
+    if isinstance(value, dict):
+        return iter(value.items())
+    if isinstance(value, list):
+        return enumerate(value)
+    return iter(())
+
+
+def _loc(place: Place) -> Loc:
+    steps: Loc = []
+    while place is not None:
+        place, step = place
+        steps.append(step)
+    return steps[::-1]
 
 
 def _in_form(encoded: bytes) -> str | None:
@@ -82,10 +108,14 @@ def _read_here(content_type: bytes) -> bool:
 
 
 class StorableTextMiddleware:
-    """422 for a request whose path, query, JSON or form body holds text that cannot be stored (see the module)."""
+    """422 for a request whose path, query, JSON or form body holds text that cannot be stored (see the module).
 
-    def __init__(self, app: ASGIApp) -> None:
+    Bodies under `bulk_paths` (imports: CSV or NDJSON, whose rows are checked one by one as they are read, up to
+    hundreds of megabytes) are passed on unread."""
+
+    def __init__(self, app: ASGIApp, *, bulk_paths: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.bulk_paths = bulk_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,7 +125,11 @@ class StorableTextMiddleware:
             await self._refuse(loc, scope, receive, send)
             return
         content_type = next((value for name, value in scope["headers"] if name == b"content-type"), b"").lower()
-        if scope["method"] in ("GET", "HEAD") or not _read_here(content_type):
+        if (
+            scope["method"] in ("GET", "HEAD")
+            or not _read_here(content_type)
+            or scope["path"].startswith(self.bulk_paths)
+        ):
             await self.app(scope, receive, send)
             return
         # The body is read whole here (the endpoint reads it whole anyway), looked at, then handed on as it came.
