@@ -82,6 +82,41 @@ async def test_keys_are_given_at_or_below_the_role_and_inside_the_scope(
     assert (await give(_key("v", "viewer", "99"), viewer)).status_code == 403
 
 
+async def test_an_integration_gives_no_officer_keys(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """Ranked beside a kabupaten officer, an integration approves nothing, enrols no phone: nor may its keys."""
+    await load_demo_regions(session)
+    integration = await make_key(session, Role.INTEGRATION, "00")
+    for role, scope in (("kabupaten", "99.01"), ("kecamatan", "99.01.01"), ("provinsi", "99")):
+        refused = await client.post("/v1/keys", json=_key("x", role, scope), headers=auth(integration))
+        assert refused.status_code == 403, (role, refused.text)
+    for role, scope in (("integration", "99.01"), ("operator", "99.01.01.2001"), ("viewer", "99")):
+        given = await client.post("/v1/keys", json=_key("x", role, scope), headers=auth(integration))
+        assert given.status_code == 201, (role, given.text)
+
+
+async def test_a_peer_s_key_is_managed_only_by_whoever_gave_it(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Rotating a key hands its holder's identity to the one who rotates: an officer may not take a colleague's."""
+    await load_demo_regions(session)
+    officer, colleague = (
+        await make_key(session, Role.KABUPATEN, "99.01"),
+        await make_key(session, Role.KABUPATEN, "99.01"),
+    )
+    colleague_prefix = colleague.split("_")[1]
+    for method, path in (("POST", f"/v1/keys/{colleague_prefix}/rotate"), ("DELETE", f"/v1/keys/{colleague_prefix}")):
+        response = await client.request(method, path, json={} if method == "POST" else None, headers=auth(officer))
+        assert response.status_code == 404, (method, response.text)
+    listed = (await client.get("/v1/keys", headers=auth(officer))).json()["items"]
+    assert colleague_prefix not in {item["prefix"] for item in listed}
+    # A colleague's key the officer gave is the officer's to manage.
+    deputy = (await client.post("/v1/keys", json=_key("deputy", "kabupaten", "99.01"), headers=auth(officer))).json()
+    rotated = await client.post(f"/v1/keys/{deputy['prefix']}/rotate", json={}, headers=auth(officer))
+    assert rotated.status_code == 201, rotated.text
+    assert (await client.delete(f"/v1/keys/{deputy['prefix']}", headers=auth(officer))).status_code == 204
+    assert (await client.get("/v1/me", headers=auth(colleague))).status_code == 200
+
+
 async def test_listing_shows_the_managed_keys_without_secrets(
     client: httpx.AsyncClient, session: AsyncSession, admin: str
 ) -> None:

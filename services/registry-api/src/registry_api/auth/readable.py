@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.regions import NATION_CODE
 from registry_api.auth.models import ApiKey, PrincipalRecord
-from registry_api.auth.service import Principal, granted_roles
+from registry_api.auth.service import Principal, granted_roles, managed_roles
 
 _KAMPUNG = table("kampung", column("id"), column("desa_code"))
 """The Kampung KB table as far as scopes need it (a scope `kampung:<id>` lies where its desa does)."""
@@ -50,11 +50,14 @@ async def covers_scope(session: AsyncSession, *, principal: Principal, scope: st
 
 
 def readable_keys(principal: Principal) -> Select[ApiKey, PrincipalRecord]:
-    """The keys a principal may see and revoke: its own, and those of principals of a role it may give, in scope."""
+    """The keys a principal may see, revoke and rotate: its own, those of principals of a role below it in its scope
+    (`managed_roles`), and those of principals it gave keys to in its scope (a colleague's of its own role)."""
     own = PrincipalRecord.id == principal.principal_id if principal.principal_id is not None else false()
-    managed = PrincipalRecord.role.in_([role.value for role in granted_roles(principal.role)]) & scope_within(
-        PrincipalRecord.scope, principal
+    below = PrincipalRecord.role.in_([role.value for role in managed_roles(principal.role)])
+    given = PrincipalRecord.role.in_([role.value for role in granted_roles(principal.role)]) & (
+        PrincipalRecord.created_by == principal.actor
     )
+    managed = (below | given) & scope_within(PrincipalRecord.scope, principal)
     return (
         select(ApiKey, PrincipalRecord)
         .join(PrincipalRecord, PrincipalRecord.id == ApiKey.principal_id)

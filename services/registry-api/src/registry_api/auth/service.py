@@ -50,7 +50,7 @@ RANK = {
     Role.PROVINSI: 4,
     Role.ADMIN: 5,
 }
-"""A principal gives keys of its own rank or below, inside its own scope."""
+"""A principal gives keys of its own rank or below, inside its own scope (`granted_roles`)."""
 
 _KAMPUNG = "kampung"
 _SCOPE_LEVELS: dict[Role, frozenset[str]] = {
@@ -73,10 +73,20 @@ _SCOPE_WORDS = {
 
 
 def granted_roles(role: Role) -> frozenset[Role]:
-    """The roles a principal of `role` may give keys of: its own rank or below; a viewer gives none."""
+    """The roles a principal of `role` may give keys of: its own rank or below, but never an officer's unless it is
+    one (an integration, ranked beside a kabupaten officer, writes in its scope and approves nothing: it gives
+    integration, operator and viewer keys); a viewer gives none."""
     if role is Role.VIEWER:
         return frozenset()
-    return frozenset(r for r, rank in RANK.items() if rank <= RANK[role])
+    granted = {r for r, rank in RANK.items() if rank <= RANK[role]}
+    return frozenset(granted if role in OFFICERS else granted - OFFICERS)
+
+
+def managed_roles(role: Role) -> frozenset[Role]:
+    """The roles whose keys a principal of `role` manages (lists, revokes, rotates) in its scope: those it gives, its
+    own and its peers' aside. A peer's key it gave itself it manages too (`auth.readable.readable_keys`): rotating a
+    key hands its holder's identity to whoever rotates it, so no principal may take a peer's it did not give."""
+    return frozenset(r for r in granted_roles(role) if RANK[r] < RANK[role])
 
 
 def check_coherent(*, role: Role, scope: str) -> None:
