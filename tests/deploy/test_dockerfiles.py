@@ -13,8 +13,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 # service -> (the command of design section 6, the port its health check calls, the path)
 SERVICES = {
-    "registry-api": (["uvicorn", "registry_api.main:app", "--host", "0.0.0.0", "--port", "8000"], 8000, "/healthz"),
-    "classifier": (["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001"], 8001, "/healthz"),
+    # Each writes its own access log (`--no-access-log`: not uvicorn's as well, which logs enrolment codes).
+    "registry-api": (
+        ["uvicorn", "registry_api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"],
+        8000,
+        "/healthz",
+    ),
+    "classifier": (
+        ["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001", "--no-access-log"],
+        8001,
+        "/healthz",
+    ),
     "report-worker": (["arq", "report_worker.worker.WorkerSettings"], 9100, "/metrics"),
 }
 

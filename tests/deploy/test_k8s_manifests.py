@@ -22,10 +22,21 @@ OVERLAYS = ("base", "overlays/production")
 KUBERNETES_VERSION = "1.37.0"
 NAMESPACE = "kampungkb"
 HPA_TARGETS = {"classifier", "registry-worker", "report-worker"}
+# Each HTTP service writes its own access log (with the request id, and no enrolment code): not uvicorn's as well.
+_UVICORN = ["--no-access-log"]
 COMMANDS = {
-    "registry-api": ["uvicorn", "registry_api.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"],
+    "registry-api": [
+        "uvicorn",
+        "registry_api.main:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+        "--proxy-headers",
+        *_UVICORN,
+    ],
     "registry-worker": ["registry-api", "worker"],
-    "classifier": ["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001"],
+    "classifier": ["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001", *_UVICORN],
     "report-worker": ["arq", "report_worker.worker.WorkerSettings"],
 }
 METRICS_PORTS = {"registry-api": 8000, "registry-worker": 9101, "classifier": 8001, "report-worker": 9100}
@@ -292,9 +303,11 @@ def routed(request_path: str, rule: Obj) -> bool:
 
 
 def test_ingress_routes_every_public_path_of_the_app_and_nothing_internal(rendered: dict[str, list[Obj]]) -> None:
-    (ingress,) = of_kind(rendered["overlays/production"], "Ingress").values()
-    assert "defaultBackend" not in ingress["spec"], "only the paths listed are public"
-    rules = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    ingresses = of_kind(rendered["overlays/production"], "Ingress")
+    assert all("defaultBackend" not in ingress["spec"] for ingress in ingresses.values()), "only the paths listed"
+    rules = [
+        path for ingress in ingresses.values() for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]
+    ]
     for rule in rules:
         assert rule["backend"]["service"] == {"name": "registry-api", "port": {"name": "http"}}, rule
     paths = app_paths()
@@ -311,6 +324,25 @@ def test_ingress_routes_every_public_path_of_the_app_and_nothing_internal(render
     assert routed("/dashboard/static/dashboard.css", {"path": "/dashboard", "pathType": "Prefix"})
     assert not routed("/dashboards", {"path": "/dashboard", "pathType": "Prefix"})
     assert not routed("/metrics", {"path": "/v1", "pathType": "Prefix"})
+
+
+def test_enrolment_codes_stay_out_of_the_ingress_access_log(rendered: dict[str, list[Obj]]) -> None:
+    """A QR image's path holds its code: its Ingress logs no access; every other path stays on the logged one."""
+    ingresses = of_kind(rendered["overlays/production"], "Ingress")
+    unlogged = {
+        path["path"]
+        for ingress in ingresses.values()
+        if ingress["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/enable-access-log") == "false"
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert unlogged == {"/v1/enrolments"}
+    hosts = {
+        (rule["host"], tuple(map(str, ingress["spec"]["tls"])))
+        for ingress in ingresses.values()
+        for rule in ingress["spec"]["rules"]
+    }
+    assert len(hosts) == 1, "one host and one certificate for every path"
 
 
 # Who may reach each workload and whom it may reach: (peer, port, protocol). A peer is a workload of the namespace,

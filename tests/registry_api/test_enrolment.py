@@ -2,8 +2,10 @@
 a second use, or a late one, is 410; the code is stored only as a hash."""
 
 import datetime as dt
+import logging
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,3 +81,21 @@ async def test_only_officers_in_scope_enrol(
     assert (await client.post("/v1/enrolments", json=body)).status_code == 401
     kabupaten = await make_key(session, Role.KABUPATEN, "99.01")
     assert (await client.post("/v1/enrolments", json=body, headers=auth(kabupaten))).status_code == 201
+
+
+async def test_the_access_log_holds_no_code(
+    client: httpx.AsyncClient, session: AsyncSession, kampung_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The QR image's path holds the code, which redeems a device key for a day: logged by its route's template."""
+    officer = await make_key(session, Role.KECAMATAN, "99.01.01")
+    with caplog.at_level(logging.INFO, logger="registry_api.access"):
+        created = await client.post(
+            "/v1/enrolments", json={"kampung_id": kampung_id, "name": "HP"}, headers=auth(officer)
+        )
+        code = created.json()["code"]
+        assert (await client.get(created.json()["qr_svg_url"])).status_code == 200
+    logged = [
+        (record.method, record.path, record.status) for record in caplog.records if record.name == "registry_api.access"
+    ]
+    assert logged == [("POST", "/v1/enrolments", 201), ("GET", "/v1/enrolments/{code}/qr.svg", 200)]
+    assert all(code not in record.getMessage() and code not in str(record.__dict__) for record in caplog.records)
