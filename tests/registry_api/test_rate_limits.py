@@ -70,6 +70,16 @@ async def test_reads_without_a_key_are_limited_per_client_address(
         assert (await other.get("/v1/wilayah/99")).status_code == 200
 
 
+async def test_keys_refused_at_the_dashboard_s_sign_in_count_against_the_address(
+    limited: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, _ = limited
+    async with _from_address(app) as one, _from_address(app) as other:
+        tries = [(await one.post("/dashboard/login", data={"key": "kkb_no_such"})).status_code for _ in range(3)]
+        assert tries == [401, 401, 429]
+        assert (await other.post("/dashboard/login", data={"key": "kkb_no_such"})).status_code == 401
+
+
 @pytest.mark.parametrize("path", ["/v1/codes", "/v1/codes/contraception", "/v1/rulesets"])
 async def test_the_lists_read_without_a_key_are_limited_per_client_address(
     limited: tuple[FastAPI, httpx.AsyncClient], path: str

@@ -137,6 +137,12 @@ async def test_bad_key_page_and_period_are_answered_not_crashed(
     failed = await client.post("/dashboard/login", data={"key": "kkb_nope_nope", "next": "https://evil.example/"})
     assert failed.status_code == 401 and 'role="alert"' in failed.text
     assert 'value="/dashboard/"' in failed.text, "a sign-in never sends the browser to another site"
+    # A form of another site signs nobody in or out (a browser names the page's origin on a POST).
+    for path in ("/dashboard/login", "/dashboard/logout"):
+        elsewhere = await client.post(path, data={"key": "kkb_nope_nope"}, headers={"Origin": "https://evil.example"})
+        assert elsewhere.status_code == 403 and "set-cookie" not in elsewhere.headers, path
+    here = await client.post("/dashboard/logout", headers={"Origin": str(client.base_url).rstrip("/")})
+    assert here.status_code == 303
     assert (await client.get("/dashboard/97.01?period=2025-13")).status_code == 422
     assert (await client.get("/dashboard/12.34")).status_code == 404
     uncomputed = await client.get("/dashboard/97?period=2019-01")

@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from kampungkb_shared.errors import Unauthorized
+from kampungkb_shared.errors import Forbidden, Unauthorized
 from kampungkb_shared.regions import NATION_CODE
-from registry_api.auth.deps import reader_of
+from registry_api.auth.deps import limited_client, reader_of
 from registry_api.auth.service import Principal, authenticate
 from registry_api.charts import service as charts
 from registry_api.charts.labels import Lang, tier_label
@@ -53,6 +53,15 @@ def _login(request: Request, *, lang: Lang, target: str, failed: bool = False, s
     response = templates.TemplateResponse(request, "login.html", context, status_code=status)
     response.headers["Cache-Control"] = PAGE_CACHE
     return response
+
+
+def _check_same_origin(request: Request) -> None:
+    """403 for a form sent from another site: a browser names the page's origin on a POST (`Origin`), so a page
+    elsewhere can neither sign a visitor into a key of its choosing nor sign one out. A client that sends no
+    `Origin` is no browser acting for another site."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise Forbidden(f"a form of the dashboard is sent from the dashboard, not from {origin}")
 
 
 def _safe_target(target: str) -> str:
@@ -125,10 +134,13 @@ async def login(
     next: Annotated[str, Form()] = "/dashboard/",
     lang: Annotated[Lang, Form()] = "id",
 ) -> Response:
-    """Check the key, keep it in the session cookie and go back to the page."""
+    """Check the key, keep it in the session cookie and go back to the page. A refused key counts against the
+    client's address, as one presented to the API does."""
+    _check_same_origin(request)
     try:
         await authenticate(session, key.strip())
     except Unauthorized:
+        await limited_client(request)
         return _login(request, lang=lang, target=_safe_target(next), failed=True)
     response = RedirectResponse(_safe_target(next), status_code=303)
     response.set_cookie(
@@ -143,8 +155,9 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(lang: Annotated[Lang, Form()] = "id") -> Response:
+async def logout(request: Request, lang: Annotated[Lang, Form()] = "id") -> Response:
     """Forget the session cookie."""
+    _check_same_origin(request)
     response = RedirectResponse(f"/dashboard/?lang={lang}", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard", httponly=True, samesite="strict")
     return response
