@@ -1,9 +1,14 @@
 """Delivery end to end: the registry in-process with its dispatcher, a receiver process on loopback that answers 500,
-then times out, then is down, then recovers; every change arrives, signed, in feed order, inside the region."""
+then times out, then is down, then recovers; every change arrives, signed, in feed order, inside the region. A name
+that answers another address after the receiver check (DNS rebinding) cannot lead a batch there, and over HTTPS the
+certificate is still checked against the name."""
 
 import asyncio
+import datetime as dt
+import itertools
 import json
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -13,13 +18,17 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from kampungkb_local.servers import free_port
+from registry_api import main
 from registry_api.changes import feed
-from registry_api.main import create_app
 from tests.factories import (
     DEMO_KELURAHAN,
     auth,
@@ -37,11 +46,22 @@ REGION = "99.01"
 
 
 class Receiver:
-    """The receiver process, stopped and started again on the same port, its answers switched by a mode file."""
+    """The receiver process, stopped and started again on the same port, its answers switched by a mode file; on
+    another loopback address and with TLS when asked."""
 
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        address: str = "127.0.0.1",
+        port: int | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.address = address
+        self.port = port or free_port()
+        self.url = f"http://{address}:{self.port}/hooks"
+        self.tls = tls
         self.mode_file = directory / "mode"
         self.log_file = directory / "received.jsonl"
         self.log_file.touch()
@@ -51,11 +71,12 @@ class Receiver:
         self.mode_file.write_text(mode)
 
     def start(self) -> None:
-        argv = [sys.executable, str(RECEIVER), str(self.port), str(self.mode_file), str(self.log_file)]
+        argv = [sys.executable, str(RECEIVER), str(self.port), str(self.mode_file), str(self.log_file), self.address]
+        argv += [str(path) for path in self.tls or ()]
         self.process = subprocess.Popen(argv)
         for _ in range(200):
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                if probe.connect_ex((self.address, self.port)) == 0:
                     return
             if self.process.poll() is not None:
                 raise RuntimeError("the receiver exited")
@@ -101,7 +122,7 @@ async def registry(
             **fields,
         },
     )
-    app = create_app(settings)
+    app = main.create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry.test", timeout=30) as http:
@@ -306,3 +327,192 @@ async def test_a_subscription_stops_when_its_creator_has_no_key_in_force(
             )
         ).scalar_one()
         assert "no key in force" in reason
+
+
+class Resolver:
+    """The event loop's resolver, which both the receiver check and httpx's connections ask, answering some names as
+    a test says: each question takes the next answer of the name's cycle, as a name with a TTL of 0 may."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        loop = asyncio.get_running_loop()
+        self._real = loop.getaddrinfo
+        self._answers: dict[str, Iterator[str]] = {}
+        monkeypatch.setattr(loop, "getaddrinfo", self._getaddrinfo)
+
+    def answer(self, name: str, *addresses: str) -> None:
+        self._answers[name] = itertools.cycle(addresses)
+
+    async def _getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in self._answers:
+            address = next(self._answers[name])
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port or 0)))]
+        return await self._real(host, port, *args, **kwargs)
+
+
+async def test_a_batch_goes_to_the_address_its_check_approved_never_to_one_resolved_after(
+    fresh_database_url: str,
+    redis_url: str,
+    classifier_url: str,
+    committed_session: AsyncSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the receiver's name answers an allowed address (127.0.0.2, the allow-list's only one) and then
+    loopback, in turn. Each batch goes to the address the check approved, with the name as `Host`, or is refused by
+    the check; the receiver listening on 127.0.0.1 gets nothing."""
+    approved = Receiver(tmp_path / "approved", address="127.0.0.2")
+    internal = Receiver(tmp_path / "internal", port=approved.port)
+    resolver = Resolver(monkeypatch)
+    resolver.answer("rebind.test", "127.0.0.2", "127.0.0.1")
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    try:
+        for receiver in (approved, internal):
+            receiver.mode("ok")
+            receiver.start()
+        async with registry(
+            fresh_database_url, redis_url, classifier_url, webhook_allowed_networks=["127.0.0.2/32"]
+        ) as http:
+            url = f"http://rebind.test:{approved.port}/hooks"
+            created = await http.post("/v1/webhooks", json={"url": url}, headers=auth(admin))  # answered 127.0.0.2
+            assert created.status_code == 201, created.text
+            hook = created.json()
+            kampung = await make_kampung(http, admin)
+
+            async def sent() -> bool:
+                return bool(approved.received() or internal.received())
+
+            await eventually(sent, "a batch sent")
+            await asyncio.sleep(0.5)
+            assert internal.received() == [], "sent to the address the name answered after the check"
+            records = approved.received()
+            assert {record["host"] for record in records} == {f"rebind.test:{approved.port}"}
+            assert delivered_items(records, hook["secret"])[0]["kampung_id"] == kampung["id"]
+            log = (await http.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=auth(admin))).json()["items"]
+            assert [a["status_code"] for a in log] == [204, None]  # the first check met 127.0.0.1 and refused it
+            assert "127.0.0.1" in log[1]["error"] and "outside the allowed networks" in log[1]["error"]
+    finally:
+        approved.stop()
+        internal.stop()
+
+
+def issue_certificate(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A certificate authority and a server certificate for `name` it signed: the authority's, the server's and its
+    key's files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    authority_key = ec.generate_private_key(ec.SECP256R1())
+    authority_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook tests authority")])
+    authority = (
+        x509.CertificateBuilder()
+        .subject_name(authority_name)
+        .issuer_name(authority_name)
+        .public_key(authority_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(authority_key.public_key()), critical=False)
+        .sign(authority_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(authority_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key.public_key()), critical=False)
+        .sign(authority_key, hashes.SHA256())
+    )
+    files = (directory / "authority.pem", directory / "server.pem", directory / "server.key")
+    files[0].write_bytes(authority.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return files
+
+
+async def test_over_https_the_certificate_is_checked_against_the_name_at_the_approved_address(
+    fresh_database_url: str,
+    redis_url: str,
+    classifier_url: str,
+    committed_session: AsyncSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch goes to the approved address with the name as SNI, and the certificate must be the name's: one for
+    `hooks.test` delivers to `https://hooks.test`, and not to `https://impostor.test` at the same address, even right
+    after a delivery to `hooks.test` left a connection there (each delivery has a connection of its own)."""
+    authority, certificate, key = issue_certificate(tmp_path / "tls", "hooks.test")
+    receiver = Receiver(tmp_path / "receiver", address="127.0.0.2", tls=(certificate, key))
+    resolver = Resolver(monkeypatch)
+    resolver.answer("hooks.test", "127.0.0.2")
+    resolver.answer("impostor.test", "127.0.0.2")
+    trusted = ssl.create_default_context(cafile=str(authority))
+    # The delivery client as `webhook_http` makes it, trusting the tests' authority.
+    monkeypatch.setattr(
+        main, "webhook_http", lambda: httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=trusted)
+    )
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    try:
+        receiver.mode("ok")
+        receiver.start()
+        async with registry(
+            fresh_database_url, redis_url, classifier_url, webhook_allowed_networks=["127.0.0.2/32"]
+        ) as http:
+
+            async def subscribe(name: str) -> dict[str, Any]:
+                url = f"https://{name}:{receiver.port}/hooks"
+                created = await http.post("/v1/webhooks", json={"url": url}, headers=auth(admin))
+                assert created.status_code == 201, created.text
+                return dict(created.json())
+
+            async def attempts(hook: dict[str, Any]) -> list[dict[str, Any]]:
+                path = f"/v1/webhooks/{hook['id']}/deliveries"
+                return list((await http.get(path, headers=auth(admin))).json()["items"])
+
+            named = await subscribe("hooks.test")
+            first = await make_kampung(http, admin)
+
+            async def delivered() -> bool:
+                return any(a["status_code"] == 204 for a in await attempts(named))
+
+            await eventually(delivered, "a delivery to https://hooks.test")
+            assert (await http.delete(f"/v1/webhooks/{named['id']}", headers=auth(admin))).status_code == 204
+            impostor = await subscribe("impostor.test")
+            await make_kampung(http, admin, "99.01.01.2002")
+
+            async def failed() -> bool:
+                return bool(await attempts(impostor))
+
+            await eventually(failed, "an attempt at https://impostor.test")
+            error = (await attempts(impostor))[-1]["error"]
+            assert error and error.startswith("ConnectError") and "CERTIFICATE_VERIFY_FAILED" in error, error
+            records = receiver.received()
+            assert {record["host"] for record in records} == {f"hooks.test:{receiver.port}"}
+            assert delivered_items(records, named["secret"])[0]["kampung_id"] == first["id"]
+    finally:
+        receiver.stop()

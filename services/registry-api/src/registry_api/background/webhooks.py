@@ -3,18 +3,21 @@
 A pass claims due subscriptions with `FOR UPDATE SKIP LOCKED` and a lease (`lease_token`, `leased_until`), so any
 number of processes share the work and never deliver to one receiver at once; each claimed subscription is served
 by its own task with its own timeout, so a slow or dead receiver holds up only itself. A batch is a page of the
-feed (`feed.page`, read as the subscription's creator) signed with Standard Webhooks; the cursor moves only on a 2xx,
-so batches go in feed order. A failure is retried with exponential backoff; failing for the whole retry window
-disables the subscription. Replaying or deleting drops the lease: a batch in flight then moves nothing.
+feed (`feed.page`, read as the subscription's creator) signed with Standard Webhooks, POSTed to an address the
+receiver check has just approved (the host is not resolved again); the cursor moves only on a 2xx, so batches go in
+feed order. A failure is retried with exponential backoff; failing for the whole retry window disables the
+subscription. Replaying or deleting drops the lease: a batch in flight then moves nothing.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 import orjson
@@ -228,8 +231,8 @@ class WebhookDispatcher:
             "webhook-signature": Webhook(claim.secret).sign(message_id, started, body),
         }
         try:
-            await check_receiver(claim.url, allowed=self.allowed)  # DNS may have changed since the subscription
-            response = await self.http.post(claim.url, content=body, headers=headers, timeout=self.timeout_s)
+            addresses = await check_receiver(claim.url, allowed=self.allowed)  # DNS may have changed since then
+            response = await self._send(claim.url, addresses, body, headers)
         except AddressRefused as exc:
             return _Attempt("refused", error=str(exc))
         except httpx.TimeoutException as exc:
@@ -239,6 +242,30 @@ class WebhookDispatcher:
         if 200 <= response.status_code < 300:
             return _Attempt("delivered", status=response.status_code)
         return _Attempt("http_error", status=response.status_code, error=f"answered {response.status_code}")
+
+    async def _send(self, url: str, addresses: list[str], body: str, headers: dict[str, str]) -> httpx.Response:
+        """POST to the URL's host at an address the check approved (the next one when one refuses the connection),
+        never resolving the host again. The `Host` header and TLS keep the URL's host: SNI and the certificate are
+        checked against the name. Each request has a connection of its own (`Connection: close`): the pool knows a
+        connection by address, and one kept open would carry another host's request without checking its
+        certificate."""
+        target = httpx.URL(url)
+        headers = {**headers, "host": target.netloc.decode("ascii"), "connection": "close"}
+        extensions = {"sni_hostname": target.raw_host.decode("ascii")} if target.scheme == "https" else {}
+
+        async def post(address: str) -> httpx.Response:
+            return await self.http.post(
+                target.copy_with(host=address),
+                content=body,
+                headers=headers,
+                timeout=self.timeout_s,
+                extensions=extensions,
+            )
+
+        for address in addresses[:-1]:
+            with contextlib.suppress(httpx.ConnectError):
+                return await post(address)
+        return await post(addresses[-1])
 
     async def _moved(self, claim: _Claim, cursor: str, *, delivered: bool, keep: bool) -> bool:
         async with self.sessionmaker() as session, session.begin():
@@ -359,5 +386,6 @@ def create_dispatcher(
 
 def webhook_http() -> httpx.AsyncClient:
     """The client deliveries go out with: no redirects (a redirect could lead past the allow-list), no proxies from
-    the environment."""
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    the environment, no cookies (kept by address, they would pass from one receiver to another at the same one)."""
+    no_cookies = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, cookies=no_cookies)

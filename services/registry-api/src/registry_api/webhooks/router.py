@@ -21,8 +21,9 @@ the one before it was answered with a 2xx. Each request is signed per the Standa
 
 A failed batch is retried with exponential backoff; a subscription failing for the whole retry window (24 hours by
 default) is disabled, and `POST /v1/webhooks/{id}/enable` resumes it where it stopped. The URL's host must resolve
-to a public address (or one in `REGISTRY_WEBHOOK_ALLOWED_NETWORKS`), at subscription and at every delivery.
-`wilayah` must lie inside the key's scope (403 otherwise); a Kampung KB's key gets its own Kampung KB only.
+to a public address (or one in `REGISTRY_WEBHOOK_ALLOWED_NETWORKS`), at subscription and at every delivery, and a
+delivery connects to an address that check approved. `wilayah` must lie inside the key's scope (403 otherwise); a
+Kampung KB's key gets its own Kampung KB only.
 """
 
 

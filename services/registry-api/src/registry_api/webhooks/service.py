@@ -53,8 +53,10 @@ def address_allowed(address: str, allowed: Sequence[Network]) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_reserved)
 
 
-async def check_receiver(url: str, *, allowed: Sequence[Network]) -> None:
-    """Every address the URL's host resolves to must be allowed; `AddressRefused` saying why otherwise."""
+async def check_receiver(url: str, *, allowed: Sequence[Network]) -> list[str]:
+    """Every address the URL's host resolves to must be allowed; `AddressRefused` saying why otherwise. Returns those
+    addresses, in the resolver's order: a delivery connects to one of them and never resolves the host again, so a
+    name answering differently the next time (DNS rebinding) cannot lead it elsewhere."""
     parts = urlsplit(url)
     host = parts.hostname
     if not host:
@@ -70,6 +72,7 @@ async def check_receiver(url: str, *, allowed: Sequence[Network]) -> None:
             f"{host} resolves to {', '.join(refused) or 'nothing'}, outside the allowed networks "
             "(REGISTRY_WEBHOOK_ALLOWED_NETWORKS)"
         )
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _read(row: WebhookSubscription) -> WebhookRead:
