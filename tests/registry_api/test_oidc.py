@@ -1,6 +1,7 @@
 """OpenID Connect bearer tokens, against a real provider process on loopback: discovery and JWKS fetched and
 cached, a key rotation followed without a restart (an unknown key id refetches, at most once per interval), and
-expired, wrong-audience, wrong-issuer, not-yet-valid, foreign-signed and unsigned tokens refused."""
+expired, wrong-audience, wrong-issuer, not-yet-valid, foreign-signed and unsigned tokens refused; webhooks, which
+deliver only while their creator has a key in force, are neither subscribed nor resumed with a token."""
 
 import base64
 import json
@@ -15,10 +16,12 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_local.servers import free_port
 from registry_api.settings import Settings
+from registry_api.webhooks.models import WebhookSubscription
 from tests.factories import auth, kependudukan_payload, put_module
 from tests.registry_api.conftest import app_client
 
@@ -165,3 +168,29 @@ async def test_unknown_key_ids_refetch_at_most_once_per_interval(
         for _ in range(5):
             assert (await http.get("/v1/me", headers=auth(await idp.token()))).status_code == 401
         assert await idp.fetches() == fetched
+
+
+async def test_webhooks_are_subscribed_and_resumed_with_an_api_key_not_a_token(
+    registry: httpx.AsyncClient, provider: str, session: AsyncSession, admin: str
+) -> None:
+    """A subscription delivers while its creator has a key in force, checked at every pass; the subject of a token has
+    none, and its removal at the provider would be seen nowhere. A token lists and deletes its own subscriptions
+    (made before the rule), but neither subscribes nor resumes one."""
+    token = await Idp(provider).token()
+    refused = await registry.post("/v1/webhooks", json={"url": "https://8.8.8.8/hook"}, headers=auth(token))
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "API key" in refused.json()["detail"]
+
+    made = await registry.post("/v1/webhooks", json={"url": "https://8.8.8.8/hook"}, headers=auth(admin))
+    assert made.status_code == 201, made.text
+    hook = made.json()["id"]
+    await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == hook).values(owner="oidc:user-1"))
+    await session.commit()
+    listed = await registry.get("/v1/webhooks", headers=auth(token))
+    assert [w["id"] for w in listed.json()["items"]] == [hook]
+    for path, params in (("enable", {}), ("replay", {"after": "0-0"})):
+        resumed = await registry.post(f"/v1/webhooks/{hook}/{path}", params=params, headers=auth(token))
+        assert resumed.status_code == 403, (path, resumed.text)
+        assert "API key" in resumed.json()["detail"]
+    assert (await registry.delete(f"/v1/webhooks/{hook}", headers=auth(token))).status_code == 204

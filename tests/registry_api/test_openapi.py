@@ -27,6 +27,9 @@ async def test_errors_statuses_headers_and_constraints_are_declared(client: http
     assert by_id["createKampung"]["responses"]["201"]["headers"].keys() >= {"ETag", "Location"}
     assert "409" in by_id["createKampung"]["responses"]
     assert "Retry-After" in by_id["listRulesets"]["responses"]["503"]["headers"]
+    # A webhook delivers only while its creator has a key in force: a bearer token neither subscribes nor resumes one.
+    for name in ("createWebhook", "enableWebhook", "replayWebhook"):
+        assert "bearer token" in by_id[name]["responses"]["403"]["description"], name
     report = {p["name"]: p["schema"] for p in by_id["getReport"]["parameters"]}
     assert report["code"]["pattern"] == REGION_CODE_PATTERN
     # Every read answered whole has its tag and its 304 (`etags.NotModifiedMiddleware`); a streamed one neither.

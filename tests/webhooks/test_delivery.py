@@ -329,6 +329,42 @@ async def test_a_subscription_stops_when_its_creator_has_no_key_in_force(
         assert "no key in force" in reason
 
 
+async def test_a_subscription_owned_by_a_bearer_token_subject_is_disabled(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """A subscription whose owner is a subject of the identity provider (made with a bearer token, before subscribing
+    needed a key) has no key to check: the next pass disables it, and it delivers nothing."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.mode("ok")
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        hook = (await http.post("/v1/webhooks", json={"url": receiver.url}, headers=auth(admin))).json()
+        await committed_session.execute(
+            text("UPDATE webhook_subscription SET owner = 'oidc:user-1' WHERE id = :id"), {"id": hook["id"]}
+        )
+        await committed_session.commit()
+        await make_kampung(http, admin)
+
+        async def disabled() -> bool:
+            row = (
+                await committed_session.execute(
+                    text("SELECT disabled_at IS NOT NULL FROM webhook_subscription WHERE id = :id"), {"id": hook["id"]}
+                )
+            ).scalar_one()
+            await committed_session.rollback()
+            return bool(row)
+
+        await eventually(disabled, "the subscription of a bearer token's subject disabled")
+        await asyncio.sleep(1.0)  # several dispatcher passes (poll 0.05 s): none may deliver
+        assert receiver.received() == [], "delivered to a subscription whose owner has no key"
+        reasons = (
+            await committed_session.execute(
+                text("SELECT error FROM webhook_delivery WHERE subscription_id = :id"), {"id": hook["id"]}
+            )
+        ).scalars()
+        assert [reason for reason in reasons if "bearer token" in reason]
+
+
 class Resolver:
     """The event loop's resolver, which both the receiver check and httpx's connections ask, answering some names as
     a test says: each question takes the next answer of the name's cycle, as a name with a TTL of 0 may."""

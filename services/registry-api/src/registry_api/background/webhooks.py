@@ -74,21 +74,27 @@ _LOG = text("""
         (subscription_id, message_id, attempted_at, status_code, error, items, cursor_from, cursor_to, next_retry_at)
     VALUES (:id, :message_id, :started, :status, :error, :items, :cursor_from, :cursor_to, :next_retry_at)
 """)
-# A subscription delivers what its creator may read, so it stops when its creator can no longer read: a principal with
-# no key in force (every key revoked or expired) has its subscriptions disabled, each with a line in its log. Enabling
-# again needs a key of that principal. Owners from the identity provider (`oidc:`) carry no key to check.
+# A subscription delivers what its creator may read, so it stops when its creator can no longer read: an owner that
+# is not a principal of the registry with a key in force (every key revoked or expired, or an `oidc:` subject, whose
+# removal at the identity provider nothing here would see) has its subscriptions disabled, each with a line in its
+# log. Enabling again needs a key of that principal.
 _ORPHANED = text("""
     UPDATE webhook_subscription s
        SET disabled_at = now(), leased_until = NULL, lease_token = NULL
-     WHERE s.disabled_at IS NULL AND s.owner LIKE 'principal:%'
+     WHERE s.disabled_at IS NULL
        AND NOT EXISTS (
            SELECT 1 FROM api_key k
-            WHERE k.principal_id = CAST(substr(s.owner, 11) AS bigint)
+            WHERE k.principal_id = CAST(CASE WHEN s.owner ~ '^principal:[0-9]{1,18}$' THEN substr(s.owner, 11) END
+                                        AS bigint)
               AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
        )
-    RETURNING s.id, s.cursor
+    RETURNING s.id, s.cursor, s.owner LIKE 'principal:%' AS principal
 """)
 OWNER_GONE = "disabled: the principal that created it has no key in force (revoked or expired)"
+OWNER_NO_KEY = (
+    "disabled: it was created with a bearer token of the identity provider, which has no key in force to check; "
+    "subscribe again with an API key"
+)
 _PRUNE = text("DELETE FROM webhook_delivery WHERE attempted_at < now() - :retention * interval '1 second'")
 PRUNE_EVERY_S = 300.0
 
@@ -159,9 +165,10 @@ class WebhookDispatcher:
         token = uuid.uuid4().hex
         async with self.sessionmaker() as session, session.begin():
             for gone in (await session.execute(_ORPHANED)).all():
+                reason = OWNER_GONE if gone.principal else OWNER_NO_KEY
                 DELIVERIES.labels(outcome="owner_gone").inc()
-                log.warning("webhook %d %s", gone.id, OWNER_GONE)
-                attempt = _Attempt("owner_gone", error=OWNER_GONE)
+                log.warning("webhook %d %s", gone.id, reason)
+                attempt = _Attempt("owner_gone", error=reason)
                 await _log(session, gone.id, gone.cursor, gone.cursor, dt.datetime.now(dt.UTC), attempt, items=0)
             rows = (
                 await session.execute(

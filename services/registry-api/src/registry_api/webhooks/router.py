@@ -24,7 +24,11 @@ default) is disabled, and `POST /v1/webhooks/{id}/enable` resumes it where it st
 to a public address (or one in `REGISTRY_WEBHOOK_ALLOWED_NETWORKS`), at subscription and at every delivery, and a
 delivery connects to an address that check approved. `wilayah` must lie inside the key's scope (403 otherwise); a
 Kampung KB's key gets its own Kampung KB only.
+
+Subscribing needs an API key (403 for a bearer token of the identity provider): a subscription delivers only while
+the principal that created it has a key in force, and is disabled at the next pass once it has none.
 """
+_NOT_A_KEY = "a bearer token of the identity provider: webhooks are subscribed and resumed with an API key"
 
 
 @router.post(
@@ -32,7 +36,7 @@ Kampung KB's key gets its own Kampung KB only.
     status_code=201,
     response_model=WebhookCreated,
     description=CREATE_DESCRIPTION,
-    responses={403: {"description": "wilayah outside the key's scope"}},
+    responses={403: {"description": f"wilayah outside the key's scope, or {_NOT_A_KEY}"}},
 )
 async def create_webhook(
     data: WebhookCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
@@ -76,7 +80,11 @@ async def list_deliveries(
     return await service.deliveries(session, principal=principal, webhook_id=webhook_id, limit=limit, cursor=cursor)
 
 
-@router.post("/{webhook_id}/replay", response_model=WebhookRead, responses={410: {"description": "cursor expired"}})
+@router.post(
+    "/{webhook_id}/replay",
+    response_model=WebhookRead,
+    responses={403: {"description": _NOT_A_KEY}, 410: {"description": "cursor expired"}},
+)
 async def replay_webhook(
     webhook_id: WebhookId,
     session: SessionDep,
@@ -87,7 +95,7 @@ async def replay_webhook(
     return await service.replay(session, principal=principal, webhook_id=webhook_id, after=after)
 
 
-@router.post("/{webhook_id}/enable", response_model=WebhookRead)
+@router.post("/{webhook_id}/enable", response_model=WebhookRead, responses={403: {"description": _NOT_A_KEY}})
 async def enable_webhook(webhook_id: WebhookId, session: SessionDep, principal: PrincipalDep) -> WebhookRead:
     """Enable a subscription disabled after failing: it resumes after the last batch it delivered."""
     return await service.enable(session, principal=principal, webhook_id=webhook_id)

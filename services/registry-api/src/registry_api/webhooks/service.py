@@ -1,7 +1,8 @@
 """Webhook subscriptions: who may subscribe to what, where a receiver may be, and the secret that signs batches.
 
 Only the key's principal that created a subscription sees and manages it; its deliveries hold what that key may
-read (`scope`), narrowed by `kinds` and `wilayah`. Delivery itself runs in the background package.
+read (`scope`), narrowed by `kinds` and `wilayah`, for as long as the principal has a key in force. Delivery itself
+runs in the background package.
 """
 
 import asyncio
@@ -75,6 +76,17 @@ async def check_receiver(url: str, *, allowed: Sequence[Network]) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def _require_key(principal: Principal) -> None:
+    """403 unless the caller is a principal of the registry (an API key). A subscription delivers while its creator
+    has a key in force, checked at every pass; a bearer token of the identity provider is checked at no pass, so the
+    subscriptions it made would outlive the person's removal at the provider."""
+    if principal.principal_id is None:
+        raise Forbidden(
+            "webhooks are subscribed and resumed with an API key (a principal of the registry), not a bearer token: "
+            "a subscription delivers only while its creator has a key in force"
+        )
+
+
 def _read(row: WebhookSubscription) -> WebhookRead:
     return WebhookRead(
         id=row.id,
@@ -95,6 +107,7 @@ async def create(
     session: AsyncSession, *, principal: Principal, data: WebhookCreate, allowed: Sequence[Network]
 ) -> WebhookCreated:
     """A subscription from now on (the feed's head), inside the caller's scope; its secret is returned once."""
+    _require_key(principal)
     wilayah = None if data.wilayah == NATION_CODE else data.wilayah
     if wilayah is not None and not principal.covers_region(wilayah):
         raise Forbidden(f"wilayah {wilayah} lies outside the key's scope {principal.scope}")
@@ -172,11 +185,13 @@ async def _restart(
 
 async def enable(session: AsyncSession, *, principal: Principal, webhook_id: int) -> WebhookRead:
     """Enable a subscription again: it resumes after the last batch it delivered."""
+    _require_key(principal)
     return await _restart(session, principal=principal, webhook_id=webhook_id)
 
 
 async def replay(session: AsyncSession, *, principal: Principal, webhook_id: int, after: str) -> WebhookRead:
     """Move a subscription back (or on) to `after`: every change after it is delivered again; enables it too."""
+    _require_key(principal)
     row = await _own(session, principal=principal, webhook_id=webhook_id)
     # A page of one tells an unknown cursor (422) or one older than the feed keeps (410) before anything moves.
     await feed.page(
