@@ -1,6 +1,6 @@
 """The registry's OpenAPI document beyond what the routes declare: response headers, conditional reads (every read
-answered whole), the 429 of rate-limited operations and the constraints of path and query parameters the services
-check by hand."""
+answered whole), the 429 of rate-limited operations, the 503 of those on the database, and the constraints of path
+and query parameters the services check by hand."""
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -68,8 +68,6 @@ RESPONSE_HEADERS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "listCodeLists": {"200": {"ETag": _ETAG}},
     "getCodeList": {"200": {"ETag": _ETAG}},
     "listRulesets": {"503": {"Retry-After": _RETRY_AFTER}},
-    "getClassification": {"503": {"Retry-After": _RETRY_AFTER}},
-    "getInForce": {"503": {"Retry-After": _RETRY_AFTER}},
 }
 """Headers each operation sends, by operation id and status."""
 
