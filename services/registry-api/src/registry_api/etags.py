@@ -23,10 +23,7 @@ def _tags(header: str) -> set[str]:
 
 def check_if_match(if_match: str | None, version: int) -> None:
     """Pass when there is no `If-Match`, or when it names the current version (or `*`); otherwise 412."""
-    if if_match is None:
-        return
-    tags = _tags(if_match)
-    if "*" not in tags and etag(version) not in tags:
+    if if_match is not None and not matches(if_match, etag(version)):
         raise PreconditionFailed(f"If-Match {if_match} does not match the current version {etag(version)}")
 
 

@@ -238,10 +238,7 @@ async def _check_carried(
     """`If-Match` on a period with no submission of its own: it holds when it names the submission in force for the
     period, an earlier month's carried forward, as `GET` served it (`in_force_etag`); a 412 otherwise, with that
     submission as `current` when there is one."""
-    query = select(Submission).where(
-        Submission.kampung_id == kampung_id, Submission.module == module, Submission.period < period
-    )
-    carried = await session.scalar(query.order_by(Submission.period.desc()).limit(1))
+    carried = await _newest_at_or_before(session, kampung_id=kampung_id, module=module, period=period)
     if carried is None:
         raise PreconditionFailed(f"If-Match {if_match}: there is no {module} submission in force for this period yet")
     tag = in_force_etag(carried, period)
@@ -263,6 +260,15 @@ def in_force_etag(submission: Submission, period: dt.date) -> str:
     return f'"v{submission.revision}.{submission.period:%Y-%m}"'
 
 
+async def _newest_at_or_before(
+    session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date
+) -> Submission | None:
+    query = select(Submission).where(
+        Submission.kampung_id == kampung_id, Submission.module == module, Submission.period <= period
+    )
+    return await session.scalar(query.order_by(Submission.period.desc()).limit(1))
+
+
 async def _exact(session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date) -> Submission | None:
     query = select(Submission).where(
         Submission.kampung_id == kampung_id, Submission.module == module, Submission.period == period
@@ -274,9 +280,10 @@ async def get_submission(
     session: AsyncSession, *, kampung_id: int, module: Module, period: dt.date, exact: bool
 ) -> Submission:
     """The submission in force for the period: the newest at or before it (exactly of it when `exact`)."""
-    query = select(Submission).where(Submission.kampung_id == kampung_id, Submission.module == module)
-    query = query.where(Submission.period == period) if exact else query.where(Submission.period <= period)
-    found = await session.scalar(query.order_by(Submission.period.desc()).limit(1))
+    if exact:
+        found = await _exact(session, kampung_id=kampung_id, module=module, period=period)
+    else:
+        found = await _newest_at_or_before(session, kampung_id=kampung_id, module=module, period=period)
     if found is None:
         raise NotFound(f"Kampung KB {kampung_id} has no {module} submission in force for {period:%Y-%m}")
     return found
