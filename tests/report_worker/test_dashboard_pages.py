@@ -141,8 +141,13 @@ async def test_bad_key_page_and_period_are_answered_not_crashed(
     for path in ("/dashboard/login", "/dashboard/logout"):
         elsewhere = await client.post(path, data={"key": "kkb_nope_nope"}, headers={"Origin": "https://evil.example"})
         assert elsewhere.status_code == 403 and "set-cookie" not in elsewhere.headers, path
+    cross_site = await client.post("/dashboard/logout", headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"})
+    assert cross_site.status_code == 403
     here = await client.post("/dashboard/logout", headers={"Origin": str(client.base_url).rstrip("/")})
     assert here.status_code == 303
+    # A browser's own form under `Referrer-Policy: no-referrer`: `Origin: null`, and `Sec-Fetch-Site` says where from.
+    browser = await client.post("/dashboard/logout", headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"})
+    assert browser.status_code == 303
     assert (await client.get("/dashboard/97.01?period=2025-13")).status_code == 422
     assert (await client.get("/dashboard/12.34")).status_code == 404
     uncomputed = await client.get("/dashboard/97?period=2019-01")

@@ -56,9 +56,15 @@ def _login(request: Request, *, lang: Lang, target: str, failed: bool = False, s
 
 
 def _check_same_origin(request: Request) -> None:
-    """403 for a form sent from another site: a browser names the page's origin on a POST (`Origin`), so a page
-    elsewhere can neither sign a visitor into a key of its choosing nor sign one out. A client that sends no
-    `Origin` is no browser acting for another site."""
+    """403 for a form sent from another site, so that a page elsewhere can neither sign a visitor into a key of its
+    choosing nor sign one out. A browser says where a request comes from in `Sec-Fetch-Site` (its `Origin` is `null`
+    here, under the pages' `Referrer-Policy: no-referrer`); one too old for it, by its `Origin`. A client that sends
+    neither is no browser acting for another site."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            raise Forbidden(f"a form of the dashboard is sent from the dashboard, not from a {site} page")
+        return
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise Forbidden(f"a form of the dashboard is sent from the dashboard, not from {origin}")
