@@ -82,6 +82,7 @@ async def test_nation_page_shows_the_api_figures_of_the_newest_period(
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "default-src 'none'" in policy
     assert page.headers["cache-control"] == "private, no-store"
+    assert page.headers["referrer-policy"] == "same-origin", "under no-referrer its forms' POSTs name no origin"
     english = await client.get(f"/dashboard/?period={MONTH}&lang=en")
     assert '<html lang="en">' in english.text and "Headline figures" in english.text
     document = (await client.get("/openapi.json")).json()

@@ -4,7 +4,9 @@
 unexpected 500 carries the headers too. Every response gets `X-Content-Type-Options`, `Referrer-Policy`,
 `X-Frame-Options` and a `Content-Security-Policy` that allows nothing (the API serves JSON, CSV, XLSX and NDJSON),
 except the registry's dashboard, whose policy allows its own script, style sheet and charts, and the interactive
-documentation, whose policy allows the Swagger UI and ReDoc assets FastAPI loads. `Strict-Transport-Security` is
+documentation, whose policy allows the Swagger UI and ReDoc assets FastAPI loads. The dashboard's referrer policy is
+`same-origin`, not `no-referrer`: under `no-referrer` a browser names no origin on a form's POST (`Origin: null`),
+and the dashboard's sign-in and sign-out accept only their own origin. `Strict-Transport-Security` is
 off unless asked for: TLS ends at the Ingress, which knows the host names.
 A response to a request that carries credentials is `Cache-Control: no-store`, so no shared cache keeps it.
 """
@@ -40,6 +42,8 @@ DASHBOARD_POLICY = (
 """The registry's dashboard pages: only their own script, style sheet and charts, served by the service itself."""
 
 DASHBOARD_PREFIX = "/dashboard"
+DASHBOARD_REFERRER = b"same-origin"
+"""A browser sends a dashboard form's POST with the page's origin, and another site never a referrer."""
 
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
 
@@ -56,6 +60,9 @@ class SecurityHeadersMiddleware:
         ]
         if hsts_max_age_s > 0:
             self.common.append((b"strict-transport-security", f"max-age={hsts_max_age_s}; includeSubDomains".encode()))
+        self.dashboard = [
+            (name, DASHBOARD_REFERRER if name == b"referrer-policy" else value) for name, value in self.common
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,9 +70,10 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope["path"]
         policy = DOCS_POLICY if path in DOCS_PATHS else API_POLICY
+        common = self.common
         if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
-            policy = DASHBOARD_POLICY
-        added = [*self.common, (b"content-security-policy", policy.encode())]
+            policy, common = DASHBOARD_POLICY, self.dashboard
+        added = [*common, (b"content-security-policy", policy.encode())]
         credentials = any(name in CREDENTIAL_HEADERS for name, _ in scope["headers"])
 
         async def send_with_headers(message: Message) -> None:
