@@ -133,11 +133,28 @@ async def test_sign_in_shows_the_list_to_chase_and_fits_a_phone(site: Site, brow
     await quality_section_is_the_apis(page, site, "97.01")
     cookies = await context.cookies()
     session = next(c for c in cookies if c["name"] == "kkb_dashboard")
-    assert session["httpOnly"] and session["sameSite"] == "Strict"
-    assert await page.evaluate("document.cookie") == "", "no script reads the key"
+    assert session["httpOnly"] and session["sameSite"] == "Strict" and session["path"] == "/dashboard"
+    assert site.key.split("_", 2)[2] not in session["value"], "the cookie holds a session's token, not the key"
+    assert await page.evaluate("document.cookie") == "", "no script reads the cookie"
+    assert await chase_shown(browser, site, session["value"]), "a copy of the cookie works while the session lives"
     overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, "the page fits a phone's width (wide tables scroll inside their box)"
     await page.get_by_role("button", name="Keluar").click()
     await page.wait_for_url("**/dashboard/?*")
     assert not [c for c in await context.cookies() if c["name"] == "kkb_dashboard"]
+    assert not await chase_shown(browser, site, session["value"]), "signing out ended the session on the server"
     await context.close()
+
+
+async def chase_shown(browser: Browser, site: Site, cookie: str) -> bool:
+    """Whether another browser holding `cookie` is shown the list to chase (a signed-in page), or asked to sign in."""
+    context = await browser.new_context()
+    await context.add_cookies(
+        [{"name": "kkb_dashboard", "value": cookie, "domain": "127.0.0.1", "path": "/dashboard", "httpOnly": True}]
+    )
+    page = await context.new_page()
+    await page.goto(f"{site.url}/dashboard/97.01?period={MONTH}")
+    shown = await page.locator("#chase").count() > 0
+    assert shown != await page.locator("#key").is_visible()
+    await context.close()
+    return shown

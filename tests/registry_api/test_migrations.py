@@ -387,3 +387,28 @@ async def test_the_migration_of_the_percontohan_index_serves_a_reports_list(empt
         assert await connection.fetchval("SELECT to_regclass('ix_kampung_percontohan')") is None
     finally:
         await connection.close()
+
+
+async def test_the_migration_of_dashboard_sessions_keeps_them_with_their_key(empty_database_url: str) -> None:
+    """0036: a dashboard session's row goes with its key (`ON DELETE CASCADE`); going down drops the table."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        key_id = await connection.fetchval(
+            """WITH p AS (INSERT INTO principal (kind, name, role, scope) VALUES ('person', 'x', 'viewer', '00')
+                          RETURNING id)
+               INSERT INTO api_key (principal_id, name, prefix, secret_hash) SELECT id, 'x', 'p', 'h' FROM p
+               RETURNING id"""
+        )
+        await connection.execute(
+            """INSERT INTO dashboard_session (token_hash, key_id, expires_at)
+               VALUES ('a', $1, now() + interval '12 hours'), ('b', $1, now() + interval '12 hours')""",
+            key_id,
+        )
+        assert await connection.fetchval("SELECT count(*) FROM dashboard_session") == 2
+        await connection.execute("DELETE FROM api_key WHERE id = $1", key_id)
+        assert await connection.fetchval("SELECT count(*) FROM dashboard_session") == 0
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0035_passrules")
+        assert "dashboard_session" not in await _tables(empty_database_url)
+    finally:
+        await connection.close()

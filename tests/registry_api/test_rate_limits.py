@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kampungkb_local.servers import free_port
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.service import Role
+from registry_api.dashboard.router import COOKIE
 from registry_api.settings import Settings
 from tests.factories import auth, load_demo_regions, make_key
 from tests.registry_api.conftest import app_client
@@ -35,11 +36,11 @@ async def limited(
         yield app, http
 
 
-def _from_address(app: FastAPI) -> httpx.AsyncClient:
+def _from_address(app: FastAPI, cookies: dict[str, str] | None = None) -> httpx.AsyncClient:
     """A client from an address of its own, so that no other test (or earlier run) has counted against it."""
     address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://registry.test")
+    return httpx.AsyncClient(transport=transport, base_url="http://registry.test", cookies=cookies)
 
 
 async def test_over_the_limit_is_429_with_headers_per_principal_and_group(
@@ -78,6 +79,21 @@ async def test_keys_refused_at_the_dashboard_s_sign_in_count_against_the_address
         tries = [(await one.post("/dashboard/login", data={"key": "kkb_no_such"})).status_code for _ in range(3)]
         assert tries == [401, 401, 429]
         assert (await other.post("/dashboard/login", data={"key": "kkb_no_such"})).status_code == 401
+
+
+async def test_dashboard_sessions_count_as_their_key_and_unknown_ones_against_the_address(
+    limited: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession
+) -> None:
+    """A session's pages count against the principal of its key (`read`); a token of no session against the
+    client's address, as a refused key does."""
+    app, http = limited
+    key = await make_key(session, Role.VIEWER, "00")
+    assert (await http.post("/dashboard/login", data={"key": key})).status_code == 303
+    async with _from_address(app, {COOKIE: http.cookies[COOKIE]}) as browser:
+        pages = [(await browser.get("/dashboard/99/charts/tiers.svg")).status_code for _ in range(4)]
+    assert pages == [404, 404, 404, 429], "three reads of the principal (no report computed), then its limit"
+    async with _from_address(app, {COOKIE: "no-such-session"}) as one:
+        assert [(await one.get("/dashboard/99/charts/tiers.svg")).status_code for _ in range(3)] == [401, 401, 429]
 
 
 @pytest.mark.parametrize("path", ["/v1/codes", "/v1/codes/contraception", "/v1/rulesets"])

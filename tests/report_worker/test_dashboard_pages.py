@@ -1,17 +1,22 @@
-"""The officer's page, server-side: the API's figures and data-quality flags, scope, the session cookie, its policy
-and its absence from the OpenAPI document. The browser drives it in `tests/dashboard`."""
+"""The officer's page, server-side: the API's figures and data-quality flags, scope, sessions and their cookie, its
+policy and its absence from the OpenAPI document. The browser drives it in `tests/dashboard`."""
 
+import datetime as dt
+import hashlib
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
 from registry_api.charts.labels import tier_label
+from registry_api.dashboard.router import COOKIE
 from registry_api.settings import Settings
 from report_worker.aggregates import rebuild_period
 from tests.factories import auth, kependudukan_payload, kkbpk_payload, make_key, profil_payload
@@ -225,3 +230,127 @@ def quality_figure(html: str, name: str) -> int:
     found = re.search(rf'<dd data-quality="{name}">(\d+)</dd>', html)
     assert found, name
     return int(found.group(1))
+
+
+@pytest.fixture
+async def closed(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app without public reads, and a browser of it: a page answers 200 to a session only."""
+    async with app_client(settings.model_copy(update={"public_reads": False}), session_factory) as pair:
+        yield pair
+
+
+async def sign_in(http: httpx.AsyncClient, key: str) -> str:
+    """Sign `http` in with `key`; the value of its session cookie."""
+    login = await http.post("/dashboard/login", data={"key": key, "next": "/dashboard/97.01"})
+    assert login.status_code == 303, login.text
+    return http.cookies[COOKIE]
+
+
+async def page_with(app: FastAPI, cookie: str, path: str = f"/dashboard/97.01?period={MONTH}") -> httpx.Response:
+    """The page as another browser holding a copy of the cookie sees it."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://registry.test", cookies={COOKIE: cookie}
+    ) as http:
+        return await http.get(path)
+
+
+def asks_to_sign_in(page: httpx.Response) -> bool:
+    """The sign-in form in place of the page, the cookie it came with dropped."""
+    dropped = f'{COOKIE}=""' in page.headers.get("set-cookie", "") and "Max-Age=0" in page.headers["set-cookie"]
+    return page.status_code == 401 and 'name="key"' in page.text and dropped
+
+
+async def test_the_cookie_holds_a_session_token_the_api_does_not_take(
+    closed: tuple[FastAPI, httpx.AsyncClient], computed: oracle.Rows, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    app, http = closed
+    key = await make_key(session, Role.KABUPATEN, "97.01")
+    _, prefix, secret = key.split("_", 2)
+    token = await sign_in(http, key)
+    assert prefix not in token and secret not in token and len(token) >= 43
+    stored = await pg.fetch(
+        """SELECT s.token_hash, k.prefix, s.expires_at - s.created_at AS lifetime
+             FROM dashboard_session s JOIN api_key k ON k.id = s.key_id"""
+    )
+    assert [tuple(row) for row in stored] == [
+        (hashlib.sha256(token.encode()).hexdigest(), prefix, dt.timedelta(hours=12))
+    ], "only the token's hash is stored, with the key and the session's end"
+    page = await page_with(app, token)
+    assert page.status_code == 200 and 'id="chase"' in page.text and "kabupaten 97.01" in page.text
+    assert (await page_with(app, token, f"/dashboard/97/export.csv?period={MONTH}")).status_code == 200
+    assert (await http.get("/v1/me", headers=auth(key))).status_code == 200
+    for presented in ({"Cookie": f"{COOKIE}={token}"}, auth(token), {"X-API-Key": token}):
+        assert (await http.get("/v1/me", headers=presented)).status_code == 401, presented
+
+
+async def test_sign_out_ends_the_session_for_every_copy_of_its_cookie(
+    closed: tuple[FastAPI, httpx.AsyncClient], computed: oracle.Rows, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    app, http = closed
+    key = await make_key(session, Role.VIEWER, "00")
+    first = await sign_in(http, key)
+    assert (await page_with(app, first)).status_code == 200
+    second = await sign_in(http, key)
+    assert second != first, "signing in again opens a new session"
+    assert asks_to_sign_in(await page_with(app, first)), "and ends the one the browser held"
+    assert (await page_with(app, second)).status_code == 200
+    out = await http.post("/dashboard/logout")
+    assert out.status_code == 303 and COOKIE not in http.cookies
+    assert asks_to_sign_in(await page_with(app, second))
+    assert (await page_with(app, second, f"/dashboard/97/charts/tiers.svg?period={MONTH}")).status_code == 401
+    assert await pg.fetchval("SELECT count(*) FROM dashboard_session") == 0
+    assert (await http.get("/v1/me", headers=auth(key))).status_code == 200, "the key itself lives on"
+
+
+@pytest.mark.parametrize("ended", ["revoked", "expired"])
+async def test_a_key_revoked_or_expired_ends_its_sessions(
+    closed: tuple[FastAPI, httpx.AsyncClient],
+    computed: oracle.Rows,
+    session: AsyncSession,
+    pg: asyncpg.Connection,
+    ended: str,
+) -> None:
+    app, http = closed
+    key = await make_key(session, Role.VIEWER, "00")
+    token = await sign_in(http, key)
+    assert (await page_with(app, token)).status_code == 200
+    prefix = key.split("_")[1]
+    if ended == "revoked":
+        revoked = await http.delete(f"/v1/keys/{prefix}", headers=auth(await make_key(session)))
+        assert revoked.status_code == 204
+    else:
+        await pg.execute("UPDATE api_key SET expires_at = now() - interval '1 second' WHERE prefix = $1", prefix)
+    assert asks_to_sign_in(await page_with(app, token))
+
+
+async def test_a_session_past_its_end_asks_to_sign_in_and_the_next_sign_in_deletes_it(
+    closed: tuple[FastAPI, httpx.AsyncClient], computed: oracle.Rows, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    app, http = closed
+    key = await make_key(session, Role.VIEWER, "00")
+    token = await sign_in(http, key)
+    await pg.execute("UPDATE dashboard_session SET expires_at = now() - interval '1 second'")
+    assert asks_to_sign_in(await page_with(app, token))
+    assert (await page_with(app, token, f"/dashboard/97/export.csv?period={MONTH}")).status_code == 401
+    other = await make_key(session, Role.VIEWER, "00")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry.test") as browser:
+        fresh = await sign_in(browser, other)
+    hashes = [row["token_hash"] for row in await pg.fetch("SELECT token_hash FROM dashboard_session")]
+    assert hashes == [hashlib.sha256(fresh.encode()).hexdigest()], "a sign-in deletes the sessions that have ended"
+
+
+async def test_a_cookie_of_before_sessions_holding_a_key_is_no_session(
+    client: httpx.AsyncClient,
+    closed: tuple[FastAPI, httpx.AsyncClient],
+    computed: oracle.Rows,
+    session: AsyncSession,
+) -> None:
+    """A cookie set before sessions held the key itself: it signs nobody in, the officer signs in again."""
+    app, _ = closed
+    key = await make_key(session)
+    assert asks_to_sign_in(await page_with(app, key))
+    client.cookies.set(COOKIE, key)
+    assert asks_to_sign_in(await client.get(f"/dashboard/97.01?period={MONTH}")), "even where reads are public"

@@ -1,7 +1,7 @@
 """Every table of the registry's database, imported in one place for Alembic."""
 
 from registry_api.approvals.models import PeriodApproval
-from registry_api.auth.models import ApiKey, Enrolment, PrincipalRecord
+from registry_api.auth.models import ApiKey, DashboardSession, Enrolment, PrincipalRecord
 from registry_api.changes.models import ChangeLog, ChangeLogHorizon, OutboxEvent
 from registry_api.classifications.models import Classification, ClassificationSnapshot
 from registry_api.db import Base
@@ -20,6 +20,7 @@ __all__ = [
     "ChangeLogHorizon",
     "Classification",
     "ClassificationSnapshot",
+    "DashboardSession",
     "Enrolment",
     "ImportChunk",
     "ImportJob",

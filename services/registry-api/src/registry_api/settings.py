@@ -90,6 +90,8 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     """The longest a key given over the API to a person may live (`expires_in_days`)."""
     key_max_days_device: int = 365
     key_max_days_integration: int = 365
+    dashboard_session_hours: float = Field(default=12.0, gt=0)
+    """How long a sign-in to the dashboard lasts (never beyond its key's expiry); then the officer signs in again."""
     enrolment_valid_s: int = 86_400
     """How long a phone enrolment's one-time code may be used."""
     oidc_issuer: str | None = None

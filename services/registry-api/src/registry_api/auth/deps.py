@@ -1,12 +1,15 @@
-"""FastAPI dependencies for callers: who they are (an API key or a bearer token of the identity provider), whether
-a read may go without either, and the rate limit of their route group."""
+"""FastAPI dependencies for callers: who they are (an API key or a bearer token of the identity provider; on the
+dashboard, a session opened with a key), whether a read may go without either, and the rate limit of their route
+group."""
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kampungkb_shared.errors import Forbidden, Unauthorized
+from registry_api.auth import sessions
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.oidc import OidcVerifier
 from registry_api.auth.service import KEY_PREFIX, WRITERS, Principal, authenticate
@@ -49,18 +52,29 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _identify(request: Request, session: SessionDep, credential: str) -> Principal:
-    verifier: OidcVerifier | None = request.app.state.oidc
+async def _counted(request: Request, identified: Awaitable[Principal]) -> Principal:
+    """The principal a credential identifies, counted against its limit; a refused credential counts against the
+    client's address (guessing keys or session tokens)."""
     try:
-        if verifier is not None and not credential.startswith(KEY_PREFIX + "_") and credential.count(".") == 2:
-            principal = await verifier.verify(credential)
-        else:
-            principal = await authenticate(session, credential)
+        principal = await identified
     except Unauthorized:
-        await _limit(request, client_address(request), anonymous=True)  # guessing keys counts against the address
+        await _limit(request, client_address(request), anonymous=True)
         raise
     await _limit(request, principal.actor, anonymous=False)
     return principal
+
+
+async def _identify(request: Request, session: SessionDep, credential: str) -> Principal:
+    verifier: OidcVerifier | None = request.app.state.oidc
+    if verifier is not None and not credential.startswith(KEY_PREFIX + "_") and credential.count(".") == 2:
+        return await _counted(request, verifier.verify(credential))
+    return await _counted(request, authenticate(session, credential))
+
+
+async def _public_read(request: Request) -> None:
+    if not request.app.state.settings.public_reads:
+        raise Unauthorized("an API key is required to read")
+    await _limit(request, client_address(request), anonymous=True)
 
 
 async def current_principal(
@@ -81,17 +95,19 @@ async def optional_reader(
     request: Request, session: SessionDep, credential: Annotated[str | None, Depends(_presented)]
 ) -> Principal | None:
     """For region and report reads: public when the settings say so, otherwise any valid key."""
-    return await reader_of(request, session, credential)
-
-
-async def reader_of(request: Request, session: SessionDep, credential: str | None) -> Principal | None:
-    """The reader behind a credential however it came (a header, the dashboard's cookie), or None for a public read."""
     if credential:
         return await _identify(request, session, credential)
-    if request.app.state.settings.public_reads:
-        await _limit(request, client_address(request), anonymous=True)
-        return None
-    raise Unauthorized("an API key is required to read")
+    await _public_read(request)
+    return None
+
+
+async def dashboard_reader(request: Request, session: SessionDep, token: str | None) -> Principal | None:
+    """The reader of a dashboard page: the principal of its session's token (`auth.sessions`), never of a key, or
+    None for a public read."""
+    if token:
+        return await _counted(request, sessions.signed_in(session, token=token))
+    await _public_read(request)
+    return None
 
 
 async def limited_client(request: Request) -> None:

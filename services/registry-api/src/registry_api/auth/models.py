@@ -41,6 +41,23 @@ class ApiKey(Base):
     __table_args__ = (Index("ix_api_key_principal_id", "principal_id"),)
 
 
+class DashboardSession(Base):
+    """A browser signed in to the dashboard with a key: the cookie holds a random token, of which only a SHA-256 is
+    stored. It ends at `expires_at`, at sign-out (its row deleted) or with its key (revoked, expired or deleted)."""
+
+    __tablename__ = "dashboard_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("api_key.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_dashboard_session_key_id", "key_id"),
+        Index("ix_dashboard_session_expires_at", "expires_at"),
+    )
+
+
 class Enrolment(Base):
     """A one-time code that gives one phone a device key for one Kampung KB; only its SHA-256 is stored."""
 

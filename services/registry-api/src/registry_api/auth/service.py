@@ -153,7 +153,8 @@ class Principal:
             raise Forbidden(f"scope {self.scope} does not cover Kampung KB {kampung_id}")
 
 
-def _hash(secret: str) -> str:
+def digest(secret: str) -> str:
+    """What is stored of a secret (a key's, a dashboard session's token): its SHA-256, in hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -177,7 +178,7 @@ async def issue_key(
     expires_at = None
     if expires_in_days is not None:
         expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days)
-    key = ApiKey(principal_id=principal_id, name=name, prefix=prefix, secret_hash=_hash(secret), expires_at=expires_at)
+    key = ApiKey(principal_id=principal_id, name=name, prefix=prefix, secret_hash=digest(secret), expires_at=expires_at)
     session.add(key)
     await session.flush()
     return key, f"{KEY_PREFIX}_{prefix}_{secret}"
@@ -206,13 +207,19 @@ async def revoke_key(session: AsyncSession, *, prefix: str) -> None:
         raise NotFound(f"no active key with prefix {prefix}")
 
 
-_ACTIVE_KEY = f"""
-    SELECT k.id, k.principal_id, k.secret_hash, k.expires_at,
-           k.last_used_at IS NULL OR k.last_used_at < now() - interval '{LAST_USED_EVERY_S} seconds' AS stale,
-           p.kind, p.name, p.role, p.scope
-      FROM api_key k JOIN principal p ON p.id = k.principal_id
-     WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-"""
+def key_in_force(which: str) -> str:
+    """The statement of the key `which` names (a condition on `k`, the key), with its principal, if the key is in
+    force: neither revoked nor expired. Its row makes the principal (`key_principal`)."""
+    return f"""
+        SELECT k.id, k.principal_id, k.prefix, k.secret_hash, k.expires_at,
+               k.last_used_at IS NULL OR k.last_used_at < now() - interval '{LAST_USED_EVERY_S} seconds' AS stale,
+               p.kind, p.name, p.role, p.scope
+          FROM api_key k JOIN principal p ON p.id = k.principal_id
+         WHERE {which} AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+    """
+
+
+_BY_PREFIX = key_in_force("k.prefix = $1")
 # Never waits: a request that finds the row locked (another request of the key writing it) leaves it to that one.
 _TOUCH = """
     UPDATE api_key SET last_used_at = now()
@@ -220,16 +227,9 @@ _TOUCH = """
 """
 
 
-async def authenticate(session: AsyncSession, presented: str) -> Principal:
-    """The principal of a presented key; 401 for a malformed, unknown, expired or revoked key."""
-    parts = presented.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
-        raise Unauthorized("malformed API key")
-    # On every request, mostly its first statement: straight to the driver, beginning the transaction with it.
-    found = await session_fetch(session, _ACTIVE_KEY, parts[1])
-    key = found[0] if found else None
-    if key is None or not secrets.compare_digest(key["secret_hash"], _hash(parts[2])):
-        raise Unauthorized("unknown, expired or revoked API key")
+async def key_principal(session: AsyncSession, key: Any) -> Principal:
+    """The principal calling with a key in force (a row of `key_in_force`), whether the key was presented to the API
+    or opened the dashboard session it calls with; the key's `last_used_at` is written when stale."""
     if key["stale"]:
         await (await session_driver(session)).execute(_TOUCH, key["id"])
     return Principal(
@@ -239,9 +239,22 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
         role=Role(key["role"]),
         scope=key["scope"],
         key_id=key["id"],
-        key_prefix=parts[1],
+        key_prefix=key["prefix"],
         expires_at=key["expires_at"],
     )
+
+
+async def authenticate(session: AsyncSession, presented: str) -> Principal:
+    """The principal of a presented key; 401 for a malformed, unknown, expired or revoked key."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        raise Unauthorized("malformed API key")
+    # On every request, mostly its first statement: straight to the driver, beginning the transaction with it.
+    found = await session_fetch(session, _BY_PREFIX, parts[1])
+    key = found[0] if found else None
+    if key is None or not secrets.compare_digest(key["secret_hash"], digest(parts[2])):
+        raise Unauthorized("unknown, expired or revoked API key")
+    return await key_principal(session, key)
 
 
 _STILL_VALID = text("""

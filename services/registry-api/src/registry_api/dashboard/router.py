@@ -11,7 +11,8 @@ from fastapi.templating import Jinja2Templates
 
 from kampungkb_shared.errors import Forbidden, Unauthorized
 from kampungkb_shared.regions import NATION_CODE
-from registry_api.auth.deps import limited_client, reader_of
+from registry_api.auth import sessions
+from registry_api.auth.deps import dashboard_reader, limited_client
 from registry_api.auth.service import Principal, authenticate
 from registry_api.charts import service as charts
 from registry_api.charts.labels import Lang, tier_label
@@ -30,8 +31,10 @@ templates = Jinja2Templates(directory=HERE / "templates")
 static = StaticFiles(directory=HERE / "static")
 
 COOKIE = "kkb_dashboard"
-"""Holds the API key the officer signed in with: HttpOnly (no script reads it), SameSite=Strict (no other site
-sends it), Secure over HTTPS, limited to `/dashboard`, gone when the browser closes or on sign-out."""
+"""Holds the token of the officer's session (`auth.sessions`), never the API key signed in with: HttpOnly (no script
+reads it), SameSite=Strict (no other site sends it), Secure over HTTPS, limited to `/dashboard`, gone when the
+browser closes. The session ends on the server at sign-out, after `REGISTRY_DASHBOARD_SESSION_HOURS`, or when its key
+is revoked or expires; the API does not take the token."""
 PAGE_CACHE = "private, no-store"
 """A page may show what only the signed-in officer may read."""
 
@@ -45,7 +48,11 @@ def _settings(request: Request) -> Settings:
 
 
 async def _reader(request: Request, session: SessionDep) -> Principal | None:
-    return await reader_of(request, session, request.cookies.get(COOKIE))
+    return await dashboard_reader(request, session, request.cookies.get(COOKIE))
+
+
+def _forget(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/dashboard", httponly=True, samesite="strict")
 
 
 def _login(request: Request, *, lang: Lang, target: str, failed: bool = False, status: int = 401) -> Response:
@@ -57,9 +64,9 @@ def _login(request: Request, *, lang: Lang, target: str, failed: bool = False, s
 
 def _check_same_origin(request: Request) -> None:
     """403 for a form sent from another site, so that a page elsewhere can neither sign a visitor into a key of its
-    choosing nor sign one out. A browser says where a request comes from in `Sec-Fetch-Site` (its `Origin` is `null`
-    here, under the pages' `Referrer-Policy: no-referrer`); one too old for it, by its `Origin`. A client that sends
-    neither is no browser acting for another site."""
+    choosing nor sign one out. A browser says where a request comes from in `Sec-Fetch-Site`; one too old for it, by
+    its `Origin` (the pages' `Referrer-Policy: same-origin` lets a browser name its own there, where `no-referrer`
+    makes it `null`). A client that sends neither is no browser acting for another site."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         if site not in ("same-origin", "none"):
@@ -81,7 +88,10 @@ async def _page(
     try:
         principal = await _reader(request, session)
     except Unauthorized:
-        return _login(request, lang=lang, target=str(request.url.path) + "?" + request.url.query)
+        asked = _login(request, lang=lang, target=str(request.url.path) + "?" + request.url.query)
+        if COOKIE in request.cookies:  # a session that has ended, or a cookie of before sessions
+            _forget(asked)
+        return asked
     page = await service.load(
         session,
         code=code,
@@ -140,18 +150,22 @@ async def login(
     next: Annotated[str, Form()] = "/dashboard/",
     lang: Annotated[Lang, Form()] = "id",
 ) -> Response:
-    """Check the key, keep it in the session cookie and go back to the page. A refused key counts against the
-    client's address, as one presented to the API does."""
+    """Check the key, open a session of it (ending the browser's previous one), keep the session's token in the
+    cookie and go back to the page. A refused key counts against the client's address, as one presented to the API
+    does."""
     _check_same_origin(request)
     try:
-        await authenticate(session, key.strip())
+        principal = await authenticate(session, key.strip())
     except Unauthorized:
         await limited_client(request)
         return _login(request, lang=lang, target=_safe_target(next), failed=True)
+    if previous := request.cookies.get(COOKIE):
+        await sessions.sign_out(session, token=previous)
+    token = await sessions.sign_in(session, principal=principal, hours=_settings(request).dashboard_session_hours)
     response = RedirectResponse(_safe_target(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        key.strip(),
+        token,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -161,11 +175,13 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, lang: Annotated[Lang, Form()] = "id") -> Response:
-    """Forget the session cookie."""
+async def logout(request: Request, session: SessionDep, lang: Annotated[Lang, Form()] = "id") -> Response:
+    """End the session on the server (its token is refused from now on) and forget the cookie."""
     _check_same_origin(request)
+    if token := request.cookies.get(COOKIE):
+        await sessions.sign_out(session, token=token)
     response = RedirectResponse(f"/dashboard/?lang={lang}", status_code=303)
-    response.delete_cookie(COOKIE, path="/dashboard", httponly=True, samesite="strict")
+    _forget(response)
     return response
 
 
