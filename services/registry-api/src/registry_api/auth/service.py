@@ -154,7 +154,7 @@ class Principal:
 
 
 def digest(secret: str) -> str:
-    """What is stored of a secret (a key's, a dashboard session's token): its SHA-256, in hex."""
+    """What is stored of a secret (a key's, a dashboard session's token, an enrolment code): its SHA-256, in hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

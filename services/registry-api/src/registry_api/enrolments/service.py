@@ -2,7 +2,6 @@
 QR image), and the phone trades it, once and within its time, for a device key scoped to that Kampung KB."""
 
 import datetime as dt
-import hashlib
 import io
 import json
 import logging
@@ -14,14 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, Gone, NotFound
 from registry_api.auth.models import Enrolment
-from registry_api.auth.service import OFFICERS, Principal, PrincipalKind, Role, create_key
+from registry_api.auth.service import OFFICERS, Principal, PrincipalKind, Role, create_key, digest
 from registry_api.kampung.readable import get_readable_kampung
 
 log = logging.getLogger(__name__)
-
-
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 async def create_enrolment(
@@ -36,14 +31,14 @@ async def create_enrolment(
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=valid_s)
     await session.execute(
         insert(Enrolment).values(
-            code_hash=_hash(code), kampung_id=kampung_id, name=name, created_by=principal.actor, expires_at=expires_at
+            code_hash=digest(code), kampung_id=kampung_id, name=name, created_by=principal.actor, expires_at=expires_at
         )
     )
     return code, expires_at
 
 
 async def _usable(session: AsyncSession, code: str) -> Enrolment:
-    enrolment = await session.scalar(select(Enrolment).where(Enrolment.code_hash == _hash(code)))
+    enrolment = await session.scalar(select(Enrolment).where(Enrolment.code_hash == digest(code)))
     if enrolment is None:
         raise NotFound("no such enrolment code")
     if enrolment.used_at is not None:
@@ -73,7 +68,7 @@ async def enrol(
     session: AsyncSession, *, code: str, device_name: str, key_days: int
 ) -> tuple[str, dt.datetime | None, int]:
     """Trade a code for a device key scoped to its Kampung KB, once (a second use, or a late one: 410)."""
-    taken = (await session.execute(_TAKE, {"code_hash": _hash(code)})).first()
+    taken = (await session.execute(_TAKE, {"code_hash": digest(code)})).first()
     if taken is None:
         await _usable(session, code)  # says why: unknown (404), used or expired (410)
         raise Gone("this enrolment code cannot be used")
