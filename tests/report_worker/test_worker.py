@@ -13,7 +13,7 @@ from urllib.request import urlopen
 
 import asyncpg
 import pytest
-from arq import Worker
+from arq import Retry, Worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from kampungkb_local import processes
@@ -162,6 +162,30 @@ async def test_job_binds_the_request_id_of_its_payload(monkeypatch: pytest.Monke
     result = await jobs.refresh_region_chain(ctx, {"period": "2025-01", "kabupaten_code": KAB, "request_id": "req-42"})
     assert seen == ["req-42"] and request_id.get() is None
     assert result == {"rebuilt": [], "refreshed": ["2025-01-01"], "rows": 3}
+
+
+async def test_a_job_whose_connection_the_server_ends_is_run_again_not_dropped(
+    db: asyncpg.Connection, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarted mid-job ends the job's connection (57P01), and the transaction's exit then finds it
+    closed: the database was away, so the job is queued again (`Retry`) as when it cannot connect at all, rather
+    than dropped, which left the events it owed waiting for their lease."""
+
+    async def cut_off(connection: asyncpg.Connection, **kwargs: Any) -> Outcome:
+        async with connection.transaction():
+            await db.execute("SELECT pg_terminate_backend($1)", await connection.fetchval("SELECT pg_backend_pid()"))
+            await connection.fetchval("SELECT 1")
+        raise AssertionError("the connection was ended")
+
+    monkeypatch.setattr(jobs, "refresh_chain", cut_off)
+    pool = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=1)
+    try:
+        ctx = {"pool": pool, "settings": settings(fresh_database_url, "redis://unused"), "job_id": "j", "job_try": 2}
+        with pytest.raises(Retry) as retried:
+            await jobs.refresh_region_chain(ctx, {"period": "2025-01", "kabupaten_code": KAB})
+        assert retried.value.defer_score == 4_000  # 2 ** job_try seconds, in milliseconds
+    finally:
+        await pool.close()
 
 
 async def test_a_rebuild_job_rebuilds_the_computed_periods_after_its_own_up_to_through(

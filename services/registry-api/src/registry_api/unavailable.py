@@ -10,39 +10,12 @@ from sqlalchemy.exc import DBAPIError
 
 from kampungkb_shared.errors import InternalError, ServiceUnavailable
 from kampungkb_shared.problems import problem_response
+from kampungkb_shared.unreachable import database_unreachable
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 2
 """A restart of PostgreSQL takes a second or two; a client's retry sooner would find it still away."""
-
-_SHUTTING_DOWN = frozenset({"57P01", "57P02", "57P03"})
-"""admin_shutdown, crash_shutdown, cannot_connect_now."""
-
-
-def _unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OSError | asyncpg.PostgresConnectionError):
-        return True
-    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in _SHUTTING_DOWN:
-        return True
-    return isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc) and "closed" in str(exc)
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    """True when `exc`, or one it was raised from, says the database cannot be reached now."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if _unreachable(current):
-            return True
-        pending.extend([current.__cause__, current.__context__, getattr(current, "orig", None)])
-    return False
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from arq import Retry
 from kampungkb_shared.jobs import RebuildPeriod, RefreshRegionChain
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import current_period, parse_period
+from kampungkb_shared.unreachable import database_unreachable
 from report_worker import confirmations
 from report_worker.aggregates import Outcome, rebuild_period, refresh_chain
 from report_worker.apart import Apart
@@ -20,9 +21,6 @@ from report_worker.settings import Settings
 log = logging.getLogger(__name__)
 
 Context = dict[str, Any]
-
-# The database being away is not the job's fault: run it again later instead of dropping it.
-_TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
 
 
 async def _run(
@@ -47,14 +45,15 @@ async def _run(
             [f"{p:%Y-%m}" for p in outcome.rebuilt],
             [f"{p:%Y-%m}" for p in outcome.refreshed],
         )
-    except _TRANSIENT as exc:
+    except Exception as exc:
         JOB_FAILURES.labels(name).inc()
+        if not database_unreachable(exc):
+            raise
+        # The database being away (restarting, failing over) is not the job's fault: run it again later instead of
+        # dropping it, whatever step it was at.
         delay = min(60, 2 ** int(ctx.get("job_try", 1)))
         log.warning("%s: database unavailable (%s), retrying in %s s", name, exc, delay)
         raise Retry(defer=delay) from exc
-    except Exception:
-        JOB_FAILURES.labels(name).inc()
-        raise
     finally:
         JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
         request_id.reset(token)
