@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_local.servers import free_port
+from registry_api.background import imports as imports_runner
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.imports.job import LeaseLost, Summary, finish
 from registry_api.imports.schemas import ImportStatus
@@ -155,6 +156,41 @@ async def test_after_max_attempts_the_job_fails_with_its_reason(api: Api, sessio
     assert job["status"] == "failed"
     assert "gave up after 3 attempts" in job["reason"] and "connection reset" in job["reason"]
     assert await session.scalar(text("SELECT count(*) FROM kampung")) == 0
+
+
+async def test_interruptions_that_are_not_the_file_s_are_not_counted(
+    api: Api, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An accepted file is never given up for its process stopping (a deploy) or the database being away, however
+    often: such an attempt is handed back uncounted. Only its own errors, or a process dying on it, count."""
+    job_id = (await api.post("kampung", KAMPUNG_CSV)).json()["id"]
+    run_job = imports_runner.run_job
+    interruptions: list[BaseException] = [ConnectionRefusedError("the database restarts")] * 4
+    interruptions += [asyncio.CancelledError()] * 2
+
+    async def interrupted(*args: object, **kwargs: object) -> object:
+        if interruptions:
+            raise interruptions.pop(0)
+        return await run_job(*args, **kwargs)
+
+    monkeypatch.setattr(imports_runner, "run_job", interrupted)
+    monkeypatch.setattr(imports_runner, "HAND_BACK_TRIES_S", ())
+    state = text("SELECT status, attempts, claimed_by, last_error FROM import_job WHERE id = :id")
+    for _ in range(4):
+        await session.execute(text("UPDATE import_job SET claimed_until = NULL WHERE id = :id"), {"id": job_id})
+        assert await api.runner.run_once()
+        row = (await session.execute(state, {"id": job_id})).one()
+        assert (row.status, row.attempts, row.claimed_by) == ("queued", 0, None)
+        assert "the database restarts" in row.last_error
+    for _ in range(2):
+        await session.execute(text("UPDATE import_job SET claimed_until = NULL WHERE id = :id"), {"id": job_id})
+        with pytest.raises(asyncio.CancelledError):
+            await api.runner.run_once()
+        row = (await session.execute(state, {"id": job_id})).one()
+        assert (row.status, row.attempts, row.claimed_by) == ("queued", 0, None)
+    assert await api.run_jobs() == 1
+    job = await api.job(job_id)
+    assert (job["status"], job["attempts"], job["rows_inserted"]) == ("succeeded", 1, 10)
 
 
 async def test_the_final_status_is_fenced_by_the_claim(api: Api, session: AsyncSession) -> None:

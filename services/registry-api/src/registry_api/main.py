@@ -143,7 +143,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             try:
                 await asyncio.wait_for(task, timeout=5)
             except TimeoutError:
-                # An import cut short is rolled back; its lease runs out and another claim runs it again.
+                # An import cut short is rolled back and handed back uncounted: another claim runs it again.
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

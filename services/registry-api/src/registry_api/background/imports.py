@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kampungkb_shared.unreachable import database_unreachable
 from registry_api.auth.service import key_still_valid
 from registry_api.background.polling import any_set
 from registry_api.background.relay import deliver_after_commit
@@ -82,6 +83,16 @@ _DEFER = text("""
     UPDATE import_job SET status = 'queued', attempts = attempts - 1, claimed_by = NULL, claimed_until = NULL
      WHERE id = :id AND claimed_by = :claimer AND status = 'running'
 """)
+# An attempt cut short by no fault of its file (the process stopping, the database away) is handed back uncounted:
+# `attempts` counts the tries that could have been the file's (an error of its own, a process that died running it).
+_HAND_BACK = text("""
+    UPDATE import_job SET status = 'queued', attempts = attempts - 1, last_error = :error, claimed_by = NULL,
+           claimed_until = clock_timestamp() + :delay * interval '1 second'
+     WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+""")
+HAND_BACK_TRIES_S = (0.5, 1.0, 2.0, 4.0)
+"""The waits between tries of a hand-back while the database is away (a restart takes a second or two); if none
+lands, the lease runs out and the next claim counts the attempt."""
 _RETRY_LATER = text("""
     UPDATE import_job SET status = 'queued', last_error = :error, claimed_by = NULL,
            claimed_until = clock_timestamp() + :delay * interval '1 second'
@@ -194,9 +205,18 @@ class ImportRunner:
             log.info("%s", exc)
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(_DEFER, {"id": job.id, "claimer": self.context.claimer})
+        except asyncio.CancelledError:
+            log.warning("import job %d: its process is stopping; handed back, the attempt not counted", job.id)
+            await self._hand_back(job, "the process running it stopped", delay=0.0)
+            raise
         except Exception as exc:
-            log.exception("import job %d attempt %d failed; retried later", job.id, job.attempts)
-            await self._release(job, f"{type(exc).__name__}: {exc}"[:2000])
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            if database_unreachable(exc):
+                log.warning("import job %d: the database is away (%s); handed back, not counted", job.id, error)
+                await self._hand_back(job, error, delay=min(2.0**job.attempts, 60.0))
+            else:
+                log.exception("import job %d attempt %d failed; retried later", job.id, job.attempts)
+                await self._release(job, error)
         finally:
             if renewal is not None:
                 renewal.cancel()
@@ -221,6 +241,19 @@ class ImportRunner:
             async with self.sessionmaker() as session, session.begin():
                 params = {"id": job.id, "claimer": self.context.claimer, "error": error, "delay": delay}
                 await session.execute(_RETRY_LATER, params)
+
+    async def _hand_back(self, job: ClaimedJob, error: str, *, delay: float) -> None:
+        params = {"id": job.id, "claimer": self.context.claimer, "error": error, "delay": delay}
+        for wait in (*HAND_BACK_TRIES_S, None):
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await session.execute(_HAND_BACK, params)
+                return
+            except Exception as exc:
+                if wait is None or not database_unreachable(exc):
+                    log.warning("import job %d: not handed back (%s); its lease will run out", job.id, exc)
+                    return
+                await asyncio.sleep(wait)
 
     async def _renew(self, job_id: int) -> None:
         interval = max(self.lease_s / 3, 0.05)
