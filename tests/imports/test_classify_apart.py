@@ -6,10 +6,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry_api.auth.service import Role
 from registry_api.background import imports as runner_module
 from registry_api.changes import handover
 from registry_api.imports import apart
 from registry_api.settings import Settings
+from tests.factories import make_key
 from tests.imports.conftest import Api, classified_with, import_settings
 from tests.imports.files import (
     KEPENDUDUKAN_COLUMNS,
@@ -134,6 +136,40 @@ async def test_a_retry_after_the_merge_committed_resumes_at_the_classification(
     # The counts are the merge's, not a second reading of the file (which would find every row unchanged).
     assert (job["rows_total"], job["rows_inserted"], job["rows_unchanged"]) == (20, 20, 0)
     assert await session.scalar(text("SELECT sum(revision) FROM submission")) == len(CODES)
+    assert await classified_with(session, period=JUNE, module="kependudukan") == 2 * len(CODES)
+
+
+@pytest.mark.parametrize("when", ["while it classifies", "before its retry"])
+async def test_a_key_revoked_after_the_merge_committed_refuses_nothing(
+    api: Api, session: AsyncSession, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """The rows are in once the merge committed: a key revoked afterwards does not turn the job into a failure that
+    loaded nothing. Its classification, derived from rows already in, is completed and the job says what it loaded."""
+    await _kampung(api)
+    key = await make_key(session, Role.INTEGRATION, "99")
+    job_id = (await api.post("kependudukan", KEPENDUDUKAN_CSV, period=PERIOD, key=key)).json()["id"]
+    revoke = text("UPDATE api_key SET revoked_at = now() WHERE prefix = :prefix")
+    classify_apart = runner_module.classify_apart
+
+    async def revoked_then_classified(*args: object, **kwargs: object) -> list[int]:
+        await session.execute(revoke, {"prefix": key.split("_")[1]})
+        return await classify_apart(*args, **kwargs)
+
+    async def died(*args: object, **kwargs: object) -> list[int]:
+        await session.execute(revoke, {"prefix": key.split("_")[1]})
+        raise RuntimeError("the process stopped after the merge committed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runner_module, "classify_apart", revoked_then_classified if when.startswith("while") else died)
+        assert await api.runner.run_once()
+    if when == "before its retry":
+        await session.execute(
+            text("UPDATE import_job SET claimed_until = clock_timestamp() - interval '1 second' WHERE id = :id"),
+            {"id": job_id},
+        )
+        assert await api.runner.run_once()
+    job = await api.job(job_id)
+    assert (job["status"], job["reason"], job["rows_inserted"]) == ("succeeded", None, len(CODES)), job
     assert await classified_with(session, period=JUNE, module="kependudukan") == 2 * len(CODES)
 
 

@@ -147,7 +147,7 @@ class ImportRunner:
         if job.attempts > self.max_attempts:
             await self._give_up(job, last_error)
             return True
-        if not await self._key_still_valid(job):
+        if job.merged_at is None and not await self._key_still_valid(job):  # merged: its rows are in already
             return True
         await self._execute(job)
         return True

@@ -62,7 +62,13 @@ async def classify_apart(
         summary = await stored_summary(session, job.id, resumed_at=started)
         summary.timings["classified"] = round(time.monotonic() - started, 3)
         await finish(
-            session, job=job, claimer=context.claimer, summary=summary, status=ImportStatus.SUCCEEDED, reason=None
+            session,
+            job=job,
+            claimer=context.claimer,
+            summary=summary,
+            status=ImportStatus.SUCCEEDED,
+            reason=None,
+            merged=True,
         )
         await pipeline.make_due(session, ids=report_ids)
     return report_ids

@@ -211,10 +211,13 @@ async def finish(
     summary: Summary,
     status: ImportStatus,
     reason: str | None,
+    merged: bool = False,
 ) -> None:
     """The final status, only while this claimer still holds the job (else `LeaseLost`); the body is dropped, and
-    classifications handed over by earlier imports that no later import will take are released to the relay."""
-    if status is ImportStatus.SUCCEEDED and not await key_still_valid(session, job.key_id):
+    classifications handed over by earlier imports that no later import will take are released to the relay.
+    `merged`: the job's rows were committed before (a large import's merge), so a key revoked since then refuses
+    nothing: what remains, the classification, is derived from rows already in, and the job says so."""
+    if status is ImportStatus.SUCCEEDED and not merged and not await key_still_valid(session, job.key_id):
         raise ImportRejected("key revoked", summary)  # its transaction is rolled back: nothing of it is written
     if job.received_at is not None:
         summary.timings["received"] = round((job.received_at - job.created_at).total_seconds(), 3)
