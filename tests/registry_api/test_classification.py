@@ -188,14 +188,26 @@ async def _classifier_answering(
         yield
 
 
+_LEGENDARY = {"ruleset": "bkkbn-web-2021", "ruleset_hash": "x", "period": "2024-01", "tier": "legendary"}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        orjson.dumps({"id": 0, "index": 0, **_LEGENDARY, "result": _LEGENDARY}),  # an unknown tier
+        b'{"id": 0, "index": 0, "result": {"tier": "da',  # not JSON
+        b'{"id": 0, "result": {"tier": "dasar"}}',  # no index, a result short of its fields
+        b"[1, 2, 3]",  # not an answer line
+    ],
+    ids=["tier", "json", "fields", "shape"],
+)
 async def test_an_answer_outside_the_contract_leaves_the_write_pending(
-    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, kampung_id: int, line: bytes
 ) -> None:
-    """A classifier answering an unknown tier: the write is kept, nothing of the answer is stored, the relay retries."""
+    """A classifier answering outside the contract: the write is kept (never a 500 for it), nothing of the answer is
+    stored, the relay retries."""
 
     async def answer(request: web.Request) -> web.Response:
-        result = {"ruleset": "bkkbn-web-2021", "ruleset_hash": "x", "period": "2024-01", "tier": "legendary"}
-        line = orjson.dumps({"id": 0, "index": 0, **result, "result": result})
         return web.Response(body=line, content_type="application/x-ndjson")
 
     async with _classifier_answering(client, answer):

@@ -232,10 +232,9 @@ async def reclassify(
         if lines is None:
             return
         kept = _kept(todo, snaps)
-        # A kept answer is NDJSON, its results with their explanation; a bulk one CSV records already.
-        answers = [orjson.loads(line) for line in lines] if kept else []
-        records = [_record(answer) for answer in answers] if kept else lines
         try:
+            # A kept answer is NDJSON, its results with their explanation; a bulk one CSV records already.
+            answers, records = _answers(lines) if kept else ([], lines)
             stored_rows = await _store(session, classifier, todo, snaps, records, budget_s)
         except ClassifierUnavailable as exc:
             give_up(todo, exc)
@@ -293,6 +292,17 @@ async def _calls(
         for per_call in [max(1, chunk // len(todo))]
         for start in range(0, len(snaps), per_call)
     ]
+
+
+def _answers(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """A kept call's NDJSON answer, line by line, and its lines as CSV records; `ClassifierUnavailable` for an answer
+    that breaks the contract: the write then goes on as when the classifier is away (pending, and the relay asks
+    again), never failing for it."""
+    try:
+        answers = [orjson.loads(line) for line in lines]
+        return answers, [_record(answer) for answer in answers]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise ClassifierUnavailable(f"the classifier's answer did not match the contract: {exc!r:.200}") from exc
 
 
 def _record(answer: dict[str, Any]) -> bytes:
