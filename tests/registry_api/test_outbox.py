@@ -486,6 +486,38 @@ async def test_writes_wake_the_relay_which_delivers_their_report_events_together
     await forget_job(arq_redis, job_id)
 
 
+async def test_a_relay_woken_without_pause_still_classifies(
+    fresh_database_url: str, redis_url: str, classifier_url: str, dead_url: str, committed_session: AsyncSession
+) -> None:
+    """Writes wake an API process's relay for their report events; under a steady stream of them it still goes over
+    the classifications left pending at least every poll, not only when the writes pause."""
+    await load_demo_regions(committed_session)
+    key = await make_key(committed_session)
+    await committed_session.commit()
+    away = create_app(registry_settings(fresh_database_url, redis_url, dead_url, outbox_relay_in_api=False))
+    transport = httpx.ASGITransport(app=away)
+    async with away.router.lifespan_context(away), httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+        kampung_id = (await make_kampung(http, key))["id"]
+        written = await put_module(http, key, kampung_id, "kependudukan", "2024-02", kependudukan_payload())
+        assert written.json()["classification"] == {"status": "pending"}
+    # Due only once the relay below has made its first pass, which goes over both topics.
+    held = "UPDATE outbox SET available_at = clock_timestamp() + interval '2 seconds' WHERE topic = 'classify'"
+    await committed_session.execute(text(held))
+    await committed_session.commit()
+    pending_classify = text("SELECT count(*) FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL")
+    settings = registry_settings(
+        fresh_database_url, redis_url, classifier_url, outbox_relay_in_api=True, outbox_poll_s=0.3, outbox_gather_s=0.01
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        until = time.monotonic() + 10
+        while await committed_session.scalar(pending_classify) and time.monotonic() < until:
+            await committed_session.rollback()
+            app.state.relay.wake()  # a write every 20 ms
+            await asyncio.sleep(0.02)
+        assert await committed_session.scalar(pending_classify) == 0
+
+
 _DELIVERED_EARLIER = """
     INSERT INTO outbox (topic, key, payload, delivered_at)
     SELECT 'report', g::text, '{}', now() FROM generate_series(1, 2000) AS g

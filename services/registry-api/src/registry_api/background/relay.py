@@ -131,10 +131,16 @@ class Relay:
         """Deliver until `stop` is set: straight on while there is a full batch, else every `poll_s` or when woken."""
         log.info("outbox relay started")
         woken = False
+        both_due = 0.0
         while not stop.is_set():
             handled = 0
             try:
-                handled = await (self.deliver_reports() if woken else self.run_once())
+                # A wake-up delivers the report events just committed; both topics are gone over at least every
+                # `poll_s` all the same, so that a steady stream of writes never leaves classifications waiting.
+                both = not woken or time.monotonic() >= both_due
+                handled = await (self.run_once() if both else self.deliver_reports())
+                if both:
+                    both_due = time.monotonic() + self.poll_s
                 await self._housekeeping()
             except Exception:  # a database blip must not end the loop; the next pass retries
                 log.exception("outbox relay pass failed")
