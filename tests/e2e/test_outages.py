@@ -162,7 +162,6 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         await asyncio.gather(*(write(k, period) for k in ids for period in ("2024-02", "2024-03", "2024-04")))
         await asyncio.sleep(1.0)  # the relays keep failing meanwhile, and back off
         stack.redis.start()
-        restarted = time.monotonic()
 
     # Each write's refresh starts at its month; it runs on through the next month where a write of that month has
     # committed before it (`refresh:{month}..{next}:{kabupaten}`), else on through every later one.
@@ -206,7 +205,6 @@ async def test_redis_stopped_and_restarted_every_refresh_arrives(stack: Stack) -
         await poll(lambda: _none_due(connection, "report"), within=10)  # no report-worker here to confirm them
     finally:
         await connection.close()
-    assert time.monotonic() - restarted < CONVERGE_S
 
 
 async def test_report_jobs_redis_lost_are_queued_again_and_the_reports_catch_up(stack: Stack) -> None:

@@ -275,8 +275,8 @@ async def test_a_file_defers_to_a_kampung_file_whose_claimer_died_and_is_not_cla
     http, admin, runners = claimers
     kampung = await _post(http, admin, "kampung", KAMPUNG_FILE)
     kependudukan = await _post(http, admin, "kependudukan", FILES["kependudukan"], period=PERIOD)
-    # Another claimer took the kampung file and died: its lease runs out in 1.5 s, and nobody renews it.
-    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": kampung, "lease": 1.5})
+    # Another claimer took the kampung file and died: its lease runs out in 3 s, and nobody renews it.
+    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": kampung, "lease": 3.0})
     await committed_session.commit()
 
     assert await runners[0].run_once()  # the kependudukan, read, then given back once the lease has run out
@@ -304,8 +304,8 @@ async def test_a_kkbpk_defers_to_a_profil_whose_claimer_died(
     await _drain(runners[0])
     profil = await _post(http, admin, "profil", FILES["profil"], period=PERIOD)
     kkbpk = await _post(http, admin, "kkbpk", FILES["kkbpk"], period=PERIOD)
-    # Another claimer took the profil and died: its lease runs out in 1.5 s, and nobody renews it.
-    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": profil, "lease": 1.5})
+    # Another claimer took the profil and died: its lease runs out in 3 s, and nobody renews it.
+    await committed_session.execute(text(_CLAIMED_BY_ANOTHER), {"id": profil, "lease": 3.0})
     await committed_session.commit()
 
     # The kkbpk, claimed beside a running profil, reads its file and waits; once the lease has run out it goes back

@@ -7,7 +7,9 @@ import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.inpres import INPRES_YEAR
 from registry_api.auth.service import Role
+from registry_api.reports import targets
 from report_worker.aggregates import rebuild_period
 from tests.factories import auth, make_key
 from tests.report_worker import oracle
@@ -102,3 +104,10 @@ async def test_targets_apply_from_the_nearest_region_or_the_instruction(
     ]
     assert {t["on_track"] for t in other} <= {True, False}
     assert seen == {True, False}, "the data hold targets on and off track"
+
+
+def test_the_instruction_sets_no_target_for_the_years_before_it() -> None:
+    assert targets.applied({}, code="97.01", year=INPRES_YEAR - 1) == {}
+    assert targets.applied({}, code="97.01", year=INPRES_YEAR) == {
+        "formation_pct": targets.Applied(100.0, "inpres-3-2022")
+    }

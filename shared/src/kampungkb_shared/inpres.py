@@ -69,11 +69,15 @@ class InpresKegiatan(StrEnum):
 INPRES_SOURCE = "inpres-3-2022"
 """How a report names a target that comes from the Instruction rather than from a region."""
 
-INPRES_TARGETS: dict[str, float] = {"formation_pct": 100.0}
-"""National defaults of the Instruction, applied where neither a region nor any region above it set the target.
+INPRES_YEAR = 2022
+"""The year Inpres 3/2022 was signed (20 May): its defaults apply to the targets of this year and later ones."""
 
-Inpres 3/2022 makes every desa/kelurahan a Kampung KB (a formation of 100 %). The "60 % mandiri or better" and
-"at least 5 points more each year" circulated with it are not found in the Instruction or any national source
-(see the domain notes, section 4.1), so they are no defaults: set them for `00` and every region without its own
-takes them.
+INPRES_TARGETS: dict[str, float] = {"formation_pct": 100.0}
+"""National defaults of the Instruction, applied from `INPRES_YEAR` where neither a region nor any region above it
+set the target.
+
+Inpres 3/2022 makes every desa/kelurahan a Kampung KB (a formation of 100 %); before it, no national default. The
+"60 % mandiri or better" and "at least 5 points more each year" circulated with it are found in no national source
+(only a kabupaten's own "+5 % a year", in 2025), so they are no defaults: set them for `00` and every region without
+its own takes them.
 """

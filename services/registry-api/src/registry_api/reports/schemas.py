@@ -30,7 +30,11 @@ class TierChange(BaseModel):
 
 
 class Kkbpk(BaseModel):
-    """Ratios of sums over the Kampung KB whose kkbpk in force (newest at or before the period) exists."""
+    """Ratios of sums over the Kampung KB whose kkbpk in force (newest at or before the period) exists.
+
+    Over a quarter or a year, `pus` and `kependudukan_kampung` are its last month's; `kkbpk_kampung` and the four
+    sums of the kkbpk are summed over its months (Kampung KB-months, PUS-months), so that each ratio is over the
+    months together."""
 
     pus: int = Field(description="Σ PUS of the kependudukan in force, over the Kampung KB that have one.")
     kependudukan_kampung: int = Field(description="Kampung KB with a kependudukan in force.")
@@ -46,13 +50,15 @@ class Kkbpk(BaseModel):
 
 class Share(BaseModel):
     count: int = Field(description="How many counted Kampung KB have it.")
-    pct: Pct = Field(description="count / counted with a profil, in percent.")
+    pct: Pct = Field(description="count / the counted Kampung KB (`kampung_total`), in percent.")
 
 
 class Ownership(BaseModel):
     """Active Kampung KB whose profil in force has each item, as a share of all active Kampung KB."""
 
-    profil_kampung: int = Field(description="Counted Kampung KB with a profil in force: the base of every share.")
+    profil_kampung: int = Field(
+        description="Counted Kampung KB with a profil in force; those without one are counted as having no item."
+    )
     pokja: Share = Field(description="With a Pokja.")
     sk_pokja: Share = Field(description="With an SK for the Pokja.")
     pokja_trained: Share = Field(description="With a trained Pokja.")
@@ -98,7 +104,7 @@ class TargetUpdate(BaseModel):
     mandiri_plus_increase_pts: Annotated[float | None, Field(ge=0, le=100)] = Field(
         default=None, description="Target increase of mandiri + berkelanjutan over the year, in points."
     )
-    """Increase of the mandiri + berkelanjutan % over the year, in points (Inpres 3/2022 is quoted as at least 5)."""
+    """Increase of the mandiri + berkelanjutan % over the year, in points (no national default: see the README)."""
 
 
 class TargetVsActual(TargetRead):

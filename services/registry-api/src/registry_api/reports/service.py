@@ -251,7 +251,7 @@ async def get_report(
         quality=beside.quality,
         targets=_targets_vs_actual(beside.targets.get(code), figures),
         target_progress=target_rules.progress(
-            target_rules.applied(beside.targets, code=code),
+            target_rules.applied(beside.targets, code=code, year=month.year),
             month=month,
             now=headline(row, name),
             december=None if at_december is None else headline(at_december, name),

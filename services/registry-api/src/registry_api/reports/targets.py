@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.inpres import INPRES_SOURCE, INPRES_TARGETS
+from kampungkb_shared.inpres import INPRES_SOURCE, INPRES_TARGETS, INPRES_YEAR
 from kampungkb_shared.regions import NATION_CODE, ancestors
 from registry_api.db import session_fetch
 from registry_api.reports.schemas import TargetKind, TargetProgress
@@ -63,9 +63,9 @@ def by_region(rows: Iterable[Sequence[Any]]) -> dict[str, TargetRow]:
     return {target.code: target for target in (TargetRow(*row) for row in rows)}
 
 
-def applied(targets: Mapping[str, TargetRow], *, code: str) -> dict[TargetKind, Applied]:
-    """Each target in force for the region, from the targets its chain set for the year (`by_region`), with the
-    region that set it (or the Instruction)."""
+def applied(targets: Mapping[str, TargetRow], *, code: str, year: int) -> dict[TargetKind, Applied]:
+    """Each target in force for the region in `year`, from the targets its chain set for it (`by_region`), with the
+    region that set it (or the Instruction, from the year it was signed)."""
     out: dict[TargetKind, Applied] = {}
     for kind in KINDS:
         for region in chain(code):
@@ -74,14 +74,14 @@ def applied(targets: Mapping[str, TargetRow], *, code: str) -> dict[TargetKind, 
                 out[kind] = Applied(float(getattr(target, kind)), region)
                 break
         else:
-            if kind in INPRES_TARGETS:
+            if kind in INPRES_TARGETS and year >= INPRES_YEAR:
                 out[kind] = Applied(INPRES_TARGETS[kind], INPRES_SOURCE)
     return out
 
 
 async def applied_targets(session: AsyncSession, *, code: str, year: int) -> dict[TargetKind, Applied]:
     """Each target in force for the region and year, with the region that set it (or the Instruction)."""
-    return applied(by_region(await session_fetch(session, CHAIN_TARGETS, chain(code), year)), code=code)
+    return applied(by_region(await session_fetch(session, CHAIN_TARGETS, chain(code), year)), code=code, year=year)
 
 
 def _rounded(value: float | None) -> float | None:
