@@ -16,7 +16,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from bench_reports import PERIOD, RULESETS, WILAYAH_CSV, line, load
+from bench_reports import PERIOD, RULESETS, line, load
+from stack import official_regions
 
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
@@ -58,8 +59,7 @@ async def measure(base: str, biggest: str, desa: int) -> None:
 
 
 async def main() -> None:
-    if not WILAYAH_CSV.exists():
-        line(f"skipped: {WILAYAH_CSV.resolve()} is absent (the official region list is not in this project)")
+    if (regions := official_regions()) is None:
         return
     with tempfile.TemporaryDirectory(prefix="kkb-bench-dashboard-") as tmp:
         pg_dir = Path(tmp) / "pg"
@@ -68,7 +68,7 @@ async def main() -> None:
         service = None
         try:
             await asyncio.to_thread(migrate.upgrade, url)
-            await load(url)
+            await load(url, regions)
             connection = await asyncpg.connect(url)
             try:
                 await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)

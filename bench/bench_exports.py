@@ -27,7 +27,7 @@ from kampungkb_local import processes
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import ORDERS, PERIOD, generate, import_month, postmaster
 from procstat import Sampler, Usage, print_usage
-from stack import WILAYAH_CSV, local_stack
+from stack import local_stack, official_regions
 
 from kampungkb_shared.periods import add_months, parse_period
 from registry_api.auth.service import Principal, Role
@@ -123,10 +123,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--scale", type=float, default=1.0, help="the share of the desa to load (0.5: every other one)")
     args = parser.parse_args()
-    if not WILAYAH_CSV.exists():
-        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+    if (regions := official_regions()) is None:
         return 0
-    regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
     if args.scale < 1:
         desa = desa[:: round(1 / args.scale)]

@@ -14,7 +14,7 @@ import time
 
 import asyncpg
 import httpx
-from stack import WILAYAH_CSV, local_stack
+from stack import local_stack, official_regions
 
 _MODULE_FILE = """
     INSERT INTO change_log (kind, action, kampung_id, desa_code, module, period, revision)
@@ -72,7 +72,9 @@ def follow(http: httpx.Client, after: str | None = None, **params: str) -> tuple
 
 
 def main() -> None:
-    with local_stack("feed", regions_csv=WILAYAH_CSV.read_bytes(), services=("registry-api",)) as stack:
+    if (regions := official_regions()) is None:
+        return
+    with local_stack("feed", regions_csv=regions, services=("registry-api",)) as stack:
         total, kabupaten, desa = asyncio.run(write_month(stack.database_url))
         with httpx.Client(base_url=stack.registry_url, headers=stack.headers, timeout=60) as http:
             follow(http, kinds="kampung")  # warm-up: the index and the process

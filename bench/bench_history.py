@@ -49,7 +49,7 @@ from bench_feed import follow
 from bench_import import post_file, reports_fresh, wait_for
 from bench_load import Target, client_pool, kkbpk, load
 from procstat import tree_cpu_seconds
-from stack import WILAYAH_CSV, Servers, Stack, embedded_servers, quiet, services_on
+from stack import Servers, Stack, embedded_servers, official_regions, quiet, services_on
 
 from kampungkb_shared.jobs import REPORT_QUEUE
 from kampungkb_shared.periods import parse_period
@@ -472,10 +472,8 @@ def main() -> int:
     args = parser.parse_args()
     # A build in the background is stopped with SIGTERM: leave through the `finally` blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    if not WILAYAH_CSV.exists():
-        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+    if (regions := official_regions()) is None:
         return 0
-    regions = WILAYAH_CSV.read_bytes()
     desa = national_desa(regions)
     folder = cache_folder(args.scale)
     folder.mkdir(parents=True, exist_ok=True)

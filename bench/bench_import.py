@@ -47,7 +47,7 @@ from kampungkb_local.servers import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procstat import Sampler, parent_of, print_floor, print_timeline, print_usage, tree_cpu_seconds
-from stack import WILAYAH_CSV, Stack, local_stack, quiet
+from stack import Stack, local_stack, official_regions, quiet
 from statements import StatementLog
 
 PERIOD = "2025-06"
@@ -395,13 +395,11 @@ def main() -> int:
     parser.add_argument("--against", type=Path, help="another checkout of the project, with its own .venv")
     parser.add_argument("--rounds", type=int, default=3, help="with --against: national months a checkout")
     args = parser.parse_args()
-    if not WILAYAH_CSV.exists():
-        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+    if (regions := official_regions()) is None:
         return 0
     if args.against is not None:
         compare(args.against.resolve(), args.rounds)
         return 0
-    regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
     if args.scale < 1:
         step = round(1 / args.scale)

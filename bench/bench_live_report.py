@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
-from stack import KEPENDUDUKAN, PROFIL, WILAYAH_CSV, local_stack
+from stack import KEPENDUDUKAN, PROFIL, local_stack, official_regions
 
 from kampungkb_shared.periods import add_months, format_period
 
@@ -46,11 +46,9 @@ Seen = list[tuple[float, float]]
 def banten_csv() -> tuple[bytes, list[str]] | None:
     """The province's rows of the region list (CSV with its header) and its desa/kelurahan codes; None without the
     list."""
-    if not WILAYAH_CSV.exists():
-        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+    if (regions := official_regions()) is None:
         return None
-    with WILAYAH_CSV.open(newline="", encoding="utf-8") as source:
-        rows = [row for row in csv.DictReader(source) if row["code"].split(".")[0] == PROVINSI]
+    rows = [row for row in csv.DictReader(io.StringIO(regions.decode())) if row["code"].split(".")[0] == PROVINSI]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["code", "name", "level", "kind", "parent_code"], lineterminator="\n")
     writer.writeheader()

@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncSession
+from stack import official_regions
 
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
@@ -34,7 +35,6 @@ from report_worker.aggregates import rebuild_period, refresh_chain
 from report_worker.apart import Apart
 from report_worker.quality import QualityRules, flag_quality
 
-WILAYAH_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wilayah.csv"
 PERIOD = dt.date(2025, 6, 1)
 RULESETS = ["bkkbn-web-2021", "kkb-2025"]
 FRESHNESS_SECONDS = 20.0
@@ -84,11 +84,11 @@ def line(text: str) -> None:
     print(text, flush=True)
 
 
-async def load(url: str) -> None:
+async def load(url: str, regions: bytes) -> None:
     engine = create_engine(url, pool_size=1)
     started = time.perf_counter()
     async with AsyncSession(engine) as session:
-        result = await import_csv(session, WILAYAH_CSV.read_bytes())
+        result = await import_csv(session, regions)
         await session.commit()
     await engine.dispose()
     line(f"regions loaded: {result.rows:,} rows in {time.perf_counter() - started:.1f} s")
@@ -377,8 +377,7 @@ async def freshness(url: str, redis_url: str) -> None:
 
 
 async def main() -> None:
-    if not WILAYAH_CSV.exists():
-        line(f"skipped: {WILAYAH_CSV.resolve()} is absent (the official region list is not in this project)")
+    if (regions := official_regions()) is None:
         return
     with tempfile.TemporaryDirectory(prefix="kkb-bench-reports-") as tmp:
         pg_dir = Path(tmp) / "pg"
@@ -386,7 +385,7 @@ async def main() -> None:
         redis_server = RedisServer(Path(tmp) / "redis", free_port()).start()
         try:
             await asyncio.to_thread(migrate.upgrade, url)
-            await load(url)
+            await load(url, regions)
             await time_statements(url)
             await freshness(url, redis_server.url)
             await time_quality(url)

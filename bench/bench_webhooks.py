@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import asyncpg
 import httpx
 from bench_import import PERIOD, generate, import_month
-from stack import KEPENDUDUKAN, WILAYAH_CSV, local_stack
+from stack import KEPENDUDUKAN, local_stack, official_regions
 
 from kampungkb_local.demo import demo_regions, to_csv
 from kampungkb_local.servers import free_port
@@ -171,10 +171,8 @@ async def everything_written(database_url: str) -> int | None:
 
 
 def national_part() -> None:
-    if not WILAYAH_CSV.exists():
-        print(f"national month skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)")
+    if (regions := official_regions()) is None:
         return
-    regions = WILAYAH_CSV.read_bytes()
     desa = [(r["code"], r["name"]) for r in csv.DictReader(io.StringIO(regions.decode())) if r["level"] == "desa"]
     files = generate(desa)
     print(

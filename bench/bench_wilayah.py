@@ -6,13 +6,12 @@ import time
 from pathlib import Path
 
 import asyncpg
+from stack import official_regions
 
 from kampungkb_local.servers import start_postgres, stop_postgres
 from registry_api import migrate
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.wilayah.service import import_csv
-
-WILAYAH_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "wilayah.csv"
 
 
 async def timed_import(database_url: str, body: bytes) -> tuple[float, str]:
@@ -27,10 +26,8 @@ async def timed_import(database_url: str, body: bytes) -> tuple[float, str]:
 
 
 async def main() -> None:
-    if not WILAYAH_CSV.exists():
-        print(f"skipped: {WILAYAH_CSV} not found")
+    if (body := official_regions()) is None:
         return
-    body = WILAYAH_CSV.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
         server = start_postgres(Path(tmp) / "pg")
         try:

@@ -23,6 +23,16 @@ from registry_api.wilayah.service import import_csv
 
 BENCH_LIMIT_GROUPS = ("read", "write", "import", "keys", "anonymous", "enrol")
 WILAYAH_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "wilayah.csv"
+"""The official region list (Kemendagri), kept outside the project, beside its checkout."""
+
+
+def official_regions() -> bytes | None:
+    """The official region list's bytes; None, with a line saying the benchmark is skipped, when it is absent."""
+    if not WILAYAH_CSV.exists():
+        print(f"skipped: {WILAYAH_CSV} is absent (the official region list is not part of the project)", flush=True)
+        return None
+    return WILAYAH_CSV.read_bytes()
+
 
 # What a Kampung KB under load is given before its kkbpk is written: PUS 200, a Pokja, three poktan.
 KEPENDUDUKAN = {
