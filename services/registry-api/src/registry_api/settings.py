@@ -38,6 +38,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     outbox_gather_s: float = 0.1
     """A write wakes its process's relay, which lets report events gather this long, then delivers them together."""
     outbox_batch: int = 200
+    partner_window_sweep_s: float = Field(default=3600.0, gt=0)
+    """How often a relay looks for the Kampung KB that a partner left a rule set's window (`kkb-2025` counts partners
+    of the last 12 months) in a month nothing classified them in, and classifies them again."""
     outbox_retention_s: float = 86_400.0
     """Delivered outbox events are deleted after this long."""
     changes_retention_days: float = 90.0

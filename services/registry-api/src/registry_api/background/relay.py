@@ -8,10 +8,12 @@ the Kampung KB claimed, delivered once their results are stored; `report` events
 ids, and stay owed, leased for `ReportQueue.lease_s`, until report-worker confirms the job done
 (`report_worker.confirmations`): a job Redis lost, or report-worker dropped, is queued again once the lease runs out.
 Housekeeping: backlog gauges, delivered events pruned after `retention_s`, unreferenced classification snapshots
-hourly.
+hourly, and every `partner_window_sweep_s` a `classify` event for each Kampung KB that a partner left a rule set's
+window this month or the two before, if nothing classified it in that month (`snapshots.left_unclassified`).
 """
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections import defaultdict
@@ -24,15 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_shared.jobs import report_job
 from kampungkb_shared.observability import request_id
-from kampungkb_shared.periods import parse_period
+from kampungkb_shared.periods import add_months, current_period, parse_period
 from registry_api.background.outbox_metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
 from registry_api.background.polling import any_set
 from registry_api.background.report_queue import Enqueued, ReportQueue
 from registry_api.changes import feed, pipeline
 from registry_api.changes import outbox as events
 from registry_api.classifications import snapshots
-from registry_api.classifications.client import ClassifierClient
-from registry_api.db import plan_once
+from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
+from registry_api.db import plan_once, session_driver
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ BACKLOG_GAUGE_S = 15.0
 SNAPSHOT_PRUNE_S = 3600.0
 """How often a relay deletes the stored snapshots no classification refers to any more."""
 _PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
+
+PARTNER_WINDOW_MONTHS_BACK = 2
+"""The sweep of the months partners leave a window covers this month and this many before it: a relay that was down
+over a month's turn still classifies the month it missed."""
 
 RUNNING_RETRY_S = 0.5
 """How soon to retry a report event whose job was running (it may have read before our commit)."""
@@ -115,10 +121,13 @@ class Relay:
     """How long the change feed keeps its items (a cursor older than that gets 410)."""
     gather_s: float = 0.1
     """After a wake-up, how long to let more commits' report events gather before delivering them together."""
+    partner_window_sweep_s: float = 3600.0
+    """How often to look for the Kampung KB a partner has left a rule set's window since their last classification."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _next_gauge: float = field(default=0.0, init=False)
     _next_prune: float = field(default=0.0, init=False)
     _next_snapshot_prune: float = field(default=0.0, init=False)
+    _next_window_sweep: float = field(default=0.0, init=False)
 
     def wake(self) -> None:
         """Report events were just committed: deliver them within `gather_s` rather than at the next poll.
@@ -218,6 +227,36 @@ class Relay:
             self._next_snapshot_prune = now + SNAPSHOT_PRUNE_S
             if pruned := await snapshots.prune_unreferenced(self.sessionmaker):
                 log.info("pruned %d classification snapshots no classification refers to", pruned)
+        if now >= self._next_window_sweep and (owed := await self.sweep_partner_windows()) is not None:
+            self._next_window_sweep = now + self.partner_window_sweep_s
+            if owed:
+                log.info("%d Kampung KB to classify again: a partner left a rule set's window", owed)
+
+    async def sweep_partner_windows(self, *, today: dt.date | None = None) -> int | None:
+        """A `classify` event for each active Kampung KB that a partner left a rule set's window in this month or
+        the `PARTNER_WINDOW_MONTHS_BACK` before it, where no classification of that month exists under every rule
+        set: a month passing changes its result with no new data. Returns how many, None when the rule sets'
+        windows are not known (the classifier did not serve them; the next pass tries again)."""
+        unknown = [ruleset for ruleset in self.rulesets if not self.classifier.knows(ruleset)]
+        if unknown:
+            try:
+                await self.classifier.fetch_contents(unknown, budget_s=self.classifier_budget_s)
+            except ClassifierUnavailable:
+                return None
+        windows = self.classifier.partner_windows(self.rulesets)
+        if not windows:
+            return 0
+        until = parse_period(current_period(today))
+        async with self.sessionmaker() as session, session.begin():
+            owed = await snapshots.left_unclassified(
+                session,
+                windows=windows,
+                rulesets=self.rulesets,
+                since=add_months(until, -PARTNER_WINDOW_MONTHS_BACK),
+                until=until,
+            )
+            await events.add_classify(await session_driver(session), earliest=owed)
+        return len(owed)
 
     async def update_backlog(self) -> dict[str, int]:
         """Set the backlog gauges from the table; returns the counts by topic."""
@@ -302,4 +341,5 @@ def create_relay(
         retention_s=settings.outbox_retention_s,
         changes_retention_s=settings.changes_retention_days * 86_400.0,
         gather_s=settings.outbox_gather_s,
+        partner_window_sweep_s=settings.partner_window_sweep_s,
     )

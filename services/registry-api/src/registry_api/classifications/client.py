@@ -93,6 +93,8 @@ class ClassifierClient:
         """Rule set content (JSON text) by hash: what a hash names never changes."""
         self._current: dict[str, str] = {}
         """Rule set -> the hash of the content last fetched."""
+        self._windows: dict[str, int | None] = {}
+        """Rule set hash -> its partner window in months (None: partners of all time)."""
 
     @property
     def breaker_open(self) -> bool:
@@ -164,6 +166,13 @@ class ClassifierClient:
         """Whether this process has fetched the rule set's content (some version of it)."""
         return ruleset in self._current
 
+    def partner_windows(self, rulesets: Sequence[str]) -> list[int]:
+        """The distinct partner windows, in months, of those rule sets whose content this process has fetched: a
+        rule set that counts partners only over the months ending with the period (its `policies.partners`) scores
+        a Kampung KB differently once a partner's last activity falls out of them, with no new data."""
+        windows = {self._windows.get(self._current.get(ruleset, "")) for ruleset in rulesets}
+        return sorted(window for window in windows if window)
+
     async def fetch_content(self, ruleset: str, *, budget_s: float) -> str:
         """The content of `ruleset` as the classifier serves it now (JSON text, `hash` included), remembered by its
         hash; returns the hash. Raises `ClassifierUnavailable` when it cannot be fetched."""
@@ -179,6 +188,7 @@ class ClassifierClient:
             raise ClassifierUnavailable(f"rule set {ruleset} not fetched: {_describe(exc)}") from exc
         self._contents[ruleset_hash] = orjson.dumps(content).decode()
         self._current[ruleset] = ruleset_hash
+        self._windows[ruleset_hash] = _partner_window(content)
         return str(ruleset_hash)
 
     async def fetch_contents(self, rulesets: Sequence[str], *, budget_s: float) -> None:
@@ -224,6 +234,12 @@ class ClassifierClient:
                         raise ClassifierStatusError(response.status, content.decode(errors="replace"))
                     return response.headers.get("Content-Type", ""), content
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def _partner_window(content: dict[str, Any]) -> int | None:
+    """A rule set content's partner window (`policies.partners.window_months`), None for all time or when absent."""
+    window = ((content.get("policies") or {}).get("partners") or {}).get("window_months")
+    return window if type(window) is int and window > 0 else None
 
 
 def _headers(**extra: str) -> dict[str, str]:

@@ -189,9 +189,8 @@ async def reclassify(
     calls for that rule set are not made. The results of a small call (a write's) are kept (`Reclassified.answers`),
     with their explanation unless `explain` is false.
     """
-    pairs = await periods_to_classify(session, earliest=earliest)
-    outcome = Reclassified(pairs=pairs)
-    if not pairs:
+    outcome = Reclassified(pairs=[])
+    if not earliest:
         return outcome
     unknown = [ruleset for ruleset in rulesets if not classifier.knows(ruleset)]
     if unknown and not (use_breaker and classifier.breaker_open):
@@ -202,6 +201,11 @@ async def reclassify(
             await classifier.fetch_contents(unknown, budget_s=budget_s)
         except ClassifierUnavailable as exc:
             outcome.failed.update(dict.fromkeys(unknown, str(exc)))
+    # The months a partner leaves a rule set's window change its results with no new data: classified too.
+    windows = classifier.partner_windows(rulesets)
+    outcome.pairs = pairs = await periods_to_classify(session, earliest=earliest, windows=windows)
+    if not pairs:
+        return outcome
     gate = asyncio.Semaphore(max(1, concurrency))
 
     def give_up(todo: tuple[str, ...], exc: ClassifierUnavailable) -> None:

@@ -9,17 +9,38 @@ being parsed in Python, and never come back.
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kampungkb_shared.periods import current_period, parse_period
 from registry_api.db import session_driver
+
+# The months in which a partner leaves a rule set's window (`w.months`, the window of an outer `unnest`): a month
+# after the last month of the window that the activity `k` opened, when no activity of the Kampung KB names that
+# partner again within it. `{where}` chooses the activities (by `ix_kegiatan_kampung_date`).
+_LEAVES = """
+    SELECT k.kampung_id, CAST(date_trunc('month', k.date) + w.months * interval '1 month' AS date) AS period
+      FROM kegiatan k CROSS JOIN unnest(k.partners) AS p(code)
+     WHERE {where}
+       AND NOT EXISTS (SELECT 1 FROM kegiatan n
+                        WHERE n.kampung_id = k.kampung_id AND p.code = ANY(n.partners)
+                          AND n.date >= date_trunc('month', k.date) + interval '1 month'
+                          AND n.date < date_trunc('month', k.date) + (w.months + 1) * interval '1 month')
+"""
+
+_LEAVING_AFTER_EARLIEST = """k.kampung_id = e.kampung_id
+       AND k.date >= e.earliest - w.months * interval '1 month'
+       AND k.date < CAST($4 AS date) - (w.months - 1) * interval '1 month'"""
+_LEAVING_FROM_TO = """k.date >= CAST($2 AS date) - w.months * interval '1 month'
+       AND k.date < CAST($3 AS date) - (w.months - 1) * interval '1 month'"""
 
 # Each Kampung KB's own rows, read by the key that starts with it (`OFFSET 0` keeps the lookup per Kampung KB): joined
 # set to set, a slice of 5,000 Kampung KB was planned as a hash join over the whole of both tables (208 ms for a
-# national month, against 16 ms).
-_PERIODS_FROM = """
+# national month, against 16 ms). The months a partner leaves a window (`$3`) count up to the month `$4`.
+_PERIODS_FROM = f"""
     SELECT e.kampung_id, e.earliest AS period
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
     UNION
@@ -32,7 +53,29 @@ _PERIODS_FROM = """
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
      CROSS JOIN LATERAL (SELECT c.period FROM classification c
                           WHERE c.kampung_id = e.kampung_id AND c.period > e.earliest OFFSET 0) AS c
+    UNION
+    SELECT e.kampung_id, l.period
+      FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
+     CROSS JOIN unnest(CAST($3 AS int[])) AS w(months)
+     CROSS JOIN LATERAL ({_LEAVES.format(where=_LEAVING_AFTER_EARLIEST)} OFFSET 0) AS l
     ORDER BY 1, 2
+"""
+
+# The months from `$2` through `$3` in which a partner leaves a window (`$1`) of an active Kampung KB classified before
+# that month but not in it under every rule set `$4` (a month passing is a change: nothing else classifies them), and
+# with no `classify` event pending (a relay of another process may have swept it already).
+_LEFT_UNCLASSIFIED = f"""
+    SELECT DISTINCT l.kampung_id, l.period
+      FROM unnest(CAST($1 AS int[])) AS w(months)
+     CROSS JOIN LATERAL ({_LEAVES.format(where=_LEAVING_FROM_TO)}) AS l
+      JOIN kampung kk ON kk.id = l.kampung_id AND kk.active
+     WHERE EXISTS (SELECT 1 FROM classification c WHERE c.kampung_id = l.kampung_id AND c.period < l.period)
+       AND EXISTS (SELECT 1 FROM unnest(CAST($4 AS text[])) AS r(ruleset)
+                    WHERE NOT EXISTS (SELECT 1 FROM classification c
+                                       WHERE c.kampung_id = l.kampung_id AND c.period = l.period
+                                         AND c.ruleset = r.ruleset))
+       AND CAST(l.kampung_id AS text) NOT IN (SELECT key FROM outbox WHERE topic = 'classify' AND delivered_at IS NULL)
+     ORDER BY 1, 2
 """
 
 
@@ -113,13 +156,32 @@ class SnapshotRow:
     """The rule sets whose stored classification of the pair was computed from this very snapshot."""
 
 
-async def periods_to_classify(session: AsyncSession, *, earliest: dict[int, dt.date]) -> list[tuple[int, dt.date]]:
-    """For each Kampung KB, its earliest changed period and every later period with a submission or a classification."""
+async def periods_to_classify(
+    session: AsyncSession, *, earliest: dict[int, dt.date], windows: Sequence[int] = (), until: dt.date | None = None
+) -> list[tuple[int, dt.date]]:
+    """For each Kampung KB, its earliest changed period and every later period with a submission or a classification,
+    and each later month up to `until` (this month) in which a partner leaves one of the partner `windows`."""
     if not earliest:
         return []
     ids = list(earliest)
-    rows = await (await session_driver(session)).fetch(_PERIODS_FROM, ids, [earliest[i] for i in ids])
+    rows = await (await session_driver(session)).fetch(
+        _PERIODS_FROM, ids, [earliest[i] for i in ids], list(windows), until or parse_period(current_period())
+    )
     return [(row["kampung_id"], row["period"]) for row in rows]
+
+
+async def left_unclassified(
+    session: AsyncSession, *, windows: Sequence[int], rulesets: Sequence[str], since: dt.date, until: dt.date
+) -> dict[int, dt.date]:
+    """Each active Kampung KB with a month from `since` through `until` in which a partner leaves a window, classified
+    before it but not in it under every rule set: its earliest such month."""
+    if not windows:
+        return {}
+    rows = await (await session_driver(session)).fetch(_LEFT_UNCLASSIFIED, list(windows), since, until, list(rulesets))
+    owed: dict[int, dt.date] = {}
+    for row in rows:
+        owed.setdefault(row["kampung_id"], row["period"])
+    return owed
 
 
 async def assemble(session: AsyncSession, *, pairs: list[tuple[int, dt.date]]) -> list[SnapshotRow]:
