@@ -143,12 +143,27 @@ async def test_bad_requests_name_the_field(client: httpx.AsyncClient, session: A
     assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["query", "period"]
 
 
-async def test_the_history_is_append_only(client: httpx.AsyncClient, session: AsyncSession, admin: str) -> None:
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE period_approval SET actor = 'someone else'",
+        "DELETE FROM period_approval",
+        f"DELETE FROM period_approval WHERE region_code = '{KECAMATAN}'",
+    ],
+)
+async def test_the_history_is_append_only(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str, statement: str
+) -> None:
     assert (await client.put(f"/v1/approvals/{KECAMATAN}/{PERIOD}", headers=auth(admin))).status_code == 200
+    kept = "SELECT id, region_code, period, action, actor, role, at FROM period_approval ORDER BY id"
+    before = (await session.execute(text(kept))).all()
+    assert before, "the approval is in the history"
     savepoint = await session.begin_nested()
     with pytest.raises(DBAPIError, match="append-only"):
-        await session.execute(text("UPDATE period_approval SET actor = 'someone else'"))
+        await session.execute(text(statement))
     await savepoint.rollback()
+    assert (await session.execute(text(kept))).all() == before
+    assert (await _status(client, KECAMATAN))["state"] == "approved"
 
 
 async def test_months_close_by_themselves_after_the_setting(

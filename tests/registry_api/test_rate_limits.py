@@ -4,6 +4,7 @@ Ingress, the address it forwards); 429 with `Retry-After` and `RateLimit-*` head
 
 import ipaddress
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,8 @@ import yaml
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kampungkb_local.servers import free_port
+from kampungkb_local.servers import RedisServer, free_port
+from registry_api.auth import limits as limiter_module
 from registry_api.auth.limits import RateLimiter
 from registry_api.auth.service import Role
 from registry_api.dashboard.router import COOKIE
@@ -168,3 +170,65 @@ async def test_redis_down_lets_requests_through(
         answers = [(await http.get("/v1/me", headers=auth(key))).status_code for _ in range(5)]
     assert answers == [200] * 5
     assert "rate limits not applied" in caplog.text
+
+
+class _Clock:
+    """The limiter's clock (its module's `time`), moved on by the test: `monotonic` where the test puts it, `time`
+    the real one (the windows' reset). The skip window is pinned to its edge without waiting or timing anything."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return time.time()
+
+
+async def test_after_redis_fails_the_limiter_skips_it_for_5_s_then_tries_again(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Redis of its own, stopped under the app's own limiter: the first request after tries Redis, fails, is let
+    through and logs once; the requests of the next 5 s pass without trying Redis; the first one 5 s after the
+    failure tries it again. Redis back, the limits apply again. Each try of a Redis that is down logs one warning,
+    so the warnings count the tries."""
+    port = free_port()
+    redis = RedisServer(tmp_path / "redis", port).start()
+    clock = _Clock()
+    monkeypatch.setattr(limiter_module, "time", clock)
+    fresh = {"redis_url": redis.url, "rate_limits": LIMITS, "rate_limit_prefix": f"test-{uuid.uuid4().hex}"}
+    try:
+        async with app_client(settings.model_copy(update=fresh), session_factory) as (_, http):
+            await load_demo_regions(session)
+            key = await make_key(session, Role.VIEWER, "99")
+
+            async def me() -> int:
+                return (await http.get("/v1/me", headers=auth(key))).status_code
+
+            def tries() -> int:
+                return sum("rate limits not applied" in record.getMessage() for record in caplog.records)
+
+            assert [await me() for _ in range(3)] == [200, 200, 200]  # counted: the limit of reads is 3
+            redis.stop()
+            with caplog.at_level(logging.WARNING, logger="registry_api.auth.limits"):
+                assert await me() == 200, "a request failed for Redis"
+                assert tries() == 1
+                clock.now += 4.9
+                assert [await me() for _ in range(5)] == [200] * 5
+                assert tries() == 1, "Redis tried again within 5 s of the failure"
+                clock.now += 0.1
+                assert await me() == 200
+                assert tries() == 2, "Redis not tried again 5 s after the failure"
+                assert [await me() for _ in range(3)] == [200] * 3
+                assert tries() == 2, "Redis tried again within 5 s of the second failure"
+            redis = RedisServer(tmp_path / "redis-again", port).start()  # empty: no count of before
+            clock.now += 5.0
+            assert [await me() for _ in range(4)] == [200, 200, 200, 429], "the limits apply again"
+    finally:
+        redis.stop()

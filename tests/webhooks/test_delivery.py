@@ -1,7 +1,9 @@
 """Delivery end to end: the registry in-process with its dispatcher, a receiver process on loopback that answers 500,
 then times out, then is down, then recovers; every change arrives, signed, in feed order, inside the region. A name
 that answers another address after the receiver check (DNS rebinding) cannot lead a batch there, and over HTTPS the
-certificate is still checked against the name."""
+certificate is still checked against the name. A redirect is a failed delivery, never followed, and no cookie is
+kept; two dispatchers on one database never have two batches in flight to a receiver and send each change once; a
+replay drops the lease, so the batch in flight moves nothing; a subscription behind the kept changes is disabled."""
 
 import asyncio
 import datetime as dt
@@ -68,7 +70,10 @@ class Receiver:
         self.process: subprocess.Popen[bytes] | None = None
 
     def mode(self, mode: str) -> None:
-        self.mode_file.write_text(mode)
+        """Switch the answers; the file is replaced whole, so the receiver never reads it half written."""
+        written = self.mode_file.with_suffix(".new")
+        written.write_text(mode)
+        written.replace(self.mode_file)
 
     def start(self) -> None:
         argv = [sys.executable, str(RECEIVER), str(self.port), str(self.mode_file), str(self.log_file), self.address]
@@ -541,3 +546,196 @@ async def test_over_https_the_certificate_is_checked_against_the_name_at_the_app
             assert delivered_items(records, named["secret"])[0]["kampung_id"] == first["id"]
     finally:
         receiver.stop()
+
+
+async def attempts_of(http: httpx.AsyncClient, key: str, hook: dict[str, Any]) -> list[dict[str, Any]]:
+    """The subscription's deliveries log, newest first."""
+    response = await http.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=auth(key))
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+async def test_a_redirect_is_a_failed_delivery_never_followed_and_no_cookie_is_kept(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, tmp_path: Path
+) -> None:
+    """Each kind of redirect, to a second receiver that records whatever reaches it, is logged as a failure and
+    retried, and the second receiver gets nothing; then a receiver that sets a cookie with every answer never gets
+    one back."""
+    elsewhere = Receiver(tmp_path / "elsewhere")
+    receiver = Receiver(tmp_path / "receiver")
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    try:
+        elsewhere.mode("ok")
+        elsewhere.start()
+        receiver.mode(f"redirect 301 {elsewhere.url}")
+        receiver.start()
+        async with registry(fresh_database_url, redis_url, classifier_url) as http:
+            hook = (await http.post("/v1/webhooks", json={"url": receiver.url}, headers=auth(admin))).json()
+            first = await make_kampung(http, admin)
+            statuses = (301, 302, 303, 307, 308)
+            for status in statuses:
+                receiver.mode(f"redirect {status} {elsewhere.url}")
+
+                async def answered(status: int = status) -> bool:
+                    return any(a["status_code"] == status for a in await attempts_of(http, admin, hook))
+
+                await eventually(answered, f"an attempt answered {status}")
+            log = await attempts_of(http, admin, hook)
+            assert {a["status_code"] for a in log} == set(statuses)
+            for attempt in log:
+                assert attempt["error"] == f"answered {attempt['status_code']}", attempt
+                assert attempt["next_retry_at"] is not None, "a redirect is retried, as a failure"
+            current = (await http.get(f"/v1/webhooks/{hook['id']}", headers=auth(admin))).json()
+            assert current["last_delivered_at"] is None and current["failing_since"] is not None
+            assert elsewhere.received() == [], "a redirect was followed"
+
+            receiver.mode("cookie")
+
+            async def delivered(kampung_id: int) -> bool:
+                items = delivered_items(receiver.received(), hook["secret"])
+                return any(item["kampung_id"] == kampung_id for item in items)
+
+            await eventually(lambda: delivered(first["id"]), "a delivery answered with a cookie")
+            second = await make_kampung(http, admin, "99.01.01.2002")
+            await eventually(lambda: delivered(second["id"]), "the next delivery, after the cookie was set")
+        answered_with_a_cookie = [r for r in receiver.received() if r["mode"] == "cookie"]
+        assert len(answered_with_a_cookie) >= 2, "the second batch went after the first one set a cookie"
+        assert [r["cookie"] for r in receiver.received()] == [None] * len(receiver.received())
+        assert elsewhere.received() == []
+    finally:
+        receiver.stop()
+        elsewhere.stop()
+
+
+async def test_two_dispatchers_send_one_batch_at_a_time_to_a_receiver_and_each_change_once(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """Two registry processes' dispatchers (two apps on one database) polling the same subscription: the receiver,
+    holding each batch a while, never has two in flight, and every change arrives exactly once."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.mode("hold")
+    async with (
+        registry(fresh_database_url, redis_url, classifier_url, webhook_timeout_s=30.0) as one,
+        registry(fresh_database_url, redis_url, classifier_url, webhook_timeout_s=30.0) as other,
+    ):
+        created = await one.post("/v1/webhooks", json={"url": receiver.url, "wilayah": REGION}, headers=auth(admin))
+        assert created.status_code == 201, created.text
+        hook = created.json()
+        for n in range(5):
+            http = (one, other)[n % 2]
+            kampung = await make_kampung(http, admin, f"99.01.01.200{n + 1}")
+            written = await put_module(http, admin, kampung["id"], "kependudukan", "2024-01", kependudukan_payload())
+            assert written.status_code == 201, written.text
+        expected = [item["cursor"] for item in await follow(one, admin, hook["cursor"])]
+        assert len(expected) > 2 * 5, "several batches of 5"
+
+        async def caught_up() -> bool:
+            log = await attempts_of(other, admin, hook)
+            return sum(a["items"] for a in log if a["status_code"] == 204) >= len(expected)
+
+        await eventually(caught_up, "every change delivered, each batch answered and logged")
+        log = await attempts_of(one, admin, hook)
+    records = receiver.received()
+    assert [r["in_flight"] for r in records] == [1] * len(records), "two batches in flight to one receiver at once"
+    delivered = [item["cursor"] for item in delivered_items(records, hook["secret"])]
+    assert delivered == expected, "each change once, in feed order"
+    assert [r["status"] for r in records] == [204] * len(records)
+    assert len(log) == len(records) and all(a["status_code"] == 204 for a in log)
+
+
+async def lease_of(session: AsyncSession, subscription_id: int) -> tuple[Any, Any]:
+    """The subscription's `leased_until` and `lease_token` now (read in a transaction of its own)."""
+    query = text("SELECT leased_until, lease_token FROM webhook_subscription WHERE id = :id")
+    row = (await session.execute(query, {"id": subscription_id})).one()
+    await session.rollback()
+    return row.leased_until, row.lease_token
+
+
+async def test_a_replay_drops_the_lease_and_the_batch_in_flight_moves_nothing(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """A batch is in flight (the receiver holds it) when the subscription is replayed from before the batch it
+    delivered first: the lease is gone at once, the batch in flight, answered 204 after, moves nothing and is not
+    logged as delivered, and the subscription sends everything after the replay's cursor again."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.mode("ok")
+    async with registry(fresh_database_url, redis_url, classifier_url, webhook_timeout_s=30.0) as http:
+        hook = (await http.post("/v1/webhooks", json={"url": receiver.url}, headers=auth(admin))).json()
+        first = await make_kampung(http, admin)
+
+        async def logged() -> bool:
+            return any(a["status_code"] == 204 for a in await attempts_of(http, admin, hook))
+
+        await eventually(logged, "the first Kampung KB delivered")
+        (delivered_first,) = await attempts_of(http, admin, hook)
+        receiver.mode("wait")
+        second = await make_kampung(http, admin, "99.01.01.2002")
+
+        async def in_flight() -> bool:
+            return any(record["mode"] == "wait" for record in receiver.received())
+
+        await eventually(in_flight, "the second Kampung KB's batch in flight")
+        (held,) = [record for record in receiver.received() if record["mode"] == "wait"]
+        held_id = held["headers"]["webhook-id"]
+        held_items = Webhook(hook["secret"]).verify(held["body"], held["headers"])["items"]
+        assert {item["kampung_id"] for item in held_items} == {second["id"]}
+        leased_until, token = await lease_of(committed_session, hook["id"])
+        assert leased_until is not None and token is not None, "a batch in flight holds the lease"
+
+        replayed = await http.post(
+            f"/v1/webhooks/{hook['id']}/replay", params={"after": delivered_first["cursor_from"]}, headers=auth(admin)
+        )
+        assert replayed.status_code == 200, replayed.text
+        assert await lease_of(committed_session, hook["id"]) == (None, None), "the replay left the lease"
+        receiver.mode("ok")  # the batch in flight is answered 204 now
+
+        async def sent_again() -> bool:
+            again = [a for a in await attempts_of(http, admin, hook) if a["id"] != delivered_first["id"]]
+            return any(a["status_code"] == 204 for a in again)
+
+        await eventually(sent_again, "a delivery after the replay")
+        log = await attempts_of(http, admin, hook)
+        assert held_id not in {a["message_id"] for a in log}, "the batch in flight was logged as delivered"
+        assert [(a["status_code"], a["cursor_from"]) for a in log] == [(204, delivered_first["cursor_from"])] * 2
+        records = receiver.received()
+        after_replay = records[records.index(held) + 1 :]
+        assert after_replay and after_replay[0]["headers"]["webhook-id"] == delivered_first["message_id"]
+        items = delivered_items(after_replay, hook["secret"])
+        kampung_ids = list(dict.fromkeys(item["kampung_id"] for item in items))
+        assert kampung_ids == [first["id"], second["id"]], "everything after the replay's cursor again"
+
+
+async def test_a_subscription_behind_the_kept_changes_is_disabled_saying_why(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """The receiver fails, so the subscription's cursor stays before its first change; the feed is then pruned past
+    it (as the relay's housekeeping does after `REGISTRY_CHANGES_RETENTION_DAYS`): the next attempt disables it, its
+    log says the cursor is older than the changes kept, and a replay from a newer cursor enables it again."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        hook = (await http.post("/v1/webhooks", json={"url": receiver.url}, headers=auth(admin))).json()
+        await make_kampung(http, admin)
+
+        async def failing() -> bool:
+            return any(a["status_code"] == 500 for a in await attempts_of(http, admin, hook))
+
+        await eventually(failing, "an attempt answered 500")
+        await committed_session.execute(text("UPDATE change_log SET changed_at = changed_at - interval '100 days'"))
+        assert await feed.prune(committed_session, retention_s=90 * 86_400.0) > 0
+        await committed_session.commit()
+
+        await eventually(lambda: disabled(committed_session, hook["id"]), "disabled behind the kept changes")
+        newest = (await attempts_of(http, admin, hook))[0]
+        assert newest["status_code"] is None and newest["next_retry_at"] is None and newest["items"] == 0
+        assert "older than the changes kept" in newest["error"], newest
+        current = (await http.get(f"/v1/webhooks/{hook['id']}", headers=auth(admin))).json()
+        assert current["enabled"] is False and current["disabled_at"] is not None
+        assert all(a["status_code"] == 500 for a in (await attempts_of(http, admin, hook))[1:])
+
+        head = (await http.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]
+        replayed = await http.post(f"/v1/webhooks/{hook['id']}/replay", params={"after": head}, headers=auth(admin))
+        assert replayed.status_code == 200 and replayed.json()["enabled"] is True, replayed.text

@@ -2,9 +2,11 @@
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
+from registry_api.changes import feed
 from registry_api.settings import Settings
 from registry_api.webhooks.service import address_allowed, parse_networks
 from tests.factories import DEMO_KELURAHAN, auth, errors_of, make_kampung, make_key
@@ -143,3 +145,21 @@ async def test_enable_and_replay_answer_the_subscription(client: httpx.AsyncClie
     replayed = await client.post(f"/v1/webhooks/{created['id']}/replay", params={"after": "0-0"}, headers=auth(admin))
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["cursor"] == "0-0"
+
+
+async def test_a_replay_from_before_the_kept_changes_is_410_and_moves_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    created = (await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=auth(admin))).json()
+    await make_kampung(client, admin)
+    await session.execute(text("UPDATE change_log SET changed_at = changed_at - interval '100 days'"))
+    await make_kampung(client, admin, DEMO_KELURAHAN)  # a change kept
+    assert await feed.prune(session, retention_s=90 * 86_400.0) > 0
+    path = f"/v1/webhooks/{created['id']}"
+    expired = await client.post(f"{path}/replay", params={"after": created["cursor"]}, headers=auth(admin))
+    assert expired.status_code == 410, expired.text
+    assert expired.headers["content-type"].startswith("application/problem+json")
+    problem = expired.json()
+    assert problem["type"] == "/problems/changes-expired" and problem["status"] == 410
+    assert created["cursor"] in problem["detail"]
+    assert (await client.get(path, headers=auth(admin))).json()["cursor"] == created["cursor"]
