@@ -18,24 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kampungkb_shared.periods import current_period, parse_period
 from registry_api.db import session_driver
 
-# The months in which a partner leaves a rule set's window (`w.months`, the window of an outer `unnest`): a month
-# after the last month of the window that the activity `k` opened, when no activity of the Kampung KB names that
-# partner again within it. `{where}` chooses the activities (by `ix_kegiatan_kampung_date`).
+# The months from `{first}` through `{last}` in which a partner leaves a rule set's window (`w.months`, from an outer
+# `unnest`): the month after the window that an activity opened, unless another activity of the Kampung KB with that
+# partner falls within it. `{activities}` narrows the activities read (by `ix_kegiatan_kampung_date`, which holds the
+# partners). Probing each one's window took a national month's periods 1.57 s against 1.08 s without (83,762 Kampung
+# KB, 22 activities each over three years); reading every partner's next activity in one pass (`lead`) took 2.8 s.
 _LEAVES = """
     SELECT k.kampung_id, CAST(date_trunc('month', k.date) + w.months * interval '1 month' AS date) AS period
       FROM kegiatan k CROSS JOIN unnest(k.partners) AS p(code)
-     WHERE {where}
+     WHERE {activities}
+       AND k.date >= {first} - w.months * interval '1 month'
+       AND k.date < {last} - (w.months - 1) * interval '1 month'
        AND NOT EXISTS (SELECT 1 FROM kegiatan n
                         WHERE n.kampung_id = k.kampung_id AND p.code = ANY(n.partners)
                           AND n.date >= date_trunc('month', k.date) + interval '1 month'
                           AND n.date < date_trunc('month', k.date) + (w.months + 1) * interval '1 month')
 """
-
-_LEAVING_AFTER_EARLIEST = """k.kampung_id = e.kampung_id
-       AND k.date >= e.earliest - w.months * interval '1 month'
-       AND k.date < CAST($4 AS date) - (w.months - 1) * interval '1 month'"""
-_LEAVING_FROM_TO = """k.date >= CAST($2 AS date) - w.months * interval '1 month'
-       AND k.date < CAST($3 AS date) - (w.months - 1) * interval '1 month'"""
+_LEAVING_AFTER_EARLIEST = _LEAVES.format(
+    activities="k.kampung_id = e.kampung_id", first="e.earliest", last="CAST($4 AS date)"
+)
+_LEAVING_FROM_TO = _LEAVES.format(activities="true", first="CAST($2 AS date)", last="CAST($3 AS date)")
 
 # Each Kampung KB's own rows, read by the key that starts with it (`OFFSET 0` keeps the lookup per Kampung KB): joined
 # set to set, a slice of 5,000 Kampung KB was planned as a hash join over the whole of both tables (208 ms for a
@@ -57,7 +59,7 @@ _PERIODS_FROM = f"""
     SELECT e.kampung_id, l.period
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS e(kampung_id, earliest)
      CROSS JOIN unnest(CAST($3 AS int[])) AS w(months)
-     CROSS JOIN LATERAL ({_LEAVES.format(where=_LEAVING_AFTER_EARLIEST)} OFFSET 0) AS l
+     CROSS JOIN LATERAL ({_LEAVING_AFTER_EARLIEST} OFFSET 0) AS l
     ORDER BY 1, 2
 """
 
@@ -67,7 +69,7 @@ _PERIODS_FROM = f"""
 _LEFT_UNCLASSIFIED = f"""
     SELECT DISTINCT l.kampung_id, l.period
       FROM unnest(CAST($1 AS int[])) AS w(months)
-     CROSS JOIN LATERAL ({_LEAVES.format(where=_LEAVING_FROM_TO)}) AS l
+     CROSS JOIN LATERAL ({_LEAVING_FROM_TO}) AS l
       JOIN kampung kk ON kk.id = l.kampung_id AND kk.active
      WHERE EXISTS (SELECT 1 FROM classification c WHERE c.kampung_id = l.kampung_id AND c.period < l.period)
        AND EXISTS (SELECT 1 FROM unnest(CAST($4 AS text[])) AS r(ruleset)
