@@ -5,6 +5,7 @@ when it comes later."""
 import datetime as dt
 from typing import Any
 
+import asyncpg
 import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -72,6 +73,7 @@ async def test_the_relay_classifies_a_month_a_partner_left_once_it_has_come(
     session_factory: async_sessionmaker[AsyncSession],
     admin: str,
     kampung_id: int,
+    database_url: str,
     redis_url: str,
     classifier_url: str,
 ) -> None:
@@ -86,6 +88,13 @@ async def test_the_relay_classifies_a_month_a_partner_left_once_it_has_come(
             sessionmaker=session_factory, classifier=classifier, queue=queue, rulesets=["bkkbn-web-2021", "kkb-2025"]
         )
         try:
+            other = await asyncpg.connect(database_url)  # another relay, sweeping
+            try:
+                async with other.transaction():
+                    await other.execute("SELECT pg_advisory_xact_lock(hashtext('kampungkb:partner-window-sweep'))")
+                    assert await relay.sweep_partner_windows(today=dt.date(2025, 1, 1)) == 0
+            finally:
+                await other.close()
             assert await relay.sweep_partner_windows(today=dt.date(2024, 12, 31)) == 0  # January has not come
             assert await relay.sweep_partner_windows(today=dt.date(2025, 1, 1)) == 1
             [event] = (await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "classify"))).all()

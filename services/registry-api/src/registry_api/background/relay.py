@@ -72,6 +72,7 @@ BACKLOG_GAUGE_S = 15.0
 SNAPSHOT_PRUNE_S = 3600.0
 """How often a relay deletes the stored snapshots no classification refers to any more."""
 _PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
+_SWEEP_ALONE = text("SELECT pg_try_advisory_xact_lock(hashtext('kampungkb:partner-window-sweep'))")
 
 PARTNER_WINDOW_MONTHS_BACK = 2
 """The sweep of the months partners leave a window covers this month and this many before it: a relay that was down
@@ -248,6 +249,8 @@ class Relay:
             return 0
         until = parse_period(current_period(today))
         async with self.sessionmaker() as session, session.begin():
+            if not await session.scalar(_SWEEP_ALONE):
+                return 0  # another relay is sweeping: what it finds is the same
             owed = await snapshots.left_unclassified(
                 session,
                 windows=windows,
