@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import pickle
 import random
@@ -27,7 +28,7 @@ from kampungkb_shared.jobs import (
     deserialize_job,
     serialize_job,
 )
-from kampungkb_shared.observability import request_id
+from kampungkb_shared.observability import RequestIdFilter, json_formatter, request_id
 from kampungkb_shared.periods import current_period, parse_period
 from registry_api.background.report_queue import Enqueued, ReportQueue
 from report_worker import jobs, worker
@@ -135,33 +136,46 @@ async def test_same_id_coalesces_and_runs_again_after_finishing(
     assert await redis.enqueue_job(REFRESH_REGION_CHAIN, {}, _job_id="refresh:broken", _queue_name=REPORT_QUEUE)
 
 
-async def test_job_binds_the_request_id_of_its_payload(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[str | None] = []
+# arq's Worker.close() still calls redis' deprecated close()
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_job_binds_the_request_id_of_its_payload(
+    db: asyncpg.Connection,
+    fresh_database_url: str,
+    queue_url: str,
+    redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A real worker runs a queued refresh against real data, and the lines it logs while the job runs carry the
+    payload's request id, as the worker's own handler writes them (the request id filter, the JSON formatter).
+    Called in a context of its own, the job leaves that context's request id as it found it."""
+    caplog.handler.addFilter(RequestIdFilter())
+    caplog.handler.setFormatter(json_formatter())
+    caplog.set_level(logging.INFO)
+    job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="req-42")
+    await mutate(db, None)  # type: ignore[arg-type]
+    assert await enqueue(redis, job)
+    arq_worker = await run_burst(settings(fresh_database_url, queue_url), monkeypatch)
+    assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 0)
+    assert_same(await stored(db), oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS))
 
-    async def fake_refresh(connection: object, **kwargs: Any) -> Outcome:
-        seen.append(request_id.get())
-        return Outcome(rebuilt=[], refreshed=[parse_period("2025-01")], rows=3)
+    lines = [json.loads(line) for line in caplog.text.splitlines()]
+    (done,) = [line for line in lines if line["name"] == jobs.__name__]
+    assert done["message"].startswith("refresh_region_chain wrote "), done
+    assert f"refreshed ['{job.period}'" in done["message"], done
+    assert done["request_id"] == "req-42"
 
-    class Pool:
-        def acquire(self) -> Any:
-            class Acquired:
-                async def __aenter__(self) -> object:
-                    return object()
-
-                async def __aexit__(self, *exc: object) -> None:
-                    return None
-
-            return Acquired()
-
-    async def nothing_owed(connection: object, key: str) -> list[int]:
-        return []
-
-    monkeypatch.setattr(jobs, "refresh_chain", fake_refresh)
-    monkeypatch.setattr(jobs.confirmations, "owed", nothing_owed)
-    ctx = {"pool": Pool(), "settings": settings("postgresql://unused", "redis://unused"), "job_id": "j"}
-    result = await jobs.refresh_region_chain(ctx, {"period": "2025-01", "kabupaten_code": KAB, "request_id": "req-42"})
-    assert seen == ["req-42"] and request_id.get() is None
-    assert result == {"rebuilt": [], "refreshed": ["2025-01-01"], "rows": 3}
+    pool = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=1)
+    outer = request_id.set("outer")
+    try:
+        ctx = {"pool": pool, "settings": settings(fresh_database_url, queue_url), "job_id": "j"}
+        result = await jobs.refresh_region_chain(ctx, job.model_dump())
+        seen = request_id.get()
+    finally:
+        request_id.reset(outer)
+        await pool.close()
+    assert result["refreshed"][0] == PERIODS[0].isoformat()
+    assert seen == "outer", "the job's request id stays the job's"
 
 
 async def test_a_job_whose_connection_the_server_ends_is_run_again_not_dropped(
