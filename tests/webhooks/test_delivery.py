@@ -10,7 +10,6 @@ import datetime as dt
 import itertools
 import json
 import socket
-import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -500,18 +499,17 @@ async def test_over_https_the_certificate_is_checked_against_the_name_at_the_app
     resolver = Resolver(monkeypatch)
     resolver.answer("hooks.test", "127.0.0.2")
     resolver.answer("impostor.test", "127.0.0.2")
-    trusted = ssl.create_default_context(cafile=str(authority))
-    # The delivery client as `webhook_http` makes it, trusting the tests' authority.
-    monkeypatch.setattr(
-        main, "webhook_http", lambda: httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=trusted)
-    )
     await load_demo_regions(committed_session)
     admin = await make_key(committed_session)
     try:
         receiver.mode("ok")
         receiver.start()
         async with registry(
-            fresh_database_url, redis_url, classifier_url, webhook_allowed_networks=["127.0.0.2/32"]
+            fresh_database_url,
+            redis_url,
+            classifier_url,
+            webhook_allowed_networks=["127.0.0.2/32"],
+            webhook_ca_file=str(authority),  # the receivers' authority, beside the public ones
         ) as http:
 
             async def subscribe(name: str) -> dict[str, Any]:

@@ -126,7 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         import_task = asyncio.create_task(app.state.import_runner.run(stopping), name="import-runner")
     webhook_task = None
-    app.state.webhook_http = webhook_http()
+    app.state.webhook_http = webhook_http(settings.webhook_ca_file)
     if settings.webhooks_in_api:
         app.state.webhooks = create_dispatcher(
             settings, sessionmaker=app.state.sessionmaker, http=app.state.webhook_http

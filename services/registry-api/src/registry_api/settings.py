@@ -146,6 +146,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     webhook_allowed_networks: CommaSeparated = Field(default=[])
     """CIDRs receivers may resolve into besides public addresses (`127.0.0.0/8,10.0.0.0/8`); by default loopback,
     private, link-local, multicast and reserved addresses are refused."""
+    webhook_ca_file: str | None = None
+    """A PEM file of certificate authorities receivers' certificates may be issued by, besides the public ones (a
+    ministry's own authority for its systems)."""
     webhook_batch: int = Field(default=100, ge=1, le=1000)
     """The most feed items one delivery holds."""
     webhook_timeout_s: float = 10.0

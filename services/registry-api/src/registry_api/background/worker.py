@@ -31,7 +31,10 @@ async def run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=2 + 2 * settings.import_runners)
     queue = create_report_queue(settings)
     try:
-        async with classifier_session(settings.classifier_url) as http, webhook_http() as hooks_http:
+        async with (
+            classifier_session(settings.classifier_url) as http,
+            webhook_http(settings.webhook_ca_file) as hooks_http,
+        ):
             await queue.open()
             sessionmaker = create_sessionmaker(engine)
             classifier = create_classifier(http, settings)
