@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_local.demo import demo_regions, to_csv
+from kampungkb_shared import periods
 from registry_api.auth.service import Principal, PrincipalKind, Role, create_key
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.wilayah.service import import_csv
@@ -83,7 +84,7 @@ def errors_of(response: httpx.Response) -> list[list[Any]]:
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return periods.today()
 
 
 def profil_payload(**overrides: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator
 
@@ -48,9 +49,20 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def current_period(today: dt.date | None = None) -> str:
-    """The month of today (UTC)."""
-    return format_period(today or dt.datetime.now(dt.UTC).date())
+FIRST_TIME_ZONE = ZoneInfo("Asia/Jayapura")
+"""Indonesia's easternmost time zone (WIT, UTC+9): where each day, and each month, begins first in the country."""
+
+
+def today(now: dt.datetime | None = None) -> dt.date:
+    """The date of `now` (by default this instant) where the day began first in Indonesia (WIT): a date or a month
+    that has begun in part of the country is not in the future, whatever the server's clock zone (at 00:16 WIB, UTC
+    still reads the day before)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(FIRST_TIME_ZONE).date()
+
+
+def current_period(day: dt.date | None = None) -> str:
+    """The month of `day`, by default of `today()`."""
+    return format_period(day or today())
 
 
 def _check_period(text: str) -> str:
@@ -67,11 +79,11 @@ PROGRAMME_START = dt.date(2016, 1, 1)
 
 
 def within_programme(day: dt.date, *, month: bool = False) -> dt.date:
-    """`day` when it lies between the programme's start and today (UTC), else `ValueError` saying which bound it
+    """`day` when it lies between the programme's start and `today()`, else `ValueError` saying which bound it
     breaks; with `month`, `day` is the first of a period and today's month is the last one allowed."""
     if day < PROGRAMME_START:
         raise ValueError(f"must not be before {'2016-01' if month else '2016-01-01'}, when the programme began")
-    today = dt.datetime.now(dt.UTC).date()
-    if day > (today.replace(day=1) if month else today):
+    last = today()
+    if day > (last.replace(day=1) if month else last):
         raise ValueError("must not be a month in the future" if month else "must not be in the future")
     return day

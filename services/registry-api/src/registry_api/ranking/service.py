@@ -6,6 +6,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared import periods
 from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import format_period
@@ -62,7 +63,7 @@ def _float(value: object) -> float | None:
 async def get_ranking(
     session: AsyncSession, *, code: str, year: int, limit: int, ruleset: str, today: dt.date | None = None
 ) -> Ranking:
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or periods.today()
     if year > today.year:
         raise Unprocessable.field(["query", "year"], f"must not be after the current year, {today.year}")
     name, _ = await region_name(session, code)
