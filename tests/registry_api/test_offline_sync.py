@@ -8,9 +8,11 @@ import pytest
 
 from tests.changes.test_feed import follow
 from tests.factories import (
+    DEMO_KELURAHAN,
     auth,
     kependudukan_payload,
     kkbpk_payload,
+    make_kampung,
     make_kegiatan,
     profil_payload,
     put_module,
@@ -84,6 +86,28 @@ async def test_a_phone_pulls_goes_offline_syncs_and_recovers_from_a_conflict(
     again = await _pull(client, phone, kampung_id)
     assert again["kkbpk"]["revision"] == 3
     assert [k["date"] for k in again["kegiatan"]] == ["2024-02-10", "2024-03-05"]
+
+
+async def test_a_pull_of_an_unchanged_kampung_is_304_whatever_else_was_written(
+    client: httpx.AsyncClient, admin: str, kampung_id: int
+) -> None:
+    assert (await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())).is_success
+    phone = await _enrol_phone(client, admin, kampung_id)
+    url = f"/v1/kampung/{kampung_id}/in-force"
+    first = await client.get(url, params={"period": "2024-03"}, headers=auth(phone))
+    tag = first.headers["ETag"]
+    # Another Kampung KB written: the feed's cursor moves, this one's data do not.
+    other = await make_kampung(client, admin, desa_code=DEMO_KELURAHAN)
+    assert (await put_module(client, admin, other["id"], "kependudukan", "2024-01", kependudukan_payload())).is_success
+    moved = await client.get(url, params={"period": "2024-03"}, headers=auth(phone))
+    assert moved.json()["cursor"] != first.json()["cursor"]
+    unchanged = await client.get(url, params={"period": "2024-03"}, headers={**auth(phone), "If-None-Match": tag})
+    assert (unchanged.status_code, unchanged.content, unchanged.headers["ETag"]) == (304, b"", tag)
+    # Its own data written: a new tag, and the whole answer.
+    assert (await put_module(client, admin, kampung_id, "kependudukan", "2024-02", kependudukan_payload(90))).is_success
+    changed = await client.get(url, params={"period": "2024-03"}, headers={**auth(phone), "If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag
+    assert changed.json()["kependudukan"]["period"] == "2024-02"
 
 
 @pytest.mark.parametrize("period", ["0001-01", "1899-12", "3000-01", "9999-12", "2024-13"])
