@@ -5,6 +5,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
+from classifier.actions import phrase
 from kampungkb_shared.classification import Action
 from kampungkb_shared.codes import (
     OWN_SECTOR_INSTANSI,
@@ -250,3 +251,22 @@ def test_unmet_action_counts_pus_to_serve() -> None:
     assert (action.current, action.target) == (13, 12)
     # 1,300 IAT of 10,000 PUS; 1,250 (12.5 %) rounds to 12 as the site's float ROUND ties to even.
     assert "layani 50 PUS" in action.action and "serve 50 PUS" in action.action_en
+
+
+def test_an_action_on_a_measure_without_data_names_what_to_submit() -> None:
+    kep, kk = output(poktan_pct=31, cpr=51, mkjp=20, unmet=6)
+
+    def advice(name: str, kep: dict[str, Any] | None, kk: dict[str, Any] | None) -> str:
+        raw = run(snapshot(profil(), kep, kk)).raw.model_dump()
+        return str(phrase(name, 1, 2, raw, OFFICIAL)["action_en"])
+
+    # A kkbpk that lists no long-acting method: the official rule set reads no data there, and asks for those counts.
+    no_mkjp = {**kk, "kb_users": {m: n for m, n in kk["kb_users"].items() if m != "KB_IUD"}}
+    hint = advice("o_mkjp", kep, no_mkjp)
+    assert hint.endswith("; record the users of IUD, implant, MOW and MOP in the KKBPK, zero included"), hint
+    # One that lists neither IAT nor TIAL: the same for unmet need.
+    no_unmet = {**kk, "non_users": {r: n for r, n in kk["non_users"].items() if r not in ("IAT", "TIAL")}}
+    assert "(IAT) or no more (TIAL) in the KKBPK" in advice("o_unmet", kep, no_unmet)
+    # A module missing: submit it.
+    assert advice("o_cpr", kep, None).endswith("; submit the KKBPK data")
+    assert advice("o_cpr", None, None).endswith("; submit the kependudukan and KKBPK data")

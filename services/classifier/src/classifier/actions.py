@@ -163,9 +163,33 @@ def _percent(name: str, frm: int, to: int, raw: dict[str, Any], ruleset: RuleSet
             text += " (rata-rata atas kelima poktan)"
             text_en += " (averaged over all five poktan)"
     if current is None:
-        text += "; kirim data kependudukan dan KKBPK"
-        text_en += "; submit the kependudukan and KKBPK data"
+        missing, missing_en = _missing_data(name, raw)
+        text += f"; {missing}"
+        text_en += f"; {missing_en}"
     return _action(name, frm, to, text, text_en, measure, current, target)
+
+
+def _missing_data(name: str, raw: dict[str, Any]) -> tuple[str, str]:
+    """What to submit so that a percentage with no value gets one: the module that is absent, or, in a KKBPK that
+    lists none, the counts the rule set reads (the official rule set reads a method or reason left out as no data)."""
+    pus, users = raw["pus"], raw["kb_users"]
+    if pus is None and users is None:
+        return "kirim data kependudukan dan KKBPK", "submit the kependudukan and KKBPK data"
+    if users is None:
+        return "kirim data KKBPK", "submit the KKBPK data"
+    if pus is None:
+        return "kirim data kependudukan", "submit the kependudukan data"
+    if name == "o_mkjp" and raw["mkjp_users"] is None:
+        return (
+            "catat peserta IUD, implan, MOW dan MOP dalam KKBPK, juga bila nol",
+            "record the users of IUD, implant, MOW and MOP in the KKBPK, zero included",
+        )
+    if name == "o_unmet" and raw["unmet_need"] is None:
+        return (
+            "catat PUS bukan peserta KB karena IAT dan TIAL dalam KKBPK, juga bila nol",
+            "record the non-users who want a child later (IAT) or no more (TIAL) in the KKBPK, zero included",
+        )
+    return "catat jumlah PUS dalam data kependudukan", "record the number of PUS in the kependudukan data"
 
 
 _MEMO_LIMIT = 100_000
