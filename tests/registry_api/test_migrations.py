@@ -412,3 +412,36 @@ async def test_the_migration_of_dashboard_sessions_keeps_them_with_their_key(emp
         assert "dashboard_session" not in await _tables(empty_database_url)
     finally:
         await connection.close()
+
+
+async def test_a_migration_behind_a_long_transaction_gives_up_its_lock_wait_and_is_tried_again(
+    empty_database_url: str,
+) -> None:
+    """A migration that needs a table a long transaction holds waits only `lock_timeout`, so the writes queued behind
+    it are not held for as long as that transaction lasts; the ones before it stay committed, and a later try goes on
+    from there."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0031_qperiod")
+    blocker = await asyncpg.connect(empty_database_url)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.fetchval("SELECT count(*) FROM outbox")  # held until the end of the transaction
+        with pytest.raises(Exception, match="lock timeout"):
+            await asyncio.to_thread(migrate.upgrade, empty_database_url, lock_timeout="200ms", attempts=2, retry_s=0.0)
+        # Nothing of the blocked migration is left; a write to the table goes straight in meanwhile.
+        writer = await asyncpg.connect(empty_database_url)
+        try:
+            await writer.execute("SET lock_timeout = '2s'")
+            await writer.execute("INSERT INTO outbox (topic, key, payload) VALUES ('report', 'k', '{}')")
+            assert await writer.fetchval("SELECT version_num FROM alembic_version") == "0031_qperiod"
+        finally:
+            await writer.close()
+        await transaction.rollback()
+    finally:
+        await blocker.close()
+    await asyncio.to_thread(migrate.upgrade, empty_database_url)
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0036_dashsessions"
+    finally:
+        await connection.close()
