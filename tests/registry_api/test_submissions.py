@@ -176,7 +176,7 @@ async def test_period_is_a_real_past_month(
     [
         ("kependudukan", kependudukan_payload(pus=-1), ["body", "pus"]),
         ("kkbpk", kkbpk_payload(kb_users={"KB_PIL": -3}), ["body", "kb_users", "KB_PIL"]),
-        ("kkbpk", kkbpk_payload(kb_users={"KB_JAMU": 3}), ["body", "kb_users", "KB_JAMU", "[key]"]),
+        ("kkbpk", kkbpk_payload(kb_users={"KB_JAMU": 3}), ["body", "kb_users", "KB_JAMU"]),
         ("profil", profil_payload(funding_sources=["APBN", "LOTRE"]), ["body", "funding_sources", 1]),
         ("profil", profil_payload(poktan=["BKB", "BKB"]), ["body", "poktan"]),
         ("kependudukan", {**kependudukan_payload(), "extra": 1}, ["body", "extra"]),

@@ -5,21 +5,37 @@ Each kind of problem has a `type` URI, `/problems/<kind>`, so that a client bran
 
 import re
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 PROBLEM_TYPE_PREFIX = "/problems/"
+
+
+def _never_null(schema: dict[str, Any]) -> None:
+    """An optional member that is left out rather than sent as null: no `default: null` in its schema."""
+    schema.pop("default", None)
 
 
 class FieldError(BaseModel):
     """One invalid field: where it is and what is wrong with it."""
 
     loc: list[str | int] = Field(
-        description="Where the field is: `body`, `query`, `path` or `header`, then the names and list indexes down "
-        'to it, e.g. `["body", "pokja", "members"]`.'
+        description="Where the field is: `body`, `query`, `path` or `header`, then the names, keys and list indexes "
+        'down to it, e.g. `["body", "pokja", "members"]`; for a key of a mapping that is not valid, that key, e.g. '
+        '`["body", "kb_users", "KB_PILL"]` (`type` tells it from its value).'
     )
     msg: str = Field(description="What is wrong with it, in English.")
+    type: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_never_null,
+        description="What kind of error it is, stable across releases and languages, to show a message of the "
+        "client's own: the validator's error type (`missing`, `enum`, `greater_than_equal`, `string_too_short`, "
+        "`value_error`, ..., as pydantic names them). Absent on an error of a check of the service's own beyond the "
+        "request's schema (a rule across fields or modules, a cursor it never gave), whose `msg` says what is wrong.",
+        examples=["greater_than_equal"],
+    )
 
 
 class Problem(BaseModel):
@@ -48,7 +64,8 @@ def _slug(title: str) -> str:
 
 
 class AppError(Exception):
-    """The request cannot be taken as it is.
+    """The request cannot be taken as it is: its body cannot be read as JSON (not UTF-8, nested deeper than the
+    decoder goes; on the registry, any body that is not JSON, one cut short too).
 
     The base of every expected failure: subclasses set `status`, `title` and `kind` (else derived from the title),
     and the first paragraph of their docstring, which the API description lists, says when the problem happens."""
@@ -135,6 +152,14 @@ class Unprocessable(AppError):
     def field(cls, loc: list[str | int], msg: str) -> "Unprocessable":
         """An error about one field, named in `errors` and in the detail."""
         return cls(f"{'.'.join(map(str, loc))}: {msg}", errors=[FieldError(loc=loc, msg=msg)])
+
+
+class UnsupportedMediaType(AppError):
+    """The body's `Content-Type` is not one the endpoint reads: `application/json` for a JSON body; `text/csv` or
+    `application/x-ndjson` for an import."""
+
+    status = 415
+    title = "Unsupported media type"
 
 
 class Unauthorized(AppError):

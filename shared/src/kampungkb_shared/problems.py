@@ -5,7 +5,7 @@ Needs the `http` extra (FastAPI); the workers do not import it.
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +27,7 @@ from kampungkb_shared.errors import (
     TooManyRequests,
     Unauthorized,
     Unprocessable,
+    UnsupportedMediaType,
     problem_kinds,
 )
 
@@ -56,23 +57,55 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+JSON_MEDIA = "application/json"
+
+_VALUE_ERROR = "Value error, "
+"""What pydantic puts before the message of a `ValueError` a validator raises: the message is the service's own."""
+_DICT_KEY = "[key]"
+"""What pydantic appends to the `loc` of an invalid key of a mapping (`[..., "kb_users", "KB_PILL", "[key]"]`)."""
+
+
+def field_error(err: Mapping[str, Any]) -> FieldError:
+    """One of pydantic's errors as a problem names it: its `loc` (a mapping's invalid key ends it, as a field's name
+    would), its message without pydantic's `Value error, ` and its error type."""
+    loc = [part if isinstance(part, int) else str(part) for part in err["loc"]]
+    if len(loc) >= 2 and loc[-1] == _DICT_KEY and err.get("input") == loc[-2]:
+        loc.pop()  # the key itself is wrong (its input), not a value under a key named "[key]"
+    return FieldError(loc=loc, msg=str(err["msg"]).removeprefix(_VALUE_ERROR), type=err["type"])
+
+
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
-    return [
-        FieldError(loc=[part if isinstance(part, int) else str(part) for part in err["loc"]], msg=err["msg"])
-        for err in exc.errors()
-    ]
+    return [field_error(err) for err in exc.errors()]
+
+
+def _unreadable_body(request: Request, exc: RequestValidationError) -> AppError | None:
+    """The error of a JSON body the endpoint could not read at all, if that is what failed: 400 for a body that is
+    not JSON, 415 for a body sent as another type (FastAPI hands the endpoint its bytes then, which no model takes)."""
+    invalid = next((err for err in exc.errors() if err["type"] == "json_invalid"), None)
+    if invalid is not None:
+        reason = invalid.get("ctx", {}).get("error", "malformed")
+        return AppError(f"the body is not JSON: {reason} at character {invalid['loc'][-1]}")
+    if isinstance(exc.body, bytes | bytearray):
+        media = request.headers.get("content-type", "").split(";")[0].strip()[:100] or "missing"
+        return UnsupportedMediaType(f"Content-Type must be {JSON_MEDIA}, not {media}")
+    return None
+
+
+def _validation_handler(*, strict_json: bool) -> Callable[[Request, Exception], Any]:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        if strict_json and (unreadable := _unreadable_body(request, exc)) is not None:
+            return problem_response(unreadable.problem())
+        errors = _field_errors(exc)
+        detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
+        return problem_response(Unprocessable(detail, errors=errors).problem())
+
+    return validation_error
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem_response(exc.problem(), headers=exc.headers)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc)
-    detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
-    return problem_response(Unprocessable(detail, errors=errors).problem())
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -92,10 +125,13 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(InternalError("unexpected error, logged").problem())
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Render every error as problem+json."""
+def install_problem_handlers(app: FastAPI, *, strict_json: bool = False) -> None:
+    """Render every error as problem+json. With `strict_json`, a JSON body that is not JSON (malformed, cut short) is
+    a 400 `bad-request` rather than a 422 at a character of the body, and a body of another `Content-Type` (or none)
+    sent to an endpoint that reads JSON a 415 `unsupported-media-type` rather than a 422 on the body; document them
+    with `document_problems(strict_json=True)`."""
     app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_handler(strict_json=strict_json))
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -138,15 +174,19 @@ _PATH_PARAM = re.compile(r"\{[^}]+\}")
 
 
 def document_problems(
-    schema: dict[str, Any], *, every_body_limited: bool = False, every_target_checked: bool = False
+    schema: dict[str, Any],
+    *,
+    every_body_limited: bool = False,
+    every_target_checked: bool = False,
+    strict_json: bool = False,
 ) -> dict[str, Any]:
     """Describe the errors in an OpenAPI document as they are sent: each error status an operation can answer is an
     `application/problem+json` body of the `Problem` schema, and the problem types are listed.
 
     The statuses follow from the operation: 422 with parameters or a body, or on every operation when
-    `every_target_checked` (a path or query the app refuses before routing), 400 with a JSON body, 401 and 403 with
-    security, 404 with path parameters, 412 with `If-Match`, 413 with a body when `every_body_limited`; those declared
-    by the route stay."""
+    `every_target_checked` (a path or query the app refuses before routing), 400 with a JSON body (and 415 with one
+    when `strict_json`: `install_problem_handlers`), 401 and 403 with security, 404 with path parameters, 412 with
+    `If-Match`, 413 with a body when `every_body_limited`; those declared by the route stay."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem.pop("$defs", {}))
@@ -168,8 +208,10 @@ def document_problems(
                 statuses.add(422)
             if "requestBody" in operation and every_body_limited:
                 statuses.add(413)
-            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            if JSON_MEDIA in operation.get("requestBody", {}).get("content", {}):
                 statuses.add(400)  # a JSON body the framework cannot read: not UTF-8, or nested deeper than it goes
+                if strict_json:
+                    statuses.add(415)  # a body of another type than JSON
             if operation.get("security"):
                 statuses |= {401, 403}
             if _PATH_PARAM.search(path):
@@ -191,6 +233,7 @@ def install_problem_docs(
     *,
     every_body_limited: bool = False,
     every_target_checked: bool = False,
+    strict_json: bool = False,
     prepare: Callable[[dict[str, Any], list[BaseRoute]], dict[str, Any]] | None = None,
 ) -> None:
     """Generate the app's OpenAPI document, let `prepare` add to it (given the app's routes too), then describe its
@@ -204,6 +247,7 @@ def install_problem_docs(
                 prepare(schema, app.routes) if prepare else schema,
                 every_body_limited=every_body_limited,
                 every_target_checked=every_target_checked,
+                strict_json=strict_json,
             )
         return app.openapi_schema
 

@@ -187,10 +187,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.oidc = None
     app.state.rate_limiter = None
-    install_problem_handlers(app)
+    # A JSON body that is not JSON is a 400, one of another type a 415 (imports read theirs: `imports/router.py`).
+    install_problem_handlers(app, strict_json=True)
     install_unavailable_handlers(app)
     # Every body is limited (`BodyLimitMiddleware`), every path and query checked (`StorableTextMiddleware`).
-    install_problem_docs(app, every_body_limited=True, every_target_checked=True, prepare=prepare_document)
+    install_problem_docs(
+        app, every_body_limited=True, every_target_checked=True, strict_json=True, prepare=prepare_document
+    )
     routers: tuple[APIRouter, ...] = (
         health.router,
         access_router,

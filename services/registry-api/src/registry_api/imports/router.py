@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
 
-from kampungkb_shared.errors import AppError, Unprocessable
+from kampungkb_shared.errors import Unprocessable, UnsupportedMediaType
 from kampungkb_shared.periods import parse_period, within_programme
 from registry_api.auth.deps import PrincipalDep, WriterDep
 from registry_api.db import BIGINT_MAX, SessionDep
@@ -27,13 +27,6 @@ ImportId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="the import job'
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
 FORMATS = {"text/csv": "csv", "application/x-ndjson": "ndjson", "application/ndjson": "ndjson"}
-
-
-class UnsupportedMediaType(AppError):
-    """The body's `Content-Type` is not one the endpoint reads (imports: `text/csv` or `application/x-ndjson`)."""
-
-    status = 415
-    title = "Unsupported media type"
 
 
 def _period(module: ImportModule, period: str | None) -> dt.date | None:
