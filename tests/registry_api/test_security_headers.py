@@ -69,6 +69,30 @@ async def test_responses_to_credentials_are_not_stored(client: httpx.AsyncClient
         assert response.headers["cache-control"] == "no-store", headers
 
 
+async def test_answers_showing_a_secret_once_are_never_stored(
+    client: httpx.AsyncClient, admin: str, kampung_id: int
+) -> None:
+    """A key, an enrolment code, a webhook's signing secret: `no-store` whether or not the request carried
+    credentials (`POST /v1/enrol` carries none), and the document says so."""
+    key = {"name": "PLKB", "kind": "person", "role": "viewer", "scope": "99", "expires_in_days": 30}
+    given = await client.post("/v1/keys", json=key, headers=auth(admin))
+    assert given.status_code == 201, given.text
+    rotated = await client.post(f"/v1/keys/{given.json()['prefix']}/rotate", json={}, headers=auth(admin))
+    enrolment = await client.post("/v1/enrolments", json={"kampung_id": kampung_id, "name": "HP"}, headers=auth(admin))
+    enrolled = await client.post("/v1/enrol", json={"code": enrolment.json()["code"], "device_name": "Samsung A05"})
+    webhook = await client.post("/v1/webhooks", json={"url": "https://8.8.8.8/hooks/kampungkb"}, headers=auth(admin))
+    answers = {"createKey": given, "rotateKey": rotated, "createEnrolment": enrolment, "enrol": enrolled}
+    answers["createWebhook"] = webhook
+    for name, response in answers.items():
+        assert response.status_code in (200, 201), (name, response.text)
+        assert response.headers.get("cache-control") == "no-store", name
+    schema = (await client.get("/openapi.json")).json()
+    by_id = {op["operationId"]: op for item in schema["paths"].values() for op in item.values()}
+    for name, response in answers.items():
+        declared = by_id[name]["responses"][str(response.status_code)].get("headers", {})
+        assert declared.get("Cache-Control", {}).get("schema") == {"type": "string", "enum": ["no-store"]}, name
+
+
 async def test_hsts_when_configured(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> None:
     hardened = settings.model_copy(update={"hsts_max_age_s": 31_536_000})
     async with app_client(hardened, session_factory) as (_, http):

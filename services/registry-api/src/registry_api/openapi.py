@@ -53,6 +53,11 @@ _RATE_LIMIT_HEADERS = {
     },
 }
 
+_NO_STORE = {
+    "description": "`no-store`: the answer holds a secret shown only here; no cache keeps it.",
+    "schema": {"type": "string", "enum": ["no-store"]},
+}
+
 RESPONSE_HEADERS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "createKampung": {"201": {"ETag": _ETAG, "Location": _LOCATION}},
     "getKampung": {"200": {"ETag": _ETAG}},
@@ -68,6 +73,11 @@ RESPONSE_HEADERS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "listCodeLists": {"200": {"ETag": _ETAG}},
     "getCodeList": {"200": {"ETag": _ETAG}},
     "listRulesets": {"503": {"Retry-After": _RETRY_AFTER}},
+    "createKey": {"201": {"Cache-Control": _NO_STORE}},
+    "rotateKey": {"201": {"Cache-Control": _NO_STORE}},
+    "createEnrolment": {"201": {"Cache-Control": _NO_STORE}},
+    "enrol": {"200": {"Cache-Control": _NO_STORE}},
+    "createWebhook": {"201": {"Cache-Control": _NO_STORE}},
 }
 """Headers each operation sends, by operation id and status."""
 

@@ -5,7 +5,7 @@ group."""
 from collections.abc import Awaitable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from kampungkb_shared.errors import Forbidden, Unauthorized
@@ -123,3 +123,14 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 WriterDep = Annotated[Principal, Depends(writer_principal)]
 PublicReaderDep = Annotated[Principal | None, Depends(optional_reader)]
 LimitedClientDep = Annotated[None, Depends(limited_client)]
+
+
+SHOWN_ONCE = "no-store"
+"""The `Cache-Control` of an answer holding a secret shown once (a key, an enrolment code, a webhook's signing
+secret): no cache on the way keeps it, nor the client's. (An answer to a request with credentials gets it anyway,
+`kampungkb_shared.security`; `POST /v1/enrol` carries none.)"""
+
+
+def shown_once(response: Response) -> None:
+    """Mark an answer that holds a secret shown once: `Cache-Control: no-store`."""
+    response.headers["Cache-Control"] = SHOWN_ONCE

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from registry_api.auth import keys
-from registry_api.auth.deps import PrincipalDep
+from registry_api.auth.deps import PrincipalDep, shown_once
 from registry_api.auth.schemas import KeyCreate, KeyCreated, KeyPage, KeyRotate, MeRead
 from registry_api.auth.service import PrincipalKind
 from registry_api.db import BIGINT_MAX, SessionDep
@@ -39,8 +39,11 @@ async def get_me(principal: PrincipalDep) -> MeRead:
 
 
 @router.post("/keys", status_code=201, response_model=KeyCreated)
-async def create_key(data: KeyCreate, request: Request, session: SessionDep, principal: PrincipalDep) -> KeyCreated:
+async def create_key(
+    data: KeyCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+) -> KeyCreated:
     """Give a new principal its key (shown once): at or below the caller's role, inside its scope (403 otherwise)."""
+    shown_once(response)
     return await keys.give_key(session, caller=principal, data=data, max_days=_max_days(request))
 
 
@@ -64,9 +67,15 @@ async def revoke_key(prefix: Prefix, session: SessionDep, principal: PrincipalDe
 
 @router.post("/keys/{prefix}/rotate", status_code=201, response_model=KeyCreated)
 async def rotate_key(
-    prefix: Prefix, data: KeyRotate, request: Request, session: SessionDep, principal: PrincipalDep
+    prefix: Prefix,
+    data: KeyRotate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> KeyCreated:
     """A new key for the same principal (shown once); the old key keeps working until it expires."""
+    shown_once(response)
     return await keys.rotate(
         session, caller=principal, prefix=prefix, expires_in_days=data.expires_in_days, max_days=_max_days(request)
     )

@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from registry_api.auth.deps import LimitedClientDep, PrincipalDep
+from registry_api.auth.deps import LimitedClientDep, PrincipalDep, shown_once
 from registry_api.db import SessionDep
 from registry_api.enrolments import service
 from registry_api.enrolments.schemas import Enrolled, EnrolmentCreate, EnrolmentCreated, EnrolRequest
@@ -25,9 +25,10 @@ _USED: dict[int | str, dict[str, Any]] = {410: {"description": "the code was use
     },
 )
 async def create_enrolment(
-    data: EnrolmentCreate, request: Request, session: SessionDep, principal: PrincipalDep
+    data: EnrolmentCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
 ) -> EnrolmentCreated:
     """A one-time code (valid 24 h) for one phone of a Kampung KB: kecamatan officers and above, in scope."""
+    shown_once(response)
     settings: Settings = request.app.state.settings
     code, expires_at = await service.create_enrolment(
         session, principal=principal, kampung_id=data.kampung_id, name=data.name, valid_s=settings.enrolment_valid_s
@@ -48,10 +49,23 @@ async def get_enrolment_qr(code: Code, request: Request, session: SessionDep, cl
 
 
 @router.post("/enrol", response_model=Enrolled, responses={404: {"description": "no such enrolment code"}, **_USED})
-async def enrol(data: EnrolRequest, request: Request, session: SessionDep, client: LimitedClientDep) -> Enrolled:
-    """A phone trades its one-time code for a device key scoped to the Kampung KB (no key needed; 410 when used)."""
+async def enrol(
+    data: EnrolRequest, request: Request, response: Response, session: SessionDep, client: LimitedClientDep
+) -> Enrolled:
+    """A phone trades its one-time code for a device key scoped to the Kampung KB (no key needed; 410 when used).
+
+    The key is in this answer only (`Cache-Control: no-store`). If the answer is lost, post the same code with the
+    same `device_name` again within 10 minutes of its first use (`REGISTRY_ENROLMENT_RETRY_S`): the answer is a new
+    key, and the key made by the first use is revoked, so only the newest key works. After that, with another
+    `device_name`, once a key of the phone was used (its answer did arrive) or revoked, the code answers 410: ask
+    the officer for a new one. Retries at once leave one key in force, the last one answered."""
+    shown_once(response)
     settings: Settings = request.app.state.settings
     key, expires_at, kampung_id = await service.enrol(
-        session, code=data.code, device_name=data.device_name, key_days=settings.key_max_days_device
+        session,
+        code=data.code,
+        device_name=data.device_name,
+        key_days=settings.key_max_days_device,
+        retry_s=settings.enrolment_retry_s,
     )
     return Enrolled(key=key, expires_at=expires_at, kampung_id=kampung_id)

@@ -1,5 +1,10 @@
 """Phone enrolment, as ODK Central enrols app users: an officer makes a one-time code for one Kampung KB (shown as a
-QR image), and the phone trades it, once and within its time, for a device key scoped to that Kampung KB."""
+QR image), and the phone trades it, once and within its time, for a device key scoped to that Kampung KB.
+
+On a 2G link the answer to that trade may be lost after the code was used. The same phone (the same `device_name`)
+may then post the code again for a short while (`Settings.enrolment_retry_s`) and gets a new key of the same device
+principal, the key made before revoked: keys are stored hashed, so the lost one cannot be shown again. Not once a key
+of that phone was used (its answer did arrive), nor once its newest key was revoked (by an officer)."""
 
 import datetime as dt
 import io
@@ -8,12 +13,12 @@ import logging
 import secrets
 
 import segno
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Conflict, Gone, NotFound
-from registry_api.auth.models import Enrolment
-from registry_api.auth.service import OFFICERS, Principal, PrincipalKind, Role, create_key, digest
+from registry_api.auth.models import ApiKey, Enrolment, PrincipalRecord
+from registry_api.auth.service import OFFICERS, Principal, PrincipalKind, Role, create_key, digest, issue_key
 from registry_api.kampung.readable import get_readable_kampung
 
 log = logging.getLogger(__name__)
@@ -64,14 +69,26 @@ _TAKE = text("""
 """)
 
 
+# The row locked: retries of one code, and a retry meeting the first use, go one after the other.
+_HELD = text("""
+    SELECT id, kampung_id, device_principal_id, used_at,
+           used_at > now() - CAST(:retry_s AS integer) * interval '1 second' AS recent
+      FROM enrolment
+     WHERE code_hash = :code_hash
+       FOR UPDATE
+""")
+
+_USED = "this enrolment code was used already: ask the officer for a new one"
+
+
 async def enrol(
-    session: AsyncSession, *, code: str, device_name: str, key_days: int
+    session: AsyncSession, *, code: str, device_name: str, key_days: int, retry_s: int
 ) -> tuple[str, dt.datetime | None, int]:
-    """Trade a code for a device key scoped to its Kampung KB, once (a second use, or a late one: 410)."""
+    """Trade a code for a device key scoped to its Kampung KB, once (a second use, or a late one: 410); a retry of the
+    same phone within `retry_s` of the use gets a new key, the one made before revoked (see the module)."""
     taken = (await session.execute(_TAKE, {"code_hash": digest(code)})).first()
     if taken is None:
-        await _usable(session, code)  # says why: unknown (404), used or expired (410)
-        raise Gone("this enrolment code cannot be used")
+        return await _retry(session, code=code, device_name=device_name, key_days=key_days, retry_s=retry_s)
     key, plain = await create_key(
         session,
         name=device_name,
@@ -86,3 +103,49 @@ async def enrol(
     )
     log.info("enrolment %d used: device principal %d, key %s", taken.id, key.principal_id, key.prefix)
     return plain, key.expires_at, int(taken.kampung_id)
+
+
+async def _retry(
+    session: AsyncSession, *, code: str, device_name: str, key_days: int, retry_s: int
+) -> tuple[str, dt.datetime | None, int]:
+    """A code that could not be taken: unknown (404), expired unused (410), or used; then, for the phone that used it
+    within `retry_s`, none of whose keys was used and whose newest key is in force, a new key of it, every key made
+    before revoked (410 otherwise). Under the enrolment's row lock, so that retries at once leave one key in force."""
+    held = (await session.execute(_HELD, {"code_hash": digest(code), "retry_s": retry_s})).first()
+    if held is None:
+        raise NotFound("no such enrolment code")
+    if held.used_at is None:
+        raise Gone("this enrolment code has expired: ask the officer for a new one")
+    if not held.recent or held.device_principal_id is None:
+        raise Gone(_USED)
+    device = await session.get(PrincipalRecord, held.device_principal_id)
+    keys = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.prefix, ApiKey.revoked_at, ApiKey.last_used_at).where(
+                ApiKey.principal_id == held.device_principal_id
+            )
+        )
+    ).all()
+    newest = max(keys, key=lambda k: k.id, default=None)
+    if (
+        device is None
+        or device.name != device_name
+        or newest is None
+        or newest.revoked_at is not None
+        or any(k.last_used_at is not None for k in keys)
+    ):
+        raise Gone(_USED)
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.principal_id == device.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    key, plain = await issue_key(session, principal_id=device.id, name=device_name, expires_in_days=key_days)
+    log.info(
+        "enrolment %d retried: device principal %d, key %s revoked, key %s given",
+        held.id,
+        device.id,
+        newest.prefix,
+        key.prefix,
+    )
+    return plain, key.expires_at, int(held.kampung_id)

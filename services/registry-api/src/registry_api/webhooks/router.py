@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from registry_api.auth.deps import PrincipalDep
+from registry_api.auth.deps import PrincipalDep, shown_once
 from registry_api.db import BIGINT_MAX, SessionDep
 from registry_api.settings import Settings
 from registry_api.webhooks import service
@@ -46,6 +46,7 @@ async def create_webhook(
     allowed = service.parse_networks(settings.webhook_allowed_networks)
     created = await service.create(session, principal=principal, data=data, allowed=allowed)
     response.headers["Location"] = f"/v1/webhooks/{created.id}"
+    shown_once(response)
     return created
 
 
