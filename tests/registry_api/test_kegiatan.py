@@ -1,13 +1,26 @@
-"""Activities: validation of dates and codes, listing by date range with pagination, replays by Idempotency-Key."""
+"""Activities: validation of dates and codes, listing by date range with pagination, replays by Idempotency-Key,
+answers in short under `Prefer: return=minimal`."""
 
 import datetime as dt
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.auth.service import Role
-from tests.factories import DEMO_KELURAHAN, auth, make_kampung, make_kegiatan, make_key, today
+from tests.factories import (
+    DEMO_KELURAHAN,
+    auth,
+    kependudukan_payload,
+    kkbpk_payload,
+    make_kampung,
+    make_kegiatan,
+    make_key,
+    profil_payload,
+    put_module,
+    today,
+)
 
 
 async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
@@ -120,3 +133,47 @@ async def test_idempotency_keys_belong_to_their_principal(
     assert (await _post(client, admin, kampung_id, body, "same")).status_code == 201
     assert (await _post(client, other_key, kampung_id, body, "same")).status_code == 201
     assert await _count(client, admin, kampung_id) == 2
+
+
+async def test_prefer_return_minimal_answers_a_classification_summary(
+    client: httpx.AsyncClient, admin: str, kampung_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a module's PUT: the activity as stored, its month's classification in short, no explanation derived."""
+    for module, payload in (
+        ("profil", profil_payload()),
+        ("kependudukan", kependudukan_payload()),
+        ("kkbpk", kkbpk_payload()),
+    ):
+        assert (await put_module(client, admin, kampung_id, module, "2024-02", payload)).status_code == 201
+    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
+    explained: list[bytes] = []
+    explain = classifier.explain
+
+    async def watched(body: bytes, **options: Any) -> list[dict[str, Any]]:
+        explained.append(body)
+        return list(await explain(body, **options))
+
+    monkeypatch.setattr(classifier, "explain", watched)
+    body: dict[str, object] = {"title": "Penyuluhan KB", "date": "2024-02-10", "function": "REPRODUKSI"}
+    minimal = {**auth(admin), "Idempotency-Key": "e5f6", "Prefer": "return=minimal"}
+    short = await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json=body, headers=minimal)
+    assert short.status_code == 201, short.text
+    assert short.headers["Preference-Applied"] == "return=minimal"
+    assert short.headers["Location"] == f"/v1/kampung/{kampung_id}/kegiatan/{short.json()['id']}"
+    summary = short.json()["classification"]
+    assert set(summary) == {"status", "ruleset", "period", "tier", "indices", "passed"}
+    assert summary["period"] == "2024-02" and summary["tier"] != "belum_terklasifikasi"
+    stored = await client.get(short.headers["Location"], headers=auth(admin))
+    assert {key: value for key, value in short.json().items() if key != "classification"} == stored.json()
+    replay = await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json=body, headers=minimal)
+    assert replay.status_code == 200 and replay.headers["Preference-Applied"] == "return=minimal"
+    assert replay.json() == short.json()
+    assert explained == []
+
+    full = await make_kegiatan(client, admin, kampung_id, "2024-02-11", ["PUSKESMAS"])
+    assert full.status_code == 201 and "Preference-Applied" not in full.headers
+    assert {"snapshot", "scores", "raw"} <= set(full.json()["classification"])
+    assert len(short.content) < len(full.content) // 2
+    schema = (await client.get("/openapi.json")).json()
+    create = schema["paths"]["/v1/kampung/{kampung_id}/kegiatan"]["post"]
+    assert "Prefer" in {parameter["name"] for parameter in create["parameters"]}

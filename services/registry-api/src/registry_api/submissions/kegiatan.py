@@ -24,11 +24,11 @@ from registry_api.submissions.store import canonical_json, content_hash
 @dataclass
 class Recorded:
     """An activity's answer: the activity, whether this request created it, and its month's classification under the
-    primary rule set (None: pending)."""
+    primary rule set (its summary when the write asked for no explanation; None: pending)."""
 
     kegiatan: Kegiatan
     created: bool
-    classification: ClassificationRead | None
+    classification: ClassificationRead | ClassificationSummary | None
 
 
 async def create_kegiatan(
@@ -64,6 +64,7 @@ async def create_kegiatan(
                 kampung_id=kampung_id,
                 period=stored_month,
                 ruleset=classifying.primary,
+                explanation=classifying.explain,
             )
             return Recorded(stored, created=False, classification=classification)
     await refuse_approved(session, kampung_ids=[kampung.id], periods=[month], principal=principal, closing=closing)
@@ -87,7 +88,6 @@ async def create_kegiatan(
     change = pipeline.Change(kabupaten={kampung.id: kampung.kabupaten_code}, written_at={kampung.id: month})
     recorded = await pipeline.record(session, change, classifying=classifying)
     answered = await classification_written(session, recorded, kampung_id=kampung_id, period=month)
-    assert not isinstance(answered, ClassificationSummary)  # an activity's answer asks for the explanation
     return Recorded(kegiatan, created=True, classification=answered)
 
 

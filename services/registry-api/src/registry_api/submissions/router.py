@@ -229,6 +229,7 @@ async def create_kegiatan(
     classifying: WriteClassifyingDep,
     closing: ClosingDep,
     response: Response,
+    prefer: Prefer = None,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -241,12 +242,13 @@ async def create_kegiatan(
     ] = None,
 ) -> KegiatanWritten:
     """Record an activity; its partners count from its month on, so that month and later ones are reclassified."""
+    minimal = _minimal(prefer, response)
     recorded = await kegiatan_service.create_kegiatan(
         session,
         kampung_id=kampung_id,
         data=data,
         principal=principal,
-        classifying=classifying,
+        classifying=replace(classifying, explain=not minimal),
         closing=closing,
         idempotency_key=idempotency_key,
     )

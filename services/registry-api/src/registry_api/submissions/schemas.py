@@ -110,8 +110,9 @@ class KegiatanRead(BaseModel):
 
 
 class KegiatanWritten(KegiatanRead):
-    classification: ClassificationRead | PendingClassification = Field(
-        description="The classification of the activity's month under the primary rule set, or pending"
+    classification: WrittenClassification = Field(
+        description="The classification of the activity's month under the primary rule set (its summary under "
+        "`Prefer: return=minimal`), or pending"
     )
 
 
