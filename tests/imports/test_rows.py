@@ -65,6 +65,15 @@ async def test_row_errors_name_row_and_field_and_valid_rows_load(api: Api, sessi
     assert stored == 2
 
 
+async def test_a_row_error_says_what_a_request_error_says(api: Api) -> None:
+    rows = kampung_rows(DESA[:2])
+    rows[1]["formed_on"] = "2999-01-01"
+    job = await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], rows))
+    assert [(e["row"], e["field"], e["message"]) for e in job["errors"]] == [
+        (2, "formed_on", "must not be in the future")  # the validator's own words, without pydantic's "Value error, "
+    ]
+
+
 async def test_rules_across_modules_find_errors_on_every_page(
     api: Api, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:

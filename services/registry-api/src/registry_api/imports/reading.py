@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from kampungkb_shared.problems import field_error
 from registry_api.imports.formats import FORMATS, ImportModule, RowProblem, check_header
 from registry_api.storable_text import MESSAGE as UNSTORABLE
 from registry_api.storable_text import unstorable
@@ -192,11 +193,15 @@ class _RowValidator:
         try:
             model = self.format.model.model_validate(data)
         except ValidationError as exc:
+            errors = [field_error(e) for e in exc.errors(include_url=False)]  # as a request's are named
             return [
                 RowError(
-                    row, self.format.column_of(e["loc"]) if csv_columns else _dotted(e["loc"]), e["msg"], "invalid"
+                    row,
+                    self.format.column_of(tuple(e.loc)) if csv_columns else _dotted(tuple(e.loc)),
+                    e.msg,
+                    "invalid",
                 )
-                for e in exc.errors(include_url=False)
+                for e in errors
             ]
         canonical = canonical_payload(model, exclude={"desa_code"} if self.module is ImportModule.KAMPUNG else None)
         return [ValidRow(row, desa_code, canonical.decode(), content_hash(canonical), source)]
