@@ -1,6 +1,7 @@
 """Statements sent straight to the driver belong to the session's transaction, even when nothing else ran before."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -126,3 +127,29 @@ async def test_a_single_writes_lock_runs_the_rest_of_its_transaction_on_generic_
         await engine.dispose()
     assert list(locked) == [kampung_id]
     assert (during["mode"], after["mode"]) == ("force_generic_plan" if generic_plans else "auto", "auto")
+
+
+async def test_a_failing_statement_s_logged_error_names_the_statement_but_no_bound_value(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A statement error logged with its traceback (a background pass, a 500) must not carry a bound value: a
+    webhook's secret, a key's hash, a person's data."""
+    secret = "whsec_c2VjcmV0LW9mLWEtd2ViaG9vay1yZWNlaXZlcg"
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            with pytest.raises(Exception) as failed:
+                await session.execute(
+                    text("UPDATE webhook_subscription SET secret = :secret WHERE id = 1 / :zero"),
+                    {"secret": secret, "zero": 0},
+                )
+            try:
+                raise RuntimeError("pass failed") from failed.value
+            except RuntimeError:
+                logging.getLogger("registry_api.test").exception("pass failed")
+    finally:
+        await engine.dispose()
+    [record] = [r for r in caplog.records if r.name == "registry_api.test"]
+    logged = logging.Formatter().format(record)
+    assert "division by zero" in logged and "UPDATE webhook_subscription SET secret" in logged
+    assert secret not in logged and secret not in repr(failed.value.args)

@@ -51,12 +51,17 @@ CONNECT_TIMEOUT_S = 5.0
 """A database that does not answer a new connection within this fails the request (503) rather than holding it."""
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+    """Every engine of the registry (the API's, the worker's, the CLI's, the migrations', the readiness check's):
+    `max_overflow` connections beyond `pool_size` (default as many again). `hide_parameters`: an error of a statement
+    names the statement but not its bound values, which may be secrets (a webhook's, a key's hash) or personal data,
+    so that a logged traceback carries none of them."""
     engine = create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         connect_args={"timeout": CONNECT_TIMEOUT_S},
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
