@@ -146,18 +146,25 @@ async def test_metrics_count_classifications_and_latency(client: httpx.AsyncClie
 
 async def test_request_id_is_echoed_and_logged(client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="classifier.access"):
-        response = await client.get("/healthz", headers={"x-request-id": "abc-123"})
+        response = await client.get("/v1/rulesets", headers={"x-request-id": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     [record] = [r for r in caplog.records if r.name == "classifier.access"]
     assert RequestIdFilter().filter(record)  # as the process's log handler does: the id is the request's
     line = json.loads(json_formatter().format(record))
-    assert (line["request_id"], line["status"], line["path"]) == ("abc-123", 200, "/healthz")
+    assert (line["request_id"], line["status"], line["path"]) == ("abc-123", 200, "/v1/rulesets")
     assert (await client.get("/healthz")).headers["x-request-id"]
 
 
-async def test_probes(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/readyz")).status_code == 200
+async def test_probes_and_scrapes_are_neither_logged_nor_timed(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="classifier.access"):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 200
+        metrics = (await client.get("/metrics")).text
+    assert [r for r in caplog.records if r.name == "classifier.access"] == []
+    assert "classifier_request_duration_seconds_count{" not in metrics
 
 
 async def test_openapi_documents_the_batch_body(client: httpx.AsyncClient) -> None:

@@ -116,6 +116,10 @@ class RequestTimer:
             self.finished(scope, status, time.perf_counter() - started)
 
 
+PROBES_AND_SCRAPES = frozenset({"/metrics", "/healthz", "/readyz"})
+"""Routes left out of each HTTP service's request figures and access log: every few seconds, they would drown both."""
+
+
 def route_template(scope: Scope) -> str | None:
     """The path template of the route that answered (`/v1/kampung/{kampung_id}`), None when none matched."""
     return getattr(scope.get("route"), "path", None)

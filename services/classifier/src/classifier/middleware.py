@@ -4,16 +4,20 @@ import logging
 
 from prometheus_client import Histogram
 
-from kampungkb_shared.observability import Finished, Scope, request_id, route_template
+from kampungkb_shared.observability import PROBES_AND_SCRAPES, Finished, Scope, request_id, route_template
 
 log = logging.getLogger("classifier.access")
 
 
 def access_log(latency: Histogram) -> Finished:
-    """Observes each request's latency by route and logs one line for it, with the request id."""
+    """Observes each request's latency by route and logs one line for it, with the request id; probes and scrapes
+    are left out of both, as registry-api leaves them out."""
 
     def finished(scope: Scope, status: int, seconds: float) -> None:
-        latency.labels(route=route_template(scope) or "unmatched", method=scope["method"]).observe(seconds)
+        route = route_template(scope)
+        if route in PROBES_AND_SCRAPES:
+            return
+        latency.labels(route=route or "unmatched", method=scope["method"]).observe(seconds)
         log.info(
             "request",
             extra={

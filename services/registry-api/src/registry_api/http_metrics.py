@@ -10,7 +10,7 @@ import logging
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
-from kampungkb_shared.observability import Scope, route_template
+from kampungkb_shared.observability import PROBES_AND_SCRAPES, Scope, route_template
 
 REQUESTS = Counter(
     "http_requests_total", "HTTP requests by route template, method and status class", ["handler", "method", "status"]
@@ -21,7 +21,7 @@ LATENCY = Histogram(
     ["handler", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-UNTIMED = frozenset({"/metrics", "/healthz", "/readyz"})
+UNTIMED = PROBES_AND_SCRAPES
 """Probes and scrapes, left out of the figures and the log."""
 SECRET_PATHS = frozenset({"/v1/enrolments/{code}/qr.svg"})
 """Routes whose path holds a secret (an enrolment code redeems a device key): logged by their template."""
