@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -76,6 +77,12 @@ _CLASSIFIED_WITH = text("""
 async def classified_with(session: AsyncSession, *, period: dt.date, module: str) -> int:
     """How many classifications of `period` saw a `module` submission in their snapshot."""
     return int(await session.scalar(_CLASSIFIED_WITH, {"p": period, "module": module}) or 0)
+
+
+def failed_jobs(reason: str, module: str = "kampung") -> float:
+    """Import jobs of `module` failed for `reason` (`registry_import_job_seconds{reason}`) so far, in this process."""
+    labels = {"module": module, "status": "failed", "reason": reason}
+    return REGISTRY.get_sample_value("registry_import_job_seconds_count", labels) or 0.0
 
 
 def in_test_runner(

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry_api.auth.service import Role
 from registry_api.settings import Settings
 from tests.factories import auth, make_key
-from tests.imports.conftest import Api, in_test_runner
+from tests.imports.conftest import Api, failed_jobs, in_test_runner
 from tests.imports.files import DESA, kampung_rows, to_csv
 
 KAMPUNG_CSV = to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:5]))
@@ -23,10 +23,12 @@ async def test_a_queued_job_of_a_revoked_key_fails_at_its_claim(api: Api, sessio
     posted = await api.post("kampung", KAMPUNG_CSV, key=sender)
     assert posted.status_code == 202, posted.text
     await _revoke(api, sender)
+    revoked = failed_jobs("key_revoked")
     assert await api.run_jobs() == 1
     job = await api.job(posted.json()["id"])
     assert (job["status"], job["reason"]) == ("failed", "key revoked")
     assert await session.scalar(text("SELECT count(*) FROM kampung")) == 0
+    assert failed_jobs("key_revoked") == revoked + 1
 
 
 async def test_a_running_job_of_a_key_revoked_meanwhile_fails_before_it_commits(
@@ -37,10 +39,12 @@ async def test_a_running_job_of_a_key_revoked_meanwhile_fails_before_it_commits(
     claimed = await api.runner._claim()  # claimed while the key was valid ...
     assert claimed is not None
     await _revoke(api, sender)  # ... revoked while it runs
+    revoked = failed_jobs("key_revoked")
     await api.runner._execute(claimed[0])
     job = await api.job(posted.json()["id"])
     assert (job["status"], job["reason"]) == ("failed", "key revoked")
     assert await session.scalar(text("SELECT count(*) FROM kampung")) == 0
+    assert failed_jobs("key_revoked") == revoked + 1
 
 
 async def test_claims_are_fair_across_principals_and_limited_per_principal(api: Api, session: AsyncSession) -> None:

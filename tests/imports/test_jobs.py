@@ -16,7 +16,7 @@ from registry_api.imports.job import LeaseLost, Summary, finish
 from registry_api.imports.schemas import ImportStatus
 from registry_api.main import create_app
 from tests.factories import auth, load_demo_regions, make_key
-from tests.imports.conftest import Api, import_settings, in_test_runner
+from tests.imports.conftest import Api, failed_jobs, import_settings, in_test_runner
 from tests.imports.files import DESA, KEPENDUDUKAN_COLUMNS, PERIOD, kampung_rows, kependudukan_row, to_csv
 
 KAMPUNG_CSV = to_csv(["desa_code", "name", "formed_on"], kampung_rows(DESA[:10]))
@@ -156,6 +156,23 @@ async def test_after_max_attempts_the_job_fails_with_its_reason(api: Api, sessio
     assert job["status"] == "failed"
     assert "gave up after 3 attempts" in job["reason"] and "connection reset" in job["reason"]
     assert await session.scalar(text("SELECT count(*) FROM kampung")) == 0
+
+
+async def test_every_final_failure_is_counted_with_its_reason(api: Api, session: AsyncSession) -> None:
+    gave_up, rejected = failed_jobs("gave_up"), failed_jobs("rejected")
+    job_id = (await api.post("kampung", KAMPUNG_CSV)).json()["id"]
+    await session.execute(
+        text("""UPDATE import_job SET status = 'running', attempts = 3, claimed_by = 'api:gone:1',
+                claimed_until = now() - interval '1 second' WHERE id = :id"""),
+        {"id": job_id},
+    )
+    assert await api.run_jobs() == 1
+    assert (await api.job(job_id))["status"] == "failed"
+    assert (failed_jobs("gave_up"), failed_jobs("rejected")) == (gave_up + 1, rejected)
+
+    no_rows = await api.run("kampung", to_csv(["desa_code", "name", "formed_on"], []))
+    assert no_rows["status"] == "failed", no_rows
+    assert (failed_jobs("gave_up"), failed_jobs("rejected")) == (gave_up + 1, rejected + 1)
 
 
 async def test_interruptions_that_are_not_the_file_s_are_not_counted(

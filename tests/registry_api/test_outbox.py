@@ -114,6 +114,7 @@ async def test_classifier_unreachable_put_succeeds_pending_and_the_relay_catches
         assert response.status_code == 201
         assert response.json()["classification"] == {"status": "pending"}
         assert app.state.classifier.breaker_open
+        assert "\nregistry_classifier_breaker_open 1.0\n" in (await client.get("/metrics")).text
         # While the breaker is open, writes do not wait for the classifier at all.
         again = await put_module(client, key, kampung_id, "kependudukan", "2024-01", kependudukan_payload())
         assert again.json()["classification"] == {"status": "pending"}
@@ -128,6 +129,7 @@ async def test_classifier_unreachable_put_succeeds_pending_and_the_relay_catches
         queue = ReportQueue(redis_url, defer_s=0.3, lease_s=LEASE_S)
         relay = relay_for(session_factory, http, queue)
         assert await relay.deliver_classify() == 2
+        assert REGISTRY.get_sample_value("registry_classifier_breaker_open") == 0.0  # the classifier answered
         await queue.close()
     assert await pending(session, "classify") == []
     rows = (await session.scalars(select(Classification).where(Classification.kampung_id == kampung_id))).all()

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kampungkb_shared.unreachable import database_unreachable
 from registry_api.auth.service import key_still_valid
+from registry_api.background.loops import Passes
 from registry_api.background.polling import any_set
 from registry_api.background.relay import deliver_after_commit
 from registry_api.background.report_queue import ReportQueue
@@ -32,6 +33,7 @@ from registry_api.classifications.client import ClassifierClient
 from registry_api.imports.apart import classify_apart
 from registry_api.imports.formats import ImportModule
 from registry_api.imports.job import (
+    KEY_REVOKED,
     MERGE_ORDER,
     UNCLAIMED,
     ClaimedJob,
@@ -45,6 +47,7 @@ from registry_api.imports.job import (
     release_handed_over,
     run_job,
 )
+from registry_api.imports.metrics import FAILED_GAVE_UP, FAILED_KEY_REVOKED, count_on_commit
 from registry_api.imports.schemas import ImportStatus
 from registry_api.settings import Settings
 
@@ -78,6 +81,7 @@ _RENEW = text("""
 _GIVE_UP = text("""
     UPDATE import_job SET status = 'failed', reason = :reason, finished_at = clock_timestamp(), claimed_until = NULL
      WHERE id = :id AND claimed_by = :claimer AND status = 'running'
+    RETURNING extract(epoch FROM finished_at - coalesce(started_at, created_at)) AS seconds
 """)
 _DEFER = text("""
     UPDATE import_job SET status = 'queued', attempts = attempts - 1, claimed_by = NULL, claimed_until = NULL
@@ -127,12 +131,13 @@ class ImportRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("import runner %s started", self.context.claimer)
+        passes = Passes("import_runner", log)
         while not stop.is_set():
             ran = False
-            try:
+            with passes.one():  # a failed pass is retried (`background.loops`)
                 ran = await self.run_once()
-            except Exception:  # a database blip must not end the loop
-                log.exception("import runner pass failed")
+            if await passes.back_off(stop):
+                continue
             if not ran:
                 await any_set(stop, self._wake, timeout_s=self.poll_s)
                 self._wake.clear()
@@ -172,18 +177,31 @@ class ImportRunner:
         reason = f"gave up after {job.attempts - 1} attempts; the last one failed: {last}"
         log.error("import job %d failed: %s", job.id, reason)
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": reason})
-            await release_handed_over(session, job=job)
+            await self._fail(session, job, reason=reason, failure=FAILED_GAVE_UP)
 
     async def _key_still_valid(self, job: ClaimedJob) -> bool:
         """A job whose key was revoked (or expired) since it was sent fails at its claim, having written nothing."""
         async with self.sessionmaker() as session, session.begin():
             if await key_still_valid(session, job.key_id):
                 return True
-            log.warning("import job %d failed: key revoked", job.id)
-            await session.execute(_GIVE_UP, {"id": job.id, "claimer": self.context.claimer, "reason": "key revoked"})
-            await release_handed_over(session, job=job)
+            log.warning("import job %d failed: %s", job.id, KEY_REVOKED)
+            await self._fail(session, job, reason=KEY_REVOKED, failure=FAILED_KEY_REVOKED)
         return False
+
+    async def _fail(self, session: AsyncSession, job: ClaimedJob, *, reason: str, failure: str) -> None:
+        """Fail a claimed job before it runs (while this claimer holds it), counted as a `failure` once committed."""
+        params = {"id": job.id, "claimer": self.context.claimer, "reason": reason}
+        failed = (await session.execute(_GIVE_UP, params)).first()
+        await release_handed_over(session, job=job)
+        if failed is not None:
+            count_on_commit(
+                session,
+                module=job.module.value,
+                status=ImportStatus.FAILED.value,
+                rows={},
+                seconds=float(failed.seconds),
+                failure=failure,
+            )
 
     async def _execute(self, job: ClaimedJob) -> None:
         renewal = asyncio.create_task(self._renew(job.id)) if self.renew else None

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kampungkb_shared.jobs import report_job
 from kampungkb_shared.observability import request_id
 from kampungkb_shared.periods import add_months, current_period, parse_period
+from registry_api.background.loops import Passes
 from registry_api.background.outbox_metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
 from registry_api.background.polling import any_set
 from registry_api.background.report_queue import Enqueued, ReportQueue
@@ -142,9 +143,10 @@ class Relay:
         log.info("outbox relay started")
         woken = False
         both_due = 0.0
+        passes = Passes("outbox_relay", log)
         while not stop.is_set():
             handled = 0
-            try:
+            with passes.one():  # a failed pass is retried (`background.loops`)
                 # A wake-up delivers the report events just committed; both topics are gone over at least every
                 # `poll_s` all the same, so that a steady stream of writes never leaves classifications waiting.
                 both = not woken or time.monotonic() >= both_due
@@ -152,8 +154,9 @@ class Relay:
                 if both:
                     both_due = time.monotonic() + self.poll_s
                 await self._housekeeping()
-            except Exception:  # a database blip must not end the loop; the next pass retries
-                log.exception("outbox relay pass failed")
+            if await passes.back_off(stop):
+                woken = False
+                continue
             if handled < self.batch:
                 woken = await self._wait(stop)
         log.info("outbox relay stopped")

@@ -9,11 +9,13 @@ import asyncio
 import datetime as dt
 import logging
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiohttp
 import orjson
+from prometheus_client import Gauge
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from kampungkb_shared.observability import REQUEST_ID_HEADER, request_id
@@ -24,6 +26,11 @@ from registry_api.settings import Settings
 log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
+
+BREAKER_OPEN = Gauge(
+    "registry_classifier_breaker_open",
+    "1 while the process's classifier breaker is open (writes leave their classification to the outbox), else 0",
+)
 
 
 class ClassifierUnavailable(Exception):
@@ -95,6 +102,9 @@ class ClassifierClient:
         """Rule set -> the hash of the content last fetched."""
         self._windows: dict[str, int | None] = {}
         """Rule set hash -> its partner window in months (None: partners of all time)."""
+        # A process has one client (its lifespan's); the gauge reads its breaker at each scrape.
+        client = weakref.ref(self)
+        BREAKER_OPEN.set_function(lambda: float(bool((current := client()) and current.breaker_open)))
 
     @property
     def breaker_open(self) -> bool:

@@ -32,7 +32,7 @@ from registry_api.classifications.client import ClassifierClient
 from registry_api.db import driver_connection
 from registry_api.imports import staging
 from registry_api.imports.formats import ImportModule
-from registry_api.imports.metrics import count_on_commit
+from registry_api.imports.metrics import FAILED_KEY_REVOKED, FAILED_REJECTED, count_on_commit
 from registry_api.imports.reading import FileRejected, RowError, SameRow, parse_csv, parse_ndjson
 from registry_api.imports.schemas import ImportStatus
 from registry_api.kampung.rules import desa_level_error
@@ -176,6 +176,10 @@ class Summary:
         }
 
 
+KEY_REVOKED = "key revoked"
+"""The reason of a job failed because the key that sent it was revoked (or expired) before it committed."""
+
+
 class ImportRejected(Exception):
     """The file as a whole cannot be imported: the job fails with this reason and nothing is written."""
 
@@ -218,13 +222,14 @@ async def finish(
     `merged`: the job's rows were committed before (a large import's merge), so a key revoked since then refuses
     nothing: what remains, the classification, is derived from rows already in, and the job says so."""
     if status is ImportStatus.SUCCEEDED and not merged and not await key_still_valid(session, job.key_id):
-        raise ImportRejected("key revoked", summary)  # its transaction is rolled back: nothing of it is written
+        raise ImportRejected(KEY_REVOKED, summary)  # its transaction is rolled back: nothing of it is written
     if job.received_at is not None:
         summary.timings["received"] = round((job.received_at - job.created_at).total_seconds(), 3)
     await _write_summary(session, _FINISH, job=job, claimer=claimer, summary=summary, status=status, reason=reason)
     await session.execute(text("DELETE FROM import_chunk WHERE job_id = :id"), {"id": job.id})
     if not job.dry_run:
         await release_handed_over(session, job=job)
+    failure = FAILED_KEY_REVOKED if reason == KEY_REVOKED else FAILED_REJECTED
     count_on_commit(
         session,
         module=job.module.value,
@@ -236,6 +241,7 @@ async def finish(
             "failed": summary.rows_failed,
         },
         seconds=summary.timings["total"],
+        failure="" if status is ImportStatus.SUCCEEDED else failure,
     )
 
 
