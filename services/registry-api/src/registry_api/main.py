@@ -1,7 +1,6 @@
 """The registry's HTTP application: `uvicorn registry_api.main:app`."""
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -25,6 +24,7 @@ from registry_api.auth.limits import RateLimiter
 from registry_api.auth.oidc import OidcVerifier
 from registry_api.auth.router import router as access_router
 from registry_api.background.imports import create_runner
+from registry_api.background.loops import stop_loops
 from registry_api.background.relay import create_relay, deliver_after_commit
 from registry_api.background.report_queue import create_report_queue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
@@ -78,6 +78,7 @@ GZIP_MINIMUM_BYTES = 1024
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.readiness_engine = health.readiness_engine(settings.database_url)  # apart from the requests' pool
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     app.state.classifier_http = httpx.AsyncClient(base_url=settings.classifier_url)
@@ -137,16 +138,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stopping.set()
-        for task in (relay_task, import_task, webhook_task):
-            if task is None:
-                continue
-            try:
-                await asyncio.wait_for(task, timeout=5)
-            except TimeoutError:
-                # An import cut short is rolled back and handed back uncounted: another claim runs it again.
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        # An import cut short is rolled back and handed back uncounted: another claim runs it again.
+        await stop_loops((relay_task, import_task, webhook_task))
         await app.state.report_queue.close()
         await app.state.classifier_http.aclose()
         await app.state.classifier_session.close()
@@ -154,6 +147,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.webhook_http.aclose()
         await app.state.redis.aclose()
         await app.state.engine.dispose()
+        await app.state.readiness_engine.dispose()
 
 
 def create_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier | None:
