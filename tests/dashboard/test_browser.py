@@ -91,7 +91,8 @@ async def test_drill_down_from_the_nation_to_a_desa(site: Site, browser: Browser
             badge = page.locator(f'tr[data-code="{child["code"]}"] .badge')
             assert await badge.get_attribute("data-tier") == child["tier"]
 
-    await page.select_option("#period", EARLIER)  # the page's script submits the pickers on change
+    await page.select_option("#period", EARLIER)
+    await page.get_by_role("button", name="Tampilkan").click()  # the pickers submit with their button only
     await page.wait_for_url(f"**period={EARLIER}*")
     earlier = await api_report(site, "97.01.01", EARLIER)
     assert await figure(page, "kampung_total") == str(earlier["kampung_total"])

@@ -28,8 +28,10 @@ async def chart_response(
     lang: Lang,
     module: service.Module,
     if_none_match: str | None,
+    size: service.Size = service.API_SIZE,
 ) -> Response:
-    """A chart as SVG, or 304 when the caller holds its tag (shared by the API and the dashboard)."""
+    """A chart as SVG, or 304 when the caller holds its tag (shared by the API and the dashboard, which draws its
+    own `size`)."""
     settings: Settings = request.app.state.settings
     drawing = await service.load(
         session,
@@ -41,6 +43,7 @@ async def chart_response(
         closing=settings.closing(),
         lang=lang,
         module=module,
+        size=size,
     )
     headers = {"ETag": drawing.etag, "Cache-Control": CACHE_CONTROL}
     if if_none_match is not None and not none_match(if_none_match, drawing.etag):

@@ -49,7 +49,77 @@ class Drawing:
     draw: Callable[[], bytes]
 
 
-def _style(colours: tuple[str, ...]) -> Style:
+@dataclass(frozen=True)
+class Size:
+    """How large a chart is drawn and its text, in the SVG's own units (the page scales the SVG to its box)."""
+
+    width: int = 800
+    height: int = 420
+    title: int = 16
+    legend: int = 14
+    label: int = 10
+    x_label_rotation: int = 30
+    truncate_label: int = 24
+    legend_columns: int | None = None
+    truncate_legend: int | None = None
+    """pygal's: None to fit the column, -1 never."""
+    short_values: bool = False
+    max_scale: int = 16
+    """pygal's: the most ticks on an axis."""
+    """Values and axis labels with two decimals at most (a right axis of 0 to 100 % divided in fifteenths shows
+    `6.67`, not `6.666666667`)."""
+
+
+API_SIZE = Size()
+"""The public API's charts: pygal's own font sizes on 800 x 420."""
+PAGE_SIZES: dict[str, Size] = {
+    "wide": Size(
+        width=640,
+        height=480,
+        title=18,
+        legend=15,
+        label=14,
+        legend_columns=2,
+        truncate_legend=-1,
+        short_values=True,
+        max_scale=8,
+    ),
+    "narrow": Size(
+        width=360,
+        height=600,
+        title=16,
+        legend=14,
+        label=14,
+        x_label_rotation=45,
+        truncate_label=20,
+        legend_columns=1,
+        truncate_legend=-1,
+        short_values=True,
+        max_scale=8,
+    ),
+}
+"""The dashboard's charts: text of 14 units or more, so that it stays 12 px or more where the page shows it (`wide` in
+a box 580 px wide or more, `narrow` on a phone, in 326 px at 360 px wide, its legend one whole label a line)."""
+PageSize = Literal["wide", "narrow"]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: list[float | int | None]
+    secondary: bool = False
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a chart draws: a label per bar group or point, a series per colour; the page shows them as a table."""
+
+    title: str
+    labels: list[str]
+    series: list[Series]
+
+
+def _style(colours: tuple[str, ...], size: Size) -> Style:
     return Style(
         background="#ffffff",
         plot_background="#ffffff",
@@ -60,25 +130,57 @@ def _style(colours: tuple[str, ...]) -> Style:
         font_family="system-ui, sans-serif",
         opacity="1",  # pygal's default translucent fill would lower the colours' contrast
         opacity_hover=".85",
+        title_font_size=size.title,
+        legend_font_size=size.legend,
+        label_font_size=size.label,
+        major_label_font_size=size.label,
     )
 
 
-def _chart(
-    kind: type[pygal.graph.graph.Graph], *, title: str, colours: tuple[str, ...], **options: object
-) -> pygal.Graph:
-    return kind(
-        title=title,
-        style=_style(colours),
+def _short(value: float | int) -> str:
+    """A value with two decimals at most, none when whole."""
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _draw(
+    kind: type[pygal.graph.graph.Graph],
+    figures: Figures,
+    *,
+    colours: tuple[str, ...],
+    size: Size,
+    **options: object,
+) -> bytes:
+    if size.legend_columns is not None:
+        options["legend_at_bottom_columns"] = size.legend_columns
+    if size.truncate_legend is not None:
+        options["truncate_legend"] = size.truncate_legend
+    if size.short_values:
+        options["value_formatter"] = _short
+    if size.max_scale != API_SIZE.max_scale:
+        options["max_scale"] = size.max_scale
+    chart = kind(
+        title=figures.title,
+        style=_style(colours, size),
         js=[],
-        width=800,
-        height=420,
+        width=size.width,
+        height=size.height,
         legend_at_bottom=True,
-        x_label_rotation=30,
-        truncate_label=24,
+        x_label_rotation=size.x_label_rotation,
+        truncate_label=size.truncate_label,
         no_data_text=None,
         print_values=False,
         **options,
     )
+    chart.x_labels = figures.labels
+    for series in figures.series:
+        if series.secondary:
+            chart.add(series.name, series.values, secondary=True)
+        else:
+            chart.add(series.name, series.values)
+    rendered: bytes = chart.render(is_unicode=False)
+    return rendered
 
 
 def _rows(report: Report) -> list[Headline]:
@@ -87,63 +189,89 @@ def _rows(report: Report) -> list[Headline]:
     return [report, *children[: MAX_BARS - 1]]
 
 
-def _render(chart: pygal.Graph) -> bytes:
-    rendered: bytes = chart.render(is_unicode=False)
-    return rendered
-
-
-def draw_tiers(report: Report, lang: Lang) -> bytes:
-    """Stacked bars of the Kampung KB per tier: the region, then each child (a kecamatan: its desa as a whole)."""
-    chart = _chart(pygal.StackedBar, title=f"{word('tiers_title', lang)}: {report.name}", colours=TIER_COLOURS)
+def tiers_figures(report: Report, lang: Lang) -> Figures:
+    """The Kampung KB per tier: the region, then each child (a kecamatan: its desa as a whole)."""
     rows = _rows(report)
-    chart.x_labels = [row.name for row in rows]
-    for tier in TIER_ORDER:
-        chart.add(tier_label(tier, lang), [getattr(row.tiers, tier.value) for row in rows])
-    return _render(chart)
-
-
-def draw_reporting(report: Report, module: Module, lang: Lang) -> bytes:
-    """Stacked bars of on time, late and missing of one module, for the region and each child."""
-    title = f"{word('reporting_title', lang)} ({word(module, lang)}): {report.name}"
-    chart = _chart(pygal.StackedBar, title=title, colours=TIMELINESS_COLOURS)
-    rows = _rows(report)
-    chart.x_labels = [row.name for row in rows]
-    for status in ("on_time", "late", "missing"):
-        chart.add(word(status, lang), [getattr(getattr(row.timeliness, module), status) for row in rows])
-    return _render(chart)
-
-
-def draw_kkbpk(report: Report, lang: Lang) -> bytes:
-    """Grouped bars of CPR, MKJP share and unmet need, in percent, for the region and each child."""
-    chart = _chart(
-        pygal.Bar, title=f"{word('kkbpk_title', lang)}: {report.name}", colours=KKBPK_COLOURS, range=(0, 100)
+    return Figures(
+        f"{word('tiers_title', lang)}: {report.name}",
+        [row.name for row in rows],
+        [Series(tier_label(tier, lang), [getattr(row.tiers, tier.value) for row in rows]) for tier in TIER_ORDER],
     )
+
+
+def reporting_figures(report: Report, module: Module, lang: Lang) -> Figures:
+    """On time, late and missing of one module, for the region and each child."""
     rows = _rows(report)
-    chart.x_labels = [row.name for row in rows]
-    for key, field in (("cpr", "cpr_pct"), ("mkjp", "mkjp_pct"), ("unmet_need", "unmet_need_pct")):
-        chart.add(word(key, lang), [getattr(row, field) for row in rows])
-    return _render(chart)
-
-
-def draw_trend(trend: Trend, target: float | None, lang: Lang) -> bytes:
-    """Lines of each tier's count per period, with the mandiri-or-better share and its target on the right axis."""
-    chart = _chart(
-        pygal.Line,
-        title=f"{word('trend_title', lang)}: {trend.name}",
-        colours=TREND_COLOURS,
-        secondary_range=(0, 100),
+    return Figures(
+        f"{word('reporting_title', lang)} ({word(module, lang)}): {report.name}",
+        [row.name for row in rows],
+        [
+            Series(word(status, lang), [getattr(getattr(row.timeliness, module), status) for row in rows])
+            for status in ("on_time", "late", "missing")
+        ],
     )
-    chart.x_labels = [point.period for point in trend.points]
-    for tier in TIER_ORDER:
-        chart.add(tier_label(tier, lang), [getattr(point.tiers, tier.value) for point in trend.points])
-    chart.add(word("mandiri_plus", lang), [point.mandiri_plus_pct for point in trend.points], secondary=True)
+
+
+def kkbpk_figures(report: Report, lang: Lang) -> Figures:
+    """CPR, MKJP share and unmet need, in percent, for the region and each child."""
+    rows = _rows(report)
+    return Figures(
+        f"{word('kkbpk_title', lang)}: {report.name}",
+        [row.name for row in rows],
+        [
+            Series(word(key, lang), [getattr(row, field) for row in rows])
+            for key, field in (("cpr", "cpr_pct"), ("mkjp", "mkjp_pct"), ("unmet_need", "unmet_need_pct"))
+        ],
+    )
+
+
+def trend_figures(trend: Trend, target: float | None, lang: Lang) -> Figures:
+    """Each tier's count per period, with the mandiri-or-better share and its target on the right axis."""
+    series = [
+        Series(tier_label(tier, lang), [getattr(p.tiers, tier.value) for p in trend.points]) for tier in TIER_ORDER
+    ]
+    series.append(Series(word("mandiri_plus", lang), [p.mandiri_plus_pct for p in trend.points], secondary=True))
     if target is not None and trend.points:
-        chart.add(word("target", lang), [target] * len(trend.points), secondary=True)
-    return _render(chart)
+        series.append(Series(word("target", lang), [target] * len(trend.points), secondary=True))
+    return Figures(f"{word('trend_title', lang)}: {trend.name}", [p.period for p in trend.points], series)
+
+
+def draw_tiers(report: Report, lang: Lang, size: Size = API_SIZE) -> bytes:
+    """Stacked bars of `tiers_figures`."""
+    return _draw(pygal.StackedBar, tiers_figures(report, lang), colours=TIER_COLOURS, size=size)
+
+
+def draw_reporting(report: Report, module: Module, lang: Lang, size: Size = API_SIZE) -> bytes:
+    """Stacked bars of `reporting_figures`."""
+    return _draw(pygal.StackedBar, reporting_figures(report, module, lang), colours=TIMELINESS_COLOURS, size=size)
+
+
+def draw_kkbpk(report: Report, lang: Lang, size: Size = API_SIZE) -> bytes:
+    """Grouped bars of `kkbpk_figures`, 0 to 100 %."""
+    return _draw(pygal.Bar, kkbpk_figures(report, lang), colours=KKBPK_COLOURS, size=size, range=(0, 100))
+
+
+def draw_trend(trend: Trend, target: float | None, lang: Lang, size: Size = API_SIZE) -> bytes:
+    """Lines of `trend_figures`, the shares on a right axis of 0 to 100 %."""
+    return _draw(
+        pygal.Line, trend_figures(trend, target, lang), colours=TREND_COLOURS, size=size, secondary_range=(0, 100)
+    )
 
 
 def _tag(*parts: object) -> str:
     return content_etag("|".join(str(part) for part in parts).encode())
+
+
+async def load_trend(
+    session: AsyncSession, *, code: str, period: str, ruleset: str, rulesets: list[str]
+) -> tuple[Trend, float | None]:
+    """The trend up to `period` (`trend_start`) and the mandiri-or-better target in force in its year."""
+    trend = await reports.get_trend(
+        session, code=code, from_period=trend_start(period), to_period=period, ruleset=ruleset, rulesets=rulesets
+    )
+    applied = await target_rules.applied_targets(session, code=code, year=parse_span(period).last.year)
+    goal = applied.get("mandiri_plus_pct")
+    return trend, None if goal is None else goal.value
 
 
 async def load(
@@ -157,24 +285,25 @@ async def load(
     closing: Closing,
     lang: Lang,
     module: Module = "profil",
+    size: Size = API_SIZE,
 ) -> Drawing:
     """The chart's figures through the report service; 404 `report-not-computed` as the report answers."""
     if chart == "trend":
-        trend = await reports.get_trend(
-            session, code=code, from_period=trend_start(period), to_period=period, ruleset=ruleset, rulesets=rulesets
-        )
-        applied = await target_rules.applied_targets(session, code=code, year=parse_span(period).last.year)
-        goal = applied.get("mandiri_plus_pct")
-        target = None if goal is None else goal.value
+        trend, target = await load_trend(session, code=code, period=period, ruleset=ruleset, rulesets=rulesets)
         newest = max((point.computed_at for point in trend.points), default=dt.datetime.min)
-        tag = _tag(chart, code, period, ruleset, lang, newest.isoformat(), len(trend.points), target)
-        return Drawing(tag, lambda: draw_trend(trend, target, lang))
+        tag = _tag(chart, code, period, ruleset, lang, newest.isoformat(), len(trend.points), target, *_sized(size))
+        return Drawing(tag, lambda: draw_trend(trend, target, lang, size))
     report = await reports.get_report(
         session, code=code, period=period, ruleset=ruleset, rulesets=rulesets, closing=closing
     )
-    tag = _tag(chart, code, period, ruleset, lang, module, report.computed_at.isoformat())
+    tag = _tag(chart, code, period, ruleset, lang, module, report.computed_at.isoformat(), *_sized(size))
     if chart == "tiers":
-        return Drawing(tag, lambda: draw_tiers(report, lang))
+        return Drawing(tag, lambda: draw_tiers(report, lang, size))
     if chart == "reporting":
-        return Drawing(tag, lambda: draw_reporting(report, module, lang))
-    return Drawing(tag, lambda: draw_kkbpk(report, lang))
+        return Drawing(tag, lambda: draw_reporting(report, module, lang, size))
+    return Drawing(tag, lambda: draw_kkbpk(report, lang, size))
+
+
+def _sized(size: Size) -> tuple[object, ...]:
+    """What a size adds to a chart's tag: nothing for the API's (its tags stay as they were)."""
+    return () if size == API_SIZE else (size,)

@@ -1,21 +1,24 @@
 """The officer's page: server-rendered HTML, outside the OpenAPI document (it is a page, not an API)."""
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path as FilePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from kampungkb_shared.errors import Forbidden, Unauthorized
+from kampungkb_shared.errors import AppError, Forbidden, Unauthorized
 from kampungkb_shared.regions import NATION_CODE
 from registry_api.auth import sessions
 from registry_api.auth.deps import dashboard_reader, limited_client
 from registry_api.auth.service import Principal, authenticate
 from registry_api.charts import service as charts
-from registry_api.charts.labels import Lang, tier_label
+from registry_api.charts.labels import Lang, tier_label, word
 from registry_api.charts.router import chart_response
 from registry_api.dashboard import service
 from registry_api.dashboard.labels import Translate
@@ -25,7 +28,6 @@ from registry_api.reports import service as reports
 from registry_api.reports.spans import ReportPeriod
 from registry_api.settings import Settings
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
 HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 static = StaticFiles(directory=HERE / "static")
@@ -40,6 +42,62 @@ PAGE_CACHE = "private, no-store"
 
 PeriodQuery = Annotated[ReportPeriod | None, Query()]
 LangQuery = Annotated[Lang, Query()]
+ModuleQuery = Annotated[charts.Module, Query()]
+CHARTS: tuple[charts.ChartName, ...] = ("tiers", "trend", "reporting", "kkbpk")
+MODULES: tuple[charts.Module, ...] = ("kkbpk", "kependudukan", "profil")
+"""The modules the reporting chart shows, the monthly report first (the default: profil is carried over month to
+month, so its own month is rarely written)."""
+NARROW_MEDIA = "(max-width: 600px)"
+"""Where the page shows the charts drawn `narrow`."""
+ERROR_WORDS = {401: "error_401", 403: "error_403", 404: "error_404", 422: "error_422", 429: "error_429"}
+
+
+def _page_lang(request: Request) -> Lang:
+    asked = request.query_params.get("lang")
+    return "en" if asked == "en" else "id"
+
+
+def _error_page(request: Request, exc: AppError | RequestValidationError) -> Response:
+    """An error of a dashboard route as a page in the page's language, with the status (and headers, such as
+    `Retry-After`) the API would answer; the problem's detail (English) below it."""
+    if isinstance(exc, RequestValidationError):
+        status, headers = 422, None
+        detail = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
+        )
+    else:
+        status, headers, detail = exc.status, exc.headers, exc.detail
+    lang = _page_lang(request)
+    context = {
+        "t": Translate(lang),
+        "lang": lang,
+        "principal": None,
+        "status": status,
+        "message": ERROR_WORDS.get(status, "error_other"),
+        "detail": detail,
+    }
+    response = templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
+    response.headers["Cache-Control"] = PAGE_CACHE
+    return response
+
+
+class PageRoute(APIRoute):
+    """A dashboard route: what the API would answer as problem+json (an unknown region, a period not written
+    YYYY-MM, a refused key) is a page here, with the same status."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (AppError, RequestValidationError) as exc:
+                return _error_page(request, exc)
+
+        return page_handler
+
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False, route_class=PageRoute)
 
 
 def _settings(request: Request) -> Settings:
@@ -77,13 +135,27 @@ def _check_same_origin(request: Request) -> None:
         raise Forbidden(f"a form of the dashboard is sent from the dashboard, not from {origin}")
 
 
+async def _default_period(request: Request, session: SessionDep, ruleset: str | None) -> str:
+    """The period a page opens on when none is named (`service.default_period`)."""
+    settings = _settings(request)
+    computed = await service.computed_months(session, ruleset=ruleset or settings.primary_ruleset)
+    return service.default_period(computed, reporting=service.reporting_month(settings))
+
+
 def _safe_target(target: str) -> str:
     """Only a path of the dashboard: a sign-in never sends the browser elsewhere."""
     return target if target.startswith("/dashboard/") and not target.startswith("//") else "/dashboard/"
 
 
 async def _page(
-    request: Request, session: SessionDep, *, code: str, period: str | None, ruleset: str | None, lang: Lang
+    request: Request,
+    session: SessionDep,
+    *,
+    code: str,
+    period: str | None,
+    ruleset: str | None,
+    lang: Lang,
+    module: charts.Module,
 ) -> Response:
     try:
         principal = await _reader(request, session)
@@ -100,12 +172,20 @@ async def _page(
         principal=principal,
         settings=_settings(request),
         classifier=request.app.state.classifier,
+        module=module,
+        lang=lang,
     )
 
     def link(target: str, **changes: str) -> str:
-        """A dashboard URL of `target` keeping the period, rule set and language unless changed."""
-        params = {"period": page.period, "ruleset": page.ruleset, "lang": lang, **changes}
+        """A dashboard URL of `target` keeping the period, rule set, language and module unless changed."""
+        params = {"period": page.period, "ruleset": page.ruleset, "lang": lang, "module": page.module, **changes}
         return f"/dashboard/{target}?{urlencode(params)}"
+
+    def chart_src(chart: str, size: charts.PageSize) -> str:
+        params = {"period": page.period, "ruleset": page.ruleset, "lang": lang, "size": size}
+        if chart == "reporting":
+            params["module"] = page.module
+        return f"/dashboard/{page.code}/charts/{chart}.svg?{urlencode(params)}"
 
     context = {
         "t": Translate(lang),
@@ -115,8 +195,14 @@ async def _page(
         "principal": principal,
         "rulesets": _settings(request).rulesets,
         "link": link,
+        "login_href": "/dashboard/login?" + urlencode({"lang": lang, "next": link(page.code)}),
         "tier_label": lambda tier: tier_label(tier, lang) if tier else "",
-        "charts": ("tiers", "trend", "reporting", "kkbpk"),
+        "charts": CHARTS,
+        "chart_src": chart_src,
+        "sizes": charts.PAGE_SIZES,
+        "narrow_media": NARROW_MEDIA,
+        "modules": MODULES,
+        "module_word": lambda module: word(module, lang),
     }
     status = 200 if page.report is not None else 404
     response = templates.TemplateResponse(request, "page.html", context, status_code=status)
@@ -131,9 +217,10 @@ async def nation_page(
     period: PeriodQuery = None,
     ruleset: str | None = None,
     lang: LangQuery = "id",
+    module: ModuleQuery = "kkbpk",
 ) -> Response:
     """The nation's page."""
-    return await _page(request, session, code=NATION_CODE, period=period, ruleset=ruleset, lang=lang)
+    return await _page(request, session, code=NATION_CODE, period=period, ruleset=ruleset, lang=lang, module=module)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -193,9 +280,10 @@ async def region_page(
     period: PeriodQuery = None,
     ruleset: str | None = None,
     lang: LangQuery = "id",
+    module: ModuleQuery = "kkbpk",
 ) -> Response:
     """A region's page: figures, targets, charts, children down to the desa, the list to chase, downloads."""
-    return await _page(request, session, code=code, period=period, ruleset=ruleset, lang=lang)
+    return await _page(request, session, code=code, period=period, ruleset=ruleset, lang=lang, module=module)
 
 
 @router.get("/{code}/charts/{chart}.svg")
@@ -207,22 +295,27 @@ async def page_chart(
     period: PeriodQuery = None,
     ruleset: str | None = None,
     lang: LangQuery = "id",
+    module: ModuleQuery = "kkbpk",
+    size: Annotated[charts.PageSize, Query()] = "wide",
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """A chart of the page, read with the page's session."""
+    """A chart of the page, read with the page's session, drawn at the page's `size` (text legible where shown)."""
     await _reader(request, session)
     response = await chart_response(
         request,
         session,
         chart=chart,
         code=code,
-        period=period,
+        period=period or await _default_period(request, session, ruleset),
         ruleset=ruleset,
         lang=lang,
-        module="profil",
+        module=module,
         if_none_match=if_none_match,
+        size=charts.PAGE_SIZES[size],
     )
     response.headers["Cache-Control"] = "private, no-cache"
+    # On a 304 too: a browser keeps the headers of a revalidation, and the page's policy would block the SVG's styles.
+    response.headers["Content-Security-Policy"] = charts.SVG_POLICY
     return response
 
 
@@ -241,7 +334,7 @@ async def page_export(
     report = await reports.get_report(
         session,
         code=code,
-        period=period or await service.latest_period(session, ruleset=ruleset or settings.primary_ruleset),
+        period=period or await _default_period(request, session, ruleset),
         ruleset=ruleset or settings.primary_ruleset,
         rulesets=settings.rulesets,
         closing=settings.closing(),

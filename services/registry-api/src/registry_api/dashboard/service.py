@@ -8,13 +8,17 @@ covers them.
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, ancestors
+from kampungkb_shared.timeliness import DeadlineSettings
 from registry_api.auth.service import Principal
+from registry_api.charts import service as charts
+from registry_api.charts.labels import Lang
 from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
 from registry_api.classifications.explanations import explain
 from registry_api.classifications.service import classifications_as_of
@@ -33,6 +37,8 @@ CHASE_ROWS = 50
 """The first rows of the list to chase on the page; the whole list is a download."""
 FLAG_ROWS = 50
 """The first open data-quality flags on the page; the whole list is `GET /v1/quality/{code}`."""
+CHOICE_MONTHS = 24
+"""The period picker offers the computed months among the 24 up to the newest computed one."""
 
 
 @dataclass
@@ -47,9 +53,16 @@ class Page:
     name: str
     period: str
     ruleset: str
-    periods: list[str]
+    periods: list[tuple[str, list[str]]]
+    """The periods offered, by group (`months`, `quarters`, `years`; `shown` for a period named outside them)."""
     crumbs: list[Crumb]
+    module: charts.Module = "kkbpk"
+    """The module of the reporting chart."""
     report: Report | None = None
+    computed_at: dt.datetime | None = None
+    """The report's `computed_at` in the programme's time zone."""
+    figures: dict[str, charts.Figures] = field(default_factory=dict)
+    """What each chart draws, shown beside it as a table."""
     chase: ReportingPage | None = None
     flags: FlagPage | None = None
     actions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -63,19 +76,51 @@ class Page:
         return [child for child in self.report.children if isinstance(child, DesaChild)]
 
 
-async def latest_period(session: AsyncSession, *, ruleset: str) -> str:
-    """The newest month report-worker has computed under the rule set; the current month when none."""
-    newest = await session.scalar(select(func.max(ReportPeriod.period)).where(ReportPeriod.ruleset == ruleset))
-    return current_period() if newest is None else format_period(newest)
+def programme_today(settings: DeadlineSettings, now: dt.datetime | None = None) -> dt.date:
+    """Today in the programme's time zone (`REPORTING_TIME_ZONE`), the one its deadlines are read in."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(settings.reporting_time_zone)).date()
 
 
-def period_choices(period: str) -> list[str]:
-    """The periods offered: twelve months back from the one shown, its year's quarters, and three years."""
-    last = parse_span(period).last
-    months = [format_period(add_months(last, -n)) for n in range(12)]
-    quarters = [f"{last.year}-Q{q}" for q in range(4, 0, -1)]
-    years = [str(last.year - n) for n in range(3)]
-    return list(dict.fromkeys([period, *months, *quarters, *years]))
+def reporting_month(settings: DeadlineSettings, now: dt.datetime | None = None) -> dt.date:
+    """The month being reported now: the previous one, whose data are due by `REPORTING_DEADLINE_DAY` of this one
+    (the current month is not over, and early in it nearly nobody has reported)."""
+    return add_months(programme_today(settings, now), -1)
+
+
+async def computed_months(session: AsyncSession, *, ruleset: str) -> set[dt.date]:
+    """The months report-worker has computed under the rule set."""
+    return set(await session.scalars(select(ReportPeriod.period).where(ReportPeriod.ruleset == ruleset)))
+
+
+def default_period(computed: set[dt.date], *, reporting: dt.date) -> str:
+    """The period a page opens on: the newest computed month up to the month being reported (a month computed while
+    it runs, or the next one, is not the default); that month itself when none is computed."""
+    return format_period(max((month for month in computed if month <= reporting), default=reporting))
+
+
+def period_choices(shown: str, computed: set[dt.date], *, today: dt.date) -> list[tuple[str, list[str]]]:
+    """The periods offered whatever the one shown, newest first: the computed months among the `CHOICE_MONTHS` up to
+    the newest computed one (never one after this month), and the quarters and years of those months whose months so
+    far are all computed (as a report of them needs); the period shown first when it is none of them."""
+    this_month = today.replace(day=1)
+    newest = max((month for month in computed if month <= this_month), default=this_month)
+    window = [add_months(newest, -n) for n in range(CHOICE_MONTHS)]
+    so_far = parse_period(current_period())  # the months of a span a report counts, as `reports.get_report` does
+
+    def whole(span: str) -> bool:
+        months = parse_span(span).months(until=so_far)
+        return bool(months) and all(month in computed for month in months)
+
+    years = sorted({month.year for month in window}, reverse=True)
+    groups = [
+        ("months", [format_period(month) for month in window if month in computed]),
+        ("quarters", [f"{year}-Q{q}" for year in years for q in range(4, 0, -1) if whole(f"{year}-Q{q}")]),
+        ("years", [str(year) for year in years if whole(str(year))]),
+    ]
+    groups = [(name, periods) for name, periods in groups if periods]
+    if any(shown in periods for _, periods in groups):
+        return groups
+    return [("shown", [shown]), *groups]
 
 
 async def _crumbs(session: AsyncSession, *, code: str) -> list[Crumb]:
@@ -96,25 +141,40 @@ async def load(
     principal: Principal | None,
     settings: Settings,
     classifier: ClassifierClient,
+    module: charts.Module = "kkbpk",
+    lang: Lang = "id",
 ) -> Page:
-    """The page's figures; a period not computed yet leaves `report` empty (the page says so)."""
+    """The page's figures; a period not computed yet leaves `report` empty (the page says so). Without `period`, the
+    month being reported (`default_period`)."""
     ruleset = ruleset or settings.primary_ruleset
-    period = period or await latest_period(session, ruleset=ruleset)
+    computed = await computed_months(session, ruleset=ruleset)
+    period = period or default_period(computed, reporting=reporting_month(settings))
     name, _ = await region_name(session, code)
     page = Page(
         code=code,
         name=name,
         period=period,
         ruleset=ruleset,
-        periods=period_choices(period),
+        periods=period_choices(period, computed, today=programme_today(settings)),
         crumbs=await _crumbs(session, code=code),
+        module=module,
     )
     try:
-        page.report = await reports.get_report(
+        page.report = report = await reports.get_report(
             session, code=code, period=period, ruleset=ruleset, rulesets=settings.rulesets, closing=settings.closing()
         )
     except reports.ReportNotComputed:
         return page
+    page.computed_at = report.computed_at.astimezone(ZoneInfo(settings.reporting_time_zone))
+    trend, target = await charts.load_trend(
+        session, code=code, period=period, ruleset=ruleset, rulesets=settings.rulesets
+    )
+    page.figures = {
+        "tiers": charts.tiers_figures(report, lang),
+        "trend": charts.trend_figures(trend, target, lang),
+        "reporting": charts.reporting_figures(report, module, lang),
+        "kkbpk": charts.kkbpk_figures(report, lang),
+    }
     if principal is None or not principal.covers_region(code):
         return page
     query = await reporting.prepare(session, code=code, period=period, deadline=settings)
