@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 
+from report_worker.settings import Settings as ReportWorkerSettings
+
 REPO = Path(__file__).resolve().parents[2]
 LONG_RUNNING = ("postgres", "redis", "registry-api", "registry-worker", "classifier", "report-worker")
 
@@ -138,8 +140,9 @@ def test_images_build_from_the_repo_root(compose: dict[str, Any]) -> None:
 def test_processes_and_ports(compose: dict[str, Any]) -> None:
     svc = services(compose)
     assert svc["registry-worker"]["command"] == ["registry-api", "worker"]
-    assert "9101/metrics" in json.dumps(svc["registry-worker"]["healthcheck"])
-    assert "9100/metrics" in json.dumps(svc["report-worker"]["healthcheck"])
+    # /healthz beside the metrics: it fails when the event loop stops ticking, which /metrics (a thread) does not
+    assert "9101/healthz" in json.dumps(svc["registry-worker"]["healthcheck"])
+    assert "9100/healthz" in json.dumps(svc["report-worker"]["healthcheck"])
     assert svc["classifier"]["deploy"]["replicas"] == 2
     assert "8000:8000" in svc["registry-api"]["ports"]
     # A host port range on loopback: each classifier replica binds one, so the second one does not fail on 8001.
@@ -207,3 +210,25 @@ def test_only_the_registry_api_is_published_beyond_loopback(compose: dict[str, A
                 assert published == "8000:8000"
             else:
                 assert published.startswith("127.0.0.1:"), f"{name} publishes {published} on every interface"
+
+
+def test_services_stop_within_their_grace_period(compose: dict[str, Any]) -> None:
+    """`docker compose stop` waits `stop_grace_period` before SIGKILL: long enough for report-worker's running jobs
+    (`shutdown_wait_s`) and uvicorn's requests in flight (`--timeout-graceful-shutdown` of the image's CMD)."""
+    svc = services(compose)
+
+    def seconds(name: str) -> int:
+        value = str(svc[name]["stop_grace_period"])
+        assert value.endswith("s") and value[:-1].isdigit(), value
+        return int(value[:-1])
+
+    assert (
+        seconds("report-worker")
+        >= ReportWorkerSettings(DATABASE_URL="postgresql://unused", REDIS_URL="redis://unused").shutdown_wait_s + 10
+    )
+    for name in ("registry-api", "classifier"):
+        lines = (REPO / "services" / name / "Dockerfile").read_text().splitlines()
+        cmd = next(line for line in lines if line.startswith("CMD"))
+        command = json.loads(cmd.removeprefix("CMD").strip())
+        graceful = int(command[command.index("--timeout-graceful-shutdown") + 1])
+        assert seconds(name) >= graceful + 10, name

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 
 from registry_api.main import create_app
 from registry_api.settings import Settings
+from report_worker.settings import Settings as ReportWorkerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAYS = ("base", "overlays/production")
@@ -34,10 +35,23 @@ COMMANDS = {
         "8000",
         "--proxy-headers",
         *_UVICORN,
+        "--timeout-graceful-shutdown",
+        "20",
     ],
     "registry-worker": ["registry-api", "worker"],
-    "classifier": ["uvicorn", "classifier.main:app", "--host", "0.0.0.0", "--port", "8001", *_UVICORN],
-    "report-worker": ["arq", "report_worker.worker.WorkerSettings"],
+    "classifier": [
+        "uvicorn",
+        "classifier.main:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8001",
+        *_UVICORN,
+        "--timeout-graceful-shutdown",
+        "15",
+    ],
+    # arq's Worker started again whenever Redis goes away (`arq` itself exits): report_worker/worker.py
+    "report-worker": ["python", "-m", "report_worker"],
 }
 METRICS_PORTS = {"registry-api": 8000, "registry-worker": 9101, "classifier": 8001, "report-worker": 9100}
 
@@ -139,7 +153,46 @@ def test_http_services_probe_healthz_and_readyz(rendered: dict[str, list[Obj]]) 
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     for name in ("registry-worker", "report-worker"):
         (container,) = pod_spec(deployments[name])["containers"]
-        assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        # Not /metrics: served from a thread, it answers while the event loop is stuck. /healthz fails once the
+        # loop has not ticked for a minute (kampungkb_shared.liveness).
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
+def uvicorn_graceful_s(command: list[str]) -> int:
+    (index,) = [i for i, arg in enumerate(command) if arg == "--timeout-graceful-shutdown"]
+    return int(command[index + 1])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_http_pods_leave_the_service_before_they_stop_and_within_their_grace_period(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    """A pod being deleted is taken out of the endpoints while it is told to stop, not before: preStop waits a few
+    seconds (the ingress controller and kube-proxy catch up) before SIGTERM, then uvicorn lets the requests in flight
+    finish for a bounded time, and the lifespan ends, all within terminationGracePeriodSeconds (no SIGKILL)."""
+    deployments = of_kind(rendered[overlay], "Deployment")
+    for name in ("registry-api", "classifier"):
+        spec = pod_spec(deployments[name])
+        (container,) = spec["containers"]
+        sleep, seconds = container["lifecycle"]["preStop"]["exec"]["command"]
+        # `sleep` of the image: its runtime is Debian (coreutils), as test_dockerfiles checks
+        assert sleep == "sleep" and 5 <= int(seconds) <= 10, name
+        graceful = uvicorn_graceful_s(container["command"])
+        lifespan_s = 10  # the lifespan's shutdown: the background loops get 5 s each (background.loops), then closes
+        assert int(seconds) + graceful + lifespan_s <= spec["terminationGracePeriodSeconds"], name
+
+
+def test_report_worker_jobs_finish_within_the_grace_period(rendered: dict[str, list[Obj]]) -> None:
+    """On SIGTERM report-worker takes no job and lets those running finish for `shutdown_wait_s`, then cancels the
+    rest and ends: before the kubelet's SIGKILL."""
+    (container,) = pod_spec(of_kind(rendered["base"], "Deployment")["report-worker"])["containers"]
+    grace = pod_spec(of_kind(rendered["base"], "Deployment")["report-worker"])["terminationGracePeriodSeconds"]
+    assert "WORKER_SHUTDOWN_WAIT_S" not in str(container.get("env", [])), "the default is the one checked here"
+    assert (
+        0
+        < ReportWorkerSettings(DATABASE_URL="postgresql://unused", REDIS_URL="redis://unused").shutdown_wait_s
+        <= grace - 10
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -1,4 +1,5 @@
-"""The arq side: coalescing ids with keep_result=0, request ids, the nightly cron, and a worker killed mid-job."""
+"""The arq side: coalescing ids with keep_result=0, request ids, the nightly cron, a worker killed mid-job, a job
+cut short (counted by reason), and the worker process through a Redis outage and a SIGTERM mid-job."""
 
 import asyncio
 import json
@@ -6,6 +7,7 @@ import logging
 import os
 import pickle
 import random
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +18,10 @@ import asyncpg
 import pytest
 from arq import Retry, Worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from prometheus_client import REGISTRY
 
 from kampungkb_local import processes
-from kampungkb_local.servers import free_port
+from kampungkb_local.servers import RedisServer, free_port
 from kampungkb_shared.jobs import (
     REBUILD_PERIOD,
     REFRESH_REGION_CHAIN,
@@ -460,5 +463,167 @@ async def test_a_rebuild_may_outlast_a_chain_refreshs_timeout(
     await redis.enqueue_job(REBUILD_PERIOD, rebuild.model_dump(), _job_id=rebuild.job_id(), _queue_name=REPORT_QUEUE)
     assert await enqueue(redis, RefreshRegionChain(period="2024-01", kabupaten_code=KAB))
     config = settings(fresh_database_url, queue_url, job_timeout_s=0.5, rebuild_timeout_s=5.0)
+    timed_out = failures("refresh_region_chain", "timeout")
     arq_worker = await run_burst(config, monkeypatch)
     assert (arq_worker.jobs_complete, arq_worker.jobs_failed) == (1, 1)
+    assert failures("refresh_region_chain", "timeout") == timed_out + 1, "arq's timeout cancels it: counted"
+
+
+def failures(function: str, reason: str) -> float:
+    """`report_job_failures_total` of this process so far."""
+    return REGISTRY.get_sample_value("report_job_failures_total", {"function": function, "reason": reason}) or 0.0
+
+
+_LOCK_KABUPATEN = "SELECT pg_advisory_lock(hashtext('kampungkb:report:kabupaten:' || $1::text))"
+
+
+async def _inside_the_job(db: asyncpg.Connection) -> bool:
+    """A job waits inside its transaction for the kabupaten's lock, held from outside as a long refresh would."""
+    return bool(
+        await db.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"""
+        )
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_a_job_cut_short_at_shutdown_is_counted_cancelled_and_stays_queued(
+    db: asyncpg.Connection, fresh_database_url: str, queue_url: str, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM with no time left to wait (`shutdown_wait_s=0`): arq cancels the running job, which counts itself as
+    cancelled, not as a failure of its own, and stays queued for the next worker."""
+    monkeypatch.setattr(worker, "configure_logging", lambda **_: None)
+    holder = await asyncpg.connect(fresh_database_url)
+    try:
+        await holder.execute(_LOCK_KABUPATEN, KAB)
+        job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="cut-1")
+        assert await enqueue(redis, job)
+        cancelled, errors = failures("refresh_region_chain", "cancelled"), failures("refresh_region_chain", "error")
+        config = settings(fresh_database_url, queue_url, shutdown_wait_s=0)
+        arq_worker = Worker(**worker.worker_options(config), handle_signals=False)
+        running = asyncio.create_task(arq_worker.async_run())
+        try:
+            await _wait(lambda: _inside_the_job(db), 30, "the job to be inside its transaction")
+            arq_worker.handle_sig_wait_for_completion(signal.SIGTERM)
+            with pytest.raises(asyncio.CancelledError):
+                await running
+        finally:
+            await arq_worker.close()
+    finally:
+        await holder.close()
+    assert failures("refresh_region_chain", "cancelled") == cancelled + 1
+    assert failures("refresh_region_chain", "error") == errors
+    assert await redis.zscore(REPORT_QUEUE, job.job_id()) is not None, "queued still: the next worker runs it"
+
+
+def _worker_env(database_url: str, redis_url: str, metrics_port: int) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "WORKER_METRICS_PORT": str(metrics_port),
+        "WORKER_REBUILD_ON_STARTUP": "false",
+        "WORKER_REDIS_RETRY_MAX_S": "0.5",
+        "LOG_JSON": "false",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+async def _logged(log_file: Path, text: str) -> bool:
+    return text in await asyncio.to_thread(log_file.read_text)
+
+
+async def _get(url: str) -> int:
+    def get() -> int:
+        with urlopen(url, timeout=5) as response:
+            return int(response.status)
+
+    return await asyncio.to_thread(get)
+
+
+async def _exited(service: processes.Service) -> bool:
+    return not service.running
+
+
+@pytest.mark.e2e
+async def test_the_worker_process_waits_out_a_redis_outage_and_then_runs_the_jobs_queued(
+    db: asyncpg.Connection, fresh_database_url: str, tmp_path: Path
+) -> None:
+    """Redis stopped under a running worker: the process stays up, its loop alive (`/healthz`), trying Redis again
+    with backoff and logging one line as Redis goes and one as it comes back (not one per attempt); a job queued once
+    Redis is back runs. SIGTERM then ends it cleanly."""
+    redis_server = RedisServer(tmp_path / "redis", free_port()).start()
+    metrics_port = free_port()
+    log_file = tmp_path / "worker.log"
+    report_worker = processes.report_worker()
+    report_worker.env = _worker_env(fresh_database_url, redis_server.url, metrics_port)
+    try:
+        report_worker.start(log_file=log_file)
+        await _wait(lambda: _logged(log_file, "report worker ready"), 60, "the worker to start")
+        healthz = f"http://127.0.0.1:{metrics_port}/healthz"
+        assert await _get(healthz) == 200
+
+        redis_server.stop()
+        await _wait(lambda: _logged(log_file, "Redis unavailable"), 30, "the worker to see Redis gone")
+        await asyncio.sleep(2.0)  # several attempts fail meanwhile (every 0.5 s at most)
+        assert report_worker.running, log_file.read_text()
+        assert await _get(healthz) == 200, "the event loop goes on: no restart for want of Redis"
+
+        redis_server.start()
+        await _wait(lambda: _logged(log_file, "Redis answers again"), 30, "the worker to take Redis back")
+        await mutate(db, None)  # type: ignore[arg-type]
+        wanted = oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS)
+        pool = await create_pool(
+            RedisSettings.from_dsn(redis_server.url), job_serializer=serialize_job, job_deserializer=deserialize_job
+        )
+        try:
+            job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="back-1")
+            assert await enqueue(pool, job)
+
+            async def correct() -> bool:
+                return await stored(db) == wanted
+
+            await _wait(correct, 60, "the job queued after the outage to commit")
+            await _wait(lambda: _gone(pool, job.job_id()), 10, "the job's keys to be cleared")
+        finally:
+            await pool.aclose()
+        assert report_worker.running
+        logged = log_file.read_text()
+        assert logged.count("Redis unavailable") == 1, logged
+        assert logged.count("Redis answers again") == 1, logged
+        report_worker.stop(timeout=30)
+        assert report_worker.process is not None and report_worker.process.returncode == 0, log_file.read_text()
+    finally:
+        report_worker.kill()
+        redis_server.stop()
+
+
+@pytest.mark.e2e
+async def test_sigterm_lets_the_running_job_finish_before_the_process_ends(
+    db: asyncpg.Connection, fresh_database_url: str, queue_url: str, redis: ArqRedis, tmp_path: Path
+) -> None:
+    """`job_completion_wait`: on SIGTERM no job is taken and the one running commits (here once the lock it waits
+    for is let go, after the signal); the process then ends by itself, within the pods' grace period."""
+    await mutate(db, None)  # type: ignore[arg-type]
+    wanted = oracle.expected(await oracle.read_rows(db), PERIODS, RULESETS)
+    log_file = tmp_path / "worker.log"
+    report_worker = processes.report_worker()
+    report_worker.env = _worker_env(fresh_database_url, queue_url, free_port())
+    holder = await asyncpg.connect(fresh_database_url)
+    try:
+        await holder.execute(_LOCK_KABUPATEN, KAB)
+        report_worker.start(log_file=log_file)
+        job = RefreshRegionChain(period=PERIODS[0].strftime("%Y-%m"), kabupaten_code=KAB, request_id="term-1")
+        assert await enqueue(redis, job)
+        await _wait(lambda: _inside_the_job(db), 60, "the job to be inside its transaction")
+        assert report_worker.process is not None
+        report_worker.process.send_signal(signal.SIGTERM)
+        await _wait(lambda: _logged(log_file, "Setting allow_pick_jobs to `False`"), 30, "the signal to be handled")
+        await holder.execute("SELECT pg_advisory_unlock_all()")
+        await _wait(lambda: _exited(report_worker), 60, "the process to end")
+        assert report_worker.process.returncode == 0, log_file.read_text()
+    finally:
+        report_worker.kill()
+        await holder.close()
+    assert await stored(db) == wanted, "the job ran to its commit after SIGTERM"
+    assert await _gone(redis, job.job_id()), "and arq recorded it done"

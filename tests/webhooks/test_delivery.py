@@ -3,7 +3,8 @@ then times out, then is down, then recovers; every change arrives, signed, in fe
 that answers another address after the receiver check (DNS rebinding) cannot lead a batch there, and over HTTPS the
 certificate is still checked against the name. A redirect is a failed delivery, never followed, and no cookie is
 kept; two dispatchers on one database never have two batches in flight to a receiver and send each change once; a
-replay drops the lease, so the batch in flight moves nothing; a subscription behind the kept changes is disabled."""
+replay drops the lease, so the batch in flight moves nothing; a subscription behind the kept changes is disabled; a
+dead receiver's backlog age grows while nothing is delivered."""
 
 import asyncio
 import datetime as dt
@@ -23,12 +24,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from kampungkb_local.servers import free_port
 from registry_api import main
+from registry_api.background.webhook_metrics import BACKLOG_AGE
 from registry_api.changes import feed
 from tests.factories import (
     DEMO_KELURAHAN,
@@ -737,3 +740,61 @@ async def test_a_subscription_behind_the_kept_changes_is_disabled_saying_why(
         head = (await http.get("/v1/changes/head", headers=auth(admin))).json()["cursor"]
         replayed = await http.post(f"/v1/webhooks/{hook['id']}/replay", params={"after": head}, headers=auth(admin))
         assert replayed.status_code == 200 and replayed.json()["enabled"] is True, replayed.text
+
+
+def backlog_age(subscription_id: int) -> float | None:
+    """`registry_webhook_backlog_age_seconds` of the subscription, as this process exports it (None: not exported)."""
+    return REGISTRY.get_sample_value("registry_webhook_backlog_age_seconds", {"subscription": str(subscription_id)})
+
+
+async def test_a_dead_receivers_backlog_age_grows_while_nothing_is_delivered(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """The lag of a delivery is set only by a delivery, so a receiver that is down never raised its alert: each pass
+    reads from the database how long the oldest change a subscription is owed has waited, which grows while nothing
+    is delivered, is 0 once it is caught up, and is no longer exported once the subscription is disabled, which is
+    counted instead."""
+    BACKLOG_AGE.clear()  # what dispatchers of earlier tests exported (subscription ids start again in each database)
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.stop()  # down: every attempt is refused
+    receiver.mode("ok")
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        hook = (await http.post("/v1/webhooks", json={"url": receiver.url}, headers=auth(admin))).json()
+        await make_kampung(http, admin)
+
+        async def behind() -> bool:
+            return (backlog_age(hook["id"]) or 0.0) > 0
+
+        await eventually(behind, "a backlog age")
+        first = backlog_age(hook["id"])
+        assert first is not None
+
+        async def growing() -> bool:
+            return (backlog_age(hook["id"]) or 0.0) > first
+
+        await eventually(growing, "the backlog age to grow")
+        log = (await http.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=auth(admin))).json()["items"]
+        assert log and all(a["status_code"] is None and a["error"].startswith("ConnectError") for a in log), log
+        assert receiver.received() == [], "nothing was delivered"
+
+        receiver.start()
+
+        async def caught_up() -> bool:
+            return backlog_age(hook["id"]) == 0.0
+
+        await eventually(caught_up, "the backlog age back to 0 once delivered")
+        assert [r["status"] for r in receiver.received()] == [204]
+
+        disabled_before = REGISTRY.get_sample_value("registry_webhook_subscriptions_disabled")
+        assert disabled_before == 0.0
+        await committed_session.execute(
+            text("UPDATE webhook_subscription SET disabled_at = now() WHERE id = :id"), {"id": hook["id"]}
+        )
+        await committed_session.commit()
+
+        async def counted_disabled() -> bool:
+            disabled = REGISTRY.get_sample_value("registry_webhook_subscriptions_disabled")
+            return disabled == 1.0 and backlog_age(hook["id"]) is None
+
+        await eventually(counted_disabled, "the subscription counted disabled, its backlog age no longer exported")

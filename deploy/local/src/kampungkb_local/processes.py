@@ -116,4 +116,4 @@ def registry_worker() -> Service:
 
 
 def report_worker() -> Service:
-    return Service("report-worker", python_module("arq", "report_worker.worker.WorkerSettings"))
+    return Service("report-worker", python_module("report_worker"))

@@ -1,5 +1,6 @@
 """The arq job handlers: each binds the request id, times itself and runs one transaction."""
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,12 +23,17 @@ log = logging.getLogger(__name__)
 
 Context = dict[str, Any]
 
+_TIMEOUT_MARGIN_S = 1.0
+"""A job cancelled this close to its timeout or later was cancelled by it (arq's clock and ours start apart)."""
+
 
 async def _run(
     ctx: Context,
     name: str,
     job: RefreshRegionChain | RebuildPeriod,
     work: Callable[[asyncpg.Connection], Awaitable[Outcome]],
+    *,
+    timeout_s: float,
 ) -> dict[str, Any]:
     token = request_id.set(job.request_id or str(ctx.get("job_id")))
     started = time.perf_counter()
@@ -45,9 +51,19 @@ async def _run(
             [f"{p:%Y-%m}" for p in outcome.rebuilt],
             [f"{p:%Y-%m}" for p in outcome.refreshed],
         )
+    except asyncio.CancelledError:
+        # arq cancels a job at its function's timeout (then drops it: its events are queued again when their lease
+        # runs out), or at shutdown once `job_completion_wait` is over (then runs it again). Which one, by the time
+        # it ran: the two raise the same error.
+        ran_s = time.perf_counter() - started
+        reason = "timeout" if ran_s >= timeout_s - _TIMEOUT_MARGIN_S else "cancelled"
+        JOB_FAILURES.labels(name, reason).inc()
+        log.warning("%s cancelled after %.1f s (%s)", name, ran_s, reason)
+        raise
     except Exception as exc:
-        JOB_FAILURES.labels(name).inc()
-        if not database_unreachable(exc):
+        unreachable = database_unreachable(exc)
+        JOB_FAILURES.labels(name, "database" if unreachable else "error").inc()
+        if not unreachable:
             raise
         # The database being away (restarting, failing over) is not the job's fault: run it again later instead of
         # dropping it, whatever step it was at.
@@ -87,7 +103,7 @@ async def refresh_region_chain(ctx: Context, payload: dict[str, Any] | None = No
             quality=settings.quality_rules(),
         )
 
-    return await _run(ctx, "refresh_region_chain", job, work)
+    return await _run(ctx, "refresh_region_chain", job, work, timeout_s=settings.job_timeout_s)
 
 
 async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any]:
@@ -106,7 +122,7 @@ async def _rebuild(ctx: Context, name: str, job: RebuildPeriod) -> dict[str, Any
             reconcile_flags=False,  # the flags of what changed since each period's pass under the same rules
         )
 
-    return await _run(ctx, name, job, work)
+    return await _run(ctx, name, job, work, timeout_s=settings.rebuild_timeout_s)
 
 
 async def rebuild_whole_period(ctx: Context, payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:

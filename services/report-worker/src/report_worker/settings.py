@@ -23,6 +23,12 @@ class Settings(DatabaseSettings, RedisSettings, DeadlineSettings):
     national history at a few seconds a period. Cut short, it would start again from its first period each time.
     arq re-runs the jobs of a worker killed without its shutdown once the longer of the two timeouts plus 10 s has
     passed (a worker stopped by SIGTERM hands its jobs back at once)."""
+    shutdown_wait_s: int = Field(default=75, ge=0)
+    """On SIGTERM, jobs running may finish for this long (none is started meanwhile), then the rest are cancelled and
+    run again by another worker: under the pods' `terminationGracePeriodSeconds` (90) and compose's
+    `stop_grace_period`, so that the process ends on its own before it is killed. arq's `job_completion_wait`."""
+    redis_retry_max_s: float = Field(default=30.0, gt=0)
+    """While Redis is away, the worker tries it again after 0.5 s, then twice as long each time up to this."""
     poll_delay_s: float = 0.05
     """How often the queue is polled: part of a submission's way into its report."""
     queue_depth_interval_s: float = 5.0

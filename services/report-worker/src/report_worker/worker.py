@@ -1,19 +1,28 @@
-"""The arq worker: `arq report_worker.worker.WorkerSettings`.
+"""The report worker process: `python -m report_worker` (`main`), arq's Worker on Redis, started again whenever Redis
+goes away, with its metrics and `/healthz` (the event loop's heartbeat, `kampungkb_shared.liveness`) on
+`WORKER_METRICS_PORT`.
 
-`WorkerSettings` is built from the environment when arq asks this module for it, never at import.
+`worker_options` are arq's settings; `arq report_worker.worker.WorkerSettings` runs them as well (built from the
+environment when arq asks this module for it, never at import), but arq alone exits when Redis goes away, and serves
+neither the metrics nor `/healthz`: the images and manifests run `python -m report_worker`.
 Every function is registered with `keep_result=0`: arq refuses to enqueue an id that still has a stored result,
 so a kept result would block the next refresh of the same kabupaten and period for as long as it is kept.
 """
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import signal
+import time
 from typing import Any
 
 import asyncpg
-from arq import cron, func
-from arq.connections import ArqRedis, RedisSettings
-from prometheus_client import start_http_server
+from arq import Worker, cron, func
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from prometheus_client import make_wsgi_app
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from kampungkb_shared.collector import freeze_startup_objects
 from kampungkb_shared.jobs import (
@@ -24,10 +33,11 @@ from kampungkb_shared.jobs import (
     deserialize_job,
     serialize_job,
 )
+from kampungkb_shared.liveness import Heartbeat, serve_in_thread, with_liveness
 from kampungkb_shared.observability import configure_logging
 from kampungkb_shared.periods import current_period, parse_period
 from report_worker.jobs import nightly_rebuild, rebuild_whole_period, refresh_region_chain
-from report_worker.metrics import QUEUE_DEPTH
+from report_worker.metrics import LOOP_TICK, QUEUE_DEPTH
 from report_worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +70,6 @@ async def startup(ctx: Context) -> None:
     settings: Settings = ctx["settings"]
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
     ctx["pool"] = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_size)
-    if settings.metrics_port:
-        ctx["metrics_server"], _ = start_http_server(settings.metrics_port)
     ctx["queue_depth"] = asyncio.create_task(_watch_queue_depth(ctx["redis"], settings.queue_depth_interval_s))
     if settings.rebuild_on_startup:
         await _queue_current_period(ctx, settings)
@@ -74,8 +82,6 @@ async def shutdown(ctx: Context) -> None:
         task.cancel()
     if pool := ctx.get("pool"):
         await pool.close()
-    if server := ctx.get("metrics_server"):
-        server.shutdown()
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
@@ -104,6 +110,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_timeout": settings.job_timeout_s,
         "max_jobs": settings.max_jobs,
         "poll_delay": settings.poll_delay_s,
+        # On SIGTERM, no job is started and those running may finish for this long before they are cancelled.
+        "job_completion_wait": settings.shutdown_wait_s,
         "health_check_interval": 10,
         "on_startup": startup,
         "on_shutdown": shutdown,
@@ -115,3 +123,115 @@ def __getattr__(name: str) -> dict[str, Any]:
     if name == "WorkerSettings":
         return worker_options(Settings())
     raise AttributeError(name)
+
+
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
+"""What redis-py raises when Redis cannot be reached (refused, reset, timed out, still loading its data)."""
+RETRY_FIRST_S = 0.5
+
+
+async def serve(settings: Settings) -> None:
+    """The worker process until SIGTERM or SIGINT: arq's Worker, its metrics and `/healthz`."""
+    configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    heartbeat = Heartbeat(on_tick=LOOP_TICK.set_to_current_time)
+    metrics = None
+    if settings.metrics_port:
+        metrics = serve_in_thread(with_liveness(heartbeat, make_wsgi_app()), settings.metrics_port)
+    try:
+        await heartbeat.beating(_supervise(settings))
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
+
+
+async def _supervise(settings: Settings) -> None:
+    """Run arq's Worker; when Redis goes away (arq's poll loop raises), let the jobs running end, close the Worker and
+    try Redis again after 0.5 s, then twice as long each time up to `redis_retry_max_s`, and start a new Worker once
+    it answers. One line is logged when Redis goes and one when it is back, none per attempt. SIGTERM and SIGINT go
+    to the Worker running (arq's `handle_sig_wait_for_completion`: jobs running get `shutdown_wait_s` to finish) and
+    end the loop."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    running: list[Worker] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        stopping.set()
+        for arq_worker in running:
+            arq_worker.handle_sig_wait_for_completion(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    away_since: float | None = None
+    delay = RETRY_FIRST_S
+    try:
+        while not stopping.is_set():
+            try:
+                redis = await _connect(settings)
+            except REDIS_AWAY as exc:
+                if away_since is None:
+                    away_since = time.monotonic()
+                    log.warning("Redis unavailable (%s): no job is taken until it answers again", _named(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
+                delay = min(delay * 2, settings.redis_retry_max_s)
+                continue
+            if away_since is not None:
+                log.info("Redis answers again after %.0f s: taking jobs", time.monotonic() - away_since)
+                away_since = None
+            delay = RETRY_FIRST_S
+            if stopping.is_set():
+                await redis.aclose()
+                break
+            arq_worker = Worker(**worker_options(settings), redis_pool=redis, handle_signals=False)
+            running.append(arq_worker)
+            try:
+                await arq_worker.async_run()
+                return  # a burst ends
+            except REDIS_AWAY as exc:
+                away_since = time.monotonic()
+                log.warning(
+                    "Redis unavailable (%s): the jobs running finish, no other is taken until it answers again",
+                    _named(exc),
+                )
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not stopping.is_set() or (current is not None and current.cancelling()):
+                    raise
+                # the signal's handler cancelled arq's main task once the jobs running had ended
+            finally:
+                await _close(arq_worker)  # a signal meanwhile still reaches it: its jobs get `shutdown_wait_s`
+                running.remove(arq_worker)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _connect(settings: Settings) -> ArqRedis:
+    """One attempt (arq's own retries would log a line each)."""
+    redis_settings = dataclasses.replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0)
+    return await create_pool(
+        redis_settings,
+        job_serializer=serialize_job,
+        job_deserializer=deserialize_job,
+        default_queue_name=REPORT_QUEUE,
+    )
+
+
+async def _close(arq_worker: Worker) -> None:
+    """What arq's `Worker.close` does, whether Redis answers or not: the jobs running end (a job needs PostgreSQL
+    alone; arq's own bookkeeping after it may fail without Redis, and the job runs again), then the resources of
+    `startup` and the Redis pool close."""
+    await asyncio.gather(*arq_worker.tasks.values(), return_exceptions=True)
+    with contextlib.suppress(*REDIS_AWAY, TimeoutError):
+        await asyncio.wait_for(arq_worker.pool.delete(arq_worker.health_check_key), 5)
+    await shutdown(arq_worker.ctx)
+    await arq_worker.pool.aclose()
+
+
+def _named(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def main() -> None:
+    asyncio.run(serve(Settings()))

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from registry_api.background.polling import any_set
-from registry_api.background.webhook_metrics import DELIVERIES, ITEMS, LAG, LAG_ITEMS
+from registry_api.background.webhook_metrics import BACKLOG_AGE, DELIVERIES, DISABLED, ITEMS, LAG, LAG_ITEMS
 from registry_api.changes import feed
 from registry_api.changes.feed import ChangesExpired
 from registry_api.settings import Settings
@@ -96,6 +96,27 @@ OWNER_NO_KEY = (
     "subscribe again with an API key"
 )
 _PRUNE = text("DELETE FROM webhook_delivery WHERE attempted_at < now() - :retention * interval '1 second'")
+# Each subscription, and for an enabled one how long the oldest change it is owed has waited: the first row after its
+# cursor that a page would send it (`feed.page`'s filters: its kinds, its wilayah, its creator's scope), none when it
+# is caught up. One probe of change_log's key (txid, id) each, which stops at the first row it is owed: a cursor lags
+# the rows a subscription skips by one pass at most (a pass with nothing to send moves it to the feed's horizon).
+_BACKLOG = text("""
+    SELECT s.id, s.disabled_at IS NOT NULL AS disabled,
+           coalesce(greatest(extract(epoch FROM statement_timestamp() - owed.changed_at), 0), 0)::float8 AS age_s
+      FROM webhook_subscription s
+      LEFT JOIN LATERAL (
+          SELECT c.changed_at FROM change_log c
+           WHERE s.disabled_at IS NULL
+             AND (c.txid, c.id) > (CAST(split_part(s.cursor, '-', 1) AS bigint),
+                                   CAST(split_part(s.cursor, '-', 2) AS bigint))
+             AND (s.kinds IS NULL OR c.kind = ANY(s.kinds))
+             AND (s.wilayah IS NULL OR c.desa_code = s.wilayah OR c.desa_code LIKE s.wilayah || '.%')
+             AND (s.scope = '00' OR s.scope LIKE 'kampung:%'
+                  OR c.desa_code = s.scope OR c.desa_code LIKE s.scope || '.%')
+             AND (s.scope NOT LIKE 'kampung:%' OR c.kampung_id = CAST(substr(s.scope, 9) AS bigint))
+           ORDER BY c.txid, c.id LIMIT 1
+      ) owed ON true
+""")
 PRUNE_EVERY_S = 300.0
 
 
@@ -140,6 +161,7 @@ class WebhookDispatcher:
     _busy: dict[int, "asyncio.Task[None]"] = field(default_factory=dict, init=False)
     _freed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _next_prune: float = field(default=0.0, init=False)
+    _exported: set[str] = field(default_factory=set, init=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim due subscriptions and serve each in its own task until `stop` is set."""
@@ -324,11 +346,27 @@ class WebhookDispatcher:
             )
 
     async def _housekeeping(self) -> None:
+        await self.export_backlog()
         now = time.monotonic()
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY_S
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(_PRUNE, {"retention": self.log_retention_s})
+
+    async def export_backlog(self) -> None:
+        """Set, from the database, each enabled subscription's backlog age and the count of disabled ones (each pass):
+        unlike the lag of a delivery, these grow while a receiver is down and nothing is delivered."""
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(_BACKLOG)).all()
+        enabled = {str(row.id): float(row.age_s) for row in rows if not row.disabled}
+        for gone in self._exported - enabled.keys():  # disabled or deleted since the last pass
+            for gauge in (BACKLOG_AGE, LAG):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(gone)
+        for subscription, age in enabled.items():
+            BACKLOG_AGE.labels(subscription=subscription).set(age)
+        self._exported = set(enabled)
+        DISABLED.set(sum(1 for row in rows if row.disabled))
 
 
 def _message_id(webhook_id: int, cursor: str) -> str:

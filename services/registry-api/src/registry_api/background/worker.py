@@ -6,10 +6,10 @@ import logging
 import signal
 
 import uvloop
-from prometheus_client import start_http_server
 
 from kampungkb_shared.collector import freeze_startup_objects
 from registry_api.background.imports import create_runner
+from registry_api.background.liveness import serve_metrics
 from registry_api.background.relay import create_relay
 from registry_api.background.report_queue import create_report_queue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
@@ -54,7 +54,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
-    start_http_server(settings.worker_metrics_port)
-    log.info("worker metrics on :%d/metrics", settings.worker_metrics_port)
+    heartbeat = serve_metrics(settings.worker_metrics_port)
+    log.info("worker metrics on :%d/metrics, liveness on /healthz", settings.worker_metrics_port)
     # On uvloop, as uvicorn runs the API: the default loop's own Python was a tenth of the worker's CPU over an import.
-    uvloop.run(run_worker(settings))
+    uvloop.run(heartbeat.beating(run_worker(settings)))
