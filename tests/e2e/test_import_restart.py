@@ -233,3 +233,49 @@ async def test_killed_after_its_merge_a_large_import_resumes_at_its_classificati
             }
         finally:
             await connection.close()
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [{"REGISTRY_IMPORTS_IN_API": "false", "REGISTRY_IMPORT_CLASSIFIER_BUDGET_S": "30"}],
+    indirect=True,
+)
+async def test_stopping_the_worker_hands_its_running_import_back_uncounted(
+    stack: Stack, fresh_database_url: str
+) -> None:
+    """`registry-api worker` told to stop (SIGTERM: a deploy) while its import waits for a classifier that does not
+    answer: the import has `STOP_WITHIN_S` to finish, then is cancelled and handed back, the attempt not counted, and
+    the worker exits without waiting for the classifier's budget. The next worker runs the job as its first attempt."""
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        classifier = stack.services["classifier"].process
+        worker = stack.services["worker"].process
+        assert classifier is not None and worker is not None
+        os.kill(classifier.pid, signal.SIGSTOP)  # the import's classification waits for its answers
+        job_id = await _kependudukan_after_kampung(http, stack.key)
+        connection = await asyncpg.connect(fresh_database_url)
+        try:
+            state = "SELECT status, attempts, claimed_by, last_error FROM import_job WHERE id = $1"
+            for _ in range(300):
+                if (running := await connection.fetchrow(state, job_id))["status"] == "running":
+                    break
+                await asyncio.sleep(0.1)
+            assert running["claimed_by"].startswith("worker:"), dict(running)
+
+            os.killpg(worker.pid, signal.SIGTERM)
+            # A bound against a hang only: the classifier's budget (30 s) would have run out before it.
+            assert await asyncio.to_thread(worker.wait, 60) == 0
+            handed_back = dict(await connection.fetchrow(state, job_id))
+            assert handed_back == {
+                "status": "queued",
+                "attempts": 0,
+                "claimed_by": None,
+                "last_error": "the process running it stopped",
+            }
+
+            os.kill(classifier.pid, signal.SIGCONT)
+            restarted = stack.start("worker")
+            await asyncio.to_thread(restarted.wait_ready)
+            job = await _wait(http, stack.key, job_id, until={"succeeded", "failed"})
+            assert (job["status"], job["attempts"], job["rows_inserted"]) == ("succeeded", 1, 30), job
+        finally:
+            await connection.close()

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from registry_api.background.loops import Passes
 from registry_api.background.polling import any_set
 from registry_api.background.webhook_metrics import BACKLOG_AGE, DELIVERIES, DISABLED, ITEMS, LAG, LAG_ITEMS
 from registry_api.changes import feed
@@ -166,17 +167,20 @@ class WebhookDispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim due subscriptions and serve each in its own task until `stop` is set."""
         log.info("webhook dispatcher started")
-        while not stop.is_set():
-            try:
-                await self.claim_and_start()
-                await self._housekeeping()
-            except Exception:  # a database blip must not end the loop; the next pass retries
-                log.exception("webhook pass failed")
-            self._freed.clear()
-            await any_set(stop, self._freed, timeout_s=self.poll_s)
-        for task in self._busy.values():
-            task.cancel()  # its lease runs out and another process takes the subscription
-        await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        passes = Passes("webhook_dispatcher", log)
+        try:
+            while not stop.is_set():
+                with passes.one():  # a failed pass is retried (`background.loops`)
+                    await self.claim_and_start()
+                    await self._housekeeping()
+                if await passes.back_off(stop):
+                    continue
+                self._freed.clear()
+                await any_set(stop, self._freed, timeout_s=self.poll_s)
+        finally:  # stopped, or cancelled for taking too long to stop
+            for task in self._busy.values():
+                task.cancel()  # its lease runs out and another process takes the subscription
+            await asyncio.gather(*self._busy.values(), return_exceptions=True)
         log.info("webhook dispatcher stopped")
 
     async def claim_and_start(self) -> int:

@@ -10,6 +10,7 @@ import uvloop
 from kampungkb_shared.collector import freeze_startup_objects
 from registry_api.background.imports import create_runner
 from registry_api.background.liveness import serve_metrics
+from registry_api.background.loops import stop_loops
 from registry_api.background.relay import create_relay
 from registry_api.background.report_queue import create_report_queue
 from registry_api.background.webhooks import create_dispatcher, webhook_http
@@ -47,7 +48,21 @@ async def run_worker(settings: Settings) -> None:
             ]
             dispatcher = create_dispatcher(settings, sessionmaker=sessionmaker, http=hooks_http)
             freeze_startup_objects()
-            await asyncio.gather(relay.run(stop), dispatcher.run(stop), *(runner.run(stop) for runner in runners))
+            tasks = [
+                asyncio.create_task(relay.run(stop), name="outbox-relay"),
+                asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher"),
+                *(asyncio.create_task(r.run(stop), name=f"import-runner-{i}") for i, r in enumerate(runners)),
+            ]
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            ended = [task.get_name() for task in tasks if task.done()]
+            stop.set()
+            stopped.cancel()
+            # Within the grace period: a loop still busy after `STOP_WITHIN_S` is cancelled (an import hands its job
+            # back, the attempt not counted), as in the API's lifespan.
+            await stop_loops(tasks)
+            if ended:
+                raise RuntimeError(f"{', '.join(ended)} ended before the worker was told to stop")
     finally:
         await queue.close()
         await engine.dispose()
