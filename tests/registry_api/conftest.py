@@ -3,6 +3,7 @@ tests, and the demo province with an admin key and one Kampung KB."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -71,3 +72,17 @@ async def admin(session: AsyncSession) -> str:
 async def kampung_id(client: httpx.AsyncClient, admin: str) -> int:
     """One Kampung KB in the demo province's first desa."""
     return int((await make_kampung(client, admin))["id"])
+
+
+def watch_explanations(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The bodies the app's classifier client is asked to explain from now on: a spy over the real call."""
+    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
+    explained: list[bytes] = []
+    explain = classifier.explain
+
+    async def watched(body: bytes, **options: Any) -> list[dict[str, Any]]:
+        explained.append(body)
+        return list(await explain(body, **options))
+
+    monkeypatch.setattr(classifier, "explain", watched)
+    return explained

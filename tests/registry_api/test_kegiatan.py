@@ -2,7 +2,6 @@
 answers in short under `Prefer: return=minimal`."""
 
 import datetime as dt
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from tests.factories import (
     put_module,
     today,
 )
+from tests.registry_api.conftest import watch_explanations
 
 
 async def test_create_activity(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
@@ -145,15 +145,7 @@ async def test_prefer_return_minimal_answers_a_classification_summary(
         ("kkbpk", kkbpk_payload()),
     ):
         assert (await put_module(client, admin, kampung_id, module, "2024-02", payload)).status_code == 201
-    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
-    explained: list[bytes] = []
-    explain = classifier.explain
-
-    async def watched(body: bytes, **options: Any) -> list[dict[str, Any]]:
-        explained.append(body)
-        return list(await explain(body, **options))
-
-    monkeypatch.setattr(classifier, "explain", watched)
+    explained = watch_explanations(client, monkeypatch)
     body: dict[str, object] = {"title": "Penyuluhan KB", "date": "2024-02-10", "function": "REPRODUKSI"}
     minimal = {**auth(admin), "Idempotency-Key": "e5f6", "Prefer": "return=minimal"}
     short = await client.post(f"/v1/kampung/{kampung_id}/kegiatan", json=body, headers=minimal)

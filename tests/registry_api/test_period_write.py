@@ -9,6 +9,7 @@ import pytest
 
 from tests.changes.test_feed import follow
 from tests.factories import auth, errors_of, kependudukan_payload, kkbpk_payload, profil_payload, put_module
+from tests.registry_api.conftest import watch_explanations
 
 
 async def _put_period(
@@ -216,15 +217,7 @@ async def test_a_short_answer_to_a_write_repeated_is_the_stored_summary_with_no_
         assert (await put_module(client, admin, kampung_id, module, "2024-02", payload, **minimal)).status_code == 201
     first = await put_module(client, admin, kampung_id, "kkbpk", "2024-02", kkbpk_payload(), **minimal)
     assert first.status_code == 201, first.text
-    classifier = client._transport.app.state.classifier  # type: ignore[attr-defined]
-    explained: list[bytes] = []
-    explain = classifier.explain
-
-    async def watched(body: bytes, **options: Any) -> list[dict[str, Any]]:
-        explained.append(body)
-        return list(await explain(body, **options))
-
-    monkeypatch.setattr(classifier, "explain", watched)
+    explained = watch_explanations(client, monkeypatch)
     again = await put_module(client, admin, kampung_id, "kkbpk", "2024-02", kkbpk_payload(), **minimal)
     assert again.status_code == 200, again.text
     assert again.json()["revision"] == first.json()["revision"]
