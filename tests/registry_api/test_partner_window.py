@@ -2,7 +2,10 @@
 in the month a partner leaves that window: written with the activity when that month has come, swept by the relay
 when it comes later."""
 
+import asyncio
 import datetime as dt
+import os
+import sys
 from typing import Any
 
 import asyncpg
@@ -15,7 +18,17 @@ from registry_api.background.report_queue import ReportQueue
 from registry_api.changes.models import OutboxEvent
 from registry_api.classifications.client import ClassifierClient, classifier_session
 from registry_api.classifications.models import Classification
-from tests.factories import auth, kependudukan_payload, kkbpk_payload, make_kegiatan, profil_payload, put_module
+from tests.factories import (
+    auth,
+    kependudukan_payload,
+    kkbpk_payload,
+    load_demo_regions,
+    make_kampung,
+    make_kegiatan,
+    make_key,
+    profil_payload,
+    put_module,
+)
 
 PARTNERS = ["DINAS_KESEHATAN", "PUSKESMAS", "BPS", "TNI_POLRI"]
 
@@ -116,3 +129,44 @@ async def test_the_relay_classifies_a_month_a_partner_left_once_it_has_come(
     # The months the relay classified moved the kabupaten's reports.
     reports = (await session.scalars(select(OutboxEvent.key).where(OutboxEvent.topic == "report"))).all()
     assert {key.split(":")[0].split("..")[0] for key in reports} >= {"2025-01", "2025-06"}
+
+
+async def partner_windows_cli(database_url: str, classifier_url: str, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "registry_api.cli",
+        "partner-windows",
+        *args,
+        env={**os.environ, "DATABASE_URL": database_url, "REGISTRY_CLASSIFIER_URL": classifier_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_registry_with_history_owes_the_months_its_partners_left_before(
+    live_client: httpx.AsyncClient, committed_session: AsyncSession, fresh_database_url: str, classifier_url: str
+) -> None:
+    """History written before the registry classified the months partners leave: `registry-api partner-windows
+    --since` owes each Kampung KB a classification from its earliest such month, for the relay to deliver."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    await committed_session.commit()
+    kampung_id = int((await make_kampung(live_client, admin))["id"])
+    await with_partners(live_client, admin, kampung_id)
+    await committed_session.execute(delete(Classification).where(Classification.period >= dt.date(2025, 1, 1)))
+    await committed_session.execute(delete(OutboxEvent))
+    await committed_session.commit()
+
+    code, out, err = await partner_windows_cli(fresh_database_url, classifier_url, "--since", "2024-01")
+    assert code == 0, err
+    assert out.strip() == "1 Kampung KB owe a classification; the relay delivers them"
+    events = (await committed_session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "classify"))).all()
+    assert [e.payload for e in events] == [{"kampung_id": kampung_id, "period": "2025-01"}]
+    # Owed already: asked again, nothing more.
+    assert (await partner_windows_cli(fresh_database_url, classifier_url, "--since", "2024-01"))[1].startswith("0 ")
+    code, _, err = await partner_windows_cli(fresh_database_url, classifier_url, "--since", "2024-13")
+    assert code != 0 and "--since" in err

@@ -1,4 +1,5 @@
-"""The `registry-api` command: migrations, API keys, region loading and the background worker."""
+"""The `registry-api` command: migrations, API keys, region loading, the background worker, and the months partners
+left a rule set's window owed a classification."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -9,10 +10,13 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.observability import configure_logging
+from kampungkb_shared.periods import current_period, parse_period
 from registry_api import migrate as migrations
 from registry_api.auth.models import ApiKey
 from registry_api.auth.service import PrincipalKind, Role, create_key, revoke_key
 from registry_api.background.worker import serve
+from registry_api.changes import partner_windows
+from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.db import create_engine, create_sessionmaker
 from registry_api.settings import get_settings
 from registry_api.wilayah.service import import_csv
@@ -46,6 +50,40 @@ def migrate(revision: Annotated[str, typer.Argument(help="target revision")] = "
     """Apply the database migrations up to REVISION."""
     migrations.upgrade(get_settings().database_url, revision)
     typer.echo(f"database migrated to {revision}")
+
+
+@app.command("partner-windows")
+def partner_windows_command(
+    since: Annotated[str, typer.Option(help="the first month to look at, YYYY-MM (a registry's first month of data)")],
+) -> None:
+    """Owe a classification to every Kampung KB that a partner left a rule set's window in a month from SINCE to this
+    one, where none was made (the relay looks at the last three months only); the relay then classifies them."""
+    settings = get_settings()
+    try:
+        first = parse_period(since)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from exc
+
+    async def work() -> int | None:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with classifier_session(settings.classifier_url) as http:
+                return await partner_windows.owe_classifications(
+                    create_sessionmaker(engine),
+                    create_classifier(http, settings),
+                    settings.rulesets,
+                    since=first,
+                    until=parse_period(current_period()),
+                    budget_s=settings.relay_classifier_budget_s,
+                )
+        finally:
+            await engine.dispose()
+
+    owed = asyncio.run(work())
+    if owed is None:
+        typer.echo("the classifier did not give its rule sets: try again when it answers", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{owed} Kampung KB owe a classification; the relay delivers them")
 
 
 @app.command("load-wilayah")

@@ -9,7 +9,7 @@ ids, and stay owed, leased for `ReportQueue.lease_s`, until report-worker confir
 (`report_worker.confirmations`): a job Redis lost, or report-worker dropped, is queued again once the lease runs out.
 Housekeeping: backlog gauges, delivered events pruned after `retention_s`, unreferenced classification snapshots
 hourly, and every `partner_window_sweep_s` a `classify` event for each Kampung KB that a partner left a rule set's
-window this month or the two before, if nothing classified it in that month (`snapshots.left_unclassified`).
+window this month or the two before, if nothing classified it in that month (`changes.partner_windows`).
 """
 
 import asyncio
@@ -31,11 +31,11 @@ from registry_api.background.loops import Passes
 from registry_api.background.outbox_metrics import BACKLOG, DELIVERED, FAILED, OLDEST_AGE
 from registry_api.background.polling import any_set
 from registry_api.background.report_queue import Enqueued, ReportQueue
-from registry_api.changes import feed, pipeline
+from registry_api.changes import feed, partner_windows, pipeline
 from registry_api.changes import outbox as events
 from registry_api.classifications import snapshots
-from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
-from registry_api.db import plan_once, session_driver
+from registry_api.classifications.client import ClassifierClient
+from registry_api.db import plan_once
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,6 @@ BACKLOG_GAUGE_S = 15.0
 SNAPSHOT_PRUNE_S = 3600.0
 """How often a relay deletes the stored snapshots no classification refers to any more."""
 _PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
-_SWEEP_ALONE = text("SELECT pg_try_advisory_xact_lock(hashtext('kampungkb:partner-window-sweep'))")
 
 PARTNER_WINDOW_MONTHS_BACK = 2
 """The sweep of the months partners leave a window covers this month and this many before it: a relay that was down
@@ -237,32 +236,16 @@ class Relay:
                 log.info("%d Kampung KB to classify again: a partner left a rule set's window", owed)
 
     async def sweep_partner_windows(self, *, today: dt.date | None = None) -> int | None:
-        """A `classify` event for each active Kampung KB that a partner left a rule set's window in this month or
-        the `PARTNER_WINDOW_MONTHS_BACK` before it, where no classification of that month exists under every rule
-        set: a month passing changes its result with no new data. Returns how many, None when the rule sets'
-        windows are not known (the classifier did not serve them; the next pass tries again)."""
-        unknown = [ruleset for ruleset in self.rulesets if not self.classifier.knows(ruleset)]
-        if unknown:
-            try:
-                await self.classifier.fetch_contents(unknown, budget_s=self.classifier_budget_s)
-            except ClassifierUnavailable:
-                return None
-        windows = self.classifier.partner_windows(self.rulesets)
-        if not windows:
-            return 0
+        """`partner_windows.owe_classifications` for this month and the `PARTNER_WINDOW_MONTHS_BACK` before it."""
         until = parse_period(current_period(today))
-        async with self.sessionmaker() as session, session.begin():
-            if not await session.scalar(_SWEEP_ALONE):
-                return 0  # another relay is sweeping: what it finds is the same
-            owed = await snapshots.left_unclassified(
-                session,
-                windows=windows,
-                rulesets=self.rulesets,
-                since=add_months(until, -PARTNER_WINDOW_MONTHS_BACK),
-                until=until,
-            )
-            await events.add_classify(await session_driver(session), earliest=owed)
-        return len(owed)
+        return await partner_windows.owe_classifications(
+            self.sessionmaker,
+            self.classifier,
+            self.rulesets,
+            since=add_months(until, -PARTNER_WINDOW_MONTHS_BACK),
+            until=until,
+            budget_s=self.classifier_budget_s,
+        )
 
     async def update_backlog(self) -> dict[str, int]:
         """Set the backlog gauges from the table; returns the counts by topic."""
