@@ -166,4 +166,4 @@ async def test_a_kkbpk_and_a_back_dated_kependudukan_reach_the_feed_with_their_r
         ("kkbpk", "2024-06", 2),
         ("kependudukan", "2024-03", 1),
     ]
-    assert all(dt.datetime.fromisoformat(i["changed_at"]).tzinfo is not None for i in items)  # instants, with their zone
+    assert all(dt.datetime.fromisoformat(i["changed_at"]).tzinfo is not None for i in items)
