@@ -193,7 +193,7 @@ async def test_a_retry_from_another_phone_or_too_late_is_gone(
     assert first.status_code == 200, first.text
     other = await _enrol(client, code, device_name="another phone")
     assert other.status_code == 410 and "used already" in other.json()["detail"]
-    await session.execute(text("UPDATE enrolment SET used_at = now() - interval '601 seconds'"))
+    await session.execute(text("UPDATE enrolment SET used_at = now() - interval '121 seconds'"))
     late = await _enrol(client, code)
     assert late.status_code == 410 and "used already" in late.json()["detail"]
     assert await _live_keys(session) == [first.json()["key"].split("_")[1]]

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import os
 import sys
+import time
 from typing import Any
 
 import asyncpg
@@ -13,7 +14,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from registry_api.background.relay import Relay
+from registry_api.background.relay import WINDOWS_UNKNOWN_S, Relay
 from registry_api.background.report_queue import ReportQueue
 from registry_api.changes.models import OutboxEvent
 from registry_api.classifications.client import ClassifierClient, classifier_session
@@ -170,3 +171,20 @@ async def test_a_registry_with_history_owes_the_months_its_partners_left_before(
     assert (await partner_windows_cli(fresh_database_url, classifier_url, "--since", "2024-01"))[1].startswith("0 ")
     code, _, err = await partner_windows_cli(fresh_database_url, classifier_url, "--since", "2024-13")
     assert code != 0 and "--since" in err
+
+
+async def test_a_relay_whose_classifier_is_away_tries_the_sweep_again_within_a_minute_not_every_pass(
+    session_factory: async_sessionmaker[AsyncSession], redis_url: str, dead_url: str
+) -> None:
+    async with classifier_session(dead_url) as http:
+        classifier = ClassifierClient(http, attempts=1, timeout_s=0.5, breaker_s=0.0)
+        queue = ReportQueue(redis_url, defer_s=60, lease_s=120)
+        relay = Relay(sessionmaker=session_factory, classifier=classifier, queue=queue, rulesets=["kkb-2025"])
+        try:
+            assert await relay.sweep_partner_windows() is None  # the rule sets' windows are not known
+            before = time.monotonic()
+            await relay._housekeeping()
+            # Not at the next pass (each try would wait for the classifier), nor an hour later: within a minute.
+            assert before + WINDOWS_UNKNOWN_S - 1 <= relay._next_window_sweep < before + relay.partner_window_sweep_s
+        finally:
+            await queue.close()

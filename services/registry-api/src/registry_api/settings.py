@@ -97,9 +97,10 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     """How long a sign-in to the dashboard lasts (never beyond its key's expiry); then the officer signs in again."""
     enrolment_valid_s: int = 86_400
     """How long a phone enrolment's one-time code may be used."""
-    enrolment_retry_s: int = Field(default=600, ge=0)
+    enrolment_retry_s: int = Field(default=120, ge=0)
     """How long after a code's use the same phone (the same `device_name`) may post it again, its first answer lost,
-    and get a new key for the one then made (revoked, unless used meanwhile); 0: never."""
+    and get a new key for the one then made (revoked, unless used meanwhile); 0: never. Short: in that time whoever
+    holds the code and the phone's name could replace a phone whose key has not yet made a successful request."""
     oidc_issuer: str | None = None
     """An OpenID Connect issuer (`https://sso.example.go.id/realms/bkkbn`): its bearer tokens are accepted beside
     API keys. Unset: API keys only."""

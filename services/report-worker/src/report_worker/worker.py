@@ -194,6 +194,10 @@ async def _supervise(settings: Settings) -> None:
                     "Redis unavailable (%s): the jobs running finish, no other is taken until it answers again",
                     _named(exc),
                 )
+                # Redis that accepts connections but fails their commands: wait before the next one all the same.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
+                delay = min(delay * 2, settings.redis_retry_max_s)
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if not stopping.is_set() or (current is not None and current.cancelling()):

@@ -74,6 +74,9 @@ SNAPSHOT_PRUNE_S = 3600.0
 """How often a relay deletes the stored snapshots no classification refers to any more."""
 _PRUNE = text("DELETE FROM outbox WHERE delivered_at < now() - :retention * interval '1 second'")
 
+WINDOWS_UNKNOWN_S = 60.0
+"""How soon a relay tries the partner-window sweep again when the classifier could not give the rule sets' windows."""
+
 PARTNER_WINDOW_MONTHS_BACK = 2
 """The sweep of the months partners leave a window covers this month and this many before it: a relay that was down
 over a month's turn still classifies the month it missed."""
@@ -230,8 +233,11 @@ class Relay:
             self._next_snapshot_prune = now + SNAPSHOT_PRUNE_S
             if pruned := await snapshots.prune_unreferenced(self.sessionmaker):
                 log.info("pruned %d classification snapshots no classification refers to", pruned)
-        if now >= self._next_window_sweep and (owed := await self.sweep_partner_windows()) is not None:
-            self._next_window_sweep = now + self.partner_window_sweep_s
+        if now >= self._next_window_sweep:
+            # Tried again within a minute when the classifier did not give its rule sets' windows (None), not at
+            # every pass: each try would wait for it, holding up the report events.
+            owed = await self.sweep_partner_windows()
+            self._next_window_sweep = now + (self.partner_window_sweep_s if owed is not None else WINDOWS_UNKNOWN_S)
             if owed:
                 log.info("%d Kampung KB to classify again: a partner left a rule set's window", owed)
 

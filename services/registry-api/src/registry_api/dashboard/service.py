@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
+from kampungkb_shared.periods import add_months, format_period, parse_period
 from kampungkb_shared.regions import NATION_CODE, ancestors
 from kampungkb_shared.timeliness import DeadlineSettings
 from registry_api.auth.service import Principal
@@ -105,7 +105,7 @@ def period_choices(shown: str, computed: set[dt.date], *, today: dt.date) -> lis
     this_month = today.replace(day=1)
     newest = max((month for month in computed if month <= this_month), default=this_month)
     window = [add_months(newest, -n) for n in range(CHOICE_MONTHS)]
-    so_far = parse_period(current_period())  # the months of a span a report counts, as `reports.get_report` does
+    so_far = this_month  # the months of a span a report counts so far, in the same day as the rest
 
     def whole(span: str) -> bool:
         months = parse_span(span).months(until=so_far)
