@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kampungkb_shared.periods import current_period, parse_period
 from registry_api.changes import outbox
 from registry_api.classifications.client import ClassifierClient
 from registry_api.classifications.service import Answer, Reclassified, reclassify
@@ -60,9 +61,10 @@ _SET_TIER = """
 """
 
 # A Kampung KB counts in the reports of every period from its formation on: the periods computed since the month a
-# count changed from, or the current month where none is computed yet (so its report appears).
+# count changed from, or the current month (`$3`, `periods.current_period`) where none is computed yet (so its report
+# appears).
 _RECOUNTED_PERIODS = """
-    SELECT c.kampung_id, coalesce(p.period, CAST(date_trunc('month', current_date) AS date)) AS period
+    SELECT c.kampung_id, coalesce(p.period, CAST($3 AS date)) AS period
       FROM unnest(CAST($1 AS bigint[]), CAST($2 AS date[])) AS c(kampung_id, since)
       LEFT JOIN (SELECT DISTINCT period FROM report_period) AS p ON p.period >= c.since
 """
@@ -278,5 +280,10 @@ async def _set_tiers(driver: Any, tiers: dict[int, str]) -> None:
 
 async def _recounted(driver: Any, change: Change) -> set[tuple[dt.date, str]]:
     ids = sorted(change.recount_from)
-    rows = await driver.fetch(_RECOUNTED_PERIODS, ids, [change.recount_from[i].replace(day=1) for i in ids])
+    rows = await driver.fetch(
+        _RECOUNTED_PERIODS,
+        ids,
+        [change.recount_from[i].replace(day=1) for i in ids],
+        parse_period(current_period()),
+    )
     return {(row["period"], change.kabupaten[row["kampung_id"]]) for row in rows}
