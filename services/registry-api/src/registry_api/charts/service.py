@@ -64,10 +64,10 @@ class Size:
     truncate_legend: int | None = None
     """pygal's: None to fit the column, -1 never."""
     short_values: bool = False
-    max_scale: int = 16
-    """pygal's: the most ticks on an axis."""
     """Values and axis labels with two decimals at most (a right axis of 0 to 100 % divided in fifteenths shows
     `6.67`, not `6.666666667`)."""
+    max_scale: int = 16
+    """pygal's: the most ticks on an axis."""
 
 
 API_SIZE = Size()

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from kampungkb_shared.errors import AppError, Forbidden, Unauthorized
+from kampungkb_shared.problems import field_error
 from kampungkb_shared.regions import NATION_CODE
 from registry_api.auth import sessions
 from registry_api.auth.deps import dashboard_reader, limited_client
@@ -62,9 +63,8 @@ def _error_page(request: Request, exc: AppError | RequestValidationError) -> Res
     `Retry-After`) the API would answer; the problem's detail (English) below it."""
     if isinstance(exc, RequestValidationError):
         status, headers = 422, None
-        detail = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
-        )
+        named = [field_error(error) for error in exc.errors()[:5]]  # as the API names them
+        detail = "; ".join(f"{'.'.join(str(part) for part in error.loc)}: {error.msg}" for error in named)
     else:
         status, headers, detail = exc.status, exc.headers, exc.detail
     lang = _page_lang(request)
