@@ -96,11 +96,16 @@ def _validation_handler(*, strict_json: bool) -> Callable[[Request, Exception], 
         assert isinstance(exc, RequestValidationError)
         if strict_json and (unreadable := _unreadable_body(request, exc)) is not None:
             return problem_response(unreadable.problem())
-        errors = _field_errors(exc)
-        detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
-        return problem_response(Unprocessable(detail, errors=errors).problem())
+        return problem_response(validation_problem(exc).problem())
 
     return validation_error
+
+
+def validation_problem(exc: RequestValidationError) -> Unprocessable:
+    """The 422 of a request its schema refused: every field error, the first five in its detail."""
+    errors = _field_errors(exc)
+    detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:5])
+    return Unprocessable(detail, errors=errors)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

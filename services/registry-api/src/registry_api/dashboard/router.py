@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from kampungkb_shared.errors import AppError, Forbidden, Unauthorized
-from kampungkb_shared.problems import field_error
+from kampungkb_shared.problems import validation_problem
 from kampungkb_shared.regions import NATION_CODE
 from registry_api.auth import sessions
 from registry_api.auth.deps import dashboard_reader, limited_client
@@ -61,12 +61,8 @@ def _page_lang(request: Request) -> Lang:
 def _error_page(request: Request, exc: AppError | RequestValidationError) -> Response:
     """An error of a dashboard route as a page in the page's language, with the status (and headers, such as
     `Retry-After`) the API would answer; the problem's detail (English) below it."""
-    if isinstance(exc, RequestValidationError):
-        status, headers = 422, None
-        named = [field_error(error) for error in exc.errors()[:5]]  # as the API names them
-        detail = "; ".join(f"{'.'.join(str(part) for part in error.loc)}: {error.msg}" for error in named)
-    else:
-        status, headers, detail = exc.status, exc.headers, exc.detail
+    error = validation_problem(exc) if isinstance(exc, RequestValidationError) else exc  # as the API names it
+    status, headers, detail = error.status, error.headers, error.detail
     lang = _page_lang(request)
     context = {
         "t": Translate(lang),
