@@ -13,7 +13,7 @@ import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-import registry_api.background.liveness  # the registry worker's own metric, registered
+import registry_api.background.worker  # the registry worker's own metric, registered
 import registry_api.main  # noqa: F401  (every registry-api metric registered)
 import report_worker.metrics
 from classifier.state import Metrics

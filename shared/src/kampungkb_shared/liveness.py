@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -103,3 +103,16 @@ def serve_in_thread(app: WsgiApp, port: int, addr: str = "0.0.0.0") -> WSGIServe
     server = make_server(addr, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name=f"metrics:{port}", daemon=True).start()
     return server
+
+
+@contextlib.contextmanager
+def liveness_served(app: WsgiApp, port: int, *, on_tick: Callable[[], None] | None = None) -> Iterator[Heartbeat]:
+    """`app` (the metrics) and `/healthz` served on `port` from a thread until the block ends; the heartbeat yielded is
+    to run on the event loop (`Heartbeat.beating`)."""
+    heartbeat = Heartbeat(on_tick=on_tick)
+    server = serve_in_thread(with_liveness(heartbeat, app), port)
+    try:
+        yield heartbeat
+    finally:
+        server.shutdown()
+        server.server_close()

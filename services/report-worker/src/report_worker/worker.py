@@ -33,7 +33,7 @@ from kampungkb_shared.jobs import (
     deserialize_job,
     serialize_job,
 )
-from kampungkb_shared.liveness import Heartbeat, serve_in_thread, with_liveness
+from kampungkb_shared.liveness import liveness_served
 from kampungkb_shared.observability import configure_logging
 from kampungkb_shared.periods import current_period, parse_period
 from report_worker.jobs import nightly_rebuild, rebuild_whole_period, refresh_region_chain
@@ -130,27 +130,46 @@ REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
 RETRY_FIRST_S = 0.5
 
 
+@dataclasses.dataclass
+class RedisRetry:
+    """How long to wait before trying Redis again: `RETRY_FIRST_S`, then twice as long each time up to `max_s`.
+
+    A connection that opens does not start the count again: a Redis that accepts connections but fails their commands
+    (still loading its data, say) would be tried every `RETRY_FIRST_S` for as long as it lasts. Only a Worker that
+    served for `max_s` before Redis failed it does (`served`)."""
+
+    max_s: float
+    delay_s: float = RETRY_FIRST_S
+
+    async def wait(self, stopping: asyncio.Event) -> None:
+        """Wait `delay_s`, or until `stopping`; the next wait is twice as long."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), self.delay_s)
+        self.delay_s = min(self.delay_s * 2, self.max_s)
+
+    def served(self, for_s: float) -> None:
+        """A Worker ran `for_s` before Redis failed it: after a long enough run, the next wait is the first again."""
+        if for_s >= self.max_s:
+            self.delay_s = RETRY_FIRST_S
+
+
 async def serve(settings: Settings) -> None:
-    """The worker process until SIGTERM or SIGINT: arq's Worker, its metrics and `/healthz`."""
+    """The worker process until SIGTERM or SIGINT: arq's Worker, its metrics and `/healthz` (unless `metrics_port` is
+    0)."""
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
-    heartbeat = Heartbeat(on_tick=LOOP_TICK.set_to_current_time)
-    metrics = None
-    if settings.metrics_port:
-        metrics = serve_in_thread(with_liveness(heartbeat, make_wsgi_app()), settings.metrics_port)
-    try:
+    if not settings.metrics_port:
+        await _supervise(settings)
+        return
+    with liveness_served(make_wsgi_app(), settings.metrics_port, on_tick=LOOP_TICK.set_to_current_time) as heartbeat:
         await heartbeat.beating(_supervise(settings))
-    finally:
-        if metrics is not None:
-            metrics.shutdown()
-            metrics.server_close()
 
 
 async def _supervise(settings: Settings) -> None:
     """Run arq's Worker; when Redis goes away (arq's poll loop raises), let the jobs running end, close the Worker and
-    try Redis again after 0.5 s, then twice as long each time up to `redis_retry_max_s`, and start a new Worker once
-    it answers. One line is logged when Redis goes and one when it is back, none per attempt. SIGTERM and SIGINT go
-    to the Worker running (arq's `handle_sig_wait_for_completion`: jobs running get `shutdown_wait_s` to finish) and
-    end the loop."""
+    try Redis again after 0.5 s, then twice as long each time up to `redis_retry_max_s` (`RedisRetry`), and start a
+    new Worker once it answers. One line is logged when Redis goes and one when it is back, none per attempt. SIGTERM
+    and SIGINT go to the Worker running (arq's `handle_sig_wait_for_completion`: jobs running get `shutdown_wait_s` to
+    finish) and end the loop."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     running: list[Worker] = []
@@ -163,7 +182,7 @@ async def _supervise(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     away_since: float | None = None
-    delay = RETRY_FIRST_S
+    retry = RedisRetry(max_s=settings.redis_retry_max_s)
     try:
         while not stopping.is_set():
             try:
@@ -172,19 +191,17 @@ async def _supervise(settings: Settings) -> None:
                 if away_since is None:
                     away_since = time.monotonic()
                     log.warning("Redis unavailable (%s): no job is taken until it answers again", _named(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), delay)
-                delay = min(delay * 2, settings.redis_retry_max_s)
+                await retry.wait(stopping)
                 continue
             if away_since is not None:
                 log.info("Redis answers again after %.0f s: taking jobs", time.monotonic() - away_since)
                 away_since = None
-            delay = RETRY_FIRST_S
             if stopping.is_set():
                 await redis.aclose()
                 break
             arq_worker = Worker(**worker_options(settings), redis_pool=redis, handle_signals=False)
             running.append(arq_worker)
+            started = time.monotonic()
             try:
                 await arq_worker.async_run()
                 return  # a burst ends
@@ -194,10 +211,8 @@ async def _supervise(settings: Settings) -> None:
                     "Redis unavailable (%s): the jobs running finish, no other is taken until it answers again",
                     _named(exc),
                 )
-                # Redis that accepts connections but fails their commands: wait before the next one all the same.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), delay)
-                delay = min(delay * 2, settings.redis_retry_max_s)
+                retry.served(away_since - started)
+                await retry.wait(stopping)
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if not stopping.is_set() or (current is not None and current.cancelling()):

@@ -6,10 +6,11 @@ import logging
 import signal
 
 import uvloop
+from prometheus_client import Gauge, make_wsgi_app
 
 from kampungkb_shared.collector import freeze_startup_objects
+from kampungkb_shared.liveness import liveness_served
 from registry_api.background.imports import create_runner
-from registry_api.background.liveness import serve_metrics
 from registry_api.background.loops import stop_loops
 from registry_api.background.relay import create_relay
 from registry_api.background.report_queue import create_report_queue
@@ -19,6 +20,11 @@ from registry_api.db import create_engine, create_sessionmaker
 from registry_api.settings import Settings
 
 log = logging.getLogger(__name__)
+
+LOOP_TICK = Gauge(
+    "registry_worker_loop_tick_timestamp_seconds",
+    "Unix time of the worker's event loop's last heartbeat tick (every second; /healthz fails after 60 s without one)",
+)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -69,7 +75,10 @@ async def run_worker(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
-    heartbeat = serve_metrics(settings.worker_metrics_port)
-    log.info("worker metrics on :%d/metrics, liveness on /healthz", settings.worker_metrics_port)
-    # On uvloop, as uvicorn runs the API: the default loop's own Python was a tenth of the worker's CPU over an import.
-    uvloop.run(heartbeat.beating(run_worker(settings)))
+    """The worker process, with its metrics and `/healthz` (`kampungkb_shared.liveness`) on `worker_metrics_port`."""
+    port = settings.worker_metrics_port
+    with liveness_served(make_wsgi_app(), port, on_tick=LOOP_TICK.set_to_current_time) as heartbeat:
+        log.info("worker metrics on :%d/metrics, liveness on /healthz", port)
+        # On uvloop, as uvicorn runs the API: the default loop's own Python was a tenth of the worker's CPU over an
+        # import.
+        uvloop.run(heartbeat.beating(run_worker(settings)))
