@@ -153,8 +153,9 @@ async def test_csv_streams_and_xlsx_holds_the_whole_list(client: httpx.AsyncClie
 
 
 async def test_bad_requests(client: httpx.AsyncClient, dataset: Dataset) -> None:
-    bad = await client.get("/v1/reports/97/reporting?period=2025-03&cursor=nonsense")
-    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "cursor"]
+    for nonsense in ("nonsense", "²:97.01.01.2001", "9:97.01.01.2001", "0:"):
+        bad = await client.get("/v1/reports/97/reporting", params={"period": "2025-03", "cursor": nonsense})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "cursor"], (nonsense, bad.text)
     assert (await client.get("/v1/reports/55/reporting?period=2025-03")).status_code == 404
     assert (await client.get("/v1/reports/97/reporting?period=2025-3")).status_code == 422
     assert (await client.get("/v1/reports/97/reporting?period=2025-03&format=pdf")).status_code == 422

@@ -112,7 +112,7 @@ def _encode(row: ReportingRow) -> str:
 
 def _decode(cursor: str) -> tuple[int, str]:
     rank, _, desa = cursor.partition(":")
-    if not (rank.isdigit() and int(rank) < len(_RANKS) and desa):
+    if not (rank.isascii() and rank.isdigit() and int(rank) < len(_RANKS) and desa):  # '²' is a digit to Python
         raise Unprocessable.field(["query", "cursor"], "not a cursor this API returned")
     return int(rank), desa
 
