@@ -5,11 +5,13 @@ served the later writes first and moved the client's cursor past it.)"""
 import asyncio
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.modules import KependudukanPayload
 from kampungkb_shared.periods import parse_period
 from registry_api.auth.service import authenticate
+from registry_api.changes import feed
 from registry_api.changes.pipeline import Classifying
 from registry_api.classifications.client import classifier_session, create_classifier
 from registry_api.db import create_engine, create_sessionmaker
@@ -45,7 +47,7 @@ async def test_a_write_committed_after_later_ones_is_served_on_the_next_page(
             break
         await asyncio.sleep(0.1)
 
-    engine = create_engine(fresh_database_url, pool_size=1)
+    engine = create_engine(fresh_database_url, pool_size=2)
     settings = Settings(DATABASE_URL=fresh_database_url, classifier_url=classifier_url)  # type: ignore[call-arg]
     try:
         async with classifier_session(classifier_url) as http, create_sessionmaker(engine)() as held:
@@ -72,6 +74,20 @@ async def test_a_write_committed_after_later_ones_is_served_on_the_next_page(
 
             served, cursor = await follow(live_client, key, cursor)
             assert served == []  # held back behind the open transaction, not served ahead of it
+
+            # A key whose last use is due to be written (the first request of a minute, a phone's first pull) reads
+            # the feed all the same: the write does not give the read a transaction id of its own.
+            await key_last_used_long_ago(committed_session, key)
+            served, cursor = await follow(live_client, key, cursor)
+            assert served == [], "a read that wrote its key's last use served past the open transaction"
+
+            # A reader that writes, its own transaction newer than the held one: neither its own rows nor those
+            # committed before it are served past the open transaction.
+            async with create_sessionmaker(engine)() as reader:
+                await reader.execute(text("SELECT pg_current_xact_id()"))
+                page = await feed.page(reader, principal=principal, after=cursor, limit=100, kinds=None, wilayah=None)
+                assert page.items == [] and feed.decode(page.next_cursor) <= feed.decode(cursor), page
+                assert feed.decode(await feed.head(reader)) <= feed.decode(cursor)
             await held.commit()
 
         served = []
@@ -87,3 +103,12 @@ async def test_a_write_committed_after_later_ones_is_served_on_the_next_page(
         ]
     finally:
         await engine.dispose()
+
+
+async def key_last_used_long_ago(session: AsyncSession, key: str) -> None:
+    """The key's last use set back past the minute within which it is not written again."""
+    await session.execute(
+        text("UPDATE api_key SET last_used_at = now() - interval '2 minutes' WHERE prefix = :prefix"),
+        {"prefix": key.split("_")[1]},
+    )
+    await session.commit()

@@ -1,5 +1,6 @@
 """The database: declarative base, engine from settings, and the one dependency that owns the transaction."""
 
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
@@ -10,6 +11,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -194,9 +197,21 @@ def owe_after_commit(session: AsyncSession, what: str, ids: Iterable[int]) -> No
     session.info.setdefault(COMMITTED, {}).setdefault(what, []).extend(ids)
 
 
+AFTER_COMMIT = "kampungkb.after_commit"
+"""Key in a session's `info` of the statements `write_after_commit` put off."""
+
+
+def write_after_commit(session: AsyncSession, statement: str, *args: Any) -> None:
+    """A small write (a key's last use) for after the request's commit, in a transaction of its own, and only if the
+    request succeeded. In the request's own transaction it would give a read a transaction id, which holds back the
+    change feed's horizon (and keeps the row locked) for as long as the request runs, a slow upload's included."""
+    session.info.setdefault(AFTER_COMMIT, []).append((statement, args))
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the endpoint returns, rolled back when it raises; what the commit
-    owes work for goes to `app.state.on_commit`."""
+    """One session per request: committed when the endpoint returns, rolled back when it raises; then the writes put
+    off until after the commit (`write_after_commit`), and what the commit owes work for goes to
+    `app.state.on_commit`."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
@@ -205,8 +220,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        if put_off := session.info.pop(AFTER_COMMIT, None):
+            await _write_put_off(session, put_off)
         if owed := session.info.pop(COMMITTED, None):
             await request.app.state.on_commit(owed)
+
+
+async def _write_put_off(session: AsyncSession, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """The statements of `write_after_commit`, in one transaction; a failure is logged, never the request's: what it
+    answers is committed."""
+    try:
+        async with session.begin():
+            driver = await session_driver(session)
+            for statement, args in statements:
+                await driver.execute(statement, *args)
+    except Exception:
+        log.warning("a write put off until after the request's commit failed", exc_info=True)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from kampungkb_shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from kampungkb_shared.regions import NATION_CODE, Level, level_of
 from registry_api.auth.models import ApiKey, PrincipalRecord
-from registry_api.db import BIGINT_MAX, session_driver, session_fetch
+from registry_api.db import BIGINT_MAX, session_fetch, write_after_commit
 
 KEY_PREFIX = "kkb"
 LAST_USED_EVERY_S = 60
@@ -229,9 +229,10 @@ _TOUCH = """
 
 async def key_principal(session: AsyncSession, key: Any) -> Principal:
     """The principal calling with a key in force (a row of `key_in_force`), whether the key was presented to the API
-    or opened the dashboard session it calls with; the key's `last_used_at` is written when stale."""
+    or opened the dashboard session it calls with; the key's `last_used_at` is written when stale, once the request
+    has succeeded, apart from its transaction (`db.write_after_commit`: a read stays without a transaction id)."""
     if key["stale"]:
-        await (await session_driver(session)).execute(_TOUCH, key["id"])
+        write_after_commit(session, _TOUCH, key["id"])
     return Principal(
         principal_id=key["principal_id"],
         kind=PrincipalKind(key["kind"]),

@@ -21,8 +21,8 @@ from registry_api.db import session_driver
 _POSITION = re.compile(r"^(\d{1,19})-(\d{1,19})$")
 _BIGINT_MAX = 2**63 - 1
 
-# Below which transaction id every row is final. The API's reads never write, so they have no transaction id of
-# their own; a reader inside a writing transaction (in-process tests run inside one) sees up to its own rows.
+# Below which transaction id every row is final, and the reader's own transaction id if it has one. The API's reads
+# never write (a key's last use is written after the request, `db.write_after_commit`), so they have none.
 _BOUND = """
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
            pg_current_xact_id_if_assigned()::text::bigint AS own
@@ -97,9 +97,9 @@ class Page:
 
 async def head(session: AsyncSession) -> str:
     """The cursor of now: following the feed from it brings every change committed after this call."""
-    xmin, own = await _bound(session)
+    below, own = await _bound(session)
     if own is None:
-        return encode((xmin, 0))
+        return encode((below, 0))
     return encode((own, await (await session_driver(session)).fetchval(_OWN_LAST, own)))
 
 
@@ -121,8 +121,7 @@ async def page(
             f"cursor {after} is older than the changes kept; pull the current state again and follow the feed from "
             "GET /v1/changes/head"
         )
-    xmin, own = await _bound(session)
-    below = xmin if own is None else own + 1
+    below, own = await _bound(session)
     region, kampung_id = scope_limits(principal)
     rows = await driver.fetch(_PAGE, *position, below, kinds, wilayah, region, kampung_id, limit)
     items = [row["item"] for row in rows]
@@ -151,5 +150,12 @@ async def prune(session: AsyncSession, *, retention_s: float) -> int:
 
 
 async def _bound(session: AsyncSession) -> tuple[int, int | None]:
+    """The transaction id below which rows are served, and the reader's own transaction id when its own rows are
+    served too: only while no transaction older than it is running (its snapshot's horizon is its own id). A reader
+    that writes (in-process tests run inside one transaction) would otherwise serve its own rows and move the cursor
+    past an older transaction still running, whose rows, committed later, would fall behind it and never be served."""
     row = await (await session_driver(session)).fetchrow(_BOUND)
-    return row["xmin"], row["own"]
+    xmin, own = row["xmin"], row["own"]
+    if own is not None and xmin >= own:
+        return own + 1, own
+    return xmin, None
