@@ -111,3 +111,46 @@ async def test_check_counts_and_survives_recomputation(
     reopened = await client.delete(url, headers=auth(admin))
     assert reopened.json()["status"] == "open" and reopened.json()["checked_by"] is None
     assert (await client.get("/v1/reports/95.71", params={"period": MONTH})).json()["quality"]["open"] == 1
+
+
+async def test_only_officers_check_flags(
+    client: httpx.AsyncClient, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    """A phone or an operator never silences its own Kampung KB's flags (they count against it in the ranking); a
+    kecamatan officer whose scope holds the flag checks and reopens it."""
+    ids = await flagged(pg)
+    admin = await make_key(session)
+    flags = (await client.get("/v1/quality/95.71", params={"period": MONTH}, headers=auth(admin))).json()["items"]
+    assert [f["kampung_id"] for f in flags] == [ids["kota"]]
+    url = f"/v1/quality/flags/{flags[0]['id']}/check"
+
+    officer = await make_key(session, Role.KECAMATAN, "95.71.01")
+    created = await client.post(
+        "/v1/enrolments", json={"kampung_id": ids["kota"], "name": "HP kader"}, headers=auth(officer)
+    )
+    assert created.status_code == 201, created.text
+    enrolled = await client.post("/v1/enrol", json={"code": created.json()["code"], "device_name": "Samsung A05"})
+    assert enrolled.status_code == 200, enrolled.text
+    phone = enrolled.json()["key"]
+    assert (await client.get("/v1/me", headers=auth(phone))).json()["kind"] == "device"
+    operator = await make_key(session, Role.OPERATOR, "95.71.01.1001")
+    for key in (phone, operator):
+        refused = await client.put(url, json={"note": "sudah benar"}, headers=auth(key))
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert (await client.delete(url, headers=auth(key))).status_code == 403
+    quality = (await client.get("/v1/reports/95.71", params={"period": MONTH})).json()["quality"]
+    assert (quality["open"], quality["checked"]) == (1, 0)
+
+    elsewhere = await make_key(session, Role.KECAMATAN, "95.01.01")
+    assert (await client.put(url, json={"note": "x"}, headers=auth(elsewhere))).status_code == 404
+    checked = await client.put(url, json={"note": "perumahan baru"}, headers=auth(officer))
+    assert checked.status_code == 200, checked.text
+    me = (await client.get("/v1/me", headers=auth(officer))).json()
+    body = checked.json()
+    assert (body["status"], body["note"]) == ("checked", "perumahan baru")
+    assert body["checked_by"] == f"principal:{me['principal_id']}"
+    quality = (await client.get("/v1/reports/95.71", params={"period": MONTH})).json()["quality"]
+    assert (quality["open"], quality["checked"]) == (0, 1)
+    reopened = await client.delete(url, headers=auth(officer))
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open"

@@ -40,11 +40,13 @@ async def list_flags(
 
 @router.put("/flags/{flag_id}/check", response_model=FlagRead)
 async def check_flag(flag_id: FlagId, data: FlagCheck, session: SessionDep, principal: WriterDep) -> FlagRead:
-    """Mark a flag checked, with who and a note: it stops counting, and stays checked while its values stay."""
+    """Mark a flag checked, with who and a note: it stops counting, and stays checked while its values stay. An
+    officer's review: kecamatan, kabupaten, provinsi or admin keys whose scope holds the flag; operator and phone
+    keys get 403 (no Kampung KB silences its own flags)."""
     return await service.check_flag(session, flag_id=flag_id, note=data.note, principal=principal)
 
 
 @router.delete("/flags/{flag_id}/check", response_model=FlagRead)
 async def reopen_flag(flag_id: FlagId, session: SessionDep, principal: WriterDep) -> FlagRead:
-    """Open a checked flag again: it counts once more."""
+    """Open a checked flag again: it counts once more. Officers only (kecamatan and above, in scope), as checking."""
     return await service.check_flag(session, flag_id=flag_id, note=None, principal=principal)

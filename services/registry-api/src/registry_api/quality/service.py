@@ -8,13 +8,11 @@ from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import format_period
 from kampungkb_shared.quality import FlagKind
 from kampungkb_shared.regions import NATION_CODE
-from registry_api.auth.service import Principal, Role
+from registry_api.auth.service import OFFICERS, Principal
 from registry_api.quality.models import QualityFlag
 from registry_api.quality.repository import flags_under, readable_flags
 from registry_api.quality.schemas import FlagPage, FlagRead, FlagStatus
 from registry_api.wilayah.service import region_name
-
-CHECKERS = (Role.ADMIN, Role.PROVINSI, Role.KABUPATEN, Role.OPERATOR)
 
 
 def _overlaps(principal: Principal, code: str) -> bool:
@@ -70,8 +68,9 @@ async def _visible_flag(session: AsyncSession, *, flag_id: int, principal: Princ
 
 
 async def check_flag(session: AsyncSession, *, flag_id: int, note: str | None, principal: Principal) -> FlagRead:
-    """Mark a flag checked (`note` given) or open again (`note` None), with who did it and when."""
-    principal.require_role(*CHECKERS)
+    """Mark a flag checked (`note` given) or open again (`note` None), with who did it and when: an officer's review
+    (kecamatan and above, in scope), never the operator or phone whose own data the flag is about."""
+    principal.require_role(*OFFICERS)
     flag, name = await _visible_flag(session, flag_id=flag_id, principal=principal)
     checked = note is not None
     flag.status = "checked" if checked else "open"
