@@ -11,10 +11,20 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from kampungkb_local.demo import demo_regions
 from report_worker.aggregates import rebuild_period
 from report_worker.quality import QualityRules
 from tests.report_worker import oracle
-from tests.report_worker.data import PERIODS, RULESETS, Dataset
+from tests.report_worker.data import (
+    PERIODS,
+    RULESETS,
+    WIB,
+    Dataset,
+    insert_kampung,
+    insert_regions,
+    upsert_classification,
+    upsert_submission,
+)
 
 YEAR = 2025
 PRIMARY = RULESETS[0]
@@ -47,6 +57,15 @@ async def enrich(pg: asyncpg.Connection, dataset: Dataset) -> None:
     for period in PERIODS:
         await rebuild_period(pg, period=period, rulesets=RULESETS, quality=QualityRules(min_history=2))
     await pg.execute("UPDATE quality_flag SET status = 'checked' WHERE id % 3 = 0")
+
+
+def months_on_time(rows: oracle.Rows, kampung_id: int, first: dt.date, as_of: dt.date) -> int:
+    """Months of the range whose earliest first revision, of any module, came before the oracle's deadline."""
+    earliest: dict[dt.date, dt.datetime] = {}
+    for s in rows.submissions:
+        if s["kampung_id"] == kampung_id and first <= s["period"] <= as_of:
+            earliest[s["period"]] = min(s["first_at"], earliest.get(s["period"], s["first_at"]))
+    return sum(at < oracle.deadline(period) for period, at in earliest.items())
 
 
 async def expected(pg: asyncpg.Connection, code: str, as_of: dt.date) -> list[dict[str, Any]]:
@@ -91,6 +110,7 @@ async def expected(pg: asyncpg.Connection, code: str, as_of: dt.date) -> list[di
                         if s["kampung_id"] == k["id"] and first <= s["period"] <= as_of
                     }
                 ),
+                "months_on_time": months_on_time(rows, k["id"], first, as_of),
                 "open_flags": len(
                     [
                         f
@@ -107,6 +127,7 @@ async def expected(pg: asyncpg.Connection, code: str, as_of: dt.date) -> list[di
             -oracle.RANK[r["tier"]],
             -r["index_sum"],
             -r["months_reported"],
+            -r["months_on_time"],
             r["open_flags"],
             r["kampung_id"],
         )
@@ -115,7 +136,16 @@ async def expected(pg: asyncpg.Connection, code: str, as_of: dt.date) -> list[di
 
 
 def picked(item: dict[str, Any]) -> dict[str, Any]:
-    keys = ("kampung_id", "tier", "index_sum", "months_reported", "open_flags", "activities", "activities_by_partner")
+    keys = (
+        "kampung_id",
+        "tier",
+        "index_sum",
+        "months_reported",
+        "months_on_time",
+        "open_flags",
+        "activities",
+        "activities_by_partner",
+    )
     return {key: item[key] for key in keys}
 
 
@@ -129,8 +159,9 @@ async def test_ranking_matches_a_plain_ranking(
     assert response.status_code == 200, response.text
     ranking = response.json()
     assert ranking["year"] == YEAR and ranking["ruleset"] == PRIMARY and ranking["as_of"] == "2025-12"
+    assert "tier" in ranking["rule"] and "months of 2025 reported" in ranking["rule"]
     assert (
-        "tier" in ranking["rule"] and "months of 2025 reported" in ranking["rule"] and "timeliness" in ranking["rule"]
+        "months reported on time" in ranking["rule"] and "day 10 of the next month in Asia/Jakarta" in ranking["rule"]
     )
     assert ranking["total"] == len(want) >= 3
     assert [picked(i) for i in ranking["items"]] == want
@@ -142,6 +173,7 @@ async def test_ranking_matches_a_plain_ranking(
         assert any(i["open_flags"] for i in ranking["items"]) and any(
             i["indices"]["proses"] is None for i in ranking["items"]
         )
+        assert any(0 < i["months_on_time"] < i["months_reported"] for i in ranking["items"])
     top = await client.get(f"/v1/reports/{code}/ranking", params={"year": YEAR, "limit": 3})
     assert [i["kampung_id"] for i in top.json()["items"]] == [w["kampung_id"] for w in want[:3]]
     assert top.json()["total"] == len(want)
@@ -158,6 +190,7 @@ async def test_percontohan_and_exports(client: httpx.AsyncClient, pg: asyncpg.Co
     table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [int(r["kampung_id"]) for r in table] == [i["kampung_id"] for i in ranking["items"]]
     assert table[0]["percontohan"] == "kecamatan" and table[0]["rank"] == "1"
+    assert [int(r["months_on_time"]) for r in table] == [i["months_on_time"] for i in ranking["items"]]
     assert table[0]["activities_by_partner"] == ";".join(
         f"{p}:{n}" for p, n in ranking["items"][0]["activities_by_partner"].items()
     )
@@ -166,7 +199,45 @@ async def test_percontohan_and_exports(client: httpx.AsyncClient, pg: asyncpg.Co
     assert sheet is not None
     values = list(sheet.values)
     assert "ranked by" in str(values[0][0]) and values[1][0] == "rank"
+    on_time = values[1].index("months_on_time")
+    assert [row[on_time] for row in values[2:]] == [i["months_on_time"] for i in ranking["items"]]
     assert [row[1] for row in values[2:]] == [i["kampung_id"] for i in ranking["items"]]
+
+
+async def test_a_late_month_ranks_below_one_on_time(client: httpx.AsyncClient, pg: asyncpg.Connection) -> None:
+    """Two Kampung KB alike in tier, indices, months reported, flags and kegiatan: the one whose March came a
+    microsecond after the deadline ranks below the one whose March came at its last microsecond (and was corrected
+    later), although its id is the lower."""
+    await insert_regions(pg, demo_regions(provinsi="95"))
+    late = await insert_kampung(pg, "95.01.01.2001", formed_on=dt.date(2020, 1, 1))
+    prompt = await insert_kampung(pg, "95.71.01.1001", formed_on=dt.date(2020, 1, 1))
+    march, april = dt.date(YEAR, 3, 1), dt.date(YEAR, 4, 1)
+    last_moment = dt.datetime(YEAR, 4, 10, 23, 59, 59, 999_999, tzinfo=WIB)
+    people = {"pus": 40, "families": 50, "remaja": 5}
+    for kampung_id in (late, prompt):
+        await upsert_classification(pg, kampung_id, april, PRIMARY, "mandiri")
+        await pg.execute(
+            "UPDATE classification SET indices = '{2.5,2.0,1.5}' WHERE kampung_id = $1 AND ruleset = $2",
+            kampung_id,
+            PRIMARY,
+        )
+        await upsert_submission(pg, kampung_id, "kependudukan", april, people, at=dt.datetime(YEAR, 5, 2, tzinfo=WIB))
+    await upsert_submission(pg, late, "kependudukan", march, people, at=last_moment + dt.timedelta(microseconds=1))
+    await upsert_submission(pg, prompt, "kependudukan", march, people, at=last_moment)
+    await upsert_submission(pg, prompt, "kependudukan", march, people, at=dt.datetime(YEAR, 4, 20, tzinfo=WIB))
+    await upsert_submission(
+        pg, prompt, "kkbpk", march, {"kb_users": {}, "non_users": {}}, at=dt.datetime(YEAR, 6, 1, tzinfo=WIB)
+    )
+
+    ranking = (await client.get("/v1/reports/95/ranking", params={"year": YEAR})).json()
+    got = [(i["kampung_id"], i["months_reported"], i["months_on_time"], i["index_sum"]) for i in ranking["items"]]
+    assert got == [(prompt, 2, 2, 6.0), (late, 2, 1, 6.0)]
+    assert {i["tier"] for i in ranking["items"]} == {"mandiri"} and {i["open_flags"] for i in ranking["items"]} == {0}
+    rows = await oracle.read_rows(pg)
+    first = dt.date(YEAR, 1, 1)
+    assert [i["months_on_time"] for i in ranking["items"]] == [
+        months_on_time(rows, kampung_id, first, dt.date(YEAR, 12, 1)) for kampung_id in (prompt, late)
+    ]
 
 
 async def test_bad_input(client: httpx.AsyncClient, pg: asyncpg.Connection, dataset: Dataset) -> None:

@@ -25,6 +25,7 @@ COLUMNS = (
     "index_sum",
     "months_reported",
     "reporting_rate_pct",
+    "months_on_time",
     "open_flags",
     "percontohan",
     "activities",
@@ -47,6 +48,7 @@ def _rows(ranking: Ranking) -> list[list[Any]]:
             item.index_sum,
             item.months_reported,
             item.reporting_rate_pct,
+            item.months_on_time,
             item.open_flags,
             ";".join(item.percontohan),
             item.activities,
@@ -70,7 +72,7 @@ async def get_ranking(
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Ranking | Response:
-    """The yearly shortlist: a region's Kampung KB ranked by tier, indices and reporting record (`rule` says how)."""
+    """The yearly shortlist: Kampung KB ranked by tier, indices, months reported and on time, open flags (`rule`)."""
     settings: Settings = request.app.state.settings
     ranking = await service.get_ranking(
         session,
@@ -78,6 +80,7 @@ async def get_ranking(
         year=year or int(current_period()[:4]),
         limit=limit,
         ruleset=settings.primary_ruleset,
+        deadline=settings,
     )
     if format == "json":
         return ranking

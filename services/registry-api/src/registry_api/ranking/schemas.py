@@ -26,6 +26,10 @@ class Ranked(BaseModel):
     index_sum: float = Field(description="input + proses + output; a group not scored counts 0.")
     months_reported: int = Field(description="Months of the year with a profil, kependudukan or kkbpk submitted.")
     reporting_rate_pct: Pct = Field(description="months_reported over the months of the year so far.")
+    months_on_time: int = Field(
+        description="Of months_reported, those whose first submission was first written by the deadline day of the "
+        "next month (`rule` names the day and time zone)."
+    )
     open_flags: int = Field(description="Data-quality flags of the year's months not checked.")
     percontohan: list[PercontohanLevel] = Field(description="The levels it is percontohan of.")
     activities: int = Field(description="Kegiatan dated in the year.")

@@ -10,6 +10,7 @@ from kampungkb_shared import periods
 from kampungkb_shared.codes import Tier
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import format_period
+from kampungkb_shared.timeliness import FIRST_WRITTEN_SQL, DeadlineSettings
 from registry_api.ranking.schemas import Ranked, RankedIndices, Ranking
 from registry_api.reports.service import pct
 from registry_api.wilayah.service import region_name
@@ -27,6 +28,12 @@ WITH ranked AS (
            {_RANK} AS tier_rank,
            (SELECT count(DISTINCT s.period) FROM submission s
              WHERE s.kampung_id = k.id AND s.period BETWEEN :first AND :as_of) AS months_reported,
+           (SELECT count(*) FROM (
+                  SELECT s.period, min({FIRST_WRITTEN_SQL}) AS first_at FROM submission s
+                   WHERE s.kampung_id = k.id AND s.period BETWEEN :first AND :as_of GROUP BY s.period
+                ) f JOIN unnest(CAST(:months AS date[]), CAST(:deadlines AS timestamptz[])) AS m(period, deadline)
+                      ON m.period = f.period
+             WHERE f.first_at < m.deadline) AS months_on_time,
            (SELECT count(*) FROM quality_flag q
              WHERE q.kampung_id = k.id AND q.status = 'open' AND q.period BETWEEN :first AND :as_of) AS open_flags,
            (SELECT count(*) FROM kegiatan g WHERE g.kampung_id = k.id AND g.date BETWEEN :first AND :last_day)
@@ -44,15 +51,17 @@ WITH ranked AS (
      WHERE k.active AND k.formed_on <= :last_day AND (:code = '00' OR k.desa_code LIKE :code || '.%')
 )
 SELECT *, count(*) OVER () AS total FROM ranked
- ORDER BY tier_rank DESC, index_sum DESC, months_reported DESC, open_flags, id
+ ORDER BY tier_rank DESC, index_sum DESC, months_reported DESC, months_on_time DESC, open_flags, id
  LIMIT :limit""")
 
 RULE = (
     "Active Kampung KB of the region formed by the end of the year, ranked by: 1. tier under {ruleset} as of {as_of} "
     "(berkelanjutan, mandiri, berkembang, dasar, then belum_terklasifikasi); 2. the sum of the three indices "
     "(input + proses + output) of that classification, a group not scored counting 0; 3. months of {year} reported "
-    "(a month counts when any of profil, kependudukan or kkbpk was submitted for it; timeliness is not taken into "
-    "account); 4. fewer open data-quality flags on the months of {year}; 5. the lower id."
+    "(a month counts when any of profil, kependudukan or kkbpk was submitted for it); 4. of those, months reported on "
+    "time (the month's first submission, of any of the three, first written by the end of day {deadline_day} of the "
+    "next month in {time_zone}; a later correction does not make it late); 5. fewer open data-quality flags on the "
+    "months of {year}; 6. the lower id."
 )
 
 
@@ -61,7 +70,14 @@ def _float(value: object) -> float | None:
 
 
 async def get_ranking(
-    session: AsyncSession, *, code: str, year: int, limit: int, ruleset: str, today: dt.date | None = None
+    session: AsyncSession,
+    *,
+    code: str,
+    year: int,
+    limit: int,
+    ruleset: str,
+    deadline: DeadlineSettings,
+    today: dt.date | None = None,
 ) -> Ranking:
     today = today or periods.today()
     if year > today.year:
@@ -69,11 +85,14 @@ async def get_ranking(
     name, _ = await region_name(session, code)
     # The year so far: a running year is ranked as of the current month.
     as_of = dt.date(year, 12, 1) if year < today.year else dt.date(year, today.month, 1)
+    months = [dt.date(year, month, 1) for month in range(1, as_of.month + 1)]
     params = {
         "code": code,
         "ruleset": ruleset,
         "first": dt.date(year, 1, 1),
         "as_of": as_of,
+        "months": months,
+        "deadlines": [deadline.deadline(month) for month in months],
         "last_day": dt.date(year, 12, 31),
         "limit": limit,
     }
@@ -92,6 +111,7 @@ async def get_ranking(
             index_sum=float(row.index_sum),
             months_reported=row.months_reported,
             reporting_rate_pct=pct(row.months_reported, as_of.month),
+            months_on_time=row.months_on_time,
             open_flags=row.open_flags,
             percontohan=[
                 level for level in ("kecamatan", "kabupaten", "provinsi") if getattr(row, f"percontohan_{level}")
@@ -108,7 +128,13 @@ async def get_ranking(
         ruleset=ruleset,
         as_of=format_period(as_of),
         months=as_of.month,
-        rule=RULE.format(ruleset=ruleset, as_of=format_period(as_of), year=year),
+        rule=RULE.format(
+            ruleset=ruleset,
+            as_of=format_period(as_of),
+            year=year,
+            deadline_day=deadline.reporting_deadline_day,
+            time_zone=deadline.reporting_time_zone,
+        ),
         total=rows[0].total if rows else 0,
         items=items,
     )
