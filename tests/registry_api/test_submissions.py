@@ -305,9 +305,22 @@ async def test_submissions_changed_since_for_offline_sync(
 
 
 async def test_a_cursor_the_api_did_not_make_is_a_422(client: httpx.AsyncClient, admin: str, kampung_id: int) -> None:
-    for listing in ("submissions", "kegiatan"):
-        response = await client.get(
-            f"/v1/kampung/{kampung_id}/{listing}", params={"cursor": "yesterday_x"}, headers=auth(admin)
-        )
-        assert response.status_code == 422, listing
-        assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+    beyond_bigint = "99999999999999999999"
+    bad = {
+        "submissions": [
+            "yesterday_x",
+            f"2024-01-01T00:00:00+00:00_{beyond_bigint}",
+            "0001-01-01T00:00:00+14:00_1",
+            "2024-01-01T00:00:00_1",
+            "2024-01-01T00:00:00+00:00_²",
+            "2024-01-01T00:00:00+00:00_-1",
+        ],
+        "kegiatan": ["yesterday_x", f"2024-01-01_{beyond_bigint}", "2024-01-01_²", "2024-01-01_ 7"],
+    }
+    for listing, cursors in bad.items():
+        for cursor in cursors:
+            response = await client.get(
+                f"/v1/kampung/{kampung_id}/{listing}", params={"cursor": cursor}, headers=auth(admin)
+            )
+            assert response.status_code == 422, (listing, cursor, response.text)
+            assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
