@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.changes.test_feed import follow
 from tests.factories import (
@@ -17,6 +18,7 @@ from tests.factories import (
     profil_payload,
     put_module,
 )
+from tests.registry_api.conftest import app_client, registry_settings
 
 
 async def _enrol_phone(client: httpx.AsyncClient, admin: str, kampung_id: int) -> str:
@@ -119,3 +121,27 @@ async def test_a_month_outside_the_read_years_is_named(
         response = await client.get(path, params={"period": period}, headers=auth(admin))
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["loc"] == ["query", "period"]
+
+
+async def test_a_pull_while_the_classifier_is_away_answers_the_classification_without_its_explanation(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_url: str,
+    admin: str,
+    kampung_id: int,
+    dead_url: str,
+) -> None:
+    """The first pull is the phone's whole copy: the classifier, which only derives the explanation, does not stop
+    it. The figures come from the stored row; the explanation once the classifier is back."""
+    assert (await put_module(client, admin, kampung_id, "kependudukan", "2024-01", kependudukan_payload())).is_success
+    explained = (await _pull(client, admin, kampung_id))["classification"]
+    assert {"raw", "missing", "next_tier", "snapshot"} <= explained.keys()
+    async with app_client(registry_settings(database_url, redis_url, dead_url), session_factory) as (_, away):
+        pulled = await _pull(away, admin, kampung_id)
+    assert pulled["kependudukan"]["period"] == "2024-01"
+    summary = pulled["classification"]
+    assert summary["status"] == "classified" and not {"raw", "missing", "next_tier", "snapshot"} & summary.keys()
+    assert {k: summary[k] for k in ("ruleset", "period", "tier", "indices", "passed")} == {
+        k: explained[k] for k in ("ruleset", "period", "tier", "indices", "passed")
+    }

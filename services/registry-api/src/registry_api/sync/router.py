@@ -5,7 +5,6 @@ from fastapi import APIRouter, Query, Request, Response
 from kampungkb_shared.errors import Unprocessable
 from kampungkb_shared.periods import PERIOD_PATTERN, current_period, parse_read_period
 from registry_api.auth.deps import PrincipalDep
-from registry_api.classifications.explanations import UNEXPLAINED
 from registry_api.db import SessionDep
 from registry_api.etags import content_etag
 from registry_api.kampung.schemas import KampungId
@@ -15,7 +14,7 @@ from registry_api.sync.schemas import InForce
 router = APIRouter(prefix="/v1/kampung", tags=["sync"])
 
 
-@router.get("/{kampung_id}/in-force", response_model=InForce, responses=UNEXPLAINED)
+@router.get("/{kampung_id}/in-force", response_model=InForce)
 async def get_in_force(
     kampung_id: KampungId,
     session: SessionDep,

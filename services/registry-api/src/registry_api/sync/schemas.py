@@ -1,6 +1,6 @@
 from pydantic import BaseModel, Field
 
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.kampung.schemas import KampungRead
 from registry_api.submissions.schemas import KegiatanRead, SubmissionRead
 
@@ -21,6 +21,8 @@ class InForce(BaseModel):
         description="The activities of the twelve months up to the end of this one, by date (older ones: "
         "`GET /v1/kampung/{id}/kegiatan?from=`)."
     )
-    classification: ClassificationRead | None = Field(
-        description="The newest classification at or before the month under the primary rule set; null if none."
+    classification: ClassificationRead | ClassificationSummary | None = Field(
+        description="The newest classification at or before the month under the primary rule set, with its "
+        "explanation; its figures alone (`ClassificationSummary`: no `raw`, `missing`, `next_tier` or `snapshot`) "
+        "while the classifier, which derives the explanation, cannot be reached; null if none."
     )

@@ -1,5 +1,6 @@
 """A client's first pull: a Kampung KB with everything in force, and the change-feed cursor to follow after it."""
 
+import contextlib
 import datetime as dt
 
 from sqlalchemy import select
@@ -9,9 +10,9 @@ from kampungkb_shared.errors import NotFound
 from kampungkb_shared.periods import add_months
 from registry_api.auth.service import Principal
 from registry_api.changes import feed
-from registry_api.classifications.client import ClassifierClient
-from registry_api.classifications.explanations import explain_one
-from registry_api.classifications.schemas import ClassificationRead
+from registry_api.classifications.client import ClassifierClient, ClassifierUnavailable
+from registry_api.classifications.explanations import explain
+from registry_api.classifications.schemas import ClassificationRead, ClassificationSummary
 from registry_api.classifications.service import classification_as_of
 from registry_api.kampung.readable import get_readable_kampung
 from registry_api.kampung.schemas import KampungRead
@@ -46,11 +47,13 @@ async def in_force(
         )
         .order_by(Kegiatan.date, Kegiatan.id)
     )
-    try:
+    classification: ClassificationRead | ClassificationSummary | None = None
+    with contextlib.suppress(NotFound):
         row = await classification_as_of(session, kampung_id=kampung_id, period=period, ruleset=ruleset)
-        classification: ClassificationRead | None = await explain_one(session, classifier=classifier, row=row)
-    except NotFound:
-        classification = None
+        try:
+            [classification] = await explain(session, classifier=classifier, rows=[row])
+        except ClassifierUnavailable:  # the pull goes on: its figures without the explanation, derived later
+            classification = ClassificationSummary.stored(row)
 
     def read(module: Module) -> SubmissionRead | None:
         found = modules.get(module)
