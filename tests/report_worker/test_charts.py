@@ -1,5 +1,6 @@
 """The report charts: the numbers drawn are the report's, in the language asked for, cached by the figures' tag."""
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 
 import asyncpg
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry_api.auth.service import Role
+from registry_api.reports import service as reports
 from report_worker.aggregates import rebuild_period
 from tests.factories import auth, make_key
 from tests.report_worker import oracle
@@ -109,6 +111,66 @@ async def test_chart_is_cached_by_the_figures_tag(
     await pg.execute("UPDATE report_aggregate SET computed_at = computed_at + interval '1 minute' WHERE code = '97'")
     after = await client.get(url, headers={"If-None-Match": tag})
     assert after.status_code == 200 and after.headers["etag"] != tag
+
+
+async def computed_again(pg: asyncpg.Connection, month: dt.date) -> None:
+    """A month's aggregates computed again (inside the test's one transaction, now() would not move)."""
+    await pg.execute(
+        "UPDATE report_aggregate SET computed_at = computed_at + interval '1 minute' WHERE period = $1", month
+    )
+
+
+async def test_a_quarter_or_year_chart_changes_its_tag_when_its_last_month_is_computed_again(
+    client: httpx.AsyncClient, computed: oracle.Rows, pg: asyncpg.Connection
+) -> None:
+    for month in range(7, 13):  # the whole of 2025 (the data end in June)
+        await rebuild_period(pg, period=dt.date(2025, month, 1), rulesets=RULESETS)
+    for span, last in (("2025-Q2", dt.date(2025, 6, 1)), ("2025", dt.date(2025, 12, 1))):
+        for chart in ("tiers", "reporting", "kkbpk", "trend"):
+            url = f"/v1/reports/97/charts/{chart}.svg?period={span}"
+            first = await client.get(url)
+            assert first.status_code == 200, first.text
+            await computed_again(pg, last)
+            after = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+            assert after.status_code == 200 and after.headers["etag"] != first.headers["etag"], (span, chart)
+
+
+async def test_a_quarter_in_progress_changes_its_tag_when_its_next_month_is_computed(
+    client: httpx.AsyncClient, computed: oracle.Rows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports, "current_period", lambda: "2025-05")  # 2025-Q2 so far: April and May
+    urls = [f"/v1/reports/97/charts/{chart}.svg?period=2025-Q2" for chart in ("tiers", "trend")]
+    urls.append("/v1/reports/97?period=2025-Q2")
+    before = {url: (await client.get(url)).headers["etag"] for url in urls}
+    assert (await client.get(urls[-1])).json()["months"] == ["2025-04", "2025-05"]
+    monkeypatch.setattr(reports, "current_period", lambda: "2025-06")  # June joins it, computed with the others
+    for url in urls:
+        after = await client.get(url, headers={"If-None-Match": before[url]})
+        assert after.status_code == 200 and after.headers["etag"] != before[url], url
+
+
+async def test_trend_chart_draws_the_target_of_each_points_year(
+    client: httpx.AsyncClient, computed: oracle.Rows, session: AsyncSession, pg: asyncpg.Connection
+) -> None:
+    for month in (11, 12):
+        await rebuild_period(pg, period=dt.date(2024, month, 1), rulesets=RULESETS)
+    admin = auth(await make_key(session, Role.ADMIN, "00"))
+    # 2024: the nation's 50, but the provinsi's own 20 comes first; 2025: the nation's 30
+    for code, year, goal in (("00", 2024, 50), ("97", 2024, 20), ("00", 2025, 30)):
+        put = await client.put(f"/v1/targets/{code}/{year}", json={"mandiri_plus_pct": goal}, headers=admin)
+        assert put.status_code == 200, put.text
+    periods = [p["period"] for p in (await client.get(f"/v1/reports/97/trend?to={MONTH}")).json()["points"]]
+    assert periods == ["2024-11", "2024-12", *(p.strftime("%Y-%m") for p in PERIODS)]
+    url = f"/v1/reports/97/charts/trend.svg?period={MONTH}"
+    first = await client.get(url)
+    assert first.status_code == 200, first.text
+    assert series_values(first.content)[6] == ["20", "20", *["30"] * len(PERIODS)]
+    # a target of an earlier year of the trend changes its tag too
+    put = await client.put("/v1/targets/97/2024", json={"mandiri_plus_pct": 22}, headers=admin)
+    assert put.status_code == 200, put.text
+    after = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != first.headers["etag"]
+    assert series_values(after.content)[6] == ["22", "22", *["30"] * len(PERIODS)]
 
 
 async def test_unknown_chart_and_uncomputed_report_are_problems(

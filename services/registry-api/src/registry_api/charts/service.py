@@ -1,12 +1,12 @@
-"""Charts of a region's report drawn by pygal, from the same reads as the report API, tagged by `computed_at`.
+"""Charts of a region's report drawn by pygal, from the same reads as the report API, tagged by the `computed_at` of
+every month drawn (`spans.Combined.computed_version`).
 
 A chart is loaded in two steps: its figures (and its tag) first, the drawing only when the caller lacks that tag,
 so a cached chart costs the reads and no rendering.
 """
 
-import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -225,14 +225,15 @@ def kkbpk_figures(report: Report, lang: Lang) -> Figures:
     )
 
 
-def trend_figures(trend: Trend, target: float | None, lang: Lang) -> Figures:
-    """Each tier's count per period, with the mandiri-or-better share and its target on the right axis."""
+def trend_figures(trend: Trend, targets: Sequence[float | None], lang: Lang) -> Figures:
+    """Each tier's count per period, with the mandiri-or-better share and, at each period, the target in force in its
+    year (`load_trend`) on the right axis."""
     series = [
         Series(tier_label(tier, lang), [getattr(p.tiers, tier.value) for p in trend.points]) for tier in TIER_ORDER
     ]
     series.append(Series(word("mandiri_plus", lang), [p.mandiri_plus_pct for p in trend.points], secondary=True))
-    if target is not None and trend.points:
-        series.append(Series(word("target", lang), [target] * len(trend.points), secondary=True))
+    if any(target is not None for target in targets):
+        series.append(Series(word("target", lang), [target for target in targets], secondary=True))
     return Figures(f"{word('trend_title', lang)}: {trend.name}", [p.period for p in trend.points], series)
 
 
@@ -251,10 +252,10 @@ def draw_kkbpk(report: Report, lang: Lang, size: Size = API_SIZE) -> bytes:
     return _draw(pygal.Bar, kkbpk_figures(report, lang), colours=KKBPK_COLOURS, size=size, range=(0, 100))
 
 
-def draw_trend(trend: Trend, target: float | None, lang: Lang, size: Size = API_SIZE) -> bytes:
+def draw_trend(trend: Trend, targets: Sequence[float | None], lang: Lang, size: Size = API_SIZE) -> bytes:
     """Lines of `trend_figures`, the shares on a right axis of 0 to 100 %."""
     return _draw(
-        pygal.Line, trend_figures(trend, target, lang), colours=TREND_COLOURS, size=size, secondary_range=(0, 100)
+        pygal.Line, trend_figures(trend, targets, lang), colours=TREND_COLOURS, size=size, secondary_range=(0, 100)
     )
 
 
@@ -264,14 +265,18 @@ def _tag(*parts: object) -> str:
 
 async def load_trend(
     session: AsyncSession, *, code: str, period: str, ruleset: str, rulesets: list[str]
-) -> tuple[Trend, float | None]:
-    """The trend up to `period` (`trend_start`) and the mandiri-or-better target in force in its year."""
+) -> tuple[Trend, list[float | None]]:
+    """The trend up to `period` (`trend_start`: the 12 months, 4 quarters or 5 years up to it), and for each of its
+    points the mandiri-or-better target in force in that point's year (a trend of months spans two years)."""
     trend = await reports.get_trend(
         session, code=code, from_period=trend_start(period), to_period=period, ruleset=ruleset, rulesets=rulesets
     )
-    applied = await target_rules.applied_targets(session, code=code, year=parse_span(period).last.year)
-    goal = applied.get("mandiri_plus_pct")
-    return trend, None if goal is None else goal.value
+    years = [parse_span(point.period).last.year for point in trend.points]
+    goals: dict[int, float | None] = {}
+    for year in sorted(set(years)):
+        goal = (await target_rules.applied_targets(session, code=code, year=year)).get("mandiri_plus_pct")
+        goals[year] = None if goal is None else goal.value
+    return trend, [goals[year] for year in years]
 
 
 async def load(
@@ -289,14 +294,14 @@ async def load(
 ) -> Drawing:
     """The chart's figures through the report service; 404 `report-not-computed` as the report answers."""
     if chart == "trend":
-        trend, target = await load_trend(session, code=code, period=period, ruleset=ruleset, rulesets=rulesets)
-        newest = max((point.computed_at for point in trend.points), default=dt.datetime.min)
-        tag = _tag(chart, code, period, ruleset, lang, newest.isoformat(), len(trend.points), target, *_sized(size))
-        return Drawing(tag, lambda: draw_trend(trend, target, lang, size))
+        trend, targets = await load_trend(session, code=code, period=period, ruleset=ruleset, rulesets=rulesets)
+        drawn = (f"{p.period}@{p.computed_version}:{t}" for p, t in zip(trend.points, targets, strict=True))
+        tag = _tag(chart, code, period, ruleset, lang, *drawn, *_sized(size))
+        return Drawing(tag, lambda: draw_trend(trend, targets, lang, size))
     report = await reports.get_report(
         session, code=code, period=period, ruleset=ruleset, rulesets=rulesets, closing=closing
     )
-    tag = _tag(chart, code, period, ruleset, lang, module, report.computed_at.isoformat(), *_sized(size))
+    tag = _tag(chart, code, period, ruleset, lang, module, report.computed_version, *_sized(size))
     if chart == "tiers":
         return Drawing(tag, lambda: draw_tiers(report, lang, size))
     if chart == "reporting":

@@ -194,9 +194,22 @@ class DesaChild(BaseModel):
 Child = Annotated[Headline | DesaChild, Field(discriminator="level")]
 
 
+ComputedVersion = Annotated[
+    str,
+    Field(
+        exclude=True,
+        description="Each of its months' `computed_at` (`spans.Combined.computed_version`): what a chart of these "
+        "figures is tagged by. Not sent.",
+    ),
+]
+
+
 class TrendPoint(Headline):
     period: str = Field(description="The month, quarter or year.")
-    computed_at: dt.datetime = Field(description="When it was computed.")
+    computed_at: dt.datetime = Field(
+        description="When it was computed (a quarter or year: its least recently computed month)."
+    )
+    computed_version: ComputedVersion
 
 
 class Report(Headline):
@@ -207,7 +220,10 @@ class Report(Headline):
         "of the timeliness rates (for a month, `kampung_total`)."
     )
     ruleset: str = Field(description="The rule set of the tiers.")
-    computed_at: dt.datetime = Field(description="When report-worker computed these figures.")
+    computed_at: dt.datetime = Field(
+        description="When report-worker computed these figures (a quarter or year: its least recently computed month)."
+    )
+    computed_version: ComputedVersion
     desa: int = Field(description="Desa in the region.")
     kelurahan: int = Field(description="Kelurahan in the region.")
     kampung_desa: int = Field(description="Counted Kampung KB in a desa.")

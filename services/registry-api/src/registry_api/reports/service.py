@@ -205,13 +205,20 @@ def _targets_vs_actual(own: target_rules.TargetRow | None, figures: dict[str, An
     )
 
 
+def _point(combined: Combined, name: str, span: Span) -> TrendPoint:
+    figures = headline(combined.row, name, kampung_months=combined.kampung_months)
+    return TrendPoint(
+        **figures,
+        period=span.label,
+        computed_at=combined.row.computed_at,
+        computed_version=combined.computed_version,
+    )
+
+
 def _previous(span: Span, found: RegionFigures, name: str) -> TrendPoint | None:
     before = span.shifted(-1)
     combined = _combined(found.months, before.months())
-    if combined is None:
-        return None
-    figures = headline(combined.row, name, kampung_months=combined.kampung_months)
-    return TrendPoint(**figures, period=before.label, computed_at=combined.row.computed_at)
+    return None if combined is None else _point(combined, name, before)
 
 
 async def get_report(
@@ -245,6 +252,7 @@ async def get_report(
     return Report(
         **figures,
         **details,
+        computed_version=combined.computed_version,
         months=[format_period(m) for m in combined.months],
         kampung_months=combined.kampung_months,
         percontohan=beside.percontohan,
@@ -281,9 +289,7 @@ async def get_trend(
     for span in spans_between(start, end):
         months = span.months(until=today)
         if months and all(m in by_month for m in months):
-            combined = combine([by_month[m] for m in months])
-            figures = headline(combined.row, name, kampung_months=combined.kampung_months)
-            points.append(TrendPoint(**figures, period=span.label, computed_at=combined.row.computed_at))
+            points.append(_point(combine([by_month[m] for m in months]), name, span))
     return Trend(code=code, name=name, ruleset=ruleset, from_period=from_period, to_period=to_period, points=points)
 
 

@@ -117,6 +117,10 @@ class Combined:
     months: list[dt.date]
     kampung_months: int
     """Σ over the months of the Kampung KB counted in each: the base of reporting and timeliness rates."""
+    computed_version: str
+    """Each month's `computed_at`, oldest month first: it changes whenever any month is computed again and when a
+    month joins a span in progress, where `row.computed_at` (the stalest month's, how fresh the span is as a whole)
+    does not. What a span's figures are cached by (a month's is its `computed_at`)."""
 
 
 COLUMNS = tuple(column.key for column in ReportAggregate.__table__.columns)
@@ -125,12 +129,13 @@ COLUMNS = tuple(column.key for column in ReportAggregate.__table__.columns)
 
 def combine(rows: Sequence[Figures]) -> Combined:
     """One region's monthly rows of a span (oldest first, at least one) as one row, never stored."""
+    version = ",".join(row.computed_at.isoformat() for row in rows)
     if len(rows) == 1:
-        return Combined(rows[0], [rows[0].period], rows[0].kampung_total)
+        return Combined(rows[0], [rows[0].period], rows[0].kampung_total, version)
     first, last = rows[0], rows[-1]
     values = {name: getattr(last, name) for name in COLUMNS}
     values.update({name: sum(getattr(row, name) for row in rows) for name in FLOWS})
     # The tiers before the span: the first month's view of the month before it.
     values.update({name: getattr(first, name) for name in COLUMNS if name.startswith("prev_")})
     values["computed_at"] = min(row.computed_at for row in rows)
-    return Combined(Figures(**values), [row.period for row in rows], sum(row.kampung_total for row in rows))
+    return Combined(Figures(**values), [row.period for row in rows], sum(row.kampung_total for row in rows), version)
