@@ -39,7 +39,8 @@ class PrincipalKind(StrEnum):
 
 WRITERS = frozenset({Role.ADMIN, Role.PROVINSI, Role.KABUPATEN, Role.KECAMATAN, Role.OPERATOR, Role.INTEGRATION})
 OFFICERS = frozenset({Role.ADMIN, Role.PROVINSI, Role.KABUPATEN, Role.KECAMATAN})
-"""Roles that enrol the phones of the Kampung KB in their scope."""
+"""The officers' roles: they enrol the phones of the Kampung KB in their scope, approve months and check data-quality
+flags."""
 
 RANK = {
     Role.VIEWER: 0,
