@@ -61,7 +61,13 @@ async def test_patch_honours_if_match(client: httpx.AsyncClient, admin: str) -> 
     assert first.headers["ETag"] == '"v2"'
     stale = await client.patch(url, json={"name": "Lama"}, headers={**auth(admin), "If-Match": '"v1"'})
     assert stale.status_code == 412
-    assert (await client.get(url, headers=auth(admin))).json()["name"] == "Baru"
+    current = await client.get(url, headers=auth(admin))
+    assert current.json()["name"] == "Baru"
+    # The 412 carries what a client merges with: the current tag and profile, as GET answers them.
+    assert stale.headers["ETag"] == current.headers["ETag"] == '"v2"'
+    assert stale.json()["current"] == current.json()
+    retried = await client.patch(url, json={"name": "Lama"}, headers={**auth(admin), "If-Match": stale.headers["ETag"]})
+    assert retried.status_code == 200 and retried.json()["name"] == "Lama"
 
 
 async def test_patch_rejects_null_for_required_fields(client: httpx.AsyncClient, admin: str) -> None:

@@ -6,11 +6,11 @@ import asyncpg
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kampungkb_shared.errors import Conflict, NotFound, Unprocessable
+from kampungkb_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from registry_api.auth.service import Principal
 from registry_api.changes import pipeline
 from registry_api.db import session_driver
-from registry_api.etags import check_if_match
+from registry_api.etags import check_if_match, etag
 from registry_api.kampung import store
 from registry_api.kampung.models import Kampung
 from registry_api.kampung.readable import readable_kampung
@@ -45,7 +45,11 @@ async def update_kampung(
     await pipeline.lock(session, [kampung_id])
     kampung = await get_kampung(session, kampung_id, fresh=True)
     principal.require_kampung(kampung_id=kampung.id, desa_code=kampung.desa_code)
-    check_if_match(if_match, kampung.version)
+    try:
+        check_if_match(if_match, kampung.version)
+    except PreconditionFailed as exc:  # with what a client merges with and retries, without another read
+        current = KampungRead.model_validate(kampung).model_dump(mode="json")
+        raise PreconditionFailed(exc.detail, headers={"ETag": etag(kampung.version)}, current=current) from None
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None and field in {"name", "formed_on", "scope", "formation_criteria", "active"}:
