@@ -54,15 +54,23 @@ CONNECT_TIMEOUT_S = 5.0
 """A database that does not answer a new connection within this fails the request (503) rather than holding it."""
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+POOL_TIMEOUT_S = 30.0
+"""How long a checkout waits for a free connection (SQLAlchemy's default) before it fails."""
+
+
+def create_engine(
+    database_url: str, *, pool_size: int = 10, max_overflow: int | None = None, pool_timeout_s: float = POOL_TIMEOUT_S
+) -> AsyncEngine:
     """Every engine of the registry (the API's, the worker's, the CLI's, the migrations', the readiness check's):
-    `max_overflow` connections beyond `pool_size` (default as many again). `hide_parameters`: an error of a statement
-    names the statement but not its bound values, which may be secrets (a webhook's, a key's hash) or personal data,
-    so that a logged traceback carries none of them."""
+    `max_overflow` connections beyond `pool_size` (default as many again), a checkout waiting at most `pool_timeout_s`
+    for one (then `sqlalchemy.exc.TimeoutError`: a request answers 503, `unavailable.py`). `hide_parameters`: an
+    error of a statement names the statement but not its bound values, which may be secrets (a webhook's, a key's
+    hash) or personal data, so that a logged traceback carries none of them."""
     engine = create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=pool_timeout_s,
         connect_args={"timeout": CONNECT_TIMEOUT_S},
         hide_parameters=True,
     )

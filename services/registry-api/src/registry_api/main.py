@@ -77,7 +77,9 @@ GZIP_MINIMUM_BYTES = 1024
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s
+    )
     app.state.readiness_engine = health.readiness_engine(settings.database_url)  # apart from the requests' pool
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)

@@ -32,6 +32,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     max_body_bytes: int = 1_048_576
     max_import_bytes: int = 512 * 1_048_576
     db_pool_size: int = 10
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    """How long a request waits for a free database connection (every one busy: slow exports, a burst) before it
+    answers 503 with `Retry-After`, rather than holding a phone's request for SQLAlchemy's 30 s."""
     outbox_relay_in_api: bool = True
     """Run the outbox relay inside the API process too (near-real-time delivery without `registry-api worker`)."""
     outbox_poll_s: float = 0.5

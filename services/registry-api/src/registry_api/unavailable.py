@@ -1,5 +1,5 @@
-"""A database that cannot be reached (down, restarting, shutting down, the connection lost) answers 503 with
-`Retry-After`, never 500: the request did not happen, and the client retries."""
+"""A database that cannot be reached (down, restarting, shutting down, the connection lost), or no connection free
+in time, answers 503 with `Retry-After`, never 500: the request did not happen, and the client retries."""
 
 import logging
 
@@ -7,6 +7,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from kampungkb_shared.errors import InternalError, ServiceUnavailable
 from kampungkb_shared.problems import problem_response
@@ -29,7 +30,18 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(InternalError("unexpected error, logged").problem())
 
 
+async def _no_connection_free(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("no database connection free in time on %s %s", request.method, request.url.path)
+    error = ServiceUnavailable(
+        "the server is busy: no database connection was free in time; retry later",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+    return problem_response(error.problem(), headers=error.headers)
+
+
 def install_unavailable_handlers(app: FastAPI) -> None:
-    """Map the errors of an unreachable database to 503 (others stay 500, logged)."""
+    """Map the errors of an unreachable database, and a pool with no connection free in time, to 503 (others stay
+    500, logged)."""
     for kind in (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         app.add_exception_handler(kind, _database_error)
+    app.add_exception_handler(PoolTimeout, _no_connection_free)

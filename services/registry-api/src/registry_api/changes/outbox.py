@@ -1,4 +1,6 @@
-"""Writing outbox events, in the transaction of the change that causes them. Only the change pipeline calls this.
+"""Writing outbox events, in the transaction of the change that causes them. The change pipeline calls this, and
+the partner-window sweep (`changes/partner_windows.py`) for the classifications that the passing of time owes,
+which no write causes.
 
 - `classify` (key: the Kampung KB id): classify it again from `period` on; written when the classifier could not be
   reached, or by a module import that leaves its classification to a later import (`handover` in the payload, due

@@ -55,7 +55,7 @@ async def enrol(
     """A phone trades its one-time code for a device key scoped to the Kampung KB (no key needed; 410 when used).
 
     The key is in this answer only (`Cache-Control: no-store`). If the answer is lost, post the same code with the
-    same `device_name` again within 10 minutes of its first use (`REGISTRY_ENROLMENT_RETRY_S`): the answer is a new
+    same `device_name` again within 2 minutes of its first use (`REGISTRY_ENROLMENT_RETRY_S`): the answer is a new
     key, and the key made by the first use is revoked, so only the newest key works. After that, with another
     `device_name`, once a key of the phone was used (its answer did arrive) or revoked, the code answers 410: ask
     the officer for a new one. Retries at once leave one key in force, the last one answered."""
