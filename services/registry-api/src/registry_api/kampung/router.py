@@ -121,7 +121,13 @@ async def list_kampung(
     tier: Tier | None = None,
     percontohan: bool | None = None,
     active: bool | None = True,
-    updated_since: Annotated[Instant | None, Query(description="only those changed after this instant")] = None,
+    updated_since: Annotated[
+        Instant | None,
+        Query(
+            description="only those changed after this instant (a change is stamped when its transaction began: to "
+            "miss none, follow the change feed, `GET /v1/changes`)"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
 ) -> KampungPage:

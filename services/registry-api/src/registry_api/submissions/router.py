@@ -201,7 +201,11 @@ async def list_submissions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: str | None = None,
 ) -> SubmissionPage:
-    """The Kampung KB's submissions changed since an instant (current state of each), for offline sync."""
+    """The Kampung KB's submissions changed since an instant (current state of each).
+
+    A write is stamped when its transaction began, so one that committed late can carry an instant earlier than
+    rows already read: to follow changes without missing one, follow the change feed (`GET /v1/changes`) from the
+    cursor of `GET /v1/kampung/{id}/in-force`."""
     await get_readable_kampung(session, principal=principal, kampung_id=kampung_id)
     return await service.list_changed(
         session, kampung_id=kampung_id, updated_since=updated_since, module=module, limit=limit, cursor=cursor
