@@ -414,6 +414,31 @@ async def test_the_migration_of_dashboard_sessions_keeps_them_with_their_key(emp
         await connection.close()
 
 
+async def test_the_migration_of_webhook_replays_counts_none_for_the_subscriptions_before(
+    empty_database_url: str,
+) -> None:
+    """0037: each subscription made before it counts no replays; going down drops the count."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0036_dashsessions")
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute(
+            """INSERT INTO webhook_subscription (owner, owner_role, scope, url, secret, cursor)
+               VALUES ('principal:1', 'admin', '00', 'https://hooks.test/', 'whsec_x', '1-0')"""
+        )
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        assert await connection.fetchval("SELECT replays FROM webhook_subscription") == 0
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0036_dashsessions")
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'webhook_subscription'"
+                " AND column_name = 'replays'"
+            )
+            == 0
+        )
+    finally:
+        await connection.close()
+
+
 async def test_a_migration_behind_a_long_transaction_gives_up_its_lock_wait_and_is_tried_again(
     empty_database_url: str,
 ) -> None:
@@ -442,6 +467,6 @@ async def test_a_migration_behind_a_long_transaction_gives_up_its_lock_wait_and_
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0036_dashsessions"
+        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0037_webhookreplays"
     finally:
         await connection.close()

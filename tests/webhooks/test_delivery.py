@@ -34,6 +34,7 @@ from registry_api import main
 from registry_api.background.webhook_metrics import BACKLOG_AGE
 from registry_api.changes import feed
 from tests.factories import (
+    DEMO_DESA,
     DEMO_KELURAHAN,
     auth,
     kependudukan_payload,
@@ -703,10 +704,200 @@ async def test_a_replay_drops_the_lease_and_the_batch_in_flight_moves_nothing(
         assert [(a["status_code"], a["cursor_from"]) for a in log] == [(204, delivered_first["cursor_from"])] * 2
         records = receiver.received()
         after_replay = records[records.index(held) + 1 :]
-        assert after_replay and after_replay[0]["headers"]["webhook-id"] == delivered_first["message_id"]
+        # A replay's batches are messages of their own: under the first delivery's id, a receiver that drops repeats
+        # by `webhook-id` would drop the whole replay (issue #16).
+        before_replay = {record["headers"]["webhook-id"] for record in records[: records.index(held) + 1]}
+        assert after_replay and after_replay[0]["headers"]["webhook-id"] != delivered_first["message_id"]
+        assert not before_replay & {record["headers"]["webhook-id"] for record in after_replay}
         items = delivered_items(after_replay, hook["secret"])
         kampung_ids = list(dict.fromkeys(item["kampung_id"] for item in items))
         assert kampung_ids == [first["id"], second["id"]], "everything after the replay's cursor again"
+
+
+def taken_once(records: list[dict[str, Any]], secret: str) -> list[dict[str, Any]]:
+    """The items a receiver that drops repeats by `webhook-id` takes: a message's the first time its id comes, whatever
+    it answered (one that took a batch and then answered 500, or too late, has taken it), each signature verified."""
+    verifier = Webhook(secret)
+    seen: set[str] = set()
+    items: list[dict[str, Any]] = []
+    for record in records:
+        payload = verifier.verify(record["body"], record["headers"])
+        if record["headers"]["webhook-id"] not in seen:
+            seen.add(record["headers"]["webhook-id"])
+            items += payload["items"]
+    return items
+
+
+def bodies_by_id(records: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Each `webhook-id` the receiver got, with every body it came with."""
+    bodies: dict[str, set[str]] = {}
+    for record in records:
+        bodies.setdefault(record["headers"]["webhook-id"], set()).add(record["body"])
+    return bodies
+
+
+async def write_changes(http: httpx.AsyncClient, key: str, *desa_codes: str) -> None:
+    """A Kampung KB in each desa and its kependudukan for a month: several changes of the region each."""
+    for desa_code in desa_codes:
+        kampung = await make_kampung(http, key, desa_code)
+        written = await put_module(http, key, kampung["id"], "kependudukan", "2024-01", kependudukan_payload())
+        assert written.status_code == 201, written.text
+
+
+@pytest.mark.parametrize("answer", ["fail", "slow"])
+async def test_a_receiver_dropping_repeats_by_id_takes_the_changes_that_came_between_two_attempts(
+    fresh_database_url: str,
+    redis_url: str,
+    classifier_url: str,
+    committed_session: AsyncSession,
+    receiver: Receiver,
+    answer: str,
+) -> None:
+    """The receiver takes each batch but its answer is lost (500, or too late), and more changes are written before the
+    next attempt, which reads them with the ones before: that attempt is another message, under an id the receiver
+    has not seen, so one dropping repeats by `webhook-id` takes every change. Issue #16: the id was the batch's first
+    cursor alone, the same for both attempts, and the changes written between them were dropped and never sent
+    again. Each attempt's log line holds the id it was sent with."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.mode(answer)
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        hook = (
+            await http.post("/v1/webhooks", json={"url": receiver.url, "wilayah": REGION}, headers=auth(admin))
+        ).json()
+        first = await make_kampung(http, admin)
+
+        async def failed() -> bool:
+            return any(a["next_retry_at"] is not None for a in await attempts_of(http, admin, hook))
+
+        await eventually(failed, f"an attempt at the first Kampung KB's batch answered {answer}")
+        assert {item["kampung_id"] for item in taken_once(receiver.received(), hook["secret"])} == {first["id"]}
+        later = await make_kampung(http, admin, "99.01.01.2002")
+        expected = [item["cursor"] for item in await follow(http, admin, hook["cursor"])]
+        assert len(expected) < 5, "one batch (of 5) holds every change: the next attempt reads them all"
+
+        receiver.mode("ok")
+
+        async def caught_up() -> bool:
+            got = {i["cursor"] for i in delivered_items(receiver.received(), hook["secret"])}
+            return got >= set(expected)
+
+        await eventually(caught_up, "every change answered with a 2xx")
+        records = receiver.received()
+        taken = {item["cursor"] for item in taken_once(records, hook["secret"])}
+        assert taken >= set(expected), "a change sent only under an id the receiver had seen"
+        assert any(i["kampung_id"] == later["id"] for i in taken_once(records, hook["secret"]))
+        sent = {record["headers"]["webhook-id"]: json.loads(record["body"]) for record in records}
+        for attempt in await attempts_of(http, admin, hook):
+            assert sent[attempt["message_id"]]["next_cursor"] == attempt["cursor_to"], "logged under another id"
+            assert len(sent[attempt["message_id"]]["items"]) == attempt["items"]
+
+
+async def test_every_attempt_at_one_page_has_one_id_through_a_disable_and_an_enable(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """One `webhook-id` is one message: the attempts at a page that did not change (a full batch: its last change is
+    its end) keep its id, also the first attempt after the subscription was disabled and enabled again (enabling
+    resumes the same batch), and a receiver that took it drops the repeats; an attempt that read another page after
+    the same cursor (more changes came) has another id. The id was the batch's first cursor alone (issue #16)."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        hook = (
+            await http.post("/v1/webhooks", json={"url": receiver.url, "wilayah": REGION}, headers=auth(admin))
+        ).json()
+        await make_kampung(http, admin)
+
+        async def failed() -> bool:
+            return any(a["status_code"] == 500 for a in await attempts_of(http, admin, hook))
+
+        await eventually(failed, "an attempt at the first Kampung KB's batch answered 500")
+        await write_changes(http, admin, "99.01.01.2002", "99.01.01.2003", "99.01.01.2004")
+        expected = [item["cursor"] for item in await follow(http, admin, hook["cursor"])]
+        assert len(expected) > 5, "the first batch (of 5) is full"
+
+        async def full_page_retried() -> bool:
+            return sum(a["items"] == 5 for a in await attempts_of(http, admin, hook)) >= 2
+
+        await eventually(full_page_retried, "two attempts at the full first batch")
+        # Disabled as the retry window does it: the lease dropped, so an attempt in flight moves nothing.
+        await committed_session.execute(
+            text(
+                "UPDATE webhook_subscription SET disabled_at = now(), leased_until = NULL, lease_token = NULL"
+                " WHERE id = :id"
+            ),
+            {"id": hook["id"]},
+        )
+        await committed_session.commit()
+        receiver.mode("ok")
+        enabled = await http.post(f"/v1/webhooks/{hook['id']}/enable", headers=auth(admin))
+        assert enabled.status_code == 200 and enabled.json()["enabled"] is True, enabled.text
+
+        async def caught_up() -> bool:
+            got = {i["cursor"] for i in delivered_items(receiver.received(), hook["secret"])}
+            return got >= set(expected)
+
+        await eventually(caught_up, "every change answered with a 2xx after enabling")
+        log = await attempts_of(http, admin, hook)
+    records = receiver.received()
+    assert all(len(bodies) == 1 for bodies in bodies_by_id(records).values()), "one id sent with two bodies"
+    assert {item["cursor"] for item in taken_once(records, hook["secret"])} >= set(expected)
+    pages: dict[tuple[str, str], set[str]] = {}
+    for attempt in log:
+        pages.setdefault((attempt["cursor_from"], attempt["cursor_to"]), set()).add(attempt["message_id"])
+    assert all(len(ids) == 1 for ids in pages.values()), "one page sent under two ids"
+    ids = [next(iter(page_ids)) for page_ids in pages.values()]
+    assert len(set(ids)) == len(ids), "two pages sent under one id"
+    at_first = [a for a in reversed(log) if a["cursor_from"] == hook["cursor"]]
+    assert len({a["cursor_to"] for a in at_first}) >= 2, "another page after the first cursor"
+    full = [a for a in at_first if a["items"] == 5]
+    assert [a["status_code"] for a in full][-1] == 204 and len(full) >= 3, full
+    assert len({a["message_id"] for a in full}) == 1, "the full batch's id changed over its retries or an enable"
+
+
+async def test_a_replay_sends_messages_the_receiver_has_not_seen_even_when_their_content_was_sent_before(
+    fresh_database_url: str, redis_url: str, classifier_url: str, committed_session: AsyncSession, receiver: Receiver
+) -> None:
+    """Two replays from the subscription's first cursor send the same full first batch (same changes, same end) the
+    second time as the first: each time under ids the receiver has not seen, so one that drops repeats by
+    `webhook-id` takes every change of each replay. With the ids of the first time (issue #16) it took none."""
+    await load_demo_regions(committed_session)
+    admin = await make_key(committed_session)
+    receiver.mode("ok")
+    async with registry(fresh_database_url, redis_url, classifier_url) as http:
+        hook = (
+            await http.post("/v1/webhooks", json={"url": receiver.url, "wilayah": REGION}, headers=auth(admin))
+        ).json()
+        await write_changes(http, admin, DEMO_DESA, "99.01.01.2002", "99.01.01.2003")
+        expected = [item["cursor"] for item in await follow(http, admin, hook["cursor"])]
+        assert len(expected) > 5, "the first batch (of 5) is full"
+        passes: list[list[dict[str, Any]]] = []
+        for replays in range(3):
+            before = len(receiver.received()) if replays else 0
+            if replays:
+                replayed = await http.post(
+                    f"/v1/webhooks/{hook['id']}/replay", params={"after": hook["cursor"]}, headers=auth(admin)
+                )
+                assert replayed.status_code == 200, replayed.text
+
+            async def delivered(before: int = before) -> bool:
+                got = {i["cursor"] for i in delivered_items(receiver.received()[before:], hook["secret"])}
+                return got >= set(expected)
+
+            await eventually(delivered, f"every change delivered after {replays} replays")
+            passes.append(receiver.received()[before:])
+    seen: set[str] = set()
+    for replays, records in enumerate(passes):
+        ids = {record["headers"]["webhook-id"] for record in records}
+        assert not ids & seen, f"replay {replays} sent an id the receiver had seen"
+        taken = {item["cursor"] for item in taken_once(records, hook["secret"])}
+        assert taken >= set(expected), f"replay {replays}: a change the receiver took as a repeat"
+        seen |= ids
+    first, second = (
+        next(r for r in records if json.loads(r["body"])["items"][0]["cursor"] == expected[0]) for records in passes[1:]
+    )
+    assert first["body"] == second["body"], "the two replays' first batches are the same full page"
+    assert first["headers"]["webhook-id"] != second["headers"]["webhook-id"]
 
 
 async def test_a_subscription_behind_the_kept_changes_is_disabled_saying_why(

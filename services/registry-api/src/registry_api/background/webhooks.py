@@ -5,14 +5,16 @@ number of processes share the work and never deliver to one receiver at once; ea
 by its own task with its own timeout, so a slow or dead receiver holds up only itself. A batch is a page of the
 feed (`feed.page`, read as the subscription's creator) signed with Standard Webhooks, POSTed to an address the
 receiver check has just approved (the host is not resolved again); the cursor moves only on a 2xx, so batches go in
-feed order. A failure is retried with exponential backoff; failing for the whole retry window disables the
-subscription. Replaying or deleting drops the lease: a batch in flight then moves nothing.
+feed order; its `webhook-id` names that very message (`_message_id`), so a receiver that drops repeats by it drops
+only what it took before. A failure is retried with exponential backoff; failing for the whole retry window disables
+the subscription. Replaying or deleting drops the lease: a batch in flight then moves nothing.
 """
 
 import asyncio
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import logging
 import time
 import uuid
@@ -47,7 +49,7 @@ _CLAIM = text("""
     UPDATE webhook_subscription s
        SET leased_until = now() + :lease * interval '1 second', lease_token = :token
       FROM due WHERE s.id = due.id
-    RETURNING s.id, s.url, s.secret, s.kinds, s.wilayah, s.scope, s.owner_role, s.cursor
+    RETURNING s.id, s.url, s.secret, s.kinds, s.wilayah, s.scope, s.owner_role, s.cursor, s.replays
 """)
 # Every update is conditional on the lease: a replay, an enable or a delete in the meantime wins.
 _MOVED = text("""
@@ -89,7 +91,7 @@ _ORPHANED = text("""
                                         AS bigint)
               AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
        )
-    RETURNING s.id, s.cursor, s.owner LIKE 'principal:%' AS principal
+    RETURNING s.id, s.cursor, s.replays, s.owner LIKE 'principal:%' AS principal
 """)
 OWNER_GONE = "disabled: the principal that created it has no key in force (revoked or expired)"
 OWNER_NO_KEY = (
@@ -131,7 +133,26 @@ class _Claim:
     scope: str
     owner_role: str
     cursor: str
+    replays: int
     token: str
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A page of the feed read after `cursor`, and the `webhook-id` it is sent and logged with."""
+
+    cursor: str
+    page: feed.Page
+    message_id: str
+
+
+def _batch(webhook_id: int, cursor: str, page: feed.Page, *, replays: int) -> _Batch:
+    return _Batch(cursor, page, _message_id(webhook_id, cursor, page.next_cursor, replays=replays))
+
+
+def _nothing(webhook_id: int, cursor: str, *, replays: int) -> _Batch:
+    """What an attempt that sent nothing (the subscription disabled) is logged as: an empty page at `cursor`."""
+    return _batch(webhook_id, cursor, feed.Page(items=[], next_cursor=cursor), replays=replays)
 
 
 @dataclass(frozen=True)
@@ -195,7 +216,8 @@ class WebhookDispatcher:
                 DELIVERIES.labels(outcome="owner_gone").inc()
                 log.warning("webhook %d %s", gone.id, reason)
                 attempt = _Attempt("owner_gone", error=reason)
-                await _log(session, gone.id, gone.cursor, gone.cursor, dt.datetime.now(dt.UTC), attempt, items=0)
+                nothing = _nothing(gone.id, gone.cursor, replays=gone.replays)
+                await _log(session, gone.id, nothing, dt.datetime.now(dt.UTC), attempt)
             rows = (
                 await session.execute(
                     _CLAIM, {"busy": list(self._busy), "limit": free, "lease": self.lease_s, "token": token}
@@ -211,6 +233,7 @@ class WebhookDispatcher:
                 scope=row.scope,
                 owner_role=row.owner_role,
                 cursor=row.cursor,
+                replays=row.replays,
                 token=token,
             )
             task = asyncio.create_task(self._serve(claim), name=f"webhook-{claim.id}")
@@ -231,17 +254,19 @@ class WebhookDispatcher:
                 try:
                     page = await self._page(claim, cursor)
                 except ChangesExpired as exc:
-                    await self._failed(claim, cursor, cursor, 0, started, _Attempt("expired", error=str(exc)))
+                    nothing = _nothing(claim.id, cursor, replays=claim.replays)
+                    await self._failed(claim, nothing, started, _Attempt("expired", error=str(exc)))
                     return
                 if not page.items:
                     await self._moved(claim, page.next_cursor, delivered=False, keep=False)
                     return
-                attempt = await self._post(claim, cursor, page, started)
+                batch = _batch(claim.id, cursor, page, replays=claim.replays)
+                attempt = await self._post(claim, batch, started)
                 if not attempt.ok:
-                    await self._failed(claim, cursor, page.next_cursor, len(page.items), started, attempt)
+                    await self._failed(claim, batch, started, attempt)
                     return
                 full = len(page.items) == self.batch
-                if not await self._delivered(claim, cursor, page, started, attempt, keep=full) or not full:
+                if not await self._delivered(claim, batch, started, attempt, keep=full) or not full:
                     return
                 cursor = page.next_cursor
         except Exception:
@@ -254,14 +279,13 @@ class WebhookDispatcher:
                 session, principal=principal, after=cursor, limit=self.batch, kinds=claim.kinds, wilayah=claim.wilayah
             )
 
-    async def _post(self, claim: _Claim, cursor: str, page: feed.Page, started: dt.datetime) -> _Attempt:
-        body = page.json().decode()
-        message_id = _message_id(claim.id, cursor)
+    async def _post(self, claim: _Claim, batch: _Batch, started: dt.datetime) -> _Attempt:
+        body = batch.page.json().decode()
         headers = {
             "content-type": "application/json",
-            "webhook-id": message_id,
+            "webhook-id": batch.message_id,
             "webhook-timestamp": str(int(started.timestamp())),
-            "webhook-signature": Webhook(claim.secret).sign(message_id, started, body),
+            "webhook-signature": Webhook(claim.secret).sign(batch.message_id, started, body),
         }
         try:
             addresses = await check_receiver(claim.url, allowed=self.allowed)  # DNS may have changed since then
@@ -305,8 +329,9 @@ class WebhookDispatcher:
             return await _move(session, claim, cursor, delivered=delivered, keep=keep, lease_s=self.lease_s)
 
     async def _delivered(
-        self, claim: _Claim, cursor: str, page: feed.Page, started: dt.datetime, attempt: _Attempt, *, keep: bool
+        self, claim: _Claim, batch: _Batch, started: dt.datetime, attempt: _Attempt, *, keep: bool
     ) -> bool:
+        page = batch.page
         DELIVERIES.labels(outcome=attempt.outcome).inc()
         ITEMS.inc(len(page.items))
         now = dt.datetime.now(dt.UTC)
@@ -319,12 +344,10 @@ class WebhookDispatcher:
         async with self.sessionmaker() as session, session.begin():
             if not await _move(session, claim, page.next_cursor, delivered=True, keep=keep, lease_s=self.lease_s):
                 return False
-            await _log(session, claim.id, cursor, page.next_cursor, started, attempt, items=len(page.items))
+            await _log(session, claim.id, batch, started, attempt)
         return True
 
-    async def _failed(
-        self, claim: _Claim, cursor: str, cursor_to: str, items: int, started: dt.datetime, attempt: _Attempt
-    ) -> None:
+    async def _failed(self, claim: _Claim, batch: _Batch, started: dt.datetime, attempt: _Attempt) -> None:
         DELIVERIES.labels(outcome=attempt.outcome).inc()
         async with self.sessionmaker() as session, session.begin():
             row = (
@@ -345,9 +368,7 @@ class WebhookDispatcher:
                 return
             if row.next_retry_at is None:
                 log.warning("webhook %d disabled after failing: %s", claim.id, attempt.error)
-            await _log(
-                session, claim.id, cursor, cursor_to, started, attempt, items=items, next_retry_at=row.next_retry_at
-            )
+            await _log(session, claim.id, batch, started, attempt, next_retry_at=row.next_retry_at)
 
     async def _housekeeping(self) -> None:
         await self.export_backlog()
@@ -373,34 +394,39 @@ class WebhookDispatcher:
         DISABLED.set(sum(1 for row in rows if row.disabled))
 
 
-def _message_id(webhook_id: int, cursor: str) -> str:
-    """The same for every attempt at a batch (the batch after `cursor`), so that receivers can drop repeats."""
-    return f"msg_{webhook_id}_{cursor}"
+def _message_id(webhook_id: int, cursor_from: str, cursor_to: str, *, replays: int) -> str:
+    """`msg_<subscription>_<hash>` (56 characters at most): the hash covers the batch's first and last cursor
+    (`cursor_from`, the page's `next_cursor`) and how many times the subscription was replayed, so one id is one
+    message, whose body never changes. A retry of the same page keeps it, so a receiver drops the repeat of a batch
+    it took; a retry that read a different page (changes came in meanwhile) and every batch of a replay have ids the
+    receiver has not seen, so one dropping repeats by id still takes every change. A page that is not full ends at
+    the feed's horizon, which any transaction moves on: its retry mostly has another end, so another id, and a
+    receiver takes its changes again (at least once, never lost)."""
+    digest = hashlib.sha256(f"{cursor_from} {cursor_to} {replays}".encode()).hexdigest()[:32]
+    return f"msg_{webhook_id}_{digest}"
 
 
 async def _log(
     session: AsyncSession,
     webhook_id: int,
-    cursor: str,
-    cursor_to: str,
+    batch: _Batch,
     started: dt.datetime,
     attempt: _Attempt,
     *,
-    items: int,
     next_retry_at: dt.datetime | None = None,
 ) -> None:
-    """One line of a subscription's deliveries log: an attempt at the batch after `cursor`."""
+    """One line of a subscription's deliveries log: an attempt at `batch`, under the `webhook-id` it was sent with."""
     await session.execute(
         _LOG,
         {
             "id": webhook_id,
-            "message_id": _message_id(webhook_id, cursor),
+            "message_id": batch.message_id,
             "started": started,
             "status": attempt.status,
             "error": attempt.error,
-            "items": items,
-            "cursor_from": cursor,
-            "cursor_to": cursor_to,
+            "items": len(batch.page.items),
+            "cursor_from": batch.cursor,
+            "cursor_to": batch.page.next_cursor,
             "next_retry_at": next_retry_at,
         },
     )

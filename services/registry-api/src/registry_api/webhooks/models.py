@@ -26,6 +26,9 @@ class WebhookSubscription(Base):
     secret: Mapped[str] = mapped_column(Text)
     """`whsec_<base64>`: what the Standard Webhooks library signs with (a shared secret, so kept as it is)."""
     cursor: Mapped[str] = mapped_column(String(41))
+    replays: Mapped[int] = mapped_column(Integer, server_default="0")
+    """How many times it was replayed: part of each batch's `webhook-id`, so that a replay's batches are messages a
+    receiver has not seen, even those holding changes it took before."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     """Failed attempts in a row at the current batch."""

@@ -92,7 +92,7 @@ async def replay_webhook(
     principal: PrincipalDep,
     after: Annotated[str, Query(pattern=_CURSOR, description="a feed cursor: every change after it is sent again")],
 ) -> WebhookRead:
-    """Deliver again every change after a cursor (the subscription moves there; a disabled one is enabled)."""
+    """Deliver again every change after a cursor, with new `webhook-id`s (it moves there; a disabled one is enabled)."""
     return await service.replay(session, principal=principal, webhook_id=webhook_id, after=after)
 
 

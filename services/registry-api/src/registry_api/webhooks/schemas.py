@@ -61,7 +61,10 @@ class WebhookList(BaseModel):
 
 class DeliveryRead(BaseModel):
     id: int = Field(description="the attempt's id")
-    message_id: str = Field(description="the `webhook-id` header sent: the same for every retry of a batch")
+    message_id: str = Field(
+        description="the `webhook-id` header sent: the same for every attempt at the same batch (same `cursor_from` "
+        "and `cursor_to`), another after a replay"
+    )
     attempted_at: dt.datetime = Field(description="when it was attempted")
     status_code: int | None = Field(description="the receiver's HTTP status; null when there was no answer")
     error: str | None = Field(description="why it failed (a timeout, a refused connection, an address not allowed)")

@@ -175,8 +175,9 @@ async def _restart(
         "leased_until": None,
         "lease_token": None,
     }
-    if cursor is not None:
+    if cursor is not None:  # a replay: its batches are new messages (`webhook-id`), also those a receiver took before
         values["cursor"] = cursor
+        values["replays"] = WebhookSubscription.replays + 1
     await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == row.id).values(**values))
     await session.flush()
     await session.refresh(row)
@@ -190,7 +191,8 @@ async def enable(session: AsyncSession, *, principal: Principal, webhook_id: int
 
 
 async def replay(session: AsyncSession, *, principal: Principal, webhook_id: int, after: str) -> WebhookRead:
-    """Move a subscription back (or on) to `after`: every change after it is delivered again; enables it too."""
+    """Move a subscription back (or on) to `after`: every change after it is delivered again, in messages with new ids
+    (`webhook-id`); enables it too."""
     _require_key(principal)
     row = await _own(session, principal=principal, webhook_id=webhook_id)
     # A page of one tells an unknown cursor (422) or one older than the feed keeps (410) before anything moves.
