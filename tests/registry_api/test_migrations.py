@@ -467,6 +467,6 @@ async def test_a_migration_behind_a_long_transaction_gives_up_its_lock_wait_and_
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0037_webhookreplays"
+        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0038_methodmix"
     finally:
         await connection.close()

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+METHODS = ["KB_IUD", "KB_MOW", "KB_MOP", "KB_KONDOM", "KB_IMPLAN", "KB_SUNTIK", "KB_PIL"]
 MKJP = {"KB_IUD", "KB_MOW", "KB_MOP", "KB_IMPLAN"}
 UNMET = {"IAT", "TIAL"}
 RANK = {"belum_terklasifikasi": 0, "dasar": 1, "berkembang": 2, "mandiri": 3, "berkelanjutan": 4}
@@ -100,6 +101,11 @@ def counted(rows: Rows, period: dt.date) -> list[asyncpg.Record]:
     return [k for k in rows.kampung if k["active"] and k["formed_on"] <= month_end(period)]
 
 
+def method_columns() -> list[str]:
+    """Each method's users, as the aggregates name them."""
+    return [code.lower() for code in METHODS]
+
+
 def figures_of(rows: Rows, region: str, period: dt.date, ruleset: str) -> dict[str, int]:
     f: dict[str, int] = {}
     desas = [w for w in rows.wilayah if w["level"] == "desa" and in_region(w["code"], region)]
@@ -159,7 +165,7 @@ def figures_of(rows: Rows, region: str, period: dt.date, ruleset: str) -> dict[s
         if p is not None:
             f["kependudukan_kampung"] += 1
             f["pus"] += p["pus"]
-    for name in ("kkbpk_kampung", "kkbpk_pus", "kb_users", "mkjp_users", "unmet_need"):
+    for name in ("kkbpk_kampung", "kkbpk_pus", "kb_users", "mkjp_users", "unmet_need", *method_columns()):
         f[name] = 0
     for k in kampungs:
         p = in_force(rows, k["id"], "kkbpk", period)
@@ -171,6 +177,8 @@ def figures_of(rows: Rows, region: str, period: dt.date, ruleset: str) -> dict[s
         f["kkbpk_pus"] += users + sum(p["non_users"].values())
         f["mkjp_users"] += sum(n for code, n in p["kb_users"].items() if code in MKJP)
         f["unmet_need"] += sum(n for code, n in p["non_users"].items() if code in UNMET)
+        for code in METHODS:
+            f[code.lower()] += p["kb_users"].get(code, 0)
     for module in TIMELY:
         statuses = [timeliness(rows, k["id"], module, period) for k in kampungs]
         f[f"{module}_on_time"] = statuses.count("on_time")
@@ -213,6 +221,7 @@ FLOWS = [
     "kkbpk_pus",
     "kb_users",
     "mkjp_users",
+    *method_columns(),
     "unmet_need",
     "promoted",
     "demoted",

@@ -62,6 +62,11 @@ async def test_rebuild_matches_the_oracle(pg: asyncpg.Connection, dataset: Datas
     assert len({f["kampung_total"] for f in nation}) > 1, "some Kampung KB are formed within the periods"
     assert all(f["reported"] < f["kampung_total"] for f in nation)
     assert all(f["kkbpk_kampung"] > 0 and f["promoted"] + f["demoted"] > 0 for f in nation)
+    # the method mix: every method used in the nation, one some region's users lack, each region's adding up
+    methods = oracle.method_columns()
+    assert all(f[method] > 0 for f in nation for method in methods)
+    assert any(f[method] == 0 < f["kb_users"] for f in wanted.values() for method in methods)
+    assert all(sum(f[method] for method in methods) == f["kb_users"] for f in wanted.values())
     assert wanted[(PERIODS[0], RULESETS[0], "96")]["kampung_total"] == 0
     assert wanted[(PERIODS[0], RULESETS[0], "96")]["desa_total"] > 0
     assert wanted[(PERIODS[0], RULESETS[0], "98.71.02")]["kampung_total"] == 0

@@ -55,6 +55,7 @@ def headline_of(f: dict[str, Any]) -> dict[str, Any]:
         "cpr_pct": oracle.pct(f["kb_users"], f["kkbpk_pus"]),
         "mkjp_pct": oracle.pct(f["mkjp_users"], f["kb_users"]),
         "unmet_need_pct": oracle.pct(f["unmet_need"], f["kkbpk_pus"]),
+        "method_mix_pct": {code: oracle.pct(f[code.lower()], f["kb_users"]) for code in oracle.METHODS},
         "timeliness": timeliness_of(f, f["kampung_total"]),
     }
 
@@ -93,6 +94,7 @@ async def test_report_holds_every_figure(client: httpx.AsyncClient, computed: or
     kkbpk = report["kkbpk"]
     for name in ("pus", "kependudukan_kampung", "kkbpk_kampung", "kkbpk_pus", "kb_users", "mkjp_users", "unmet_need"):
         assert kkbpk[name] == f[name], name
+    assert kkbpk["kb_users_by_method"] == {code: f[code.lower()] for code in oracle.METHODS}
     assert (kkbpk["cpr_pct"], kkbpk["mkjp_pct"], kkbpk["unmet_need_pct"]) == (
         want["cpr_pct"],
         want["mkjp_pct"],

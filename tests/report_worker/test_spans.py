@@ -61,6 +61,7 @@ async def check_span(client: httpx.AsyncClient, computed: oracle.Rows, span: str
     kkbpk = report["kkbpk"]
     for name in ("pus", "kependudukan_kampung", "kkbpk_kampung", "kkbpk_pus", "kb_users", "mkjp_users", "unmet_need"):
         assert kkbpk[name] == f[name], name
+    assert kkbpk["kb_users_by_method"] == {code: f[code.lower()] for code in oracle.METHODS}
     change = report["tier_change"]
     assert change["previous_period"] == {"2025-Q1": "2024-Q4", "2025-Q2": "2025-Q1", "2025-Q3": "2025-Q2"}.get(
         span, "2024"
@@ -80,6 +81,7 @@ async def check_span(client: httpx.AsyncClient, computed: oracle.Rows, span: str
     # a span is not the last month alone: the sums over the months differ from it
     last = oracle.figures_of(computed, code, months[-1], ruleset)
     assert f["kampung_months"] > last["kampung_total"] and f["kb_users"] > last["kb_users"]
+    assert all(f[method] > last[method] for method in oracle.method_columns())
     if span != "2025-Q3":  # the data end in June
         assert f["reported"] > last["reported"] and f["kkbpk_late"] > last["kkbpk_late"]
 

@@ -12,6 +12,8 @@ from kampungkb_shared.reports import OWNERSHIP_FLAGS
 from report_worker import timeliness
 
 TIERS = [tier.value for tier in Tier]
+METHODS = {code: code.value.lower() for code in Contraception}
+"""Each method's column of users (`kb_iud`, ...), as `kkbpk_users` names them: the method mix."""
 
 # Each figure is computed per kecamatan first (hash aggregates), then summed up the levels (grouping sets).
 _REGION_FIGURES: list[tuple[str, str]] = [
@@ -38,6 +40,7 @@ _KAMPUNG_FIGURES: list[tuple[str, str]] = [
     ("kkbpk_pus", "coalesce(sum(b.kb_users + b.non_users), 0)"),
     ("kb_users", "coalesce(sum(b.kb_users), 0)"),
     ("mkjp_users", "coalesce(sum(b.mkjp_users), 0)"),
+    *[(column, f"coalesce(sum(b.{column}), 0)") for column in METHODS.values()],
     ("unmet_need", "coalesce(sum(b.unmet_need), 0)"),
     *timeliness.FIGURES,
 ]
@@ -109,6 +112,7 @@ _KKBPK_COLUMNS = ", ".join(
     [
         f"{_sum_of('u', Contraception)} AS kb_users",
         f"{_sum_of('u', MKJP_METHODS)} AS mkjp_users",
+        *[f"{_sum_of('u', [code])} AS {column}" for code, column in METHODS.items()],
         f"{_sum_of('n', UNMET_NEED_REASONS)} AS unmet_need",
         f"{_sum_of('n', NonUseReason)} AS non_users",
     ]
@@ -193,7 +197,8 @@ base AS MATERIALIZED (
     -- with the modules in force; "reported" means one of them was submitted for exactly this period
     SELECT kk.*, kk.period IN (prof.period, kep.period, kb.period) AS reported,
            prof.period IS NOT NULL AS has_profil, {", ".join(f"prof.own_{name}" for name in OWNERSHIP_FLAGS)},
-           kep.pus, kb.kb_users, kb.mkjp_users, kb.unmet_need, kb.non_users, {timeliness.BASE_COLUMNS}
+           kep.pus, kb.kb_users, kb.mkjp_users, {", ".join(f"kb.{column}" for column in METHODS.values())},
+           kb.unmet_need, kb.non_users, {timeliness.BASE_COLUMNS}
       FROM kk{_in_force("profil", _PROFIL_COLUMNS, "prof", _PROFIL_JOINS, whole=whole)}{
         _in_force("kependudukan", "(s.payload->>'pus')::bigint AS pus", "kep", whole=whole)
     }{_in_force("kkbpk", _KKBPK_COLUMNS, "kb", _KKBPK_JOINS, whole=whole)}

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kampungkb_shared.codes import Contraception
 from registry_api.approvals.schemas import ApprovalStatus
 from registry_api.quality.schemas import QualityCounts
 
@@ -32,9 +33,9 @@ class TierChange(BaseModel):
 class Kkbpk(BaseModel):
     """Ratios of sums over the Kampung KB whose kkbpk in force (newest at or before the period) exists.
 
-    Over a quarter or a year, `pus` and `kependudukan_kampung` are its last month's; `kkbpk_kampung` and the four
-    sums of the kkbpk are summed over its months (Kampung KB-months, PUS-months), so that each ratio is over the
-    months together."""
+    Over a quarter or a year, `pus` and `kependudukan_kampung` are its last month's; `kkbpk_kampung` and the sums
+    of the kkbpk (the four, and each method's) are summed over its months (Kampung KB-months, PUS-months), so that
+    each ratio is over the months together."""
 
     pus: int = Field(description="Σ PUS of the kependudukan in force, over the Kampung KB that have one.")
     kependudukan_kampung: int = Field(description="Kampung KB with a kependudukan in force.")
@@ -42,6 +43,10 @@ class Kkbpk(BaseModel):
     kkbpk_pus: int = Field(description="Σ (KB users + non-users) of those kkbpk: the PUS they account for.")
     kb_users: int = Field(description="Σ PUS using a KB method.")
     mkjp_users: int = Field(description="Σ PUS using IUD, MOW, MOP or an implant.")
+    kb_users_by_method: dict[Contraception, int] = Field(
+        description="Σ PUS using each method (the `contraception` code list), every method with 0 included, from "
+        "the same kkbpk as `kb_users`, which they add up to: the method mix (`method_mix_pct`)."
+    )
     unmet_need: int = Field(description="Σ non-users for IAT + TIAL.")
     cpr_pct: Pct = Field(description="kb_users / kkbpk_pus.")
     mkjp_pct: Pct = Field(description="mkjp_users / kb_users.")
@@ -169,6 +174,10 @@ class Headline(BaseModel):
     cpr_pct: Pct = Field(description="Contraceptive prevalence: Σ KB users / Σ (users + non-users), in percent.")
     mkjp_pct: Pct = Field(description="Long-acting methods (IUD, MOW, MOP, implant) / KB users, in percent.")
     unmet_need_pct: Pct = Field(description="Σ (IAT + TIAL) / Σ (users + non-users), in percent.")
+    method_mix_pct: dict[Contraception, Pct] = Field(
+        description="The method mix: Σ users of each method (the `contraception` code list, every method) / Σ KB "
+        "users, in percent; each null when there are no users."
+    )
     timeliness: TimelinessRead = Field(description="On time, late and missing per module.")
     approval: ApprovalStatus | None = Field(
         default=None,

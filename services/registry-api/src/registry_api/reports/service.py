@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.closing import Closing
-from kampungkb_shared.codes import Tier
+from kampungkb_shared.codes import Contraception, Tier
 from kampungkb_shared.errors import NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
 from kampungkb_shared.regions import Level
@@ -17,7 +17,7 @@ from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.auth.service import Principal, Role
 from registry_api.db import plan_each
 from registry_api.reports import targets as target_rules
-from registry_api.reports.models import Target
+from registry_api.reports.models import METHODS, Target
 from registry_api.reports.repository import RegionFigures, beside_figures, months_between, region_figures
 from registry_api.reports.schemas import (
     DesaChild,
@@ -75,6 +75,10 @@ def _timeliness(row: Figures, base: int) -> TimelinessRead:
     return TimelinessRead(**{name: module(name) for name in TIMELY_MODULES})
 
 
+def _by_method(row: Figures) -> dict[Contraception, int]:
+    return {code: getattr(row, column) for code, column in METHODS.items()}
+
+
 def headline(row: Figures, name: str, *, kampung_months: int | None = None) -> dict[str, Any]:
     """The headline figures; over a quarter or year, reporting is over `kampung_months` (see `spans`)."""
     base = row.kampung_total if kampung_months is None else kampung_months
@@ -94,6 +98,7 @@ def headline(row: Figures, name: str, *, kampung_months: int | None = None) -> d
         "cpr_pct": pct(row.kb_users, row.kkbpk_pus),
         "mkjp_pct": pct(row.mkjp_users, row.kb_users),
         "unmet_need_pct": pct(row.unmet_need, row.kkbpk_pus),
+        "method_mix_pct": {code: pct(users, row.kb_users) for code, users in _by_method(row).items()},
         "timeliness": _timeliness(row, base),
     }
 
@@ -126,6 +131,7 @@ def _details(row: Figures) -> dict[str, Any]:
             kkbpk_pus=row.kkbpk_pus,
             kb_users=row.kb_users,
             mkjp_users=row.mkjp_users,
+            kb_users_by_method=_by_method(row),
             unmet_need=row.unmet_need,
             cpr_pct=pct(row.kb_users, row.kkbpk_pus),
             mkjp_pct=pct(row.mkjp_users, row.kb_users),
