@@ -14,6 +14,7 @@ from kampungkb_shared.periods import add_months
 from tests.dashboard.conftest import TIME_ZONE, Site, needs_chromium, this_month
 from tests.dashboard.test_browser import api_report
 from tests.report_worker.data import PERIODS
+from tests.report_worker.test_charts import MIX_ORDER
 
 pytestmark = needs_chromium
 
@@ -128,8 +129,21 @@ async def test_the_reporting_chart_shows_the_monthly_report_and_each_chart_its_f
     want = [[row["name"], *(str(row["tiers"][tier]) for tier in tiers)] for row in rows]
     assert await figures_table(page, "tiers") == want
     fields = ("cpr_pct", "mkjp_pct", "unmet_need_pct")
-    want = [[row["name"], *(shown(row[field]) for field in fields)] for row in rows]
+    want = [
+        [row["name"], *(shown(row[field]) for field in fields), *(shown(row["method_mix_pct"][m]) for m in MIX_ORDER)]
+        for row in rows
+    ]
     assert await figures_table(page, "kkbpk") == want
+    headers = await page.locator('table[data-chart="kkbpk"] thead th').all_inner_texts()
+    assert headers[-len(MIX_ORDER) :] == [
+        "IUD (%)",
+        "Female sterilisation (MOW) (%)",
+        "Male sterilisation (MOP) (%)",
+        "Implant (%)",
+        "Condom (%)",
+        "Injectable (%)",
+        "Pill (%)",
+    ]
     async with httpx.AsyncClient(base_url=site.url) as http:
         trend = (await http.get("/v1/reports/97/trend", params={"to": MONTH})).json()
     drawn = await figures_table(page, "trend")

@@ -16,6 +16,8 @@ from tests.report_worker import oracle
 from tests.report_worker.data import PERIODS, RULESETS, Dataset
 
 MONTH = PERIODS[-1].strftime("%Y-%m")
+MIX_ORDER = [m for m in oracle.METHODS if m in oracle.MKJP] + [m for m in oracle.METHODS if m not in oracle.MKJP]
+"""The methods as the kkbpk chart stacks them: the long-acting ones at the bottom."""
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -74,7 +76,17 @@ async def test_reporting_and_kkbpk_charts_draw_the_report_figures(
     kkbpk = await client.get(f"/v1/reports/97.01/charts/kkbpk.svg?period={MONTH}")
     assert kkbpk.status_code == 200, kkbpk.text
     fields = ("cpr_pct", "mkjp_pct", "unmet_need_pct")
-    assert series_values(kkbpk.content) == [[number(r[f]) for r in rows if r[f] is not None] for f in fields]
+    drawn = series_values(kkbpk.content)
+    assert drawn[:3] == [[number(r[f]) for r in rows if r[f] is not None] for f in fields]
+    # below them the method mix, each method's share of each region's users, the long-acting methods first
+    mix = [[number(r["method_mix_pct"][m]) for r in rows if r["method_mix_pct"][m] is not None] for m in MIX_ORDER]
+    assert drawn[3:] == mix and len(drawn) == 3 + len(oracle.METHODS)
+    shares = [list(r["method_mix_pct"].values()) for r in rows]
+    with_users = [share for share in shares if None not in share]
+    assert with_users and all(abs(sum(share) - 100) < 0.05 for share in with_users), "a bar is all its region's users"
+    assert b"Implan (%)" in kkbpk.content and b"Mix kontrasepsi" in kkbpk.content
+    english = await client.get(f"/v1/reports/97.01/charts/kkbpk.svg?period={MONTH}&lang=en")
+    assert b"Implant (%)" in english.content and b"Method mix" in english.content
 
 
 async def test_trend_chart_draws_each_period_and_the_target(

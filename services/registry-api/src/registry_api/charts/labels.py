@@ -3,7 +3,7 @@
 from typing import Literal
 
 from kampungkb_shared.code_labels import LABELS
-from kampungkb_shared.codes import Tier
+from kampungkb_shared.codes import MKJP_METHODS, Contraception, Tier
 
 Lang = Literal["id", "en"]
 
@@ -14,6 +14,12 @@ TIER_ORDER: tuple[Tier, ...] = (
     Tier.BERKELANJUTAN,
     Tier.BELUM_TERKLASIFIKASI,
 )
+
+METHOD_ORDER: tuple[Contraception, ...] = (
+    *(code for code in Contraception if code in MKJP_METHODS),
+    *(code for code in Contraception if code not in MKJP_METHODS),
+)
+"""The methods as the mix stacks them: the long-acting ones (MKJP) first, so that they make the bottom of a bar."""
 
 _WORDS: dict[str, tuple[str, str]] = {
     "tiers_title": ("Kampung KB per klasifikasi", "Kampung KB per tier"),
@@ -28,6 +34,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "cpr": ("CPR (%)", "CPR (%)"),
     "mkjp": ("MKJP (%)", "Long-acting methods (%)"),
     "unmet_need": ("Unmet need (%)", "Unmet need (%)"),
+    "method_mix_title": ("Mix kontrasepsi (% peserta KB)", "Method mix (% of KB users)"),
     "no_data": ("Belum ada data", "No data yet"),
     "profil": ("profil", "profile"),
     "kependudukan": ("kependudukan", "population"),
@@ -44,4 +51,10 @@ def word(key: str, lang: Lang) -> str:
 def tier_label(tier: Tier | str, lang: Lang) -> str:
     """A tier's label from the code lists."""
     label = LABELS[Tier][Tier(tier).value]
+    return label.id if lang == "id" else label.en
+
+
+def method_label(method: Contraception, lang: Lang) -> str:
+    """A contraceptive method's label from the code lists."""
+    label = LABELS[Contraception][method.value]
     return label.id if lang == "id" else label.en

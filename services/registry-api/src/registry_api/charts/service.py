@@ -6,6 +6,7 @@ so a cached chart costs the reads and no rendering.
 """
 
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -15,7 +16,7 @@ from pygal.style import Style
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.closing import Closing
-from registry_api.charts.labels import TIER_ORDER, Lang, tier_label, word
+from registry_api.charts.labels import METHOD_ORDER, TIER_ORDER, Lang, method_label, tier_label, word
 from registry_api.etags import content_etag
 from registry_api.reports import service as reports
 from registry_api.reports import targets as target_rules
@@ -35,7 +36,15 @@ SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'se
 TIER_COLOURS = ("#b45309", "#1d4ed8", "#15803d", "#6d28d9", "#6b7280")
 TIMELINESS_COLOURS = ("#15803d", "#b45309", "#b91c1c")
 KKBPK_COLOURS = ("#1d4ed8", "#6d28d9", "#b91c1c")
+# In `METHOD_ORDER`: the long-acting methods in blues, violet and green, the others in warm colours.
+METHOD_COLOURS = ("#1d4ed8", "#6d28d9", "#0e7490", "#15803d", "#b45309", "#b91c1c", "#be185d")
 TREND_COLOURS = (*TIER_COLOURS, "#111827", "#b91c1c")
+
+PANELS: dict[ChartName, int] = {"kkbpk": 2}
+"""Charts drawn as panels one above another, each of a `Size`'s height: the kkbpk ratios, then the method mix."""
+REDRAWN: dict[ChartName, str] = {"kkbpk": "method-mix"}
+"""What a chart's tag adds since its drawing changed for the same figures (the kkbpk's method mix, migration 0038),
+so that a copy cached before is drawn again."""
 
 MAX_BARS = 40
 """A kabupaten's children fit; beyond it (a national chart of desa never happens) the rest is cut."""
@@ -68,6 +77,10 @@ class Size:
     `6.67`, not `6.666666667`)."""
     max_scale: int = 16
     """pygal's: the most ticks on an axis."""
+
+    def height_of(self, chart: ChartName) -> int:
+        """How tall a chart is drawn: `height` for each of its panels (`PANELS`)."""
+        return self.height * PANELS.get(chart, 1)
 
 
 API_SIZE = Size()
@@ -144,14 +157,14 @@ def _short(value: float | int) -> str:
     return str(value)
 
 
-def _draw(
+def _chart(
     kind: type[pygal.graph.graph.Graph],
     figures: Figures,
     *,
     colours: tuple[str, ...],
     size: Size,
     **options: object,
-) -> bytes:
+) -> pygal.graph.graph.Graph:
     if size.legend_columns is not None:
         options["legend_at_bottom_columns"] = size.legend_columns
     if size.truncate_legend is not None:
@@ -179,8 +192,33 @@ def _draw(
             chart.add(series.name, series.values, secondary=True)
         else:
             chart.add(series.name, series.values)
-    rendered: bytes = chart.render(is_unicode=False)
+    return chart
+
+
+def _draw(
+    kind: type[pygal.graph.graph.Graph],
+    figures: Figures,
+    *,
+    colours: tuple[str, ...],
+    size: Size,
+    **options: object,
+) -> bytes:
+    rendered: bytes = _chart(kind, figures, colours=colours, size=size, **options).render(is_unicode=False)
     return rendered
+
+
+def _one_above_another(panels: Sequence[pygal.graph.graph.Graph], size: Size) -> bytes:
+    """pygal's charts as one SVG, each its own nested `<svg>` (its styles scoped to its id) below the one before:
+    pygal draws no chart of two kinds of bars."""
+    outer = ET.Element(
+        "svg", {"xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {size.width} {size.height * len(panels)}"}
+    )
+    for n, panel in enumerate(panels):
+        tree = panel.render_tree()
+        tree.attrib.update(x="0", y=str(n * size.height), width=str(size.width), height=str(size.height))
+        outer.append(tree)
+    drawn: bytes = ET.tostring(outer, encoding="utf-8", xml_declaration=True)
+    return drawn
 
 
 def _rows(report: Report) -> list[Headline]:
@@ -212,17 +250,34 @@ def reporting_figures(report: Report, module: Module, lang: Lang) -> Figures:
     )
 
 
-def kkbpk_figures(report: Report, lang: Lang) -> Figures:
-    """CPR, MKJP share and unmet need, in percent, for the region and each child."""
+def _kkbpk_panels(report: Report, lang: Lang) -> tuple[Figures, Figures]:
+    """CPR, MKJP share and unmet need; and the method mix (each method's share of the KB users): in percent, for the
+    region and each child."""
     rows = _rows(report)
-    return Figures(
+    labels = [row.name for row in rows]
+    ratios = Figures(
         f"{word('kkbpk_title', lang)}: {report.name}",
-        [row.name for row in rows],
+        labels,
         [
             Series(word(key, lang), [getattr(row, field) for row in rows])
             for key, field in (("cpr", "cpr_pct"), ("mkjp", "mkjp_pct"), ("unmet_need", "unmet_need_pct"))
         ],
     )
+    mix = Figures(
+        f"{word('method_mix_title', lang)}: {report.name}",
+        labels,
+        [
+            Series(f"{method_label(method, lang)} (%)", [row.method_mix_pct[method] for row in rows])
+            for method in METHOD_ORDER
+        ],
+    )
+    return ratios, mix
+
+
+def kkbpk_figures(report: Report, lang: Lang) -> Figures:
+    """Both panels' figures in one table: CPR, MKJP share and unmet need, then each method's share of the users."""
+    ratios, mix = _kkbpk_panels(report, lang)
+    return Figures(ratios.title, ratios.labels, [*ratios.series, *mix.series])
 
 
 def trend_figures(trend: Trend, targets: Sequence[float | None], lang: Lang) -> Figures:
@@ -248,8 +303,16 @@ def draw_reporting(report: Report, module: Module, lang: Lang, size: Size = API_
 
 
 def draw_kkbpk(report: Report, lang: Lang, size: Size = API_SIZE) -> bytes:
-    """Grouped bars of `kkbpk_figures`, 0 to 100 %."""
-    return _draw(pygal.Bar, kkbpk_figures(report, lang), colours=KKBPK_COLOURS, size=size, range=(0, 100))
+    """Grouped bars of CPR, MKJP share and unmet need, above stacked bars of the method mix (each bar 100 % of its
+    region's users, the long-acting methods at the bottom): `kkbpk_figures`, 0 to 100 %."""
+    ratios, mix = _kkbpk_panels(report, lang)
+    return _one_above_another(
+        [
+            _chart(pygal.Bar, ratios, colours=KKBPK_COLOURS, size=size, range=(0, 100)),
+            _chart(pygal.StackedBar, mix, colours=METHOD_COLOURS, size=size, range=(0, 100)),
+        ],
+        size,
+    )
 
 
 def draw_trend(trend: Trend, targets: Sequence[float | None], lang: Lang, size: Size = API_SIZE) -> bytes:
@@ -301,12 +364,17 @@ async def load(
     report = await reports.get_report(
         session, code=code, period=period, ruleset=ruleset, rulesets=rulesets, closing=closing
     )
-    tag = _tag(chart, code, period, ruleset, lang, module, report.computed_version, *_sized(size))
+    tag = _tag(chart, code, period, ruleset, lang, module, report.computed_version, *_sized(size), *_redrawn(chart))
     if chart == "tiers":
         return Drawing(tag, lambda: draw_tiers(report, lang, size))
     if chart == "reporting":
         return Drawing(tag, lambda: draw_reporting(report, module, lang, size))
     return Drawing(tag, lambda: draw_kkbpk(report, lang, size))
+
+
+def _redrawn(chart: ChartName) -> tuple[object, ...]:
+    """What a chart's tag adds since its drawing changed (`REDRAWN`): nothing for the others (their tags stay)."""
+    return (REDRAWN[chart],) if chart in REDRAWN else ()
 
 
 def _sized(size: Size) -> tuple[object, ...]:

@@ -89,7 +89,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "chart_tiers": ("Kampung KB per klasifikasi", "Kampung KB per tier"),
     "chart_trend": ("Perkembangan klasifikasi dan target", "Tiers over time and the target"),
     "chart_reporting": ("Ketepatan laporan per wilayah", "Reporting timeliness per region"),
-    "chart_kkbpk": ("CPR, MKJP dan unmet need per wilayah", "CPR, long-acting methods and unmet need per region"),
+    "chart_kkbpk": (
+        "CPR, MKJP, unmet need dan mix kontrasepsi per wilayah",
+        "CPR, long-acting methods, unmet need and method mix per region",
+    ),
     "chart_alt": ("angkanya ada di tabel di bawah grafik", "its figures are in the table below the chart"),
     "chart_figures": ("Angka grafik ini", "This chart's figures"),
     "module": ("Modul laporan", "Report module"),
