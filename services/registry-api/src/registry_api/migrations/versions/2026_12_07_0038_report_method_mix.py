@@ -5,7 +5,7 @@ up the levels as report-worker sums them, so that no report shows an empty mix u
 
 Revision ID: 0038_methodmix
 Revises: 0037_webhookreplays
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-07 20:20:00
 """
 
 from collections.abc import Sequence
