@@ -1,5 +1,7 @@
-"""Charts and the officer's page at national scale: chart render time (drawn, and answered 304 from its tag) and
-the dashboard page's server time for the nation and for the largest kabupaten.
+"""Charts and the officer's page at national scale: chart render time (drawn, and answered 304 from its tag), the
+dashboard page's server time for the nation and for the largest kabupaten, signed out (public reads) and signed in
+(an officer's session: the page then also lists the Kampung KB to chase and the open flags), and the list to chase
+itself (`GET /v1/reports/{code}/reporting`, its first page) for the month and for the year.
 
 Run: `.venv/bin/python bench/bench_dashboard.py`. Starts its own embedded PostgreSQL and Redis in a temporary folder,
 loads ../shared/data/wilayah.csv (skips when absent) and the same generated Kampung KB as `bench_reports`, computes
@@ -22,6 +24,8 @@ from stack import official_regions
 from kampungkb_local import processes
 from kampungkb_local.servers import RedisServer, free_port, start_postgres, stop_postgres
 from registry_api import migrate
+from registry_api.auth.service import Role, create_key
+from registry_api.db import create_engine, create_sessionmaker
 from report_worker.aggregates import rebuild_period
 
 RUNS = 15
@@ -40,8 +44,19 @@ async def timed(http: httpx.AsyncClient, url: str, *, headers: dict[str, str] | 
     return statistics.median(runs), status
 
 
-async def measure(base: str, biggest: str, desa: int) -> None:
+async def signed_in(http: httpx.AsyncClient, key: str) -> dict[str, str]:
+    """The cookie of a dashboard session opened with `key`, as the page's sign-in form opens it."""
+    response = await http.post(
+        "/dashboard/login", data={"key": key, "next": "/dashboard/"}, headers={"Origin": str(http.base_url).rstrip("/")}
+    )
+    assert response.status_code == 303, response.text
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in response.cookies.items())}
+
+
+async def measure(base: str, biggest: str, desa: int, key: str) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        officer = await signed_in(http, key)
+        bearer = {"Authorization": f"Bearer {key}"}
         for code, label in (("00", "the nation"), (biggest, f"the largest kabupaten {biggest} ({desa} desa)")):
             for chart in ("tiers", "trend", "kkbpk"):
                 url = f"/v1/reports/{code}/charts/{chart}.svg?period={MONTH}"
@@ -53,9 +68,28 @@ async def measure(base: str, biggest: str, desa: int) -> None:
                     f"cached {cached * 1000:.0f} ms ({cached_status}), median of {RUNS}"
                 )
             page = "/dashboard/" if code == "00" else f"/dashboard/{code}"
-            median, status = await timed(http, f"{page}?period={MONTH}")
-            size = len((await http.get(f"{page}?period={MONTH}")).content)
-            line(f"dashboard page, {label}: {median * 1000:.0f} ms ({status}, {size / 1024:.0f} KiB), median of {RUNS}")
+            for who, headers in (("signed out", None), ("signed in", officer)):
+                median, status = await timed(http, f"{page}?period={MONTH}", headers=headers)
+                size = len((await http.get(f"{page}?period={MONTH}", headers=headers)).content)
+                line(
+                    f"dashboard page, {label}, {who}: {median * 1000:.0f} ms ({status}, {size / 1024:.0f} KiB), "
+                    f"median of {RUNS}"
+                )
+            for period in (MONTH, MONTH[:4]):
+                url = f"/v1/reports/{code}/reporting?period={period}"
+                median, status = await timed(http, url, headers=bearer)
+                figure = f"{median * 1000:.0f} ms ({status}), median of {RUNS}"
+                line(f"list to chase, {label}, {period}, first page: {figure}")
+
+
+async def admin_key(database_url: str) -> str:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            _, key = await create_key(session, name="bench", role=Role.ADMIN, scope="00")
+    finally:
+        await engine.dispose()
+    return str(key)
 
 
 async def main() -> None:
@@ -69,6 +103,7 @@ async def main() -> None:
         try:
             await asyncio.to_thread(migrate.upgrade, url)
             await load(url, regions)
+            key = await admin_key(url)
             connection = await asyncpg.connect(url)
             try:
                 await rebuild_period(connection, period=PERIOD, rulesets=RULESETS)
@@ -89,7 +124,7 @@ async def main() -> None:
             }
             service.start(quiet=True)
             await asyncio.to_thread(service.wait_ready)
-            await measure(f"http://127.0.0.1:{port}", biggest, desa)
+            await measure(f"http://127.0.0.1:{port}", biggest, desa, key)
         finally:
             if service is not None:
                 service.stop()
