@@ -4,7 +4,7 @@ A position is (`txid`, `id`) of a `change_log` row: the id of the transaction th
 serves only rows of transactions below the horizon of the reader's snapshot (`pg_snapshot_xmin`: every transaction
 below it has ended), so no row can ever be written behind a position already served: a transaction that began
 before a served one and commits after it has a smaller id, and its rows are held back until it ends. Reads are one
-index range scan on (`txid`, `id`).
+index range scan on (`txid`, `id`), or on (`kampung_id`, `txid`, `id`) for a key of one Kampung KB.
 """
 
 import datetime as dt
@@ -29,20 +29,23 @@ _BOUND = """
 """
 _OWN_LAST = "SELECT coalesce(max(id), 0) FROM change_log WHERE txid = $1"
 # Each item is built as JSON by PostgreSQL: a page is joined, not serialised again (a page of 1,000 items cost some
-# 60 ms of Python through models).
-_PAGE = """
+# 60 ms of Python through models). `{scope}` is the condition of the key's scope, on $6.
+_PAGE_OF = """
     SELECT id, txid, CAST(json_build_object(
                'cursor', txid || '-' || id, 'kind', kind, 'action', action, 'kampung_id', kampung_id,
                'desa_code', desa_code, 'module', module, 'period', to_char(period, 'YYYY-MM'), 'revision', revision,
                'ruleset', ruleset, 'tier', tier, 'kegiatan_id', kegiatan_id, 'changed_at', changed_at) AS text) AS item
       FROM change_log
-     WHERE (txid, id) > ($1, $2) AND txid < $3
+     WHERE {scope} AND (txid, id) > ($1, $2) AND txid < $3
        AND (CAST($4 AS text[]) IS NULL OR kind = ANY($4))
        AND (CAST($5 AS text) IS NULL OR desa_code = $5 OR desa_code LIKE $5 || '.%')
-       AND (CAST($6 AS text) IS NULL OR desa_code = $6 OR desa_code LIKE $6 || '.%')
-       AND (CAST($7 AS bigint) IS NULL OR kampung_id = $7)
-     ORDER BY txid, id LIMIT $8
+     ORDER BY txid, id LIMIT $7
 """
+# A region's page (the nation's: $6 null), read on the position's key.
+_PAGE = _PAGE_OF.format(scope="(CAST($6 AS text) IS NULL OR desa_code = $6 OR desa_code LIKE $6 || '.%')")
+# One Kampung KB's page (a phone's key), read on `ix_change_log_kampung` from its cursor on (migration 0039). A plain
+# condition, not `($6 IS NULL OR kampung_id = $6)`, whose generic plan could use no index on it.
+_KAMPUNG_PAGE = _PAGE_OF.format(scope="kampung_id = $6")
 _HORIZON = "SELECT txid, id FROM change_log_horizon"
 # The oldest `batch` rows in feed order, deleted up to the first one younger than the cut-off: the feed is pruned as a
 # prefix, so that one position (the horizon) tells every expired cursor apart.
@@ -123,7 +126,8 @@ async def page(
         )
     below, own = await _bound(session)
     region, kampung_id = scope_limits(principal)
-    rows = await driver.fetch(_PAGE, *position, below, kinds, wilayah, region, kampung_id, limit)
+    statement, scope = (_PAGE, region) if kampung_id is None else (_KAMPUNG_PAGE, kampung_id)
+    rows = await driver.fetch(statement, *position, below, kinds, wilayah, scope, limit)
     items = [row["item"] for row in rows]
     if len(rows) == limit:
         last: Position = (rows[-1]["txid"], rows[-1]["id"])

@@ -88,6 +88,8 @@ class ChangeLog(Base):
         # the report worker's data-quality pass reads one kabupaten's rows after its cursor, of those that can move a
         # flag only (`kampungkb_shared.quality.FLAG_INPUTS`)
         Index("ix_change_log_kabupaten", text("left(desa_code, 5)"), "txid", "id", postgresql_where=text(FLAG_INPUTS)),
+        # a key of one Kampung KB (a phone's) reads its pages from its cursor on (`feed._KAMPUNG_PAGE`, migration 0039)
+        Index("ix_change_log_kampung", "kampung_id", "txid", "id"),
     )
 
 
