@@ -10,7 +10,7 @@ index, which a build cut short (the process stopped) leaves too; such a leftover
 
 Revision ID: 0039_feedkampung
 Revises: 0038_methodmix
-Create Date: 2026-12-07 22:00:00
+Create Date: 2026-12-07 20:25:00
 """
 
 from collections.abc import Sequence
