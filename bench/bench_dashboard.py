@@ -50,7 +50,9 @@ async def signed_in(http: httpx.AsyncClient, key: str) -> dict[str, str]:
         "/dashboard/login", data={"key": key, "next": "/dashboard/"}, headers={"Origin": str(http.base_url).rstrip("/")}
     )
     assert response.status_code == 303, response.text
-    return {"Cookie": "; ".join(f"{name}={value}" for name, value in response.cookies.items())}
+    cookie = {"Cookie": "; ".join(f"{name}={value}" for name, value in response.cookies.items())}
+    http.cookies.clear()  # the client's jar kept it: only the requests given it are signed in
+    return cookie
 
 
 async def measure(base: str, biggest: str, desa: int, key: str) -> None:

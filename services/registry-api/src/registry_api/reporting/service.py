@@ -52,11 +52,18 @@ listed AS (
            CASE WHEN sum(c.missing) > 0 THEN 0 WHEN sum(c.late) > 0 THEN 1 ELSE 2 END AS rank
       FROM kk JOIN cells c ON c.id = kk.id
      GROUP BY kk.id, kk.name, kk.desa_code, kk.desa_name
+),
+-- The page's rows first; their last submission and profil only then, a probe each for the page alone.
+paged AS (
+    SELECT * FROM listed r
+     WHERE CAST(:after_rank AS integer) IS NULL OR (r.rank, r.desa_code) > (CAST(:after_rank AS integer), :after_desa)
+     ORDER BY r.rank, r.desa_code
+     LIMIT :limit
 )
 SELECT r.id, r.name, r.desa_code, r.desa_name, r.modules, r.rank,
        last.submitted_at, last.submitted_by, last.module AS last_module, last.period AS last_period,
        prof.pkb_pendamping, prof.pengarah
-  FROM listed r
+  FROM paged r
   LEFT JOIN LATERAL (
         SELECT s.submitted_at, s.submitted_by, s.module, s.period FROM submission s
          WHERE s.kampung_id = r.id ORDER BY s.submitted_at DESC, s.id DESC LIMIT 1
@@ -67,9 +74,7 @@ SELECT r.id, r.name, r.desa_code, r.desa_name, r.modules, r.rank,
          WHERE s.kampung_id = r.id AND s.module = 'profil' AND s.period <= :last_month
          ORDER BY s.period DESC LIMIT 1
   ) prof ON true
- WHERE CAST(:after_rank AS integer) IS NULL OR (r.rank, r.desa_code) > (CAST(:after_rank AS integer), :after_desa)
- ORDER BY r.rank, r.desa_code
- LIMIT :limit"""
+ ORDER BY r.rank, r.desa_code"""
 
 
 @dataclass(frozen=True)
