@@ -439,6 +439,40 @@ async def test_the_migration_of_webhook_replays_counts_none_for_the_subscription
         await connection.close()
 
 
+async def test_the_migration_of_webhook_idempotency_keeps_one_subscription_per_owner_and_key(
+    empty_database_url: str,
+) -> None:
+    """0040: the subscriptions before it have no key; a key is unique per owner (any number without one); going down
+    drops the key, the hash and their index."""
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0039_feedkampung")
+    insert = """INSERT INTO webhook_subscription (owner, owner_role, scope, url, secret, cursor{columns})
+                VALUES ($1, 'admin', '00', 'https://hooks.test/', 'whsec_x', '1-0'{values})"""
+    keyed = insert.format(columns=", idempotency_key, request_hash", values=", $2, 'h'")
+    columns = """SELECT array_agg(column_name::text ORDER BY column_name) FROM information_schema.columns
+                  WHERE table_name = 'webhook_subscription' AND column_name IN ('idempotency_key', 'request_hash')"""
+    index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_webhook_subscription_idempotency'"
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute(insert.format(columns="", values=""), "principal:1")
+        await asyncio.to_thread(migrate.upgrade, empty_database_url)
+        assert [
+            tuple(row)
+            for row in await connection.fetch("SELECT idempotency_key, request_hash FROM webhook_subscription")
+        ] == [(None, None)]
+        assert "UNIQUE" in await connection.fetchval(index)
+        await connection.execute(insert.format(columns="", values=""), "principal:1")  # another without a key
+        await connection.execute(keyed, "principal:1", "k")
+        await connection.execute(keyed, "principal:2", "k")  # another owner's
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await connection.execute(keyed, "principal:1", "k")
+        await asyncio.to_thread(migrate.downgrade, empty_database_url, "0039_feedkampung")
+        assert await connection.fetchval(columns) is None
+        assert await connection.fetchval(index) is None
+        assert await connection.fetchval("SELECT count(*) FROM webhook_subscription") == 4
+    finally:
+        await connection.close()
+
+
 async def test_a_migration_behind_a_long_transaction_gives_up_its_lock_wait_and_is_tried_again(
     empty_database_url: str,
 ) -> None:
@@ -467,6 +501,6 @@ async def test_a_migration_behind_a_long_transaction_gives_up_its_lock_wait_and_
     await asyncio.to_thread(migrate.upgrade, empty_database_url)
     connection = await asyncpg.connect(empty_database_url)
     try:
-        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0039_feedkampung"
+        assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0040_webhookidem"
     finally:
         await connection.close()

@@ -1,16 +1,24 @@
 """Subscriptions as a client manages them: create (secret once), list, delete, scope, and the receiver allow-list."""
 
+import asyncio
+from collections.abc import Sequence
+
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry_api.auth.service import Role
 from registry_api.changes import feed
 from registry_api.settings import Settings
+from registry_api.webhooks import service
+from registry_api.webhooks.models import WebhookSubscription
 from registry_api.webhooks.service import address_allowed, parse_networks
 from tests.factories import DEMO_KELURAHAN, auth, errors_of, make_kampung, make_key
+from tests.registry_api.conftest import live_client
 from tests.webhooks.conftest import app_client
+
+__all__ = ["live_client"]
 
 PUBLIC = "https://8.8.8.8/hooks/kampungkb"
 LOOPBACK = "http://127.0.0.1:9/hook"
@@ -163,3 +171,84 @@ async def test_a_replay_from_before_the_kept_changes_is_410_and_moves_nothing(
     assert problem["type"] == "/problems/changes-expired" and problem["status"] == 410
     assert created["cursor"] in problem["detail"]
     assert (await client.get(path, headers=auth(admin))).json()["cursor"] == created["cursor"]
+
+
+async def _subscriptions(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(WebhookSubscription)) or 0)
+
+
+async def test_a_retry_with_its_idempotency_key_answers_the_subscription_and_its_secret(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    """The 201 answer lost on a bad link: the retry with its key reads the same subscription and secret (200), where
+    a retry without a key makes another subscription."""
+    body = {"url": PUBLIC, "kinds": ["submission"], "wilayah": "99.01"}
+    keyed = {**auth(admin), "Idempotency-Key": "dashboard-subscription-1"}
+    first = await client.post("/v1/webhooks", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    retried = await client.post("/v1/webhooks", json=dict(reversed(body.items())), headers=keyed)
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == first.json()
+    assert retried.json()["secret"].startswith("whsec_")
+    assert retried.headers["Location"] == first.headers["Location"] == f"/v1/webhooks/{first.json()['id']}"
+    assert retried.headers["Cache-Control"] == first.headers["Cache-Control"]
+    listed = (await client.get("/v1/webhooks", headers=auth(admin))).json()["items"]
+    assert [w["id"] for w in listed] == [first.json()["id"]]
+    assert await _subscriptions(session) == 1
+    unkeyed = [await client.post("/v1/webhooks", json=body, headers=auth(admin)) for _ in range(2)]
+    assert [r.status_code for r in unkeyed] == [201, 201]
+    assert len({first.json()["id"], *(r.json()["id"] for r in unkeyed)}) == 3
+    assert len({first.json()["secret"], *(r.json()["secret"] for r in unkeyed)}) == 3
+    assert await _subscriptions(session) == 3
+
+
+async def test_the_key_with_another_request_is_refused_at_the_header(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    keyed = {**auth(admin), "Idempotency-Key": "k-1"}
+    first = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers=keyed)
+    assert first.status_code == 201, first.text
+    for other in ({"url": "https://8.8.4.4/hooks"}, {"url": PUBLIC, "kinds": ["submission"]}, {"url": LOOPBACK}):
+        refused = await client.post("/v1/webhooks", json=other, headers=keyed)
+        assert errors_of(refused) == [["header", "Idempotency-Key"]], other
+    assert await _subscriptions(session) == 1
+    empty = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers={**keyed, "Idempotency-Key": ""})
+    assert errors_of(empty) == [["header", "Idempotency-Key"]]
+
+
+async def test_another_principal_with_the_same_key_makes_its_own(
+    client: httpx.AsyncClient, session: AsyncSession, admin: str
+) -> None:
+    other = await make_key(session, Role.ADMIN, "00")
+    mine = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers={**auth(admin), "Idempotency-Key": "k"})
+    theirs = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers={**auth(other), "Idempotency-Key": "k"})
+    assert (mine.status_code, theirs.status_code) == (201, 201), theirs.text
+    assert mine.json()["id"] != theirs.json()["id"] and mine.json()["secret"] != theirs.json()["secret"]
+    for key, own in ((other, theirs), (admin, mine)):  # each one's retry answers its own subscription
+        retried = await client.post("/v1/webhooks", json={"url": PUBLIC}, headers={**auth(key), "Idempotency-Key": "k"})
+        assert retried.status_code == 200 and retried.json() == own.json(), retried.text
+    assert [w["id"] for w in (await client.get("/v1/webhooks", headers=auth(other))).json()["items"]] == [
+        theirs.json()["id"]
+    ]
+    assert await _subscriptions(session) == 2
+
+
+async def test_concurrent_requests_with_one_key_make_one_subscription(
+    live_client: httpx.AsyncClient, committed_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retries sent at once: the later ones wait on the unique index for the first and answer its subscription."""
+    check_receiver = service.check_receiver
+
+    async def slow_check(url: str, *, allowed: Sequence[service.Network]) -> list[str]:
+        await asyncio.sleep(0.3)  # every request past its look-up of the key before the first one inserts
+        return await check_receiver(url, allowed=allowed)
+
+    monkeypatch.setattr(service, "check_receiver", slow_check)
+    key = await make_key(committed_session)
+    headers = {**auth(key), "Idempotency-Key": "race"}
+    responses = await asyncio.gather(
+        *(live_client.post("/v1/webhooks", json={"url": PUBLIC}, headers=headers) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201], [r.text for r in responses]
+    assert len({(r.json()["id"], r.json()["secret"]) for r in responses}) == 1
+    assert await _subscriptions(committed_session) == 1

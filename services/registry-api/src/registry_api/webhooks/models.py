@@ -38,9 +38,20 @@ class WebhookSubscription(Base):
     disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     leased_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     lease_token: Mapped[str | None] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    """The `Idempotency-Key` it was created with: a retry with it answers this subscription, its secret included."""
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    """`content_hash` of the request it was created by: the same key with another request is refused."""
 
     __table_args__ = (
         Index("ix_webhook_subscription_owner", "owner"),
+        Index(
+            "uq_webhook_subscription_idempotency",
+            "owner",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
         Index("ix_webhook_subscription_due", "next_attempt_at", postgresql_where=text("disabled_at IS NULL")),
     )
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from registry_api.auth.deps import PrincipalDep, shown_once
 from registry_api.db import BIGINT_MAX, SessionDep
@@ -19,6 +19,10 @@ Changes of the feed (`GET /v1/changes`) committed from now on are POSTed to `url
 the one before it was answered with a 2xx. Each request is signed per the Standard Webhooks specification
 (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the `secret` of this answer, shown only here.
 
+With an `Idempotency-Key` header, a retry whose answer was lost recovers it: the same key and the same request by the
+same key's principal answer the subscription first created with it (200, its `secret` included, the same `Location`)
+instead of creating a second one; the same key with another request is refused (422 naming the header).
+
 A failed batch is retried with exponential backoff; a subscription failing for the whole retry window (24 hours by
 default) is disabled, and `POST /v1/webhooks/{id}/enable` resumes it where it stopped. The URL's host must resolve
 to a public address (or one in `REGISTRY_WEBHOOK_ALLOWED_NETWORKS`), at subscription and at every delivery, and a
@@ -36,18 +40,42 @@ _NOT_A_KEY = "a bearer token of the identity provider: webhooks are subscribed a
     status_code=201,
     response_model=WebhookCreated,
     description=CREATE_DESCRIPTION,
-    responses={403: {"description": f"wilayah outside the key's scope, or {_NOT_A_KEY}"}},
+    responses={
+        200: {
+            "description": "a replay: the subscription first created with this Idempotency-Key, its secret included",
+            "model": WebhookCreated,
+        },
+        403: {"description": f"wilayah outside the key's scope, or {_NOT_A_KEY}"},
+        422: {"description": "invalid subscription or receiver, or the Idempotency-Key was used for another one"},
+    },
 )
 async def create_webhook(
-    data: WebhookCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+    data: WebhookCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="A key of the client's choosing per subscription (a UUID): a retry with it answers the "
+            "subscription already created, with its secret (200), instead of creating a second one",
+        ),
+    ] = None,
 ) -> WebhookCreated:
-    """Subscribe a URL to the change feed; answers the signing secret once."""
+    """Subscribe a URL to the change feed; answers the signing secret once (and to a retry with its key)."""
     settings: Settings = request.app.state.settings
     allowed = service.parse_networks(settings.webhook_allowed_networks)
-    created = await service.create(session, principal=principal, data=data, allowed=allowed)
-    response.headers["Location"] = f"/v1/webhooks/{created.id}"
+    subscribed = await service.create(
+        session, principal=principal, data=data, allowed=allowed, idempotency_key=idempotency_key
+    )
+    response.status_code = 201 if subscribed.created else 200
+    response.headers["Location"] = f"/v1/webhooks/{subscribed.webhook.id}"
     shown_once(response)
-    return created
+    return subscribed.webhook
 
 
 @router.get("", response_model=WebhookList)

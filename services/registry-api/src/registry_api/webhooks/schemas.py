@@ -50,8 +50,8 @@ class WebhookRead(BaseModel):
 
 class WebhookCreated(WebhookRead):
     secret: str = Field(
-        description="the signing secret (`whsec_...`, Standard Webhooks): shown only in this answer; verify each "
-        "delivery's `webhook-signature` with it"
+        description="the signing secret (`whsec_...`, Standard Webhooks): shown only in this answer (and again to a "
+        "retry with its `Idempotency-Key`); verify each delivery's `webhook-signature` with it"
     )
 
 

@@ -11,9 +11,11 @@ import ipaddress
 import secrets
 import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kampungkb_shared.errors import Forbidden, NotFound, Unprocessable
@@ -21,6 +23,7 @@ from kampungkb_shared.regions import NATION_CODE
 from registry_api.auth.service import Principal, Role
 from registry_api.changes import feed
 from registry_api.changes.schemas import ChangeKind
+from registry_api.submissions.store import canonical_json, content_hash
 from registry_api.webhooks.models import WebhookDelivery, WebhookSubscription
 from registry_api.webhooks.schemas import (
     DeliveryPage,
@@ -103,11 +106,44 @@ def _read(row: WebhookSubscription) -> WebhookRead:
     )
 
 
+@dataclass
+class Subscribed:
+    """A subscription's answer: the subscription with its secret, and whether this request created it."""
+
+    webhook: WebhookCreated
+    created: bool
+
+
+def _created(row: WebhookSubscription, *, created: bool) -> Subscribed:
+    return Subscribed(WebhookCreated(**_read(row).model_dump(), secret=row.secret), created=created)
+
+
+def _replayed(row: WebhookSubscription, *, request_hash: str) -> Subscribed:
+    """The subscription first created with the key, for the same request; 422 at the header for another one."""
+    if row.request_hash != request_hash:
+        msg = "this key was used for another subscription: send a new key for a new subscription"
+        raise Unprocessable.field(["header", "Idempotency-Key"], msg)
+    return _created(row, created=False)
+
+
 async def create(
-    session: AsyncSession, *, principal: Principal, data: WebhookCreate, allowed: Sequence[Network]
-) -> WebhookCreated:
-    """A subscription from now on (the feed's head), inside the caller's scope; its secret is returned once."""
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    data: WebhookCreate,
+    allowed: Sequence[Network],
+    idempotency_key: str | None,
+) -> Subscribed:
+    """A subscription from now on (the feed's head), inside the caller's scope; its secret is returned once. With an
+    `Idempotency-Key` the caller used before for the same request, the subscription then created is answered instead,
+    its secret included (422 for another request)."""
     _require_key(principal)
+    request_hash = content_hash(canonical_json(data.model_dump(mode="json")))
+    by_key = select(WebhookSubscription).where(
+        WebhookSubscription.owner == principal.actor, WebhookSubscription.idempotency_key == idempotency_key
+    )
+    if idempotency_key is not None and (seen := await session.scalar(by_key)) is not None:
+        return _replayed(seen, request_hash=request_hash)
     wilayah = None if data.wilayah == NATION_CODE else data.wilayah
     if wilayah is not None and not principal.covers_region(wilayah):
         raise Forbidden(f"wilayah {wilayah} lies outside the key's scope {principal.scope}")
@@ -115,21 +151,33 @@ async def create(
         await check_receiver(str(data.url), allowed=allowed)
     except AddressRefused as exc:
         raise Unprocessable.field(_URL_FIELD, str(exc)) from exc
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    row = WebhookSubscription(
-        owner=principal.actor,
-        owner_role=principal.role.value,
-        scope=principal.scope,
-        url=str(data.url),
-        kinds=sorted({kind.value for kind in data.kinds}) if data.kinds else None,
-        wilayah=wilayah,
-        secret=secret,
-        cursor=await feed.head(session),
+    values = {
+        "owner": principal.actor,
+        "owner_role": principal.role.value,
+        "scope": principal.scope,
+        "url": str(data.url),
+        "kinds": sorted({kind.value for kind in data.kinds}) if data.kinds else None,
+        "wilayah": wilayah,
+        "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "cursor": await feed.head(session),
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash if idempotency_key is not None else None,
+    }
+    # A concurrent request with the same key waits here on the unique index until the first one has committed, and
+    # then inserts nothing: it answers the first one's subscription.
+    inserted = await session.scalar(
+        pg_insert(WebhookSubscription)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["owner", "idempotency_key"], index_where=WebhookSubscription.idempotency_key.isnot(None)
+        )
+        .returning(WebhookSubscription)
     )
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    return WebhookCreated(**_read(row).model_dump(), secret=secret)
+    if inserted is None:
+        first = await session.scalar(by_key)
+        assert first is not None
+        return _replayed(first, request_hash=request_hash)
+    return _created(inserted, created=True)
 
 
 async def list_own(session: AsyncSession, *, principal: Principal) -> WebhookList:
