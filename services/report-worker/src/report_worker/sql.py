@@ -8,12 +8,10 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from kampungkb_shared.codes import MKJP_METHODS, UNMET_NEED_REASONS, Contraception, Facility, NonUseReason, Tier
-from kampungkb_shared.reports import OWNERSHIP_FLAGS
+from kampungkb_shared.reports import METHOD_COLUMNS, OWNERSHIP_FLAGS
 from report_worker import timeliness
 
 TIERS = [tier.value for tier in Tier]
-METHODS = {code: code.value.lower() for code in Contraception}
-"""Each method's column of users (`kb_iud`, ...), as `kkbpk_users` names them: the method mix."""
 
 # Each figure is computed per kecamatan first (hash aggregates), then summed up the levels (grouping sets).
 _REGION_FIGURES: list[tuple[str, str]] = [
@@ -40,7 +38,7 @@ _KAMPUNG_FIGURES: list[tuple[str, str]] = [
     ("kkbpk_pus", "coalesce(sum(b.kb_users + b.non_users), 0)"),
     ("kb_users", "coalesce(sum(b.kb_users), 0)"),
     ("mkjp_users", "coalesce(sum(b.mkjp_users), 0)"),
-    *[(column, f"coalesce(sum(b.{column}), 0)") for column in METHODS.values()],
+    *[(column, f"coalesce(sum(b.{column}), 0)") for column in METHOD_COLUMNS.values()],
     ("unmet_need", "coalesce(sum(b.unmet_need), 0)"),
     *timeliness.FIGURES,
 ]
@@ -112,7 +110,7 @@ _KKBPK_COLUMNS = ", ".join(
     [
         f"{_sum_of('u', Contraception)} AS kb_users",
         f"{_sum_of('u', MKJP_METHODS)} AS mkjp_users",
-        *[f"{_sum_of('u', [code])} AS {column}" for code, column in METHODS.items()],
+        *[f"{_sum_of('u', [code])} AS {column}" for code, column in METHOD_COLUMNS.items()],
         f"{_sum_of('n', UNMET_NEED_REASONS)} AS unmet_need",
         f"{_sum_of('n', NonUseReason)} AS non_users",
     ]
@@ -197,7 +195,7 @@ base AS MATERIALIZED (
     -- with the modules in force; "reported" means one of them was submitted for exactly this period
     SELECT kk.*, kk.period IN (prof.period, kep.period, kb.period) AS reported,
            prof.period IS NOT NULL AS has_profil, {", ".join(f"prof.own_{name}" for name in OWNERSHIP_FLAGS)},
-           kep.pus, kb.kb_users, kb.mkjp_users, {", ".join(f"kb.{column}" for column in METHODS.values())},
+           kep.pus, kb.kb_users, kb.mkjp_users, {", ".join(f"kb.{column}" for column in METHOD_COLUMNS.values())},
            kb.unmet_need, kb.non_users, {timeliness.BASE_COLUMNS}
       FROM kk{_in_force("profil", _PROFIL_COLUMNS, "prof", _PROFIL_JOINS, whole=whole)}{
         _in_force("kependudukan", "(s.payload->>'pus')::bigint AS pus", "kep", whole=whole)

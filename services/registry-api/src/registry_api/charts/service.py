@@ -288,7 +288,7 @@ def trend_figures(trend: Trend, targets: Sequence[float | None], lang: Lang) -> 
     ]
     series.append(Series(word("mandiri_plus", lang), [p.mandiri_plus_pct for p in trend.points], secondary=True))
     if any(target is not None for target in targets):
-        series.append(Series(word("target", lang), [target for target in targets], secondary=True))
+        series.append(Series(word("target", lang), list(targets), secondary=True))
     return Figures(f"{word('trend_title', lang)}: {trend.name}", [p.period for p in trend.points], series)
 
 

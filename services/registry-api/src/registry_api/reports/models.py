@@ -6,11 +6,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, Numeric, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kampungkb_shared.codes import Contraception
 from registry_api.db import Base
-
-METHODS = {code: code.value.lower() for code in Contraception}
-"""Each contraceptive method's column of users in `report_aggregate` (`kb_iud`, ...)."""
 
 
 class ReportAggregate(Base):
@@ -65,7 +61,8 @@ class ReportAggregate(Base):
     kkbpk_pus: Mapped[int] = mapped_column(BigInteger)
     kb_users: Mapped[int] = mapped_column(BigInteger)
     mkjp_users: Mapped[int] = mapped_column(BigInteger)
-    # The method mix: Σ users of each method (`METHODS`) over the same kkbpk as `kb_users`, which they add up to.
+    # The method mix: Σ users of each method (`kampungkb_shared.reports.METHOD_COLUMNS`) over the same kkbpk as
+    # `kb_users`, which they add up to.
     kb_iud: Mapped[int] = mapped_column(BigInteger, server_default="0")
     kb_mow: Mapped[int] = mapped_column(BigInteger, server_default="0")
     kb_mop: Mapped[int] = mapped_column(BigInteger, server_default="0")

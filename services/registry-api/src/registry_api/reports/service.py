@@ -12,12 +12,12 @@ from kampungkb_shared.codes import Contraception, Tier
 from kampungkb_shared.errors import NotFound, Unprocessable
 from kampungkb_shared.periods import add_months, current_period, format_period, parse_period
 from kampungkb_shared.regions import Level
-from kampungkb_shared.reports import OWNERSHIP_FLAGS
+from kampungkb_shared.reports import METHOD_COLUMNS, OWNERSHIP_FLAGS
 from kampungkb_shared.timeliness import TIMELY_MODULES
 from registry_api.auth.service import Principal, Role
 from registry_api.db import plan_each
 from registry_api.reports import targets as target_rules
-from registry_api.reports.models import METHODS, Target
+from registry_api.reports.models import Target
 from registry_api.reports.repository import RegionFigures, beside_figures, months_between, region_figures
 from registry_api.reports.schemas import (
     DesaChild,
@@ -76,7 +76,7 @@ def _timeliness(row: Figures, base: int) -> TimelinessRead:
 
 
 def _by_method(row: Figures) -> dict[Contraception, int]:
-    return {code: getattr(row, column) for code, column in METHODS.items()}
+    return {code: getattr(row, column) for code, column in METHOD_COLUMNS.items()}
 
 
 def headline(row: Figures, name: str, *, kampung_months: int | None = None) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from kampungkb_shared.periods import PERIOD_PATTERN, add_months, format_period, in_read_years, parse_period
+from kampungkb_shared.reports import METHOD_COLUMNS
 from kampungkb_shared.timeliness import TIMELY_MODULES
-from registry_api.reports.models import METHODS, ReportAggregate
+from registry_api.reports.models import ReportAggregate
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -30,7 +31,7 @@ FLOWS = (
     "kkbpk_pus",
     "kb_users",
     "mkjp_users",
-    *METHODS.values(),
+    *METHOD_COLUMNS.values(),
     "unmet_need",
     "promoted",
     "demoted",
