@@ -5,6 +5,9 @@ registry-api runs as a process; the export is read over real HTTP a chunk at a t
 kegiatan import (a new activity for every Kampung KB, dated after all the others so that each would end its Kampung
 KB's rows) is posted and committed by the same process while the export is still running in PostgreSQL (checked in
 `pg_stat_activity`). The file must hold none of the new rows, and an export started afterwards all of them.
+
+The process streams one export at a time (`REGISTRY_EXPORTS_AT_ONCE=1`): a second one while the first streams answers
+503 with `Retry-After`, other requests are served, and the slot is free again once the first client has gone.
 """
 
 import asyncio
@@ -66,6 +69,7 @@ async def registry_process(
         "REGISTRY_CLASSIFIER_URL": classifier_url,
         "LOG_JSON": "false",
         "LOG_LEVEL": "WARNING",
+        "REGISTRY_EXPORTS_AT_ONCE": "1",
     }
     service = processes.registry_api(port).start(base_env=env, quiet=True)
     try:
@@ -144,6 +148,11 @@ async def test_a_client_gone_mid_file_stops_the_copy(
                 chunks = export.aiter_bytes()
                 await anext(chunks)
                 assert await database.fetchval(_COPYING) == 1
+                busy = await http.get("/v1/exports/kampung", headers=auth(key))
+                assert busy.status_code == 503, busy.text
+                assert busy.headers["Retry-After"] == "10"
+                assert busy.json()["type"].endswith("/problems/unavailable")
+                assert (await http.get("/v1/kampung", headers=auth(key))).status_code == 200
             # The response is closed after one chunk: the registry cancels the COPY and returns its connection.
             for _ in range(300):
                 if await database.fetchval(_COPYING) == 0:
@@ -154,5 +163,10 @@ async def test_a_client_gone_mid_file_stops_the_copy(
             await database.close()
         metrics = (await http.get("/metrics")).text
         assert 'registry_exports_total{format="csv",module="kegiatan",outcome="disconnected"} 1.0' in metrics
-        again = await http.get("/v1/exports/kampung", headers=auth(key))
-        assert len(again.text.splitlines()) == 1 + len(DESA)  # the pool still serves
+        assert 'registry_exports_total{format="csv",module="kampung",outcome="busy"} 1.0' in metrics
+        for _ in range(50):  # the slot is given back as the response ends, a moment after the COPY
+            again = await http.get("/v1/exports/kampung", headers=auth(key))
+            if again.status_code != 503:
+                break
+            await asyncio.sleep(0.1)
+        assert len(again.text.splitlines()) == 1 + len(DESA)  # the slot and the pool serve again

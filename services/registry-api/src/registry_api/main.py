@@ -40,6 +40,7 @@ from registry_api.db import create_engine, create_sessionmaker
 from registry_api.enrolments.router import router as enrolments_router
 from registry_api.etags import NotModifiedMiddleware
 from registry_api.exports.router import router as exports_router
+from registry_api.exports.slots import ExportSlots
 from registry_api.imports.router import router as imports_router
 from registry_api.kampung.classification_router import router as classification_router
 from registry_api.kampung.router import router as kampung_router
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.export_slots = ExportSlots(settings.exports_at_once)
     app.state.oidc = None
     app.state.rate_limiter = None
     # A JSON body that is not JSON is a 400, one of another type a 415 (imports read theirs: `imports/router.py`).

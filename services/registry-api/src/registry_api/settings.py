@@ -35,6 +35,9 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     """How long a request waits for a free database connection (every one busy: slow exports, a burst) before it
     answers 503 with `Retry-After`, rather than holding a phone's request for SQLAlchemy's 30 s."""
+    exports_at_once: int = Field(default=4, ge=1)
+    """Exports one process streams at once (`exports/slots.py`), each on a connection of the pool while its client
+    reads; keep it under `db_pool_size`, so that a few slow downloads never hold every connection."""
     outbox_relay_in_api: bool = True
     """Run the outbox relay inside the API process too (near-real-time delivery without `registry-api worker`)."""
     outbox_poll_s: float = 0.5

@@ -6,6 +6,7 @@ ROWS = Counter("registry_export_rows_total", "Rows of exports streamed to the en
 BYTES = Counter("registry_export_bytes_total", "Bytes of exports sent, header included", ["module", "format"])
 EXPORTS = Counter(
     "registry_exports_total",
-    "Exports by outcome: completed, failed (the database stopped it), disconnected (the client went away)",
+    "Exports by outcome: completed, failed (the database stopped it), disconnected (the client went away), busy "
+    "(refused: as many streaming as the server streams at once)",
     ["module", "format", "outcome"],
 )

@@ -4,10 +4,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from kampungkb_shared.errors import ServiceUnavailable
 from registry_api.auth.deps import PrincipalDep
 from registry_api.db import SessionDep
-from registry_api.exports import service
+from registry_api.exports import metrics, service
 from registry_api.exports.schemas import ExportFormat, ExportModule
+from registry_api.exports.slots import ExportSlots, SlotHoldingResponse
 from registry_api.settings import Settings
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -24,6 +26,9 @@ before it (the import takes it off) and control characters are left out of names
 
 The file is a snapshot of one moment (one repeatable-read transaction), in desa-code order. Any key may export; the
 rows are those of its scope, and `wilayah` (a region code prefix, `00` for the nation) may narrow it, never widen it.
+
+A server streams a few exports at once (each holds a database connection while its client reads); past them an
+export answers 503 with `Retry-After`.
 """
 
 
@@ -42,6 +47,7 @@ rows are those of its scope, and `wilayah` (a region code prefix, `00` for the n
         403: {"description": "wilayah outside the key's scope"},
         404: {"description": "no such region"},
         422: {"description": "unknown module or format, missing or bad period, dates or rule set"},
+        503: {"description": "as many exports streaming as the server streams at once: retry after `Retry-After`"},
     },
 )
 async def export_module(
@@ -71,8 +77,15 @@ async def export_module(
         rulesets=settings.rulesets,
     )
     statement = service.export_statement(principal=principal, query=query)
-    return StreamingResponse(
+    slots: ExportSlots = request.app.state.export_slots
+    try:
+        give_back = slots.take()
+    except ServiceUnavailable:
+        metrics.EXPORTS.labels(query.module.value, query.format.value, "busy").inc()
+        raise
+    return SlotHoldingResponse(
         service.stream(request.app.state.sessionmaker, statement=statement, query=query),
+        give_back=give_back,
         media_type=query.format.media_type,
         headers={"Content-Disposition": f'attachment; filename="{query.filename}"'},
     )
