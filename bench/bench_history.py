@@ -158,6 +158,10 @@ def build(
             progress["cursors"][month.period] = cursor
             progress.setdefault("imports", {})[month.period] = [seconds, cpu() - cpu_began]
             save_progress(folder, progress)
+        # The month's whole-period rebuilds may still run once its kabupaten reports are fresh: stopped mid-job,
+        # report-worker's job would stay marked running in Redis until its timeout, and run in the middle of the
+        # measurements instead.
+        asyncio.run(quiet(stack.database_url, cpu))
 
 
 Figure = tuple[float, float | None]
@@ -492,6 +496,7 @@ def main() -> int:
             cursor = progress["cursors"][month.period]
             with_history = measure(history, cpu, month, cursor, args.seconds, imported, history_data.period_of(1))
             sizes = asyncio.run(table_sizes(history.database_url))
+            asyncio.run(quiet(history.database_url, cpu))  # the last measurement's refreshes, before the next run
         print(f"\n== an empty database given {month.period} alone ==", flush=True)
         empty = fresh_database(servers, f"empty_{months}", regions)
         with services_on(empty, SERVICES, registry_workers=REGISTRY_WORKERS, **ENV):
