@@ -1,0 +1,31 @@
+"""The cap on exports streaming at once: its slots, and a setting that would let exports hold the whole pool."""
+
+import pytest
+from pydantic import ValidationError
+
+from kampungkb_shared.errors import ServiceUnavailable
+from registry_api.exports.slots import RETRY_AFTER_S, ExportSlots
+from tests.registry_api.conftest import registry_settings
+
+
+def test_a_slot_past_the_last_is_refused_until_one_is_given_back() -> None:
+    slots = ExportSlots(2)
+    first, second = slots.take(), slots.take()
+    with pytest.raises(ServiceUnavailable) as refused:
+        slots.take()
+    assert refused.value.headers == {"Retry-After": str(RETRY_AFTER_S)}
+    first()
+    first()  # given back twice (the body's end, then the response's): counted once
+    assert slots.streaming == 1
+    slots.take()
+    with pytest.raises(ServiceUnavailable):
+        slots.take()
+    second()
+    assert slots.streaming == 1
+
+
+def test_more_exports_at_once_than_pooled_connections_is_refused_at_start() -> None:
+    urls = ("postgresql://registry@db/registry", "redis://cache:6379/0", "http://classifier:8001")
+    assert registry_settings(*urls, exports_at_once=10, db_pool_size=10).exports_at_once == 10
+    with pytest.raises(ValidationError, match="REGISTRY_EXPORTS_AT_ONCE"):
+        registry_settings(*urls, exports_at_once=11, db_pool_size=10)
