@@ -1,7 +1,6 @@
-"""The cap on exports streaming at once: its slots, and a setting that would let exports hold the whole pool."""
+"""The cap on exports streaming at once: its slots, never more than the pool's connections."""
 
 import pytest
-from pydantic import ValidationError
 
 from kampungkb_shared.errors import ServiceUnavailable
 from registry_api.exports.slots import RETRY_AFTER_S, ExportSlots
@@ -24,8 +23,8 @@ def test_a_slot_past_the_last_is_refused_until_one_is_given_back() -> None:
     assert slots.streaming == 1
 
 
-def test_more_exports_at_once_than_pooled_connections_is_refused_at_start() -> None:
+def test_never_more_exports_at_once_than_pooled_connections() -> None:
     urls = ("postgresql://registry@db/registry", "redis://cache:6379/0", "http://classifier:8001")
-    assert registry_settings(*urls, exports_at_once=10, db_pool_size=10).exports_at_once == 10
-    with pytest.raises(ValidationError, match="REGISTRY_EXPORTS_AT_ONCE"):
-        registry_settings(*urls, exports_at_once=11, db_pool_size=10)
+    assert registry_settings(*urls).export_slots == 4
+    assert registry_settings(*urls, exports_at_once=11, db_pool_size=10).export_slots == 10
+    assert registry_settings(*urls, db_pool_size=1).export_slots == 1

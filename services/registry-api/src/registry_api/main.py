@@ -182,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
-    app.state.export_slots = ExportSlots(settings.exports_at_once)
+    app.state.export_slots = ExportSlots(settings.export_slots)
     app.state.oidc = None
     app.state.rate_limiter = None
     # A JSON body that is not JSON is a 400, one of another type a 415 (imports read theirs: `imports/router.py`).

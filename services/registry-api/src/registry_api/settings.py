@@ -3,7 +3,7 @@
 import ipaddress
 from functools import lru_cache
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kampungkb_shared.closing import Closing
@@ -37,7 +37,7 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
     answers 503 with `Retry-After`, rather than holding a phone's request for SQLAlchemy's 30 s."""
     exports_at_once: int = Field(default=4, ge=1)
     """Exports one process streams at once (`exports/slots.py`), each on a connection of the pool while its client
-    reads; at most `db_pool_size` (checked at start), so that slow downloads never hold the pool's overflow too."""
+    reads: `export_slots`."""
     outbox_relay_in_api: bool = True
     """Run the outbox relay inside the API process too (near-real-time delivery without `registry-api worker`)."""
     outbox_poll_s: float = 0.5
@@ -184,14 +184,11 @@ class Settings(DatabaseSettings, RedisSettings, HttpSettings, DeadlineSettings):
             ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad one at start
         return value
 
-    @model_validator(mode="after")
-    def _exports_leave_connections(self) -> "Settings":
-        if self.exports_at_once > self.db_pool_size:
-            raise ValueError(
-                f"REGISTRY_EXPORTS_AT_ONCE ({self.exports_at_once}) must not exceed REGISTRY_DB_POOL_SIZE "
-                f"({self.db_pool_size}): slow downloads would hold every connection the requests need"
-            )
-        return self
+    @property
+    def export_slots(self) -> int:
+        """Exports streamed at once: `exports_at_once`, never more than the pool's size, so that slow downloads never
+        hold its overflow too."""
+        return min(self.exports_at_once, self.db_pool_size)
 
     @property
     def primary_ruleset(self) -> str:
